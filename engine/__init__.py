@@ -1,0 +1,1 @@
+"""Tapedeck's engine: experiments, checking, building, data and training. Never imports Qt."""

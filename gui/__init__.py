@@ -1,0 +1,1 @@
+"""Tapedeck's window (PySide6 + pyqtgraph) over the engine."""

@@ -1,0 +1,1 @@
+"""Package data: presets (experiment files), icons and the style sheet."""

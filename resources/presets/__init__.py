@@ -1,0 +1,1 @@
+"""Experiment files shipped with Tapedeck; `engine.experiment.load_preset` reads them."""
