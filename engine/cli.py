@@ -1,0 +1,123 @@
+"""The `tapedeck` command: the window by default, headless sub-commands for scripts and servers.
+
+Exit codes: 0 success, 2 a user mistake (bad experiment, missing data, a stack that does
+not check) reported in plain words, 1 an unexpected internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+COMMANDS = ("check", "code", "train")
+USER_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
+        return _open_window(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _open_window(argv: list[str]) -> int:
+    from gui.app import main as gui_main
+
+    return gui_main(argv)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tapedeck",
+        description="Desktop trainer for Keras models. Without a command, opens the window "
+        "(optionally on EXP.json).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="print each layer's output shape and parameters")
+    check.add_argument("experiment", help="experiment file (JSON)")
+    check.add_argument("--api", choices=("sequential", "functional", "subclassing"))
+    check.set_defaults(func=cmd_check)
+
+    code = sub.add_parser("code", help="print the Python script a person would write by hand")
+    code.add_argument("experiment", help="experiment file (JSON)")
+    code.add_argument("--api", choices=("sequential", "functional", "subclassing"))
+    code.add_argument("--loop", choices=("fit", "tape"))
+    code.add_argument("-o", "--output", help="write the script to this file instead of stdout")
+    code.set_defaults(func=cmd_code)
+
+    from engine.console import add_train_arguments, train_command
+
+    train = sub.add_parser("train", help="train headless and write a run folder")
+    add_train_arguments(train)
+    train.set_defaults(func=train_command)
+    return parser
+
+
+def fail(message: str) -> int:
+    """Print a user-facing error (never a traceback) and return the user-error exit code."""
+    print(f"tapedeck: {message}", file=sys.stderr)
+    return USER_ERROR
+
+
+def load_or_explain(path: str):
+    """Load an experiment file; on a mistake print every problem and return None."""
+    from engine.experiment import ExperimentError, load_experiment
+
+    try:
+        return load_experiment(path)
+    except ExperimentError as error:
+        fail(f"{path} is not a valid experiment:")
+        for line in str(error).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return None
+
+
+def cmd_check(args) -> int:
+    from engine.check import check
+    from engine.datasets import DataError, describe
+
+    experiment = load_or_explain(args.experiment)
+    if experiment is None:
+        return USER_ERROR
+    try:
+        input_shape, num_classes, _names = describe(experiment.data)
+    except DataError as error:
+        return fail(str(error))
+    report = check(experiment, input_shape, num_classes, api=args.api)
+    print(report.format_table())
+    if report.ok:
+        return 0
+    print(file=sys.stderr)
+    for line in report.all_problems():
+        print(f"error: {line}", file=sys.stderr)
+    return USER_ERROR
+
+
+def cmd_code(args) -> int:
+    from engine.codegen import generate_code
+    from engine.files import write_text_atomic
+
+    experiment = load_or_explain(args.experiment)
+    if experiment is None:
+        return USER_ERROR
+    try:
+        source = generate_code(experiment, api=args.api, loop=args.loop)
+    except ValueError as error:
+        return fail(str(error))
+    if args.output:
+        write_text_atomic(args.output, source)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(source)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
