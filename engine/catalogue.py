@@ -1,0 +1,420 @@
+"""The supported layers and their parameters: the one table behind checking, the GUI form and code export.
+
+Parameter names, types and defaults are Keras's own constructor arguments (a test compares every entry
+with ``inspect.signature`` of the Keras class), so a layer entry of an experiment maps 1:1 onto
+``keras.layers.<type>(**params)``. Adding a layer type means adding one ``LayerType`` to ``_TYPES``.
+No Keras import at module level: the window reads this table before TensorFlow has loaded.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import dataclass
+
+__all__ = [
+    "Param", "LayerType", "GROUPS", "CATALOGUE", "ACTIVATIONS", "UnknownLayerType",
+    "layer_type", "check_params", "keras_kwargs", "make_layer", "non_default_params",
+    "check_value", "normalize_value", "describe",
+]
+
+GROUPS = ("core", "convolution", "pooling", "normalization", "regularization", "augmentation", "merge")
+KINDS = ("int", "float", "bool", "choice", "int_or_pair", "int_list", "float_or_pair", "int_or_none")
+
+# None means "no activation" (linear), as in Keras.
+ACTIVATIONS = (None, "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "gelu", "swish", "silu",
+               "softplus", "softsign", "leaky_relu", "relu6", "mish", "hard_sigmoid", "exponential",
+               "log_softmax", "linear")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One constructor argument. ``default`` is Keras's default, or for arguments Keras requires
+    (``required=True``) the value the GUI pre-fills. None is allowed when the kind is ``int_or_none``,
+    when None is one of ``choices``, or when Keras's default is None (e.g. pooling ``strides``)."""
+
+    name: str
+    kind: str
+    default: object
+    help: str
+    min: float | None = None
+    max: float | None = None
+    max_exclusive: bool = False
+    choices: tuple | None = None
+    required: bool = False
+    min_exclusive: bool = False  # beyond the contract: epsilon must be > 0, not ≥ 0
+
+    @property
+    def accepts_none(self) -> bool:
+        if self.kind == "int_or_none":
+            return True
+        if self.kind == "choice":
+            return None in (self.choices or ())
+        return self.default is None and not self.required
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """A Keras layer class as the catalogue knows it; ``merge`` layers take 2+ inputs, ``spatial``
+    layers need an (H, W, C) input."""
+
+    name: str
+    group: str
+    help: str
+    params: tuple = ()
+    merge: bool = False
+    spatial: bool = False
+
+    def param(self, name: str) -> Param | None:
+        for param in self.params:
+            if param.name == name:
+                return param
+        return None
+
+    def initial_params(self) -> dict:
+        """What a freshly added layer carries: its required parameters, JSON-ready (lists, not tuples)."""
+        return {p.name: _to_json(p.default) for p in self.params if p.required}
+
+
+class UnknownLayerType(KeyError):
+    """A layer type the catalogue does not have; ``str()`` is a readable sentence, not a quoted repr."""
+
+    def __init__(self, name):
+        self.name = name
+        close = difflib.get_close_matches(str(name), CATALOGUE, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known types: {', '.join(CATALOGUE)}"
+        self.message = f"unknown layer type {name!r}{hint}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- parameter helpers: the same wording for every layer ----------------------------------------
+
+def _activation(default=None, required=False, help_text="applied to the output; None means linear"):
+    return Param("activation", "choice", default, help_text, choices=ACTIVATIONS, required=required)
+
+
+_USE_BIAS = Param("use_bias", "bool", True, "add a learned bias to each output")
+_PADDING = Param("padding", "choice", "valid", "'valid': no padding, output shrinks; 'same': output keeps "
+                 "the input size (at stride 1)", choices=("valid", "same"))
+_STRIDES = Param("strides", "int_or_pair", 1, "step of the window (int, or [rows, cols])", min=1)
+_DILATION = Param("dilation_rate", "int_or_pair", 1, "spacing between kernel taps (int, or [rows, cols])",
+                  min=1)
+_SEED = Param("seed", "int_or_none", None, "random seed for this layer; None follows the global seed", min=0)
+_FILL_MODE = Param("fill_mode", "choice", "reflect", "how points outside the image are filled",
+                   choices=("reflect", "wrap", "constant", "nearest"))
+_INTERPOLATION = Param("interpolation", "choice", "bilinear", "how pixels are resampled",
+                       choices=("nearest", "bilinear"))
+_FILL_VALUE = Param("fill_value", "float", 0.0, "value used outside the image when fill_mode is 'constant'")
+_AXIS = Param("axis", "int", -1, "axis normalized; -1 is the channels (last) axis")
+_EPSILON = Param("epsilon", "float", 0.001, "small number added to the variance to avoid division by zero",
+                 min=0.0, min_exclusive=True)
+_CENTER = Param("center", "bool", True, "learn an offset (beta) added after normalizing")
+_SCALE = Param("scale", "bool", True, "learn a factor (gamma) multiplied after normalizing")
+
+
+def _filters(default=32):
+    return Param("filters", "int", default, "number of output channels (feature maps)", min=1, required=True)
+
+
+def _kernel_size(default=3):
+    return Param("kernel_size", "int_or_pair", default, "height and width of the convolution window "
+                 "(int, or [rows, cols])", min=1, required=True)
+
+
+def _rate(default=0.5):
+    return Param("rate", "float", default, "fraction of inputs set to zero while training, in [0, 1)",
+                 min=0.0, max=1.0, max_exclusive=True, required=True)
+
+
+def _pool(name, keras_requires):
+    verb = "maximum" if name.startswith("Max") else "average"
+    return LayerType(name, "pooling", f"takes the {verb} over each window, shrinking height and width", (
+        Param("pool_size", "int_or_pair", 2, "size of the window (int, or [rows, cols])", min=1,
+              required=keras_requires),
+        Param("strides", "int_or_pair", None, "step of the window; None means the pool size", min=1),
+        _PADDING,
+    ), spatial=True)
+
+
+def _global_pool(name):
+    verb = "maximum" if "Max" in name else "average"
+    return LayerType(name, "pooling", f"one {verb} per channel over the whole image: (H, W, C) → (C,)", (
+        Param("keepdims", "bool", False, "keep height and width as size 1: (1, 1, C)"),
+    ), spatial=True)
+
+
+def _factor(name, default, help_text, required=True, lo=-1.0, hi=1.0):
+    return Param(name, "float_or_pair", default, help_text, min=lo, max=hi, required=required)
+
+
+def _merge(name, help_text, params=()):
+    return LayerType(name, "merge", help_text, tuple(params), merge=True)
+
+
+_TYPES = (
+    # core
+    LayerType("Dense", "core", "fully connected layer: every output sees every input", (
+        Param("units", "int", 128, "number of outputs", min=1, required=True),
+        _activation(), _USE_BIAS)),
+    LayerType("Flatten", "core", "flattens each example to one vector, e.g. before Dense"),
+    LayerType("Reshape", "core", "gives each example a new shape with the same number of values", (
+        Param("target_shape", "int_list", (-1,), "new shape without the batch axis; one entry may be -1 "
+              "(inferred)", min=1, required=True),)),
+    LayerType("Activation", "core", "applies an activation function on its own", (
+        _activation("relu", required=True, help_text="the function to apply"),)),
+    LayerType("Rescaling", "core", "multiplies by scale and adds offset, e.g. 1/255 to map pixels to [0, 1]", (
+        Param("scale", "float", 1 / 255, "factor each value is multiplied by", required=True),
+        Param("offset", "float", 0.0, "value added after scaling"))),
+    # convolution
+    LayerType("Conv2D", "convolution", "2-D convolution: learns filters that slide over the image", (
+        _filters(), _kernel_size(), _STRIDES, _PADDING, _DILATION,
+        Param("groups", "int", 1, "split input channels into this many groups (must divide them)", min=1),
+        _activation(), _USE_BIAS), spatial=True),
+    LayerType("SeparableConv2D", "convolution", "depthwise then pointwise convolution: fewer parameters "
+              "than Conv2D", (
+                  _filters(), _kernel_size(), _STRIDES, _PADDING, _DILATION,
+                  Param("depth_multiplier", "int", 1, "depthwise outputs per input channel", min=1),
+                  _activation(), _USE_BIAS), spatial=True),
+    LayerType("DepthwiseConv2D", "convolution", "one filter per input channel, no mixing across channels", (
+        _kernel_size(), _STRIDES, _PADDING,
+        Param("depth_multiplier", "int", 1, "outputs per input channel", min=1),
+        _DILATION, _activation(), _USE_BIAS), spatial=True),
+    # pooling
+    _pool("MaxPooling2D", keras_requires=False),
+    _pool("AveragePooling2D", keras_requires=True),
+    _global_pool("GlobalAveragePooling2D"),
+    _global_pool("GlobalMaxPooling2D"),
+    # normalization
+    LayerType("BatchNormalization", "normalization", "normalizes each channel over the batch; speeds up "
+              "training", (
+                  _AXIS,
+                  Param("momentum", "float", 0.99, "momentum of the moving mean and variance, in [0, 1)",
+                        min=0.0, max=1.0, max_exclusive=True),
+                  _EPSILON, _CENTER, _SCALE)),
+    LayerType("LayerNormalization", "normalization", "normalizes each example over its last axis", (
+        _AXIS, _EPSILON, _CENTER, _SCALE)),
+    # regularization
+    LayerType("Dropout", "regularization", "randomly zeroes a fraction of inputs while training", (
+        _rate(), _SEED)),
+    LayerType("SpatialDropout2D", "regularization", "randomly zeroes whole channels while training", (
+        _rate(), _SEED), spatial=True),
+    # augmentation (active only while training)
+    LayerType("RandomFlip", "augmentation", "randomly flips images while training", (
+        Param("mode", "choice", "horizontal_and_vertical", "which flips to apply",
+              choices=("horizontal", "vertical", "horizontal_and_vertical")), _SEED), spatial=True),
+    LayerType("RandomRotation", "augmentation", "randomly rotates images while training", (
+        _factor("factor", 0.1, "rotation range as a fraction of a full turn: f means ±f·360°, or [low, high]"),
+        _FILL_MODE, _INTERPOLATION, _SEED, _FILL_VALUE), spatial=True),
+    LayerType("RandomZoom", "augmentation", "randomly zooms images while training", (
+        _factor("height_factor", 0.1, "vertical zoom range as a fraction: f means ±f, or [low, high]; "
+                "positive zooms out"),
+        _factor("width_factor", None, "horizontal zoom range; None keeps the aspect ratio", required=False),
+        _FILL_MODE, _INTERPOLATION, _SEED, _FILL_VALUE), spatial=True),
+    LayerType("RandomTranslation", "augmentation", "randomly shifts images while training", (
+        _factor("height_factor", 0.1, "vertical shift range as a fraction of the height: f means ±f, "
+                "or [low, high]"),
+        _factor("width_factor", 0.1, "horizontal shift range as a fraction of the width: f means ±f, "
+                "or [low, high]"),
+        _FILL_MODE, _INTERPOLATION, _SEED, _FILL_VALUE), spatial=True),
+    # merge
+    _merge("Add", "adds its inputs element-wise (all the same shape), e.g. a residual connection"),
+    _merge("Concatenate", "joins its inputs along an axis (other axes must match)", (
+        Param("axis", "int", -1, "axis to join along; -1 is the channels (last) axis"),)),
+    _merge("Average", "averages its inputs element-wise (all the same shape)"),
+    _merge("Multiply", "multiplies its inputs element-wise (all the same shape)"),
+    _merge("Maximum", "element-wise maximum of its inputs (all the same shape)"),
+)
+
+CATALOGUE: dict[str, LayerType] = {t.name: t for t in _TYPES}
+
+
+def layer_type(name) -> LayerType:
+    try:
+        return CATALOGUE[name]
+    except (KeyError, TypeError):
+        raise UnknownLayerType(name) from None
+
+
+# --- values ------------------------------------------------------------------------------------------
+
+def _to_json(value):
+    """Tuples become lists, as they do in the JSON file."""
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _shown(value) -> str:
+    """A value as the person wrote it in the file (JSON spelling: true, null, [1, 2])."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _range_words(param: Param, integer: bool) -> str:
+    lo = None if param.min is None else f"{param.min:g}"
+    hi = None if param.max is None else f"{param.max:g}"
+    noun = "integer" if integer else "number"
+    if hi is None:
+        if lo is None:
+            return f"an {noun}" if integer else "a number"
+        if integer and lo == "1":
+            return "a positive integer"
+        if lo == "0" and not param.min_exclusive:
+            return f"a non-negative {noun}" if integer else "a number ≥ 0"
+        return f"{'an' if integer else 'a'} {noun} {'>' if param.min_exclusive else '≥'} {lo}"
+    if lo is None:
+        return f"{'an' if integer else 'a'} {noun} {'<' if param.max_exclusive else '≤'} {hi}"
+    close = ")" if param.max_exclusive else "]"
+    return f"{'an' if integer else 'a'} {noun} in {'(' if param.min_exclusive else '['}{lo}, {hi}{close}"
+
+
+def _in_range(param: Param, value) -> bool:
+    if param.min is not None and (value <= param.min if param.min_exclusive else value < param.min):
+        return False
+    if param.max is not None and (value >= param.max if param.max_exclusive else value > param.max):
+        return False
+    return True
+
+
+def describe(param: Param) -> str:
+    """What the parameter accepts, in the words the error messages use."""
+    none = " or null" if param.accepts_none and param.kind != "choice" else ""
+    if param.kind == "int" or param.kind == "int_or_none":
+        return _range_words(param, True) + none
+    if param.kind == "float":
+        return _range_words(param, False) + none
+    if param.kind == "bool":
+        return "true or false"
+    if param.kind == "choice":
+        return "one of " + ", ".join(_shown(c) for c in param.choices)
+    if param.kind == "int_or_pair":
+        return f"{_range_words(param, True)} or a pair [rows, cols] of them{none}"
+    if param.kind == "float_or_pair":
+        return f"{_range_words(param, False)} or a pair [low, high] of them{none}"
+    if param.kind == "int_list":
+        return "a non-empty list of positive integers (one may be -1)"
+    raise ValueError(f"catalogue: unknown parameter kind {param.kind!r}")
+
+
+def _value_ok(param: Param, value) -> bool:
+    if value is None:
+        return param.accepts_none
+    kind = param.kind
+    if kind in ("int", "int_or_none"):
+        return _is_int(value) and _in_range(param, value)
+    if kind == "float":
+        return _is_number(value) and _in_range(param, value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "choice":
+        return any(value == c and type(value) is type(c) for c in param.choices)
+    if kind == "int_or_pair":
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if isinstance(value, (list, tuple)) and len(value) != 2:
+            return False
+        return all(_is_int(v) and _in_range(param, v) for v in items)
+    if kind == "float_or_pair":
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if isinstance(value, (list, tuple)) and (len(value) != 2 or not all(_is_number(v) for v in items)
+                                                 or value[0] > value[1]):
+            return False
+        return all(_is_number(v) and _in_range(param, v) for v in items)
+    if kind == "int_list":
+        if not isinstance(value, (list, tuple)) or not value or not all(_is_int(v) for v in value):
+            return False
+        return all(v >= 1 or v == -1 for v in value) and sum(v == -1 for v in value) <= 1
+    raise ValueError(f"catalogue: unknown parameter kind {kind!r}")
+
+
+def check_value(param: Param, value, path: str) -> str | None:
+    """One problem sentence ("path: expected …, received …"), or None when the value is fine."""
+    if _value_ok(param, value):
+        return None
+    return f"{path}: expected {describe(param)}, received {_shown(value)}"
+
+
+def check_params(spec, path: str) -> list[str]:
+    """Every problem with ``spec.params`` for its layer type: unknown names, missing required ones,
+    wrong types, out-of-range values. ``path`` is where the layer lives, e.g. ``model.layers[3]``."""
+    try:
+        kind = layer_type(spec.type)
+    except UnknownLayerType as error:
+        return [f"{path}.type: {error}"]
+    problems = []
+    params = spec.params or {}
+    for name, value in params.items():
+        param = kind.param(name)
+        if param is None:
+            known = ", ".join(p.name for p in kind.params) or "none"
+            close = difflib.get_close_matches(str(name), [p.name for p in kind.params], n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"{kind.name} takes: {known}"
+            problems.append(f"{path}.{name}: unknown parameter for {kind.name}; {hint}")
+            continue
+        problem = check_value(param, value, f"{path}.{name}")
+        if problem:
+            problems.append(problem)
+    for param in kind.params:
+        if param.required and param.name not in params:
+            problems.append(f"{path}.{param.name}: missing; {kind.name} needs {param.name} "
+                            f"(for example {_shown(_to_json(param.default))})")
+    return problems
+
+
+def normalize_value(param: Param, value):
+    """The value as Keras sees it, for comparisons: ints become int pairs, lists become tuples."""
+    if value is None:
+        return None
+    if param.kind == "int_or_pair":
+        return (value, value) if _is_int(value) else tuple(value)
+    if param.kind == "float_or_pair":
+        return tuple(float(v) for v in value) if isinstance(value, (list, tuple)) else float(value)
+    if param.kind == "int_list":
+        return tuple(value)
+    if param.kind == "float":
+        return float(value)
+    return value
+
+
+def keras_kwargs(spec, name) -> dict:
+    """Constructor arguments for ``keras.layers.<type>``: lists as tuples, plus the layer ``name``."""
+    kind = layer_type(spec.type)
+    kwargs = {}
+    for key, value in (spec.params or {}).items():
+        param = kind.param(key)
+        kwargs[key] = tuple(value) if isinstance(value, list) and param is not None else value
+    kwargs["name"] = name
+    return kwargs
+
+
+def make_layer(spec, name):
+    """The Keras layer for ``spec``. Imports Keras here, so the catalogue itself stays light."""
+    import keras
+
+    return getattr(keras.layers, spec.type)(**keras_kwargs(spec, name))
+
+
+def non_default_params(spec) -> dict:
+    """Parameters worth writing in exported code: required ones (Keras has no default for them) and
+    those that differ from Keras's default. Values keep their JSON form."""
+    kind = layer_type(spec.type)
+    result = {}
+    for key, value in (spec.params or {}).items():
+        param = kind.param(key)
+        if param is None or param.required:
+            result[key] = value
+        elif normalize_value(param, value) != normalize_value(param, param.default):
+            result[key] = value
+    return result
