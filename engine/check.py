@@ -1,0 +1,207 @@
+"""Shape and parameter inference over a layer stack, before any training.
+
+The check runs our own plain-word rules first (engine.check_rules): they catch the
+mistakes people actually make and say how to fix them, where Keras would either
+accept the stack and fail later inside fit, or fail with a message about tensors.
+Whatever passes the rules is then called symbolically through Keras (keras.Input
+and the real layers), so the shapes and parameter counts are Keras's own numbers,
+not a re-implementation that could drift. A layer that fails leaves its output
+unknown; layers after it show no shape instead of a second, misleading error.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from engine import catalogue, check_rules, graph
+
+# Input shape and class count of the named datasets, so the check runs without loading data.
+_KNOWN_SHAPES = {
+    "digits": ((8, 8, 1), 10),
+    "mnist": ((28, 28, 1), 10),
+    "fashion_mnist": ((28, 28, 1), 10),
+    "cifar10": ((32, 32, 3), 10),
+    "cifar100": ((32, 32, 3), 100),
+}
+
+
+@dataclass
+class LayerReport:
+    index: int
+    name: str
+    type: str
+    output_shape: tuple | None  # no batch dimension; None when unknown
+    params: int | None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckReport:
+    layers: list[LayerReport]
+    problems: list[str]  # model-level: empty stack, API, loss, labels, output width
+    trainable: int
+    non_trainable: int
+    input_shape: tuple
+    num_classes: int | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not any(layer.problems for layer in self.layers)
+
+    def all_problems(self) -> list[str]:
+        """Every problem on one line each, layer problems first in stack order."""
+        lines = []
+        for layer in self.layers:
+            lines += [f"layer {layer.index} '{layer.name}' ({layer.type}): {p}" for p in layer.problems]
+        return lines + list(self.problems)
+
+    def format_table(self) -> str:
+        """The table `tapedeck check` prints: one row per layer, then the totals."""
+        rows = [("#", "name", "type", "output shape", "params"),
+                ("", "input", "Input", check_rules.shape_text(self.input_shape), "0")]
+        for layer in self.layers:
+            if layer.output_shape is not None:
+                shape = check_rules.shape_text(layer.output_shape) + (" !" if layer.problems else "")
+            else:
+                shape = "error" if layer.problems else "?"
+            params = "?" if layer.params is None else f"{layer.params:,}"
+            rows.append((str(layer.index), layer.name, layer.type, shape, params))
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines = []
+        for row in rows:
+            cells = [row[0].rjust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2]),
+                     row[3].ljust(widths[3]), row[4].rjust(widths[4])]
+            lines.append("  ".join(cells).rstrip())
+        lines.insert(1, "-" * len(lines[0]))
+        total = self.trainable + self.non_trainable
+        lines.append(f"Total params: {total:,} (trainable: {self.trainable:,}, "
+                     f"non-trainable: {self.non_trainable:,})")
+        if not self.ok:
+            count = len(self.all_problems())
+            lines.append(f"{count} problem{'s' if count != 1 else ''}; the model cannot be trained yet.")
+        return "\n".join(lines)
+
+
+def known_input_shape(data_spec) -> tuple[tuple, int] | None:
+    """(input shape, class count) of a named dataset, or None when only loading can tell."""
+    if data_spec.source == "cifar100" and getattr(data_spec, "label_mode", "fine") == "coarse":
+        return (32, 32, 3), 20
+    return _KNOWN_SHAPES.get(data_spec.source)
+
+
+def check(experiment, input_shape, num_classes, api=None) -> CheckReport:
+    """Infer every layer's output shape and parameters; collect every problem, never raise for them."""
+    api = api or experiment.model.api
+    input_shape = tuple(int(d) if d is not None else None for d in input_shape)
+    report = CheckReport(layers=[], problems=[], trainable=0, non_trainable=0,
+                         input_shape=input_shape, num_classes=num_classes)
+    specs = list(experiment.model.layers)
+    nodes, graph_problems = graph.resolve(specs)
+    for node in nodes:
+        report.layers.append(LayerReport(node.index, node.name, node.spec.type, None, None, []))
+    by_index = {layer.index: layer for layer in report.layers}
+    for index, message in graph_problems:
+        if index is None or index not in by_index:
+            if message not in report.problems:
+                report.problems.append(message)
+        else:
+            by_index[index].problems.append(message)
+    if api == "sequential" and nodes and not graph.is_chain(nodes) and not graph_problems:
+        report.problems.append(graph.SEQUENTIAL_REFUSAL)
+    report.problems += check_rules.training_problems(experiment, num_classes)
+
+    shapes, report.trainable, report.non_trainable = _infer(nodes, report.layers, input_shape)
+    _output_problems(nodes, report, shapes, experiment, num_classes)
+    return report
+
+
+def _infer(nodes, layer_reports, input_shape) -> tuple[dict, int, int]:
+    """Run the rules, then Keras, layer by layer.
+
+    Returns name → output shape (known ones only) and the trainable / non-trainable totals.
+    """
+    import keras
+
+    shapes = {graph.INPUT: input_shape}
+    tensors = {graph.INPUT: keras.Input(shape=input_shape)}
+    trainable_total = frozen_total = 0
+    for node, layer_report in zip(nodes, layer_reports):
+        if layer_report.problems:  # a wiring problem: Keras cannot be asked
+            continue
+        if any(name not in shapes for name in node.inputs):
+            continue  # an earlier layer failed; no second error here
+        try:
+            layer_type = catalogue.layer_type(node.spec.type)
+        except KeyError as error:
+            layer_report.problems.append(_key_error_text(error))
+            continue
+        own = check_rules.value_problems(node.spec, layer_type)
+        problems = list(own.values()) + [
+            _param_text(p) for p in catalogue.check_params(node.spec, "")
+            if _param_text(p).split(":", 1)[0] not in own]
+        if not problems:
+            inputs = [(name, shapes[name]) for name in node.inputs]
+            problems = check_rules.shape_problems(node, layer_type, inputs)
+        if problems:
+            layer_report.problems += problems
+            continue
+        try:
+            layer = catalogue.make_layer(node.spec, node.name)
+            args = [tensors[name] for name in node.inputs]
+            output = layer(args if layer_type.merge else args[0])
+        except Exception as error:  # Keras refuses what our rules let through
+            layer_report.problems.append(keras_message(error))
+            continue
+        if isinstance(output, (list, tuple)):
+            layer_report.problems.append("returns several outputs; Tapedeck layers must return one.")
+            continue
+        shape = tuple(output.shape[1:])
+        layer_report.output_shape = shape
+        trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
+        frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
+        layer_report.params = int(trainable + frozen)
+        trainable_total += trainable
+        frozen_total += frozen
+        shapes[node.name] = shape
+        tensors[node.name] = output
+    return shapes, int(trainable_total), int(frozen_total)
+
+
+def _output_problems(nodes, report, shapes, experiment, num_classes) -> None:
+    """Rules that need the whole stack's shapes: the output's rank, width and activation."""
+    output = nodes[-1] if nodes else None
+    if output is None or output.name not in shapes:
+        return  # unknown output: the earlier error says why
+    by_index = {layer.index: layer for layer in report.layers}
+    rank_problem = check_rules.output_rank_problem(nodes, shapes, num_classes)
+    if rank_problem is not None:
+        index, message = rank_problem
+        by_index[index].problems.append(message)
+        return
+    report.problems += check_rules.output_problems(nodes, shapes, experiment, num_classes)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NOISE = ("Exception encountered when calling", "Arguments received by", "•", "Call arguments received")
+
+
+def keras_message(error: BaseException) -> str:
+    """Keras's own message, without terminal escape codes, cut down to the sentence that helps."""
+    text = _ANSI.sub("", str(error)).strip()
+    lines = [line.strip() for line in text.splitlines()]
+    useful = [line for line in lines if line and not line.startswith(_NOISE)]
+    message = useful[0] if useful else (lines[0] if lines and lines[0] else type(error).__name__)
+    if len(message) > 300:
+        message = message[:297].rstrip() + "..."
+    return message
+
+
+def _key_error_text(error: KeyError) -> str:
+    # str(KeyError) wraps its message in quotes; show the message itself.
+    return str(error.args[0]) if error.args else str(error)
+
+
+def _param_text(problem: str) -> str:
+    # check_params was given an empty path, so its key paths start with "." or the param name.
+    return problem[1:] if problem.startswith(".") else problem
