@@ -1,0 +1,100 @@
+"""The events a training run reports, as plain frozen data.
+
+Both loops (``fit`` and ``tape``) emit exactly these, with the same metric names, so whoever listens
+(the window's worker, the console, a test) cannot tell which loop produced them. Epochs are 1-based.
+No TensorFlow here: the window imports this module before TensorFlow has loaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+__all__ = [
+    "RunStarted",
+    "BatchEnd",
+    "EpochEnd",
+    "Predictions",
+    "TestResult",
+    "Finished",
+    "FINISH_REASONS",
+]
+
+FINISH_REASONS = ("completed", "stopped", "early_stopped", "diverged", "failed")
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_dir: str
+    name: str
+    summary: str
+    trainable: int
+    non_trainable: int
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+    num_classes: int
+    class_names: list
+    sample_images: Any  # (N, H, W, C) float32
+    sample_labels: Any  # (N,) int
+    initial_epoch: int = 0  # epochs already done (a resumed run starts after them)
+    loop: str = "fit"
+    api: str = "sequential"
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """Sampled (at most ~20 per second, and always the epoch's last step): plots need no more."""
+
+    epoch: int
+    step: int  # 1-based within the epoch; jumps by steps_per_execution in fit
+    steps: int
+    loss: float
+    accuracy: float
+    samples_seen: int  # within this epoch
+    samples_per_second: float
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """Never sampled: one per completed epoch."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: Optional[float]
+    val_accuracy: Optional[float]
+    learning_rate: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Predictions:
+    epoch: int
+    true_labels: Any  # (N,) int
+    predicted_labels: Any  # (N,) int
+    probabilities: Any  # (N, num_classes) float32
+
+
+@dataclass(frozen=True)
+class TestResult:
+    loss: float
+    accuracy: float
+    precision: list  # per class
+    recall: list  # per class
+    confusion: list  # confusion[true][predicted] counts
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Always the last event of a run, whatever happened; ``reason="failed"`` carries the error text.
+
+    ``problems`` is non-empty when the run never started because of a user mistake (the experiment
+    does not check, the data cannot be read): the command line exits 2 for those.
+    """
+
+    reason: str
+    message: str
+    run_dir: Optional[str]
+    step: Optional[int] = None
+    epoch: Optional[int] = None
+    problems: tuple = field(default=())

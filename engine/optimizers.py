@@ -1,0 +1,127 @@
+"""What the ``training`` section compiles to: optimizer, learning-rate schedule, loss, accuracy.
+
+Both loops take their pieces from here, so ``fit`` and ``tape`` train the same objective with the
+same optimizer. Step and cosine schedules live inside the optimizer (they follow its iteration
+counter, so a resumed run continues the curve); plateau is Keras's ReduceLROnPlateau callback.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "make_optimizer",
+    "make_loss",
+    "make_accuracy",
+    "schedule_callbacks",
+    "current_learning_rate",
+    "resolve_monitor",
+]
+
+
+def make_optimizer(training, steps_per_epoch: int):
+    import keras
+
+    learning_rate = _learning_rate(training, max(1, steps_per_epoch))
+    name = training.optimizer
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=training.weight_decay)
+    if name == "sgd":
+        return keras.optimizers.SGD(
+            learning_rate=learning_rate, momentum=training.momentum, nesterov=training.nesterov
+        )
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate, momentum=training.momentum)
+    raise ValueError(f"training.optimizer: expected adam, adamw, sgd or rmsprop, received {name!r}")
+
+
+def _learning_rate(training, steps_per_epoch: int):
+    import keras
+
+    schedules = keras.optimizers.schedules
+    if training.schedule == "step":
+        return schedules.ExponentialDecay(
+            training.learning_rate,
+            decay_steps=max(1, training.schedule_every) * steps_per_epoch,
+            decay_rate=training.schedule_factor,
+            staircase=True,
+        )
+    if training.schedule == "cosine":
+        return schedules.CosineDecay(training.learning_rate, decay_steps=max(1, training.epochs) * steps_per_epoch)
+    if training.schedule in ("constant", "plateau"):
+        return float(training.learning_rate)
+    raise ValueError(
+        f"training.schedule: expected constant, step, cosine or plateau, received {training.schedule!r}"
+    )
+
+
+def resolve_monitor(monitor: str, has_validation: bool) -> str:
+    """Without a validation split there is no ``val_*`` to watch: watch the training metric instead."""
+    if monitor.startswith("val_") and not has_validation:
+        return monitor[len("val_"):]
+    return monitor
+
+
+def schedule_callbacks(training, has_validation: bool) -> list:
+    """Keras callbacks for the options that act between epochs (plateau, early stopping)."""
+    import keras
+
+    callbacks = []
+    if training.schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=resolve_monitor("val_loss", has_validation),
+                factor=training.schedule_factor,
+                patience=training.schedule_patience,
+                verbose=0,
+            )
+        )
+    if training.early_stopping:
+        monitor = resolve_monitor(training.early_stopping_monitor, has_validation)
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode="max" if monitor.endswith("accuracy") else "min",
+                patience=training.early_stopping_patience,
+                restore_best_weights=training.restore_best_weights,
+                verbose=0,
+            )
+        )
+    return callbacks
+
+
+def current_learning_rate(optimizer) -> float:
+    import numpy as np
+
+    try:
+        return float(np.asarray(optimizer.learning_rate))
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def make_loss(training, reduction="sum_over_batch_size"):
+    """The Keras loss object; ``reduction=None`` gives per-example values (the tape loop's scaling)."""
+    import keras
+
+    kwargs = {"from_logits": training.from_logits, "reduction": reduction}
+    if training.loss == "sparse_categorical_crossentropy":
+        return keras.losses.SparseCategoricalCrossentropy(**kwargs)
+    if training.loss == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(**kwargs)
+    if training.loss == "binary_crossentropy":
+        return keras.losses.BinaryCrossentropy(**kwargs)
+    raise ValueError(
+        "training.loss: expected sparse_categorical_crossentropy, categorical_crossentropy or "
+        f"binary_crossentropy, received {training.loss!r}"
+    )
+
+
+def make_accuracy(training, name: str = "accuracy"):
+    """The accuracy that matches the loss, named as ``fit`` names it ("accuracy" / "val_accuracy")."""
+    import keras
+
+    if training.loss == "sparse_categorical_crossentropy":
+        return keras.metrics.SparseCategoricalAccuracy(name=name)
+    if training.loss == "categorical_crossentropy":
+        return keras.metrics.CategoricalAccuracy(name=name)
+    threshold = 0.0 if training.from_logits else 0.5
+    return keras.metrics.BinaryAccuracy(name=name, threshold=threshold)
