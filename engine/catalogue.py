@@ -64,6 +64,9 @@ class LayerType:
     params: tuple = ()
     merge: bool = False
     spatial: bool = False
+    # Constraints between parameters that Keras enforces in __init__: each takes the parameter values
+    # (defaults filled in) and returns (parameter name, message) or None.
+    rules: tuple = ()
 
     def param(self, name: str) -> Param | None:
         for param in self.params:
@@ -115,6 +118,28 @@ _CENTER = Param("center", "bool", True, "learn an offset (beta) added after norm
 _SCALE = Param("scale", "bool", True, "learn a factor (gamma) multiplied after normalizing")
 
 
+def _pairs(*values):
+    return [(v, v) if isinstance(v, int) else tuple(v) for v in values]
+
+
+def _stride_or_dilation(values):
+    strides, dilation = _pairs(values["strides"], values["dilation_rate"])
+    if max(strides) > 1 and max(dilation) > 1:
+        return ("dilation_rate", f"must be 1 when strides is above 1 (Keras cannot combine them), "
+                                 f"received {_shown(values['dilation_rate'])} with strides "
+                                 f"{_shown(values['strides'])}; set one of them to 1")
+    return None
+
+
+def _groups_divide_filters(values):
+    if values["filters"] % values["groups"]:
+        return ("groups", f"must divide filters ({values['filters']}) evenly, received {values['groups']}")
+    return None
+
+
+_CONV_RULES = (_stride_or_dilation,)
+
+
 def _filters(default=32):
     return Param("filters", "int", default, "number of output channels (feature maps)", min=1, required=True)
 
@@ -146,8 +171,9 @@ def _global_pool(name):
     ), spatial=True)
 
 
-def _factor(name, default, help_text, required=True, lo=-1.0, hi=1.0):
-    return Param(name, "float_or_pair", default, help_text, min=lo, max=hi, required=required)
+def _factor(name, default, help_text, required=True, lo=-1.0, hi=1.0, lo_open=False):
+    return Param(name, "float_or_pair", default, help_text, min=lo, max=hi, required=required,
+                 min_exclusive=lo_open)
 
 
 def _merge(name, help_text, params=()):
@@ -172,16 +198,16 @@ _TYPES = (
     LayerType("Conv2D", "convolution", "2-D convolution: learns filters that slide over the image", (
         _filters(), _kernel_size(), _STRIDES, _PADDING, _DILATION,
         Param("groups", "int", 1, "split input channels into this many groups (must divide them)", min=1),
-        _activation(), _USE_BIAS), spatial=True),
+        _activation(), _USE_BIAS), spatial=True, rules=_CONV_RULES + (_groups_divide_filters,)),
     LayerType("SeparableConv2D", "convolution", "depthwise then pointwise convolution: fewer parameters "
               "than Conv2D", (
                   _filters(), _kernel_size(), _STRIDES, _PADDING, _DILATION,
                   Param("depth_multiplier", "int", 1, "depthwise outputs per input channel", min=1),
-                  _activation(), _USE_BIAS), spatial=True),
+                  _activation(), _USE_BIAS), spatial=True, rules=_CONV_RULES),
     LayerType("DepthwiseConv2D", "convolution", "one filter per input channel, no mixing across channels", (
         _kernel_size(), _STRIDES, _PADDING,
         Param("depth_multiplier", "int", 1, "outputs per input channel", min=1),
-        _DILATION, _activation(), _USE_BIAS), spatial=True),
+        _DILATION, _activation(), _USE_BIAS), spatial=True, rules=_CONV_RULES),
     # pooling
     _pool("MaxPooling2D", keras_requires=False),
     _pool("AveragePooling2D", keras_requires=True),
@@ -210,8 +236,9 @@ _TYPES = (
         _FILL_MODE, _INTERPOLATION, _SEED, _FILL_VALUE), spatial=True),
     LayerType("RandomZoom", "augmentation", "randomly zooms images while training", (
         _factor("height_factor", 0.1, "vertical zoom range as a fraction: f means ±f, or [low, high]; "
-                "positive zooms out"),
-        _factor("width_factor", None, "horizontal zoom range; None keeps the aspect ratio", required=False),
+                "positive zooms out", lo_open=True),
+        _factor("width_factor", None, "horizontal zoom range; None keeps the aspect ratio", required=False,
+                lo_open=True),
         _FILL_MODE, _INTERPOLATION, _SEED, _FILL_VALUE), spatial=True),
     LayerType("RandomTranslation", "augmentation", "randomly shifts images while training", (
         _factor("height_factor", 0.1, "vertical shift range as a fraction of the height: f means ±f, "
@@ -328,8 +355,7 @@ def _value_ok(param: Param, value) -> bool:
         return all(_is_int(v) and _in_range(param, v) for v in items)
     if kind == "float_or_pair":
         items = value if isinstance(value, (list, tuple)) else [value]
-        if isinstance(value, (list, tuple)) and (len(value) != 2 or not all(_is_number(v) for v in items)
-                                                 or value[0] > value[1]):
+        if isinstance(value, (list, tuple)) and len(value) != 2:
             return False
         return all(_is_number(v) and _in_range(param, v) for v in items)
     if kind == "int_list":
@@ -370,6 +396,12 @@ def check_params(spec, path: str) -> list[str]:
         if param.required and param.name not in params:
             problems.append(f"{path}.{param.name}: missing; {kind.name} needs {param.name} "
                             f"(for example {_shown(_to_json(param.default))})")
+    if not problems:
+        values = {p.name: params.get(p.name, p.default) for p in kind.params}
+        for rule in kind.rules:
+            found = rule(values)
+            if found:
+                problems.append(f"{path}.{found[0]}: {found[1]}")
     return problems
 
 

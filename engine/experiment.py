@@ -11,6 +11,7 @@ import copy as _copy
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -152,6 +153,12 @@ class Experiment:
 
     def copy(self) -> "Experiment":
         return _copy.deepcopy(self)
+
+    def problems(self) -> list[str]:
+        """What from_dict would refuse in this experiment as edited in memory (e.g. by the GUI)."""
+        found: list[str] = []
+        _read_experiment(self.to_dict(), found)
+        return found
 
 
 # --- validation: each rule returns None (fine) or the words after "expected" --------------------------
@@ -362,20 +369,15 @@ def _read_experiment(d, problems) -> Experiment | None:
             experiment.name = d["name"]
     if "data" in d:
         experiment.data = _read_section(DataSpec, _DATA_RULES, d["data"], "data", problems)
+        source, path = experiment.data.source, d["data"].get("path") if isinstance(d["data"], dict) else None
+        if source in FILE_SOURCES and path is None:
+            problems.append(f"data.path: missing; source {_shown(source)} reads a file or folder, "
+                            f"give its location in \"path\"")
     if "model" in d:
         experiment.model = _read_model(d["model"], "model", problems)
     if "training" in d:
         experiment.training = _read_section(TrainingSpec, _TRAINING_RULES, d["training"], "training", problems)
-    data = experiment.data
-    if isinstance(d.get("data"), dict) and data.source in FILE_SOURCES and data.path is None \
-            and "path" not in _bad_keys(problems, "data"):
-        problems.append(f"data.path: missing; source {_shown(data.source)} reads a file or folder, "
-                        f"give its location in \"path\"")
     return experiment
-
-
-def _bad_keys(problems, section) -> set[str]:
-    return {p.split(":", 1)[0][len(section) + 1:] for p in problems if p.startswith(section + ".")}
 
 
 def _supported() -> str:
@@ -385,13 +387,15 @@ def _supported() -> str:
 def _migrate(d, problems) -> dict | None:
     """Bring an older file up to FORMAT with MIGRATIONS; refuse newer or unknown formats."""
     if "format" not in d:
-        problems.append(f"format: missing; expected \"{FORMAT}\" as the first key of the file")
-        return None
+        # Still read the rest as the current format, so every other problem is reported too.
+        problems.append(f"format: missing; add \"format\": \"{FORMAT}\" as the first key of the file")
+        return d
     seen = set()
     while d.get("format") != FORMAT:
         fmt = d.get("format")
         if not isinstance(fmt, str) or fmt in seen or fmt not in MIGRATIONS:
-            newer = isinstance(fmt, str) and fmt.startswith("tapedeck/") and fmt not in MIGRATIONS
+            version = re.fullmatch(r"tapedeck/(\d+)", fmt) if isinstance(fmt, str) else None
+            newer = version is not None and int(version[1]) > int(FORMAT.split("/")[1])
             why = ("a newer format than this Tapedeck reads; update Tapedeck" if newer
                    else "not an experiment format Tapedeck knows")
             problems.append(f"format: {_shown(fmt)} is {why} (supported: {_supported()})")

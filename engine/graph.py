@@ -82,6 +82,7 @@ def resolve(layers) -> tuple[list[Node], list[tuple[int | None, str]]]:
         else:
             position[name] = index
     used: set[str] = set()
+    bad_reference = False
     for index, (spec, name) in enumerate(zip(layers, names)):
         inputs = list(spec.inputs) if spec.inputs else [names[index - 1] if index else INPUT]
         for ref in inputs:
@@ -89,6 +90,7 @@ def resolve(layers) -> tuple[list[Node], list[tuple[int | None, str]]]:
             if ref == INPUT:
                 continue
             where = position.get(ref)
+            bad_reference = bad_reference or where is None or where >= index
             if where is None:
                 earlier = ", ".join([INPUT] + names[:index])
                 problems.append((index, f"input {ref!r} is not a layer name; earlier layers are: {earlier}"))
@@ -104,7 +106,8 @@ def resolve(layers) -> tuple[list[Node], list[tuple[int | None, str]]]:
             problems.append((index, f"{type_name} takes one input, received {len(inputs)} "
                                     f"({', '.join(inputs)}); merge them first with Add or Concatenate"))
         nodes.append(Node(index=index, name=name, spec=spec, inputs=inputs))
-    for node in nodes[:-1]:
+    # A broken reference hides which layer was meant to be used; "never used" would then be noise.
+    for node in [] if bad_reference else nodes[:-1]:
         if node.name not in used and position.get(node.name) == node.index:
             problems.append((node.index, f"the output of {node.name!r} is never used: only the last layer "
                                          f"is the model's output; feed it into a later layer "
