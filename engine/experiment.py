@@ -21,9 +21,10 @@ from engine import catalogue
 from engine.files import write_text_atomic
 
 __all__ = [
-    "FORMAT", "SUPPORTED_FORMATS", "MIGRATIONS", "DEFAULT_PRESET", "ExperimentError",
+    "FORMAT", "MIGRATIONS", "DEFAULT_PRESET", "ExperimentError",
     "LayerSpec", "DataSpec", "ModelSpec", "TrainingSpec", "Experiment",
-    "load_experiment", "save_experiment", "dumps", "load_preset", "list_presets",
+    "load_experiment", "save_experiment", "loads", "dumps", "load_preset", "list_presets",
+    "SOURCES", "FILE_SOURCES", "APIS", "LOOPS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "MONITORS", "DISTRIBUTES",
 ]
 
 FORMAT = "tapedeck/1"

@@ -364,8 +364,16 @@ def test_load_preset_reads_package_files(tmp_path, monkeypatch):
 
 
 def test_foundation_modules_do_not_import_keras():
-    code = ("import sys, engine.experiment, engine.catalogue, engine.graph, engine.files\n"
+    code = ("import sys\n"
+            "from engine.experiment import *\nfrom engine.catalogue import *\n"
+            "from engine.graph import *\nfrom engine.files import *\n"
             "bad = [m for m in ('keras', 'tensorflow', 'PySide6') if m in sys.modules]\n"
             "sys.exit(f'imported {bad}' if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_experiment_sources_match_the_dataset_loaders():
+    datasets = pytest.importorskip("engine.datasets")
+    assert set(E.SOURCES) == set(datasets.SOURCES)
+    assert set(E.FILE_SOURCES) == set(datasets.FILE_SOURCES)
