@@ -21,12 +21,13 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
-def images(n: int, h: int = 28, w: int = 28, channels: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Images whose brightness encodes the label (so a test can tell labels and pixels stayed together)."""
+def images(n: int, h: int = 28, w: int = 28, channels: int | None = None, seed: int = 0,
+           noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose corner pixel encodes the label (so a test can tell labels and pixels stayed together)."""
     rng = np.random.default_rng(seed)
     labels = (np.arange(n) % 10).astype(np.uint8)
     shape = (n, h, w) if channels is None else (n, h, w, channels)
-    x = rng.integers(0, 20, size=shape, dtype=np.uint8)
+    x = rng.integers(0, 20, size=shape, dtype=np.uint8) if noise else np.zeros(shape, np.uint8)
     x[:, 0, 0] = labels[:, None] * 20 if channels is not None else labels * 20
     return x, labels
 
@@ -49,26 +50,50 @@ def write_idx_set(folder: Path, n_train: int = 30, n_test: int = 10, gz: bool = 
     return folder
 
 
+class _Py2Pickler(pickle._Pickler):
+    """Writes bytes as protocol-2 STRING opcodes, as the Python 2 cPickle that made the CIFAR files did.
+
+    Python 3 would spell them ``_codecs.encode(...)`` calls, which Keras's restricted unpickler refuses.
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def _save_py2_str(self, obj):
+        n = len(obj)
+        self.write(pickle.SHORT_BINSTRING + bytes([n]) + obj if n < 256 else
+                   pickle.BINSTRING + struct.pack("<i", n) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = _save_py2_str
+
+
+def py2_pickle(obj) -> bytes:
+    out = io.BytesIO()
+    _Py2Pickler(out).dump(obj)
+    return out.getvalue()
+
+
 def _cifar_rows(x: np.ndarray) -> np.ndarray:
     """NHWC -> the (N, 3072) rows CIFAR stores: 1024 red, then green, then blue values."""
     return x.transpose(0, 3, 1, 2).reshape(len(x), -1)
 
 
-def cifar10_files(n_per_batch: int = 10, batches: int = 5) -> dict[str, bytes]:
+def cifar10_files(n_per_batch: int = 10, batches: int = 5, n_test: int | None = None,
+                  noise: bool = True) -> dict[str, bytes]:
     files = {}
     for i in range(1, batches + 1):
-        x, y = images(n_per_batch, 32, 32, channels=3, seed=i)
-        files[f"data_batch_{i}"] = pickle.dumps({
+        x, y = images(n_per_batch, 32, 32, channels=3, seed=i, noise=noise)
+        files[f"data_batch_{i}"] = py2_pickle({
             b"batch_label": f"training batch {i} of 5".encode(), b"labels": [int(v) for v in y],
             b"data": _cifar_rows(x), b"filenames": [f"img_{i}_{j}.png".encode() for j in range(len(y))],
-        }, protocol=2)
-    x, y = images(n_per_batch, 32, 32, channels=3, seed=9)
-    files["test_batch"] = pickle.dumps({b"batch_label": b"testing batch 1 of 1", b"labels": [int(v) for v in y],
-                                        b"data": _cifar_rows(x), b"filenames": [b"t.png"] * len(y)}, protocol=2)
+        })
+    x, y = images(n_test or n_per_batch, 32, 32, channels=3, seed=9)
+    files["test_batch"] = py2_pickle({b"batch_label": b"testing batch 1 of 1", b"labels": [int(v) for v in y],
+                                        b"data": _cifar_rows(x), b"filenames": [b"t.png"] * len(y)})
     from engine.keras_sets import CIFAR10_NAMES
 
-    files["batches.meta"] = pickle.dumps({b"num_cases_per_batch": n_per_batch, b"num_vis": 3072,
-                                          b"label_names": [n.encode() for n in CIFAR10_NAMES]}, protocol=2)
+    files["batches.meta"] = py2_pickle({b"num_cases_per_batch": n_per_batch, b"num_vis": 3072,
+                                          b"label_names": [n.encode() for n in CIFAR10_NAMES]})
     return files
 
 
@@ -79,11 +104,11 @@ def cifar100_files(n_train: int = 40, n_test: int = 20) -> dict[str, bytes]:
     for name, n, seed in (("train", n_train, 0), ("test", n_test, 1)):
         x, y = images(n, 32, 32, channels=3, seed=seed)
         fine = [int(v) * 10 + 3 for v in y]  # fine labels up to 93, coarse = label + 5
-        files[name] = pickle.dumps({b"filenames": [b"f.png"] * n, b"batch_label": name.encode(),
+        files[name] = py2_pickle({b"filenames": [b"f.png"] * n, b"batch_label": name.encode(),
                                     b"fine_labels": fine, b"coarse_labels": [int(v) + 5 for v in y],
-                                    b"data": _cifar_rows(x)}, protocol=2)
-    files["meta"] = pickle.dumps({b"fine_label_names": [n.encode() for n in CIFAR100_FINE_NAMES],
-                                  b"coarse_label_names": [n.encode() for n in CIFAR100_COARSE_NAMES]}, protocol=2)
+                                    b"data": _cifar_rows(x)})
+    files["meta"] = py2_pickle({b"fine_label_names": [n.encode() for n in CIFAR100_FINE_NAMES],
+                                  b"coarse_label_names": [n.encode() for n in CIFAR100_COARSE_NAMES]})
     return files
 
 
@@ -94,8 +119,8 @@ def write_folder(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-def write_tar(path: Path, inner: str, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
+def write_tar(path: Path, inner: str, files: dict[str, bytes], compress: bool = True) -> Path:
+    with tarfile.open(path, "w:gz" if compress else "w") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(f"{inner}/{name}")
             info.size = len(data)
