@@ -1,0 +1,160 @@
+"""`tapedeck [EXP.json]`: the window, shown first; TensorFlow loads behind it.
+
+Before Qt is touched, `display_problem()` looks for what would make Qt abort instead of opening a
+window (missing X11 libraries of its xcb plugin, no display) and says which Debian packages to
+install — Qt itself would only print "could not load the Qt platform plugin" and abort.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+# lib*.so names whose Debian package does not follow the usual spelling
+_PACKAGE_NAMES = {"libglib-2.0.so.0": "libglib2.0-0", "libdbus-1.so.3": "libdbus-1-3",
+                  "libxcb.so.1": "libxcb1"}
+
+
+def debian_package(soname: str) -> str:
+    """libxcb-cursor.so.0 → libxcb-cursor0, libxkbcommon-x11.so.0 → libxkbcommon-x11-0."""
+    if soname in _PACKAGE_NAMES:
+        return _PACKAGE_NAMES[soname]
+    stem, _, version = soname.partition(".so")
+    version = version.lstrip(".").split(".")[0]
+    return (stem + ("-" if stem[-1:].isdigit() else "") + version).lower()
+
+
+def _xcb_plugin() -> Path | None:
+    spec = importlib.util.find_spec("PySide6")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    plugin = Path(list(spec.submodule_search_locations)[0]) / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    return plugin if plugin.exists() else None
+
+
+def missing_libraries(plugin: Path) -> list[str]:
+    """Shared libraries the dynamic loader cannot find for `plugin` (from `ldd`)."""
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        return []
+    try:
+        output = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    missing = []
+    for line in output.splitlines():
+        if "not found" in line:
+            name = line.split("=>")[0].strip()
+            if name and name not in missing:
+                missing.append(name)
+    return missing
+
+
+def display_problem(environ=None) -> str | None:
+    """Why Qt could not open a window here, in words, with the fix; None when it should work."""
+    environ = os.environ if environ is None else environ
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None      # offscreen, wayland, vnc…: Qt's other plugins need no X11 libraries
+    if not platform and environ.get("WAYLAND_DISPLAY") and not environ.get("DISPLAY"):
+        return None
+    plugin = _xcb_plugin()
+    if plugin is not None:
+        missing = missing_libraries(plugin)
+        if missing:
+            packages = " ".join(dict.fromkeys(debian_package(name) for name in missing))
+            return ("Qt cannot open a window: its X11 (xcb) platform plugin needs libraries that are not "
+                    f"installed: {', '.join(missing)}.\nOn Debian/Ubuntu install them with:\n"
+                    f"    sudo apt-get install {packages}\n"
+                    "(Headless machines can train with `tapedeck train EXP.json` instead.)")
+    if not environ.get("DISPLAY"):
+        return ("Qt cannot open a window: no display (DISPLAY is not set). Start Tapedeck from a desktop "
+                "session, through `ssh -X`, or under a virtual display with `xvfb-run tapedeck`; "
+                "`tapedeck train EXP.json` trains without a window.")
+    return None
+
+
+USAGE = "usage: tapedeck [EXPERIMENT.json]   (tapedeck --help lists the headless commands)"
+
+
+def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | None = None) -> int:
+    """Open the window on `argv[0]` (an experiment file) or on the default preset.
+
+    `on_visible(seconds)` is called once the window is on screen, with the seconds since `main`
+    started (the benchmark uses it)."""
+    started = time.perf_counter()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) > 1 or (argv and argv[0].startswith("-")):
+        print(USAGE, file=sys.stderr)
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    problem = display_problem()
+    if problem:
+        print(f"tapedeck: {problem}", file=sys.stderr)
+        return 2
+
+    from engine.experiment import ExperimentError, load_experiment
+
+    experiment, path = None, None
+    if argv:
+        path = argv[0]
+        try:
+            experiment = load_experiment(path)
+        except ExperimentError as error:
+            print(f"tapedeck: {path} is not a valid experiment:", file=sys.stderr)
+            for line in str(error).splitlines():
+                print(f"  {line}", file=sys.stderr)
+            return 2
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "tapedeck"])
+    app.setApplicationName("Tapedeck")
+    app.setOrganizationName("Tapedeck")
+    _apply_style(app)
+
+    from gui.main_window import MainWindow
+
+    window = MainWindow(experiment, path)
+    if path:
+        window._remember(path)
+    window.show()
+    QTimer.singleShot(0, window.start_background_loading)
+    if on_visible is not None:
+        _report_when_exposed(window, lambda: on_visible(time.perf_counter() - started))
+    return app.exec()
+
+
+def _report_when_exposed(window, callback) -> None:
+    from PySide6.QtCore import QTimer
+
+    def poll():
+        handle = window.windowHandle()
+        if handle is not None and handle.isExposed():
+            callback()
+        else:
+            QTimer.singleShot(5, poll)
+    QTimer.singleShot(0, poll)
+
+
+def _apply_style(app) -> None:
+    try:
+        from importlib.resources import files
+
+        style = files("resources").joinpath("style.qss")
+        if style.is_file():
+            app.setStyleSheet(style.read_text(encoding="utf-8"))
+    except (OSError, ModuleNotFoundError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Keeps the engine's verdict on the open experiment current: the wiring (engine.graph, instant,
+no TensorFlow), the dataset's shape (engine.datasets, in the background) and the shape check
+(engine.check, once TensorFlow is loaded). Widgets only read `report`, `nodes`, `dataset`.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine import graph
+from gui.background import Job
+
+
+class Checker(QObject):
+    report_changed = Signal()   # nodes / graph problems / check report changed
+    data_changed = Signal()     # dataset loading started, finished or failed
+
+    DEBOUNCE_MS = 60
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self._document = document
+        self.tf_ready = False
+        self.loading_allowed = False   # data loads only once the window is on screen
+        self.nodes: list = []
+        self.graph_problems: list[tuple[int, str]] = []
+        self.report = None          # engine.check.CheckReport or None while not computable
+        self.check_error: str | None = None
+        self.check_ms: float | None = None
+        self.dataset = None         # engine.datasets.Dataset of the current data section
+        self.data_error: str | None = None
+        self.data_loading = False
+        self._data_key: str | None = None
+        self._data_job: Job | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+        document.changed.connect(self.schedule)
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def ok(self) -> bool:
+        """True when the stack checks against the loaded data: what Train requires."""
+        return (self.report is not None and self.report.ok and not self.graph_problems
+                and self.dataset is not None)
+
+    def problems_for_row(self, row: int) -> list[str]:
+        found = [message for index, message in self.graph_problems if index == row]
+        if self.report is not None and row < len(self.report.layers):
+            found += [p for p in self.report.layers[row].problems if p not in found]
+        return found
+
+    def model_problems(self) -> list[str]:
+        found = [message for index, message in self.graph_problems
+                 if index is None or index < 0 or index >= len(self.nodes)]
+        if self.report is not None:
+            found += [p for p in self.report.problems if p not in found]
+        if self.check_error:
+            found.append(self.check_error)
+        return found
+
+    def waiting_for(self) -> str | None:
+        """What the check still waits for, in words; None when it has run."""
+        if self.data_error:
+            return None
+        if not self.tf_ready:
+            return "Loading TensorFlow…"
+        if self.report is None:
+            return "Loading data…"
+        return None
+
+    # -- work --------------------------------------------------------------------------
+    def allow_loading(self) -> None:
+        """Start background data loading (kept off the critical path of showing the window)."""
+        self.loading_allowed = True
+        self.refresh()
+
+    def set_tf_ready(self) -> None:
+        self.tf_ready = True
+        self.refresh()
+
+    def schedule(self) -> None:
+        self._timer.start()
+
+    def refresh(self) -> None:
+        """Re-derive everything from the current experiment (cheap parts now, data in the background)."""
+        self._timer.stop()
+        experiment = self._document.experiment
+        self.nodes, problems = graph.resolve(experiment.model.layers)
+        self.graph_problems = [(index, message) for index, message in problems]
+        self._ensure_data(experiment.data)
+        self._run_check(experiment)
+        self.report_changed.emit()
+
+    def _run_check(self, experiment) -> None:
+        self.report, self.check_error = None, None
+        from engine.check import check, known_input_shape
+
+        if self.dataset is not None:
+            shape = (self.dataset.input_shape, self.dataset.num_classes)
+        else:   # a named set's shape is known before its arrays have loaded
+            shape = known_input_shape(experiment.data) if self.data_error is None else None
+        if not self.tf_ready or shape is None:
+            return
+
+        started = time.perf_counter()
+        try:
+            self.report = check(experiment, shape[0], shape[1], api=experiment.model.api)
+        except Exception as error:  # noqa: BLE001 - the engine promises not to; never crash the window
+            self.check_error = f"The shape check failed unexpectedly: {type(error).__name__}: {error}"
+        self.check_ms = (time.perf_counter() - started) * 1000
+
+    def _ensure_data(self, data) -> None:
+        key = json.dumps(_data_dict(data), sort_keys=True)
+        if key == self._data_key or not self.loading_allowed:
+            return
+        self._data_key = key
+        if self._data_job is not None:
+            self._data_job.cancel()
+        self.dataset, self.data_error, self.data_loading = None, None, True
+        spec = data
+
+        def load():
+            from engine.datasets import load_dataset
+
+            return load_dataset(spec)
+
+        self._data_job = Job(load, lambda result, error: self._data_loaded(key, result, error),
+                             self, name="tapedeck-data").start()
+        self.data_changed.emit()
+
+    def _data_loaded(self, key: str, dataset, error: str | None) -> None:
+        if key != self._data_key:
+            return
+        self.data_loading = False
+        self.dataset, self.data_error = dataset, error
+        self.data_changed.emit()
+        self._run_check(self._document.experiment)
+        self.report_changed.emit()
+
+    def wait_for_data(self, timeout: float = 30.0) -> bool:
+        """For scripts and tests: block until the current data job has finished."""
+        return self._data_job is None or self._data_job.wait(timeout)
+
+
+def _data_dict(data) -> dict:
+    from dataclasses import asdict
+
+    return asdict(data)

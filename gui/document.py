@@ -1,0 +1,109 @@
+"""The open experiment as the window sees it: one Experiment, its file, and an undo stack.
+
+Every edit anywhere in the window goes through `Document.apply`, which pushes a snapshot
+command. Snapshots (not per-field commands) keep undo exact for every kind of edit — a
+reorder, a parameter typed digit by digit, a dataset change — with one small class.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from engine.experiment import Experiment
+
+
+class _Snapshot(QUndoCommand):
+    """Replaces the whole experiment; consecutive edits of the same field merge into one step."""
+
+    MERGE_ID = 0x7A9E
+
+    def __init__(self, document: "Document", before: Experiment, after: Experiment,
+                 text: str, merge_key: str | None, selection: int | None):
+        super().__init__(text)
+        self._document = document
+        self._before = before
+        self._after = after
+        self._merge_key = merge_key
+        self._selection = selection
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return self.MERGE_ID if self._merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, _Snapshot) or other._merge_key != self._merge_key:
+            return False
+        self._after = other._after
+        self._selection = other._selection
+        return True
+
+    def redo(self) -> None:
+        self._document._set(self._after.copy(), self._selection)
+
+    def undo(self) -> None:
+        self._document._set(self._before.copy(), self._selection)
+
+
+class Document(QObject):
+    """Holds the experiment being edited; widgets read it and call `apply` with a changed copy."""
+
+    changed = Signal()            # the experiment changed (edit, undo, redo, open, new)
+    selection_hint = Signal(int)  # the layer row an edit or undo is about
+    path_changed = Signal()
+
+    def __init__(self, experiment: Experiment, path: str | None = None, parent=None):
+        super().__init__(parent)
+        self._experiment = experiment
+        self._path = str(path) if path else None
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(lambda _clean: self.path_changed.emit())
+
+    @property
+    def experiment(self) -> Experiment:
+        """The current experiment; treat as read-only, edit through `edited()` + `apply()`."""
+        return self._experiment
+
+    @property
+    def path(self) -> str | None:
+        return self._path
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    def edited(self) -> Experiment:
+        """A private copy to change and hand back to `apply`."""
+        return self._experiment.copy()
+
+    def apply(self, new: Experiment, text: str, merge_key: str | None = None,
+              selection: int | None = None) -> None:
+        """Make `new` the current experiment as one undoable step (merged with the last one
+        when both carry the same `merge_key`, e.g. typing into one spin box)."""
+        if new.to_dict() == self._experiment.to_dict():
+            return
+        self.undo_stack.push(_Snapshot(self, self._experiment.copy(), new.copy(), text,
+                                       merge_key, selection))
+
+    def replace(self, experiment: Experiment, path: str | None) -> None:
+        """Open or new: a fresh history and a clean state."""
+        self.undo_stack.clear()
+        self._path = str(path) if path else None
+        self._experiment = experiment
+        self.undo_stack.setClean()
+        self.changed.emit()
+        self.path_changed.emit()
+
+    def mark_saved(self, path: str) -> None:
+        self._path = str(path)
+        self.undo_stack.setClean()
+        self.path_changed.emit()
+
+    def display_name(self) -> str:
+        return self._experiment.name or (Path(self._path).stem if self._path else "untitled")
+
+    def _set(self, experiment: Experiment, selection: int | None) -> None:
+        self._experiment = experiment
+        self.changed.emit()
+        if selection is not None:
+            self.selection_hint.emit(selection)

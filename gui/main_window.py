@@ -1,0 +1,383 @@
+"""The main window: docks, tabs, menus, shortcuts, files. It wires the pieces together and owns
+no training logic — Train hands a copy of the experiment to the RunController.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QSizePolicy, QTabWidget, QToolBar, QWidget)
+
+from engine.events import Finished, RunStarted
+from engine.experiment import (DEFAULT_PRESET, Experiment, ExperimentError, LayerSpec,
+                               list_presets, load_experiment, load_preset, save_experiment)
+from gui.background import Job, import_tensorflow
+from gui.checker import Checker
+from gui.code_view import CodeView
+from gui.document import Document
+from gui.layer_editor import LayerEditor
+from gui.model_view import ModelView
+from gui.param_form import ParamForm
+from gui.plots import TrainingPanel
+from gui.predictions import PredictionsPanel
+from gui.selectors import Selectors
+from gui.settings_panel import SettingsPanel
+from gui.worker import RunController
+
+MAX_RECENT = 8
+CLOSE_WAIT_MS = 10000
+
+
+def blank_experiment() -> Experiment:
+    """File ▸ New: the offline data and the smallest stack that trains on it."""
+    experiment = Experiment(name="untitled")
+    experiment.model.layers = [LayerSpec("Flatten"),
+                               LayerSpec("Dense", {"units": 10, "activation": "softmax"})]
+    return experiment
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, experiment: Experiment | None = None, path: str | None = None,
+                 settings: QSettings | None = None, runs_dir: str | None = None):
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings("Tapedeck", "Tapedeck")
+        self.ask_to_save = True          # tests turn the "unsaved changes" question off
+        self.tf_status = "Loading TensorFlow…"
+        self._tf_job: Job | None = None
+        self._close_when_stopped = False
+        experiment = experiment if experiment is not None else load_preset(DEFAULT_PRESET)
+
+        self.document = Document(experiment, path, self)
+        self.checker = Checker(self.document, self)
+        self.controller = RunController(runs_dir or os.path.join(os.getcwd(), "runs"), self)
+        self._build_actions()
+
+        self.editor = LayerEditor(self.document, self.checker, self)
+        self.form = ParamForm(self.document, self.checker, self)
+        self.editor.current_changed.connect(self.form.show_row)
+        self.settings_panel = SettingsPanel(self.document, self.checker, self)
+        self.selectors = Selectors(self.document, self)
+        self.training = TrainingPanel(self.train_action, self.pause_action, self.stop_action, self)
+        self.predictions = PredictionsPanel(self)
+        self.code = CodeView(self.document, self)
+        self.model_view = ModelView(self.document, self.checker, self)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.training, "Training")
+        self.tabs.addTab(self.predictions, "Predictions")
+        self.tabs.addTab(self.code, "Code")
+        self.tabs.addTab(self.model_view, "Model")
+        self.setCentralWidget(self.tabs)
+        self.stack_dock = self._add_dock("Layer stack", self.editor, Qt.LeftDockWidgetArea, "stackDock")
+        self.form_dock = self._add_dock("Layer parameters", self.form, Qt.LeftDockWidgetArea, "formDock")
+        self.settings_dock = self._add_dock("Data and training", self.settings_panel,
+                                            Qt.LeftDockWidgetArea, "settingsDock")
+        self.tabifyDockWidget(self.form_dock, self.settings_dock)
+        self.form_dock.raise_()
+        self._docks_sized = False
+        self._build_toolbar()
+        self._build_menus()
+        self.status_label = QLabel(self.tf_status, self)
+        self.statusBar().addPermanentWidget(self.status_label)
+
+        self.document.changed.connect(self._update_state)
+        self.document.path_changed.connect(self._update_title)
+        self.checker.report_changed.connect(self._update_state)
+        self.checker.data_changed.connect(self._update_state)
+        self.controller.event.connect(self._on_event)
+        self.controller.running_changed.connect(self._running_changed)
+        self.resize(1280, 800)
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        self.checker.refresh()
+        self._update_title()
+        self._update_state()
+
+    # -- construction -------------------------------------------------------------------------
+    def _add_dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcuts=(), tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.new_action = self._action("&New", self.new_experiment, [QKeySequence.New],
+                                       "Start a new experiment on the offline digits")
+        self.open_action = self._action("&Open…", self.open_dialog, [QKeySequence.Open],
+                                        "Open an experiment file (JSON)")
+        self.save_action = self._action("&Save", self.save, [QKeySequence.Save], "Save the experiment")
+        self.save_as_action = self._action("Save &as…", self.save_as, [QKeySequence("Ctrl+Shift+S")],
+                                           "Save the experiment under a new name")
+        self.quit_action = self._action("&Quit", self.close, [QKeySequence.Quit])
+        self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addAction(self.undo_action)
+        self.addAction(self.redo_action)
+        self.train_action = self._action("Train", self.train, ["Ctrl+Return", "Ctrl+Enter"],
+                                         "Train the model (Ctrl+Enter)")
+        self.pause_action = self._action("Pause", self.toggle_pause, [],
+                                         "Pause or resume the run between steps")
+        self.stop_action = self._action("Stop", self.stop, ["Esc"], "Stop the run after the current step (Esc)")
+        self.stop_action.setShortcutContext(Qt.WindowShortcut)
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Model and training", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self.selectors)
+        spacer = QWidget(toolbar)
+        spacer.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        toolbar.addWidget(spacer)
+        toolbar.addAction(self.train_action)
+        toolbar.addAction(self.pause_action)
+        toolbar.addAction(self.stop_action)
+        self.addToolBar(Qt.TopToolBarArea, toolbar)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.new_action)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        presets = file_menu.addMenu("Open &preset")
+        for name in list_presets():
+            presets.addAction(name, lambda n=name: self.open_preset(n))
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.editor.duplicate_action)
+        edit_menu.addAction(self.editor.remove_action)
+        edit_menu.addAction(self.editor.up_action)
+        edit_menu.addAction(self.editor.down_action)
+        run_menu = self.menuBar().addMenu("&Run")
+        for action in (self.train_action, self.pause_action, self.stop_action):
+            run_menu.addAction(action)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._docks_sized:   # first show: give the docks room the stack table needs
+            self._docks_sized = True
+            self.resizeDocks([self.stack_dock], [450], Qt.Horizontal)
+            self.resizeDocks([self.stack_dock, self.form_dock], [400, 330], Qt.Vertical)
+
+    # -- TensorFlow in the background -----------------------------------------------------------
+    def start_background_loading(self) -> None:
+        """Import TensorFlow off the GUI thread; the shape check and Train wait for it."""
+        self.checker.allow_loading()
+        if self._tf_job is None:
+            self._tf_job = Job(import_tensorflow, self._tf_loaded, self, name="tapedeck-tf-import").start()
+
+    def _tf_loaded(self, versions, error) -> None:
+        if error:
+            self.tf_status = f"TensorFlow could not be loaded: {error}"
+        else:
+            self.tf_status = versions
+            self.checker.set_tf_ready()
+        self._update_state()
+
+    # -- files ----------------------------------------------------------------------------------
+    def new_experiment(self) -> None:
+        if self._may_discard():
+            self.document.replace(blank_experiment(), None)
+
+    def open_preset(self, name: str) -> None:
+        if self._may_discard():
+            self.document.replace(load_preset(name), None)
+
+    def open_dialog(self) -> None:
+        if not self._may_discard():
+            return
+        start = os.path.dirname(self.document.path) if self.document.path else ""
+        path, _filter = QFileDialog.getOpenFileName(self, "Open an experiment", start,
+                                                    "Experiments (*.json);;All files (*)")
+        if path:
+            error = self.open_path(path)
+            if error:
+                QMessageBox.warning(self, "Cannot open the experiment", error)
+
+    def open_path(self, path: str) -> str | None:
+        """Open an experiment file; returns the problem in words (and keeps the current one) or None."""
+        try:
+            experiment = load_experiment(path)
+        except ExperimentError as error:
+            return str(error)
+        except OSError as error:
+            return f"{path}: {error.strerror or error}"
+        self.document.replace(experiment, path)
+        self._remember(path)
+        return None
+
+    def save(self) -> bool:
+        if not self.document.path:
+            return self.save_as()
+        return self.save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        name = self.document.path or f"{self.document.display_name()}.json"
+        path, _filter = QFileDialog.getSaveFileName(self, "Save the experiment", name,
+                                                    "Experiments (*.json)")
+        return self.save_to(path) if path else False
+
+    def save_to(self, path: str) -> bool:
+        try:
+            save_experiment(self.document.experiment, path)
+        except OSError as error:
+            QMessageBox.warning(self, "Cannot save", f"{path}: {error.strerror or error}")
+            return False
+        self.document.mark_saved(path)
+        self._remember(path)
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("files/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("files/recent", recent[:MAX_RECENT])
+        self.settings.setValue("files/last", path)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+        for path in recent:
+            self.recent_menu.addAction(path, lambda p=path: self._open_recent(p))
+
+    def _open_recent(self, path: str) -> None:
+        if self._may_discard():
+            error = self.open_path(path)
+            if error:
+                QMessageBox.warning(self, "Cannot open the experiment", error)
+
+    def _may_discard(self) -> bool:
+        if not self.document.modified or not self.ask_to_save:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {self.document.display_name()}?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    # -- running --------------------------------------------------------------------------------
+    @property
+    def can_train(self) -> bool:
+        return self.checker.tf_ready and self.checker.ok and not self.controller.running
+
+    def train(self) -> None:
+        if not self.can_train:
+            self.statusBar().showMessage(self._why_not_train(), 6000)
+            return
+        self.tabs.setCurrentWidget(self.training)
+        self.controller.start(self.document.experiment)
+
+    def toggle_pause(self) -> None:
+        if not self.controller.running:
+            return
+        if self.controller.paused:
+            self.controller.resume()
+        else:
+            self.controller.pause()
+        self._update_state()
+
+    def stop(self) -> None:
+        if self.controller.running:
+            self.controller.stop()
+            self.statusBar().showMessage("Stopping after the current step…", 3000)
+            self._update_state()
+
+    def _on_event(self, event) -> None:
+        self.training.handle(event)
+        self.predictions.handle(event)
+        if isinstance(event, RunStarted):
+            self.statusBar().showMessage(f"Run folder: {event.run_dir}", 8000)
+        elif isinstance(event, Finished):
+            self.statusBar().showMessage(f"Run {event.reason}: {event.message}"[:300], 15000)
+
+    def _running_changed(self, running: bool) -> None:
+        for widget in (self.editor, self.form, self.settings_panel):
+            widget.setEnabled(not running)
+        self.selectors.set_enabled_for_run(running)
+        self._update_state()
+        if not running and self._close_when_stopped:
+            QTimer.singleShot(0, self.close)
+
+    def _why_not_train(self) -> str:
+        if self.controller.running:
+            return "A run is in progress."
+        waiting = self.checker.waiting_for()
+        if waiting:
+            return waiting
+        if self.checker.data_error:
+            return self.checker.data_error
+        return "The model does not check yet; fix the marked layers first."
+
+    # -- display --------------------------------------------------------------------------------
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"Tapedeck — {self.document.display_name()}[*]")
+        self.setWindowModified(self.document.modified)
+
+    def _update_state(self) -> None:
+        running = self.controller.running
+        self.train_action.setEnabled(self.can_train)
+        self.train_action.setToolTip("Train the model (Ctrl+Enter)" if self.can_train
+                                     else f"Cannot train: {self._why_not_train()}")
+        self.pause_action.setEnabled(running)
+        self.pause_action.setText("Resume" if self.controller.paused else "Pause")
+        self.stop_action.setEnabled(running)
+        text = self.tf_status
+        if self.checker.check_ms is not None and self.checker.report is not None:
+            text += f" · check {self.checker.check_ms:.0f} ms"
+        self.status_label.setText(text)
+        self._update_title()
+
+    # -- closing --------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if not self._close_when_stopped and not self._may_discard():
+            event.ignore()
+            return
+        if self.controller.running:
+            self.statusBar().showMessage("Stopping the run…")
+            if not self.controller.shutdown(CLOSE_WAIT_MS):
+                # The step in progress is long: keep the process alive (hidden) until it ends,
+                # rather than destroy a running QThread (which aborts the process).
+                self._close_when_stopped = True
+                self.hide()
+                event.ignore()
+                return
+        if self._tf_job is not None:
+            self._tf_job.cancel()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.sync()
+        event.accept()

@@ -1,0 +1,245 @@
+"""The Training tab: live loss / accuracy / learning-rate curves, progress, and the run buttons.
+
+Events only append to arrays; a ~30 Hz timer pushes them to curves that were created once.
+Curves use clip-to-view and peak downsampling (set on each curve after it exists, so they take
+effect), which keeps a long run smooth. A huge finite loss switches the loss axis to log scale.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from engine.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
+
+REDRAW_MS = 33
+LOG_SWITCH = 1e6          # a finite loss above this turns the loss axis logarithmic
+BATCH_PEN = pg.mkPen("#8fb3d9", width=1)
+TRAIN_COLOR = "#1f5fa8"
+VAL_COLOR = "#d9631e"
+
+
+class Series:
+    """A growing (x, y) array with amortised appends; `view()` is what setData gets."""
+
+    def __init__(self):
+        self._x = np.empty(256)
+        self._y = np.empty(256)
+        self.size = 0
+
+    def append(self, x: float, y) -> None:
+        if self.size == len(self._x):
+            self._x = np.resize(self._x, self.size * 2)
+            self._y = np.resize(self._y, self.size * 2)
+        self._x[self.size] = x
+        self._y[self.size] = np.nan if y is None else float(y)
+        self.size += 1
+
+    def clear(self) -> None:
+        self.size = 0
+
+    def view(self):
+        return self._x[: self.size], self._y[: self.size]
+
+
+def _plot(title: str, y_label: str) -> pg.PlotWidget:
+    widget = pg.PlotWidget(background="w")
+    item = widget.getPlotItem()
+    item.setTitle(title, color="#222", size="10pt")
+    item.setLabel("bottom", "epoch")
+    item.setLabel("left", y_label)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.addLegend(offset=(-8, 8), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    widget.setMinimumHeight(150)
+    return widget
+
+
+def _tune(curve: pg.PlotDataItem) -> pg.PlotDataItem:
+    """After the curve is in its plot: only draw what is visible, peak-downsampled."""
+    curve.setClipToView(True)
+    curve.setDownsampling(auto=True, method="peak")
+    return curve
+
+
+class TrainingPanel(QWidget):
+    def __init__(self, train_action, pause_action, stop_action, parent=None):
+        super().__init__(parent)
+        self.batch_loss, self.batch_acc = Series(), Series()
+        self.epoch_loss, self.epoch_val_loss = Series(), Series()
+        self.epoch_acc, self.epoch_val_acc = Series(), Series()
+        self.lr = Series()
+        self._dirty = False
+        self._started: RunStarted | None = None
+        self._last_batch: BatchEnd | None = None
+        self.redraws = 0
+
+        buttons = QHBoxLayout()
+        for action in (train_action, pause_action, stop_action):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+            button.setMinimumWidth(84)
+            buttons.addWidget(button)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("not started")
+        self.progress.setTextVisible(True)
+        buttons.addWidget(self.progress, 1)
+        self.speed = QLabel("", self)
+        self.speed.setMinimumWidth(220)
+        buttons.addWidget(self.speed)
+
+        self.status = QLabel("Press Train (Ctrl+Enter) to start.", self)
+        self.status.setObjectName("runStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+
+        self.loss_plot = _plot("Loss", "loss")
+        self.acc_plot = _plot("Accuracy", "accuracy")
+        self.lr_plot = _plot("Learning rate", "lr")
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        loss_item, acc_item, lr_item = (p.getPlotItem() for p in (self.loss_plot, self.acc_plot, self.lr_plot))
+        self.batch_loss_curve = _tune(loss_item.plot(pen=BATCH_PEN, name="train (batch)"))
+        self.loss_curve = _tune(loss_item.plot(pen=pg.mkPen(TRAIN_COLOR, width=3), symbol="o",
+                                               symbolSize=8, symbolBrush=TRAIN_COLOR, name="train (epoch)"))
+        self.val_loss_curve = _tune(loss_item.plot(pen=pg.mkPen(VAL_COLOR, width=3), symbol="s",
+                                                   symbolSize=8, symbolBrush=VAL_COLOR, name="validation"))
+        self.batch_acc_curve = _tune(acc_item.plot(pen=BATCH_PEN, name="train (batch)"))
+        self.acc_curve = _tune(acc_item.plot(pen=pg.mkPen(TRAIN_COLOR, width=3), symbol="o",
+                                             symbolSize=8, symbolBrush=TRAIN_COLOR, name="train (epoch)"))
+        self.val_acc_curve = _tune(acc_item.plot(pen=pg.mkPen(VAL_COLOR, width=3), symbol="s",
+                                                 symbolSize=8, symbolBrush=VAL_COLOR, name="validation"))
+        self.lr_curve = _tune(lr_item.plot(pen=pg.mkPen("#2e8b57", width=2), symbol="o", symbolSize=6,
+                                           symbolBrush="#2e8b57"))
+        self.log_loss = QCheckBox("log scale", self)
+        self.log_loss.setToolTip("Logarithmic loss axis: keeps a diverging (huge) loss readable")
+        self.log_loss.toggled.connect(lambda on: loss_item.setLogMode(y=on))
+
+        grid = QGridLayout()
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.acc_plot, 0, 1)
+        grid.addWidget(self.lr_plot, 1, 0, 1, 2)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.log_loss)
+        layout.addLayout(status_row)
+        layout.addLayout(grid, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        self._timer.start()
+
+    # -- events --------------------------------------------------------------------------
+    def handle(self, event) -> None:
+        if isinstance(event, RunStarted):
+            self._run_started(event)
+        elif isinstance(event, BatchEnd):
+            self._batch(event)
+        elif isinstance(event, EpochEnd):
+            self._epoch(event)
+        elif isinstance(event, TestResult):
+            self.status.setText(self.status.text() + f" · test accuracy {event.accuracy:.3f}, "
+                                                     f"loss {event.loss:.4f}")
+        elif isinstance(event, Finished):
+            self._finished(event)
+
+    def _run_started(self, event: RunStarted) -> None:
+        for series in (self.batch_loss, self.batch_acc, self.epoch_loss, self.epoch_val_loss,
+                       self.epoch_acc, self.epoch_val_acc, self.lr):
+            series.clear()
+        self._started = event
+        self._last_batch = None
+        self.progress.setRange(0, max(1, event.epochs * event.steps_per_epoch))
+        self.progress.setValue(event.initial_epoch * event.steps_per_epoch)
+        self.progress.setFormat(f"epoch {event.initial_epoch + 1}/{event.epochs}")
+        self.status.setStyleSheet("")
+        self.status.setText(f"Training {event.name}: {event.trainable:,} trainable parameters, "
+                            f"{event.steps_per_epoch} steps per epoch, batch {event.batch_size}"
+                            f" · {event.loop} · {event.api}")
+        self.speed.setText("")
+        self._dirty = True
+
+    def _batch(self, event: BatchEnd) -> None:
+        x = event.epoch - 1 + event.step / max(1, event.steps)
+        self.batch_loss.append(x, event.loss)
+        self.batch_acc.append(x, event.accuracy)
+        self._last_batch = event
+        if not self.log_loss.isChecked() and event.loss is not None and math.isfinite(event.loss) \
+                and abs(event.loss) > LOG_SWITCH:
+            self.log_loss.setChecked(True)
+        self._dirty = True
+
+    def _epoch(self, event: EpochEnd) -> None:
+        self.epoch_loss.append(event.epoch, event.loss)
+        self.epoch_acc.append(event.epoch, event.accuracy)
+        self.epoch_val_loss.append(event.epoch, event.val_loss)
+        self.epoch_val_acc.append(event.epoch, event.val_accuracy)
+        self.lr.append(event.epoch, event.learning_rate)
+        self._dirty = True
+
+    def _finished(self, event: Finished) -> None:
+        colours = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#7a5c00"}
+        colour = colours.get(event.reason, "#b02a37")
+        words = {"completed": "Finished", "early_stopped": "Stopped early", "stopped": "Stopped",
+                 "diverged": "Diverged", "failed": "Failed"}.get(event.reason, event.reason)
+        text = f"{words}: {event.message}" if event.message else words
+        if event.run_dir:
+            text += f"\nRun folder: {event.run_dir}"
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {colour};")
+        if event.reason in ("completed", "early_stopped"):
+            self.progress.setValue(self.progress.maximum())
+        self._dirty = True
+        self.redraw()
+
+    # -- drawing -------------------------------------------------------------------------
+    def redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraws += 1
+        self.batch_loss_curve.setData(*self.batch_loss.view())
+        self.batch_acc_curve.setData(*self.batch_acc.view())
+        self.loss_curve.setData(*self.epoch_loss.view())
+        self.val_loss_curve.setData(*_finite(*self.epoch_val_loss.view()))
+        self.acc_curve.setData(*self.epoch_acc.view())
+        self.val_acc_curve.setData(*_finite(*self.epoch_val_acc.view()))
+        self.lr_curve.setData(*self.lr.view())
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        started, batch = self._started, self._last_batch
+        if started is None or batch is None:
+            return
+        done = (batch.epoch - 1) * batch.steps + batch.step
+        self.progress.setMaximum(max(1, started.epochs * batch.steps))
+        self.progress.setValue(min(done, self.progress.maximum()))
+        self.progress.setFormat(f"epoch {batch.epoch}/{started.epochs} · step {batch.step}/{batch.steps}")
+        speed = batch.samples_per_second or 0.0
+        remaining = (started.epochs * batch.steps - done) * started.batch_size
+        eta = _duration(remaining / speed) if speed > 0 else "…"
+        self.speed.setText(f"{speed:,.0f} samples/s · ETA {eta}")
+
+
+def _finite(x, y):
+    keep = np.isfinite(y)
+    return x[keep], y[keep]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds}s"
