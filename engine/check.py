@@ -16,16 +16,6 @@ from dataclasses import dataclass, field
 
 from engine import catalogue, check_rules, graph
 
-# Input shape and class count of the named datasets, so the check runs without loading data.
-_KNOWN_SHAPES = {
-    "digits": ((8, 8, 1), 10),
-    "mnist": ((28, 28, 1), 10),
-    "fashion_mnist": ((28, 28, 1), 10),
-    "cifar10": ((32, 32, 3), 10),
-    "cifar100": ((32, 32, 3), 100),
-}
-
-
 @dataclass
 class LayerReport:
     index: int
@@ -84,10 +74,19 @@ class CheckReport:
 
 
 def known_input_shape(data_spec) -> tuple[tuple, int] | None:
-    """(input shape, class count) of a named dataset, or None when only loading can tell."""
-    if data_spec.source == "cifar100" and getattr(data_spec, "label_mode", "fine") == "coarse":
-        return (32, 32, 3), 20
-    return _KNOWN_SHAPES.get(data_spec.source)
+    """(input shape, class count) of a named dataset without loading it; None for file sources.
+
+    The datasets module owns these figures; asking it keeps one table of them.
+    """
+    from engine import datasets
+
+    if data_spec.source in datasets.FILE_SOURCES:
+        return None
+    try:
+        shape, num_classes, _names = datasets.describe(data_spec)
+    except datasets.DataError:
+        return None
+    return tuple(shape), num_classes
 
 
 def check(experiment, input_shape, num_classes, api=None) -> CheckReport:

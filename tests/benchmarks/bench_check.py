@@ -1,0 +1,53 @@
+"""How long the shape check takes on a 30-layer stack once TensorFlow is imported.
+
+The window re-checks on every edit, so this must stay well under 200 ms. Not a timed
+test (the figure depends on the machine and its load); run it and read the numbers:
+
+    .venv/bin/python tests/benchmarks/bench_check.py
+"""
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from engine.check import check  # noqa: E402
+from engine.experiment import Experiment, LayerSpec, ModelSpec  # noqa: E402
+
+
+def thirty_layers() -> list[LayerSpec]:
+    """A plausible deep CNN: 7 conv blocks of three layers, pooling, then 7 dense layers."""
+    layers = []
+    for _ in range(7):
+        layers += [LayerSpec("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same",
+                                        "activation": "relu"}),
+                   LayerSpec("BatchNormalization"),
+                   LayerSpec("Dropout", {"rate": 0.1})]
+    layers += [LayerSpec("MaxPooling2D"), LayerSpec("Flatten")]
+    layers += [LayerSpec("Dense", {"units": 64, "activation": "relu"}) for _ in range(6)]
+    layers.append(LayerSpec("Dense", {"units": 10, "activation": "softmax"}))
+    return layers
+
+
+def main(repeats: int = 20) -> None:
+    t0 = time.perf_counter()
+    import keras  # noqa: F401  (the import is not what is measured)
+    print(f"import keras: {time.perf_counter() - t0:.2f} s")
+    experiment = Experiment(model=ModelSpec(api="functional", layers=thirty_layers()))
+    assert len(experiment.model.layers) == 30
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        report = check(experiment, (28, 28, 1), 10)
+        times.append((time.perf_counter() - start) * 1000)
+    assert report.ok, report.all_problems()
+    print(f"check, 30 layers: first {times[0]:.0f} ms, median {statistics.median(times):.0f} ms, "
+          f"max of the rest {max(times[1:]):.0f} ms ({repeats} runs, "
+          f"{report.trainable + report.non_trainable:,} parameters)")
+
+
+if __name__ == "__main__":
+    main()
