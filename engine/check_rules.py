@@ -57,7 +57,9 @@ def _pair(value):
 
 def shape_problems(node, layer_type, inputs) -> list[str]:
     """Problems of one layer with valid values, given its inputs [(name, shape)] (no batch axis)."""
-    problems = []
+    problems = _axis_problems(node.spec, layer_type, inputs[0][1])
+    if problems:
+        return problems
     if layer_type.spatial:
         problems += _spatial_problems(node.spec.type, inputs[0])
     if not problems:
@@ -82,6 +84,23 @@ def value_problems(spec, layer_type) -> dict[str, str]:
         problems["rate"] = (f"rate is the fraction of values dropped during training and must be "
                             f"from 0 up to (not including) 1; received {rate}. Try 0.2 to 0.5.")
     return problems
+
+
+def _axis_problems(spec, layer_type, shape) -> list[str]:
+    if not _has_param(layer_type, "axis"):
+        return []
+    axis = param_value(spec, layer_type, "axis")
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        return []
+    rank = len(shape)
+    if 1 <= axis <= rank or -rank <= axis <= -1:
+        return []
+    axes = f"1 to {rank}, or -1 to -{rank} counting from the end; -1 is the channels (last) axis"
+    if axis in (0, -(rank + 1)):
+        return [f"axis {axis} is the batch axis (one entry per example); use an axis of the example "
+                f"itself: {axes}."]
+    return [f"axis {axis} does not exist: the input {shape_text(shape)} has axes {axes} "
+            f"(0 is the batch)."]
 
 
 def _spatial_problems(type_name, source) -> list[str]:
@@ -145,11 +164,9 @@ def _same_shape(a, b) -> bool:
 
 def _concatenable(shapes, axis) -> bool:
     rank = len(shapes[0])
-    if any(len(s) != rank for s in shapes) or not -(rank + 1) <= axis <= rank:
+    if any(len(s) != rank for s in shapes):
         return False
-    axis %= rank + 1  # Keras counts the batch axis as 0
-    if axis == 0:
-        return False  # joining along the batch axis changes the number of examples
+    axis %= rank + 1  # Keras counts the batch axis as 0; _axis_problems has ruled out 0
     others = [tuple(d for i, d in enumerate(s) if i != axis - 1) for s in shapes]
     return all(_same_shape(others[0], o) for o in others[1:])
 

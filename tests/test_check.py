@@ -294,3 +294,17 @@ def test_one_hot_loss_with_sparse_labels():
     message = only_problem(run(HEAD, loss="categorical_crossentropy"))
     assert "expects one-hot labels, but data.labels is sparse" in message
     assert run(HEAD, loss="categorical_crossentropy", labels="one_hot").ok
+
+
+@pytest.mark.parametrize("type_,axis,words", [("BatchNormalization", 5, "axis 5 does not exist"),
+                                              ("LayerNormalization", 0, "axis 0 is the batch axis"),
+                                              ("BatchNormalization", -4, "axis -4 is the batch axis")])
+def test_axis_outside_the_input(type_, axis, words):
+    message = only_problem(run([L(type_, axis=axis), *HEAD]))
+    assert words in message and "-1 is the channels (last) axis" in message
+    assert run([L(type_, axis=1), *HEAD]).ok
+
+
+def test_concatenate_along_the_batch_axis():
+    message = only_problem(run([L("Concatenate", inputs=["input", "input"], axis=0), *HEAD]))
+    assert "axis 0 is the batch axis" in message
