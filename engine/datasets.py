@@ -109,7 +109,7 @@ def _int_labels(y: np.ndarray, where: str, name: str) -> np.ndarray:
         raise DataError(f"{where}: {name} are {y.dtype}, expected class indices 0, 1, 2, …")
     bad = (y != np.round(y)) | (y < 0)
     if np.any(bad):
-        raise DataError(f"{where}: {name} must be class indices 0, 1, 2, …; found {y[np.argmax(bad)]!r}")
+        raise DataError(f"{where}: {name} must be class indices 0, 1, 2, …; found {y[np.argmax(bad)].item()!r}")
     return y.astype(np.int64)
 
 

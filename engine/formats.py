@@ -262,8 +262,15 @@ def _cifar_batch(members: dict[str, bytes], name: str, where: str, label_key: st
         raise DataError(f"{where}/{name}: data has shape {data.shape}, expected (N, 3072) rows of 32x32 RGB")
     if len(labels) != len(data):
         raise DataError(f"{where}/{name}: holds {len(data)} images but {len(labels)} labels")
-    # Rows are 1024 red, 1024 green, 1024 blue values; NHWC is what Keras layers expect by default.
-    return data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+    return data.astype(np.uint8, copy=False), labels
+
+
+def _nhwc(rows: np.ndarray) -> np.ndarray:
+    """Rows of 1024 red, 1024 green, 1024 blue values -> NHWC, what Keras layers expect by default.
+
+    Made contiguous once here, in uint8: converting a transposed view to float32 later is several times slower.
+    """
+    return np.ascontiguousarray(rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
 
 
 def _meta_names(members: dict[str, bytes], name: str, where: str, key: str) -> list[str] | None:
@@ -282,9 +289,10 @@ def read_cifar(path, label_mode: str = "fine") -> RawSet:
     warnings: list[str] = []
     if batches and "test_batch" in members:
         parts = [_cifar_batch(members, n, where, "labels") for n in batches]
-        x_train = np.concatenate([p[0] for p in parts])
+        x_train = _nhwc(np.concatenate([p[0] for p in parts]))
         y_train = np.concatenate([p[1] for p in parts])
         x_test, y_test = _cifar_batch(members, "test_batch", where, "labels")
+        x_test = _nhwc(x_test)
         names = _meta_names(members, "batches.meta", where, "label_names")
         kind = "CIFAR-10"
         if len(batches) < 5:
@@ -293,8 +301,8 @@ def read_cifar(path, label_mode: str = "fine") -> RawSet:
         if label_mode not in ("fine", "coarse"):
             raise DataError(f"data.label_mode: expected 'fine' or 'coarse', received {label_mode!r}")
         key = f"{label_mode}_labels"
-        x_train, y_train = _cifar_batch(members, "train", where, key)
-        x_test, y_test = _cifar_batch(members, "test", where, key)
+        (x_train, y_train), (x_test, y_test) = (_cifar_batch(members, n, where, key) for n in ("train", "test"))
+        x_train, x_test = _nhwc(x_train), _nhwc(x_test)
         names = _meta_names(members, "meta", where, f"{label_mode}_label_names")
         kind = f"CIFAR-100 ({label_mode} labels)"
     else:
@@ -317,6 +325,8 @@ def read_npz(path) -> RawSet:
     path = existing_path(path, ".npz file")
     if path.is_dir():
         raise DataError(f"{path}: is a folder; set data.path to an .npz file holding {', '.join(_NPZ_KEYS)}")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not an .npz archive (not a zip file); write it with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in _NPZ_KEYS if k not in f.files]

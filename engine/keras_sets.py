@@ -64,6 +64,7 @@ class KerasSet:
     subdir: str
     files: tuple[tuple[str, str], ...]
     alternative: str  # the file source that reads the same download without Keras
+    alternative_path: str  # what its data.path names
 
     def class_names(self, label_mode: str = "fine") -> list[str]:
         if self.name == "fashion_mnist":
@@ -77,18 +78,20 @@ class KerasSet:
 
 KERAS_SETS = {
     "mnist": KerasSet("mnist", "MNIST", "mnist", (28, 28, 1), "datasets",
-                      (("mnist.npz", _GCS + "mnist.npz"),), "npz"),
+                      (("mnist.npz", _GCS + "mnist.npz"),), "npz", "the downloaded mnist.npz"),
     "fashion_mnist": KerasSet("fashion_mnist", "Fashion-MNIST", "fashion_mnist", (28, 28, 1),
                               os.path.join("datasets", "fashion-mnist"),
                               tuple((f, _GCS + f) for f in ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
                                                            "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")),
-                              "idx"),
+                              "idx", "the folder of the four downloaded files"),
     "cifar10": KerasSet("cifar10", "CIFAR-10", "cifar10", (32, 32, 3), "datasets",
                         (("cifar-10-batches-py-target_archive",
-                          "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),), "cifar"),
+                          "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),), "cifar",
+                        "the downloaded cifar-10-python.tar.gz"),
     "cifar100": KerasSet("cifar100", "CIFAR-100", "cifar100", (32, 32, 3), "datasets",
                          (("cifar-100-python-target_archive",
-                           "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),), "cifar"),
+                           "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),), "cifar",
+                         "the downloaded cifar-100-python.tar.gz"),
 }
 KERAS_SOURCES = tuple(KERAS_SETS)
 
@@ -136,8 +139,8 @@ def _offline_message(ks: KerasSet, error: str, had: set[Path]) -> str:
             lines.append(f"(the copy that was at {target} did not match Keras's checksum, so Keras removed it)")
     if len(ks.files) > 1:
         lines.append(f"Keras needs all of {', '.join(f for f, _ in ks.files)} in {folder}.")
-    lines.append(f"Or set data.source to '{ks.alternative}' with data.path pointing at the downloaded "
-                 f"{'file' if ks.alternative == 'npz' else 'files'}, or use 'digits', which needs no download.")
+    lines.append(f"Or set data.source to '{ks.alternative}' and data.path to {ks.alternative_path}, "
+                 "or use 'digits', which needs no download.")
     return "\n".join(lines)
 
 

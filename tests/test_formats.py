@@ -231,7 +231,7 @@ def test_npz_negative_labels(tmp_path):
 def test_file_that_is_not_an_npz(tmp_path):
     path = tmp_path / "d.npz"
     path.write_text("not a zip")
-    with pytest.raises(DataError, match="not a readable .npz archive"):
+    with pytest.raises(DataError, match=r"d.npz: not an .npz archive \(not a zip file\)"):
         _load("npz", path)
 
 
