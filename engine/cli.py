@@ -19,11 +19,38 @@ def main(argv: list[str] | None = None) -> int:
         return _open_window(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
+    _import_tensorflow_quietly()
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow and probe devices with their C++ start-up chatter (oneDNN, CUDA probes) kept off the terminal.
+
+    Those lines are written to file descriptor 2 before TF_CPP_MIN_LOG_LEVEL takes effect, so
+    only a descriptor-level redirect hides them; if the import fails, the chatter is shown.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # device probing chatter, here too
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _open_window(argv: list[str]) -> int:
@@ -73,9 +100,13 @@ def load_or_explain(path: str):
     try:
         return load_experiment(path)
     except ExperimentError as error:
-        fail(f"{path} is not a valid experiment:")
-        for line in str(error).splitlines():
-            print(f"  {line}", file=sys.stderr)
+        lines = str(error).splitlines()
+        if len(lines) == 1:
+            fail(lines[0])
+        else:
+            fail(f"{path} has {len(lines)} problems:")
+            for line in lines:
+                print(f"  {line}", file=sys.stderr)
         return None
 
 
