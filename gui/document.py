@@ -57,7 +57,7 @@ class Document(QObject):
         self._experiment = experiment
         self._path = str(path) if path else None
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self.path_changed.emit())
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
 
     @property
     def experiment(self) -> Experiment:
@@ -101,6 +101,9 @@ class Document(QObject):
 
     def display_name(self) -> str:
         return self._experiment.name or (Path(self._path).stem if self._path else "untitled")
+
+    def _clean_changed(self, _clean: bool) -> None:
+        self.path_changed.emit()
 
     def _set(self, experiment: Experiment, selection: int | None) -> None:
         self._experiment = experiment

@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.editor = LayerEditor(self.document, self.checker, self)
         self.form = ParamForm(self.document, self.checker, self)
         self.editor.current_changed.connect(self.form.show_row)
+        self.form.show_row(self.editor.current_row)
         self.settings_panel = SettingsPanel(self.document, self.checker, self)
         self.selectors = Selectors(self.document, self)
         self.training = TrainingPanel(self.train_action, self.pause_action, self.stop_action, self)

@@ -161,7 +161,7 @@ class ModelView(QWidget):
             for c, text in enumerate((name, shape, params, inputs)):
                 item = QTableWidgetItem(text)
                 if c == 2:
-                    item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 if problems:
                     item.setForeground(QBrush(QColor("#842029")))
                     item.setBackground(QBrush(QColor("#f8d7da")))

@@ -75,6 +75,15 @@ class ParamForm(QWidget):
 
     # -- which layer -----------------------------------------------------------------------
     def show_row(self, row: int) -> None:
+        """Show the layer at `row`; the same row and type only refreshes the values, so an edit
+        that resets the stack table does not rebuild (and unfocus) the field being typed in."""
+        spec_type = None
+        layers = self._document.experiment.model.layers
+        if 0 <= row < len(layers):
+            spec_type = layers[row].type
+        if row == self._row and spec_type == self._shown_type and self.editors:
+            self._refresh_values()
+            return
         self._row = row
         self._rebuild()
 
