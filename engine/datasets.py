@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from engine.formats import DataError, RawSet, read_cifar, read_idx_folder, read_npz
-from engine.image_folder import held_out_split, read_image_folder
+from engine.image_folder import describe_image_folder, held_out_split, read_image_folder
 from engine.keras_sets import DIGIT_NAMES, KERAS_SETS, KERAS_SOURCES, load_keras_set
 
 __all__ = ["DataError", "Dataset", "SOURCES", "KERAS_SOURCES", "FILE_SOURCES", "SAMPLE_SIZE",
@@ -211,8 +211,9 @@ def _signature(path) -> tuple:
 def describe(data) -> tuple[tuple, int, list[str]]:
     """(input_shape, num_classes, class_names) for the layer check.
 
-    Named sets are known without loading (so the window need not wait for MNIST); file sources are read,
-    and their answer kept until the files change.
+    Named sets are known without loading (so the window need not wait for MNIST); an image folder is
+    described from its folder names and one image header; the other file sources are read, and their
+    answer kept until the files change.
     """
     _check_options(data)
     source = data.source
@@ -221,6 +222,10 @@ def describe(data) -> tuple[tuple, int, list[str]]:
     if source in KERAS_SETS:
         names = KERAS_SETS[source].class_names(_field(data, "label_mode", "fine"))
         return KERAS_SETS[source].input_shape, len(names), names
+    if source == "folder":
+        shape, names = describe_image_folder(_field(data, "path", None), _field(data, "image_size", None),
+                                             _field(data, "color_mode", "rgb"))
+        return shape, len(names), names
     options = tuple(_field(data, k, None) if not isinstance(_field(data, k, None), list)
                     else tuple(_field(data, k, None)) for k in ("source", "label_mode", "image_size", "color_mode"))
     key = options + (_signature(_field(data, "path", None)) if _field(data, "path", None) else ("",),)

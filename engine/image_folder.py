@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.formats import DataError, RawSet, existing_path
 
-__all__ = ["IMAGE_EXTENSIONS", "TEST_FRACTION", "read_image_folder", "held_out_split"]
+__all__ = ["IMAGE_EXTENSIONS", "TEST_FRACTION", "read_image_folder", "describe_image_folder", "held_out_split"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 TEST_FRACTION = 0.2  # held out for testing when the folder has no test/ of its own
@@ -69,7 +69,7 @@ def _list_classes(root: Path, names: list[str] | None = None) -> tuple[list[str]
     return names, files, labels
 
 
-def _decode(path: Path, mode: str, size: tuple[int, int] | None):
+def _decode(path: Path, mode: str, size: tuple[int, int]):
     """Decoded pixels, or the reason Pillow gives for not decoding them."""
     from PIL import Image, UnidentifiedImageError
 
@@ -77,7 +77,7 @@ def _decode(path: Path, mode: str, size: tuple[int, int] | None):
         with Image.open(path) as im:
             im.load()
             im = im.convert(mode)
-            if size is not None and im.size != (size[1], size[0]):
+            if im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8), None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -85,18 +85,16 @@ def _decode(path: Path, mode: str, size: tuple[int, int] | None):
 
 
 def _load(files: list[Path], labels: list[int], mode: str, size, root: Path, broken: list[str]):
-    """Decode every file; drop the broken ones (recorded in ``broken``); the first image fixes the size."""
+    """Decode every file at ``size``; drop the broken ones (recorded in ``broken``)."""
     pixels, kept = [], []
     for path, label in zip(files, labels):
         img, reason = _decode(path, mode, size)
         if img is None:
             broken.append(f"{path.relative_to(root)} ({reason})")
             continue
-        if size is None:
-            size = img.shape[:2]
         pixels.append(img)
         kept.append(label)
-    return pixels, kept, size
+    return pixels, kept
 
 
 def _stack(pixels: list[np.ndarray], size, mode: str) -> np.ndarray:
@@ -115,8 +113,7 @@ def _check_classes(names: list[str], labels: list[int], dirs_root: Path) -> None
                             "files or remove the folder")
 
 
-def read_image_folder(path, image_size=None, color_mode: str = "rgb", limit: int | None = None) -> RawSet:
-    """Class folders -> uint8 arrays; only the first ``limit`` training files (after a seeded shuffle) decode."""
+def _options(path, image_size, color_mode):
     root = existing_path(path, "image folder")
     if not root.is_dir():
         raise DataError(f"{root}: is a file; set data.path to a folder with one sub-folder of images per class")
@@ -129,14 +126,50 @@ def read_image_folder(path, image_size=None, color_mode: str = "rgb", limit: int
         if len(image_size) != 2 or any(int(s) < 1 for s in image_size):
             raise DataError(f"data.image_size: expected [height, width] of positive integers, received {image_size!r}")
         size = (int(image_size[0]), int(image_size[1]))
+    return root, mode, size
 
+
+def _roots(root: Path) -> tuple[Path, Path | None]:
+    """(train, test) class-folder roots: root/train and root/test when the folder is split that way."""
     train_root, test_root = root / "train", root / "test"
-    split_layout = train_root.is_dir() and bool(_class_dirs(train_root))
-    if not split_layout:
-        train_root, test_root = root, None
-    elif not test_root.is_dir():
-        test_root = None
+    if not (train_root.is_dir() and _class_dirs(train_root)):
+        return root, None
+    return train_root, test_root if test_root.is_dir() else None
+
+
+def describe_image_folder(path, image_size=None, color_mode: str = "rgb") -> tuple[tuple, list[str]]:
+    """(input_shape, class names) from the folder names and one image header, without decoding every file.
+
+    The layer check runs on every edit; a folder of thousands of photos must not be decoded for it.
+    """
+    root, mode, size = _options(path, image_size, color_mode)
+    train_root, test_root = _roots(root)
+    names, files, _ = _list_classes(train_root)
+    if test_root is not None:
+        _list_classes(test_root, names)
+    size = size or _first_size(files, train_root)
+    return (size[0], size[1], 1 if mode == "L" else 3), names
+
+
+def _first_size(files: list[Path], train_root: Path) -> tuple[int, int]:
+    """(height, width) of the first training image, in file-name order, that Pillow can open."""
+    from PIL import Image
+
+    for path in files:
+        try:
+            with Image.open(path) as im:
+                return im.size[1], im.size[0]
+        except (OSError, SyntaxError, ValueError):
+            continue
+    raise DataError(f"{train_root}: none of the training images opens; check the files")
+
+
+def read_image_folder(path, image_size=None, color_mode: str = "rgb", limit: int | None = None) -> RawSet:
+    """Class folders -> uint8 arrays; only the first ``limit`` training files (after a seeded shuffle) decode."""
+    root, mode, size = _options(path, image_size, color_mode)
+    train_root, test_root = _roots(root)
     names, files, labels = _list_classes(train_root)
+    size = size or _first_size(files, train_root)
     files, labels = np.array(files, dtype=object), np.array(labels)
     if test_root is None:
         keep, held = held_out_split(labels, TEST_FRACTION)
@@ -152,12 +185,12 @@ def read_image_folder(path, image_size=None, color_mode: str = "rgb", limit: int
         files, labels = files[:limit], labels[:limit]
 
     broken: list[str] = []
-    x_train, y_train, size = _load(list(files), list(labels), mode, size, root, broken)
+    x_train, y_train = _load(list(files), list(labels), mode, size, root, broken)
     if not x_train:
         raise DataError(f"{train_root}: none of the training images decodes; check the files")
     if limit is None:
         _check_classes(names, y_train, train_root)
-    x_test, y_test, _ = _load(list(test_files), list(test_labels), mode, size, root, broken)
+    x_test, y_test = _load(list(test_files), list(test_labels), mode, size, root, broken)
     if not x_test:
         raise DataError(f"{test_root or train_root}: none of the test images decodes; check the files")
     warnings = []

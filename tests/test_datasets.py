@@ -228,3 +228,17 @@ def test_describe_missing_path_raises_the_clear_message(tmp_path):
 def test_sources_table():
     assert SOURCES == ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "idx", "cifar", "npz", "folder")
     assert KERAS_SOURCES == ("mnist", "fashion_mnist", "cifar10", "cifar100")
+
+
+def test_describe_folder_reads_headers_not_pixels(tmp_path, monkeypatch):
+    from engine import image_folder
+
+    write_class_folder(tmp_path, per_class=3, size=(9, 7))
+    first = sorted((tmp_path / "cat").iterdir())[0]
+    first.write_bytes(b"broken")  # the size comes from the first image that opens
+    decoded = []
+    monkeypatch.setattr(image_folder, "_decode", lambda *a: decoded.append(a))
+    assert describe(DataSpec(source="folder", path=str(tmp_path))) == ((9, 7, 3), 3, ["cat", "dog", "fox"])
+    assert describe(DataSpec(source="folder", path=str(tmp_path), image_size=[4, 5])) == ((4, 5, 3), 3,
+                                                                                        ["cat", "dog", "fox"])
+    assert decoded == []
