@@ -77,6 +77,7 @@ class Predictions:
 
 @dataclass(frozen=True)
 class TestResult:
+    __test__ = False  # not a pytest test class, despite the name
     loss: float
     accuracy: float
     precision: list  # per class

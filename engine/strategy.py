@@ -22,10 +22,10 @@ def make_strategy(distribute: str):
     if distribute == "auto":
         gpus = tf.config.list_logical_devices("GPU")
         if len(gpus) > 1:
-            return tf.distribute.MirroredStrategy()
+            return tf.distribute.MirroredStrategy([d.name for d in gpus])
         return tf.distribute.get_strategy()
     if distribute == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        return tf.distribute.MirroredStrategy(_mirror_devices(tf))
     if distribute == "multi_worker":
         config = os.environ.get("TF_CONFIG")
         if config:
@@ -39,3 +39,10 @@ def make_strategy(distribute: str):
     raise StrategyError(
         f"training.distribute: expected none, auto, mirrored or multi_worker, received {distribute!r}"
     )
+
+
+def _mirror_devices(tf) -> list[str]:
+    """All GPUs; without any, every logical CPU (MirroredStrategy alone would take just the first)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    return [d.name for d in devices]

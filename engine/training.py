@@ -272,6 +272,7 @@ class _Session:
                 folder.truncate_history(initial_epoch)
             else:
                 folder = RunFolder.create(self.runs_dir, self.experiment.name)
+                folder.write_history([])
                 initial_epoch = 0
         except RunFolderError as error:
             raise UserProblem([str(error)]) from None
