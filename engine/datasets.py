@@ -6,10 +6,8 @@ integer labels, validation split, scaling, and the fixed sample of test images f
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -172,8 +170,7 @@ def load_dataset(data) -> Dataset:
         x_train, y_train = x_train[:limit], y_train[:limit]
     if len(x_train) == 0 or len(x_test) == 0:
         raise DataError(f"{where}: no {'training' if len(x_train) == 0 else 'test'} images; check the files")
-    num_classes = int(max(y_train.max(), y_test.max())) + 1
-    class_names = _class_names(raw, num_classes)
+    class_names = _class_names(raw, int(max(y_train.max(), y_test.max())) + 1)
     num_classes = len(class_names)
     train_idx, val_idx = _validation_indices(len(x_train), _field(data, "validation_split", 0.1))
     if len(train_idx) == 0:
@@ -197,14 +194,17 @@ _DESCRIBED: dict[tuple, tuple] = {}
 
 
 def _signature(path) -> tuple:
+    """Names, sizes and modification times of the path and what lies in it (two levels: CIFAR's inner folder)."""
     p = Path(str(path)).expanduser()
     if not p.exists():
-        return (str(p), None)
-    stamps = [(str(p), p.stat().st_mtime_ns, p.stat().st_size)]
-    if p.is_dir():
-        for root, dirs, _files in os.walk(p):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            stamps += [(os.path.join(root, d), os.stat(os.path.join(root, d)).st_mtime_ns) for d in dirs]
+        p = p.parent  # an IDX prefix such as <folder>/emnist-letters
+    stamps = []
+    for item in [p] + (sorted(p.glob("*")) + sorted(p.glob("*/*")) if p.is_dir() else []):
+        try:
+            st = item.stat()
+        except OSError:
+            continue
+        stamps.append((str(item), st.st_mtime_ns, st.st_size))
     return tuple(stamps)
 
 
@@ -226,18 +226,17 @@ def describe(data) -> tuple[tuple, int, list[str]]:
         shape, names = describe_image_folder(_field(data, "path", None), _field(data, "image_size", None),
                                              _field(data, "color_mode", "rgb"))
         return shape, len(names), names
-    options = tuple(_field(data, k, None) if not isinstance(_field(data, k, None), list)
-                    else tuple(_field(data, k, None)) for k in ("source", "label_mode", "image_size", "color_mode"))
-    key = options + (_signature(_field(data, "path", None)) if _field(data, "path", None) else ("",),)
+    path = _field(data, "path", None)
+    key = (source, path, _field(data, "label_mode", "fine"), _signature(path) if path else ())
     if key not in _DESCRIBED:
-        # Only the options that decide shape and classes; no limit or split, which cannot change them.
-        probe = SimpleNamespace(source=source, path=_field(data, "path", None),
-                                label_mode=_field(data, "label_mode", "fine"),
-                                image_size=_field(data, "image_size", None), color_mode=_field(data, "color_mode", "rgb"),
-                                validation_split=0.0, limit=None, normalize=False)
-        ds = load_dataset(probe)
+        raw = _read(data)  # arrays as stored: no scaling or splitting, which cannot change shape or classes
+        top = max(_int_labels(raw.y_train, raw.description, "training labels").max(initial=0),
+                  _int_labels(raw.y_test, raw.description, "test labels").max(initial=0)
+                  if raw.y_test is not None else 0)
+        names = _class_names(raw, int(top) + 1)
+        shape = tuple(int(s) for s in raw.x_train.shape[1:]) + ((1,) if raw.x_train.ndim == 3 else ())
         if len(_DESCRIBED) > 16:
             _DESCRIBED.clear()
-        _DESCRIBED[key] = (ds.input_shape, ds.num_classes, list(ds.class_names))
+        _DESCRIBED[key] = (shape, len(names), names)
     shape, n, names = _DESCRIBED[key]
     return shape, n, list(names)

@@ -242,3 +242,23 @@ def test_describe_folder_reads_headers_not_pixels(tmp_path, monkeypatch):
     assert describe(DataSpec(source="folder", path=str(tmp_path), image_size=[4, 5])) == ((4, 5, 3), 3,
                                                                                         ["cat", "dog", "fox"])
     assert decoded == []
+
+
+@pytest.mark.parametrize("source", ["idx", "npz", "cifar"])
+def test_describe_file_sources_matches_load_and_notices_new_files(tmp_path, source):
+    if source == "idx":
+        path = write_idx_set(tmp_path / "set", n_train=20, gz=False)
+    elif source == "npz":
+        x, y = images(20, 6, 6)
+        path = tmp_path / "d.npz"
+        np.savez(path, x_train=x, y_train=y, x_test=x[:5], y_test=y[:5])
+    else:
+        path = write_tar(tmp_path / "c.tar.gz", "cifar-100-python", cifar100_files(20, 10))
+    spec = DataSpec(source=source, path=str(path), label_mode="coarse")
+    ds = load_dataset(spec)
+    assert describe(spec) == (ds.input_shape, ds.num_classes, ds.class_names)
+    if source == "idx":
+        from datafiles import idx_bytes
+
+        (path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.arange(20) % 12))
+        assert describe(spec)[1] == 12
