@@ -123,9 +123,11 @@ def _options(path, image_size, color_mode):
     mode = modes[color_mode]
     size = None
     if image_size is not None:
-        if len(image_size) != 2 or any(int(s) < 1 for s in image_size):
+        valid = (isinstance(image_size, (list, tuple)) and len(image_size) == 2
+                 and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in image_size))
+        if not valid:
             raise DataError(f"data.image_size: expected [height, width] of positive integers, received {image_size!r}")
-        size = (int(image_size[0]), int(image_size[1]))
+        size = (image_size[0], image_size[1])
     return root, mode, size
 
 

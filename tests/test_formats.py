@@ -307,6 +307,13 @@ def test_test_folder_with_an_unknown_class(tmp_path):
         _load("folder", tmp_path)
 
 
+@pytest.mark.parametrize("size", [[0, 4], [4], ["a", 4], 8])
+def test_bad_image_size(tmp_path, size):
+    write_class_folder(tmp_path, per_class=2)
+    with pytest.raises(DataError, match=r"data.image_size: expected \[height, width\]"):
+        _load("folder", tmp_path, image_size=size)
+
+
 def test_bad_color_mode(tmp_path):
     write_class_folder(tmp_path, per_class=2)
     with pytest.raises(DataError, match="data.color_mode"):
