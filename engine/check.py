@@ -168,17 +168,19 @@ def _infer(nodes, layer_reports, input_shape) -> tuple[dict, int, int]:
 
 
 def _output_problems(nodes, report, shapes, experiment, num_classes) -> None:
-    """Rules that need the whole stack's shapes: the output's rank, width and activation."""
-    output = nodes[-1] if nodes else None
-    if output is None or output.name not in shapes:
-        return  # unknown output: the earlier error says why
-    by_index = {layer.index: layer for layer in report.layers}
-    rank_problem = check_rules.output_rank_problem(nodes, shapes, num_classes)
-    if rank_problem is not None:
-        index, message = rank_problem
-        by_index[index].problems.append(message)
+    """Rules about the model's output: one vector per example, its width, its activation."""
+    if not nodes:
         return
-    report.problems += check_rules.output_problems(nodes, shapes, experiment, num_classes)
+    output = nodes[-1]
+    width = None
+    if output.name in shapes:  # unknown after an earlier error, which says why
+        rank_problem = check_rules.output_rank_problem(nodes, shapes, num_classes)
+        if rank_problem is None:
+            width = shapes[output.name][-1]
+        else:
+            index, message = rank_problem
+            next(layer for layer in report.layers if layer.index == index).problems.append(message)
+    report.problems += check_rules.output_problems(nodes, width, experiment, num_classes)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -235,10 +235,12 @@ def _ancestors(nodes, name) -> set[str]:
     return seen
 
 
-def output_problems(nodes, shapes, experiment, num_classes) -> list[str]:
-    """Width and activation of the last layer against the class count and the loss."""
+def output_problems(nodes, width, experiment, num_classes) -> list[str]:
+    """Width (None when unknown) and activation of the last layer against the classes and the loss.
+
+    The activation does not depend on shapes, so it is checked even when an earlier layer failed.
+    """
     output = nodes[-1]
-    width = shapes[output.name][-1]
     training = experiment.training
     activation = output_activation(nodes)
     label = f"The last layer '{output.name}' ({output.spec.type})"

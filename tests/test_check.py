@@ -147,8 +147,10 @@ def test_pool_window_larger_than_input():
 @pytest.mark.parametrize("type_,param,value", [("Dense", "units", 0), ("Dense", "units", -5),
                                                ("Conv2D", "filters", 0), ("SeparableConv2D", "filters", -1)])
 def test_non_positive_size(type_, param, value):
-    params = {param: value} if type_ == "Dense" else {param: value, "kernel_size": 3}
-    layers = [L("Flatten"), L(type_, **params)] if type_ == "Dense" else [L(type_, **params), *HEAD]
+    if type_ == "Dense":
+        layers = [L("Flatten"), L(type_, activation="softmax", **{param: value})]
+    else:
+        layers = [L(type_, kernel_size=3, **{param: value}), *HEAD]
     message = only_problem(run(layers))
     assert f"{param} must be a positive whole number" in message and f"received {value}" in message
 
@@ -308,3 +310,10 @@ def test_axis_outside_the_input(type_, axis, words):
 def test_concatenate_along_the_batch_axis():
     message = only_problem(run([L("Concatenate", inputs=["input", "input"], axis=0), *HEAD]))
     assert "axis 0 is the batch axis" in message
+
+
+def test_from_logits_mismatch_is_reported_even_when_a_layer_fails():
+    report = run([L("Flatten"), L("Conv2D", filters=4, kernel_size=3), *HEAD], from_logits=True)
+    problems = report.all_problems()
+    assert len(problems) == 2, problems
+    assert "flat vector" in problems[0] and "already outputs probabilities" in problems[1]
