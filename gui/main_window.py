@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QSizePolicy, QTabWidget, QToolBar, QWidget)
+                               QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from engine.events import Finished, RunStarted
 from engine.experiment import (DEFAULT_PRESET, Experiment, ExperimentError, LayerSpec,
@@ -71,7 +71,25 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.predictions, "Predictions")
         self.tabs.addTab(self.code, "Code")
         self.tabs.addTab(self.model_view, "Model")
-        self.setCentralWidget(self.tabs)
+        self.notice = QLabel(self)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.notice.setStyleSheet("QLabel#notice { background: #fff3cd; color: #664d03; "
+                                  "border: 1px solid #e6c65c; border-radius: 4px; padding: 6px; }")
+        self.notice.hide()
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.setInterval(15000)
+        self._notice_timer.timeout.connect(lambda: self.show_notice(""))
+        self.selectors.refused.connect(self.show_notice)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        column.addWidget(self.notice)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self.stack_dock = self._add_dock("Layer stack", self.editor, Qt.LeftDockWidgetArea, "stackDock")
         self.form_dock = self._add_dock("Layer parameters", self.form, Qt.LeftDockWidgetArea, "formDock")
         self.settings_dock = self._add_dock("Data and training", self.settings_panel,
@@ -179,12 +197,19 @@ class MainWindow(QMainWindow):
         for action in (self.train_action, self.pause_action, self.stop_action):
             run_menu.addAction(action)
 
+    def show_notice(self, text: str) -> None:
+        """A message about the last choice (e.g. why Sequential was refused); empty hides it."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+        if text:
+            self._notice_timer.start()
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         if not self._docks_sized:   # first show: give the docks room the stack table needs
             self._docks_sized = True
             self.resizeDocks([self.stack_dock], [450], Qt.Horizontal)
-            self.resizeDocks([self.stack_dock, self.form_dock], [400, 330], Qt.Vertical)
+            self.resizeDocks([self.stack_dock, self.form_dock], [330, 400], Qt.Vertical)
 
     # -- TensorFlow in the background -----------------------------------------------------------
     def start_background_loading(self) -> None:
@@ -324,7 +349,8 @@ class MainWindow(QMainWindow):
         if isinstance(event, RunStarted):
             self.statusBar().showMessage(f"Run folder: {event.run_dir}", 8000)
         elif isinstance(event, Finished):
-            self.statusBar().showMessage(f"Run {event.reason}: {event.message}"[:300], 15000)
+            detail = f": {event.message}" if event.message and event.message != event.reason else ""
+            self.statusBar().showMessage(f"Run {event.reason.replace('_', ' ')}{detail}"[:300], 15000)
 
     def _running_changed(self, running: bool) -> None:
         for widget in (self.editor, self.form, self.settings_panel):

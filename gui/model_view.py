@@ -60,10 +60,15 @@ class GraphScene(QGraphicsScene):
         from engine.catalogue import CATALOGUE
 
         arrow_pen = QPen(QColor("#555"), 1.4)
+        skip_pen = QPen(QColor("#b8860b"), 1.6)
+        detours = 0
         for node in nodes:
             for source in node.inputs:
                 if source in placed:
-                    self._arrow(rect(source), rect(node.name), arrow_pen)
+                    skips = placed[node.name][0] - placed[source][0] > 1
+                    self._arrow(rect(source), rect(node.name), skip_pen if skips else arrow_pen,
+                                detour=detours if skips else None)
+                    detours += 1 if skips else 0
         boxes = [(graph.INPUT, "Input", "input")] + [
             (node.name, node.spec.type, getattr(CATALOGUE.get(node.spec.type), "group", "core"))
             for node in nodes]
@@ -86,18 +91,21 @@ class GraphScene(QGraphicsScene):
             detail.setPos(box.left() + 6, box.top() + 22)
         self.setSceneRect(self.itemsBoundingRect().adjusted(-12, -12, 12, 12))
 
-    def _arrow(self, source: QRectF, target: QRectF, pen: QPen) -> None:
-        start = QPointF(source.center().x(), source.bottom())
-        end = QPointF(target.center().x(), target.top())
-        path = QPainterPath(start)
-        if abs(start.x() - end.x()) < 1 or end.y() - start.y() <= GAP_Y + 1:
+    def _arrow(self, source: QRectF, target: QRectF, pen: QPen, detour: int | None = None) -> None:
+        """A straight arrow between neighbouring levels; a skip connection (`detour` = its number)
+        leaves from the source's right side and runs down beside the boxes it jumps over."""
+        if detour is None:
+            start = QPointF(source.center().x(), source.bottom())
+            end = QPointF(target.center().x(), target.top())
+            path = QPainterPath(start)
             path.lineTo(end)
-        else:   # a long skip connection bends around the boxes in between
-            side = max(source.right(), target.right()) + GAP_X / 2
-            path.lineTo(start.x(), start.y() + GAP_Y / 3)
-            path.lineTo(side, start.y() + GAP_Y / 3)
-            path.lineTo(side, end.y() - GAP_Y / 3)
-            path.lineTo(end.x(), end.y() - GAP_Y / 3)
+        else:
+            side = max(source.right(), target.right()) + 14 + 10 * (detour % 3)
+            start = QPointF(source.right(), source.center().y())
+            end = QPointF(target.right(), target.center().y())
+            path = QPainterPath(start)
+            path.lineTo(side, start.y())
+            path.lineTo(side, end.y())
             path.lineTo(end)
         self.addPath(path, pen)
         before = path.pointAtPercent(0.98) if path.length() > 0 else start
@@ -123,11 +131,13 @@ class ModelView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setMinimumWidth(300)
         self.totals = QLabel(self)
         self.scene = GraphScene(self)
         self.view = QGraphicsView(self.scene, self)
         self.view.setRenderHint(QPainter.Antialiasing)
         self.view.setAlignment(Qt.AlignHCenter | Qt.AlignTop)
+        self.view.setMinimumWidth(300)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -138,6 +148,7 @@ class ModelView(QWidget):
         splitter.addWidget(self.view)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([480, 320])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         checker.report_changed.connect(self.refresh)
@@ -173,3 +184,16 @@ class ModelView(QWidget):
         else:
             self.totals.setText(f"Total params: … ({self._checker.waiting_for() or 'not checked'})")
         self.scene.draw(nodes, report, input_shape)
+        self._fit_width()
+
+    def _fit_width(self) -> None:
+        """Scale a wide graph down to the view's width; a tall one scrolls instead."""
+        width = self.scene.sceneRect().width()
+        available = max(1, self.view.viewport().width() - 4)
+        scale = min(1.0, available / width) if width > 0 else 1.0
+        self.view.resetTransform()
+        self.view.scale(scale, scale)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_width()

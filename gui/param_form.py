@@ -59,7 +59,11 @@ class ParamForm(QWidget):
         self.title.setObjectName("formTitle")
         self.title.setWordWrap(True)
         self._body = QWidget(self)
-        self._form = QFormLayout(self._body)
+        self._form = QFormLayout()
+        body_layout = QVBoxLayout(self._body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addLayout(self._form)
+        body_layout.addStretch(1)     # rows stay together at the top
         self._form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self._form.setLabelAlignment(Qt.AlignRight)
         scroll = QScrollArea(self)

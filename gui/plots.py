@@ -46,14 +46,14 @@ class Series:
         return self._x[: self.size], self._y[: self.size]
 
 
-def _plot(title: str, y_label: str) -> pg.PlotWidget:
+def _plot(title: str, y_label: str, legend_offset=(-8, 8)) -> pg.PlotWidget:
     widget = pg.PlotWidget(background="w")
     item = widget.getPlotItem()
     item.setTitle(title, color="#222", size="10pt")
     item.setLabel("bottom", "epoch")
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.25)
-    item.addLegend(offset=(-8, 8), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    item.addLegend(offset=legend_offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
     widget.setMinimumHeight(150)
     return widget
 
@@ -74,6 +74,7 @@ class TrainingPanel(QWidget):
         self.lr = Series()
         self._dirty = False
         self._started: RunStarted | None = None
+        self._test_text = ""
         self._last_batch: BatchEnd | None = None
         self.redraws = 0
 
@@ -100,7 +101,7 @@ class TrainingPanel(QWidget):
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
         self.loss_plot = _plot("Loss", "loss")
-        self.acc_plot = _plot("Accuracy", "accuracy")
+        self.acc_plot = _plot("Accuracy", "accuracy", legend_offset=(-8, -8))   # accuracy rises: legend low
         self.lr_plot = _plot("Learning rate", "lr")
         self.acc_plot.setYRange(0, 1, padding=0.02)
         loss_item, acc_item, lr_item = (p.getPlotItem() for p in (self.loss_plot, self.acc_plot, self.lr_plot))
@@ -148,8 +149,7 @@ class TrainingPanel(QWidget):
         elif isinstance(event, EpochEnd):
             self._epoch(event)
         elif isinstance(event, TestResult):
-            self.status.setText(self.status.text() + f" · test accuracy {event.accuracy:.3f}, "
-                                                     f"loss {event.loss:.4f}")
+            self._test_text = f"test accuracy {event.accuracy:.4f}, test loss {event.loss:.4f}"
         elif isinstance(event, Finished):
             self._finished(event)
 
@@ -159,6 +159,7 @@ class TrainingPanel(QWidget):
             series.clear()
         self._started = event
         self._last_batch = None
+        self._test_text = ""
         self.progress.setRange(0, max(1, event.epochs * event.steps_per_epoch))
         self.progress.setValue(event.initial_epoch * event.steps_per_epoch)
         self.progress.setFormat(f"epoch {event.initial_epoch + 1}/{event.epochs}")
@@ -192,7 +193,9 @@ class TrainingPanel(QWidget):
         colour = colours.get(event.reason, "#b02a37")
         words = {"completed": "Finished", "early_stopped": "Stopped early", "stopped": "Stopped",
                  "diverged": "Diverged", "failed": "Failed"}.get(event.reason, event.reason)
-        text = f"{words}: {event.message}" if event.message else words
+        text = f"{words}: {event.message}" if event.message and event.message != event.reason else words
+        if self._test_text:
+            text += f" — {self._test_text}"
         if event.run_dir:
             text += f"\nRun folder: {event.run_dir}"
         self.status.setText(text)
@@ -215,6 +218,10 @@ class TrainingPanel(QWidget):
         self.acc_curve.setData(*self.epoch_acc.view())
         self.val_acc_curve.setData(*_finite(*self.epoch_val_acc.view()))
         self.lr_curve.setData(*self.lr.view())
+        rates = self.lr.view()[1]
+        rates = rates[np.isfinite(rates)]
+        if rates.size:   # a constant rate would auto-range to a meaningless band around it
+            self.lr_plot.setYRange(0, float(rates.max()) * 1.15, padding=0)
         self._show_progress()
 
     def _show_progress(self) -> None:

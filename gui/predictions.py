@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderVi
 
 from engine.events import Predictions, RunStarted, TestResult
 
-TILE_PX = 72
+TILE_PX = 64
 COLUMNS = 8
 RIGHT = "#146c43"
 WRONG = "#b02a37"
@@ -47,7 +47,7 @@ class Tile(QFrame):
         self.caption = QLabel(self)
         self.caption.setAlignment(Qt.AlignCenter)
         self.caption.setWordWrap(True)
-        self.caption.setMinimumWidth(TILE_PX + 24)
+        self.caption.setMinimumWidth(TILE_PX + 14)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 3)
         layout.setSpacing(1)
@@ -73,7 +73,7 @@ class PredictionsPanel(QWidget):
         self.summary.setWordWrap(True)
         self._grid_host = QWidget(self)
         self._grid = QGridLayout(self._grid_host)
-        self._grid.setSpacing(6)
+        self._grid.setSpacing(4)
         self._grid.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
@@ -87,18 +87,25 @@ class PredictionsPanel(QWidget):
         self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.confusion.setToolTip("Rows: true class · columns: predicted class")
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(QLabel("<b>Test set</b> — confusion matrix (rows true, columns predicted)"))
-        right_layout.addWidget(self.test_label)
-        right_layout.addWidget(self.confusion, 1)
+        self.confusion.horizontalHeader().setMinimumSectionSize(26)
+        self.confusion.verticalHeader().setDefaultSectionSize(20)
+        below = QWidget(self)
+        below_layout = QVBoxLayout(below)
+        below_layout.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Test set</b> — confusion matrix (rows: true class with its precision P and "
+                       "recall R; columns: predicted class)", below)
+        title.setWordWrap(True)
+        below_layout.addWidget(title)
+        below_layout.addWidget(self.test_label)
+        below_layout.addWidget(self.confusion, 1)
 
-        splitter = QSplitter(Qt.Horizontal, self)
+        splitter = QSplitter(Qt.Vertical, self)
         splitter.addWidget(scroll)
-        splitter.addWidget(right)
+        splitter.addWidget(below)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([480, 240])
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)

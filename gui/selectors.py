@@ -3,7 +3,7 @@ Functional API, Subclassing) and how it is trained (model.fit, GradientTape).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QWidget
 
 from engine import graph
@@ -19,7 +19,9 @@ LOOPS = (("fit", "model.fit", "compile + fit with callbacks"),
 
 class Selectors(QWidget):
     """Radio buttons for api × loop; refuses Sequential for a branched stack with the engine's
-    message and keeps the previous choice."""
+    message (`refused`, shown by the window) and keeps the previous choice."""
+
+    refused = Signal(str)     # the engine's reason; "" when a later choice went through
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
@@ -47,16 +49,6 @@ class Selectors(QWidget):
             self.loop_buttons[key] = button
             layout.addWidget(button)
             button.clicked.connect(lambda _checked=False, k=key: self.choose_loop(k))
-        self.message = QLabel(self)
-        self.message.setObjectName("refusal")
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        layout.addSpacing(12)
-        layout.addWidget(self.message, 1)
-        self._clear_timer = QTimer(self)
-        self._clear_timer.setSingleShot(True)
-        self._clear_timer.setInterval(12000)
-        self._clear_timer.timeout.connect(self.message.clear)
         document.changed.connect(self._show)
         self._show()
 
@@ -69,11 +61,10 @@ class Selectors(QWidget):
         if api == "sequential":
             nodes, _problems = graph.resolve(experiment.model.layers)
             if nodes and not graph.is_chain(nodes):
-                self.message.setText(graph.SEQUENTIAL_REFUSAL)
-                self._clear_timer.start()
                 self._show()   # the previous choice stays checked
+                self.refused.emit(graph.SEQUENTIAL_REFUSAL)
                 return False
-        self.message.clear()
+        self.refused.emit("")
         changed = self._document.edited()
         changed.model.api = api
         self._document.apply(changed, f"Model API: {api}")

@@ -105,7 +105,8 @@ def test_api_selector_refuses_sequential_for_branches(qtbot, make_window):
     selectors.api_buttons["sequential"].click()
     assert window.document.experiment.model.api == "functional"
     assert selectors.api_buttons["functional"].isChecked()
-    assert "Sequential" in selectors.message.text() and "Functional" in selectors.message.text()
+    assert "Sequential" in window.notice.text() and "Functional" in window.notice.text()
+    assert window.notice.isVisibleTo(window)
 
     selectors.api_buttons["subclassing"].click()
     assert window.document.experiment.model.api == "subclassing"
@@ -134,7 +135,7 @@ def test_sequential_chain_accepts_every_api(qtbot, window):
     for api in ("functional", "subclassing", "sequential"):
         window.selectors.api_buttons[api].click()
         assert window.document.experiment.model.api == api
-    assert window.selectors.message.text() == ""
+    assert window.notice.text() == "" and not window.notice.isVisibleTo(window)
     qtbot.waitUntil(lambda: "keras.Sequential" in window.code.editor.toPlainText(), timeout=5000)
 
 
