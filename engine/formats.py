@@ -243,9 +243,14 @@ def _cifar_members(path: Path) -> tuple[dict[str, bytes], str]:
             folder = path / inner[0]
         return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and wanted.match(p.name)}, str(folder)
     try:
-        with tarfile.open(path, "r:*") as tar:
-            return {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers()
-                    if m.isfile() and wanted.match(Path(m.name).name)}, str(path)
+        # Streaming mode ("r|*") reads the archive once, front to back; random access into a .gz means
+        # decompressing it again from the start for every member.
+        members = {}
+        with tarfile.open(path, "r|*") as tar:
+            for m in tar:
+                if m.isfile() and wanted.match(Path(m.name).name):
+                    members[Path(m.name).name] = tar.extractfile(m).read()
+        return members, str(path)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise DataError(f"{path}: not a readable CIFAR .tar.gz ({exc}); download cifar-10-python.tar.gz or "
                         "cifar-100-python.tar.gz again, or point data.path at the extracted folder") from None
