@@ -159,7 +159,7 @@ def load_keras_set(name: str, label_mode: str = "fine"):
             (x_train, y_train), (x_test, y_test) = module.load_data(label_mode=label_mode)
         else:
             (x_train, y_train), (x_test, y_test) = module.load_data()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - Keras signals a failed download with a bare Exception
         text = str(exc)
