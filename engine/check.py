@@ -10,6 +10,7 @@ unknown; layers after it show no shape instead of a second, misleading error.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -120,10 +121,7 @@ def _infer(nodes, layer_reports, input_shape) -> tuple[dict, int, int]:
 
     Returns name → output shape (known ones only) and the trainable / non-trainable totals.
     """
-    import keras
-
     shapes = {graph.INPUT: input_shape}
-    tensors = {graph.INPUT: keras.Input(shape=input_shape)}
     trainable_total = frozen_total = 0
     for node, layer_report in zip(nodes, layer_reports):
         if layer_report.problems:  # a wiring problem: Keras cannot be asked
@@ -139,32 +137,63 @@ def _infer(nodes, layer_reports, input_shape) -> tuple[dict, int, int]:
         problems = list(own.values()) + [
             _param_text(p) for p in catalogue.check_params(node.spec, "")
             if _param_text(p).split(":", 1)[0] not in own]
+        inputs = [(name, shapes[name]) for name in node.inputs]
         if not problems:
-            inputs = [(name, shapes[name]) for name in node.inputs]
             problems = check_rules.shape_problems(node, layer_type, inputs)
         if problems:
             layer_report.problems += problems
             continue
-        try:
-            layer = catalogue.make_layer(node.spec, node.name)
-            args = [tensors[name] for name in node.inputs]
-            output = layer(args if layer_type.merge else args[0])
-        except Exception as error:  # Keras refuses what our rules let through
-            layer_report.problems.append(keras_message(error))
+        shape, trainable, frozen, problem = _keras_layer(node, layer_type.merge,
+                                                         tuple(s for _, s in inputs))
+        if problem is not None:
+            layer_report.problems.append(problem)
             continue
-        if isinstance(output, (list, tuple)):
-            layer_report.problems.append("returns several outputs; Tapedeck layers must return one.")
-            continue
-        shape = tuple(output.shape[1:])
         layer_report.output_shape = shape
-        trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
-        frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
-        layer_report.params = int(trainable + frozen)
+        layer_report.params = trainable + frozen
         trainable_total += trainable
         frozen_total += frozen
         shapes[node.name] = shape
-        tensors[node.name] = output
-    return shapes, int(trainable_total), int(frozen_total)
+    return shapes, trainable_total, frozen_total
+
+
+# (layer JSON, name, merge, input shapes) → what Keras answered. The window re-checks the whole
+# stack on every edit; with this, only the edited layer and those whose input shape changed are
+# built again, and Keras (the slow part) is not asked twice about the same layer.
+_ANSWERS: dict = {}
+_ANSWERS_MAX = 4096
+
+
+def _keras_layer(node, merge, input_shapes):
+    """(output shape, trainable, non-trainable, problem) from Keras's symbolic call of one layer."""
+    key = (json.dumps(node.spec.to_dict(), sort_keys=True, default=repr), node.name, merge, input_shapes)
+    answer = _ANSWERS.get(key)
+    if answer is None:
+        answer = _ask_keras(node, merge, input_shapes)
+        if len(_ANSWERS) >= _ANSWERS_MAX:
+            _ANSWERS.clear()
+        _ANSWERS[key] = answer
+    return answer
+
+
+def clear_cache() -> None:
+    """Forget Keras's answers (for measuring the check's real cost)."""
+    _ANSWERS.clear()
+
+
+def _ask_keras(node, merge, input_shapes):
+    import keras
+
+    try:
+        layer = catalogue.make_layer(node.spec, node.name)
+        args = [keras.KerasTensor((None, *shape)) for shape in input_shapes]
+        output = layer(args if merge else args[0])
+    except Exception as error:  # Keras refuses what our rules let through
+        return None, 0, 0, keras_message(error)
+    if isinstance(output, (list, tuple)):
+        return None, 0, 0, "returns several outputs; Tapedeck layers must return one."
+    trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
+    frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
+    return tuple(output.shape[1:]), int(trainable), int(frozen), None
 
 
 def _output_problems(nodes, report, shapes, experiment, num_classes) -> None:

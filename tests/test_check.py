@@ -317,3 +317,16 @@ def test_from_logits_mismatch_is_reported_even_when_a_layer_fails():
     problems = report.all_problems()
     assert len(problems) == 2, problems
     assert "flat vector" in problems[0] and "already outputs probabilities" in problems[1]
+
+
+def test_recheck_after_an_edit_sees_the_edit():
+    # Keras's answers are remembered per layer; an edit must never be answered from memory.
+    layers = [L("Conv2D", filters=8, kernel_size=3), L("Flatten"), L("Dense", units=10, activation="softmax")]
+    first = run(layers)
+    assert run(layers) == first
+    layers[0].params["filters"] = 4
+    second = run(layers)
+    assert [r.output_shape for r in second.layers] == [(6, 6, 4), (144,), (10,)]
+    assert second.trainable == 40 + 1450
+    layers[0].params["padding"] = "same"
+    assert run(layers).layers[1].output_shape == (256,)
