@@ -150,6 +150,9 @@ class _Session:
         except StrategyError as error:
             raise UserProblem([str(error)]) from None
 
+        if training.tensorboard and not _tensorboard_available():
+            raise UserProblem(["training.tensorboard: the tensorboard package is not installed; "
+                               "run `pip install tensorboard` or set tensorboard to false"])
         batch_size = int(training.batch_size)
         steps_per_epoch = max(1, math.ceil(len(data.x_train) / batch_size))
         folder, initial_epoch = self._open_folder()
@@ -290,8 +293,9 @@ class _Session:
         training = self.experiment.training
         with strategy.scope():
             if initial_epoch:
-                saved = keras.models.load_model(folder.checkpoint_path)
-                model, optimizer = saved, saved.optimizer
+                model = keras.models.load_model(folder.checkpoint_path)
+                optimizer = _carry_optimizer_state(model.optimizer, make_optimizer(training, steps_per_epoch),
+                                                   model.trainable_variables)
             else:
                 try:
                     model = build_model(self.experiment, dataset.input_shape)
@@ -346,6 +350,27 @@ class _Session:
                                 run_dir, epoch=callback.stopped_epoch + 1)
         return Finished("completed", "completed", run_dir,
                         epoch=(state.completed_epochs[-1].epoch if state.completed_epochs else None))
+
+
+def _tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def _carry_optimizer_state(saved, fresh, variables):
+    """A fresh optimizer (its schedule sized for the new epoch count) with the saved one's state.
+
+    The saved optimizer's schedule ends where the first run was told to end; resuming with more
+    epochs must follow the new schedule from the saved iteration, moments and rate included.
+    """
+    fresh.build(variables)
+    old, new = list(saved.variables), list(fresh.variables)
+    if len(old) != len(new) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(old, new)):
+        return saved
+    for target, value in zip(new, old):
+        target.assign(value)
+    return fresh
 
 
 def _prepare(dataset, experiment) -> _Prepared:
