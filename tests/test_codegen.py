@@ -45,11 +45,11 @@ def _mnist_npz(path: Path) -> Path:
     return path
 
 
-def _run_script(path: Path) -> tuple[Path, int, str]:
+def _run_script(path: Path) -> tuple[Path, int, str, str]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=240, env=env,
                             cwd=path.parent)
-    return path, result.returncode, result.stdout + result.stderr
+    return path, result.returncode, result.stdout, result.stderr
 
 
 def test_generated_scripts_run_standalone(tmp_path):
@@ -74,11 +74,11 @@ def test_generated_scripts_run_standalone(tmp_path):
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(_run_script, scripts))
     failures = []
-    for path, code, output in results:
-        last = output.strip().splitlines()[-1] if output.strip() else ""
+    for path, code, stdout, stderr in results:
+        last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
         match = ACCURACY_LINE.match(last)
         if code != 0 or not match or not 0.0 <= float(match[1]) <= 1.0:
-            failures.append(f"{path.name}: exit {code}\n{output[-2000:]}")
+            failures.append(f"{path.name}: exit {code}, last line {last!r}\n{stderr[-2000:]}")
     assert not failures, "\n\n".join(failures)
     assert len(results) == 16
 
