@@ -30,14 +30,12 @@ def param_value(spec, layer_type, name):
     """The value a layer will get: the file's, else the catalogue's default."""
     if name in spec.params:
         return spec.params[name]
-    for param in layer_type.params:
-        if param.name == name:
-            return param.default
-    return None
+    param = layer_type.param(name)
+    return None if param is None else param.default
 
 
 def _has_param(layer_type, name) -> bool:
-    return any(param.name == name for param in layer_type.params)
+    return layer_type.param(name) is not None
 
 
 def _is_number(value) -> bool:
