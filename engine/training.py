@@ -149,6 +149,7 @@ class _Session:
             strategy = make_strategy(training.distribute)
         except StrategyError as error:
             raise UserProblem([str(error)]) from None
+        self.metrics["replicas"] = int(strategy.num_replicas_in_sync)
 
         if training.tensorboard and not _tensorboard_available():
             raise UserProblem(["training.tensorboard: the tensorboard package is not installed; "
