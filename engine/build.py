@@ -42,8 +42,7 @@ def build_model(experiment, input_shape, api=None) -> keras.Model:
     if api == "functional":
         return _functional(nodes, input_shape, name)
     model = TapedeckModel([spec.to_dict() for spec in experiment.model.layers], name=name)
-    with _blame(None):
-        model.build((None, *input_shape))
+    model.build((None, *input_shape))
     return model
 
 
@@ -67,11 +66,15 @@ def _model_name(text) -> str:
     return name or "tapedeck"
 
 
+def _where(index, name, type_name) -> str:
+    return f"layer {index} '{name}' ({type_name}): "
+
+
 class _blame:
     """Turns a Keras exception into a BuildError naming the layer being built."""
 
-    def __init__(self, node):
-        self.node = node
+    def __init__(self, node=None, where=""):
+        self.where = _where(node.index, node.name, node.spec.type) if node is not None else where
 
     def __enter__(self):
         return self
@@ -79,9 +82,7 @@ class _blame:
     def __exit__(self, kind, error, traceback):
         if error is None or isinstance(error, BuildError) or not isinstance(error, Exception):
             return False
-        where = "" if self.node is None else (
-            f"layer {self.node.index} '{self.node.name}' ({self.node.spec.type}): ")
-        raise BuildError(where + keras_message(error)) from error
+        raise BuildError(self.where + keras_message(error)) from error
 
 
 def _sequential(nodes, input_shape, name) -> keras.Model:
@@ -142,11 +143,12 @@ class TapedeckModel(keras.Model):
         # Each layer builds for the shape its inputs will have, so the weights exist before the
         # first call (and before load_model restores them into a reloaded model).
         shapes = {graph.INPUT: tuple(input_shape)}
-        for layer, (name, refs, merge) in zip(self.stack, self._wiring):
+        for index, (layer, (name, refs, merge)) in enumerate(zip(self.stack, self._wiring)):
             args = [shapes[ref] for ref in refs]
             shape = args if merge else args[0]
-            layer.build(shape)
-            shapes[name] = tuple(layer.compute_output_shape(shape))
+            with _blame(where=_where(index, name, type(layer).__name__)):
+                layer.build(shape)
+                shapes[name] = tuple(layer.compute_output_shape(shape))
 
     def layer_outputs(self, inputs) -> dict:
         """Every layer's output by name (and the input as graph.INPUT), in stack order."""

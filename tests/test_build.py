@@ -185,8 +185,7 @@ def test_keras_refusal_is_a_build_error_in_plain_text():
             build_model(experiment, DIGITS, api)
         message = str(error.value)
         assert "\x1b" not in message and "total size of the tensor must be unchanged" in message
-        if api != "subclassing":
-            assert message.startswith("layer 1 'reshape' (Reshape): ")
+        assert message.startswith("layer 1 'reshape' (Reshape): ")
 
 
 def test_unknown_api_is_a_build_error():
