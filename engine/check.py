@@ -3,10 +3,10 @@
 The check runs our own plain-word rules first (engine.check_rules): they catch the
 mistakes people actually make and say how to fix them, where Keras would either
 accept the stack and fail later inside fit, or fail with a message about tensors.
-Whatever passes the rules is then called symbolically through Keras (keras.Input
-and the real layers), so the shapes and parameter counts are Keras's own numbers,
-not a re-implementation that could drift. A layer that fails leaves its output
-unknown; layers after it show no shape instead of a second, misleading error.
+Whatever passes the rules is then called symbolically through Keras (the real layer
+on a KerasTensor of its input shape), so the shapes and parameter counts are Keras's
+own numbers, not a re-implementation that could drift. A layer that fails leaves its
+output unknown; layers after it show no shape instead of a second, misleading error.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from engine import catalogue, check_rules, graph
+
 
 @dataclass
 class LayerReport:

@@ -23,10 +23,6 @@ def run(layers, api="functional", shape=DIGITS, classes=10, labels="sparse", **t
 HEAD = [L("Flatten"), L("Dense", units=10, activation="softmax")]
 
 
-def layer_problems(report, index):
-    return report.layers[index].problems
-
-
 def only_problem(report):
     problems = report.all_problems()
     assert len(problems) == 1, problems
