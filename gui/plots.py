@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
@@ -30,6 +30,7 @@ class Series:
         self._x = np.empty(256)
         self._y = np.empty(256)
         self.size = 0
+        self.version = 0      # bumped on every change: redraw only what changed
 
     def append(self, x: float, y) -> None:
         if self.size == len(self._x):
@@ -38,9 +39,11 @@ class Series:
         self._x[self.size] = x
         self._y[self.size] = np.nan if y is None else float(y)
         self.size += 1
+        self.version += 1
 
     def clear(self) -> None:
         self.size = 0
+        self.version += 1
 
     def view(self):
         return self._x[: self.size], self._y[: self.size]
@@ -55,6 +58,10 @@ def _plot(title: str, y_label: str, legend_offset=(-8, 8)) -> pg.PlotWidget:
     item.showGrid(x=True, y=True, alpha=0.25)
     item.addLegend(offset=legend_offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
     widget.setMinimumHeight(150)
+    for name in ("left", "bottom"):
+        # Painting an axis (its text) costs more than the curves; cache it as a pixmap until
+        # its range changes.
+        item.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return widget
 
 
@@ -117,6 +124,11 @@ class TrainingPanel(QWidget):
                                                  symbolSize=8, symbolBrush=VAL_COLOR, name="validation"))
         self.lr_curve = _tune(lr_item.plot(pen=pg.mkPen("#2e8b57", width=2), symbol="o", symbolSize=6,
                                            symbolBrush="#2e8b57"))
+        self._pairs = ((self.batch_loss_curve, self.batch_loss, False), (self.loss_curve, self.epoch_loss, False),
+                       (self.val_loss_curve, self.epoch_val_loss, True), (self.batch_acc_curve, self.batch_acc, False),
+                       (self.acc_curve, self.epoch_acc, False), (self.val_acc_curve, self.epoch_val_acc, True),
+                       (self.lr_curve, self.lr, False))
+        self._drawn: dict[int, int] = {}
         self.log_loss = QCheckBox("log scale", self)
         self.log_loss.setToolTip("Logarithmic loss axis: keeps a diverging (huge) loss readable")
         self.log_loss.toggled.connect(lambda on: loss_item.setLogMode(y=on))
@@ -168,6 +180,11 @@ class TrainingPanel(QWidget):
                             f"{event.steps_per_epoch} steps per epoch, batch {event.batch_size}"
                             f" · {event.loop} · {event.api}")
         self.speed.setText("")
+        # A fixed epoch axis: growing data then never re-lays out the x axes (the costly part).
+        first = max(0, event.initial_epoch)
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.setXRange(first, event.epochs, padding=0.02)
+        self.lr_plot.setXRange(first + 1, event.epochs, padding=0.05)
         self._dirty = True
 
     def _batch(self, event: BatchEnd) -> None:
@@ -207,21 +224,22 @@ class TrainingPanel(QWidget):
 
     # -- drawing -------------------------------------------------------------------------
     def redraw(self) -> None:
+        """Push changed series to their curves. Each plot repaints only when one of its curves
+        changed, so the learning-rate plot repaints once per epoch, not with every batch."""
         if not self._dirty:
             return
         self._dirty = False
         self.redraws += 1
-        self.batch_loss_curve.setData(*self.batch_loss.view())
-        self.batch_acc_curve.setData(*self.batch_acc.view())
-        self.loss_curve.setData(*self.epoch_loss.view())
-        self.val_loss_curve.setData(*_finite(*self.epoch_val_loss.view()))
-        self.acc_curve.setData(*self.epoch_acc.view())
-        self.val_acc_curve.setData(*_finite(*self.epoch_val_acc.view()))
-        self.lr_curve.setData(*self.lr.view())
-        rates = self.lr.view()[1]
-        rates = rates[np.isfinite(rates)]
-        if rates.size:   # a constant rate would auto-range to a meaningless band around it
-            self.lr_plot.setYRange(0, float(rates.max()) * 1.15, padding=0)
+        for curve, series, finite_only in self._pairs:
+            if self._drawn.get(id(curve)) == series.version:
+                continue
+            self._drawn[id(curve)] = series.version
+            curve.setData(*(_finite(*series.view()) if finite_only else series.view()))
+            if series is self.lr:
+                rates = series.view()[1]
+                rates = rates[np.isfinite(rates)]
+                if rates.size:   # a constant rate would auto-range to a meaningless band around it
+                    self.lr_plot.setYRange(0, float(rates.max()) * 1.15, padding=0)
         self._show_progress()
 
     def _show_progress(self) -> None:

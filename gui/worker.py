@@ -11,6 +11,8 @@ import threading
 import traceback
 from collections import deque
 
+import sys
+
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.events import Finished
@@ -59,6 +61,13 @@ class RunWorker(QObject):
         return events
 
 
+# While a run trains, the GUI thread and the worker share the GIL. Every Qt call that releases
+# and re-takes it makes the GUI thread wait up to one switch interval (5 ms by default) for the
+# busy worker; a redraw makes dozens of such calls and stalled the event loop for 100+ ms.
+# 1 ms keeps redraws short; the worker spends its time in TensorFlow kernels and loses ~nothing.
+RUN_SWITCH_INTERVAL = 0.001
+
+
 class RunController(QObject):
     """GUI-thread owner of one run at a time: starts the thread, relays events, stops cleanly."""
 
@@ -72,6 +81,7 @@ class RunController(QObject):
         self._worker: RunWorker | None = None
         self.control = None
         self.finished_event: Finished | None = None
+        self._switch_interval = sys.getswitchinterval()
 
     @property
     def running(self) -> bool:
@@ -96,6 +106,8 @@ class RunController(QObject):
         worker.pending.connect(self._drain)          # queued: worker lives in the other thread
         worker.done.connect(self._run_returned)
         self._thread, self._worker = thread, worker
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, RUN_SWITCH_INTERVAL))
         thread.start()
         self.running_changed.emit(True)
 
@@ -142,4 +154,5 @@ class RunController(QObject):
         thread.wait()
         self._thread, self._worker = None, None   # finished: Python may free both now
         del thread, worker
+        sys.setswitchinterval(self._switch_interval)
         self.running_changed.emit(False)

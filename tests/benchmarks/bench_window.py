@@ -1,0 +1,177 @@
+"""Window benchmark (a measurement, not a test): startup to a visible window, event-loop stalls
+while training, and training throughput in the window against the same run headless.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_window.py [--rounds 3] [--epochs 6]
+
+* startup: `gui.app.main` in a fresh interpreter, seconds from launching the process to the
+  window being exposed (and main()'s own share), median of several launches.
+* stalls: a 5 ms QTimer on the GUI thread records the gaps between its ticks from RunStarted to
+  Finished; any gap well past 5 ms is time the event loop could not run. Max and 99th percentile.
+* throughput: samples/s from the engine's own BatchEnd events (the last step of each epoch, epoch 1
+  left out: it pays for tracing), headless (`engine.training.run` on the main thread, no event
+  loop, as `tapedeck train` runs it) and in the window, alternating rounds; the median ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+STARTUP_CHILD = """
+import sys, time
+launched = float(sys.argv[1])
+from PySide6.QtWidgets import QApplication
+from gui.app import main
+
+def visible(seconds):
+    print(f"VISIBLE {time.time() - launched:.3f} {seconds:.3f}", flush=True)
+    QApplication.instance().quit()
+
+sys.exit(main([], on_visible=visible))
+"""
+
+
+def measure_startup(launches: int) -> tuple[float, float]:
+    walls, inside = [], []
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for _ in range(launches):
+        done = subprocess.run([sys.executable, "-c", STARTUP_CHILD, repr(time.time())], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=120)
+        line = next((l for l in done.stdout.splitlines() if l.startswith("VISIBLE")), None)
+        if line is None:
+            raise SystemExit(f"the window never became visible:\n{done.stderr[-2000:]}")
+        _, wall, own = line.split()
+        walls.append(float(wall))
+        inside.append(float(own))
+    return statistics.median(walls), statistics.median(inside)
+
+
+def epoch_speeds(events) -> list[float]:
+    from engine.events import BatchEnd
+
+    last = {}
+    for event in events:
+        if isinstance(event, BatchEnd) and event.step == event.steps:
+            last[event.epoch] = event.samples_per_second
+    return [speed for epoch, speed in sorted(last.items()) if epoch > 1]
+
+
+def headless_run(experiment, runs_dir) -> float:
+    from engine.training import run
+
+    events = []
+    run(experiment, events.append, runs_dir=runs_dir)
+    return statistics.median(epoch_speeds(events))
+
+
+def window_run(app, window, experiment) -> tuple[float, list[float]]:
+    from PySide6.QtCore import QTimer
+
+    from engine.events import Finished, RunStarted
+
+    events, gaps = [], []
+    state = {"last": None, "on": False}
+
+    def tick():
+        now = time.perf_counter()
+        if state["on"] and state["last"] is not None:
+            gaps.append((now - state["last"]) * 1000)
+        state["last"] = now
+
+    def seen(event):
+        events.append(event)
+        if isinstance(event, RunStarted):
+            state["on"] = True
+        elif isinstance(event, Finished):
+            state["on"] = False
+
+    window.controller.event.connect(seen)
+    probe = QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(tick)
+    probe.start()
+    window.document.replace(experiment, None)
+    window.checker.refresh()
+    until(app, lambda: window.can_train, 60)
+    window.train()
+    until(app, lambda: not window.controller.running, 600)
+    probe.stop()
+    window.controller.event.disconnect(seen)
+    finished = [e for e in events if isinstance(e, Finished)]
+    if not finished or finished[-1].reason != "completed":
+        raise SystemExit(f"window run did not complete: {finished[-1] if finished else 'no Finished'}")
+    return statistics.median(epoch_speeds(events)), gaps
+
+
+def until(app, condition, seconds):
+    end = time.time() + seconds
+    while not condition() and time.time() < end:
+        app.processEvents()
+        time.sleep(0.002)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--launches", type=int, default=3)
+    parser.add_argument("--loop", choices=("fit", "tape"), default="fit")
+    args = parser.parse_args()
+
+    wall, own = measure_startup(args.launches)
+    print(f"startup: window visible {wall:.2f} s after launching python (main() itself {own:.2f} s); "
+          f"median of {args.launches}")
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from engine.experiment import load_preset
+    from gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    scratch = tempfile.mkdtemp(prefix="tapedeck-bench-")
+    experiment = load_preset("digits_cnn")
+    experiment.training.epochs = args.epochs
+    experiment.training.loop = args.loop
+    window = MainWindow(experiment, settings=QSettings(os.path.join(scratch, "s.ini"), QSettings.IniFormat),
+                        runs_dir=os.path.join(scratch, "runs"))
+    window.ask_to_save = False
+    window.resize(1280, 800)
+    window.show()
+    window.start_background_loading()
+    until(app, lambda: window.can_train, 180)
+
+    headless, windowed, all_gaps = [], [], []
+    for round_ in range(args.rounds):
+        h = headless_run(experiment.copy(), os.path.join(scratch, "runs"))
+        w, gaps = window_run(app, window, experiment.copy())
+        headless.append(h)
+        windowed.append(w)
+        all_gaps += gaps
+        print(f"round {round_ + 1}: headless {h:,.0f} samples/s · window {w:,.0f} samples/s · "
+              f"ratio {w / h:.3f} · max gap {max(gaps):.1f} ms")
+    ratios = [w / h for w, h in zip(windowed, headless)]
+    ordered = sorted(all_gaps)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    print(f"throughput ({args.loop}, digits, batch {experiment.training.batch_size}): headless median "
+          f"{statistics.median(headless):,.0f} samples/s, window median {statistics.median(windowed):,.0f} "
+          f"samples/s, median ratio window/headless {statistics.median(ratios):.3f}")
+    print(f"event loop while training: {len(ordered)} ticks of a 5 ms timer, gap median "
+          f"{statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms, max {ordered[-1]:.1f} ms "
+          f"({sum(g > 50 for g in ordered)} gaps over 50 ms)")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
