@@ -184,7 +184,7 @@ class TrainingPanel(QWidget):
         first = max(0, event.initial_epoch)
         for plot in (self.loss_plot, self.acc_plot):
             plot.setXRange(first, event.epochs, padding=0.02)
-        self.lr_plot.setXRange(first + 1, event.epochs, padding=0.05)
+        self.lr_plot.setXRange(first + 0.5, event.epochs + 0.5, padding=0)
         self._dirty = True
 
     def _batch(self, event: BatchEnd) -> None:

@@ -26,7 +26,8 @@ def test_one_short_epoch_fills_plots_and_predictions(qtbot, window):
     assert len(x) == 1 and np.isfinite(y).all()
     bx, by = training.batch_loss_curve.getData()
     assert len(bx) == training.batch_loss.size
-    assert abs(training.lr_curve.getData()[1][0] - 0.001) < 1e-8
+    rate = window.document.experiment.training.learning_rate
+    assert len(training.lr_curve.yData) == 1 and abs(training.lr_curve.yData[0] - rate) < 1e-8
     assert "Finished" in training.status.text()
     assert training.progress.value() == training.progress.maximum()
 
