@@ -127,18 +127,25 @@ def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | No
     if path:
         window._remember(path)
     window.show()
-    QTimer.singleShot(0, window.start_background_loading)
-    if on_visible is not None:
-        _report_when_exposed(window, lambda: on_visible(time.perf_counter() - started))
+
+    def on_screen():
+        if on_visible is not None:
+            on_visible(time.perf_counter() - started)
+        # after the first paint: the plots, the data and TensorFlow load behind a visible window
+        QTimer.singleShot(20, window.start_background_loading)
+
+    _when_exposed(window, on_screen)
     return app.exec()
 
 
-def _report_when_exposed(window, callback) -> None:
+def _when_exposed(window, callback) -> None:
+    """Call `callback` once the window is on screen (its first frame painted)."""
     from PySide6.QtCore import QTimer
 
     def poll():
         handle = window.windowHandle()
         if handle is not None and handle.isExposed():
+            window.repaint()
             callback()
         else:
             QTimer.singleShot(5, poll)

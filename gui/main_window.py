@@ -213,8 +213,10 @@ class MainWindow(QMainWindow):
 
     # -- TensorFlow in the background -----------------------------------------------------------
     def start_background_loading(self) -> None:
-        """Import TensorFlow off the GUI thread; the shape check and Train wait for it."""
+        """Import TensorFlow off the GUI thread; the shape check and Train wait for it. Also build
+        what was left out of the first paint (the plots)."""
         self.checker.allow_loading()
+        self.training.build_plots()
         if self._tf_job is None:
             self._tf_job = Job(import_tensorflow, self._tf_loaded, self, name="tapedeck-tf-import").start()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QToolButton, QVBoxLayout, QWidget)
@@ -18,7 +17,7 @@ from engine.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
 
 REDRAW_MS = 33
 LOG_SWITCH = 1e6          # a finite loss above this turns the loss axis logarithmic
-BATCH_PEN = pg.mkPen("#8fb3d9", width=1)
+BATCH_COLOR = "#8fb3d9"
 TRAIN_COLOR = "#1f5fa8"
 VAL_COLOR = "#d9631e"
 
@@ -49,7 +48,9 @@ class Series:
         return self._x[: self.size], self._y[: self.size]
 
 
-def _plot(title: str, y_label: str, legend_offset=(-8, 8)) -> pg.PlotWidget:
+def _plot(title: str, y_label: str, legend_offset=(-8, 8)):
+    import pyqtgraph as pg
+
     widget = pg.PlotWidget(background="w")
     item = widget.getPlotItem()
     item.setTitle(title, color="#222", size="10pt")
@@ -65,7 +66,7 @@ def _plot(title: str, y_label: str, legend_offset=(-8, 8)) -> pg.PlotWidget:
     return widget
 
 
-def _tune(curve: pg.PlotDataItem) -> pg.PlotDataItem:
+def _tune(curve):
     """After the curve is in its plot: only draw what is visible, peak-downsampled."""
     curve.setClipToView(True)
     curve.setDownsampling(auto=True, method="peak")
@@ -107,17 +108,52 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
+        self.log_loss = QCheckBox("log scale", self)
+        self.log_loss.setToolTip("Logarithmic loss axis: keeps a diverging (huge) loss readable")
+        self.log_loss.toggled.connect(self._set_log)
+        self._pairs: tuple = ()
+        self._drawn: dict[int, int] = {}
+        self.loss_plot = self.acc_plot = self.lr_plot = None
+
+        self._grid = QGridLayout()
+        self._grid.setRowStretch(0, 3)
+        self._grid.setRowStretch(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.log_loss)
+        layout.addLayout(status_row)
+        layout.addLayout(self._grid, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        self._timer.start()
+
+    @property
+    def plots_built(self) -> bool:
+        return self.loss_plot is not None
+
+    def build_plots(self) -> None:
+        """Create the plots. Importing pyqtgraph costs ~0.5 s, so the window calls this just after
+        it is on screen instead of before."""
+        if self.plots_built:
+            return
+        import pyqtgraph as pg
+
         self.loss_plot = _plot("Loss", "loss")
         self.acc_plot = _plot("Accuracy", "accuracy", legend_offset=(-8, -8))   # accuracy rises: legend low
         self.lr_plot = _plot("Learning rate", "lr")
         self.acc_plot.setYRange(0, 1, padding=0.02)
         loss_item, acc_item, lr_item = (p.getPlotItem() for p in (self.loss_plot, self.acc_plot, self.lr_plot))
-        self.batch_loss_curve = _tune(loss_item.plot(pen=BATCH_PEN, name="train (batch)"))
+        batch_pen = pg.mkPen(BATCH_COLOR, width=1)
+        self.batch_loss_curve = _tune(loss_item.plot(pen=batch_pen, name="train (batch)"))
         self.loss_curve = _tune(loss_item.plot(pen=pg.mkPen(TRAIN_COLOR, width=3), symbol="o",
                                                symbolSize=8, symbolBrush=TRAIN_COLOR, name="train (epoch)"))
         self.val_loss_curve = _tune(loss_item.plot(pen=pg.mkPen(VAL_COLOR, width=3), symbol="s",
                                                    symbolSize=8, symbolBrush=VAL_COLOR, name="validation"))
-        self.batch_acc_curve = _tune(acc_item.plot(pen=BATCH_PEN, name="train (batch)"))
+        self.batch_acc_curve = _tune(acc_item.plot(pen=batch_pen, name="train (batch)"))
         self.acc_curve = _tune(acc_item.plot(pen=pg.mkPen(TRAIN_COLOR, width=3), symbol="o",
                                              symbolSize=8, symbolBrush=TRAIN_COLOR, name="train (epoch)"))
         self.val_acc_curve = _tune(acc_item.plot(pen=pg.mkPen(VAL_COLOR, width=3), symbol="s",
@@ -128,29 +164,17 @@ class TrainingPanel(QWidget):
                        (self.val_loss_curve, self.epoch_val_loss, True), (self.batch_acc_curve, self.batch_acc, False),
                        (self.acc_curve, self.epoch_acc, False), (self.val_acc_curve, self.epoch_val_acc, True),
                        (self.lr_curve, self.lr, False))
-        self._drawn: dict[int, int] = {}
-        self.log_loss = QCheckBox("log scale", self)
-        self.log_loss.setToolTip("Logarithmic loss axis: keeps a diverging (huge) loss readable")
-        self.log_loss.toggled.connect(lambda on: loss_item.setLogMode(y=on))
+        self._grid.addWidget(self.loss_plot, 0, 0)
+        self._grid.addWidget(self.acc_plot, 0, 1)
+        self._grid.addWidget(self.lr_plot, 1, 0, 1, 2)
+        self._set_log(self.log_loss.isChecked())
+        if self._started is not None:
+            self._fix_x_axes(self._started)
+        self._dirty = True
 
-        grid = QGridLayout()
-        grid.addWidget(self.loss_plot, 0, 0)
-        grid.addWidget(self.acc_plot, 0, 1)
-        grid.addWidget(self.lr_plot, 1, 0, 1, 2)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(buttons)
-        status_row = QHBoxLayout()
-        status_row.addWidget(self.status, 1)
-        status_row.addWidget(self.log_loss)
-        layout.addLayout(status_row)
-        layout.addLayout(grid, 1)
-
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
-        self._timer.start()
+    def _set_log(self, on: bool) -> None:
+        if self.plots_built:
+            self.loss_plot.getPlotItem().setLogMode(y=on)
 
     # -- events --------------------------------------------------------------------------
     def handle(self, event) -> None:
@@ -180,12 +204,17 @@ class TrainingPanel(QWidget):
                             f"{event.steps_per_epoch} steps per epoch, batch {event.batch_size}"
                             f" · {event.loop} · {event.api}")
         self.speed.setText("")
-        # A fixed epoch axis: growing data then never re-lays out the x axes (the costly part).
+        self._fix_x_axes(event)
+        self._dirty = True
+
+    def _fix_x_axes(self, event: RunStarted) -> None:
+        """A fixed epoch axis: growing data then never re-lays out the x axes (the costly part)."""
+        if not self.plots_built:
+            return
         first = max(0, event.initial_epoch)
         for plot in (self.loss_plot, self.acc_plot):
             plot.setXRange(first, event.epochs, padding=0.02)
         self.lr_plot.setXRange(first + 0.5, event.epochs + 0.5, padding=0)
-        self._dirty = True
 
     def _batch(self, event: BatchEnd) -> None:
         x = event.epoch - 1 + event.step / max(1, event.steps)
@@ -226,7 +255,7 @@ class TrainingPanel(QWidget):
     def redraw(self) -> None:
         """Push changed series to their curves. Each plot repaints only when one of its curves
         changed, so the learning-rate plot repaints once per epoch, not with every batch."""
-        if not self._dirty:
+        if not self._dirty or not self.plots_built:
             return
         self._dirty = False
         self.redraws += 1
