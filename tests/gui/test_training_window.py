@@ -64,10 +64,7 @@ def test_pause_resume_then_stop_mid_epoch(qtbot, make_window):
     assert not window.controller.paused and window.pause_action.text() == "Pause"
     qtbot.waitUntil(lambda: window.training.batch_loss.size > seen + 1, timeout=30_000)
 
-    window.activateWindow()
-    qtbot.keyClick(window, Qt.Key_Escape)    # Esc stops
-    if window.controller.control is not None and not window.controller.control.stop_requested:
-        window.stop_action.trigger()         # offscreen focus may not deliver the shortcut
+    window.stop_action.trigger()
     started = time.perf_counter()
     finished = wait_run_over(qtbot, window, timeout=30_000)
     assert finished.reason == "stopped", finished.message
@@ -121,3 +118,26 @@ def test_missing_data_is_named_and_blocks_train(qtbot, make_window, tmp_path):
     assert "absent.npz" in window.train_action.toolTip()
     window.train()                                     # refused with the reason, no run
     assert not window.controller.running
+
+
+def test_keyboard_shortcuts(qtbot, make_window):
+    window = make_window(small_digits(epochs=30, limit=1200, batch_size=8))
+    window.activateWindow()
+    table = window.editor.table
+    table.setFocus()
+    count = len(window.document.experiment.model.layers)
+    qtbot.keyClick(table, Qt.Key_Delete)
+    assert len(window.document.experiment.model.layers) == count - 1
+    qtbot.keyClick(table, Qt.Key_Z, Qt.ControlModifier)
+    assert len(window.document.experiment.model.layers) == count
+    qtbot.keyClick(table, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert len(window.document.experiment.model.layers) == count - 1
+    qtbot.keyClick(table, Qt.Key_Z, Qt.ControlModifier)
+    window.checker.refresh()
+    qtbot.waitUntil(lambda: window.can_train, timeout=10_000)
+    qtbot.keyClick(table, Qt.Key_Return, Qt.ControlModifier)      # Ctrl+Enter trains
+    assert window.controller.running
+    qtbot.waitUntil(lambda: window.training.batch_loss.size >= 1, timeout=60_000)
+    qtbot.keyClick(table, Qt.Key_Escape)                          # Esc stops
+    assert window.controller.control.stop_requested
+    assert wait_run_over(qtbot, window, timeout=30_000).reason == "stopped"
