@@ -65,6 +65,7 @@ def test_generated_scripts_run_standalone(tmp_path):
             if api != "sequential":
                 cases[f"digits_residual_{api}_{loop}"] = generate_code(_short(load_preset("digits_residual")),
                                                                        api, loop)
+    cases["digits_residual_mirrored_tape"] = _two_replicas(_mirrored_tape())
     scripts = []
     for name, text in cases.items():
         (tmp_path / name).mkdir()
@@ -80,7 +81,29 @@ def test_generated_scripts_run_standalone(tmp_path):
         if code != 0 or not match or not 0.0 <= float(match[1]) <= 1.0:
             failures.append(f"{path.name}: exit {code}, last line {last!r}\n{stderr[-2000:]}")
     assert not failures, "\n\n".join(failures)
-    assert len(results) == 16
+    assert len(results) == 17
+    mirrored = next(stdout for path, _, stdout, _ in results if path.stem == "digits_residual_mirrored_tape")
+    assert "replicas: 2" in mirrored
+
+
+def _mirrored_tape() -> str:
+    experiment = _short(load_preset("digits_residual"))
+    experiment.training.distribute = "mirrored"
+    return generate_code(experiment, "subclassing", "tape")
+
+
+def _two_replicas(text: str) -> str:
+    """Two logical CPUs and a MirroredStrategy over both: the tape loop's per-replica loss scaling and
+    metrics run for real without a GPU."""
+    prefix = (
+        "import tensorflow as tf\n"
+        'cpu = tf.config.list_physical_devices("CPU")[0]\n'
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+    )
+    line = "strategy = tf.distribute.MirroredStrategy()"
+    assert line in text
+    both = 'strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])\nprint("replicas:", strategy.num_replicas_in_sync)'
+    return prefix + text.replace(line, both)
 
 
 def test_every_preset_exports_every_api_and_loop():
@@ -219,3 +242,95 @@ def test_wrong_api_loop_and_broken_wiring_are_refused_in_words():
     broken.model.layers[2].inputs = ["nowhere"]
     with pytest.raises(ValueError, match="layer 2: input 'nowhere' is not a layer name"):
         generate_code(broken, api="functional")
+
+
+def _options_experiment(source_npz: Path | None = None, **training) -> Experiment:
+    experiment = load_preset("digits_cnn")
+    experiment.data.limit = 120
+    for key, value in training.items():
+        setattr(experiment.training, key, value)
+    experiment.training.epochs = 2
+    return experiment
+
+
+OPTION_SETS = [
+    dict(optimizer="sgd", momentum=0.9, nesterov=True, schedule="step", schedule_every=1),
+    dict(optimizer="adamw", weight_decay=0.01, schedule="cosine", early_stopping=True,
+         early_stopping_monitor="val_accuracy", early_stopping_patience=0),
+    dict(optimizer="rmsprop", momentum=0.5, schedule="plateau", schedule_patience=0, seed=None),
+    dict(loss="categorical_crossentropy", early_stopping=True, early_stopping_patience=0,
+         restore_best_weights=False, steps_per_execution=2),
+    dict(distribute="mirrored", schedule="step"),
+    dict(distribute="auto", deterministic=True),
+]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_training_options_run(options, loop, tmp_path, monkeypatch, capsys):
+    """Every training option is written as working code in both loops (run in this process: TensorFlow is
+    already imported, so a run costs a second, not a subprocess)."""
+    experiment = _options_experiment(**options)
+    if options.get("loss") == "categorical_crossentropy":
+        experiment.data.labels = "one_hot"
+    text = generate_code(experiment, "subclassing" if loop == "tape" else "functional", loop)
+    if experiment.training.deterministic:
+        # Op determinism is process-wide and would slow every later test: check it is asked for, run without.
+        assert "tf.config.experimental.enable_op_determinism()" in text
+        text = text.replace("tf.config.experimental.enable_op_determinism()", "pass")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert ACCURACY_LINE.match(last), last
+
+
+def test_tensorboard_logs_are_written_in_both_loops():
+    """TensorBoard is not installed here (the scripts need it only when asked), so check the code."""
+    experiment = _options_experiment(tensorboard=True)
+    fit = generate_code(experiment, loop="fit")
+    assert 'keras.callbacks.TensorBoard(log_dir="logs")' in fit and "callbacks=callbacks" in fit
+    tape = generate_code(experiment, loop="tape")
+    assert 'summary_writer = tf.summary.create_file_writer("logs")' in tape
+    assert "tf.summary.scalar(key, value, step=epoch)" in tape
+    for text in (fit, tape):
+        compile(text, "script.py", "exec")
+
+
+def test_binary_classification_from_logits(tmp_path, monkeypatch, capsys):
+    """Two classes, one logit: BinaryCrossentropy(from_logits=True) and an accuracy thresholded at 0."""
+    rng = np.random.default_rng(0)
+    x = rng.random((80, 6, 6), dtype=np.float32)
+    y = (x.mean(axis=(1, 2)) > 0.5).astype(np.int64)
+    np.savez(tmp_path / "two.npz", x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
+    experiment = Experiment.from_dict({
+        "format": "tapedeck/1", "name": "two classes",
+        "data": {"source": "npz", "path": str(tmp_path / "two.npz")},
+        "model": {"api": "sequential", "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 1}]},
+        "training": {"loss": "binary_crossentropy", "from_logits": True, "epochs": 1},
+    })
+    monkeypatch.chdir(tmp_path)
+    for loop in LOOPS:
+        text = generate_code(experiment, loop=loop)
+        assert "keras.losses.BinaryCrossentropy(from_logits=True)" in text
+        assert "BinaryAccuracy(" in text and "threshold=0.0" in text
+        exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
+        assert ACCURACY_LINE.match(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_export_needs_no_tensorflow_and_is_fast():
+    """The code tab regenerates on every edit, before TensorFlow has loaded: no Keras import, a few ms."""
+    probe = (
+        "import sys, time\n"
+        "from engine.codegen import generate_code\n"
+        "from engine.experiment import load_preset\n"
+        "experiment = load_preset('digits_residual')\n"
+        "start = time.perf_counter()\n"
+        "for loop in ('fit', 'tape'):\n"
+        "    generate_code(experiment, 'subclassing', loop)\n"
+        "print((time.perf_counter() - start) / 2)\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'keras was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.strip()) < 0.05
