@@ -144,6 +144,8 @@ class _Session:
 
         dataset = self._load_data()
         self._check(dataset)
+        if getattr(dataset, "warnings", None):
+            self.metrics["data_warnings"] = list(dataset.warnings)
         data = _prepare(dataset, experiment)
         try:
             strategy = make_strategy(training.distribute)
@@ -349,8 +351,8 @@ class _Session:
                 return Finished("early_stopped",
                                 f"no improvement in {callback.monitor} for {callback.patience} epoch(s)",
                                 run_dir, epoch=callback.stopped_epoch + 1)
-        return Finished("completed", "completed", run_dir,
-                        epoch=(state.completed_epochs[-1].epoch if state.completed_epochs else None))
+        last = state.completed_epochs[-1].epoch if state.completed_epochs else None
+        return Finished("completed", f"{last or 0} epoch(s) trained", run_dir, epoch=last)
 
 
 def _tensorboard_available() -> bool:

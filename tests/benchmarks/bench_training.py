@@ -1,0 +1,188 @@
+"""Samples per second: hand-written ``model.fit`` vs Tapedeck's fit loop vs Tapedeck's tape loop.
+
+The MNIST-shaped preset (``mnist_cnn_sequential_fit``: 28x28x1, Conv-Conv-Dense) trains on the same
+data three ways, in alternation, for several rounds. The data are scikit-learn's digits upscaled to
+28x28 (nearest neighbour) and tiled to the requested size, written once as an .npz file so that
+Tapedeck reads them through its own loader; the plain run gets the very same arrays.
+
+Speed is measured in steady state: from the end of epoch 1 to the end of the last epoch (tracing
+and start-up excluded alike), validation included in all three. Tapedeck's per-epoch costs
+(checkpoint, history, predictions) are inside that interval; the plain run has none.
+
+Also measures stop latency: a stop requested from another thread while training, in both loops —
+optimizer steps taken after the request and milliseconds until the run's Finished event.
+
+    python tests/benchmarks/bench_training.py [--train 12000] [--epochs 3] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+
+def mnist_shaped(train: int, test: int) -> dict:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0 * 255).astype(np.uint8)
+    nearest = (np.arange(28) * 8) // 28
+    big = images[:, nearest][:, :, nearest]
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(big))
+    held, rest = order[:300], order[300:]
+    tr = rest[rng.integers(0, len(rest), train)]
+    te = held[rng.integers(0, len(held), test)]
+    return {"x_train": big[tr], "y_train": digits.target[tr], "x_test": big[te], "y_test": digits.target[te]}
+
+
+def preset(npz_path, epochs: int):
+    from engine.experiment import load_preset
+
+    exp = load_preset("mnist_cnn_sequential_fit")
+    exp.data.source, exp.data.path = "npz", str(npz_path)
+    exp.training.epochs = epochs
+    return exp
+
+
+def steady_rate(ends: list, samples: int) -> float:
+    """Samples per second from the end of epoch 1 to the end of the last epoch."""
+    return samples * (len(ends) - 1) / (ends[-1] - ends[0])
+
+
+def plain_keras(exp) -> float:
+    """What a person writes by hand from the tutorial: the same layers, compile, fit."""
+    import keras
+
+    from engine.datasets import load_dataset
+
+    data = load_dataset(exp.data)  # the same split and scaling Tapedeck trains on
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input(data.input_shape)]
+    for spec in exp.model.layers:
+        layers.append(getattr(keras.layers, spec.type)(**{k: tuple(v) if isinstance(v, list) else v
+                                                           for k, v in spec.params.items()}))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(exp.training.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ends = []
+    timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()))
+    model.fit(data.x_train, data.y_train, batch_size=exp.training.batch_size, epochs=exp.training.epochs,
+              validation_data=(data.x_val, data.y_val), callbacks=[timer], verbose=0)
+    return steady_rate(ends, len(data.x_train))
+
+
+def tapedeck(exp, loop: str, runs_dir) -> float:
+    from engine.events import EpochEnd
+    from engine.training import run
+
+    exp = exp.copy()
+    exp.training.loop = loop
+    ends = []
+
+    def reporter(event):
+        if isinstance(event, EpochEnd):
+            ends.append(time.perf_counter())
+
+    run_dir = run(exp, reporter, runs_dir=runs_dir)
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    if metrics["status"] != "completed":
+        raise SystemExit(f"Tapedeck {loop} run ended {metrics['status']}: {metrics.get('message')}")
+    from engine.datasets import load_dataset
+
+    return steady_rate(ends, len(load_dataset(exp.data).x_train))
+
+
+def stop_latency(exp, loop: str, runs_dir) -> tuple[int, float]:
+    """Optimizer steps taken after stop() (mid-epoch 2, from another thread) and ms until Finished.
+
+    The step at the request is the last step reported before it; batch events are sampled at
+    most 20 a second, so at high step rates the figure is an upper bound.
+    """
+    import keras
+
+    from engine.events import BatchEnd, Finished
+    from engine.training import RunControl, run
+
+    exp = exp.copy()
+    exp.training.loop = loop
+    control = RunControl()
+    in_epoch_two = threading.Event()
+    seen = {"step": 0}
+
+    def reporter(event):
+        if isinstance(event, BatchEnd):
+            if not control.stop_requested:
+                seen["step"] = (event.epoch - 1) * event.steps + event.step
+            if event.epoch == 2 and event.step > event.steps // 3:
+                in_epoch_two.set()
+        if isinstance(event, Finished):
+            seen["finished"] = time.perf_counter()
+
+    thread = threading.Thread(target=lambda: seen.setdefault("dir", run(exp, reporter, control,
+                                                                        runs_dir=runs_dir)))
+    thread.start()
+    in_epoch_two.wait(600)
+    requested = time.perf_counter()
+    control.stop()
+    at_request = seen["step"]
+    thread.join()
+    model = keras.models.load_model(Path(seen["dir"]) / "model.keras")
+    return int(np.asarray(model.optimizer.iterations)) - at_request, (seen["finished"] - requested) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=12000, help="training images (MNIST has 60000)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-stop", action="store_true", help="skip the stop-latency measurement")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    work = Path(tempfile.mkdtemp(prefix="tapedeck-bench-"))
+    arrays = mnist_shaped(args.train, max(1000, args.train // 6))
+    npz = work / "mnist_shaped.npz"
+    np.savez(npz, **arrays)
+    exp = preset(npz, args.epochs)
+    device = ", ".join(d.name for d in tf.config.list_logical_devices("GPU")) or "CPU"
+    print(f"device {device}; {args.train} training images 28x28x1, {args.epochs} epochs, batch "
+          f"{exp.training.batch_size}, {args.rounds} rounds; samples/s from the end of epoch 1 on")
+    rates = {"plain": [], "fit": [], "tape": []}
+    ways = {
+        "plain": lambda: plain_keras(exp),
+        "fit": lambda: tapedeck(exp, "fit", work / "runs"),
+        "tape": lambda: tapedeck(exp, "tape", work / "runs"),
+    }
+    names = list(ways)
+    for round_number in range(1, args.rounds + 1):
+        shift = (round_number - 1) % len(names)  # rotate the order: no way always goes first
+        for name in names[shift:] + names[:shift]:
+            rates[name].append(ways[name]())
+        print(f"round {round_number}: " + "  ".join(f"{k} {v[-1]:8.0f}/s" for k, v in rates.items()), flush=True)
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    print("median samples/s: " + "  ".join(f"{k} {v:.0f}" for k, v in median.items()))
+    print(f"ratio fit/plain  {median['fit'] / median['plain']:.3f}")
+    print(f"ratio tape/plain {median['tape'] / median['plain']:.3f}")
+    if not args.no_stop:
+        for loop in ("fit", "tape"):
+            steps, ms = stop_latency(exp, loop, work / "runs")
+            print(f"stop ({loop}): {steps} optimizer step(s) after the last reported step; Finished "
+                  f"{ms:.0f} ms after stop() (includes saving model.keras and the test pass)")
+
+
+if __name__ == "__main__":
+    main()
