@@ -282,7 +282,9 @@ LOOP_WORDS = {"fit": "model.compile + model.fit", "tape": "a custom tf.GradientT
 
 def _header(experiment, api, loop) -> str:
     name = experiment.name.replace('"""', "'''").replace("\\", "/")
-    return (f'"""{name}: the model written with {API_WORDS[api]}, trained with {LOOP_WORDS[loop]}.\n\n'
+    return (f'"""{name}\n\n'
+            f"The model written with {API_WORDS[api]},\n"
+            f"trained with {LOOP_WORDS[loop]}.\n"
             f"Exported from Tapedeck; runs on its own with TensorFlow 2 (Keras 3) and NumPy.\n"
             f'"""')
 

@@ -28,7 +28,7 @@ class DataCode:
 
 def section(title: str) -> str:
     """A heading comment, ruled to the width of the script."""
-    return f"# --- {title} " + "-" * (93 - len(title))
+    return f"# --- {title} " + "-" * (72 - len(title))
 
 
 def _path(path) -> str:
@@ -89,6 +89,8 @@ def _npz(data):
 def _idx(data):
     lines = [
         f"folder = Path({_path(data.path)})",
+        "if folder.is_file():  # one of the four files: read its neighbours too",
+        "    folder = folder.parent",
         "",
         "",
         "def read_idx(name):",
@@ -117,7 +119,8 @@ def _cifar(data):
         "    files = {p.name: p.read_bytes() for p in source.rglob(\"*\") if p.is_file()}",
         "else:",
         "    with tarfile.open(source) as archive:",
-        "        files = {Path(m.name).name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}",
+        "        members = [m for m in archive.getmembers() if m.isfile()]",
+        "        files = {Path(m.name).name: archive.extractfile(m).read() for m in members}",
         "",
         "",
         "def cifar_batch(name, label_key):",
@@ -129,7 +132,8 @@ def _cifar(data):
         "",
         'if "test_batch" in files:  # CIFAR-10: data_batch_1 ... data_batch_5 and test_batch',
         "    num_classes = 10",
-        '    batches = [cifar_batch(f"data_batch_{i}", b"labels") for i in range(1, 6) if f"data_batch_{i}" in files]',
+        '    names = [f"data_batch_{i}" for i in range(1, 6) if f"data_batch_{i}" in files]',
+        '    batches = [cifar_batch(name, b"labels") for name in names]',
         "    x_train = np.concatenate([images for images, _ in batches])",
         "    y_train = np.concatenate([labels for _, labels in batches])",
         '    x_test, y_test = cifar_batch("test_batch", b"labels")',
@@ -152,7 +156,13 @@ def _folder(data):
              "",
              "",
              "def image_files(directory):",
-             "    return sorted(p for p in directory.rglob(\"*\") if p.is_file() and p.suffix.lower() in extensions)",
+             "    files = directory.rglob(\"*\")",
+             "    return sorted(p for p in files if p.is_file() and p.suffix.lower() in extensions)",
+             "",
+             "",
+             "def class_folders(directory):",
+             "    \"\"\"Sorted, as image_dataset_from_directory orders classes; hidden folders skipped.\"\"\"",
+             "    return sorted(d for d in directory.iterdir() if d.is_dir() and not d.name.startswith(\".\"))",
              ""]
     if data.image_size:
         lines.append(f"image_size = ({data.image_size[0]}, {data.image_size[1]})  # (height, width)")
@@ -160,17 +170,16 @@ def _folder(data):
         lines += [
             "",
             "# Every image is resized to the size of the first one.",
-            "first_class = sorted(d for d in train_dir.iterdir() if d.is_dir() and not d.name.startswith(\".\"))[0]",
-            "width, height = keras.utils.load_img(image_files(first_class)[0]).size",
+            "width, height = keras.utils.load_img(image_files(class_folders(train_dir)[0])[0]).size",
             "image_size = (height, width)",
         ]
     lines += [
         "",
         "",
         "def read_folder(directory, class_names=None):",
-        '    """Every image of a class-per-folder directory as uint8 pixels; labels follow the sorted folder names."""',
+        '    """Every image under directory/<class name>/ as uint8 pixels, with its class index."""',
         "    if class_names is None:",
-        '        class_names = sorted(d.name for d in directory.iterdir() if d.is_dir() and not d.name.startswith("."))',
+        "        class_names = [d.name for d in class_folders(directory)]",
         "    images, labels = [], []",
         "    for label, name in enumerate(class_names):",
         "        for path in image_files(directory / name):",
@@ -187,7 +196,7 @@ def _folder(data):
         f"    keep, held = held_out_split(y_train, {TEST_FRACTION})  # {TEST_FRACTION:.0%} held out for testing",
         "    x_test, y_test = x_train[held], y_train[held]",
         "    x_train, y_train = x_train[keep], y_train[keep]",
-        "# Folders list files class by class: shuffle once, with a fixed seed, so every part holds every class.",
+        "# Files come class by class: shuffle once (fixed seed) so every part holds every class.",
         f"order = np.random.default_rng({SEED}).permutation(len(x_train))",
         "x_train, y_train = x_train[order], y_train[order]",
     ]
@@ -228,8 +237,8 @@ def data_code(data, batch_size: int | None = None) -> DataCode:
             "x_train, y_train = x_train[train_index], y_train[train_index]",
         ]
     scale_text = scale if isinstance(scale, str) else repr(float(scale))
-    prepare_doc = (f"float32 pixels divided by {scale_text} (to [0, 1]), with a channel axis: (N, H, W) -> (N, H, W, 1)."
-                   if data.normalize else "float32 pixels, with a channel axis: (N, H, W) -> (N, H, W, 1).")
+    prepare_doc = (f"float32 pixels in [0, 1] (divided by {scale_text}), with a channel axis (N, H, W, C)."
+                   if data.normalize else "float32 pixels with a channel axis (N, H, W, C).")
     body = f'    images = images.astype("float32") / {scale_text}' if data.normalize else \
         '    images = images.astype("float32")'
     arrays = ["x_train", "x_val", "x_test"] if split > 0 else ["x_train", "x_test"]

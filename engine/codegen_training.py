@@ -218,7 +218,11 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
         section("Settings"),
         *_settings(training, needs_steps),
         "",
-        "train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(x_train)).batch(batch_size)",
+        "train_ds = (",
+        "    tf.data.Dataset.from_tensor_slices((x_train, y_train))",
+        "    .shuffle(len(x_train))",
+        "    .batch(batch_size)",
+        ")",
     ]
     if has_validation:
         data.append("val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size)")

@@ -17,7 +17,6 @@ import pytest
 from engine import graph
 from engine.codegen import (MODEL_ATTRIBUTES, POSITIONAL, TRAINING_AWARE, generate_code, layer_expression,
                             model_code)
-from engine.codegen_data import data_code
 from engine.experiment import Experiment, LayerSpec, list_presets, load_preset
 
 APIS = ("sequential", "functional", "subclassing")
@@ -108,7 +107,8 @@ def _two_replicas(text: str) -> str:
 
 def test_every_preset_exports_every_api_and_loop():
     presets = list_presets()
-    assert {"digits_cnn", "digits_residual", "mnist_cnn_sequential_fit", "cifar100_cnn_subclassing_tape"} <= set(presets)
+    assert {"digits_cnn", "digits_residual", "mnist_cnn_sequential_fit",
+            "cifar100_cnn_subclassing_tape"} <= set(presets)
     for name in presets:
         experiment = load_preset(name)
         for api in APIS:
@@ -151,7 +151,7 @@ def test_default_arguments_are_left_out_and_the_tutorial_spelling_is_used():
 def test_branches_are_wired_by_name():
     experiment = load_preset("digits_residual")
     functional = generate_code(experiment, "functional", "fit")
-    assert "stem = layers.Conv2D(32, 3, activation=\"relu\", padding=\"same\", name=\"stem\")(inputs)" in functional
+    assert 'stem = layers.Conv2D(32, 3, activation="relu", padding="same", name="stem")(inputs)' in functional
     assert 'x = layers.Add(name="skip")([stem, x])' in functional
     assert "model = keras.Model(inputs=inputs, outputs=outputs)" in functional
     subclassing = generate_code(experiment, "subclassing", "tape")

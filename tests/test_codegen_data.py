@@ -67,6 +67,8 @@ def test_npz_with_float_colour_images(tmp_path):
 def test_idx_folder(tmp_path, gz):
     folder = datafiles.write_idx_set(tmp_path / "mnist", n_train=40, n_test=12, gz=gz)
     _assert_same(DataSpec(source="idx", path=str(folder), validation_split=0.2))
+    one_file = folder / ("train-images-idx3-ubyte" + (".gz" if gz else ""))
+    _assert_same(DataSpec(source="idx", path=str(one_file), limit=20))
 
 
 def test_cifar10_folder_and_cifar100_archive(tmp_path):
