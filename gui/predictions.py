@@ -56,12 +56,14 @@ class Tile(QFrame):
         self.correct: bool | None = None
 
     def show_prediction(self, true_name: str, predicted_name: str, confidence: float) -> None:
-        self.correct = true_name == predicted_name
-        colour = RIGHT if self.correct else WRONG
+        correct = true_name == predicted_name
+        colour = RIGHT if correct else WRONG
         self.caption.setText(f"<span style='color:#555'>true {true_name}</span><br>"
                              f"<b style='color:{colour}'>{predicted_name}</b> "
                              f"<span style='color:{colour}'>{confidence:.0%}</span>")
-        self.setStyleSheet(f"QFrame#tile {{ border: 2px solid {colour}; border-radius: 4px; }}")
+        if correct != self.correct:   # re-styling costs a re-polish: only when the verdict flips
+            self.setStyleSheet(f"QFrame#tile {{ border: 2px solid {colour}; border-radius: 4px; }}")
+        self.correct = correct
 
 
 class PredictionsPanel(QWidget):
@@ -69,6 +71,7 @@ class PredictionsPanel(QWidget):
         super().__init__(parent)
         self.tiles: list[Tile] = []
         self.class_names: list[str] = []
+        self._pending: Predictions | None = None   # the latest predictions, shown when visible
         self.summary = QLabel("Sample predictions appear here after the first epoch of a run.", self)
         self.summary.setWordWrap(True)
         self._grid_host = QWidget(self)
@@ -114,11 +117,26 @@ class PredictionsPanel(QWidget):
         if isinstance(event, RunStarted):
             self._set_samples(event)
         elif isinstance(event, Predictions):
-            self._show(event)
+            # Refreshing 32 tiles on a hidden tab would only take time from training.
+            self._pending = event
+            if self.isVisible():
+                self.flush()
         elif isinstance(event, TestResult):
+            self.flush()
             self._show_test(event)
 
+    def flush(self) -> None:
+        """Show the latest predictions, if any arrived since the last time."""
+        if self._pending is not None:
+            event, self._pending = self._pending, None
+            self._show(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.flush()
+
     def _set_samples(self, event: RunStarted) -> None:
+        self._pending = None
         for tile in self.tiles:
             tile.setParent(None)
             tile.deleteLater()
