@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from dataclasses import dataclass
 
 from engine import catalogue, graph
 from engine.codegen_data import data_code
@@ -45,7 +46,7 @@ TRAINING_AWARE = frozenset({
 
 # Names the script itself uses at module level; a layer variable must not shadow them.
 SCRIPT_NAMES = frozenset("""
-    np tf keras layers math os gzip struct pickle tarfile pathlib load_digits train_test_split
+    np tf keras layers math gzip struct pickle tarfile pathlib load_digits train_test_split
     x_train y_train x_val y_val x_test y_test input_shape num_classes class_names batch_size epochs
     inputs outputs x model MyModel optimizer loss_object learning_rate steps_per_epoch callbacks history
     train_ds val_ds test_ds train_step test_step evaluate train_loss train_accuracy test_loss test_accuracy
@@ -134,13 +135,13 @@ def tidy(text: str) -> str:
 
 # --- the model ---------------------------------------------------------------------------------------
 
+@dataclass
 class ModelParts:
     """The model in two pieces: a class definition (subclassing only) that may sit anywhere at module
     level, and the lines that create ``model`` (which a distribution strategy wraps in its scope)."""
 
-    def __init__(self, class_text: str, build_text: str):
-        self.class_text = class_text
-        self.build_text = build_text
+    class_text: str
+    build_text: str
 
 
 def _nodes(experiment, api):
@@ -180,7 +181,7 @@ def literal(value) -> str:
     return repr(value)
 
 
-def layer_expression(spec, with_name: bool = True) -> str:
+def layer_expression(spec) -> str:
     """``layers.Conv2D(32, 3, activation="relu", name="c1")``: required arguments first and
     positional where the tutorial writes them so, the rest as keywords, defaults left out."""
     params = catalogue.non_default_params(spec)
@@ -190,7 +191,7 @@ def layer_expression(spec, with_name: bool = True) -> str:
             break
         args.append(literal(params.pop(key)))
     args += [f"{key}={literal(value)}" for key, value in params.items()]
-    if with_name and spec.name:
+    if spec.name:
         args.append(f"name={literal(spec.name)}")
     return f"layers.{spec.type}({', '.join(args)})"
 
@@ -293,7 +294,6 @@ def _header(experiment, api, loop) -> str:
 IMPORT_LINES = {
     "gzip": "import gzip",
     "math": "import math",
-    "os": "import os",
     "pickle": "import pickle",
     "struct": "import struct",
     "tarfile": "import tarfile",
@@ -308,7 +308,7 @@ IMPORT_LINES = {
 
 def _imports(needed: set) -> str:
     needed = set(needed) | {"keras", "layers", "np"}
-    std = [IMPORT_LINES[k] for k in ("gzip", "math", "os", "pickle", "struct", "tarfile", "pathlib")
+    std = [IMPORT_LINES[k] for k in ("gzip", "math", "pickle", "struct", "tarfile", "pathlib")
            if k in needed]
     third = [IMPORT_LINES[k] for k in ("np", "tf", "keras", "layers") if k in needed]
     extra = [IMPORT_LINES[k] for k in ("load_digits",) if k in needed]

@@ -343,7 +343,7 @@ def _epoch_loop(training, has_validation: bool, distributed: bool) -> str:
         patience = training.early_stopping_patience
         before += [f"best = {'-' if higher else ''}math.inf", "wait = 0"]
         if training.restore_best_weights:
-            before.append("best_weights = model.get_weights()")
+            before.append("best_weights = None")
         after += [
             f"# Stop when {monitor} has not improved for {patience} epochs.",
             f'if logs["{monitor}"] {">" if higher else "<"} best:',
@@ -354,7 +354,7 @@ def _epoch_loop(training, has_validation: bool, distributed: bool) -> str:
         after += ["else:", "    wait += 1", f"    if wait >= {patience}:",
                   f'        print(f"Early stopping: {monitor} has not improved for {patience} epochs.")']
         if training.restore_best_weights:
-            after.append("        model.set_weights(best_weights)")
+            after += ["        if best_weights is not None:", "            model.set_weights(best_weights)"]
         after.append("        break")
 
     step = "distributed_train_step" if distributed else "train_step"
