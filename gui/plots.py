@@ -113,6 +113,7 @@ class TrainingPanel(QWidget):
         self.log_loss.toggled.connect(self._set_log)
         self._pairs: tuple = ()
         self._drawn: dict[int, int] = {}
+        self._loss_top: float | None = None
         self.loss_plot = self.acc_plot = self.lr_plot = None
 
         self._grid = QGridLayout()
@@ -175,6 +176,25 @@ class TrainingPanel(QWidget):
     def _set_log(self, on: bool) -> None:
         if self.plots_built:
             self.loss_plot.getPlotItem().setLogMode(y=on)
+            self._loss_top = None
+            if on:   # log scale: let pyqtgraph fit the decades
+                self.loss_plot.getPlotItem().enableAutoRange(axis="y")
+            self._fit_loss_axis()
+
+    def _fit_loss_axis(self) -> None:
+        """Linear loss axis from 0, re-ranged only when the loss leaves its upper half: an axis
+        that re-ranges with every batch repaints its labels every frame (the costliest paint)."""
+        if not self.plots_built or self.log_loss.isChecked():
+            return
+        values = np.concatenate([self.batch_loss.view()[1], self.epoch_loss.view()[1],
+                                 self.epoch_val_loss.view()[1]])
+        values = values[np.isfinite(values)]
+        if not values.size:
+            return
+        top = float(values.max())
+        if self._loss_top is None or top > self._loss_top or top < 0.5 * self._loss_top:
+            self._loss_top = top * 1.08 if top > 0 else 1.0
+            self.loss_plot.setYRange(min(0.0, float(values.min())), self._loss_top, padding=0)
 
     # -- events --------------------------------------------------------------------------
     def handle(self, event) -> None:
@@ -205,6 +225,7 @@ class TrainingPanel(QWidget):
                             f" · {event.loop} · {event.api}")
         self.speed.setText("")
         self._fix_x_axes(event)
+        self._loss_top = None
         self._dirty = True
 
     def _fix_x_axes(self, event: RunStarted) -> None:
@@ -269,6 +290,7 @@ class TrainingPanel(QWidget):
                 rates = rates[np.isfinite(rates)]
                 if rates.size:   # a constant rate would auto-range to a meaningless band around it
                     self.lr_plot.setYRange(0, float(rates.max()) * 1.15, padding=0)
+        self._fit_loss_axis()
         self._show_progress()
 
     def _show_progress(self) -> None:
