@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-COMMANDS = ("check", "code", "train")
+COMMANDS = ("check", "code", "train", "runs", "compare", "export")
 USER_ERROR = 2
 
 
@@ -84,6 +84,22 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train headless and write a run folder")
     add_train_arguments(train)
     train.set_defaults(func=train_command)
+
+    from engine.cli_runs import (add_compare_arguments, add_export_arguments, add_runs_arguments, compare_command,
+                                 export_command, runs_command)
+
+    runs = sub.add_parser("runs", help="list the runs in a folder as a table")
+    add_runs_arguments(runs)
+    runs.set_defaults(func=runs_command)
+
+    compare = sub.add_parser("compare", help="metrics of two or more runs side by side, and how their experiments differ")
+    add_compare_arguments(compare)
+    compare.set_defaults(func=compare_command)
+
+    export = sub.add_parser("export", help="write a run's model as .keras, SavedModel or TensorFlow Lite "
+                                           "(or its script or history)")
+    add_export_arguments(export)
+    export.set_defaults(func=export_command)
     return parser
 
 

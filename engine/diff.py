@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Difference", "MISSING", "experiment_differences", "flatten", "format_differences",
+__all__ = ["Difference", "MISSING", "experiment_differences", "flatten", "format_differences", "differences_among",
+           "format_differences_among",
            "load_experiment_dict"]
 
 
@@ -158,3 +159,36 @@ def _shown(value) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value)
+
+
+def differences_among(experiments) -> list[tuple[str, list]]:
+    """For three or more runs: every key path on which any of them differs, with each one's value.
+
+    Values are ``MISSING`` where a run lacks the key; a whole added layer is one row as in
+    :func:`experiment_differences`.
+    """
+    flats = [flatten(_canonical(e)) for e in experiments]
+    order: list[str] = []
+    for flat in flats:
+        order += [key for key in flat if key not in order]
+    rows = []
+    for key in order:
+        values = [flat.get(key, MISSING) for flat in flats]
+        if any(not _same(values[0], v) for v in values[1:]):
+            rows.append((key, [_unwrap(v) for v in values]))
+    layer_heads = {key for key, _ in rows if key.startswith("model.layers[") and key.endswith("]")}
+    return [(key, values) for key, values in rows
+            if not (key.startswith("model.layers[") and not key.endswith("]")
+                    and key[: key.index("]") + 1] in layer_heads)]
+
+
+def format_differences_among(rows: list[tuple[str, list]], titles: list[str]) -> str:
+    """One column per run; what ``tapedeck compare`` prints for three or more runs."""
+    if not rows:
+        return "the experiments are identical"
+    headers = ["setting", *titles]
+    table = [[key, *(_shown(v) for v in values)] for key, values in rows]
+    widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() for t in table]
+    return "\n".join(lines)
