@@ -6,11 +6,33 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine import graph
 from gui.background import Job
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the window shows about a data set; the arrays themselves are not kept (the run loads
+    its own copy, and CIFAR-100 as float32 is 600 MB)."""
+
+    input_shape: tuple
+    num_classes: int
+    class_names: list
+    train_size: int
+    val_size: int
+    test_size: int
+    source: str
+    warnings: list
+
+    @classmethod
+    def of(cls, dataset) -> "DataInfo":
+        return cls(tuple(dataset.input_shape), int(dataset.num_classes), list(dataset.class_names),
+                   len(dataset.x_train), len(dataset.x_val) if dataset.x_val is not None else 0,
+                   len(dataset.x_test), str(dataset.source), list(getattr(dataset, "warnings", []) or []))
 
 
 class Checker(QObject):
@@ -29,7 +51,7 @@ class Checker(QObject):
         self.report = None          # engine.check.CheckReport or None while not computable
         self.check_error: str | None = None
         self.check_ms: float | None = None
-        self.dataset = None         # engine.datasets.Dataset of the current data section
+        self.dataset: DataInfo | None = None   # shape and sizes of the current data section
         self.data_error: str | None = None
         self.data_loading = False
         self._data_key: str | None = None
@@ -126,7 +148,7 @@ class Checker(QObject):
         def load():
             from engine.datasets import load_dataset
 
-            return load_dataset(spec)
+            return DataInfo.of(load_dataset(spec))
 
         self._data_job = Job(load, lambda result, error: self._data_loaded(key, result, error),
                              self, name="tapedeck-data").start()

@@ -297,10 +297,10 @@ class SettingsPanel(QWidget):
             self.data_info.setText(f"<span style='color:#b02a37'>{_escape(checker.data_error)}</span>")
         elif checker.dataset is not None:
             d = checker.dataset
+            warnings = "".join(f"<br><span style='color:#7a5c00'>{_escape(w)}</span>" for w in d.warnings)
             self.data_info.setText(
                 f"input {tuple(d.input_shape)} · {d.num_classes} classes<br>"
-                f"train {len(d.x_train):,} · val {len(d.x_val) if d.x_val is not None else 0:,} · "
-                f"test {len(d.x_test):,}")
+                f"train {d.train_size:,} · val {d.val_size:,} · test {d.test_size:,}{warnings}")
         else:
             self.data_info.setText("")
 

@@ -38,7 +38,7 @@ def test_one_short_epoch_fills_plots_and_predictions(qtbot, window):
     assert all(tile.correct is not None for tile in predictions.tiles)
     assert predictions.confusion.rowCount() == 10 and predictions.confusion.columnCount() == 10
     total = sum(int(predictions.confusion.item(r, c).text()) for r in range(10) for c in range(10))
-    assert total == len(window.checker.dataset.x_test)
+    assert total == window.checker.dataset.test_size
     assert "accuracy" in predictions.test_label.text()
 
     run_dir = Path(finished.run_dir)
