@@ -1,0 +1,33 @@
+"""The same stack in the three APIs: one model, seen three ways."""
+from engine import graph
+from engine.compare_apis import api_variants, parameter_counts
+from engine.events import RunStarted
+from engine.run_queue import run_queue
+from tests.run_support import short_experiment
+
+
+def test_a_chain_runs_in_all_three_apis_and_both_loops():
+    base = short_experiment(name="c")
+    plan = api_variants(base, both_loops=True)
+    assert plan.skipped == []
+    assert [(e.name, e.model.api, e.training.loop) for e in plan.experiments] == [
+        (f"c-{api}-{loop}", api, loop) for api in ("sequential", "functional", "subclassing") for loop in ("fit", "tape")]
+    assert all(e.model.layers == base.model.layers and e.training.seed == base.training.seed for e in plan.experiments)
+    counts = parameter_counts(base, (8, 8, 1))
+    assert len(set(counts.values())) == 1 and counts["sequential"][0] > 0
+
+
+def test_branches_run_functional_and_subclassing_and_say_why_not_sequential(tmp_path):
+    base = short_experiment(name="r", preset="digits_residual", limit=100, epochs=1)
+    plan = api_variants(base)
+    assert plan.skipped == [("sequential", graph.SEQUENTIAL_REFUSAL)]
+    assert [e.model.api for e in plan.experiments] == ["functional", "subclassing"]
+    counts = parameter_counts(base, (8, 8, 1))
+    assert counts["sequential"] == graph.SEQUENTIAL_REFUSAL and counts["functional"] == counts["subclassing"]
+
+    started = {}
+    results = run_queue(plan.experiments, lambda i, e: started.setdefault(i, e) if isinstance(e, RunStarted) else None,
+                        runs_dir=tmp_path)
+    assert [r.reason for r in results] == ["completed", "completed"]
+    assert [(started[i].api, started[i].trainable) for i in (0, 1)] == [
+        ("functional", counts["functional"][0]), ("subclassing", counts["subclassing"][0])]
