@@ -77,7 +77,9 @@ def _is_subclass(model) -> bool:
 
 
 def _layers(model):
-    return list(model.stack) if _is_subclass(model) else list(model.layers)
+    if _is_subclass(model):
+        return list(model.stack)
+    return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
 def _subclass_shapes(model) -> dict:
