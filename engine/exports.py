@@ -3,11 +3,13 @@
 - ``keras``: the native ``.keras`` file (``keras.models.load_model`` reads it; the subclassed
   model reloads because ``engine.build`` registers it).
 - ``savedmodel``: a TensorFlow SavedModel for serving, written by Keras's own ``model.export``
-  (``serve`` endpoint and ``serving_default`` signature; TF Serving and ``tf.saved_model.load`` read it).
+  (``serve`` endpoint and ``serving_default`` signature; TF Serving and ``tf.saved_model.load`` read it)
+  of the model without its augmentation layers (see ``engine.inference_model``: exported as they are
+  they would augment every request).
 - ``tflite``: a TensorFlow Lite flatbuffer from ``tf.lite.TFLiteConverter.from_saved_model`` over that
-  SavedModel, the route Keras's own ``export(format="litert")`` takes. In TF 2.21 the converter is
-  still ``tf.lite``; only the *interpreter* is deprecated there in favour of the ``ai_edge_litert``
-  package (``tf.lite.Interpreter`` still works and warns).
+  SavedModel (same inference graph), the route Keras's own ``export(format="litert")`` takes. In
+  TF 2.21 the converter is still ``tf.lite``; only the *interpreter* is deprecated there in favour of
+  the ``ai_edge_litert`` package (``tf.lite.Interpreter`` still works and warns).
 - ``script``: the standalone training script (``engine.codegen``) for an API × loop.
 - ``history``: the epoch history as CSV.
 
@@ -81,32 +83,45 @@ def save_keras(model, path) -> Path:
     return path
 
 
-def save_savedmodel(model, path) -> Path:
-    """``model.export`` into a temporary folder beside ``path``, then swapped in with renames."""
+def save_savedmodel(model, path, experiment=None) -> Path:
+    """``model.export`` into a temporary folder beside ``path``, then swapped in with renames.
+
+    Augmentation layers are left out first (``engine.inference_model``): exported as they are, they
+    would augment every request.
+    """
+    from engine.inference_model import inference_model
+
     path = Path(path)
+    model = inference_model(model, experiment)
     with _atomic_folder(path) as temp:
         with _quiet():
             model.export(str(temp), format="tf_saved_model", verbose=False)
     return path
 
 
-def tflite_bytes(model) -> bytes:
-    """The TFLite flatbuffer of ``model``: SavedModel first (as Keras's LiteRT export does), then convert."""
+def tflite_bytes(model, experiment=None) -> bytes:
+    """The TFLite flatbuffer of ``model``: SavedModel first (as Keras's LiteRT export does), then convert.
+
+    Augmentation layers are left out first (``engine.inference_model``): they are identity at
+    inference, but their random ops are not TFLite built-ins.
+    """
     import tensorflow as tf
 
+    from engine.inference_model import inference_model
+
+    model = inference_model(model, experiment)
     with tempfile.TemporaryDirectory(prefix="tapedeck-tflite-") as scratch:
         saved = Path(scratch) / "saved_model"
         with _quiet():
             model.export(str(saved), format="tf_saved_model", verbose=False)
-            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
-            return converter.convert()
+            return tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
 
 
-def save_tflite(model, path) -> Path:
+def save_tflite(model, path, experiment=None) -> Path:
     path = Path(path)
     if path.suffix != ".tflite":
         raise ExportError(f"{path}: a TensorFlow Lite file must end in .tflite")
-    write_bytes_atomic(path, tflite_bytes(model))
+    write_bytes_atomic(path, tflite_bytes(model, experiment))
     return path
 
 
@@ -169,9 +184,10 @@ def export_run(run_dir, fmt: str, out=None, api=None, loop=None) -> ExportResult
         save_history_csv(RunFolder(run_dir).read_history(), target)
     else:
         model = load_run_model(run_dir)
-        writer = {"keras": save_keras, "savedmodel": save_savedmodel, "tflite": save_tflite}[fmt]
+        writers = {"keras": save_keras, "savedmodel": lambda m, t: save_savedmodel(m, t, experiment),
+                   "tflite": lambda m, t: save_tflite(m, t, experiment)}
         try:
-            writer(model, target)
+            writers[fmt](model, target)
         except ExportError:
             raise
         except OSError as error:

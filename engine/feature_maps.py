@@ -2,8 +2,10 @@
 
 Sequential and Functional models expose every layer's symbolic output, so a second
 ``keras.Model(model.inputs[0], layer.output)`` shares the trained weights and stops at that layer. A model
-subclass has no symbolic graph; ``engine.build.TapedeckModel.layer_outputs`` runs the stack once and
-returns every layer's output by name instead. The extractor is made once per (model, layer).
+subclass has no symbolic graph: ``engine.inference_model.functional_twin`` wires its trained layers into
+one first (``TapedeckModel.layer_outputs`` would do too, but it cannot pass ``training=False``, and
+without it an augmenting stack flips the image and moves BatchNormalization's statistics). The extractor
+is made once per (model, layer).
 """
 from __future__ import annotations
 
@@ -28,15 +30,14 @@ def conv_layer_names(model) -> list[str]:
 
 def spatial_layer_names(model) -> list[str]:
     """Every layer whose output is (H, W, C): convolutions, pooling, normalisation, activations."""
+    source = _symbolic(model)
     names = []
     for layer in _layers(model):
         try:
-            shape = layer.output.shape if not _is_subclass(model) else None
+            shape = source.get_layer(layer.name).output.shape
         except (AttributeError, ValueError):
-            shape = None
-        if shape is None and _is_subclass(model):
-            shape = _subclass_shapes(model).get(layer.name)
-        if shape is not None and len(shape) == 4:
+            continue
+        if len(shape) == 4:
             names.append(layer.name)
     return names
 
@@ -82,17 +83,19 @@ def _layers(model):
     return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
-def _subclass_shapes(model) -> dict:
-    """Output shapes of a subclassed model's layers from one call on zeros (cached with the extractors)."""
+def _symbolic(model):
+    """The model itself, or for a subclass its functional twin (made once, kept with the extractors)."""
+    if not _is_subclass(model):
+        return model
     cache = _extractors.setdefault(model, {})
-    if "__shapes__" not in cache:
-        built = (model.get_build_config() or {}).get("input_shape")
-        if not built:
-            return {}
-        shape = (1, *tuple(built)[1:])
-        outputs = model.layer_outputs(np.zeros(shape, dtype=np.float32))
-        cache["__shapes__"] = {name: tuple(np.shape(v)) for name, v in outputs.items()}
-    return cache["__shapes__"]
+    if "__twin__" not in cache:
+        from engine.inference_model import functional_twin
+
+        twin = functional_twin(model)
+        if twin is None:
+            raise FeatureMapError("the model's layers cannot be rewired into a graph to read their outputs")
+        cache["__twin__"] = twin
+    return cache["__twin__"]
 
 
 def _extractor(model, layer_name: str):
@@ -102,15 +105,14 @@ def _extractor(model, layer_name: str):
     names = [layer.name for layer in _layers(model)]
     if layer_name not in names:
         raise FeatureMapError(f"no layer named {layer_name!r}; layers are: {', '.join(names)}")
-    if _is_subclass(model):
-        def extract(x):
-            return model.layer_outputs(x)[layer_name]
-    else:
-        import keras
+    import keras
 
-        sub = keras.Model(model.inputs[0], model.get_layer(layer_name).output)
+    source = _symbolic(model)
+    sub = keras.Model(source.inputs[0], source.get_layer(layer_name).output)
 
-        def extract(x):
-            return sub(x, training=False)
+    def extract(x):
+        # training=False reaches every layer: augmentation stays identity, BatchNormalization keeps its
+        # statistics (a call without it runs both in training mode when the stack augments).
+        return sub(x, training=False)
     cache[layer_name] = extract
     return extract

@@ -134,3 +134,22 @@ def test_own_input_mistakes_are_one_message(tmp_path):
         prepare_array(np.zeros((2, 3, 4, 5)), (8, 8, 1))
     with pytest.raises(InputError, match="NaN"):
         prepare_array(np.full((4, 4), np.nan), (8, 8, 1))
+
+
+def test_feature_maps_leave_an_augmenting_subclass_untouched():
+    """Augmentation and BatchNormalization run as at inference: same maps twice, statistics unmoved."""
+    from engine.build import build_model
+    from engine.experiment import LayerSpec
+
+    experiment = short_experiment(api="subclassing")
+    experiment.model.layers = [LayerSpec("RandomFlip"), LayerSpec("Conv2D", {"filters": 4, "kernel_size": 3}),
+                               LayerSpec("BatchNormalization"), LayerSpec("Flatten"), LayerSpec("Dense", {"units": 10})]
+    model = build_model(experiment, (8, 8, 1))
+    batch_norm = model.stack[2]
+    statistics = np.asarray(batch_norm.moving_mean).copy()
+    image = np.random.default_rng(4).random((8, 8, 1), dtype=np.float32) * 4
+    assert spatial_layer_names(model) == ["random_flip", "conv2d", "batch_normalization"]
+    first = feature_maps(model, "batch_normalization", image)
+    np.testing.assert_array_equal(feature_maps(model, "batch_normalization", image), first)
+    np.testing.assert_array_equal(np.asarray(batch_norm.moving_mean), statistics)
+    np.testing.assert_allclose(feature_maps(model, "random_flip", image), image, atol=0)

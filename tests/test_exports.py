@@ -127,3 +127,38 @@ def test_mistakes_are_one_clear_message(run_copy, tmp_path):
     with pytest.raises(ExportError, match="holds no model.keras"):
         export_run(empty, "keras")
     assert default_export_path(run_copy, "savedmodel") == run_copy / "exports" / "saved_model"
+
+
+def _augmented_experiment(api):
+    from engine.experiment import LayerSpec
+
+    experiment = short_experiment(api=api)
+    layers = [LayerSpec("RandomFlip"), LayerSpec("RandomRotation", {"factor": 0.2}),
+              LayerSpec("RandomZoom", {"height_factor": 0.2}),
+              LayerSpec("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same"}, name="a"),
+              LayerSpec("BatchNormalization"), LayerSpec("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same"})]
+    if api != "sequential":  # a branch around the second convolution
+        layers.append(LayerSpec("Add", inputs=["a", "conv2d"]))
+    experiment.model.layers = layers + [LayerSpec("Flatten"), LayerSpec("Dense", {"units": 10, "activation": "softmax"})]
+    return experiment
+
+
+@pytest.mark.parametrize("api", ["sequential", "functional", "subclassing"])
+def test_augmentation_layers_are_left_out_of_served_models(api, tmp_path):
+    """Keras traces RandomFlip & co. with training=True: exported as is, they augment every request."""
+    import tensorflow as tf
+
+    from engine.build import build_model
+    from engine.inference_model import augmentation_layer_names, inference_model
+
+    model = build_model(_augmented_experiment(api), (8, 8, 1))
+    assert augmentation_layer_names(model) == ["random_flip", "random_rotation", "random_zoom"]
+    x = np.random.default_rng(3).random((6, 8, 8, 1), dtype=np.float32)
+    before = np.asarray(model(x, training=False))
+    assert np.abs(np.asarray(model(x)) - before).max() > 1e-3  # the trap: the default call augments
+    reference = np.asarray(model(x, training=False))  # (that call also moved BatchNormalization's statistics)
+    twin = inference_model(model)  # wiring read from the model itself, no experiment given
+    assert augmentation_layer_names(twin) == [] and twin.count_params() == model.count_params()
+    served = tf.saved_model.load(str(save_savedmodel(model, tmp_path / "served")))
+    np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(), reference, atol=1e-5)
+    np.testing.assert_allclose(tflite_predict(save_tflite(model, tmp_path / "m.tflite"), x), reference, atol=1e-4)
