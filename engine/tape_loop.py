@@ -18,7 +18,7 @@ __all__ = ["TapeLoop"]
 
 
 class TapeLoop:
-    def __init__(self, model, optimizer, loss_fn, make_accuracy, strategy, batch_size: int, seed=None):
+    def __init__(self, model, optimizer, loss_fn, make_accuracy, strategy, batch_size: int):
         """``loss_fn`` gives per-example losses (``reduction=None``); built inside ``strategy.scope()``."""
         import keras
 
@@ -27,7 +27,6 @@ class TapeLoop:
         self.loss_fn = loss_fn
         self.strategy = strategy
         self.batch_size = int(batch_size)
-        self.seed = seed
         self.traces = {"train": 0, "validation": 0}
         with strategy.scope():
             self.loss_metric = keras.metrics.Mean(name="loss")
@@ -40,14 +39,18 @@ class TapeLoop:
 
     # -- data -----------------------------------------------------------------------------------
     def _dataset(self, x, y, shuffle: bool):
-        """Shuffle indices, then gather: no per-element copy of the images into a shuffle buffer."""
+        """Shuffle indices, then gather: no per-element copy of the images into a shuffle buffer.
+
+        No op-level seed: the global seed (``keras.utils.set_random_seed``) decides the order, as in
+        the tutorial's ``shuffle(len(x))`` — the same permutation, so a run follows the exported script.
+        """
         import tensorflow as tf
 
         images = tf.convert_to_tensor(x)
         labels = tf.convert_to_tensor(y)
         indices = tf.data.Dataset.range(len(x))
         if shuffle:
-            indices = indices.shuffle(len(x), seed=self.seed, reshuffle_each_iteration=True)
+            indices = indices.shuffle(len(x), reshuffle_each_iteration=True)
         dataset = indices.batch(self.batch_size).map(
             lambda i: (tf.gather(images, i), tf.gather(labels, i)),
             num_parallel_calls=tf.data.AUTOTUNE,

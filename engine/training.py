@@ -239,8 +239,6 @@ class _Session:
         import tensorflow as tf
 
         keras.config.set_dtype_policy("float32")
-        if training.seed is not None:
-            keras.utils.set_random_seed(int(training.seed))
         if training.deterministic:
             tf.config.experimental.enable_op_determinism()
         self.metrics["versions"] = {
@@ -294,6 +292,10 @@ class _Session:
         from engine.optimizers import make_accuracy, make_loss, make_optimizer
 
         training = self.experiment.training
+        if training.seed is not None:
+            # Seeded here, right before the weights are drawn (the shape check before this draws
+            # layers too), so a run matches the exported script with the same seed.
+            keras.utils.set_random_seed(int(training.seed))
         with strategy.scope():
             if initial_epoch:
                 model = keras.models.load_model(folder.checkpoint_path)
@@ -323,7 +325,7 @@ class _Session:
         training = self.experiment.training
         loop = TapeLoop(model, optimizer, make_loss(training, reduction=None),
                         lambda name: make_accuracy(training, name), strategy,
-                        int(training.batch_size), seed=training.seed)
+                        int(training.batch_size))
         callback_list = keras.callbacks.CallbackList(
             callbacks, model=model, epochs=epochs, steps=math.ceil(len(data.x_train) / training.batch_size),
             verbose=0,

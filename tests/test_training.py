@@ -45,7 +45,7 @@ def test_both_loops_emit_the_same_events_with_the_same_names(digits_runs):
         assert kinds[1:-2] == [EpochEnd, Predictions] * 10
         assert kinds[-2:] == [TestResult, Finished]
         started = recorder.of(RunStarted)[0]
-        assert started.steps_per_epoch == int(np.ceil(len_train() / 32))
+        assert started.steps_per_epoch == int(np.ceil(len_train() / digits_cnn().training.batch_size))
         assert started.trainable > 0 and "Conv2D" in started.summary or "conv2d" in started.summary
         assert started.sample_images.shape[1:] == (8, 8, 1)
         batches = recorder.of(BatchEnd)
@@ -55,7 +55,7 @@ def test_both_loops_emit_the_same_events_with_the_same_names(digits_runs):
         assert batches[-1].samples_seen == len_train()
         epoch = recorder.of(EpochEnd)[-1]
         assert [epoch.val_loss is None, epoch.val_accuracy is None] == [False, False]
-        assert epoch.learning_rate == pytest.approx(0.001)
+        assert epoch.learning_rate == pytest.approx(digits_cnn().training.learning_rate)
         predictions = recorder.of(Predictions)[-1]
         assert predictions.probabilities.shape == (len(started.sample_labels), 10)
         np.testing.assert_allclose(predictions.probabilities.sum(axis=1), 1.0, atol=1e-4)
