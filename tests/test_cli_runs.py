@@ -33,19 +33,21 @@ def test_runs_prints_the_table(tmp_path, capsys):
 def test_compare_prints_metrics_and_only_the_differences(tmp_path, capsys):
     a = copy_run(trained_run(), tmp_path / "a")
     b = _changed_copy(trained_run(), tmp_path / "b", learning_rate=0.01, batch_size=64)
+    base = json.loads((a / "experiment.json").read_text())["training"]
+    lr, size = json.dumps(base["learning_rate"]), str(base["batch_size"])
     assert main(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert any(line.startswith("best val accuracy") for line in lines)
-    assert any(line.split()[:3] == ["training.learning_rate", "0.003", "0.01"] for line in lines)
-    assert any(line.split()[:3] == ["training.batch_size", "32", "64"] for line in lines)
+    assert any(line.split()[:3] == ["training.learning_rate", lr, "0.01"] for line in lines)
+    assert any(line.split()[:3] == ["training.batch_size", size, "64"] for line in lines)
     assert "training.epochs" not in out and "model.layers" not in out
 
     c = _changed_copy(trained_run(), tmp_path / "c", loop="tape")
     assert main(["compare", str(a), str(b), str(c), "--runs-dir", str(tmp_path)]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if line.startswith("training.")}
-    assert rows == {"training.loop": ["fit", "fit", "tape"], "training.learning_rate": ["0.003", "0.01", "0.003"],
-                    "training.batch_size": ["32", "64", "32"]}
+    assert rows == {"training.loop": ["fit", "fit", "tape"], "training.learning_rate": [lr, "0.01", lr],
+                    "training.batch_size": [size, "64", size]}
 
 
 def test_compare_mistakes_exit_2(tmp_path, capsys):

@@ -21,7 +21,8 @@ def test_changed_settings_and_layer_params_are_key_paths():
     b.model.api = "functional"
     found = {d.path: (d.left, d.right) for d in experiment_differences(a, b)}
     assert found == {"model.api": ("sequential", "functional"), "model.layers[0].strides": (MISSING, 2),
-                     "model.layers[4].units": (64, 128), "training.learning_rate": (0.003, 0.01)}
+                     "model.layers[4].units": (a.model.layers[4].params["units"], 128),
+                     "training.learning_rate": (a.training.learning_rate, 0.01)}
     table = format_differences(experiment_differences(a, b), "A", "B")
     assert "model.layers[0].strides  (absent)" in table and len(table.splitlines()) == 6
 
@@ -42,7 +43,8 @@ def test_an_added_or_replaced_layer_is_one_difference():
 def test_differences_among_three_runs():
     a = load_preset("digits_cnn")
     b, c = a.copy(), a.copy()
-    b.training.batch_size = 64
+    size = a.training.batch_size
+    b.training.batch_size = size * 2
     c.training.loop = "tape"
     rows = dict(differences_among([a, b, c]))
-    assert rows == {"training.loop": ["fit", "fit", "tape"], "training.batch_size": [32, 64, 32]}
+    assert rows == {"training.loop": ["fit", "fit", "tape"], "training.batch_size": [size, size * 2, size]}

@@ -17,12 +17,14 @@ def test_grid_expands_every_combination_with_names():
     assert grid[0].name == "s-lr0.001-bs16-dense.units8" and grid[-1].name == "s-lr0.01-bs64-dense.units32"
     assert {(e.training.learning_rate, e.training.batch_size, e.model.layers[4].params["units"]) for e in grid} == {
         (lr, bs, u) for lr in (0.001, 0.01) for bs in (16, 64) for u in (8, 16, 32)}
-    assert base.training.learning_rate == 0.003 and base.model.layers[4].params["units"] == 64  # untouched
+    assert base.to_dict() == short_experiment(name="s").to_dict()  # the base is left untouched
 
 
 def test_sweepable_settings_name_the_layers():
-    paths = {path: current for path, _label, current in sweepable_settings(short_experiment())}
-    assert paths == {"training.learning_rate": 0.003, "training.batch_size": 32, "model.layers[0].filters": 32,
+    experiment = short_experiment()
+    paths = {path: current for path, _label, current in sweepable_settings(experiment)}
+    assert paths == {"training.learning_rate": experiment.training.learning_rate,
+                     "training.batch_size": experiment.training.batch_size, "model.layers[0].filters": 32,
                      "model.layers[2].filters": 64, "model.layers[4].units": 64, "model.layers[5].rate": 0.3,
                      "model.layers[6].units": 10}
 
