@@ -96,7 +96,8 @@ def format_metrics_table(summaries) -> str:
             "api": s.api or "-",
             "loop": s.loop or "-",
             "epochs": "-" if s.epochs is None else str(s.epochs),
-            "best val accuracy": _percent(s.best_val_accuracy) + ("" if s.best_epoch is None else f" (epoch {s.best_epoch})"),
+            "best val accuracy": _percent(s.best_val_accuracy)
+            + ("" if s.best_epoch is None else f" (epoch {s.best_epoch})"),
             "final val accuracy": _percent(last.get("val_accuracy")),
             "final loss": _number(last.get("loss")),
             "final val loss": _number(last.get("val_loss")),
@@ -128,7 +129,8 @@ def add_export_arguments(parser) -> None:
                              "script (standalone training script), history (CSV)")
     parser.add_argument("--out", metavar="PATH",
                         help="file or folder to write (default: RUN/exports/...)")
-    parser.add_argument("--api", choices=("sequential", "functional", "subclassing"), help="script: how the model is written")
+    parser.add_argument("--api", choices=("sequential", "functional", "subclassing"),
+                        help="script: how the model is written")
     parser.add_argument("--loop", choices=("fit", "tape"), help="script: model.fit or the GradientTape loop")
     parser.add_argument("--runs-dir", default="runs", metavar="DIR",
                         help="where to look for a RUN given by name (default: runs)")

@@ -81,7 +81,8 @@ def format_differences(differences: list[Difference], left_title: str = "left", 
     """Three columns: key path, left value, right value (what ``tapedeck compare`` prints)."""
     if not differences:
         return "the experiments are identical"
-    rows = [(d.path, _shown(d.left), _shown(d.right)) for d in differences if not _layer_detail_of_added(d, differences)]
+    rows = [(d.path, _shown(d.left), _shown(d.right)) for d in differences
+            if not _layer_detail_of_added(d, differences)]
     headers = ("setting", left_title, right_title)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("-" * w for w in widths)]

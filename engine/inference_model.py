@@ -113,8 +113,10 @@ def _functional_specs(model):
 
 def _history_names(value) -> list[str]:
     if isinstance(value, dict):
-        history = value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
-        return [history[0]] if history else [n for v in value.values() for n in _history_names(v)]
+        if value.get("class_name") == "__keras_tensor__":
+            history = value.get("config", {}).get("keras_history")
+            return [history[0]] if history else []
+        return [n for v in value.values() for n in _history_names(v)]
     if isinstance(value, (list, tuple)):
         return [n for v in value for n in _history_names(v)]
     return []

@@ -111,7 +111,8 @@ def list_runs(runs_dir="runs", include_foreign: bool = False) -> list[RunSummary
         raise RunIndexError(f"{root}: is a file, not a runs folder; give the folder that holds run folders")
     if not root.exists():
         return []
-    summaries = [read_run(child) for child in sorted(root.iterdir()) if child.is_dir() and not child.name.startswith(".")]
+    children = [child for child in sorted(root.iterdir()) if child.is_dir() and not child.name.startswith(".")]
+    summaries = [read_run(child) for child in children]
     if not include_foreign:
         summaries = [s for s in summaries if s.is_run]
     summaries.sort(key=lambda s: (s.date, s.path.name), reverse=True)

@@ -82,7 +82,8 @@ def test_feature_maps_of_a_subclass_equal_the_functional_twin():
     assert conv_layer_names(subclass) == conv_layer_names(functional)
     assert spatial_layer_names(subclass) == spatial_layer_names(functional)
     for name in conv_layer_names(functional)[1:]:  # deeper than the input: wiring must match
-        np.testing.assert_allclose(feature_maps(subclass, name, image), feature_maps(functional, name, image), atol=1e-5)
+        np.testing.assert_allclose(feature_maps(subclass, name, image), feature_maps(functional, name, image),
+                                   atol=1e-5)
 
 
 def test_grid_tiles_every_map_scaled_on_its_own():

@@ -45,7 +45,8 @@ def test_compare_prints_metrics_and_only_the_differences(tmp_path, capsys):
 
     c = _changed_copy(trained_run(), tmp_path / "c", loop="tape")
     assert main(["compare", str(a), str(b), str(c), "--runs-dir", str(tmp_path)]) == 0
-    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if line.startswith("training.")}
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("training.")}
     assert rows == {"training.loop": ["fit", "fit", "tape"], "training.learning_rate": [lr, "0.01", lr],
                     "training.batch_size": [size, "64", size]}
 

@@ -11,7 +11,8 @@ def test_a_chain_runs_in_all_three_apis_and_both_loops():
     plan = api_variants(base, both_loops=True)
     assert plan.skipped == []
     assert [(e.name, e.model.api, e.training.loop) for e in plan.experiments] == [
-        (f"c-{api}-{loop}", api, loop) for api in ("sequential", "functional", "subclassing") for loop in ("fit", "tape")]
+        (f"c-{api}-{loop}", api, loop)
+        for api in ("sequential", "functional", "subclassing") for loop in ("fit", "tape")]
     assert all(e.model.layers == base.model.layers and e.training.seed == base.training.seed for e in plan.experiments)
     counts = parameter_counts(base, (8, 8, 1))
     assert len(set(counts.values())) == 1 and counts["sequential"][0] > 0

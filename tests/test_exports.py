@@ -33,7 +33,10 @@ def tflite_predict(path_or_bytes, x):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # TF 2.21 points to ai_edge_litert, not installed here
-        kwargs = {"model_path": str(path_or_bytes)} if not isinstance(path_or_bytes, bytes) else {"model_content": path_or_bytes}
+        if isinstance(path_or_bytes, bytes):
+            kwargs = {"model_content": path_or_bytes}
+        else:
+            kwargs = {"model_path": str(path_or_bytes)}
         interpreter = tf.lite.Interpreter(**kwargs)
     index = interpreter.get_input_details()[0]["index"]
     interpreter.resize_tensor_input(index, x.shape)
@@ -139,7 +142,8 @@ def _augmented_experiment(api):
               LayerSpec("BatchNormalization"), LayerSpec("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same"})]
     if api != "sequential":  # a branch around the second convolution
         layers.append(LayerSpec("Add", inputs=["a", "conv2d"]))
-    experiment.model.layers = layers + [LayerSpec("Flatten"), LayerSpec("Dense", {"units": 10, "activation": "softmax"})]
+    layers += [LayerSpec("Flatten"), LayerSpec("Dense", {"units": 10, "activation": "softmax"})]
+    experiment.model.layers = layers
     return experiment
 
 

@@ -30,7 +30,8 @@ def test_half_written_and_foreign_folders_are_listed_with_a_note(tmp_path):
     killed = tmp_path / "20200101-000000-killed"  # killed before the end: no metrics.json
     killed.mkdir()
     (killed / "experiment.json").write_text((good / "experiment.json").read_text())
-    (killed / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n1,2.1,0.3,2.0,0.")
+    header = "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n"
+    (killed / "history.csv").write_text(header + "1,2.1,0.3,2.0,0.")
     broken = tmp_path / "20200102-000000-broken"
     broken.mkdir()
     (broken / "experiment.json").write_text((good / "experiment.json").read_text())

@@ -4,7 +4,8 @@ import pytest
 from engine.experiment import save_experiment
 from engine.events import BatchEnd, Finished, RunStarted
 from engine.run_queue import run_queue
-from engine.sweep import MAX_RUNS, SweepAxis, SweepError, expand, format_ranking, parse_axis, ranking, sweepable_settings
+from engine.sweep import (MAX_RUNS, SweepAxis, SweepError, expand, format_ranking, parse_axis, ranking,
+                          sweepable_settings)
 from engine.training import RunControl
 from tests.run_support import short_experiment, trained_run
 
