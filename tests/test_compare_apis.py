@@ -3,6 +3,7 @@ from engine import graph
 from engine.compare_apis import api_variants, parameter_counts
 from engine.events import RunStarted
 from engine.run_queue import run_queue
+from engine.runs import RunFolder
 from tests.run_support import short_experiment
 
 
@@ -16,6 +17,22 @@ def test_a_chain_runs_in_all_three_apis_and_both_loops():
     assert all(e.model.layers == base.model.layers and e.training.seed == base.training.seed for e in plan.experiments)
     counts = parameter_counts(base, (8, 8, 1))
     assert len(set(counts.values())) == 1 and counts["sequential"][0] > 0
+
+
+def test_the_same_seed_gives_the_three_apis_the_same_starting_weights():
+    """What makes the side-by-side fair: the variants differ only in how the model is written."""
+    import keras
+    import numpy as np
+
+    from engine.build import build_model
+
+    weights = []
+    for variant in api_variants(short_experiment()).experiments:
+        keras.utils.set_random_seed(variant.training.seed)
+        weights.append(build_model(variant, (8, 8, 1)).get_weights())
+    for other in weights[1:]:
+        assert len(other) == len(weights[0])
+        assert all(np.array_equal(a, b) for a, b in zip(weights[0], other))
 
 
 def test_branches_run_functional_and_subclassing_and_say_why_not_sequential(tmp_path):
@@ -32,3 +49,4 @@ def test_branches_run_functional_and_subclassing_and_say_why_not_sequential(tmp_
     assert [r.reason for r in results] == ["completed", "completed"]
     assert [(started[i].api, started[i].trainable) for i in (0, 1)] == [
         ("functional", counts["functional"][0]), ("subclassing", counts["subclassing"][0])]
+    assert all(len(RunFolder(r.run_dir).read_history()) == 1 for r in results)

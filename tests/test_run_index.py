@@ -81,3 +81,18 @@ def test_delete_removes_runs_only(tmp_path):
         delete_run(tmp_path / "project")
     delete_run(run)
     assert not run.exists() and (tmp_path / "project").exists()
+
+
+def test_the_run_history_modules_load_without_tensorflow():
+    """The Runs panel fills while TensorFlow is still loading in the background."""
+    import subprocess
+    import sys
+
+    modules = ["engine.run_index", "engine.diff", "engine.sweep", "engine.compare_apis", "engine.run_queue",
+               "engine.cli_runs", "engine.exports", "engine.analysis", "engine.feature_maps", "engine.own_input",
+               "engine.inference_model"]
+    code = (f"import sys, {', '.join(modules)}; "
+            "heavy = [m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules]; print(heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
