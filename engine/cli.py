@@ -11,6 +11,7 @@ import sys
 
 COMMANDS = ("check", "code", "train", "runs", "compare", "export")
 USER_ERROR = 2
+NEEDS_TENSORFLOW = ("check", "train", "export")  # runs, compare and code answer in well under a second
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
         return _open_window(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
-    _import_tensorflow_quietly()
+    if args.command in NEEDS_TENSORFLOW:
+        _import_tensorflow_quietly()
     try:
         return args.func(args)
     except KeyboardInterrupt:
