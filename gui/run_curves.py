@@ -1,0 +1,87 @@
+"""Several runs' epoch curves on one pair of plots (loss, accuracy), one colour and legend entry per run.
+
+Used by the Runs panel (the selected runs) and by the queue dialogs (the runs of a comparison). The
+curves come from each run's history.csv as ``engine.run_index`` read it; validation is drawn solid
+with the run's name in the legend, training dashed in the same colour (no second legend entry, so
+the legend stays one line per run).
+"""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+# Colour-blind-safe qualitative palette (Okabe–Ito), dark enough on white.
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999933")
+
+
+def _values(history, key):
+    xs, ys = [], []
+    for row in history:
+        value = row.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            xs.append(row["epoch"])
+            ys.append(float(value))
+    return xs, ys
+
+
+class RunCurves(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self.loss_plot = pg.PlotWidget(background="w")
+        self.acc_plot = pg.PlotWidget(background="w")
+        self.legends = []
+        for widget, title, label in ((self.loss_plot, "Loss", "loss"), (self.acc_plot, "Accuracy", "accuracy")):
+            item = widget.getPlotItem()
+            item.setTitle(title, color="#222", size="10pt")
+            item.setLabel("bottom", "epoch")
+            item.setLabel("left", label)
+            item.showGrid(x=True, y=True, alpha=0.25)
+            self.legends.append(item.addLegend(offset=(-8, 8), labelTextColor="#222",
+                                               brush=pg.mkBrush(255, 255, 255, 210)))
+            widget.setMinimumHeight(140)
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        self.key = QLabel("solid: validation · dashed: training", self)
+        self.key.setStyleSheet("color: #555")
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.acc_plot)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(plots, 1)
+        layout.addWidget(self.key, 0, Qt.AlignRight)
+        self.runs: list[str] = []  # the legend names, in drawing order
+
+    def plot_items(self) -> dict:
+        """{name: PlotItem} for the exports."""
+        return {"runs-loss": self.loss_plot.getPlotItem(), "runs-accuracy": self.acc_plot.getPlotItem()}
+
+    def curve_count(self) -> int:
+        return sum(len(w.getPlotItem().listDataItems()) for w in (self.loss_plot, self.acc_plot))
+
+    def show_runs(self, runs) -> None:
+        """``runs``: (legend name, history rows) pairs, e.g. from RunSummary.name / .history."""
+        import pyqtgraph as pg
+
+        for widget in (self.loss_plot, self.acc_plot):
+            widget.getPlotItem().clear()  # removes the curves and their legend entries
+        for legend in self.legends:
+            legend.clear()
+        self.runs = []
+        for position, (name, history) in enumerate(runs):
+            colour = PALETTE[position % len(PALETTE)]
+            for widget, key in ((self.loss_plot, "loss"), (self.acc_plot, "accuracy")):
+                item = widget.getPlotItem()
+                xs, ys = _values(history, f"val_{key}")
+                item.plot(xs, ys, pen=pg.mkPen(colour, width=2.5), symbol="o", symbolSize=6,
+                          symbolBrush=colour, symbolPen=colour, name=name)
+                xs, ys = _values(history, key)
+                item.plot(xs, ys, pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine))
+            self.runs.append(name)
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        for widget in (self.loss_plot, self.acc_plot):
+            widget.getPlotItem().enableAutoRange(axis="x")
+        self.loss_plot.getPlotItem().enableAutoRange(axis="y")
