@@ -56,6 +56,9 @@ def _load(args):
         source = Path(args.resume) / "experiment.json"
         if not Path(args.resume).is_dir():
             return None, _fail(f"{args.resume}: no such run folder; --resume takes a folder a previous run wrote")
+        if args.experiment:
+            print(f"tapedeck: note: {args.experiment} is not read; --resume continues what {source} says",
+                  file=sys.stderr)
     elif args.experiment:
         source = Path(args.experiment)
     else:
