@@ -79,3 +79,16 @@ def test_metrics_turn_non_finite_numbers_into_readable_json(tmp_path):
     text = folder.metrics_path.read_text()
     assert json.loads(text) == {"status": "diverged", "loss": "nan", "values": [1.0, "inf"]}
     assert folder.read_metrics()["status"] == "diverged"
+
+
+def test_events_runs_and_console_load_without_tensorflow():
+    """The window imports these before TensorFlow has loaded in the background."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, engine.events, engine.runs, engine.console; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
