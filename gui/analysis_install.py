@@ -33,7 +33,14 @@ class AnalysisInstall(QObject):
         self.runs_dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
                                    | QDockWidget.DockWidgetClosable)
         window.addDockWidget(Qt.BottomDockWidgetArea, self.runs_dock)
-        self.runs_dock.hide()  # the editor needs the height; Runs ▸ Runs panel (Ctrl+Shift+R) shows it
+        # The panel needs ~1000x500 to be readable and the window's editor and plots already fill
+        # 1280x800: docked at the bottom it would push the window taller than the screen. So it starts
+        # hidden and floating over the window (Runs ▸ Runs panel, Ctrl+Shift+R); double-click its title
+        # bar to dock it.
+        self.runs_dock.setFloating(True)
+        self.runs_dock.hide()
+        self._dock_placed = False
+        self.runs_dock.visibilityChanged.connect(self._place_dock)
         self.analysis_tab = AnalysisTab(runs_dir, window)
         window.tabs.addTab(self.analysis_tab, "Analysis")
         self.dialogs: list = []  # open sweep / compare / export dialogs (their threads are ours to stop)
@@ -44,6 +51,14 @@ class AnalysisInstall(QObject):
         window.controller.running_changed.connect(self._window_run_changed)
         self._build_menu()
         window.installEventFilter(self)
+
+    def _place_dock(self, visible: bool) -> None:
+        if visible and not self._dock_placed and self.runs_dock.isFloating():
+            self._dock_placed = True
+            frame = self.window.frameGeometry()
+            width, height = min(1100, frame.width() - 60), min(620, frame.height() - 120)
+            self.runs_dock.resize(width, height)
+            self.runs_dock.move(frame.center().x() - width // 2, frame.center().y() - height // 2)
 
     # -- menu -------------------------------------------------------------------------------------
     def _build_menu(self) -> None:

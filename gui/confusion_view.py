@@ -34,7 +34,7 @@ class Gallery(QListWidget):
         super().__init__(parent)
         self.setViewMode(QListView.IconMode)
         self.setIconSize(QSize(TILE_PX, TILE_PX))
-        self.setGridSize(QSize(TILE_PX + 46, TILE_PX + 58))
+        self.setGridSize(QSize(TILE_PX + 64, TILE_PX + 58))
         self.setResizeMode(QListView.Adjust)
         self.setMovement(QListView.Static)
         self.setWordWrap(True)
@@ -50,7 +50,7 @@ class Gallery(QListWidget):
             second = _runner_up(example.probabilities, example.predicted_label)
             text = f"{true} → {predicted}\n{example.confidence:.0%}"
             if second is not None:
-                text += f" · {class_names[second]} {example.probabilities[second]:.0%}"
+                text += f" · next {class_names[second]}: {example.probabilities[second]:.0%}"
             item = QListWidgetItem(QIcon(pixmap), text)
             item.setData(INDEX_ROLE, example.index)
             order = np.argsort(-example.probabilities)[:5]
@@ -79,12 +79,14 @@ class ConfusionView(QWidget):
         self.matrix.setToolTip("Rows: true class · columns: predicted class · click a cell to see its images")
         self.matrix.cellClicked.connect(self.show_cell)
         self.matrix_title = QLabel("<b>Confusion matrix</b> (rows: true, columns: predicted) — click a cell", self)
+        self.matrix_title.setWordWrap(True)
 
         self.classes = QTableWidget(0, 5, self)
         self.classes.setHorizontalHeaderLabels(("class", "precision", "recall", "F1", "support"))
         self.classes.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.classes.verticalHeader().hide()
         self.classes.setSortingEnabled(True)
+        self.classes.sortItems(0, Qt.AscendingOrder)
         self.classes.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
 
         self.cell_gallery = Gallery(self)
@@ -99,6 +101,7 @@ class ConfusionView(QWidget):
         self.galleries = QTabWidget(self)
         self.galleries.addTab(cell_page, "Cell")
         self.galleries.addTab(self.wrong_gallery, "Most confidently wrong")
+        self.galleries.setUsesScrollButtons(False)
 
         left = QWidget(self)
         left_column = QVBoxLayout(left)
@@ -112,6 +115,8 @@ class ConfusionView(QWidget):
         splitter.addWidget(self.galleries)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([480, 420])
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -125,11 +130,9 @@ class ConfusionView(QWidget):
         self.matrix.setColumnCount(count)
         self.matrix.setHorizontalHeaderLabels([str(n) for n in names[:count]])
         self.matrix.setVerticalHeaderLabels([str(n) for n in names[:count]])
-        side = max(22, min(44, 420 // max(count, 1)))
         for axis in (self.matrix.horizontalHeader(), self.matrix.verticalHeader()):
-            axis.setSectionResizeMode(QHeaderView.Fixed)
-            axis.setDefaultSectionSize(side)
-            axis.setMinimumSectionSize(18)
+            axis.setMinimumSectionSize(20)  # CIFAR-100's 100 classes scroll; 10 fill the space
+            axis.setSectionResizeMode(QHeaderView.Stretch)
         totals = confusion.sum(axis=1)
         for r in range(count):
             for c in range(count):
@@ -158,7 +161,8 @@ class ConfusionView(QWidget):
         self.wrong_gallery.show_examples(wrong, analysed.dataset.x_test, names)
         accuracy = float(np.mean(analysed.predicted_labels == analysed.true_labels)) if len(analysed.true_labels) else 0
         self.matrix_title.setText(f"<b>Confusion matrix</b> — {len(analysed.true_labels)} test images, "
-                                  f"accuracy {accuracy:.1%} (rows: true, columns: predicted) — click a cell")
+                                  f"accuracy {accuracy:.1%}<br>rows: true class, columns: predicted — "
+                                  "click a cell to see its images")
         self.galleries.setTabText(1, f"Most confidently wrong ({len(wrong)})")
         self.cell_gallery.clear()
         self.cell_title.setText("Click a cell of the matrix.")

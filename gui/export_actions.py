@@ -137,6 +137,7 @@ class ExportDialog(QDialog):
         buttons.addWidget(self.export_button)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Export from run <b>{Path(self.run_dir).name}</b>:", self))
         layout.addLayout(grid)
         layout.addLayout(folder_row)
         layout.addWidget(self.status, 1)

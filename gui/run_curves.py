@@ -34,13 +34,15 @@ class RunCurves(QWidget):
         self.loss_plot = pg.PlotWidget(background="w")
         self.acc_plot = pg.PlotWidget(background="w")
         self.legends = []
-        for widget, title, label in ((self.loss_plot, "Loss", "loss"), (self.acc_plot, "Accuracy", "accuracy")):
+        # Loss falls and accuracy rises: each legend goes in the corner its curves leave empty.
+        for widget, title, label, corner in ((self.loss_plot, "Loss", "loss", (-8, 8)),
+                                             (self.acc_plot, "Accuracy", "accuracy", (-8, -8))):
             item = widget.getPlotItem()
             item.setTitle(title, color="#222", size="10pt")
             item.setLabel("bottom", "epoch")
             item.setLabel("left", label)
             item.showGrid(x=True, y=True, alpha=0.25)
-            self.legends.append(item.addLegend(offset=(-8, 8), labelTextColor="#222",
+            self.legends.append(item.addLegend(offset=corner, labelTextColor="#222",
                                                brush=pg.mkBrush(255, 255, 255, 210)))
             widget.setMinimumHeight(140)
         self.acc_plot.setYRange(0, 1, padding=0.02)
@@ -82,6 +84,12 @@ class RunCurves(QWidget):
                 item.plot(xs, ys, pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine))
             self.runs.append(name)
         self.acc_plot.setYRange(0, 1, padding=0.02)
+        epochs = max((row["epoch"] for _name, history in runs for row in history), default=0)
         for widget in (self.loss_plot, self.acc_plot):
             widget.getPlotItem().enableAutoRange(axis="x")
+            axis = widget.getPlotItem().getAxis("bottom")
+            if 0 < epochs <= 20:
+                axis.setTickSpacing(major=1 if epochs <= 12 else 2, minor=1)  # whole epochs, not 1.5
+            else:
+                axis.setTickSpacing()
         self.loss_plot.getPlotItem().enableAutoRange(axis="y")

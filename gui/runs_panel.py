@@ -52,6 +52,7 @@ class RunsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setSortingEnabled(True)
+        self.table.sortItems(1, Qt.DescendingOrder)  # newest first
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
@@ -190,7 +191,8 @@ class RunsPanel(QWidget):
                     if not (p.startswith("model.layers[") and not p.endswith("]") and p[: p.index("]") + 1] in heads)]
         else:
             rows = differences_among(experiments)
-        titles = [s.path.name for s in chosen]
+        names = [s.name for s in chosen]
+        titles = [s.name if names.count(s.name) == 1 else s.path.name for s in chosen]
         self.differences.setColumnCount(1 + len(chosen))
         self.differences.setHorizontalHeaderLabels(["setting", *titles])
         self.differences.setRowCount(len(rows))
