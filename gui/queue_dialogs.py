@@ -327,7 +327,33 @@ class CompareApisDialog(QueueDialog):
                                           ("-" if frozen is None else f"{frozen:,}", frozen),
                                           (percent(best), best), (percent(test), test),
                                           (result.reason.replace("_", " "), result.reason)]))
+        same = self.identical_curves()
+        if same:
+            self.progress.setText(self.progress.text() + " Identical curves (drawn over each other): "
+                                  + "; ".join(" = ".join(group) for group in same) + ".")
         for api, reason in getattr(self, "skipped", []):
             rows.append((None, [(f"{api}: not run", 99), (api, api), ("-", None), ("-", None), ("-", None),
                                 ("-", None), ("-", None), (reason[:60], "skipped")]))
         self._set_rows(headers, rows)
+
+    def identical_curves(self, tolerance: float = 1e-6) -> list[list[str]]:
+        """Groups of runs whose epoch losses agree: the lesson made visible when one hides another."""
+        import math
+
+        def losses(index):
+            return [row.get("loss") for row in self.histories.get(index, [])]
+
+        groups: list[list[int]] = []
+        for index in sorted(self.histories):
+            for group in groups:
+                a, b = losses(group[0]), losses(index)
+                if a and len(a) == len(b) and all(
+                        x is not None and y is not None and math.isclose(x, y, rel_tol=tolerance, abs_tol=tolerance)
+                        for x, y in zip(a, b)):
+                    group.append(index)
+                    break
+            else:
+                groups.append([index])
+        return [[self.experiments[i].model.api + (f" ({self.experiments[i].training.loop})"
+                                                  if self.both_loops.isChecked() else "") for i in group]
+                for group in groups if len(group) > 1]

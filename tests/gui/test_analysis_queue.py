@@ -76,6 +76,10 @@ def test_compare_apis_overlays_three_runs_with_equal_parameter_counts(qtbot, tmp
     headers = [dialog.table.horizontalHeaderItem(c).text() for c in range(dialog.table.columnCount())]
     trainable = {dialog.table.item(r, headers.index("trainable")).text() for r in range(3)}
     assert trainable == {f"{counts['sequential'][0]:,}"}
+    # Sequential and Functional build the same graph from the same seed: their curves coincide, and the
+    # dialog says so (one would otherwise hide the other)
+    assert any({"sequential", "functional"} <= set(group) for group in dialog.identical_curves())
+    assert "Identical curves" in dialog.progress.text()
 
 
 def test_export_dialog_writes_files_that_load_back(qtbot, tmp_path):
