@@ -15,10 +15,11 @@ from gui.predictions import to_qimage
 
 
 class FeatureMapsView(QWidget):
+    """The plot (pyqtgraph, ~0.5 s to import) is made when a run arrives or the page is first shown,
+    not with the window."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        import pyqtgraph as pg
-
         self.analysed = None
         self.maps: np.ndarray | None = None
         self.image_index = QSpinBox(self)
@@ -31,15 +32,7 @@ class FeatureMapsView(QWidget):
         self.preview.setStyleSheet("border: 1px solid #aaa")
         self.info = QLabel("Open a run in the Analysis tab first.", self)
         self.info.setWordWrap(True)
-        self.plot = pg.PlotWidget(background="w")
-        item = self.plot.getPlotItem()
-        item.hideAxis("left")
-        item.hideAxis("bottom")
-        item.setAspectLocked(True)
-        item.invertY(True)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get("viridis"))
-        item.addItem(self.image)
+        self.plot = self.image = None
         self.image_index.valueChanged.connect(lambda _v: self.refresh())
         self.layer.currentIndexChanged.connect(lambda _i: self.refresh())
 
@@ -49,10 +42,29 @@ class FeatureMapsView(QWidget):
         controls.addWidget(QLabel("layer:", self))
         controls.addWidget(self.layer)
         controls.addWidget(self.info, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(controls)
-        layout.addWidget(self.plot, 1)
+        self._layout = QVBoxLayout(self)
+        self._layout.addLayout(controls)
         self.set_run(None)
+
+    def showEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        super().showEvent(event)
+        self._build()
+
+    def _build(self) -> None:
+        if self.plot is not None:
+            return
+        import pyqtgraph as pg
+
+        self.plot = pg.PlotWidget(background="w")
+        item = self.plot.getPlotItem()
+        item.hideAxis("left")
+        item.hideAxis("bottom")
+        item.setAspectLocked(True)
+        item.invertY(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("viridis"))
+        item.addItem(self.image)
+        self._layout.addWidget(self.plot, 1)
 
     def set_run(self, analysed) -> None:
         self.analysed = analysed
@@ -60,7 +72,10 @@ class FeatureMapsView(QWidget):
         self.layer.blockSignals(True)
         self.image_index.blockSignals(True)
         self.layer.clear()
-        self.image.clear()
+        if analysed is not None:
+            self._build()
+        if self.image is not None:
+            self.image.clear()
         enabled = analysed is not None
         self.layer.setEnabled(enabled)
         self.image_index.setEnabled(enabled)

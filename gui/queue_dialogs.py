@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QGridLayout, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
-                               QVBoxLayout, QWidget)
+                               QVBoxLayout)
 
 from engine.events import EpochEnd, Finished, RunStarted
 from gui.analysis_jobs import ThreadJob
@@ -289,8 +289,8 @@ class CompareApisDialog(QueueDialog):
         self.counts = counts
         parts = []
         for api, value in counts.items():
-            parts.append(f"<b>{api}</b>: {value[0]:,} trainable + {value[1]:,} non-trainable" if isinstance(value, tuple)
-                         else f"<b>{api}</b>: cannot build — {value}")
+            parts.append(f"<b>{api}</b>: {value[0]:,} trainable + {value[1]:,} non-trainable"
+                         if isinstance(value, tuple) else f"<b>{api}</b>: cannot build — {value}")
         self.counts_label.setText("Parameter counts — " + " · ".join(parts))
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:

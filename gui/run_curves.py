@@ -27,13 +27,33 @@ def _values(history, key):
 
 
 class RunCurves(QWidget):
+    """Importing pyqtgraph costs ~0.5 s, and the window builds this panel before its first paint:
+    the plots are made the first time there is something to draw or the widget is shown."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.loss_plot = self.acc_plot = None
+        self.legends = []
+        self.runs: list[str] = []  # the legend names, in drawing order
+        self._plots = QHBoxLayout()
+        self.key = QLabel("solid: validation · dashed: training", self)
+        self.key.setStyleSheet("color: #555")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._plots, 1)
+        layout.addWidget(self.key, 0, Qt.AlignRight)
+
+    def showEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        super().showEvent(event)
+        self._build()
+
+    def _build(self) -> None:
+        if self.loss_plot is not None:
+            return
         import pyqtgraph as pg
 
         self.loss_plot = pg.PlotWidget(background="w")
         self.acc_plot = pg.PlotWidget(background="w")
-        self.legends = []
         # Loss falls and accuracy rises: each legend goes in the corner its curves leave empty.
         for widget, title, label, corner in ((self.loss_plot, "Loss", "loss", (-8, 8)),
                                              (self.acc_plot, "Accuracy", "accuracy", (-8, -8))):
@@ -45,27 +65,26 @@ class RunCurves(QWidget):
             self.legends.append(item.addLegend(offset=corner, labelTextColor="#222",
                                                brush=pg.mkBrush(255, 255, 255, 210)))
             widget.setMinimumHeight(140)
+            self._plots.addWidget(widget)
         self.acc_plot.setYRange(0, 1, padding=0.02)
-        self.key = QLabel("solid: validation · dashed: training", self)
-        self.key.setStyleSheet("color: #555")
-        plots = QHBoxLayout()
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.acc_plot)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(plots, 1)
-        layout.addWidget(self.key, 0, Qt.AlignRight)
-        self.runs: list[str] = []  # the legend names, in drawing order
 
     def plot_items(self) -> dict:
-        """{name: PlotItem} for the exports."""
+        """{name: PlotItem} for the exports (none before anything was drawn)."""
+        if self.loss_plot is None:
+            return {}
         return {"runs-loss": self.loss_plot.getPlotItem(), "runs-accuracy": self.acc_plot.getPlotItem()}
 
     def curve_count(self) -> int:
+        if self.loss_plot is None:
+            return 0
         return sum(len(w.getPlotItem().listDataItems()) for w in (self.loss_plot, self.acc_plot))
 
     def show_runs(self, runs) -> None:
         """``runs``: (legend name, history rows) pairs, e.g. from RunSummary.name / .history."""
+        if self.loss_plot is None and not runs:
+            self.runs = []
+            return
+        self._build()
         import pyqtgraph as pg
 
         for widget in (self.loss_plot, self.acc_plot):

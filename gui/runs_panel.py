@@ -83,6 +83,8 @@ class RunsPanel(QWidget):
         self.differences.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.differences.verticalHeader().hide()
         self.differences.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        # Run names of a sweep share their start; keep their distinct ends visible.
+        self.differences.horizontalHeader().setTextElideMode(Qt.ElideLeft)
         self.differences.setWordWrap(True)
         self.differences_title = QLabel("<b>Experiment differences</b> — select two or more runs", self)
         lower = QWidget(self)
@@ -104,6 +106,7 @@ class RunsPanel(QWidget):
         splitter.addWidget(lower)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([240, 520])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -122,7 +125,8 @@ class RunsPanel(QWidget):
         self.table.clearContents()
         self.table.setRowCount(len(self.summaries))
         for row, s in enumerate(self.summaries):
-            epochs = "-" if s.epochs is None else (f"{s.epochs}/{s.epochs_planned}" if s.epochs_planned else str(s.epochs))
+            epochs = ("-" if s.epochs is None
+                      else f"{s.epochs}/{s.epochs_planned}" if s.epochs_planned else str(s.epochs))
             cells = (SortItem(s.name, s.name.lower()), SortItem(s.date, s.date), SortItem(s.dataset or "-", s.dataset),
                      SortItem(s.api or "-", s.api), SortItem(s.loop or "-", s.loop), SortItem(epochs, s.epochs),
                      SortItem(percent(s.best_val_accuracy), s.best_val_accuracy),
@@ -202,6 +206,7 @@ class RunsPanel(QWidget):
                 item = QTableWidgetItem(shown(value))
                 item.setToolTip(shown(value))
                 self.differences.setItem(row, column, item)
+        self.differences.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
         self.differences.resizeRowsToContents()
         self.differences_title.setText(f"<b>Experiment differences</b> — {len(rows)} setting(s) differ"
                                        if rows else "<b>Experiment differences</b> — the experiments are identical")

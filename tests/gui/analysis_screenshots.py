@@ -29,7 +29,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from engine.experiment import load_preset
@@ -127,6 +127,12 @@ def main() -> int:
     compare.resize(1280, 800)
     grab(compare, "compare-dialog.png")
     compare.close()
+    panel.refresh()
+    panel.select_paths([d for d in sweep.run_dirs.values()])
+    analysis.runs_dock.show()
+    analysis.runs_dock.resize(1280, 800)
+    grab(analysis.runs_dock, "runs-panel-sweep.png")
+    analysis.runs_dock.hide()
     panel.select_paths([str(panel.summaries[-1].path)])
     export = analysis.export()
     grab(export, "export-dialog.png")
@@ -135,7 +141,7 @@ def main() -> int:
     if args.readme:
         readme = Path(args.readme)
         readme.mkdir(parents=True, exist_ok=True)
-        shutil.copy(out / "runs-panel.png", readme / "screenshot-runs.png")
+        shutil.copy(out / "runs-panel-sweep.png", readme / "screenshot-runs.png")
         shutil.copy(out / "confusion-window.png", readme / "screenshot-confusion.png")
     analysis.shutdown()
     window.close()
