@@ -54,4 +54,9 @@ def test_window_run_appears_in_runs_and_analysis(qtbot, make_window):
     qtbot.waitUntil(lambda: not window.checker.ok, timeout=10_000)
     assert analysis.compare_apis() is None
     assert "fix the marked layers" in window.notice.text()
-    assert analysis.shutdown()
+
+    # closing the window mid-load waits for the loading thread (none may outlive the window)
+    analysis.analysis_tab.open_run(finished.run_dir)
+    assert analysis.analysis_tab.loading
+    window.close()
+    assert not analysis.analysis_tab.loading
