@@ -115,6 +115,9 @@ class MainWindow(QMainWindow):
         self.checker.refresh()
         self._update_title()
         self._update_state()
+        from gui.analysis_install import install_analysis   # Runs dock, Analysis tab, Runs menu
+
+        self.analysis = install_analysis(self)
 
     # -- construction -------------------------------------------------------------------------
     def _add_dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:

@@ -126,3 +126,34 @@ def test_closing_mid_run_exits_cleanly(tmp_path):
     for run in runs:      # each run folder says how it ended
         assert json.loads((run / "metrics.json").read_text())["status"] == "stopped"
         assert json.loads((run / "experiment.json").read_text())["name"] == "digits_cnn"
+
+
+def test_main_opens_the_given_experiment(tmp_path):
+    """`tapedeck EXP.json`: the window comes up titled after that experiment. (A subprocess: ending
+    app.exec() with quit() leaves every later event loop of the process returning at once.)"""
+    from engine.experiment import load_preset, save_experiment
+
+    experiment = load_preset("digits_residual")
+    experiment.name = "my-residual"
+    path = tmp_path / "mine.json"
+    save_experiment(experiment, path)
+    child = textwrap.dedent("""
+        import sys
+        from PySide6.QtWidgets import QApplication
+        from gui.app import main
+        from gui.main_window import MainWindow
+
+        def visible(seconds):
+            app = QApplication.instance()
+            window = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)][-1]
+            print("TITLE", window.windowTitle(), "LAYERS", window.editor.model.rowCount(), flush=True)
+            app.quit()
+
+        sys.exit(main([sys.argv[1]], on_visible=visible))
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", child, str(path)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "TITLE Tapedeck — my-residual" in done.stdout and "LAYERS 10" in done.stdout

@@ -141,3 +141,28 @@ def test_keyboard_shortcuts(qtbot, make_window):
     qtbot.keyClick(table, Qt.Key_Escape)                          # Esc stops
     assert window.controller.control.stop_requested
     assert wait_run_over(qtbot, window, timeout=30_000).reason == "stopped"
+
+
+def test_tape_loop_with_functional_model_reports_the_same_events(qtbot, make_window):
+    experiment = small_digits("digits_residual", epochs=2, limit=300)
+    experiment.training.loop = "tape"
+    window = make_window(experiment)
+    window.tabs.setCurrentWidget(window.predictions)      # visible: refreshed every epoch
+    window.train_action.trigger()
+    finished = wait_run_over(qtbot, window)
+    assert finished.reason == "completed", finished.message
+    assert window.training.epoch_loss.size == 2 and window.training.batch_loss.size >= 2
+    assert window.predictions.summary.text().startswith("Epoch 2:")
+    ran = json.loads((Path(finished.run_dir) / "experiment.json").read_text())
+    assert ran["training"]["loop"] == "tape" and ran["model"]["api"] == "functional"
+
+
+def test_diverging_run_says_so(qtbot, make_window):
+    experiment = small_digits(epochs=3, limit=300)
+    experiment.training.optimizer, experiment.training.learning_rate = "sgd", 1e6
+    window = make_window(experiment)
+    window.train_action.trigger()
+    finished = wait_run_over(qtbot, window)
+    assert finished.reason == "diverged", finished
+    assert "Diverged" in window.training.status.text()
+    assert window.train_action.isEnabled()
