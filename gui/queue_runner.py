@@ -7,13 +7,12 @@ RunControl stops the run in progress and skips the rest.
 """
 from __future__ import annotations
 
-import sys
 import traceback
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 
 from engine.events import Finished
-from gui.worker import RUN_SWITCH_INTERVAL, RunWorker
+from gui.worker import RunController, RunWorker
 
 
 class QueueWorker(RunWorker):
@@ -36,79 +35,28 @@ class QueueWorker(RunWorker):
             self.done.emit()
 
 
-class QueueController(QObject):
-    """GUI-thread owner of one queue at a time; ``event(index, engine_event)`` arrives in order."""
+class QueueController(RunController):
+    """GUI-thread owner of one queue at a time; ``event(index, engine_event)`` arrives in order.
+
+    Threading, coalescing, pause/stop and shutdown are RunController's; only the worker, the
+    shape of the relayed events and the final ``finished(results)`` differ.
+    """
 
     event = Signal(int, object)
-    running_changed = Signal(bool)
     finished = Signal(list)  # engine.run_queue.QueueResult per experiment
 
     def __init__(self, runs_dir: str, parent=None):
-        super().__init__(parent)
-        self.runs_dir = runs_dir
-        self.control = None
+        super().__init__(runs_dir, parent)
         self.results: list | None = None
-        self._thread: QThread | None = None
-        self._worker: QueueWorker | None = None
-        self._switch_interval = sys.getswitchinterval()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
 
     def start(self, experiments) -> None:
-        if self.running:
-            raise RuntimeError("a queue is already running")
-        from engine.training import RunControl
-
-        self.control = RunControl()
         self.results = None
-        thread = QThread()
-        thread.setObjectName("tapedeck-queue")
-        worker = QueueWorker(experiments, self.control, self.runs_dir)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.pending.connect(self._drain)
-        worker.done.connect(self._returned)
-        self._thread, self._worker = thread, worker
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, RUN_SWITCH_INTERVAL))
-        thread.start()
-        self.running_changed.emit(True)
+        self._launch(lambda control: QueueWorker(experiments, control, self.runs_dir), "tapedeck-queue")
 
-    def stop(self) -> None:
-        """Stop the run in progress (it ends "stopped") and skip the runs not started yet."""
-        if self.control is not None:
-            self.control.stop()
-            self.control.resume()
+    def _relay(self, item) -> None:
+        index, event = item
+        self.event.emit(index, event)
 
-    def shutdown(self, timeout_ms: int = 10000) -> bool:
-        if self._thread is None:
-            return True
-        self.stop()
-        self._thread.quit()
-        if not self._thread.wait(timeout_ms):
-            return False
-        self._returned()
-        return True
-
-    @Slot()
-    def _drain(self) -> None:
-        if self._worker is None:
-            return
-        for index, event in self._worker.drain():
-            self.event.emit(index, event)
-
-    @Slot()
-    def _returned(self) -> None:
-        if self._thread is None:
-            return
-        self._drain()
-        thread, worker = self._thread, self._worker
-        thread.quit()
-        thread.wait()
+    def _returned(self, worker) -> None:
         self.results = list(worker.results)
-        self._thread, self._worker = None, None
-        sys.setswitchinterval(self._switch_interval)
-        self.running_changed.emit(False)
         self.finished.emit(self.results)

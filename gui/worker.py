@@ -92,6 +92,10 @@ class RunController(QObject):
         return bool(self.control is not None and self.control.paused)
 
     def start(self, experiment) -> None:
+        self._launch(lambda control: RunWorker(experiment.copy(), control, self.runs_dir), "tapedeck-training")
+
+    def _launch(self, make_worker, thread_name: str) -> None:
+        """Start ``make_worker(control)`` in a new QThread; subclasses run other engine functions."""
         if self.running:
             raise RuntimeError("a run is already in progress")
         from engine.training import RunControl
@@ -99,8 +103,8 @@ class RunController(QObject):
         self.control = RunControl()
         self.finished_event = None
         thread = QThread()
-        thread.setObjectName("tapedeck-training")
-        worker = RunWorker(experiment.copy(), self.control, self.runs_dir)
+        thread.setObjectName(thread_name)
+        worker = make_worker(self.control)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.pending.connect(self._drain)          # queued: worker lives in the other thread
@@ -139,10 +143,13 @@ class RunController(QObject):
     def _drain(self) -> None:
         if self._worker is None:
             return
-        for event in self._worker.drain():
-            if isinstance(event, Finished):
-                self.finished_event = event
-            self.event.emit(event)
+        for item in self._worker.drain():
+            self._relay(item)
+
+    def _relay(self, event) -> None:
+        if isinstance(event, Finished):
+            self.finished_event = event
+        self.event.emit(event)
 
     @Slot()
     def _run_returned(self) -> None:
@@ -153,6 +160,9 @@ class RunController(QObject):
         thread.quit()
         thread.wait()
         self._thread, self._worker = None, None   # finished: Python may free both now
-        del thread, worker
         sys.setswitchinterval(self._switch_interval)
         self.running_changed.emit(False)
+        self._returned(worker)
+
+    def _returned(self, worker) -> None:
+        """Hook for subclasses, on the GUI thread once the worker's thread has ended."""
