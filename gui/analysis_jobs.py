@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from gui.gc_guard import collector
+
 # Engine errors whose message is written for the person (names the thing and the fix).
 USER_ERRORS = {"AnalysisError", "ExportError", "FeatureMapError", "InputError", "SweepError", "DataError",
                "ExperimentError", "RunIndexError", "BuildError", "RunFolderError"}
@@ -69,6 +71,7 @@ class ThreadJob(QObject):
         thread.started.connect(worker.run)
         worker.done.connect(self._returned)  # queued: the worker lives in the other thread
         self._thread, self._worker, self._on_done = thread, worker, on_done
+        collector.acquire()
         thread.start()
         self.running_changed.emit(True)
 
@@ -91,6 +94,7 @@ class ThreadJob(QObject):
         thread.quit()
         thread.wait()
         self._thread, self._worker, self._on_done = None, None, None
+        collector.release()
         self.running_changed.emit(False)
         if on_done is not None:
             on_done(worker.result, worker.error)

@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QTimer
 
+from gui.gc_guard import collector
+
 
 class Job(QObject):
     """Runs `work()` in a daemon thread; calls `on_done(result, error_text)` on the GUI thread."""
@@ -33,6 +35,7 @@ class Job(QObject):
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> "Job":
+        collector.acquire()
         self._thread.start()
         self._timer.start()
         return self
@@ -40,7 +43,6 @@ class Job(QObject):
     def cancel(self) -> None:
         """Forget the result (the thread cannot be interrupted; it just finishes unseen)."""
         self._cancelled = True
-        self._timer.stop()
 
     @property
     def done(self) -> bool:
@@ -58,10 +60,12 @@ class Job(QObject):
             self._finished.set()
 
     def _poll(self) -> None:
-        if not self._finished.is_set() or self._cancelled:
+        if not self._finished.is_set():
             return
         self._timer.stop()
-        self._on_done(self._result, self._error)
+        collector.release()
+        if not self._cancelled:
+            self._on_done(self._result, self._error)
 
 
 def _describe(error: Exception) -> str:

@@ -16,6 +16,7 @@ import sys
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.events import Finished
+from gui.gc_guard import collector
 
 
 class RunWorker(QObject):
@@ -112,6 +113,7 @@ class RunController(QObject):
         self._thread, self._worker = thread, worker
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, RUN_SWITCH_INTERVAL))
+        collector.acquire()
         thread.start()
         self.running_changed.emit(True)
 
@@ -161,6 +163,7 @@ class RunController(QObject):
         thread.wait()
         self._thread, self._worker = None, None   # finished: Python may free both now
         sys.setswitchinterval(self._switch_interval)
+        collector.release()
         self.running_changed.emit(False)
         self._returned(worker)
 
