@@ -58,7 +58,9 @@ class LayerEditor(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)   # long names elide; shapes and counts stay whole
+        header.setStretchLastSection(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.table.selectionModel().currentRowChanged.connect(
             lambda current, _previous: self._current_changed(current.row()))
 
