@@ -9,8 +9,9 @@ import argparse
 import os
 import sys
 
+from engine.user_errors import USER_ERROR, fail, load_or_explain
+
 COMMANDS = ("check", "code", "train", "runs", "compare", "export")
-USER_ERROR = 2
 NEEDS_TENSORFLOW = ("check", "train", "export")  # runs, compare and code answer in well under a second
 
 
@@ -103,29 +104,6 @@ def _parser() -> argparse.ArgumentParser:
     add_export_arguments(export)
     export.set_defaults(func=export_command)
     return parser
-
-
-def fail(message: str) -> int:
-    """Print a user-facing error (never a traceback) and return the user-error exit code."""
-    print(f"tapedeck: {message}", file=sys.stderr)
-    return USER_ERROR
-
-
-def load_or_explain(path: str):
-    """Load an experiment file; on a mistake print every problem and return None."""
-    from engine.experiment import ExperimentError, load_experiment
-
-    try:
-        return load_experiment(path)
-    except ExperimentError as error:
-        lines = str(error).splitlines()
-        if len(lines) == 1:
-            fail(lines[0])
-        else:
-            fail(f"{path} has {len(lines)} problems:")
-            for line in lines:
-                print(f"  {line}", file=sys.stderr)
-        return None
 
 
 def cmd_check(args) -> int:

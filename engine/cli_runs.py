@@ -8,15 +8,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from engine.user_errors import USER_ERROR
+from engine.user_errors import fail as _fail
+
 __all__ = ["add_runs_arguments", "runs_command", "add_compare_arguments", "compare_command",
            "add_export_arguments", "export_command", "resolve_run", "format_metrics_table"]
-
-USER_ERROR = 2
-
-
-def _fail(message: str) -> int:
-    print(f"tapedeck: {message}", file=sys.stderr)
-    return USER_ERROR
 
 
 # --- tapedeck runs ------------------------------------------------------------------------------------

@@ -13,9 +13,11 @@ import threading
 import time
 from pathlib import Path
 
+from engine.user_errors import USER_ERROR, load_or_explain
+from engine.user_errors import fail as _fail
+
 __all__ = ["add_train_arguments", "train_command", "ConsoleReporter"]
 
-USER_ERROR = 2
 BAR_WIDTH = 24
 
 
@@ -43,15 +45,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _fail(message: str) -> int:
-    print(f"tapedeck: {message}", file=sys.stderr)
-    return USER_ERROR
 
 
 def _load(args):
     """The experiment to run, with the command line's overrides; (experiment, None) or (None, exit code)."""
-    from engine.experiment import ExperimentError, load_experiment
-
     if args.resume:
         source = Path(args.resume) / "experiment.json"
         if not Path(args.resume).is_dir():
@@ -63,12 +60,8 @@ def _load(args):
         source = Path(args.experiment)
     else:
         return None, _fail("train: give an experiment file (tapedeck train EXP.json) or --resume RUN_DIR")
-    try:
-        experiment = load_experiment(source)
-    except ExperimentError as error:
-        print(f"tapedeck: {source} is not a valid experiment:", file=sys.stderr)
-        for line in str(error).splitlines():
-            print(f"  {line}", file=sys.stderr)
+    experiment = load_or_explain(source)
+    if experiment is None:
         return None, USER_ERROR
     changes = {}
     if args.epochs:

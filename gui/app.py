@@ -100,18 +100,14 @@ def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | No
         print(f"tapedeck: {problem}", file=sys.stderr)
         return 2
 
-    from engine.experiment import ExperimentError, load_experiment
+    from engine.user_errors import USER_ERROR, load_or_explain
 
     experiment, path = None, None
     if argv:
         path = argv[0]
-        try:
-            experiment = load_experiment(path)
-        except ExperimentError as error:
-            print(f"tapedeck: {path} is not a valid experiment:", file=sys.stderr)
-            for line in str(error).splitlines():
-                print(f"  {line}", file=sys.stderr)
-            return 2
+        experiment = load_or_explain(path)
+        if experiment is None:
+            return USER_ERROR
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
