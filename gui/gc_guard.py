@@ -12,10 +12,15 @@ rest of the time Python collects as usual.
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QTimer
 
 INTERVAL_MS = 250
+# Python itself runs a full collection only when the objects waiting in the oldest generation
+# exceed a quarter of it; counting alone would trigger one every few seconds here, and each
+# walks every TensorFlow object (~0.1-0.3 s of GUI thread). A full pass at most this often:
+FULL_COLLECTION_EVERY_S = 30.0
 
 
 class _GuiThreadCollector:
@@ -23,6 +28,7 @@ class _GuiThreadCollector:
         self._holders = 0
         self._timer: QTimer | None = None
         self._threshold = gc.get_threshold()
+        self._last_full = time.monotonic()
 
     @property
     def active(self) -> bool:
@@ -34,6 +40,7 @@ class _GuiThreadCollector:
         if self._holders > 1:
             return
         self._threshold = gc.get_threshold()
+        self._last_full = time.monotonic()
         gc.disable()
         if self._timer is None:
             self._timer = QTimer()
@@ -51,12 +58,18 @@ class _GuiThreadCollector:
             gc.enable()
 
     def collect_due(self) -> None:
-        """Collect the generations whose counts passed their thresholds, as Python itself would."""
+        """Collect the young generations whose counts passed their thresholds, as Python would;
+        the oldest only every FULL_COLLECTION_EVERY_S (see there)."""
         counts = gc.get_count()
-        for generation in range(3):
-            if counts[generation] <= self._threshold[generation]:
-                break
-            gc.collect(generation)
+        if counts[0] <= self._threshold[0]:
+            return
+        if counts[1] <= self._threshold[1]:
+            gc.collect(0)
+        elif counts[2] <= self._threshold[2] or time.monotonic() - self._last_full < FULL_COLLECTION_EVERY_S:
+            gc.collect(1)
+        else:
+            gc.collect(2)
+            self._last_full = time.monotonic()
 
 
 collector = _GuiThreadCollector()
