@@ -135,9 +135,13 @@ class TapedeckModel(keras.Model):
         for node in nodes:
             with _blame(node):
                 self.stack.append(catalogue.make_layer(node.spec, node.name))
+        self._takes_training = tuple(_takes_training(layer) for layer in self.stack)
 
-    def call(self, inputs):
-        return self.layer_outputs(inputs)[self._wiring[-1][0]]
+    def call(self, inputs, training=None):
+        # `training` must be passed on by hand: Keras gives it to a subclass's layers only
+        # through `call`'s own argument, and without it Dropout and the Random* layers stayed
+        # off during fit (the subclass then trained without dropout, unlike the other two APIs).
+        return self.layer_outputs(inputs, training=training)[self._wiring[-1][0]]
 
     def build(self, input_shape):
         # Each layer builds for the shape its inputs will have, so the weights exist before the
@@ -150,12 +154,13 @@ class TapedeckModel(keras.Model):
                 layer.build(shape)
                 shapes[name] = tuple(layer.compute_output_shape(shape))
 
-    def layer_outputs(self, inputs) -> dict:
+    def layer_outputs(self, inputs, training=None) -> dict:
         """Every layer's output by name (and the input as graph.INPUT), in stack order."""
         values = {graph.INPUT: inputs}
-        for layer, (name, refs, merge) in zip(self.stack, self._wiring):
+        for layer, takes, (name, refs, merge) in zip(self.stack, self._takes_training, self._wiring):
             args = [values[ref] for ref in refs]
-            values[name] = layer(args if merge else args[0])
+            extra = {"training": training} if training is not None and takes else {}
+            values[name] = layer(args if merge else args[0], **extra)
         return values
 
     def get_config(self):
@@ -165,3 +170,10 @@ class TapedeckModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _takes_training(layer) -> bool:
+    """Whether the layer's call accepts `training` (Dropout, BatchNormalization, Random*)."""
+    import inspect
+
+    return "training" in inspect.signature(layer.call).parameters

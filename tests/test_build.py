@@ -191,3 +191,27 @@ def test_keras_refusal_is_a_build_error_in_plain_text():
 def test_unknown_api_is_a_build_error():
     with pytest.raises(BuildError, match="model.api"):
         build_model(experiment_of([L("Flatten")]), DIGITS, "keras2")
+
+
+def test_subclass_trains_with_dropout_and_batchnorm_like_the_other_apis():
+    """Keras hands `training` to a subclass's layers only through call's own argument: without it
+    the subclass trained with Dropout off and BatchNormalization frozen, unlike the other two."""
+    import keras
+
+    from engine.experiment import Experiment
+
+    layers = [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
+              {"type": "BatchNormalization"}, {"type": "Flatten"}, {"type": "Dropout", "rate": 0.5},
+              {"type": "Dense", "units": 10, "activation": "softmax"}]
+    experiment = Experiment.from_dict({"format": "tapedeck/1", "model": {"api": "sequential", "layers": layers}})
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 8, 8, 1), dtype="float32")
+    y = np.arange(16) % 10
+    losses = {}
+    for api in ("sequential", "functional", "subclassing"):
+        keras.utils.set_random_seed(0)
+        model = build_model(experiment, (8, 8, 1), api)
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        losses[api] = [float(model.train_on_batch(x, y)) for _ in range(3)]
+    np.testing.assert_allclose(losses["subclassing"], losses["functional"], rtol=1e-6)
+    np.testing.assert_allclose(losses["sequential"], losses["functional"], rtol=1e-6)
