@@ -1,4 +1,5 @@
-"""The `tapedeck` command: the window by default, headless sub-commands for scripts and servers.
+"""The headless `tapedeck` sub-commands (check, code, train, runs, compare, export) for scripts
+and servers; `gui.entry` routes everything else to the window.
 
 Exit codes: 0 success, 2 a user mistake (bad experiment, missing data, a stack that does
 not check) reported in plain words, 1 an unexpected internal error.
@@ -17,8 +18,6 @@ NEEDS_TENSORFLOW = ("check", "train", "export")  # runs, compare and code answer
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
-        return _open_window(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
     if args.command in NEEDS_TENSORFLOW:
@@ -56,17 +55,11 @@ def _import_tensorflow_quietly() -> None:
             os.close(saved)
 
 
-def _open_window(argv: list[str]) -> int:
-    from gui.app import main as gui_main
-
-    return gui_main(argv)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tapedeck",
-        description="Desktop trainer for Keras models. Without a command, opens the window "
-        "(optionally on EXP.json).",
+        description="Desktop trainer for Keras models. Without a command, `tapedeck [EXP.json]` "
+        "opens the window.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
