@@ -27,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.window_driver import until as driver_until  # noqa: E402
+
 STARTUP_CHILD = """
 import sys, time
 launched = float(sys.argv[1])
@@ -137,10 +139,7 @@ def write_mnist_shaped(folder: str, count: int) -> str:
 
 
 def until(app, condition, seconds):
-    end = time.time() + seconds
-    while not condition() and time.time() < end:
-        app.processEvents()
-        time.sleep(0.002)
+    driver_until(app, condition, seconds, step=0.002)
 
 
 def main() -> int:
@@ -158,11 +157,10 @@ def main() -> int:
     print(f"startup: window visible {wall:.2f} s after launching python (main() itself {own:.2f} s); "
           f"median of {args.launches}")
 
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from engine.experiment import load_preset
-    from gui.main_window import MainWindow
+    from tests.window_driver import open_window
 
     app = QApplication.instance() or QApplication([])
     scratch = tempfile.mkdtemp(prefix="tapedeck-bench-")
@@ -173,13 +171,7 @@ def main() -> int:
         experiment = load_preset("digits_cnn")
     experiment.training.epochs = args.epochs
     experiment.training.loop = args.loop
-    window = MainWindow(experiment, settings=QSettings(os.path.join(scratch, "s.ini"), QSettings.IniFormat),
-                        runs_dir=os.path.join(scratch, "runs"))
-    window.ask_to_save = False
-    window.resize(1280, 800)
-    window.show()
-    window.start_background_loading()
-    until(app, lambda: window.can_train, 180)
+    window = open_window(app, experiment, scratch)
 
     headless, windowed, all_gaps, best_h, best_w = [], [], [], 0.0, 0.0
     for round_ in range(args.rounds):

@@ -12,7 +12,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,29 +28,24 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from engine.experiment import load_preset
     from gui.analysis_install import AnalysisInstall, install_analysis
     from gui.app import _apply_style
-    from gui.main_window import MainWindow
+    from tests.window_driver import open_window
+    from tests.window_driver import settle as pause
+    from tests.window_driver import until as turn
 
     app = QApplication([])
     _apply_style(app)
     scratch = tempfile.mkdtemp(prefix="tapedeck-analysis-shots-")
 
     def until(condition, seconds=180):
-        end = time.time() + seconds
-        while not condition() and time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
+        turn(app, condition, seconds)
 
     def settle(seconds=0.3):
-        end = time.time() + seconds
-        while time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
+        pause(app, seconds)
 
     def grab(widget, name):
         settle()
@@ -60,16 +54,10 @@ def main() -> int:
 
     experiment = load_preset("digits_cnn")
     experiment.training.epochs = args.epochs
-    window = MainWindow(experiment, settings=QSettings(os.path.join(scratch, "s.ini"), QSettings.IniFormat),
-                        runs_dir=os.path.join(scratch, "runs"))
-    window.ask_to_save = False
-    window.resize(1280, 800)
-    window.show()
-    window.start_background_loading()
+    window = open_window(app, experiment, scratch)
     analysis = getattr(window, "analysis", None)
     if not isinstance(analysis, AnalysisInstall):
         analysis = install_analysis(window)
-    until(lambda: window.can_train)
     for rate in (0.003, 0.0005):
         edited = window.document.edited()
         edited.training.learning_rate = rate

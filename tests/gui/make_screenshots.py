@@ -8,7 +8,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -25,34 +24,24 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from engine.experiment import load_preset
     from gui.app import _apply_style
-    from gui.main_window import MainWindow
+    from tests.window_driver import open_window
+    from tests.window_driver import until as turn
 
     app = QApplication([])
     _apply_style(app)
     scratch = tempfile.mkdtemp(prefix="tapedeck-shots-")
 
     def until(condition, seconds=120):
-        end = time.time() + seconds
-        while not condition() and time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
+        turn(app, condition, seconds)
 
     def window_for(preset):
         experiment = load_preset(preset)
         experiment.training.epochs = args.epochs
-        window = MainWindow(experiment, settings=QSettings(os.path.join(scratch, "s.ini"), QSettings.IniFormat),
-                            runs_dir=os.path.join(scratch, "runs"))
-        window.ask_to_save = False
-        window.resize(1280, 800)
-        window.show()
-        window.start_background_loading()
-        until(lambda: window.can_train)
-        return window
+        return open_window(app, experiment, scratch)
 
     window = window_for("digits_cnn")
     window.editor.select_row(4)
