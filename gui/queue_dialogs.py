@@ -67,6 +67,11 @@ class QueueDialog(QDialog):
         splitter = QSplitter(Qt.Vertical, self)
         splitter.addWidget(self.curves)
         splitter.addWidget(self.table)
+        # The curves are the point of both dialogs; the table needs only a few rows. (Sizes, not
+        # stretch factors: those apply only to later resizes, and the curves' size hint is small.)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([3000, 1000])
         layout = QVBoxLayout(self)
         layout.addLayout(self.controls)
         layout.addLayout(buttons)
