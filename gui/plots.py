@@ -100,13 +100,18 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         buttons.addWidget(self.progress, 1)
         self.speed = QLabel("", self)
-        self.speed.setMinimumWidth(220)
+        # A fixed size keeps its ~30 Hz text changes from re-laying out the whole window.
+        self.speed.setFixedSize(max(220, self.speed.fontMetrics().horizontalAdvance(
+            "888,888 samples/s · ETA 88h 88m") + 8), self.speed.sizeHint().height())
         buttons.addWidget(self.speed)
 
         self.status = QLabel("Press Train (Ctrl+Enter) to start.", self)
         self.status.setObjectName("runStatus")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # Room for two lines from the start: the run's summary wrapping to a second line would
+        # otherwise shrink and repaint every plot just as training starts.
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing())
 
         self.log_loss = QCheckBox("log scale", self)
         self.log_loss.setToolTip("Logarithmic loss axis: keeps a diverging (huge) loss readable")

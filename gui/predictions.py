@@ -42,8 +42,6 @@ class Tile(QFrame):
         self.setFrameShape(QFrame.StyledPanel)
         self.picture = QLabel(self)
         self.picture.setAlignment(Qt.AlignCenter)
-        pixmap = QPixmap.fromImage(to_qimage(image))
-        self.picture.setPixmap(pixmap.scaled(TILE_PX, TILE_PX, Qt.KeepAspectRatio, Qt.FastTransformation))
         self.caption = QLabel(self)
         self.caption.setAlignment(Qt.AlignCenter)
         self.caption.setWordWrap(True)
@@ -54,6 +52,15 @@ class Tile(QFrame):
         layout.addWidget(self.picture)
         layout.addWidget(self.caption)
         self.correct: bool | None = None
+        self.set_image(image)
+
+    def set_image(self, image: np.ndarray) -> None:
+        """A new sample in this tile, verdict cleared: a new run reuses the tiles of the last one."""
+        pixmap = QPixmap.fromImage(to_qimage(image))
+        self.picture.setPixmap(pixmap.scaled(TILE_PX, TILE_PX, Qt.KeepAspectRatio, Qt.FastTransformation))
+        if self.correct is not None:
+            self.setStyleSheet("")
+            self.correct = None
 
     def show_prediction(self, true_name: str, predicted_name: str, confidence: float) -> None:
         correct = true_name == predicted_name
@@ -71,6 +78,7 @@ class PredictionsPanel(QWidget):
         super().__init__(parent)
         self.tiles: list[Tile] = []
         self.class_names: list[str] = []
+        self._samples: RunStarted | None = None    # a new run's sample images, shown when visible
         self._pending: Predictions | None = None   # the latest predictions, shown when visible
         self.summary = QLabel("Sample predictions appear here after the first epoch of a run.", self)
         self.summary.setWordWrap(True)
@@ -115,7 +123,10 @@ class PredictionsPanel(QWidget):
 
     def handle(self, event) -> None:
         if isinstance(event, RunStarted):
-            self._set_samples(event)
+            # Laying out the tiles on a hidden tab would stall the event loop as training starts.
+            self._samples, self._pending = event, None
+            if self.isVisible():
+                self.flush()
         elif isinstance(event, Predictions):
             # Refreshing 32 tiles on a hidden tab would only take time from training.
             self._pending = event
@@ -126,7 +137,10 @@ class PredictionsPanel(QWidget):
             self._show_test(event)
 
     def flush(self) -> None:
-        """Show the latest predictions, if any arrived since the last time."""
+        """Show the run's samples and the latest predictions, if they arrived since the last time."""
+        if self._samples is not None:
+            event, self._samples = self._samples, None
+            self._set_samples(event)
         if self._pending is not None:
             event, self._pending = self._pending, None
             self._show(event)
@@ -136,24 +150,31 @@ class PredictionsPanel(QWidget):
         self.flush()
 
     def _set_samples(self, event: RunStarted) -> None:
-        self._pending = None
-        for tile in self.tiles:
-            tile.setParent(None)
-            tile.deleteLater()
-        self.tiles = []
         self.class_names = [str(n) for n in event.class_names]
         images = np.asarray(event.sample_images)
         labels = np.asarray(event.sample_labels).reshape(-1)
-        for i, image in enumerate(images):
-            tile = Tile(image, self._grid_host)
+        self._keep_tiles(images)
+        for i, tile in enumerate(self.tiles):
             tile.caption.setText(f"<span style='color:#555'>true {self._name(int(labels[i]))}</span><br>…")
-            self._grid.addWidget(tile, i // COLUMNS, i % COLUMNS)
-            self.tiles.append(tile)
         self.summary.setText(f"{len(self.tiles)} fixed test images; predictions refresh each epoch.")
         self.confusion.clear()
         self.confusion.setRowCount(0)
         self.confusion.setColumnCount(0)
         self.test_label.setText("The test accuracy and the confusion matrix appear when the run ends.")
+
+    def _keep_tiles(self, images) -> None:
+        """One tile per image, reusing the last run's tiles: creating and laying out 32 new frames
+        took ~40 ms of GUI thread as a run started, stalling the event loop."""
+        for tile in self.tiles[len(images):]:
+            tile.setParent(None)
+            tile.deleteLater()
+        del self.tiles[len(images):]
+        for tile, image in zip(self.tiles, images):
+            tile.set_image(image)
+        for i in range(len(self.tiles), len(images)):
+            tile = Tile(images[i], self._grid_host)
+            self._grid.addWidget(tile, i // COLUMNS, i % COLUMNS)
+            self.tiles.append(tile)
 
     def _name(self, label: int) -> str:
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)

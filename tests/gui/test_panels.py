@@ -6,10 +6,11 @@ import numpy as np
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QComboBox, QSpinBox
 
-from engine.events import BatchEnd, EpochEnd, Finished, RunStarted
+from engine.events import BatchEnd, EpochEnd, Finished, Predictions, RunStarted
 from engine.experiment import load_preset
 from gui.model_view import layout_levels
 from gui.plots import TrainingPanel
+from gui.predictions import PredictionsPanel
 from gui.settings_panel import guess_source
 
 
@@ -54,6 +55,39 @@ def test_redraw_pushes_only_changed_curves(qtbot):
     panel.redraw()
     assert panel._drawn[id(panel.lr_curve)] != lr_version
     assert "epoch 1/3" in panel.progress.format() and "ETA" in panel.speed.text()
+
+
+def test_predictions_wait_for_their_tab_and_a_new_run_reuses_the_tiles(qtbot):
+    panel = PredictionsPanel()
+    qtbot.addWidget(panel)
+    panel.handle(started())
+    panel.handle(Predictions(1, np.array([0, 1]), np.array([0, 0]), np.array([[0.9, 0.1], [0.6, 0.4]])))
+    assert panel.tiles == []                      # hidden: nothing laid out while training
+    panel.show()
+    qtbot.waitUntil(lambda: len(panel.tiles) == 2)
+    first = list(panel.tiles)
+    assert [tile.correct for tile in first] == [True, False]
+    assert "1 of 2" in panel.summary.text()
+
+    bright = started()
+    bright = RunStarted(**{**bright.__dict__, "sample_images": np.ones((3, 4, 4, 1), np.float32),
+                           "sample_labels": np.array([1, 0, 1])})
+    panel.handle(bright)                          # visible: shown at once
+    assert panel.tiles[:2] == first and len(panel.tiles) == 3
+    assert all(tile.correct is None and tile.styleSheet() == "" for tile in panel.tiles)
+    assert panel.tiles[0].picture.pixmap().toImage().pixelColor(5, 5).lightness() == 255
+    assert "true b" in panel.tiles[0].caption.text()
+
+
+def test_speed_text_does_not_relayout_the_panel(qtbot):
+    panel = TrainingPanel(QAction("t"), QAction("p"), QAction("s"))
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    width = panel.speed.width()
+    panel.speed.setText("123,456 samples/s · ETA 12h 34m")
+    assert panel.speed.width() == width and panel.speed.minimumWidth() == panel.speed.maximumWidth()
+    assert panel.speed.fontMetrics().horizontalAdvance(panel.speed.text()) <= width
 
 
 def test_settings_edit_and_undo(qtbot, window):
