@@ -6,6 +6,7 @@ effect), which keeps a long run smooth. A huge finite loss switches the loss axi
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QGridLayout, QHBoxLayou
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
+from gui.path_curve import PathCurve
 
 REDRAW_MS = 33
 # The progress bar repaints synchronously on every new value (~0.5 ms with the speed label, a
@@ -55,19 +57,37 @@ class Series:
 def _plot(title: str, y_label: str, legend_offset=(-8, 8)):
     import pyqtgraph as pg
 
-    widget = pg.PlotWidget(background="w")
+    widget = _live_plot_class()(background="w")
     item = widget.getPlotItem()
     item.setTitle(title, color="#222", size="10pt")
     item.setLabel("bottom", "epoch")
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.25)
     item.addLegend(offset=legend_offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    view = item.getViewBox()
+    for signal in (view.sigRangeChanged, view.sigStateChanged):   # see _live_plot_class
+        signal.connect(view.prepareForPaint)
     widget.setMinimumHeight(150)
     for name in ("left", "bottom"):
         # Painting an axis (its text) costs more than the curves; cache it as a pixmap until
         # its range changes.
         item.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return widget
+
+
+@functools.cache
+def _live_plot_class():
+    """A PlotWidget painted by Qt's own QGraphicsView.paintEvent. pyqtgraph overrides it in
+    Python to let its view boxes apply pending range changes first; PySide keeps the GIL for the
+    whole C++ render beneath such an override (~1-2 ms a frame), time the training thread waits
+    for. The plots apply range changes as they happen instead (`_plot` connects the signals)."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QGraphicsView
+
+    class LivePlot(pg.PlotWidget):
+        paintEvent = QGraphicsView.paintEvent   # noqa: N815 - Qt's name
+
+    return LivePlot
 
 
 def _tune(curve):
@@ -124,7 +144,7 @@ class TrainingPanel(QWidget):
         self.log_loss.toggled.connect(self._set_log)
         self._pairs: tuple = ()
         self._drawn: dict[int, int] = {}
-        self._loss_top: float | None = None
+        self._loss_range: tuple[float, float] | None = None
         self.loss_plot = self.acc_plot = self.lr_plot = None
 
         self._grid = QGridLayout()
@@ -159,17 +179,12 @@ class TrainingPanel(QWidget):
         self.lr_plot = _plot("Learning rate", "lr")
         self.acc_plot.setYRange(0, 1, padding=0.02)
         loss_item, acc_item, lr_item = (p.getPlotItem() for p in (self.loss_plot, self.acc_plot, self.lr_plot))
-        batch_pen = pg.mkPen(BATCH_COLOR, width=1)
-        self.batch_loss_curve = _tune(loss_item.plot(pen=batch_pen, name="train (batch)"))
-        self.loss_curve = _tune(loss_item.plot(pen=pg.mkPen(TRAIN_COLOR, width=3), symbol="o",
-                                               symbolSize=8, symbolBrush=TRAIN_COLOR, name="train (epoch)"))
-        self.val_loss_curve = _tune(loss_item.plot(pen=pg.mkPen(VAL_COLOR, width=3), symbol="s",
-                                                   symbolSize=8, symbolBrush=VAL_COLOR, name="validation"))
-        self.batch_acc_curve = _tune(acc_item.plot(pen=batch_pen, name="train (batch)"))
-        self.acc_curve = _tune(acc_item.plot(pen=pg.mkPen(TRAIN_COLOR, width=3), symbol="o",
-                                             symbolSize=8, symbolBrush=TRAIN_COLOR, name="train (epoch)"))
-        self.val_acc_curve = _tune(acc_item.plot(pen=pg.mkPen(VAL_COLOR, width=3), symbol="s",
-                                                 symbolSize=8, symbolBrush=VAL_COLOR, name="validation"))
+        self.batch_loss_curve = PathCurve(loss_item, BATCH_COLOR, "train (batch)")
+        self.loss_curve = PathCurve(loss_item, TRAIN_COLOR, "train (epoch)", width=3, symbol="o")
+        self.val_loss_curve = PathCurve(loss_item, VAL_COLOR, "validation", width=3, symbol="s")
+        self.batch_acc_curve = PathCurve(acc_item, BATCH_COLOR, "train (batch)")
+        self.acc_curve = PathCurve(acc_item, TRAIN_COLOR, "train (epoch)", width=3, symbol="o")
+        self.val_acc_curve = PathCurve(acc_item, VAL_COLOR, "validation", width=3, symbol="s")
         self.lr_curve = _tune(lr_item.plot(pen=pg.mkPen("#2e8b57", width=2), symbol="o", symbolSize=6,
                                            symbolBrush="#2e8b57"))
         self._pairs = ((self.batch_loss_curve, self.batch_loss, False), (self.loss_curve, self.epoch_loss, False),
@@ -187,25 +202,38 @@ class TrainingPanel(QWidget):
     def _set_log(self, on: bool) -> None:
         if self.plots_built:
             self.loss_plot.getPlotItem().setLogMode(y=on)
-            self._loss_top = None
-            if on:   # log scale: let pyqtgraph fit the decades
-                self.loss_plot.getPlotItem().enableAutoRange(axis="y")
+            for curve in (self.batch_loss_curve, self.loss_curve, self.val_loss_curve):
+                curve.set_log(on)
+            self._loss_range = None
             self._fit_loss_axis()
 
     def _fit_loss_axis(self) -> None:
-        """Linear loss axis from 0, re-ranged only when the loss leaves its upper half: an axis
-        that re-ranges with every batch repaints its labels every frame (the costliest paint)."""
-        if not self.plots_built or self.log_loss.isChecked():
+        """Re-range the loss axis only when the loss leaves it or comes to fill under half of it:
+        an axis that re-ranges with every batch repaints its labels every frame (the costliest
+        paint). Linear from 0; on a log axis, the decades the positive losses span."""
+        if not self.plots_built:
             return
         values = np.concatenate([self.batch_loss.view()[1], self.epoch_loss.view()[1],
                                  self.epoch_val_loss.view()[1]])
         values = values[np.isfinite(values)]
+        log = self.log_loss.isChecked()
+        if log:
+            values = np.log10(values[values > 0])
         if not values.size:
             return
-        top = float(values.max())
-        if self._loss_top is None or top > self._loss_top or top < 0.5 * self._loss_top:
-            self._loss_top = top * 1.08 if top > 0 else 1.0
-            self.loss_plot.setYRange(min(0.0, float(values.min())), self._loss_top, padding=0)
+        low, top = float(values.min()), float(values.max())
+        if not log:
+            low = min(0.0, low)
+        current = self._loss_range
+        if current is not None and current[0] <= low and top <= current[1] and \
+                top - low >= 0.5 * (current[1] - current[0]):
+            return
+        if log:
+            low, top = low - 0.1, top + 0.1
+        else:
+            top = top * 1.08 if top > 0 else 1.0
+        self._loss_range = (low, top)
+        self.loss_plot.setYRange(low, top, padding=0)
 
     # -- events --------------------------------------------------------------------------
     def handle(self, event) -> None:
@@ -236,7 +264,7 @@ class TrainingPanel(QWidget):
                             f" · {event.loop} · {event.api}")
         self.speed.setText("")
         self._fix_x_axes(event)
-        self._loss_top = None
+        self._loss_range = None
         self._dirty = True
 
     def _fix_x_axes(self, event: RunStarted) -> None:
