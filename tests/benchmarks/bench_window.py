@@ -1,7 +1,7 @@
 """Window benchmark (a measurement, not a test): startup to a visible window, event-loop stalls
 while training, and training throughput in the window against the same run headless.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_window.py [--rounds 3] [--epochs 6]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_window.py [--rounds 6] [--epochs 15]
 
 * startup: `gui.app.main` in a fresh interpreter, seconds from launching the process to the
   window being exposed (and main()'s own share), median of several launches.
@@ -144,8 +144,8 @@ def until(app, condition, seconds):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--launches", type=int, default=3)
     parser.add_argument("--loop", choices=("fit", "tape"), default="fit")
     parser.add_argument("--mnist-shaped", type=int, metavar="N", default=0,
