@@ -6,9 +6,10 @@ trains, every Python call on the GUI thread takes the GIL from the training thre
 between steps: drawn that way, the two batch curves and four epoch curves cost ~3 ms of Python a
 frame and the window trained ~9% slower than headless. Here a curve is one QGraphicsPathItem for
 the line (a path in data coordinates drawn with a cosmetic pen) and, optionally, one for the
-markers (shapes sized from the view's current pixel size, rebuilt only when the view's range or
-size changes, or a point is added). Painting them runs no Python. The plot's axes, grid and
-legend stay pyqtgraph's.
+markers (shapes sized from the view's current pixel size). Both are rebuilt when a point is added
+or the view's range or size changes. Like pyqtgraph's clip-to-view and peak downsampling, a line
+keeps only the visible stretch, at most two points per pixel column. Painting runs no Python.
+The plot's axes, grid and legend stay pyqtgraph's.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ class PathCurve:
             outline.setCosmetic(True)
             self.marks.setPen(outline)
             self.marks.setBrush(QColor(colour))
-            self.view.sigTransformChanged.connect(self._build_marks)
+        self.view.sigTransformChanged.connect(self._view_changed)
         self.view.addItem(self.line)
         if self.marks is not None:    # in the line's bounds already (its pixel padding)
             self.view.addItem(self.marks, ignoreBounds=True)
@@ -107,10 +108,16 @@ class PathCurve:
             y[positive] = np.log10(self._y[positive])
         return x, y
 
+    def _view_changed(self) -> None:
+        """Zoomed, panned or resized: the visible stretch and the markers' size changed."""
+        self._build_line()
+        self._build_marks()
+
     def _build_line(self) -> None:
         import pyqtgraph as pg
 
-        x, y = _decimate(*self._shown(), int(self.view.width()) * POINTS_PER_PIXEL)
+        x, y = _clip(*self._shown(), *self.view.viewRange()[0])
+        x, y = _decimate(x, y, int(self.view.width()) * POINTS_PER_PIXEL)
         self.line.setPath(pg.arrayToQPath(x, y, connect="finite") if len(x) > 1 else QPainterPath())
 
     def _build_marks(self) -> None:
@@ -133,19 +140,29 @@ class PathCurve:
         self.marks.setPath(path)
 
 
+def _clip(x: np.ndarray, y: np.ndarray, low: float, high: float):
+    """The points within [low, high] and one beyond each end (so the line leaves the view):
+    zoomed into one epoch of a long run, decimation then keeps that epoch's detail."""
+    if len(x) < 3 or not np.all(x[1:] >= x[:-1]):     # the series are in x order; else draw all
+        return x, y
+    start = max(int(np.searchsorted(x, low, side="left")) - 1, 0)
+    stop = min(int(np.searchsorted(x, high, side="right")) + 1, len(x))
+    return x[start:stop], y[start:stop]
+
+
 def _decimate(x: np.ndarray, y: np.ndarray, points: int):
-    """At most ~`points` points: each bucket's first x with its minimum and its maximum y (peak
+    """At most `points` points: each bucket's first x with its minimum and its maximum y (peak
     downsampling, as pyqtgraph's), so a long run keeps its spikes and stays cheap to stroke."""
     if points < 4 or len(x) <= points:
         return x, y
     per = -(-len(x) // (points // 2))     # bucket size, rounded up: at most points / 2 buckets
-    whole = len(x) // per * per
-    ys = y[:whole].reshape(-1, per)
+    buckets = -(-len(x) // per)
+    ys = np.full(buckets * per, np.nan)
+    ys[: len(y)] = y
+    ys = ys.reshape(buckets, per)
     finite = np.isfinite(ys)
     low = np.where(finite, ys, np.inf).min(axis=1)
     high = np.where(finite, ys, -np.inf).max(axis=1)
     empty = ~finite.any(axis=1)
     low[empty] = high[empty] = np.nan
-    xs = np.repeat(x[:whole:per], 2)
-    peaks = np.stack([low, high], axis=1).reshape(-1)
-    return np.concatenate([xs, x[whole:]]), np.concatenate([peaks, y[whole:]])
+    return np.repeat(x[::per], 2), np.stack([low, high], axis=1).reshape(-1)

@@ -1,8 +1,11 @@
 """The Training tab: live loss / accuracy / learning-rate curves, progress, and the run buttons.
 
-Events only append to arrays; a ~30 Hz timer pushes them to curves that were created once.
-Curves use clip-to-view and peak downsampling (set on each curve after it exists, so they take
-effect), which keeps a long run smooth. A huge finite loss switches the loss axis to log scale.
+Events only append to arrays; a ~30 Hz timer pushes them to curves that were created once. The
+loss and accuracy curves are gui.path_curve's Qt path items (clipped to the view and peak-
+downsampled, painted without Python, so drawing takes next to no time from the training thread);
+the once-an-epoch learning-rate curve is pyqtgraph's own, with clip-to-view and peak downsampling
+set after it is added (before, they do nothing). A huge finite loss switches the loss axis to log
+scale.
 """
 from __future__ import annotations
 

@@ -71,3 +71,19 @@ def test_auto_range_fits_the_curves(qtbot):
     panel.loss_plot.getPlotItem().getViewBox().enableAutoRange()   # the plot's "A" button
     (x0, x1), (y0, y1) = panel.loss_plot.getPlotItem().viewRange()
     assert -0.5 < x0 <= 0 and 3 <= x1 < 3.5 and 0.3 < y0 <= 0.5 and 2.0 <= y1 < 2.3
+
+
+def test_zooming_in_redraws_the_visible_stretch_in_full_detail(qtbot):
+    panel = shown_panel(qtbot)
+    x = np.linspace(0, 100, 50_000)
+    y = np.sin(x * 40)
+    panel.loss_plot.setXRange(0, 100, padding=0)
+    panel.loss_plot.setYRange(-1, 1, padding=0)
+    panel.batch_loss_curve.setData(x, y)
+    whole = panel.batch_loss_curve.line.path().elementCount()
+    assert whole <= 2 * panel.batch_loss_curve.view.width() + 2
+    panel.loss_plot.setXRange(10, 10.5, padding=0)                 # 250 points in view
+    path = panel.batch_loss_curve.line.path()
+    assert 250 <= path.elementCount() <= 254
+    first, last = path.elementAt(0).x, path.elementAt(path.elementCount() - 1).x
+    assert 9.99 < first < 10.0 <= path.elementAt(1).x and 10.5 <= last < 10.51   # one point beyond each end
