@@ -32,26 +32,38 @@ VAL_COLOR = "#d9631e"
 
 
 class Series:
-    """A growing (x, y) array with amortised appends; `view()` is what setData gets."""
+    """A growing (x, y) array with amortised appends; `view()` is what setData gets. It keeps the
+    extremes of its finite y (and the smallest positive one, for a log axis) as values arrive, so
+    fitting an axis each frame does not rescan an hour of batches."""
 
     def __init__(self):
         self._x = np.empty(256)
         self._y = np.empty(256)
         self.size = 0
         self.version = 0      # bumped on every change: redraw only what changed
+        self._reset_extremes()
+
+    def _reset_extremes(self) -> None:
+        self.low, self.high, self.low_positive = math.inf, -math.inf, math.inf
 
     def append(self, x: float, y) -> None:
         if self.size == len(self._x):
             self._x = np.resize(self._x, self.size * 2)
             self._y = np.resize(self._y, self.size * 2)
         self._x[self.size] = x
-        self._y[self.size] = np.nan if y is None else float(y)
+        value = math.nan if y is None else float(y)
+        self._y[self.size] = value
         self.size += 1
         self.version += 1
+        if math.isfinite(value):
+            self.low, self.high = min(self.low, value), max(self.high, value)
+            if value > 0:
+                self.low_positive = min(self.low_positive, value)
 
     def clear(self) -> None:
         self.size = 0
         self.version += 1
+        self._reset_extremes()
 
     def view(self):
         return self._x[: self.size], self._y[: self.size]
@@ -216,16 +228,15 @@ class TrainingPanel(QWidget):
         paint). Linear from 0; on a log axis, the decades the positive losses span."""
         if not self.plots_built:
             return
-        values = np.concatenate([self.batch_loss.view()[1], self.epoch_loss.view()[1],
-                                 self.epoch_val_loss.view()[1]])
-        values = values[np.isfinite(values)]
+        series = (self.batch_loss, self.epoch_loss, self.epoch_val_loss)
+        top = max(s.high for s in series)
         log = self.log_loss.isChecked()
-        if log:
-            values = np.log10(values[values > 0])
-        if not values.size:
+        low = min(s.low_positive if log else s.low for s in series)
+        if not (math.isfinite(low) and math.isfinite(top)) or (log and top <= 0):
             return
-        low, top = float(values.min()), float(values.max())
-        if not log:
+        if log:
+            low, top = math.log10(low), math.log10(top)
+        else:
             low = min(0.0, low)
         current = self._loss_range
         if current is not None and current[0] <= low and top <= current[1] and \

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QComboBox, QSpinBox
 from engine.events import BatchEnd, EpochEnd, Finished, Predictions, RunStarted
 from engine.experiment import load_preset
 from gui.model_view import layout_levels
-from gui.plots import TrainingPanel
+from gui.plots import Series, TrainingPanel
 from gui.predictions import PredictionsPanel
 from gui.settings_panel import guess_source
 
@@ -55,6 +55,16 @@ def test_redraw_pushes_only_changed_curves(qtbot):
     panel.redraw()
     assert panel._drawn[id(panel.lr_curve)] != lr_version
     assert "epoch 1/3" in panel.progress.format() and "ETA" in panel.speed.text()
+
+
+def test_series_keeps_its_extremes_for_the_axis():
+    series = Series()
+    for i, value in enumerate([2.0, None, float("nan"), -0.5, 0.25, float("inf"), 7.0] * 60):
+        series.append(i, value)
+    assert (series.low, series.high, series.low_positive) == (-0.5, 7.0, 0.25)
+    assert series.size == 420 and np.isnan(series.view()[1][1])
+    series.clear()
+    assert series.high == -np.inf and series.size == 0
 
 
 def test_predictions_wait_for_their_tab_and_a_new_run_reuses_the_tiles(qtbot):
