@@ -30,7 +30,7 @@ class _Line(QGraphicsPathItem):
     """The line, with the two methods pyqtgraph's view box asks its items for when the user
     auto-ranges the plot ("A" button, context menu). Neither is a Qt virtual: painting stays C++."""
 
-    def __init__(self, curve: "PathCurve"):
+    def __init__(self, curve: PathCurve):
         super().__init__()
         self._curve = curve
 
