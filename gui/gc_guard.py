@@ -8,10 +8,15 @@ and waits for the same lock: a deadlock (seen in the suite — the worker in ~QO
 ``GarbageCollector`` avoids it for a whole program by turning automatic collection off and
 collecting from a timer; this does the same, but only while at least one worker runs, so the
 rest of the time Python collects as usual.
+
+Library code also calls ``gc.collect()`` itself: TensorFlow's TFLite converter does, in the export
+worker, and hung the suite in exactly that deadlock. While workers run, ``gc.collect`` called off
+the GUI thread therefore collects nothing and asks the GUI thread for a full collection instead.
 """
 from __future__ import annotations
 
 import gc
+import threading
 import time
 
 from PySide6.QtCore import QTimer
@@ -25,6 +30,7 @@ FULL_COLLECTION_EVERY_S = 30.0
 
 class _GuiThreadCollector:
     def __init__(self):
+        self._full_requested = False
         self._holders = 0
         self._timer: QTimer | None = None
         self._threshold = gc.get_threshold()
@@ -42,6 +48,7 @@ class _GuiThreadCollector:
         self._threshold = gc.get_threshold()
         self._last_full = time.monotonic()
         gc.disable()
+        gc.collect = _deferred_off_gui_thread
         if self._timer is None:
             self._timer = QTimer()
             self._timer.setInterval(INTERVAL_MS)
@@ -55,21 +62,46 @@ class _GuiThreadCollector:
         self._holders -= 1
         if self._holders == 0:
             self._timer.stop()
+            gc.collect = _collect
             gc.enable()
+            if self._full_requested:   # a worker asked for one just before it ended
+                self._full_requested = False
+                _collect()
 
     def collect_due(self) -> None:
         """Collect the young generations whose counts passed their thresholds, as Python would;
         the oldest only every FULL_COLLECTION_EVERY_S (see there)."""
+        if self._full_requested:
+            self._full_requested = False
+            self._last_full = time.monotonic()
+            _collect()
+            return
         counts = gc.get_count()
         if counts[0] <= self._threshold[0]:
             return
         if counts[1] <= self._threshold[1]:
-            gc.collect(0)
+            _collect(0)
         elif counts[2] <= self._threshold[2] or time.monotonic() - self._last_full < FULL_COLLECTION_EVERY_S:
-            gc.collect(1)
+            _collect(1)
         else:
-            gc.collect(2)
+            _collect(2)
             self._last_full = time.monotonic()
+
+
+    def request_full(self) -> None:
+        """Any thread: a full collection on the GUI thread at the next tick."""
+        self._full_requested = True
+
+
+_collect = gc.collect
+
+
+def _deferred_off_gui_thread(generation: int = 2) -> int:
+    """``gc.collect`` while workers run: collects on the GUI (main) thread only."""
+    if threading.current_thread() is threading.main_thread():
+        return _collect(generation)
+    collector.request_full()
+    return 0
 
 
 collector = _GuiThreadCollector()
