@@ -13,8 +13,10 @@ The plot's axes, grid and legend stay pyqtgraph's.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsPathItem
 
@@ -46,8 +48,6 @@ class _Line(QGraphicsPathItem):
 class PathCurve:
     def __init__(self, plot_item, colour: str, name: str | None, width: int = 1,
                  symbol: str | None = None, size: int = 8):
-        import pyqtgraph as pg
-
         self.view = plot_item.getViewBox()
         self.symbol, self.size = symbol, size
         self.line = _Line(self)
@@ -67,13 +67,8 @@ class PathCurve:
         self.view.addItem(self.line)
         if self.marks is not None:    # in the line's bounds already (its pixel padding)
             self.view.addItem(self.marks, ignoreBounds=True)
-        # The legend draws its sample from a PlotDataItem's style; this one is never plotted.
-        # Clicking the sample hides or shows it, and the curve follows.
-        self.sample = pg.PlotDataItem(pen=pg.mkPen(colour, width=width), symbol=symbol, symbolSize=size,
-                                      symbolBrush=colour)
         if name and plot_item.legend is not None:
-            plot_item.legend.addItem(self.sample, name)
-        self.sample.visibleChanged.connect(self._follow_sample)
+            plot_item.legend.addItem(_legend_sample_class()(self), name)
         self._x = self._y = np.empty(0)
         self._log = False
 
@@ -91,13 +86,13 @@ class PathCurve:
             self._build_line()
             self._build_marks()
 
-    def isVisible(self) -> bool:  # noqa: N802
+    def isVisible(self) -> bool:  # noqa: N802 - the legend sample calls these two
         return self.line.isVisible()
 
-    def _follow_sample(self) -> None:
+    def setVisible(self, visible: bool) -> None:  # noqa: N802
         for item in (self.line, self.marks):
             if item is not None:
-                item.setVisible(self.sample.isVisible())
+                item.setVisible(visible)
 
     def _shown(self):
         """The points as the view plots them: log10 of the positive values on a log axis."""
@@ -138,6 +133,31 @@ class PathCurve:
                     path.addPolygon(QPolygonF([QPointF(px + dx, py + dy) for dx, dy in circle]))
                     path.closeSubpath()
         self.marks.setPath(path)
+
+
+@functools.cache
+def _legend_sample_class():
+    """The legend entry of a PathCurve: pyqtgraph's ItemSample (a click hides or shows the curve)
+    drawing the curve's own pen and marker. ItemSample's paint reads a PlotDataItem's options, and
+    a stand-in PlotDataItem would be a Python-owned QObject in a reference cycle: the cyclic
+    collector could free it on a worker thread (see gui.gc_guard)."""
+    import pyqtgraph as pg
+    from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
+    from pyqtgraph.icons import invisibleEye
+
+    class LegendSample(pg.ItemSample):
+        def paint(self, painter, *args):
+            curve = self.item
+            if not curve.isVisible():
+                painter.drawPixmap(QPoint(1, 1), invisibleEye.qicon.pixmap(18, 18))
+                return
+            painter.setPen(curve.line.pen())
+            painter.drawLine(0, 11, 20, 11)
+            if curve.marks is not None:
+                painter.translate(10, 10)
+                drawSymbol(painter, curve.symbol, curve.size, curve.marks.pen(), curve.marks.brush())
+
+    return LegendSample
 
 
 def _clip(x: np.ndarray, y: np.ndarray, low: float, high: float):
