@@ -33,24 +33,21 @@ class Selectors(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(_caption("Model:", self))
-        for key, text, tip in APIS:
-            button = QRadioButton(text, self)
-            button.setToolTip(tip)
-            self.api_group.addButton(button)
-            self.api_buttons[key] = button
-            layout.addWidget(button)
-            button.clicked.connect(lambda _checked=False, k=key: self.choose_api(k))
+        self._add_choices(layout, APIS, self.api_group, self.api_buttons, self.choose_api)
         layout.addSpacing(18)
         layout.addWidget(_caption("Training:", self))
-        for key, text, tip in LOOPS:
-            button = QRadioButton(text, self)
-            button.setToolTip(tip)
-            self.loop_group.addButton(button)
-            self.loop_buttons[key] = button
-            layout.addWidget(button)
-            button.clicked.connect(lambda _checked=False, k=key: self.choose_loop(k))
+        self._add_choices(layout, LOOPS, self.loop_group, self.loop_buttons, self.choose_loop)
         document.changed.connect(self._show)
         self._show()
+
+    def _add_choices(self, layout, choices, group, buttons: dict, choose) -> None:
+        for key, text, tip in choices:
+            button = QRadioButton(text, self)
+            button.setToolTip(tip)
+            group.addButton(button)
+            buttons[key] = button
+            layout.addWidget(button)
+            button.clicked.connect(lambda _checked=False, k=key: choose(k))
 
     def choose_api(self, api: str) -> bool:
         """Returns False (and says why) when the stack cannot be written that way."""
