@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | No
         print(f"tapedeck: {problem}", file=sys.stderr)
         return 2
 
-    from engine.user_errors import USER_ERROR, load_or_explain
+    from tapedeck.engine.cli.errors import USER_ERROR, load_or_explain
 
     experiment, path = None, None
     if argv:
@@ -115,9 +115,8 @@ def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | No
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "tapedeck"])
     app.setApplicationName("Tapedeck")
     app.setOrganizationName("Tapedeck")
-    _apply_style(app)
 
-    from gui.main_window import MainWindow
+    from tapedeck.gui.main_window import MainWindow
 
     window = MainWindow(experiment, path)
     if path:
@@ -146,17 +145,6 @@ def _when_exposed(window, callback) -> None:
         else:
             QTimer.singleShot(5, poll)
     QTimer.singleShot(0, poll)
-
-
-def _apply_style(app) -> None:
-    try:
-        from importlib.resources import files
-
-        style = files("resources").joinpath("style.qss")
-        if style.is_file():
-            app.setStyleSheet(style.read_text(encoding="utf-8"))
-    except (OSError, ModuleNotFoundError):
-        pass
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Keeps the engine's verdict on the open experiment current: the wiring (engine.graph, instant,
-no TensorFlow), the dataset's shape (engine.datasets, in the background) and the shape check
-(engine.check, once TensorFlow is loaded). Widgets only read `report`, `nodes`, `dataset`.
+"""Keeps the engine's verdict on the open experiment current: the wiring (engine.spec.graph, instant,
+no TensorFlow), the dataset's shape (engine.data.datasets, in the background) and the shape check
+(engine.model.check, once TensorFlow is loaded). Widgets only read `report`, `nodes`, `dataset`.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine import graph
-from gui.background import Job
+from tapedeck.engine.spec import graph
+from tapedeck.gui.threads.background import Job
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Checker(QObject):
         self.loading_allowed = False   # data loads only once the window is on screen
         self.nodes: list = []
         self.graph_problems: list[tuple[int, str]] = []
-        self.report = None          # engine.check.CheckReport or None while not computable
+        self.report = None          # engine.model.check.CheckReport or None while not computable
         self.check_error: str | None = None
         self.check_ms: float | None = None
         self.dataset: DataInfo | None = None   # shape and sizes of the current data section
@@ -119,7 +119,7 @@ class Checker(QObject):
 
     def _run_check(self, experiment) -> None:
         self.report, self.check_error = None, None
-        from engine.check import check, known_input_shape
+        from tapedeck.engine.model.check import check, known_input_shape
 
         if self.dataset is not None:
             shape = (self.dataset.input_shape, self.dataset.num_classes)
@@ -146,7 +146,7 @@ class Checker(QObject):
         spec = data
 
         def load():
-            from engine.datasets import load_dataset
+            from tapedeck.engine.data.datasets import load_dataset
 
             return DataInfo.of(load_dataset(spec))
 

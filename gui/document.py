@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from engine.experiment import Experiment
+from tapedeck.engine.spec.experiment import Experiment
 
 
 class _Snapshot(QUndoCommand):

@@ -1,19 +1,19 @@
 """The `tapedeck` console script: a sub-command (check, code, train, …) runs headless through
-`engine.cli`; anything else — nothing, or an experiment file — opens the window. Living in gui/
+`engine.cli.main`; anything else — nothing, or an experiment file — opens the window. Living in gui/
 keeps the engine free of any path to Qt."""
 from __future__ import annotations
 
 import sys
 
-from engine.cli import COMMANDS
-from engine.cli import main as headless_main
+from tapedeck.engine.cli.main import COMMANDS
+from tapedeck.engine.cli.main import main as headless_main
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS + ("-h", "--help"):
         return headless_main(argv)
-    from gui.app import main as window_main
+    from tapedeck.gui.app import main as window_main
 
     return window_main(argv)
 

@@ -11,21 +11,21 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from engine.events import Finished, RunStarted
-from engine.experiment import (DEFAULT_PRESET, Experiment, ExperimentError, LayerSpec,
+from tapedeck.engine.training.events import Finished, RunStarted
+from tapedeck.engine.spec.experiment import (DEFAULT_PRESET, Experiment, ExperimentError, LayerSpec,
                                list_presets, load_experiment, load_preset, save_experiment)
-from gui.background import Job, import_tensorflow
-from gui.checker import Checker
-from gui.code_view import CodeView
-from gui.document import Document
-from gui.layer_editor import LayerEditor
-from gui.model_view import ModelView
-from gui.param_form import ParamForm
-from gui.plots import TrainingPanel
-from gui.predictions import PredictionsPanel
-from gui.selectors import Selectors
-from gui.settings_panel import SettingsPanel
-from gui.worker import RunController
+from tapedeck.gui.threads.background import Job, import_tensorflow
+from tapedeck.gui.checker import Checker
+from tapedeck.gui.tabs.code_tab import CodeView
+from tapedeck.gui.document import Document
+from tapedeck.gui.editor.layer_editor import LayerEditor
+from tapedeck.gui.tabs.model_tab import ModelView
+from tapedeck.gui.editor.param_form import ParamForm
+from tapedeck.gui.tabs.training_tab import TrainingPanel
+from tapedeck.gui.tabs.predictions_tab import PredictionsPanel
+from tapedeck.gui.editor.selectors import Selectors
+from tapedeck.gui.editor.settings_panel import SettingsPanel
+from tapedeck.gui.threads.run_controller import RunController
 
 MAX_RECENT = 8
 CLOSE_WAIT_MS = 10000
@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self.checker.refresh()
         self._update_title()
         self._update_state()
-        from gui.analysis_install import install_analysis   # Runs dock, Analysis tab, Runs menu
+        from tapedeck.gui.runs.runs_menu import install_analysis   # Runs dock, Analysis tab, Runs menu
 
         self.analysis = install_analysis(self)
 

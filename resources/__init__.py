@@ -1,1 +1,1 @@
-"""Package data: presets (experiment files), icons and the style sheet."""
+"""Package data: the presets (experiment files) the window and `tapedeck` offer."""

@@ -7,9 +7,9 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from engine import graph
-from engine.check import check
-from engine.experiment import DEFAULT_PRESET, dumps, list_presets, load_preset
+from tapedeck.engine.spec import graph
+from tapedeck.engine.model.check import check
+from tapedeck.engine.spec.experiment import DEFAULT_PRESET, dumps, list_presets, load_preset
 
 APIS = ("sequential", "functional", "subclassing")
 LOOPS = ("fit", "tape")
@@ -32,7 +32,7 @@ SHAPES = {"digits": ((8, 8, 1), 10), "mnist": ((28, 28, 1), 10), "cifar100": ((3
 
 
 def test_preset_files_are_canonical_and_named_after_their_file():
-    folder = resources.files("resources.presets")
+    folder = resources.files("tapedeck.resources.presets")
     names = list_presets()
     assert DEFAULT_PRESET == "digits_cnn" and "digits_cnn" in names and "digits_residual" in names
     for name in names:
@@ -78,7 +78,7 @@ def test_parameter_counts():
 
 
 def test_residual_preset_has_a_skip_connection_that_sequential_refuses():
-    from engine.build import BuildError, build_model
+    from tapedeck.engine.model.build import BuildError, build_model
 
     experiment = load_preset("digits_residual")
     nodes, problems = graph.resolve(experiment.model.layers)
@@ -97,8 +97,8 @@ def test_default_preset_learns_digits_offline():
     the app's data, so the figure is the preset's, not one loop's)."""
     import keras
 
-    from engine.build import build_model
-    from engine.datasets import load_dataset
+    from tapedeck.engine.model.build import build_model
+    from tapedeck.engine.data.datasets import load_dataset
 
     experiment = load_preset("digits_cnn")
     training = experiment.training

@@ -1,1 +1,1 @@
-"""Experiment files shipped with Tapedeck; `engine.experiment.load_preset` reads them."""
+"""Experiment files shipped with Tapedeck; `engine.spec.experiment.load_preset` reads them."""

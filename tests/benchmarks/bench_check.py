@@ -14,8 +14,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine.check import check, clear_cache  # noqa: E402
-from engine.experiment import Experiment, LayerSpec, ModelSpec  # noqa: E402
+from tapedeck.engine.model.check import check, clear_cache  # noqa: E402
+from tapedeck.engine.spec.experiment import Experiment, LayerSpec, ModelSpec  # noqa: E402
 
 
 def thirty_layers() -> list[LayerSpec]:

@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from datafiles import cifar10_files, idx_bytes, write_folder, write_png, write_tar  # noqa: E402
-from engine.datasets import load_dataset  # noqa: E402
-from engine.experiment import DataSpec  # noqa: E402
+from tests.support.datafiles import cifar10_files, idx_bytes, write_folder, write_png, write_tar  # noqa: E402
+from tapedeck.engine.data.datasets import load_dataset  # noqa: E402
+from tapedeck.engine.spec.experiment import DataSpec  # noqa: E402
 
 MB = 1024 * 1024
 

@@ -49,7 +49,7 @@ def mnist_shaped(train: int, test: int) -> dict:
 
 
 def preset(npz_path, epochs: int):
-    from engine.experiment import load_preset
+    from tapedeck.engine.spec.experiment import load_preset
 
     exp = load_preset("mnist_cnn_sequential_fit")
     exp.data.source, exp.data.path = "npz", str(npz_path)
@@ -66,7 +66,7 @@ def plain_keras(exp) -> float:
     """What a person writes by hand from the tutorial: the same layers, compile, fit."""
     import keras
 
-    from engine.datasets import load_dataset
+    from tapedeck.engine.data.datasets import load_dataset
 
     data = load_dataset(exp.data)  # the same split and scaling Tapedeck trains on
     keras.utils.set_random_seed(0)
@@ -85,8 +85,8 @@ def plain_keras(exp) -> float:
 
 
 def tapedeck(exp, loop: str, runs_dir) -> float:
-    from engine.events import EpochEnd
-    from engine.training import run
+    from tapedeck.engine.training.events import EpochEnd
+    from tapedeck.engine.training.run import run
 
     exp = exp.copy()
     exp.training.loop = loop
@@ -100,7 +100,7 @@ def tapedeck(exp, loop: str, runs_dir) -> float:
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     if metrics["status"] != "completed":
         raise SystemExit(f"Tapedeck {loop} run ended {metrics['status']}: {metrics.get('message')}")
-    from engine.datasets import load_dataset
+    from tapedeck.engine.data.datasets import load_dataset
 
     return steady_rate(ends, len(load_dataset(exp.data).x_train))
 
@@ -113,8 +113,8 @@ def stop_latency(exp, loop: str, runs_dir) -> tuple[int, float]:
     """
     import keras
 
-    from engine.events import BatchEnd, Finished
-    from engine.training import RunControl, run
+    from tapedeck.engine.training.events import BatchEnd, Finished
+    from tapedeck.engine.training.run import RunControl, run
 
     exp = exp.copy()
     exp.training.loop = loop

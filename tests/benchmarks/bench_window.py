@@ -8,7 +8,7 @@ while training, and training throughput in the window against the same run headl
 * stalls: a 5 ms QTimer on the GUI thread records the gaps between its ticks from RunStarted to
   Finished; any gap well past 5 ms is time the event loop could not run. Max and 99th percentile.
 * throughput: samples/s from the engine's own BatchEnd events (the last step of each epoch, epoch 1
-  left out: it pays for tracing), headless (`engine.training.run` on the main thread, no event
+  left out: it pays for tracing), headless (`engine.training.run.run` on the main thread, no event
   loop, as `tapedeck train` runs it) and in the window, alternating rounds; the median ratio.
 """
 from __future__ import annotations
@@ -27,13 +27,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.window_driver import until as driver_until  # noqa: E402
+from tests.support.window_driver import until as driver_until  # noqa: E402
 
 STARTUP_CHILD = """
 import sys, time
 launched = float(sys.argv[1])
 from PySide6.QtWidgets import QApplication
-from gui.app import main
+from tapedeck.gui.app import main
 
 def visible(seconds):
     print(f"VISIBLE {time.time() - launched:.3f} {seconds:.3f}", flush=True)
@@ -59,7 +59,7 @@ def measure_startup(launches: int) -> tuple[float, float]:
 
 
 def epoch_speeds(events) -> list[float]:
-    from engine.events import BatchEnd
+    from tapedeck.engine.training.events import BatchEnd
 
     last = {}
     for event in events:
@@ -69,7 +69,7 @@ def epoch_speeds(events) -> list[float]:
 
 
 def headless_run(experiment, runs_dir) -> list[float]:
-    from engine.training import run
+    from tapedeck.engine.training.run import run
 
     events = []
     run(experiment, events.append, runs_dir=runs_dir)
@@ -81,7 +81,7 @@ def window_run(app, window, experiment, probe_ms: int | None) -> tuple[list[floa
     (the probe wakes the GUI thread 200 times a second, so throughput is measured without it)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from engine.events import Finished, RunStarted
+    from tapedeck.engine.training.events import Finished, RunStarted
 
     events, gaps = [], []
     state = {"last": None, "on": False}
@@ -159,8 +159,8 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from engine.experiment import load_preset
-    from tests.window_driver import open_window
+    from tapedeck.engine.spec.experiment import load_preset
+    from tests.support.window_driver import open_window
 
     app = QApplication.instance() or QApplication([])
     scratch = tempfile.mkdtemp(prefix="tapedeck-bench-")

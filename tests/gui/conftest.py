@@ -9,7 +9,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from engine.experiment import load_preset  # noqa: E402
+from tapedeck.engine.spec.experiment import load_preset  # noqa: E402
 
 TF_TIMEOUT_MS = 120_000
 
@@ -38,7 +38,7 @@ def wait_run_over(qtbot, window, timeout=60_000):
 
 @pytest.fixture
 def make_window(qtbot, tmp_path):
-    from gui.main_window import MainWindow
+    from tapedeck.gui.main_window import MainWindow
 
     def make(experiment=None, path=None, wait=True):
         window = MainWindow(experiment if experiment is not None else small_digits(), path,

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gui import app
+from tapedeck.gui import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,8 +68,8 @@ CLOSE_SCRIPT = textwrap.dedent("""
     import os, sys, time
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
-    from engine.experiment import load_preset
-    from gui.main_window import MainWindow
+    from tapedeck.engine.spec.experiment import load_preset
+    from tapedeck.gui.main_window import MainWindow
 
     runs, rounds = sys.argv[1], int(sys.argv[2])
     app = QApplication([])
@@ -131,7 +131,7 @@ def test_closing_mid_run_exits_cleanly(tmp_path):
 def test_main_opens_the_given_experiment(tmp_path):
     """`tapedeck EXP.json`: the window comes up titled after that experiment. (A subprocess: ending
     app.exec() with quit() leaves every later event loop of the process returning at once.)"""
-    from engine.experiment import load_preset, save_experiment
+    from tapedeck.engine.spec.experiment import load_preset, save_experiment
 
     experiment = load_preset("digits_residual")
     experiment.name = "my-residual"
@@ -140,8 +140,8 @@ def test_main_opens_the_given_experiment(tmp_path):
     child = textwrap.dedent("""
         import sys
         from PySide6.QtWidgets import QApplication
-        from gui.app import main
-        from gui.main_window import MainWindow
+        from tapedeck.gui.app import main
+        from tapedeck.gui.main_window import MainWindow
 
         def visible(seconds):
             app = QApplication.instance()

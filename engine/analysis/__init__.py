@@ -1,0 +1,1 @@
+"""A finished run reopened: predictions on its test set, galleries, feature maps, the person's own input."""

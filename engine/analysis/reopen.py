@@ -1,0 +1,176 @@
+"""After training: which test images the model gets wrong, how sure it was, and how each class fares.
+
+:func:`open_run` reloads a finished run (its experiment, its model, the same test set it was scored on)
+and predicts the whole test set once; the other functions only index that result, so clicking through
+confusion cells in the window costs no model calls. Probabilities come from
+``engine.training.evaluation.probability_converter``, the same conversion the run used for its own test score,
+so the counts here equal the confusion matrix in metrics.json.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["AnalysisError", "AnalysedRun", "Example", "ClassRow", "open_run", "predict_probabilities",
+           "confusion_cell", "most_confidently_wrong", "confusion_matrix", "class_table", "format_class_table"]
+
+
+class AnalysisError(Exception):
+    """The run cannot be analysed (no model, data gone); the message names the path and the fix."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One test image as the galleries show it."""
+
+    index: int  # into the test set
+    true_label: int
+    predicted_label: int
+    confidence: float  # probability of the predicted class
+    probabilities: np.ndarray  # (classes,)
+
+
+@dataclass
+class AnalysedRun:
+    run_dir: Path
+    experiment: object  # engine.spec.experiment.Experiment
+    model: object  # keras.Model
+    dataset: object  # engine.data.datasets.Dataset (the run's own split: same spec, same seed)
+    probabilities: np.ndarray  # (N_test, classes)
+
+    @property
+    def true_labels(self) -> np.ndarray:
+        return np.asarray(self.dataset.y_test, dtype=np.int64)
+
+    @property
+    def predicted_labels(self) -> np.ndarray:
+        return np.argmax(self.probabilities, axis=-1)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names)
+
+    def confusion(self) -> np.ndarray:
+        return confusion_matrix(self.true_labels, self.probabilities, len(self.class_names))
+
+    def cell(self, true_class: int, predicted_class: int) -> list[Example]:
+        return confusion_cell(self.true_labels, self.probabilities, true_class, predicted_class)
+
+    def most_confidently_wrong(self, count: int = 16) -> list[Example]:
+        return most_confidently_wrong(self.true_labels, self.probabilities, count)
+
+    def class_table(self) -> list["ClassRow"]:
+        return class_table(self.confusion(), self.class_names)
+
+
+def open_run(run_dir, dataset=None) -> AnalysedRun:
+    """Reload a run and predict its test set; ``dataset`` may be passed when already loaded (same spec)."""
+    from tapedeck.engine.data.datasets import DataError, load_dataset
+    from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
+    from tapedeck.engine.runs.exports import ExportError, load_run_model
+
+    run_dir = Path(run_dir)
+    try:
+        experiment = load_experiment(run_dir / "experiment.json")
+    except ExperimentError as error:
+        raise AnalysisError(str(error).splitlines()[0]) from None
+    try:
+        model = load_run_model(run_dir)
+    except ExportError as error:
+        raise AnalysisError(str(error)) from None
+    if dataset is None:
+        try:
+            dataset = load_dataset(experiment.data)
+        except DataError as error:
+            raise AnalysisError(f"{run_dir}: its data cannot be loaded any more: {error}") from None
+    probabilities = predict_probabilities(model, experiment.training, dataset.x_test)
+    return AnalysedRun(run_dir, experiment, model, dataset, probabilities)
+
+
+def predict_probabilities(model, training, x, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (N, classes) by direct calls (``model.predict`` costs ~100 ms of setup per call)."""
+    from tapedeck.engine.training.evaluation import probability_converter
+
+    to_probabilities = probability_converter(training)
+    x = np.asarray(x, dtype=np.float32)
+    outputs = [np.asarray(model(x[start:start + batch_size], training=False))
+               for start in range(0, len(x), batch_size)]
+    if not outputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return to_probabilities(np.concatenate(outputs, axis=0))
+
+
+def confusion_matrix(true_labels, probabilities, num_classes: int) -> np.ndarray:
+    """counts[true][predicted], as in metrics.json."""
+    from tapedeck.engine.training.evaluation import confusion_metrics
+
+    predicted = np.argmax(probabilities, axis=-1)
+    _, _, confusion = confusion_metrics(true_labels, predicted, max(num_classes, np.shape(probabilities)[-1]))
+    return np.asarray(confusion, dtype=np.int64)
+
+
+def confusion_cell(true_labels, probabilities, true_class: int, predicted_class: int) -> list[Example]:
+    """The test images of one confusion cell (true A, predicted B), most confident first."""
+    true_labels = np.asarray(true_labels, dtype=np.int64)
+    predicted = np.argmax(probabilities, axis=-1)
+    indices = np.flatnonzero((true_labels == true_class) & (predicted == predicted_class))
+    return _examples(indices, true_labels, predicted, probabilities)
+
+
+def most_confidently_wrong(true_labels, probabilities, count: int = 16) -> list[Example]:
+    """The ``count`` mistakes the model was surest of, across all classes."""
+    true_labels = np.asarray(true_labels, dtype=np.int64)
+    predicted = np.argmax(probabilities, axis=-1)
+    wrong = np.flatnonzero(predicted != true_labels)
+    return _examples(wrong, true_labels, predicted, probabilities)[:count]
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    name: str
+    precision: float | None  # None when nothing was predicted as this class
+    recall: float | None  # None when the test set holds none of this class
+    f1: float | None
+    support: int  # test images of this class
+    predicted: int  # test images predicted as this class
+
+
+def class_table(confusion, class_names) -> list[ClassRow]:
+    """Per-class precision, recall and F1 from a confusion matrix (rows: true, columns: predicted)."""
+    confusion = np.asarray(confusion, dtype=np.int64)
+    rows = []
+    for c in range(confusion.shape[0]):
+        hits = int(confusion[c, c])
+        support = int(confusion[c].sum())
+        predicted = int(confusion[:, c].sum())
+        precision = hits / predicted if predicted else None
+        recall = hits / support if support else None
+        f1 = (2 * precision * recall / (precision + recall)
+              if precision is not None and recall is not None and precision + recall > 0 else
+              (0.0 if precision is not None and recall is not None else None))
+        name = str(class_names[c]) if c < len(class_names) else str(c)
+        rows.append(ClassRow(name, precision, recall, f1, support, predicted))
+    return rows
+
+
+def format_class_table(rows: list[ClassRow]) -> str:
+    headers = ("class", "precision", "recall", "f1", "support")
+    table = [(r.name, _percent(r.precision), _percent(r.recall), _percent(r.f1), str(r.support)) for r in rows]
+    widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() for t in table]
+    return "\n".join(lines)
+
+
+def _examples(indices, true_labels, predicted, probabilities) -> list[Example]:
+    probabilities = np.asarray(probabilities)
+    confidence = probabilities[indices, predicted[indices]] if len(indices) else np.zeros(0)
+    order = np.argsort(-confidence, kind="stable")
+    return [Example(int(indices[i]), int(true_labels[indices[i]]), int(predicted[indices[i]]),
+                    float(confidence[i]), probabilities[indices[i]]) for i in order]
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"

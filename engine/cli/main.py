@@ -1,0 +1,143 @@
+"""The headless `tapedeck` sub-commands (check, code, train, runs, compare, export) for scripts
+and servers; `gui.entry` routes everything else to the window.
+
+Exit codes: 0 success, 2 a user mistake (bad experiment, missing data, a stack that does
+not check) reported in plain words, 1 an unexpected internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tapedeck.engine.cli.errors import USER_ERROR, fail, load_or_explain
+
+COMMANDS = ("check", "code", "train", "runs", "compare", "export")
+NEEDS_TENSORFLOW = ("check", "train", "export")  # runs, compare and code answer in well under a second
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    if args.command in NEEDS_TENSORFLOW:
+        _import_tensorflow_quietly()
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow and probe devices with their C++ start-up chatter (oneDNN, CUDA probes) kept off the terminal.
+
+    Those lines are written to file descriptor 2 before TF_CPP_MIN_LOG_LEVEL takes effect, so
+    only a descriptor-level redirect hides them; if the import fails, the chatter is shown.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # device probing chatter, here too
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tapedeck",
+        description="Desktop trainer for Keras models. Without a command, `tapedeck [EXP.json]` "
+        "opens the window.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="print each layer's output shape and parameters")
+    check.add_argument("experiment", help="experiment file (JSON)")
+    check.add_argument("--api", choices=("sequential", "functional", "subclassing"))
+    check.set_defaults(func=cmd_check)
+
+    code = sub.add_parser("code", help="print the Python script a person would write by hand")
+    code.add_argument("experiment", help="experiment file (JSON)")
+    code.add_argument("--api", choices=("sequential", "functional", "subclassing"))
+    code.add_argument("--loop", choices=("fit", "tape"))
+    code.add_argument("-o", "--output", help="write the script to this file instead of stdout")
+    code.set_defaults(func=cmd_code)
+
+    from tapedeck.engine.cli.train import add_train_arguments, train_command
+
+    train = sub.add_parser("train", help="train headless and write a run folder")
+    add_train_arguments(train)
+    train.set_defaults(func=train_command)
+
+    from tapedeck.engine.cli.runs import (add_compare_arguments, add_export_arguments, add_runs_arguments, compare_command,
+                                 export_command, runs_command)
+
+    runs = sub.add_parser("runs", help="list the runs in a folder as a table")
+    add_runs_arguments(runs)
+    runs.set_defaults(func=runs_command)
+
+    compare = sub.add_parser("compare", help="metrics of two or more runs side by side, and how their experiments differ")
+    add_compare_arguments(compare)
+    compare.set_defaults(func=compare_command)
+
+    export = sub.add_parser("export", help="write a run's model as .keras, SavedModel or TensorFlow Lite "
+                                           "(or its script or history)")
+    add_export_arguments(export)
+    export.set_defaults(func=export_command)
+    return parser
+
+
+def cmd_check(args) -> int:
+    from tapedeck.engine.model.check import check
+    from tapedeck.engine.data.datasets import DataError, describe
+
+    experiment = load_or_explain(args.experiment)
+    if experiment is None:
+        return USER_ERROR
+    try:
+        input_shape, num_classes, _names = describe(experiment.data)
+    except DataError as error:
+        return fail(str(error))
+    report = check(experiment, input_shape, num_classes, api=args.api)
+    print(report.format_table())
+    if report.ok:
+        return 0
+    print(file=sys.stderr)
+    for line in report.all_problems():
+        print(f"error: {line}", file=sys.stderr)
+    return USER_ERROR
+
+
+def cmd_code(args) -> int:
+    from tapedeck.engine.codegen.script import generate_code
+    from tapedeck.engine.files import write_text_atomic
+
+    experiment = load_or_explain(args.experiment)
+    if experiment is None:
+        return USER_ERROR
+    try:
+        source = generate_code(experiment, api=args.api, loop=args.loop)
+    except ValueError as error:
+        return fail(str(error))
+    if args.output:
+        write_text_atomic(args.output, source)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(source)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""``tapedeck train``: a run on a terminal, with a progress bar and ETA, or plain lines in a log.
+
+Ctrl-C asks the run to stop after the current step (the run folder stays consistent); a second
+Ctrl-C aborts at once. Exit codes: 0 completed (or early-stopped), 1 diverged or failed inside
+TensorFlow, 2 a user mistake (bad experiment, unreadable data, a stack that does not check),
+130 stopped by Ctrl-C.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tapedeck.engine.cli.errors import USER_ERROR, load_or_explain
+from tapedeck.engine.cli.errors import fail as _fail
+
+__all__ = ["add_train_arguments", "train_command", "ConsoleReporter"]
+
+BAR_WIDTH = 24
+
+
+def add_train_arguments(parser) -> None:
+    parser.add_argument("experiment", nargs="?", help="experiment file (JSON); optional with --resume")
+    parser.add_argument("--out", default="runs", metavar="DIR", help="folder for run folders (default: runs)")
+    parser.add_argument("--epochs", type=_positive_int, metavar="N", help="train this many epochs in total")
+    parser.add_argument("--loop", choices=("fit", "tape"), help="model.fit or the GradientTape loop")
+    parser.add_argument("--api", choices=("sequential", "functional", "subclassing"),
+                        help="how the model is written")
+    parser.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N training examples")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue a run folder from its last checkpoint (optimizer state included)")
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, received {value}")
+    return value
+
+
+
+
+def _load(args):
+    """The experiment to run, with the command line's overrides; (experiment, None) or (None, exit code)."""
+    if args.resume:
+        source = Path(args.resume) / "experiment.json"
+        if not Path(args.resume).is_dir():
+            return None, _fail(f"{args.resume}: no such run folder; --resume takes a folder a previous run wrote")
+        if args.experiment:
+            print(f"tapedeck: note: {args.experiment} is not read; --resume continues what {source} says",
+                  file=sys.stderr)
+    elif args.experiment:
+        source = Path(args.experiment)
+    else:
+        return None, _fail("train: give an experiment file (tapedeck train EXP.json) or --resume RUN_DIR")
+    experiment = load_or_explain(source)
+    if experiment is None:
+        return None, USER_ERROR
+    changes = {}
+    if args.epochs:
+        changes[("training", "epochs")] = args.epochs
+    if args.loop:
+        changes[("training", "loop")] = args.loop
+    if args.api:
+        changes[("model", "api")] = args.api
+    if args.limit:
+        changes[("data", "limit")] = args.limit
+    for (section, key), value in changes.items():
+        setattr(getattr(experiment, section), key, value)
+    return experiment, None
+
+
+def train_command(args) -> int:
+    experiment, code = _load(args)
+    if experiment is None:
+        return code
+    from tapedeck.engine.training.run import RunControl, run
+
+    control = RunControl()
+    reporter = ConsoleReporter(sys.stdout)
+    restore = _install_interrupt(control)
+    try:
+        run(experiment, reporter, control, runs_dir=args.out, resume_dir=args.resume)
+    finally:
+        restore()
+    return reporter.exit_code
+
+
+def _install_interrupt(control):
+    """First Ctrl-C: stop after this step. Second: the default behaviour (KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):
+        if control.stop_requested:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        print("\nStopping after the current step (Ctrl-C again to abort)…", file=sys.stderr, flush=True)
+        control.stop()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+class ConsoleReporter:
+    """Events → text. On a terminal one line redrawn in place (at most ~10 times a second)."""
+
+    def __init__(self, stream, tty: bool | None = None):
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.exit_code = 1
+        self.epochs = 0
+        self.steps = 1
+        self.initial_epoch = 0
+        self.test = None
+        self._started = None
+        self._last_draw = 0.0
+        self._bar_open = False
+
+    def __call__(self, event) -> None:
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    def _print(self, text: str = "", file=None) -> None:
+        if self._bar_open:
+            self.stream.write("\n")
+            self._bar_open = False
+        print(text, file=file or self.stream, flush=True)
+
+    def _on_RunStarted(self, event) -> None:
+        self.epochs, self.steps, self.initial_epoch = event.epochs, event.steps_per_epoch, event.initial_epoch
+        self._started = time.perf_counter()
+        resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
+        self._print(f"{event.name}: {event.trainable:,} trainable parameters, {event.epochs} epochs of "
+                    f"{event.steps_per_epoch} steps (batch {event.batch_size}), loop {event.loop}{resumed}")
+        self._print(f"run folder: {event.run_dir}")
+
+    def _on_BatchEnd(self, event) -> None:
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if now - self._last_draw < 0.1 and event.step < event.steps:
+            return
+        self._last_draw = now
+        done = event.step / max(event.steps, 1)
+        filled = int(round(done * BAR_WIDTH))
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        line = (f"\repoch {event.epoch}/{self.epochs} [{bar}] {event.step}/{event.steps} "
+                f"loss {event.loss:.4f} acc {event.accuracy:.4f} {event.samples_per_second:,.0f}/s "
+                f"ETA {self._eta(event)}")
+        self.stream.write(line.ljust(100))
+        self.stream.flush()
+        self._bar_open = True
+
+    def _eta(self, event) -> str:
+        """Remaining steps of the whole run at the pace of the run so far."""
+        if self._started is None:
+            return "?"
+        done_steps = (event.epoch - 1 - self.initial_epoch) * self.steps + event.step
+        remaining = (self.epochs - event.epoch) * self.steps + (event.steps - event.step)
+        elapsed = time.perf_counter() - self._started
+        if done_steps <= 0:
+            return "?"
+        return _clock(elapsed / done_steps * remaining)
+
+    def _on_EpochEnd(self, event) -> None:
+        val = ""
+        if event.val_loss is not None:
+            val = f" - val_loss {event.val_loss:.4f} - val_accuracy {event.val_accuracy:.4f}"
+        self._print(f"epoch {event.epoch}/{self.epochs} - {event.seconds:.1f}s - loss {event.loss:.4f} "
+                    f"- accuracy {event.accuracy:.4f}{val} - lr {event.learning_rate:.3g}")
+
+    def _on_TestResult(self, event) -> None:
+        self.test = event
+
+    def _on_Finished(self, event) -> None:
+        if event.reason == "failed":
+            stream = sys.stderr
+            if event.problems:
+                self._print("tapedeck: the experiment cannot run:", file=stream)
+                for line in event.problems:
+                    self._print(f"  {line}", file=stream)
+                self.exit_code = USER_ERROR
+            else:
+                self._print(f"tapedeck: the run failed: {event.message}", file=stream)
+                self.exit_code = 1
+            if event.run_dir:
+                self._print(f"run folder: {event.run_dir}", file=stream)
+            return
+        self.exit_code = {"completed": 0, "early_stopped": 0, "stopped": 130, "diverged": 1}.get(event.reason, 1)
+        self._print(f"{event.reason.replace('_', ' ')}: {event.message}")
+        self._print(f"run folder: {event.run_dir}")
+        if self.test is not None:
+            self._print(f"test loss {self.test.loss:.4f}")
+            self._print(f"test accuracy {self.test.accuracy:.4f}")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

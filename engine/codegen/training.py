@@ -1,0 +1,377 @@
+"""Code export, the training half: optimizer, loss and either ``compile`` + ``fit`` or the tutorial's
+``tf.GradientTape`` loop, then the evaluation that prints ``Test accuracy: 0.9xxx``.
+
+The objects written here are the ones ``engine.training.optimizers`` builds for a run (same optimizer, schedule,
+loss and accuracy), spelled as a person would spell them. Options the tape loop has no callback for
+(plateau, early stopping, TensorBoard) are written out as a few plain lines in the epoch loop.
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+
+from tapedeck.engine.codegen.data import section
+
+__all__ = ["TrainingCode", "fit_code", "tape_code", "optimizer_lines", "loss_expression"]
+
+INDENT = "    "
+
+
+@dataclass
+class TrainingCode:
+    """``prelude`` runs right after the seeds (a distribution strategy must exist before anything else
+    touches TensorFlow); ``text`` follows the data; ``imports`` names what both need."""
+
+    prelude: str
+    text: str
+    imports: set = field(default_factory=set)
+
+
+def _monitor(monitor: str, has_validation: bool) -> str:
+    """Without a validation split there is no ``val_*`` to watch: watch the training metric instead."""
+    return monitor[len("val_"):] if monitor.startswith("val_") and not has_validation else monitor
+
+
+def _number(value) -> str:
+    return repr(float(value)) if isinstance(value, float) else repr(value)
+
+
+# --- pieces shared by both loops ---------------------------------------------------------------------
+
+def optimizer_lines(training) -> list[str]:
+    """``learning_rate = …`` (a schedule, when there is one) and ``optimizer = …``."""
+    lines = []
+    lr = _number(training.learning_rate)
+    if training.schedule == "step":
+        lines += [
+            f"# Multiply the learning rate by {training.schedule_factor:g} every {training.schedule_every} epochs.",
+            "learning_rate = keras.optimizers.schedules.ExponentialDecay(",
+            f"    {lr},",
+            f"    decay_steps={training.schedule_every} * steps_per_epoch,",
+            f"    decay_rate={_number(training.schedule_factor)},",
+            "    staircase=True,",
+            ")",
+        ]
+        lr = "learning_rate"
+    elif training.schedule == "cosine":
+        lines += [
+            "# Cosine decay from the initial learning rate to zero over the whole run.",
+            f"learning_rate = keras.optimizers.schedules.CosineDecay({lr}, decay_steps=epochs * steps_per_epoch)",
+        ]
+        lr = "learning_rate"
+    args = [f"learning_rate={lr}"]
+    if training.optimizer == "adam":
+        cls = "Adam"
+    elif training.optimizer == "adamw":
+        cls = "AdamW"
+        args.append(f"weight_decay={_number(training.weight_decay)}")
+    elif training.optimizer == "sgd":
+        cls = "SGD"
+        if training.momentum:
+            args.append(f"momentum={_number(training.momentum)}")
+        if training.nesterov:
+            args.append("nesterov=True")
+    elif training.optimizer == "rmsprop":
+        cls = "RMSprop"
+        if training.momentum:
+            args.append(f"momentum={_number(training.momentum)}")
+    else:
+        raise ValueError(f"training.optimizer: expected adam, adamw, sgd or rmsprop, "
+                         f"received {training.optimizer!r}")
+    lines.append(f"optimizer = keras.optimizers.{cls}({', '.join(args)})")
+    return lines
+
+
+LOSS_CLASSES = {
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+    "categorical_crossentropy": "CategoricalCrossentropy",
+    "binary_crossentropy": "BinaryCrossentropy",
+}
+ACCURACY_CLASSES = {
+    "sparse_categorical_crossentropy": "SparseCategoricalAccuracy",
+    "categorical_crossentropy": "CategoricalAccuracy",
+    "binary_crossentropy": "BinaryAccuracy",
+}
+
+
+def loss_expression(training, per_example: bool = False) -> str:
+    if training.loss not in LOSS_CLASSES:
+        raise ValueError(f"training.loss: expected one of {', '.join(LOSS_CLASSES)}, received {training.loss!r}")
+    args = []
+    if training.from_logits:
+        args.append("from_logits=True")
+    if per_example:
+        args.append("reduction=None")
+    return f"keras.losses.{LOSS_CLASSES[training.loss]}({', '.join(args)})"
+
+
+def _accuracy_expression(training, name: str) -> str:
+    args = [f'name="{name}"']
+    if training.loss == "binary_crossentropy" and training.from_logits:
+        args.append("threshold=0.0")  # a logit above 0 is a probability above 0.5
+    return f"keras.metrics.{ACCURACY_CLASSES[training.loss]}({', '.join(args)})"
+
+
+def _strategy_lines(training) -> list[str]:
+    if training.distribute == "mirrored":
+        return ["# One model copy per visible GPU (or the CPU), gradients summed across them.",
+                "strategy = tf.distribute.MirroredStrategy()"]
+    if training.distribute == "auto":
+        return ["# Mirror the model across GPUs when there is more than one; otherwise the default strategy.",
+                'if len(tf.config.list_physical_devices("GPU")) > 1:',
+                "    strategy = tf.distribute.MirroredStrategy()",
+                "else:",
+                "    strategy = tf.distribute.get_strategy()"]
+    if training.distribute == "multi_worker":
+        return ["# Several machines: each reads its role from the TF_CONFIG environment variable.",
+                "strategy = tf.distribute.MultiWorkerMirroredStrategy()"]
+    return []
+
+
+def _settings(training, needs_steps: bool) -> list[str]:
+    lines = [f"batch_size = {training.batch_size}", f"epochs = {training.epochs}"]
+    if needs_steps:
+        lines.append("steps_per_epoch = math.ceil(len(x_train) / batch_size)")
+    return lines
+
+
+def _model_block(model, inside_scope: bool, extra: list[str]) -> str:
+    """The class (module level) and the lines that create the model and its optimizer, inside the
+    strategy's scope when there is one."""
+    body = "\n".join([model.build_text] + extra)
+    if inside_scope:
+        body = "with strategy.scope():\n" + textwrap.indent(body, INDENT)
+    return "\n\n".join(part for part in (model.class_text, body) if part)
+
+
+# --- compile + fit -----------------------------------------------------------------------------------
+
+def fit_code(training, has_validation: bool, model, api: str) -> TrainingCode:
+    imports = {"keras"}
+    distributed = training.distribute != "none"
+    needs_steps = training.schedule in ("step", "cosine")
+    if needs_steps:
+        imports.add("math")
+    if distributed:
+        imports.add("tf")
+
+    metric = '"accuracy"'
+    if training.loss == "binary_crossentropy" and training.from_logits:
+        metric = _accuracy_expression(training, "accuracy")
+    compile_args = ["optimizer=optimizer", f"loss={loss_expression(training)}", f"metrics=[{metric}]"]
+    if training.steps_per_execution > 1:
+        compile_args.append(f"steps_per_execution={training.steps_per_execution}")
+    compile_lines = optimizer_lines(training) + ["model.compile("] + [f"    {a}," for a in compile_args] + [")"]
+
+    callbacks = []
+    if training.schedule == "plateau":
+        callbacks.append(
+            f'keras.callbacks.ReduceLROnPlateau(monitor="{_monitor("val_loss", has_validation)}", '
+            f"factor={_number(training.schedule_factor)}, patience={training.schedule_patience})")
+    if training.early_stopping:
+        monitor = _monitor(training.early_stopping_monitor, has_validation)
+        args = [f'monitor="{monitor}"']
+        if monitor.endswith("accuracy"):
+            args.append('mode="max"')
+        args.append(f"patience={training.early_stopping_patience}")
+        if training.restore_best_weights:
+            args.append("restore_best_weights=True")
+        callbacks.append(f"keras.callbacks.EarlyStopping({', '.join(args)})")
+    if training.tensorboard:
+        callbacks.append('keras.callbacks.TensorBoard(log_dir="logs")')
+
+    fit_args = ["x_train", "y_train", "batch_size=batch_size", "epochs=epochs"]
+    if has_validation:
+        fit_args.append("validation_data=(x_val, y_val)")
+    if callbacks:
+        fit_args.append("callbacks=callbacks")
+    settings = _settings(training, needs_steps)
+    if distributed:
+        # Settings come first: a schedule made inside the scope reads steps_per_epoch.
+        parts = [section("Settings"), *settings, "", section("Model"),
+                 _model_block(model, True, [""] + compile_lines), "", section("Training")]
+    else:
+        parts = [section("Model"), _model_block(model, False, []), "", section("Training"), *settings, "",
+                 *compile_lines]
+    if callbacks:
+        parts += ["", "callbacks = ["] + [f"    {c}," for c in callbacks] + ["]"]
+    parts += ["model.fit("] + [f"    {a}," for a in fit_args] + [")"]
+    evaluation = [
+        section("Evaluation"),
+        "test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)",
+        'print(f"Test accuracy: {test_accuracy:.4f}")',
+    ]
+    text = "\n".join(parts) + "\n\n" + "\n".join(evaluation)
+    return TrainingCode(prelude="\n".join(_strategy_lines(training)), text=text, imports=imports)
+
+
+# --- the GradientTape loop ---------------------------------------------------------------------------
+
+def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
+    imports = {"keras", "tf"}
+    distributed = training.distribute != "none"
+    needs_steps = training.schedule in ("step", "cosine")
+    if needs_steps or training.early_stopping or training.schedule == "plateau":
+        imports.add("math")
+
+    data = [
+        section("Settings"),
+        *_settings(training, needs_steps),
+        "",
+        "train_ds = (",
+        "    tf.data.Dataset.from_tensor_slices((x_train, y_train))",
+        "    .shuffle(len(x_train))",
+        "    .batch(batch_size)",
+        ")",
+    ]
+    if has_validation:
+        data.append("val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size)")
+    data.append("test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(batch_size)")
+    if distributed:
+        data.append("")
+        data.append("# Each global batch is split across the replicas.")
+        for ds in ("train_ds", "val_ds", "test_ds") if has_validation else ("train_ds", "test_ds"):
+            data.append(f"{ds} = strategy.experimental_distribute_dataset({ds})")
+
+    objects = []
+    if distributed and api == "subclassing":
+        objects += ["# Create the weights now (one call on one example), inside the scope.",
+                    'model(np.zeros((1, *input_shape), dtype="float32"))']
+    objects += optimizer_lines(training)
+    if distributed:
+        objects += ["# The optimizer's variables must exist inside the scope before the first compiled step.",
+                    "optimizer.build(model.trainable_variables)",
+                    "# reduction=None: one loss per example; the step averages over the global batch.",
+                    f"loss_object = {loss_expression(training, per_example=True)}"]
+    else:
+        objects.append(f"loss_object = {loss_expression(training)}")
+    objects += [
+        "",
+        'train_loss = keras.metrics.Mean(name="train_loss")',
+        f"train_accuracy = {_accuracy_expression(training, 'train_accuracy')}",
+        'test_loss = keras.metrics.Mean(name="test_loss")',
+        f"test_accuracy = {_accuracy_expression(training, 'test_accuracy')}",
+    ]
+    parts = ["\n".join(data), section("Model"), _model_block(model, distributed, [""] + objects)
+             if distributed else _model_block(model, False, []) + "\n\n" + "\n".join(objects)]
+    parts.append(section("Training"))
+    parts.append(_steps(distributed))
+    parts.append(_epoch_loop(training, has_validation, distributed))
+    parts.append("\n".join([
+        section("Evaluation"),
+        "_, accuracy = evaluate(test_ds)",
+        'print(f"Test accuracy: {accuracy:.4f}")',
+    ]))
+    return TrainingCode(prelude="\n".join(_strategy_lines(training)), text="\n\n".join(parts), imports=imports)
+
+
+def _steps(distributed: bool) -> str:
+    decorator = "" if distributed else "@tf.function\n"
+    if distributed:
+        loss_lines = ("        per_example_loss = loss_object(labels, predictions)\n"
+                      "        # Divide by the global batch size, not this replica's share of it.\n"
+                      "        loss = tf.nn.compute_average_loss(per_example_loss)\n")
+        update = "    train_loss.update_state(per_example_loss)\n"
+    else:
+        loss_lines = "        loss = loss_object(labels, predictions)\n"
+        update = "    train_loss.update_state(loss)\n"
+    text = (
+        f"{decorator}def train_step(images, labels):\n"
+        "    with tf.GradientTape() as tape:\n"
+        "        # training=True: Dropout, BatchNormalization and augmentation layers act as in training.\n"
+        "        predictions = model(images, training=True)\n"
+        f"{loss_lines}"
+        "    gradients = tape.gradient(loss, model.trainable_variables)\n"
+        "    optimizer.apply_gradients(zip(gradients, model.trainable_variables))\n"
+        f"{update}"
+        "    train_accuracy.update_state(labels, predictions)\n"
+        "\n\n"
+        f"{decorator}def test_step(images, labels):\n"
+        "    predictions = model(images, training=False)\n"
+        "    test_loss.update_state(loss_object(labels, predictions))\n"
+        "    test_accuracy.update_state(labels, predictions)\n"
+    )
+    if distributed:
+        text += (
+            "\n\n"
+            "@tf.function\n"
+            "def distributed_train_step(images, labels):\n"
+            "    strategy.run(train_step, args=(images, labels))\n"
+            "\n\n"
+            "@tf.function\n"
+            "def distributed_test_step(images, labels):\n"
+            "    strategy.run(test_step, args=(images, labels))\n"
+        )
+    step = "distributed_test_step" if distributed else "test_step"
+    text += (
+        "\n\n"
+        "def evaluate(dataset):\n"
+        '    """Mean loss and accuracy over a whole dataset."""\n'
+        "    test_loss.reset_state()\n"
+        "    test_accuracy.reset_state()\n"
+        "    for images, labels in dataset:\n"
+        f"        {step}(images, labels)\n"
+        "    return float(test_loss.result()), float(test_accuracy.result())"
+    )
+    return text
+
+
+def _epoch_loop(training, has_validation: bool, distributed: bool) -> str:
+    before, after = [], []
+    if training.tensorboard:
+        before.append('summary_writer = tf.summary.create_file_writer("logs")')
+        after += ["with summary_writer.as_default():",
+                  "    for key, value in logs.items():",
+                  "        tf.summary.scalar(key, value, step=epoch)"]
+    if training.schedule == "plateau":
+        monitor = _monitor("val_loss", has_validation)
+        before += ["plateau_best = math.inf", "plateau_wait = 0"]
+        after += [
+            f"# Multiply the learning rate by {training.schedule_factor:g} when {monitor} has not improved "
+            f"for {training.schedule_patience} epochs.",
+            f'if logs["{monitor}"] < plateau_best:',
+            f'    plateau_best, plateau_wait = logs["{monitor}"], 0',
+            "else:",
+            "    plateau_wait += 1",
+            f"    if plateau_wait >= {training.schedule_patience}:",
+            f"        optimizer.learning_rate = float(optimizer.learning_rate) * {_number(training.schedule_factor)}",
+            "        plateau_wait = 0",
+        ]
+    if training.early_stopping:
+        monitor = _monitor(training.early_stopping_monitor, has_validation)
+        higher = monitor.endswith("accuracy")
+        patience = training.early_stopping_patience
+        before += [f"best = {'-' if higher else ''}math.inf", "wait = 0"]
+        if training.restore_best_weights:
+            before.append("best_weights = None")
+        after += [
+            f"# Stop when {monitor} has not improved for {patience} epochs.",
+            f'if logs["{monitor}"] {">" if higher else "<"} best:',
+            f'    best, wait = logs["{monitor}"], 0',
+        ]
+        if training.restore_best_weights:
+            after.append("    best_weights = model.get_weights()")
+        after += ["else:", "    wait += 1", f"    if wait >= {patience}:",
+                  f'        print(f"Early stopping: {monitor} has not improved for {patience} epochs.")']
+        if training.restore_best_weights:
+            after += ["        if best_weights is not None:", "            model.set_weights(best_weights)"]
+        after.append("        break")
+
+    step = "distributed_train_step" if distributed else "train_step"
+    shown = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if has_validation else [])
+    report = [f"{key} {{logs['{key}']:.4f}}" for key in shown]
+    loop = [
+        "for epoch in range(epochs):",
+        "    train_loss.reset_state()",
+        "    train_accuracy.reset_state()",
+        "    for images, labels in train_ds:",
+        f"        {step}(images, labels)",
+        '    logs = {"loss": float(train_loss.result()), "accuracy": float(train_accuracy.result())}',
+    ]
+    if has_validation:
+        loop.append('    logs["val_loss"], logs["val_accuracy"] = evaluate(val_ds)')
+    loop += ["    print(", '        f"Epoch {epoch + 1}/{epochs}: "']
+    loop += [f'        f"{item}{", " if i < len(report) - 1 else ""}"' for i, item in enumerate(report)]
+    loop.append("    )")
+    loop += [INDENT + line if line else "" for line in after]
+    return "\n".join(before + ([""] if before else []) + loop)

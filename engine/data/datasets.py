@@ -1,0 +1,242 @@
+"""Every data source -> one :class:`Dataset`: train / validation / test arrays, shapes, class names, a sample.
+
+The readers (``engine.data.readers``, ``engine.data.image_folder``, ``engine.data.keras_sets``) return arrays as stored;
+everything a source has in common happens once, here, in one order: limit, grayscale channel axis,
+integer labels, validation split, scaling, and the fixed sample of test images for the prediction grid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tapedeck.engine.data.readers import DataError, RawSet, read_cifar, read_idx_folder, read_npz
+from tapedeck.engine.data.image_folder import describe_image_folder, held_out_split, read_image_folder
+from tapedeck.engine.data.keras_sets import DIGIT_NAMES, KERAS_SETS, KERAS_SOURCES, load_keras_set
+
+__all__ = ["DataError", "Dataset", "SOURCES", "KERAS_SOURCES", "FILE_SOURCES", "SAMPLE_SIZE",
+           "load_dataset", "describe"]
+
+FILE_SOURCES = ("idx", "cifar", "npz", "folder")
+SOURCES = ("digits",) + KERAS_SOURCES + FILE_SOURCES
+SAMPLE_SIZE = 32
+_SEED = 0
+_DIGITS_TEST_FRACTION = 0.2
+
+
+@dataclass
+class Dataset:
+    """Arrays ready for ``model.fit``: float32 NHWC images (in [0, 1] when normalized), int64 labels.
+
+    ``x_val`` is empty (length 0) when validation_split is 0. ``sample_index`` indexes the test set.
+    ``warnings`` are things the person should know but that did not stop loading (skipped files).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    input_shape: tuple
+    num_classes: int
+    class_names: list[str]
+    sample_index: np.ndarray
+    source: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _field(data, name, default):
+    return getattr(data, name, default)
+
+
+def _check_options(data) -> None:
+    source = _field(data, "source", "digits")
+    if source not in SOURCES:
+        raise DataError(f"data.source: expected one of {', '.join(SOURCES)}, received {source!r}")
+    split = _field(data, "validation_split", 0.1)
+    if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 1:
+        raise DataError(f"data.validation_split: expected a number in [0, 1), received {split!r}")
+    limit = _field(data, "limit", None)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DataError(f"data.limit: expected a positive integer or null, received {limit!r}")
+    if source == "cifar100" and _field(data, "label_mode", "fine") not in ("fine", "coarse"):
+        raise DataError(f"data.label_mode: expected 'fine' or 'coarse', received {_field(data, 'label_mode', None)!r}")
+
+
+def _read(data) -> RawSet:
+    """The source's own arrays, as stored."""
+    source = data.source
+    if source == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        x, y = bunch.images.astype(np.uint8), bunch.target  # 0..16 integers stored as float64
+        keep, held = held_out_split(y, _DIGITS_TEST_FRACTION)
+        return RawSet(x[keep], y[keep], x[held], y[held], class_names=list(DIGIT_NAMES), scale=16.0,
+                      description="scikit-learn digits (1,797 real 8x8 images, 20% held out for testing)")
+    if source in KERAS_SETS:
+        ks = KERAS_SETS[source]
+        label_mode = _field(data, "label_mode", "fine")
+        (x_train, y_train), (x_test, y_test) = load_keras_set(source, label_mode)
+        title = ks.title + (f" ({label_mode} labels)" if source == "cifar100" else "")
+        return RawSet(x_train, y_train, x_test, y_test, class_names=ks.class_names(label_mode), scale=255.0,
+                      description=f"{title} from keras.datasets")
+    path = _field(data, "path", None)
+    if source == "idx":
+        return read_idx_folder(path)
+    if source == "cifar":
+        return read_cifar(path, _field(data, "label_mode", "fine"))
+    if source == "npz":
+        return read_npz(path)
+    return read_image_folder(path, _field(data, "image_size", None), _field(data, "color_mode", "rgb"),
+                             _field(data, "limit", None))
+
+
+def _int_labels(y: np.ndarray, where: str, name: str) -> np.ndarray:
+    """Integer class indices from (N,), (N, 1) or one-hot (N, K) labels."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    elif y.ndim == 2 and y.shape[1] > 1 and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
+        y = y.argmax(axis=1)
+    if y.ndim != 1:
+        raise DataError(f"{where}: {name} has shape {y.shape}, expected one integer label per image")
+    if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
+        raise DataError(f"{where}: {name} are {y.dtype}, expected class indices 0, 1, 2, …")
+    bad = (y != np.round(y)) | (y < 0)
+    if np.any(bad):
+        raise DataError(f"{where}: {name} must be class indices 0, 1, 2, …; found {y[np.argmax(bad)].item()!r}")
+    return y.astype(np.int64)
+
+
+def _images(x: np.ndarray, scale: float, normalize: bool) -> np.ndarray:
+    """float32 NHWC; grayscale (N, H, W) gets its channel axis."""
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    out = x.astype(np.float32)  # always a copy: the readers' arrays may be read-only views of file bytes
+    if normalize and scale != 1.0:
+        out *= np.float32(1.0 / scale)
+    return out
+
+
+def _validation_indices(n: int, split: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) indices; val is a seeded random share so sorted files still give every class."""
+    n_val = int(round(n * split))
+    if split > 0 and n_val == 0 and n >= 2:
+        n_val = 1
+    val = np.sort(np.random.default_rng(_SEED).permutation(n)[:n_val])
+    train = np.setdiff1d(np.arange(n), val, assume_unique=True)
+    return train, val
+
+
+def _sample_index(y_test: np.ndarray, num_classes: int) -> np.ndarray:
+    """Up to SAMPLE_SIZE test indices taken class by class in turn, so the grid shows every class it can."""
+    queues = [list(np.flatnonzero(y_test == c)) for c in range(num_classes)]
+    picked: list[int] = []
+    while len(picked) < SAMPLE_SIZE and any(queues):
+        for q in queues:
+            if q and len(picked) < SAMPLE_SIZE:
+                picked.append(int(q.pop(0)))
+    return np.array(picked, dtype=np.int64)
+
+
+def _class_names(raw: RawSet, num_from_labels: int) -> list[str]:
+    names = list(raw.class_names) if raw.class_names else []
+    if len(names) < num_from_labels:
+        if raw.class_names:
+            raise DataError(f"{raw.description}: labels go up to {num_from_labels - 1} but only {len(names)} "
+                            "class names are given; the labels and the names must come from the same set")
+        names = [str(i) for i in range(num_from_labels)]
+    return names
+
+
+def load_dataset(data) -> Dataset:
+    """Load ``data`` (an experiment's DataSpec) once for a run; every bad input raises one DataError."""
+    _check_options(data)
+    raw = _read(data)
+    where = raw.description
+    y_train = _int_labels(raw.y_train, where, "training labels")
+    x_train = raw.x_train
+    if raw.x_test is None:
+        keep, held = held_out_split(y_train, _DIGITS_TEST_FRACTION)
+        x_test, y_test = x_train[held], y_train[held]
+        x_train, y_train = x_train[keep], y_train[keep]
+    else:
+        x_test, y_test = raw.x_test, _int_labels(raw.y_test, where, "test labels")
+    limit = _field(data, "limit", None)
+    if limit is not None:
+        x_train, y_train = x_train[:limit], y_train[:limit]
+    if len(x_train) == 0 or len(x_test) == 0:
+        raise DataError(f"{where}: no {'training' if len(x_train) == 0 else 'test'} images; check the files")
+    class_names = _class_names(raw, int(max(y_train.max(), y_test.max())) + 1)
+    num_classes = len(class_names)
+    train_idx, val_idx = _validation_indices(len(x_train), _field(data, "validation_split", 0.1))
+    if len(train_idx) == 0:
+        raise DataError(f"data.limit: {limit} example(s) leave nothing to train on after validation_split; "
+                        "raise the limit or lower validation_split")
+    normalize = bool(_field(data, "normalize", True))
+    x_val = _images(x_train[val_idx], raw.scale, normalize)
+    y_val = y_train[val_idx]
+    x_tr = _images(x_train[train_idx] if len(val_idx) else x_train, raw.scale, normalize)
+    y_tr = y_train[train_idx]
+    x_te = _images(x_test, raw.scale, normalize)
+    return Dataset(x_train=x_tr, y_train=y_tr, x_val=x_val, y_val=y_val, x_test=x_te, y_test=y_test,
+                   input_shape=tuple(int(s) for s in x_tr.shape[1:]), num_classes=num_classes,
+                   class_names=class_names, sample_index=_sample_index(y_test, num_classes),
+                   source=raw.description, warnings=list(raw.warnings))
+
+
+# Files read for describe() are remembered by their modification times, so the layer check, which runs on
+# every edit, reads a folder once and again only after it changes.
+_DESCRIBED: dict[tuple, tuple] = {}
+
+
+def _signature(path) -> tuple:
+    """Names, sizes and modification times of the path and what lies in it (two levels: CIFAR's inner folder)."""
+    p = Path(str(path)).expanduser()
+    if not p.exists():
+        p = p.parent  # an IDX prefix such as <folder>/emnist-letters
+    stamps = []
+    for item in [p] + (sorted(p.glob("*")) + sorted(p.glob("*/*")) if p.is_dir() else []):
+        try:
+            st = item.stat()
+        except OSError:
+            continue
+        stamps.append((str(item), st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
+
+
+def describe(data) -> tuple[tuple, int, list[str]]:
+    """(input_shape, num_classes, class_names) for the layer check.
+
+    Named sets are known without loading (so the window need not wait for MNIST); an image folder is
+    described from its folder names and one image header; the other file sources are read, and their
+    answer kept until the files change.
+    """
+    _check_options(data)
+    source = data.source
+    if source == "digits":
+        return (8, 8, 1), 10, list(DIGIT_NAMES)
+    if source in KERAS_SETS:
+        names = KERAS_SETS[source].class_names(_field(data, "label_mode", "fine"))
+        return KERAS_SETS[source].input_shape, len(names), names
+    if source == "folder":
+        shape, names = describe_image_folder(_field(data, "path", None), _field(data, "image_size", None),
+                                             _field(data, "color_mode", "rgb"))
+        return shape, len(names), names
+    path = _field(data, "path", None)
+    key = (source, path, _field(data, "label_mode", "fine"), _signature(path) if path else ())
+    if key not in _DESCRIBED:
+        raw = _read(data)  # arrays as stored: no scaling or splitting, which cannot change shape or classes
+        top = max(_int_labels(raw.y_train, raw.description, "training labels").max(initial=0),
+                  _int_labels(raw.y_test, raw.description, "test labels").max(initial=0)
+                  if raw.y_test is not None else 0)
+        names = _class_names(raw, int(top) + 1)
+        shape = tuple(int(s) for s in raw.x_train.shape[1:]) + ((1,) if raw.x_train.ndim == 3 else ())
+        if len(_DESCRIBED) > 16:
+            _DESCRIBED.clear()
+        _DESCRIBED[key] = (shape, len(names), names)
+    shape, n, names = _DESCRIBED[key]
+    return shape, n, list(names)

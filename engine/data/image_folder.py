@@ -1,0 +1,205 @@
+"""A folder with one sub-folder of images per class (optionally inside train/ and test/), read with Pillow.
+
+Every file is decoded here, one by one, before anything trains: ``image_dataset_from_directory`` counts a
+broken or empty file and only fails later, mid-epoch, without naming it. A file that does not decode is
+skipped and named in the data set's warnings; a class folder left with no image at all is refused.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tapedeck.engine.data.readers import DataError, RawSet, existing_path
+
+__all__ = ["IMAGE_EXTENSIONS", "TEST_FRACTION", "read_image_folder", "describe_image_folder", "held_out_split"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+TEST_FRACTION = 0.2  # held out for testing when the folder has no test/ of its own
+_SEED = 0
+_LISTED = 8  # broken files named one by one in a warning; the rest are counted
+
+
+def held_out_split(labels: np.ndarray, fraction: float, seed: int = _SEED) -> tuple[np.ndarray, np.ndarray]:
+    """(keep, held_out) indices: the same share of every class, chosen by a fixed seed.
+
+    Per class, so a small class still has test examples; seeded, so the split is the same every run and
+    a model is never tested on images it trained on in an earlier run.
+    """
+    rng = np.random.default_rng(seed)
+    keep, held = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[rng.permutation(len(idx))]
+        n = int(round(len(idx) * fraction)) if len(idx) > 1 else 0
+        n = max(n, 1) if len(idx) > 1 and fraction > 0 else n
+        held.append(idx[:n])
+        keep.append(idx[n:])
+    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    return sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _list_classes(root: Path, names: list[str] | None = None) -> tuple[list[str], list[Path], list[int]]:
+    """Class names (sorted folder names, as image_dataset_from_directory orders them), files and labels."""
+    dirs = _class_dirs(root)
+    if not dirs:
+        raise DataError(f"{root}: no class sub-folders; put each class's images in a folder of its own "
+                        f"({root}/<class name>/image.png)")
+    if names is None:
+        names = [d.name for d in dirs]
+    files, labels = [], []
+    for d in dirs:
+        if d.name not in names:
+            raise DataError(f"{d}: class '{d.name}' is not among the training classes ({', '.join(names)}); "
+                            "rename or remove that test folder")
+        found = _image_files(d)
+        if not found:
+            raise DataError(f"{d}: class folder holds no images ({'/'.join(IMAGE_EXTENSIONS)}); add images or "
+                            "remove the folder")
+        files += found
+        labels += [names.index(d.name)] * len(found)
+    return names, files, labels
+
+
+def _decode(path: Path, mode: str, size: tuple[int, int]):
+    """Decoded pixels, or the reason Pillow gives for not decoding them."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = im.convert(mode)
+            if im.size != (size[1], size[0]):
+                im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            return np.asarray(im, dtype=np.uint8), None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        return None, str(exc) or type(exc).__name__
+
+
+def _load(files: list[Path], labels: list[int], mode: str, size, root: Path, broken: list[str]):
+    """Decode every file at ``size``; drop the broken ones (recorded in ``broken``)."""
+    pixels, kept = [], []
+    for path, label in zip(files, labels):
+        img, reason = _decode(path, mode, size)
+        if img is None:
+            broken.append(f"{path.relative_to(root)} ({reason})")
+            continue
+        pixels.append(img)
+        kept.append(label)
+    return pixels, kept
+
+
+def _stack(pixels: list[np.ndarray], size, mode: str) -> np.ndarray:
+    channels = 1 if mode == "L" else 3
+    out = np.empty((len(pixels), size[0], size[1], channels), dtype=np.uint8)
+    for i, img in enumerate(pixels):
+        out[i] = img.reshape(size[0], size[1], channels)
+    return out
+
+
+def _check_classes(names: list[str], labels: list[int], dirs_root: Path) -> None:
+    present = set(labels)
+    for i, name in enumerate(names):
+        if i not in present:
+            raise DataError(f"{dirs_root / name}: no image in this class folder decodes; replace the broken "
+                            "files or remove the folder")
+
+
+def _options(path, image_size, color_mode):
+    root = existing_path(path, "image folder")
+    if not root.is_dir():
+        raise DataError(f"{root}: is a file; set data.path to a folder with one sub-folder of images per class")
+    modes = {"rgb": "RGB", "grayscale": "L"}
+    if color_mode not in modes:
+        raise DataError(f"data.color_mode: expected 'rgb' or 'grayscale', received {color_mode!r}")
+    mode = modes[color_mode]
+    size = None
+    if image_size is not None:
+        valid = (isinstance(image_size, (list, tuple)) and len(image_size) == 2
+                 and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in image_size))
+        if not valid:
+            raise DataError(f"data.image_size: expected [height, width] of positive integers, received {image_size!r}")
+        size = (image_size[0], image_size[1])
+    return root, mode, size
+
+
+def _roots(root: Path) -> tuple[Path, Path | None]:
+    """(train, test) class-folder roots: root/train and root/test when the folder is split that way."""
+    train_root, test_root = root / "train", root / "test"
+    if not (train_root.is_dir() and _class_dirs(train_root)):
+        return root, None
+    return train_root, test_root if test_root.is_dir() else None
+
+
+def describe_image_folder(path, image_size=None, color_mode: str = "rgb") -> tuple[tuple, list[str]]:
+    """(input_shape, class names) from the folder names and one image header, without decoding every file.
+
+    The layer check runs on every edit; a folder of thousands of photos must not be decoded for it.
+    """
+    root, mode, size = _options(path, image_size, color_mode)
+    train_root, test_root = _roots(root)
+    names, files, _ = _list_classes(train_root)
+    if test_root is not None:
+        _list_classes(test_root, names)
+    size = size or _first_size(files, train_root)
+    return (size[0], size[1], 1 if mode == "L" else 3), names
+
+
+def _first_size(files: list[Path], train_root: Path) -> tuple[int, int]:
+    """(height, width) of the first training image, in file-name order, that Pillow can open."""
+    from PIL import Image
+
+    for path in files:
+        try:
+            with Image.open(path) as im:
+                return im.size[1], im.size[0]
+        except (OSError, SyntaxError, ValueError):
+            continue
+    raise DataError(f"{train_root}: none of the training images opens; check the files")
+
+
+def read_image_folder(path, image_size=None, color_mode: str = "rgb", limit: int | None = None) -> RawSet:
+    """Class folders -> uint8 arrays; only the first ``limit`` training files (after a seeded shuffle) decode."""
+    root, mode, size = _options(path, image_size, color_mode)
+    train_root, test_root = _roots(root)
+    names, files, labels = _list_classes(train_root)
+    size = size or _first_size(files, train_root)
+    files, labels = np.array(files, dtype=object), np.array(labels)
+    if test_root is None:
+        keep, held = held_out_split(labels, TEST_FRACTION)
+        test_files, test_labels = files[held], labels[held]
+        files, labels = files[keep], labels[keep]
+    else:
+        _, t_files, t_labels = _list_classes(test_root, names)
+        test_files, test_labels = np.array(t_files, dtype=object), np.array(t_labels)
+    # Files come class by class; shuffle once (seeded) so "the first N" and the validation part hold every class.
+    order = np.random.default_rng(_SEED).permutation(len(files))
+    files, labels = files[order], labels[order]
+    if limit is not None:
+        files, labels = files[:limit], labels[:limit]
+
+    broken: list[str] = []
+    x_train, y_train = _load(list(files), list(labels), mode, size, root, broken)
+    if not x_train:
+        raise DataError(f"{train_root}: none of the training images decodes; check the files")
+    if limit is None:
+        _check_classes(names, y_train, train_root)
+    x_test, y_test = _load(list(test_files), list(test_labels), mode, size, root, broken)
+    if not x_test:
+        raise DataError(f"{test_root or train_root}: none of the test images decodes; check the files")
+    warnings = []
+    if broken:
+        listed = "; ".join(broken[:_LISTED]) + (f"; and {len(broken) - _LISTED} more" if len(broken) > _LISTED else "")
+        warnings.append(f"{root}: skipped {len(broken)} image file(s) that do not decode: {listed}")
+    held_note = "" if test_root is not None else f", {int(TEST_FRACTION * 100)}% held out for testing"
+    return RawSet(_stack(x_train, size, mode), np.array(y_train, dtype=np.int64), _stack(x_test, size, mode),
+                  np.array(y_test, dtype=np.int64), class_names=names, scale=255.0,
+                  description=f"image folder {root} ({len(names)} classes{held_note})", warnings=warnings)

@@ -1,0 +1,360 @@
+"""Readers for the data files people already have: MNIST-style IDX, CIFAR "python version" pickles and .npz.
+
+Each reader returns a :class:`RawSet` of the arrays exactly as the files hold them (uint8 images, integer
+labels); shaping, splitting and scaling are the same for every source and live in ``engine.data.datasets``.
+Every way a file can be wrong ends in one :class:`DataError` naming the file and what to do about it,
+because the person reading it is choosing a folder in a window, not debugging a traceback.
+Image folders have their own module, ``engine.data.image_folder``.
+"""
+from __future__ import annotations
+
+import gzip
+import pickle
+import re
+import struct
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DataError", "RawSet", "read_idx", "read_idx_folder", "read_cifar", "read_npz", "existing_path"]
+
+
+class DataError(Exception):
+    """A data source that cannot be used; the message names the file or folder and the fix."""
+
+
+@dataclass
+class RawSet:
+    """Arrays as read from disk, before the common shaping in ``engine.data.datasets``.
+
+    ``x_test`` is None when the source has no test split of its own (a held-out part is taken then).
+    ``scale`` is the largest value the pixel format can hold, which ``normalize`` divides by.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    class_names: list[str] | None
+    scale: float
+    description: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def existing_path(path, what: str) -> Path:
+    """Refuse early and by name: every later message can then assume the path exists."""
+    if path is None or str(path).strip() == "":
+        raise DataError(f"data.path: {what} needs a path; set data.path to the file or folder to read")
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"{p}: no such file or folder; check data.path (the {what})")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------- IDX
+
+# Third byte of an IDX magic number -> element type (big-endian, as the format specifies).
+_IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_NAME = re.compile(r"^(?P<prefix>.*?)(?P<split>train|t10k|test)[-_.](?P<kind>images|labels)"
+                       r"[-_.]idx(?P<dims>[13])[-_.]ubyte(?P<gz>\.gz)?$", re.IGNORECASE)
+_IDX_WANTED = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+
+
+def _file_bytes(path: Path) -> bytes:
+    """Whole file, gunzipped when it starts with the gzip signature (whatever its name says)."""
+    raw = path.read_bytes()
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise DataError(f"{path}: the gzip data is damaged or cut short ({exc}); download the file again") from None
+
+
+def read_idx(path: Path, dims: int) -> np.ndarray:
+    """One IDX array, checked against its own header: magic number, rank and exact byte count."""
+    raw = _file_bytes(path)
+    kind = "images (idx3)" if dims == 3 else "labels (idx1)"
+    expected_magic = 0x0800 + dims
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        magic = int.from_bytes(raw[:4].ljust(4, b"\0"), "big")
+        raise DataError(f"{path}: not an IDX file (magic number 0x{magic:08X}, expected 0x{expected_magic:08X} "
+                        f"for {kind}); point data.path at the folder of the original MNIST-format files")
+    if raw[3] != dims:
+        raise DataError(f"{path}: holds a {raw[3]}-dimensional IDX array, expected {dims} for {kind}; "
+                        "check that the images and labels files are not swapped or renamed")
+    header = 4 + 4 * dims
+    if len(raw) < header:
+        raise DataError(f"{path}: IDX header cut short ({len(raw)} bytes); download the file again")
+    shape = struct.unpack(f">{dims}I", raw[4:header])
+    dtype = _IDX_TYPES[raw[2]]
+    want = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    have = len(raw) - header
+    if have != want:
+        what = "truncated" if have < want else "longer than its header says"
+        raise DataError(f"{path}: {what}: header announces shape {tuple(shape)} ({want} bytes of data) but the "
+                        f"file holds {have}; download the file again")
+    return np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape)), offset=header).reshape(shape)
+
+
+def _idx_groups(folder: Path) -> dict[str, dict[tuple[str, str], Path]]:
+    """IDX files in a folder grouped by name prefix ("" for MNIST, "emnist-balanced-" for EMNIST)."""
+    groups: dict[str, dict[tuple[str, str], Path]] = {}
+    for p in sorted(folder.iterdir()):
+        m = _IDX_NAME.match(p.name)
+        if not m or not p.is_file():
+            continue
+        if (m["kind"].lower() == "images") != (m["dims"] == "3"):
+            continue
+        split = "train" if m["split"].lower() == "train" else "test"
+        slot = groups.setdefault(m["prefix"], {})
+        key = (split, m["kind"].lower())
+        if key not in slot or not m["gz"]:  # an unpacked copy beside the .gz reads faster
+            slot[key] = p
+    return groups
+
+
+def _locate_idx(path: Path) -> tuple[Path, str, dict[tuple[str, str], Path]]:
+    """Folder + prefix of the IDX set that data.path means (a folder, one of its files, or folder/prefix)."""
+    if path.is_file():
+        m = _IDX_NAME.match(path.name)
+        if not m:
+            raise DataError(f"{path}: not an IDX file name (expected names like {_IDX_WANTED}, optionally .gz); "
+                            "set data.path to the folder holding the four files")
+        folder, prefix = path.parent, m["prefix"]
+    elif path.is_dir():
+        folder, prefix = path, None
+    else:
+        folder, prefix = path.parent, path.name
+        if not folder.is_dir():
+            existing_path(path, "IDX folder")
+    groups = _idx_groups(folder)
+    if prefix is None:
+        complete = [k for k, g in groups.items() if len(g) == 4]
+        if len(complete) > 1:
+            choices = ", ".join(str(folder / (k.rstrip("-_.") or "(no prefix)")) for k in complete)
+            raise DataError(f"{folder}: holds several IDX sets ({choices}); set data.path to one of them")
+        prefix = complete[0] if complete else (next(iter(groups)) if len(groups) == 1 else "")
+    else:
+        matches = [k for k in groups if k.rstrip("-_.") == prefix.rstrip("-_.")]
+        if not matches and not path.is_file():
+            existing_path(path, "IDX folder")  # neither a folder nor the prefix of an IDX set in its parent
+        prefix = matches[0] if matches else prefix
+    group = groups.get(prefix, {})
+    if not group:
+        raise DataError(f"{folder}: holds no IDX files named {prefix}{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte"
+                        f"[.gz] (expected {_IDX_WANTED}); point data.path at the folder of MNIST-format files")
+    missing = [f"{prefix}{'train' if s == 'train' else 't10k'}-{k}-idx{3 if k == 'images' else 1}-ubyte[.gz]"
+               for s in ("train", "test") for k in ("images", "labels") if (s, k) not in group]
+    if missing:
+        raise DataError(f"{folder}: IDX set incomplete, missing {', '.join(missing)}; add the missing file(s)")
+    return folder, prefix, group
+
+
+def _emnist_names(folder: Path, prefix: str) -> list[str] | None:
+    """EMNIST ships '<prefix>mapping.txt' lines 'label code [code]'; the character is the class name."""
+    mapping = folder / f"{prefix}mapping.txt"
+    if not mapping.is_file():
+        return None
+    table = {}
+    for line in mapping.read_text(errors="replace").split("\n"):
+        parts = line.split()
+        if len(parts) >= 2 and all(x.isdigit() for x in parts):
+            table[int(parts[0])] = "/".join(dict.fromkeys(chr(int(c)) for c in parts[1:]))
+    if not table:
+        return None
+    return [table.get(i, str(i)) for i in range(max(table) + 1)]
+
+
+def read_idx_folder(path) -> RawSet:
+    """MNIST, Fashion-MNIST, KMNIST and EMNIST as distributed: four IDX files, gzipped or not."""
+    if path is None or str(path).strip() == "":
+        existing_path(path, "IDX folder")
+    folder, prefix, group = _locate_idx(Path(path).expanduser())
+    arrays = {}
+    for split in ("train", "test"):
+        images, labels = group[(split, "images")], group[(split, "labels")]
+        x, y = read_idx(images, 3), read_idx(labels, 1)
+        if len(x) != len(y):
+            raise DataError(f"{images}: holds {len(x)} images but {labels.name} holds {len(y)} labels; "
+                            "the two files must come from the same download")
+        arrays[split] = (x, y)
+    names = None
+    if prefix.lower().startswith("emnist"):
+        # EMNIST stores each image transposed relative to MNIST; flip so the prediction grid shows upright letters.
+        arrays = {k: (x.transpose(0, 2, 1), y) for k, (x, y) in arrays.items()}
+        names = _emnist_names(folder, prefix)
+    x_train = arrays["train"][0]
+    scale = 255.0 if x_train.dtype == np.uint8 else _float_scale(x_train)
+    label = f"{folder}/{prefix}*" if prefix else str(folder)
+    return RawSet(*arrays["train"], *arrays["test"], class_names=names, scale=scale,
+                  description=f"IDX files {label}")
+
+
+def _float_scale(x: np.ndarray) -> float:
+    """Largest value seen, so non-uint8 pixels still land in [0, 1] (1.0 when they already do)."""
+    top = float(np.max(x)) if x.size else 1.0
+    if np.issubdtype(x.dtype, np.integer):
+        return max(top, 1.0)
+    return 1.0 if top <= 1.0 else (255.0 if top <= 255.0 else top)
+
+
+# -------------------------------------------------------------------------------------------- CIFAR
+
+# What a CIFAR pickle (Python 2 era, numpy arrays inside) may reconstruct; anything else is refused so a
+# doctored file cannot run code. _codecs.encode is how protocol 2 spells bytes objects written by Python 3.
+_PICKLE_ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+                   ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.numeric", "_frombuffer"),
+                   ("numpy._core.numeric", "_frombuffer"), ("_codecs", "encode")}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _PICKLE_ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _unpickle(data: bytes, where: str) -> dict:
+    import io
+
+    try:
+        d = _CifarUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not a CIFAR pickle"
+        raise DataError(f"{where}: not a CIFAR python pickle ({exc}); use the 'python version' from "
+                        "https://www.cs.toronto.edu/~kriz/cifar.html") from None
+    if not isinstance(d, dict):
+        raise DataError(f"{where}: holds a {type(d).__name__}, expected the dict of a CIFAR batch")
+    return {k.decode("utf8") if isinstance(k, bytes) else str(k): v for k, v in d.items()}
+
+
+def _cifar_members(path: Path) -> tuple[dict[str, bytes], str]:
+    """Read the relevant files of a CIFAR folder or archive into memory (the archive is never extracted)."""
+    wanted = re.compile(r"^(data_batch_\d+|test_batch|batches\.meta|train|test|meta)$")
+    if path.is_dir():
+        folder = path
+        inner = [d for d in ("cifar-10-batches-py", "cifar-100-python") if (path / d).is_dir()]
+        if len(inner) == 1 and not any(wanted.match(p.name) for p in path.iterdir()):
+            folder = path / inner[0]
+        return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and wanted.match(p.name)}, str(folder)
+    try:
+        # Streaming mode ("r|*") reads the archive once, front to back; random access into a .gz means
+        # decompressing it again from the start for every member.
+        members = {}
+        with tarfile.open(path, "r|*") as tar:
+            for m in tar:
+                if m.isfile() and wanted.match(Path(m.name).name):
+                    members[Path(m.name).name] = tar.extractfile(m).read()
+        return members, str(path)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise DataError(f"{path}: not a readable CIFAR .tar.gz ({exc}); download cifar-10-python.tar.gz or "
+                        "cifar-100-python.tar.gz again, or point data.path at the extracted folder") from None
+
+
+def _cifar_batch(members: dict[str, bytes], name: str, where: str, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    d = _unpickle(members[name], f"{where}/{name}")
+    if "data" not in d or label_key not in d:
+        missing = [k for k in ("data", label_key) if k not in d]
+        raise DataError(f"{where}/{name}: CIFAR batch without key(s) {', '.join(missing)} (has "
+                        f"{', '.join(sorted(d)) or 'nothing'}); use the original 'python version' files")
+    data, labels = np.asarray(d["data"]), np.asarray(d[label_key]).reshape(-1)
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise DataError(f"{where}/{name}: data has shape {data.shape}, expected (N, 3072) rows of 32x32 RGB")
+    if len(labels) != len(data):
+        raise DataError(f"{where}/{name}: holds {len(data)} images but {len(labels)} labels")
+    return data.astype(np.uint8, copy=False), labels
+
+
+def _nhwc(rows: np.ndarray) -> np.ndarray:
+    """Rows of 1024 red, 1024 green, 1024 blue values -> NHWC, what Keras layers expect by default.
+
+    Made contiguous once here, in uint8: converting a transposed view to float32 later is several times slower.
+    """
+    return np.ascontiguousarray(rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+
+
+def _meta_names(members: dict[str, bytes], name: str, where: str, key: str) -> list[str] | None:
+    if name not in members:
+        return None
+    d = _unpickle(members[name], f"{where}/{name}")
+    names = d.get(key)
+    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names] if names is not None else None
+
+
+def read_cifar(path, label_mode: str = "fine") -> RawSet:
+    """CIFAR-10 (data_batch_1..5, test_batch, batches.meta) or CIFAR-100 (train, test, meta)."""
+    path = existing_path(path, "CIFAR folder or .tar.gz")
+    members, where = _cifar_members(path)
+    batches = sorted((n for n in members if n.startswith("data_batch_")), key=lambda n: int(n.rsplit("_", 1)[1]))
+    warnings: list[str] = []
+    if batches and "test_batch" in members:
+        parts = [_cifar_batch(members, n, where, "labels") for n in batches]
+        x_train = _nhwc(np.concatenate([p[0] for p in parts]))
+        y_train = np.concatenate([p[1] for p in parts])
+        x_test, y_test = _cifar_batch(members, "test_batch", where, "labels")
+        x_test = _nhwc(x_test)
+        names = _meta_names(members, "batches.meta", where, "label_names")
+        kind = "CIFAR-10"
+        if len(batches) < 5:
+            warnings.append(f"{where}: only {len(batches)} of CIFAR-10's 5 training batches are present")
+    elif "train" in members and "test" in members:
+        if label_mode not in ("fine", "coarse"):
+            raise DataError(f"data.label_mode: expected 'fine' or 'coarse', received {label_mode!r}")
+        key = f"{label_mode}_labels"
+        (x_train, y_train), (x_test, y_test) = (_cifar_batch(members, n, where, key) for n in ("train", "test"))
+        x_train, x_test = _nhwc(x_train), _nhwc(x_test)
+        names = _meta_names(members, "meta", where, f"{label_mode}_label_names")
+        kind = f"CIFAR-100 ({label_mode} labels)"
+    else:
+        raise DataError(f"{where}: no CIFAR data batches found (expected data_batch_1 … data_batch_5 and "
+                        "test_batch for CIFAR-10, or train and test for CIFAR-100); point data.path at the "
+                        "extracted cifar-10-batches-py / cifar-100-python folder or its .tar.gz")
+    if names is None:
+        warnings.append(f"{where}: no meta file with label names; classes are numbered")
+    return RawSet(x_train, y_train, x_test, y_test, class_names=names, scale=255.0,
+                  description=f"{kind} files {where}", warnings=warnings)
+
+
+# ---------------------------------------------------------------------------------------------- npz
+
+_NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def read_npz(path) -> RawSet:
+    """The layout keras.datasets.mnist uses; an optional 'class_names' string array names the classes."""
+    path = existing_path(path, ".npz file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; set data.path to an .npz file holding {', '.join(_NPZ_KEYS)}")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not an .npz archive (not a zip file); write it with numpy.savez")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in _NPZ_KEYS if k not in f.files]
+            if missing:
+                raise DataError(f"{path}: missing key(s) {', '.join(missing)} (has {', '.join(f.files) or 'none'}); "
+                                f"save it with np.savez(path, {'=…, '.join(_NPZ_KEYS)}=…)")
+            arrays = {k: f[k] for k in _NPZ_KEYS}
+            names = [str(n) for n in f["class_names"]] if "class_names" in f.files else None
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc}); write it with numpy.savez") from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3, 4)):
+            raise DataError(f"{path}: x_{split} has shape {x.shape}, expected images (N, H, W) or (N, H, W, C) "
+                            "with C = 1, 3 or 4")
+        if len(x) != len(y):
+            raise DataError(f"{path}: x_{split} holds {len(x)} images but y_{split} holds {len(y)} labels")
+    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
+        raise DataError(f"{path}: x_train images are {arrays['x_train'].shape[1:]} but x_test images are "
+                        f"{arrays['x_test'].shape[1:]}; both splits need one image shape")
+    x_train = arrays["x_train"]
+    scale = 255.0 if x_train.dtype == np.uint8 else _float_scale(x_train)
+    return RawSet(x_train, arrays["y_train"], arrays["x_test"], arrays["y_test"], class_names=names,
+                  scale=scale, description=f"npz file {path}")

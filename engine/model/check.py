@@ -1,0 +1,239 @@
+"""Shape and parameter inference over a layer stack, before any training.
+
+The check runs our own plain-word rules first (engine.model.check_rules): they catch the
+mistakes people actually make and say how to fix them, where Keras would either
+accept the stack and fail later inside fit, or fail with a message about tensors.
+Whatever passes the rules is then called symbolically through Keras (the real layer
+on a KerasTensor of its input shape), so the shapes and parameter counts are Keras's
+own numbers, not a re-implementation that could drift. A layer that fails leaves its
+output unknown; layers after it show no shape instead of a second, misleading error.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+
+from tapedeck.engine.spec import catalogue, graph
+from tapedeck.engine.model import check_rules
+
+
+@dataclass
+class LayerReport:
+    index: int
+    name: str
+    type: str
+    output_shape: tuple | None  # no batch dimension; None when unknown
+    params: int | None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckReport:
+    layers: list[LayerReport]
+    problems: list[str]  # model-level: empty stack, API, loss, labels, output width
+    trainable: int
+    non_trainable: int
+    input_shape: tuple
+    num_classes: int | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not any(layer.problems for layer in self.layers)
+
+    def all_problems(self) -> list[str]:
+        """Every problem on one line each, layer problems first in stack order."""
+        lines = []
+        for layer in self.layers:
+            lines += [f"layer {layer.index} '{layer.name}' ({layer.type}): {p}" for p in layer.problems]
+        return lines + list(self.problems)
+
+    def format_table(self) -> str:
+        """The table `tapedeck check` prints: one row per layer, then the totals."""
+        rows = [("#", "name", "type", "output shape", "params"),
+                ("", "input", "Input", check_rules.shape_text(self.input_shape), "0")]
+        for layer in self.layers:
+            if layer.output_shape is not None:
+                shape = check_rules.shape_text(layer.output_shape) + (" !" if layer.problems else "")
+            else:
+                shape = "error" if layer.problems else "?"
+            params = "?" if layer.params is None else f"{layer.params:,}"
+            rows.append((str(layer.index), layer.name, layer.type, shape, params))
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines = []
+        for row in rows:
+            cells = [row[0].rjust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2]),
+                     row[3].ljust(widths[3]), row[4].rjust(widths[4])]
+            lines.append("  ".join(cells).rstrip())
+        lines.insert(1, "-" * len(lines[0]))
+        total = self.trainable + self.non_trainable
+        lines.append(f"Total params: {total:,} (trainable: {self.trainable:,}, "
+                     f"non-trainable: {self.non_trainable:,})")
+        if not self.ok:
+            count = len(self.all_problems())
+            lines.append(f"{count} problem{'s' if count != 1 else ''}; the model cannot be trained yet.")
+        return "\n".join(lines)
+
+
+def known_input_shape(data_spec) -> tuple[tuple, int] | None:
+    """(input shape, class count) of a named dataset without loading it; None for file sources.
+
+    The datasets module owns these figures; asking it keeps one table of them.
+    """
+    from tapedeck.engine.data import datasets
+
+    if data_spec.source in datasets.FILE_SOURCES:
+        return None
+    try:
+        shape, num_classes, _names = datasets.describe(data_spec)
+    except datasets.DataError:
+        return None
+    return tuple(shape), num_classes
+
+
+def check(experiment, input_shape, num_classes, api=None) -> CheckReport:
+    """Infer every layer's output shape and parameters; collect every problem, never raise for them."""
+    api = api or experiment.model.api
+    input_shape = tuple(int(d) if d is not None else None for d in input_shape)
+    report = CheckReport(layers=[], problems=[], trainable=0, non_trainable=0,
+                         input_shape=input_shape, num_classes=num_classes)
+    specs = list(experiment.model.layers)
+    nodes, graph_problems = graph.resolve(specs)
+    for node in nodes:
+        report.layers.append(LayerReport(node.index, node.name, node.spec.type, None, None, []))
+    by_index = {layer.index: layer for layer in report.layers}
+    for index, message in graph_problems:
+        if index is None or index not in by_index:
+            if message not in report.problems:
+                report.problems.append(message)
+        else:
+            by_index[index].problems.append(message)
+    if api == "sequential" and nodes and not graph.is_chain(nodes) and not graph_problems:
+        report.problems.append(graph.SEQUENTIAL_REFUSAL)
+    report.problems += check_rules.training_problems(experiment, num_classes)
+
+    shapes, report.trainable, report.non_trainable = _infer(nodes, report.layers, input_shape)
+    _output_problems(nodes, report, shapes, experiment, num_classes)
+    return report
+
+
+def _infer(nodes, layer_reports, input_shape) -> tuple[dict, int, int]:
+    """Run the rules, then Keras, layer by layer.
+
+    Returns name → output shape (known ones only) and the trainable / non-trainable totals.
+    """
+    shapes = {graph.INPUT: input_shape}
+    trainable_total = frozen_total = 0
+    for node, layer_report in zip(nodes, layer_reports):
+        if layer_report.problems:  # a wiring problem: Keras cannot be asked
+            continue
+        if any(name not in shapes for name in node.inputs):
+            continue  # an earlier layer failed; no second error here
+        try:
+            layer_type = catalogue.layer_type(node.spec.type)
+        except KeyError as error:
+            layer_report.problems.append(_key_error_text(error))
+            continue
+        own = check_rules.value_problems(node.spec, layer_type)
+        problems = list(own.values()) + [
+            _param_text(p) for p in catalogue.check_params(node.spec, "")
+            if _param_text(p).split(":", 1)[0] not in own]
+        inputs = [(name, shapes[name]) for name in node.inputs]
+        if not problems:
+            problems = check_rules.shape_problems(node, layer_type, inputs)
+        if problems:
+            layer_report.problems += problems
+            continue
+        shape, trainable, frozen, problem = _keras_layer(node, layer_type.merge,
+                                                         tuple(s for _, s in inputs))
+        if problem is not None:
+            layer_report.problems.append(problem)
+            continue
+        layer_report.output_shape = shape
+        layer_report.params = trainable + frozen
+        trainable_total += trainable
+        frozen_total += frozen
+        shapes[node.name] = shape
+    return shapes, trainable_total, frozen_total
+
+
+# (layer JSON, name, merge, input shapes) → what Keras answered. The window re-checks the whole
+# stack on every edit; with this, only the edited layer and those whose input shape changed are
+# built again, and Keras (the slow part) is not asked twice about the same layer.
+_ANSWERS: dict = {}
+_ANSWERS_MAX = 4096
+
+
+def _keras_layer(node, merge, input_shapes):
+    """(output shape, trainable, non-trainable, problem) from Keras's symbolic call of one layer."""
+    key = (json.dumps(node.spec.to_dict(), sort_keys=True, default=repr), node.name, merge, input_shapes)
+    answer = _ANSWERS.get(key)
+    if answer is None:
+        answer = _ask_keras(node, merge, input_shapes)
+        if len(_ANSWERS) >= _ANSWERS_MAX:
+            _ANSWERS.clear()
+        _ANSWERS[key] = answer
+    return answer
+
+
+def clear_cache() -> None:
+    """Forget Keras's answers (for measuring the check's real cost)."""
+    _ANSWERS.clear()
+
+
+def _ask_keras(node, merge, input_shapes):
+    import keras
+
+    try:
+        layer = catalogue.make_layer(node.spec, node.name)
+        args = [keras.KerasTensor((None, *shape)) for shape in input_shapes]
+        output = layer(args if merge else args[0])
+    except Exception as error:  # Keras refuses what our rules let through
+        return None, 0, 0, keras_message(error)
+    if isinstance(output, (list, tuple)):
+        return None, 0, 0, "returns several outputs; Tapedeck layers must return one."
+    trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
+    frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
+    return tuple(output.shape[1:]), int(trainable), int(frozen), None
+
+
+def _output_problems(nodes, report, shapes, experiment, num_classes) -> None:
+    """Rules about the model's output: one vector per example, its width, its activation."""
+    if not nodes:
+        return
+    output = nodes[-1]
+    width = None
+    if output.name in shapes:  # unknown after an earlier error, which says why
+        rank_problem = check_rules.output_rank_problem(nodes, shapes, num_classes)
+        if rank_problem is None:
+            width = shapes[output.name][-1]
+        else:
+            index, message = rank_problem
+            next(layer for layer in report.layers if layer.index == index).problems.append(message)
+    report.problems += check_rules.output_problems(nodes, width, experiment, num_classes)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NOISE = ("Exception encountered when calling", "Arguments received by", "•", "Call arguments received")
+
+
+def keras_message(error: BaseException) -> str:
+    """Keras's own message, without terminal escape codes, cut down to the sentence that helps."""
+    text = _ANSI.sub("", str(error)).strip()
+    lines = [line.strip() for line in text.splitlines()]
+    useful = [line for line in lines if line and not line.startswith(_NOISE)]
+    message = useful[0] if useful else (lines[0] if lines and lines[0] else type(error).__name__)
+    if len(message) > 300:
+        message = message[:297].rstrip() + "..."
+    return message
+
+
+def _key_error_text(error: KeyError) -> str:
+    # str(KeyError) wraps its message in quotes; show the message itself.
+    return str(error.args[0]) if error.args else str(error)
+
+
+def _param_text(problem: str) -> str:
+    # check_params was given an empty path, so its key paths start with "." or the param name.
+    return problem[1:] if problem.startswith(".") else problem

@@ -1,0 +1,266 @@
+"""A trained model (or a whole run) written in the forms people take elsewhere.
+
+- ``keras``: the native ``.keras`` file (``keras.models.load_model`` reads it; the subclassed
+  model reloads because ``engine.model.build`` registers it).
+- ``savedmodel``: a TensorFlow SavedModel for serving, written by Keras's own ``model.export``
+  (``serve`` endpoint and ``serving_default`` signature; TF Serving and ``tf.saved_model.load`` read it)
+  of the model without its augmentation layers (see ``engine.model.inference``: exported as they are
+  they would augment every request).
+- ``tflite``: a TensorFlow Lite flatbuffer from ``tf.lite.TFLiteConverter.from_saved_model`` over that
+  SavedModel (same inference graph), the route Keras's own ``export(format="litert")`` takes. In
+  TF 2.21 the converter is still ``tf.lite``; only the *interpreter* is deprecated there in favour of
+  the ``ai_edge_litert`` package (``tf.lite.Interpreter`` still works and warns).
+- ``script``: the standalone training script (``engine.codegen.script``) for an API × loop.
+- ``history``: the epoch history as CSV.
+
+Everything is written atomically (a temporary name beside the target, then a rename), so a crash or a
+full disk leaves either the old export or none, never half of one. Exports of a run go into
+``<run>/exports/`` unless told otherwise: the run's own ``model.keras`` stays what training wrote
+(with its optimizer state, ~3x the size of the exported ``.keras``, which is saved without it).
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from tapedeck.engine.files import atomic_path, write_bytes_atomic, write_text_atomic
+
+__all__ = ["EXPORT_FORMATS", "ExportError", "ExportResult", "load_run_model", "save_keras", "save_savedmodel",
+           "save_tflite", "tflite_bytes", "save_script", "save_history_csv", "history_csv", "export_run",
+           "default_export_path"]
+
+EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "script", "history")
+_SUFFIX = {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "script": ".py", "history": ".csv"}
+
+
+class ExportError(Exception):
+    """The run or the target cannot be exported as asked; the message names the path and the fix."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    format: str
+    path: Path
+    bytes: int  # total size on disk (a SavedModel is a folder)
+    seconds: float
+
+
+def load_run_model(run_dir):
+    """The model a run folder holds (``model.keras``, else the last checkpoint), without its optimizer."""
+    import keras
+
+    import tapedeck.engine.model.build  # noqa: F401 — registers TapedeckModel so a subclassed model reloads
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"{run_dir}: no such run folder; give a folder `tapedeck runs` lists")
+    for name in ("model.keras", "checkpoint.keras"):
+        path = run_dir / name
+        if path.is_file():
+            try:
+                return keras.models.load_model(path, compile=False)
+            except Exception as error:  # noqa: BLE001 — a damaged file is a user-facing problem
+                raise ExportError(f"{path}: could not be loaded ({type(error).__name__}: {error}); "
+                                  "the file may be damaged, train the run again") from None
+    raise ExportError(f"{run_dir}: holds no model.keras or checkpoint.keras (the run ended before its first "
+                      "epoch); train it again")
+
+
+def save_keras(model, path) -> Path:
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ExportError(f"{path}: a Keras model file must end in .keras")
+    with atomic_path(path) as temp:
+        model.save(temp)
+    return path
+
+
+def save_savedmodel(model, path, experiment=None) -> Path:
+    """``model.export`` into a temporary folder beside ``path``, then swapped in with renames.
+
+    Augmentation layers are left out first (``engine.model.inference``): exported as they are, they
+    would augment every request.
+    """
+    from tapedeck.engine.model.inference import inference_model
+
+    path = Path(path)
+    model = inference_model(model, experiment)
+    with _atomic_folder(path) as temp:
+        with _quiet():
+            model.export(str(temp), format="tf_saved_model", verbose=False)
+    return path
+
+
+def tflite_bytes(model, experiment=None) -> bytes:
+    """The TFLite flatbuffer of ``model``: SavedModel first (as Keras's LiteRT export does), then convert.
+
+    Augmentation layers are left out first (``engine.model.inference``): they are identity at
+    inference, but their random ops are not TFLite built-ins.
+    """
+    import tensorflow as tf
+
+    from tapedeck.engine.model.inference import inference_model
+
+    model = inference_model(model, experiment)
+    with tempfile.TemporaryDirectory(prefix="tapedeck-tflite-") as scratch:
+        saved = Path(scratch) / "saved_model"
+        with _quiet():
+            model.export(str(saved), format="tf_saved_model", verbose=False)
+            return tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
+
+
+def save_tflite(model, path, experiment=None) -> Path:
+    path = Path(path)
+    if path.suffix != ".tflite":
+        raise ExportError(f"{path}: a TensorFlow Lite file must end in .tflite")
+    write_bytes_atomic(path, tflite_bytes(model, experiment))
+    return path
+
+
+def save_script(experiment, path, api=None, loop=None) -> Path:
+    from tapedeck.engine.codegen.script import generate_code
+
+    try:
+        source = generate_code(experiment, api=api, loop=loop)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
+    write_text_atomic(path, source)
+    return Path(path)
+
+
+def history_csv(rows: list[dict]) -> str:
+    """The history rows (``RunFolder.read_history`` form) as CSV text, columns as in history.csv."""
+    from tapedeck.engine.runs.folder import HISTORY_COLUMNS
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if row.get(key) is None else row.get(key) for key in HISTORY_COLUMNS})
+    return buffer.getvalue()
+
+
+def save_history_csv(rows: list[dict], path) -> Path:
+    write_text_atomic(path, history_csv(rows))
+    return Path(path)
+
+
+def default_export_path(run_dir, fmt: str, api=None, loop=None) -> Path:
+    """``<run>/exports/model.keras``, ``saved_model/``, ``model.tflite``, ``train_<api>_<loop>.py``, ``history.csv``."""
+    names = {"keras": "model.keras", "savedmodel": "saved_model", "tflite": "model.tflite",
+             "script": f"train_{api or 'model'}_{loop or 'fit'}.py", "history": "history.csv"}
+    return Path(run_dir) / "exports" / names[fmt]
+
+
+def export_run(run_dir, fmt: str, out=None, api=None, loop=None) -> ExportResult:
+    """Export a run folder's model (or script, or history) as ``fmt``; ``out`` a file/folder path or None.
+
+    ``out`` naming an existing folder (other than for ``savedmodel``, which *is* a folder) puts the
+    default file name inside it.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"--format: expected one of {', '.join(EXPORT_FORMATS)}, received {fmt!r}")
+    run_dir = Path(run_dir)
+    if not (run_dir / "experiment.json").is_file():
+        raise ExportError(f"{run_dir}: not a run folder (no experiment.json); give a folder `tapedeck runs` lists")
+    experiment = _run_experiment(run_dir)
+    api = api or experiment.model.api
+    loop = loop or experiment.training.loop
+    target = _target(run_dir, fmt, out, api, loop)
+    started = time.perf_counter()
+    if fmt == "script":
+        save_script(experiment, target, api=api, loop=loop)
+    elif fmt == "history":
+        from tapedeck.engine.runs.folder import RunFolder
+
+        save_history_csv(RunFolder(run_dir).read_history(), target)
+    else:
+        model = load_run_model(run_dir)
+        writers = {"keras": save_keras, "savedmodel": lambda m, t: save_savedmodel(m, t, experiment),
+                   "tflite": lambda m, t: save_tflite(m, t, experiment)}
+        try:
+            writers[fmt](model, target)
+        except ExportError:
+            raise
+        except OSError as error:
+            raise ExportError(f"{target}: could not be written ({error.strerror or error})") from None
+        except Exception as error:  # noqa: BLE001 — a converter refusal is reported, not a traceback
+            raise ExportError(f"{run_dir}: the model could not be exported as {fmt} "
+                              f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+    return ExportResult(fmt, target, _size(target), time.perf_counter() - started)
+
+
+def _run_experiment(run_dir: Path):
+    from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
+
+    try:
+        return load_experiment(run_dir / "experiment.json")
+    except ExperimentError as error:
+        raise ExportError(str(error).splitlines()[0]) from None
+
+
+def _target(run_dir: Path, fmt: str, out, api, loop) -> Path:
+    default = default_export_path(run_dir, fmt, api, loop)
+    if out is None:
+        return default
+    out = Path(out)
+    if fmt != "savedmodel" and out.is_dir():
+        return out / default.name
+    if fmt == "savedmodel" and out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: is a file; a SavedModel is a folder, give a new folder name")
+    if fmt == "savedmodel" and out.is_dir() and any(out.iterdir()) and not (out / "saved_model.pb").exists():
+        raise ExportError(f"{out}: is a folder with other files in it; give a new folder name for the SavedModel")
+    if _SUFFIX[fmt] and out.suffix != _SUFFIX[fmt]:
+        raise ExportError(f"{out}: a {fmt} export must end in {_SUFFIX[fmt]} (or name an existing folder)")
+    return out
+
+
+@contextlib.contextmanager
+def _atomic_folder(path: Path):
+    """Yield a temporary folder beside ``path``; on success it replaces ``path`` (an older export too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    temp = path.with_name(f"{path.name}.tmp-{tag}")
+    try:
+        yield temp
+        if not temp.is_dir():
+            raise FileNotFoundError(f"{temp}: the writer created no folder, so {path} was left unchanged")
+        if path.exists():
+            old = path.with_name(f"{path.name}.old-{tag}")
+            os.replace(path, old)
+            os.replace(temp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temp, path)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The SavedModel writer and the converter print progress on stdout/absl; keep terminals clean."""
+    import logging
+
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        absl.setLevel(level)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

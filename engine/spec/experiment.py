@@ -1,0 +1,481 @@
+"""The experiment file as plain data: what to train on, which layers, how to train.
+
+One JSON file serves the GUI, the command line and the tests. ``from_dict`` refuses anything it does
+not understand (unknown keys, wrong types, out-of-range values) and lists every problem with its key
+path at once, so a hand-edited file is fixed in one pass and nothing is silently dropped.
+No Keras import here: the window loads experiments before TensorFlow is ready.
+"""
+from __future__ import annotations
+
+import copy as _copy
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from tapedeck.engine.spec import catalogue
+from tapedeck.engine.files import write_text_atomic
+
+__all__ = [
+    "FORMAT", "MIGRATIONS", "DEFAULT_PRESET", "ExperimentError",
+    "LayerSpec", "DataSpec", "ModelSpec", "TrainingSpec", "Experiment",
+    "load_experiment", "save_experiment", "loads", "dumps", "load_preset", "list_presets",
+    "SOURCES", "FILE_SOURCES", "APIS", "LOOPS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "MONITORS", "DISTRIBUTES",
+]
+
+FORMAT = "tapedeck/1"
+DEFAULT_PRESET = "digits_cnn"
+PRESET_PACKAGE = "tapedeck.resources.presets"
+
+# Upgrades for older files: MIGRATIONS[old_format](dict) -> dict in a newer format (with its "format"
+# set). from_dict applies them in turn until the file reads FORMAT. Empty while only one format exists.
+MIGRATIONS: dict[str, Callable[[dict], dict]] = {}
+
+SOURCES = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "idx", "cifar", "npz", "folder")
+FILE_SOURCES = ("idx", "cifar", "npz", "folder")
+APIS = ("sequential", "functional", "subclassing")
+LOOPS = ("fit", "tape")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
+SCHEDULES = ("constant", "step", "cosine", "plateau")
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+DISTRIBUTES = ("none", "auto", "mirrored", "multi_worker")
+
+
+class ExperimentError(Exception):
+    """Every problem found in one experiment; each line names the key path (and the file, if any)."""
+
+    def __init__(self, problems, source=None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = str(source) if source is not None else None
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        prefix = f"{self.source}: " if self.source else ""
+        return "\n".join(prefix + p for p in self.problems)
+
+
+# --- the dataclasses ----------------------------------------------------------------------------------
+
+@dataclass
+class LayerSpec:
+    """One layer: a Keras class name and its constructor arguments (JSON values, lists not tuples)."""
+
+    type: str
+    params: dict = field(default_factory=dict)
+    name: str | None = None
+    inputs: list[str] | None = None
+
+    def to_dict(self) -> dict:
+        result = {"type": self.type}
+        if self.name is not None:
+            result["name"] = self.name
+        if self.inputs is not None:
+            result["inputs"] = list(self.inputs)
+        result.update(_copy.deepcopy(self.params))
+        return result
+
+
+@dataclass
+class DataSpec:
+    source: str = "digits"
+    path: str | None = None
+    validation_split: float = 0.1
+    limit: int | None = None
+    normalize: bool = True
+    label_mode: str = "fine"
+    image_size: list[int] | None = None
+    color_mode: str = "rgb"
+    labels: str = "sparse"
+
+
+@dataclass
+class ModelSpec:
+    api: str = "sequential"
+    layers: list[LayerSpec] = field(default_factory=list)
+
+
+@dataclass
+class TrainingSpec:
+    loop: str = "fit"
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.004
+    loss: str = "sparse_categorical_crossentropy"
+    from_logits: bool = False
+    batch_size: int = 32
+    epochs: int = 5
+    seed: int | None = 0
+    deterministic: bool = False
+    schedule: str = "constant"
+    schedule_every: int = 5
+    schedule_factor: float = 0.5
+    schedule_patience: int = 2
+    early_stopping: bool = False
+    early_stopping_monitor: str = "val_loss"
+    early_stopping_patience: int = 3
+    restore_best_weights: bool = True
+    distribute: str = "none"
+    steps_per_execution: int = 1
+    tensorboard: bool = False
+
+
+@dataclass
+class Experiment:
+    name: str = "untitled"
+    data: DataSpec = field(default_factory=DataSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+
+    def to_dict(self) -> dict:
+        """The canonical file form: format first, then name, data, model, training; every field."""
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "data": _copy.deepcopy(dataclasses.asdict(self.data)),
+            "model": {"api": self.model.api, "layers": [layer.to_dict() for layer in self.model.layers]},
+            "training": dataclasses.asdict(self.training),
+        }
+
+    @classmethod
+    def from_dict(cls, d) -> "Experiment":
+        """Validate everything and build the experiment, or raise ExperimentError listing ALL problems."""
+        problems: list[str] = []
+        experiment = _read_experiment(d, problems)
+        if problems:
+            raise ExperimentError(problems)
+        return experiment
+
+    def copy(self) -> "Experiment":
+        return _copy.deepcopy(self)
+
+    def problems(self) -> list[str]:
+        """What from_dict would refuse in this experiment as edited in memory (e.g. by the GUI)."""
+        found: list[str] = []
+        _read_experiment(self.to_dict(), found)
+        return found
+
+
+# --- validation: each rule returns None (fine) or the words after "expected" --------------------------
+
+def _shown(value) -> str:
+    return catalogue._shown(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(lo=None, optional=False):
+    def rule(value):
+        if value is None and optional:
+            return None
+        if _is_int(value) and (lo is None or value >= lo):
+            return None
+        words = {1: "a positive integer", 0: "a non-negative integer"}.get(lo, "an integer")
+        return words + (" or null" if optional else "")
+    return rule
+
+
+def _float(lo=None, hi=None, lo_open=False, hi_open=False):
+    def rule(value):
+        ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+        if ok and lo is not None:
+            ok = value > lo if lo_open else value >= lo
+        if ok and hi is not None:
+            ok = value < hi if hi_open else value <= hi
+        if ok:
+            return None
+        if lo is not None and hi is not None:
+            return f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        if lo is not None:
+            return f"a number {'>' if lo_open else '≥'} {lo:g}"
+        return "a number"
+    return rule
+
+
+def _bool(value):
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _choice(options):
+    def rule(value):
+        return None if isinstance(value, str) and value in options else "one of " + ", ".join(
+            _shown(o) for o in options)
+    return rule
+
+
+def _text(optional=False):
+    def rule(value):
+        if value is None and optional:
+            return None
+        return None if isinstance(value, str) and value.strip() else (
+            "a non-empty string" + (" or null" if optional else ""))
+    return rule
+
+
+def _size_pair(value):
+    if value is None:
+        return None
+    if isinstance(value, list) and len(value) == 2 and all(_is_int(v) and v >= 1 for v in value):
+        return None
+    return "[height, width] of positive integers, or null"
+
+
+_DATA_RULES = {
+    "source": _choice(SOURCES),
+    "path": _text(optional=True),
+    "validation_split": _float(0.0, 1.0, hi_open=True),
+    "limit": _int(1, optional=True),
+    "normalize": _bool,
+    "label_mode": _choice(("fine", "coarse")),
+    "image_size": _size_pair,
+    "color_mode": _choice(("rgb", "grayscale")),
+    "labels": _choice(("sparse", "one_hot")),
+}
+
+_TRAINING_RULES = {
+    "loop": _choice(LOOPS),
+    "optimizer": _choice(OPTIMIZERS),
+    "learning_rate": _float(0.0, lo_open=True),
+    "momentum": _float(0.0, 1.0, hi_open=True),
+    "nesterov": _bool,
+    "weight_decay": _float(0.0),
+    "loss": _choice(LOSSES),
+    "from_logits": _bool,
+    "batch_size": _int(1),
+    "epochs": _int(1),
+    "seed": _int(0, optional=True),
+    "deterministic": _bool,
+    "schedule": _choice(SCHEDULES),
+    "schedule_every": _int(1),
+    "schedule_factor": _float(0.0, 1.0, lo_open=True, hi_open=True),
+    "schedule_patience": _int(0),
+    "early_stopping": _bool,
+    "early_stopping_monitor": _choice(MONITORS),
+    "early_stopping_patience": _int(0),
+    "restore_best_weights": _bool,
+    "distribute": _choice(DISTRIBUTES),
+    "steps_per_execution": _int(1),
+    "tensorboard": _bool,
+}
+
+_FLOAT_FIELDS = {name for name, f in {**{f.name: f for f in dataclasses.fields(DataSpec)},
+                                      **{f.name: f for f in dataclasses.fields(TrainingSpec)}}.items()
+                 if f.type in ("float", float)}
+
+
+def _unknown(key, known, path, problems):
+    import difflib
+
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(known)
+    problems.append(f"{path}{key}: unknown key; {hint}")
+
+
+def _read_section(cls, rules, d, path, problems):
+    """Fill dataclass ``cls`` from mapping ``d``; missing keys keep their defaults."""
+    if not isinstance(d, dict):
+        problems.append(f"{path}: expected an object {{...}}, received {_shown(d)}")
+        return cls()
+    values = {}
+    for key, value in d.items():
+        if key not in rules:
+            _unknown(key, rules, f"{path}.", problems)
+            continue
+        expected = rules[key](value)
+        if expected:
+            problems.append(f"{path}.{key}: expected {expected}, received {_shown(value)}")
+            continue
+        if key in _FLOAT_FIELDS and value is not None:
+            value = float(value)
+        values[key] = _copy.deepcopy(value)
+    return cls(**values)
+
+
+def _read_layer(d, path, problems) -> LayerSpec | None:
+    if not isinstance(d, dict):
+        problems.append(f"{path}: expected a layer object {{\"type\": ...}}, received {_shown(d)}")
+        return None
+    before = len(problems)
+    kind = d.get("type")
+    if "type" not in d:
+        problems.append(f"{path}.type: missing; every layer needs a Keras layer type, e.g. \"Dense\"")
+    elif not isinstance(kind, str):
+        problems.append(f"{path}.type: expected a layer type name, received {_shown(kind)}")
+    name = d.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip() or "/" in name):
+        problems.append(f"{path}.name: expected a non-empty name without '/', or null, "
+                        f"received {_shown(name)}")
+    inputs = d.get("inputs")
+    if inputs is not None and (not isinstance(inputs, list) or not inputs
+                               or not all(isinstance(i, str) and i for i in inputs)):
+        problems.append(f"{path}.inputs: expected a non-empty list of earlier layer names, "
+                        f"received {_shown(inputs)}")
+    params = {k: _copy.deepcopy(v) for k, v in d.items() if k not in ("type", "name", "inputs")}
+    spec = LayerSpec(type=kind, params=params, name=name, inputs=list(inputs) if inputs else None)
+    if isinstance(kind, str):
+        problems.extend(catalogue.check_params(spec, path))
+    return spec if len(problems) == before else None
+
+
+def _read_model(d, path, problems) -> ModelSpec:
+    if not isinstance(d, dict):
+        problems.append(f"{path}: expected an object {{\"api\": ..., \"layers\": [...]}}, received {_shown(d)}")
+        return ModelSpec()
+    model = ModelSpec()
+    for key in d:
+        if key not in ("api", "layers"):
+            _unknown(key, ("api", "layers"), f"{path}.", problems)
+    if "api" in d:
+        expected = _choice(APIS)(d["api"])
+        if expected:
+            problems.append(f"{path}.api: expected {expected}, received {_shown(d['api'])}")
+        else:
+            model.api = d["api"]
+    layers = d.get("layers", [])
+    if not isinstance(layers, list):
+        problems.append(f"{path}.layers: expected a list of layers, received {_shown(layers)}")
+        layers = []
+    for index, item in enumerate(layers):
+        spec = _read_layer(item, f"{path}.layers[{index}]", problems)
+        if spec is not None:
+            model.layers.append(spec)
+    return model
+
+
+def _read_experiment(d, problems) -> Experiment | None:
+    if not isinstance(d, dict):
+        problems.append(f"expected an experiment object {{\"format\": \"{FORMAT}\", ...}}, received {_shown(d)}")
+        return None
+    d = _migrate(d, problems)
+    if d is None:
+        return None
+    sections = ("format", "name", "data", "model", "training")
+    for key in d:
+        if key not in sections:
+            _unknown(key, sections, "", problems)
+    experiment = Experiment()
+    if "name" in d:
+        expected = _text()(d["name"])
+        if expected:
+            problems.append(f"name: expected {expected}, received {_shown(d['name'])}")
+        else:
+            experiment.name = d["name"]
+    if "data" in d:
+        experiment.data = _read_section(DataSpec, _DATA_RULES, d["data"], "data", problems)
+        source, path = experiment.data.source, d["data"].get("path") if isinstance(d["data"], dict) else None
+        if source in FILE_SOURCES and path is None:
+            problems.append(f"data.path: missing; source {_shown(source)} reads a file or folder, "
+                            f"give its location in \"path\"")
+    if "model" in d:
+        experiment.model = _read_model(d["model"], "model", problems)
+    if "training" in d:
+        experiment.training = _read_section(TrainingSpec, _TRAINING_RULES, d["training"], "training", problems)
+    return experiment
+
+
+def _supported() -> str:
+    return ", ".join(sorted({FORMAT, *MIGRATIONS}))
+
+
+def _migrate(d, problems) -> dict | None:
+    """Bring an older file up to FORMAT with MIGRATIONS; refuse newer or unknown formats."""
+    if "format" not in d:
+        # Still read the rest as the current format, so every other problem is reported too.
+        problems.append(f"format: missing; add \"format\": \"{FORMAT}\" as the first key of the file")
+        return d
+    seen = set()
+    while d.get("format") != FORMAT:
+        fmt = d.get("format")
+        if not isinstance(fmt, str) or fmt in seen or fmt not in MIGRATIONS:
+            version = re.fullmatch(r"tapedeck/(\d+)", fmt) if isinstance(fmt, str) else None
+            newer = version is not None and int(version[1]) > int(FORMAT.split("/")[1])
+            why = ("a newer format than this Tapedeck reads; update Tapedeck" if newer
+                   else "not an experiment format Tapedeck knows")
+            problems.append(f"format: {_shown(fmt)} is {why} (supported: {_supported()})")
+            return None
+        seen.add(fmt)
+        d = MIGRATIONS[fmt](_copy.deepcopy(d))
+    return d
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+def _no_duplicate_keys(pairs):
+    """JSON objects with a repeated key would silently keep the last value: refuse them."""
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {json.dumps(key)}")
+        result[key] = value
+    return result
+
+
+def _parse(text: str, source) -> dict:
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as error:
+        raise ExperimentError([f"line {error.lineno} column {error.colno}: not valid JSON ({error.msg})"],
+                              source) from None
+    except ValueError as error:  # duplicate key
+        raise ExperimentError([f"{error}; each key may appear once per object"], source) from None
+
+
+def loads(text: str, source=None) -> Experiment:
+    """Parse and validate experiment JSON text; ``source`` names it in messages."""
+    d = _parse(text, source)
+    try:
+        return Experiment.from_dict(d)
+    except ExperimentError as error:
+        raise ExperimentError(error.problems, source) from None
+
+
+def load_experiment(path) -> Experiment:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ExperimentError(["no such file; check the path"], path) from None
+    except IsADirectoryError:
+        raise ExperimentError(["is a folder; expected an experiment .json file"], path) from None
+    except UnicodeDecodeError:
+        raise ExperimentError(["not UTF-8 text; expected an experiment .json file"], path) from None
+    except OSError as error:
+        raise ExperimentError([f"cannot be read ({error.strerror})"], path) from None
+    return loads(text, path)
+
+
+def dumps(experiment: Experiment) -> str:
+    """The file text: two-space indentation, one line per layer so stacks read top to bottom."""
+    d = experiment.to_dict()
+    layers = d["model"]["layers"]
+    marks = [f"\x00layer{i}\x00" for i in range(len(layers))]
+    d["model"]["layers"] = marks
+    text = json.dumps(d, indent=2, ensure_ascii=False)
+    for mark, layer in zip(marks, layers):
+        text = text.replace(json.dumps(mark), json.dumps(layer, ensure_ascii=False), 1)
+    return text + "\n"
+
+
+def save_experiment(experiment: Experiment, path) -> None:
+    write_text_atomic(path, dumps(experiment))
+
+
+def list_presets() -> list[str]:
+    folder = resources.files(PRESET_PACKAGE)
+    return sorted(item.name[:-5] for item in folder.iterdir() if item.name.endswith(".json"))
+
+
+def load_preset(name: str) -> Experiment:
+    resource = resources.files(PRESET_PACKAGE) / f"{name}.json"
+    if not resource.is_file():
+        known = ", ".join(list_presets()) or "none installed"
+        raise ExperimentError([f"no preset named {name!r}; presets: {known}"])
+    return loads(resource.read_text(encoding="utf-8"), f"preset {name}")

@@ -1,0 +1,438 @@
+"""One training run, start to finish, as a plain function: ``run(experiment, reporter, control)``.
+
+No Qt and no globals: the window calls it in a worker thread, the command line and the tests call
+it directly. Everything Keras keeps per thread (dtype policy, seeds) is set here, inside the run.
+Whatever goes wrong inside — bad data, a stack that does not check, an exception deep in
+TensorFlow — ends as ``Finished(reason="failed", message=...)``; ``run`` itself never raises.
+Every run ends with exactly one ``Finished`` event.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from tapedeck.engine.training.events import Finished, RunStarted
+
+__all__ = ["RunControl", "run", "UserProblem"]
+
+
+class RunControl:
+    """Stop / pause / resume from another thread; the loops look at it between steps."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused run must wake up to notice the stop
+
+    def pause(self) -> None:
+        if not self._stop.is_set():
+            self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self, timeout: float | None = None) -> None:
+        self._running.wait(timeout)
+
+
+class UserProblem(Exception):
+    """A mistake in the experiment or its data: reported as one or more plain lines, no traceback."""
+
+    def __init__(self, problems):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass
+class _Prepared:
+    """Arrays in the form the loss wants (one-hot when asked), plus the integer labels for metrics."""
+
+    x_train: object
+    y_train: object
+    x_val: object
+    y_val: object
+    x_test: object
+    y_test: object
+    test_labels: object
+    has_validation: bool
+
+
+def run(experiment, reporter, control: RunControl | None = None, runs_dir="runs", resume_dir=None):
+    """Train ``experiment``, reporting events to ``reporter``; returns the run folder (or None)."""
+    control = control or RunControl()
+    session = _Session(experiment, reporter, control, runs_dir, resume_dir)
+    return session.execute()
+
+
+class _Session:
+    def __init__(self, experiment, reporter, control, runs_dir, resume_dir):
+        self.experiment = experiment
+        self.reporter = reporter
+        self.control = control
+        self.runs_dir = runs_dir
+        self.resume_dir = resume_dir
+        self.folder = None
+        self.started = time.perf_counter()
+        self.metrics: dict = {}
+
+    def emit(self, event) -> None:
+        self.reporter(event)
+
+    def execute(self):
+        try:
+            finished = self._train()
+        except UserProblem as problem:
+            finished = Finished("failed", str(problem), self._run_dir(), problems=problem.problems)
+        except Exception as error:  # noqa: BLE001 — the contract: a run never raises
+            finished = Finished("failed", _describe(error), self._run_dir())
+            self.metrics["traceback"] = traceback.format_exc()
+        self._write_status(finished)
+        try:
+            self.emit(finished)
+        except Exception:  # noqa: BLE001 — a broken listener must not turn into a crash here
+            traceback.print_exc()
+        return self._run_dir()
+
+    def _run_dir(self):
+        return str(self.folder.path) if self.folder is not None else None
+
+    def _write_status(self, finished: Finished) -> None:
+        if self.folder is None:
+            return
+        metrics = dict(self.metrics)
+        metrics.update(
+            status=finished.reason,
+            message=finished.message,
+            step=finished.step,
+            epoch=finished.epoch,
+            wall_seconds=time.perf_counter() - self.started,
+        )
+        try:
+            self.folder.write_metrics(metrics)
+        except OSError:
+            traceback.print_exc()
+
+    # -- the run proper ---------------------------------------------------------------------------
+    def _train(self) -> Finished:
+        import keras
+
+        from tapedeck.engine.training.callbacks import (CheckpointCallback, ControlCallback, DivergenceCallback,
+                                      ReporterCallback, RunState)
+        from tapedeck.engine.training.evaluation import evaluate_test, probability_converter
+        from tapedeck.engine.training.optimizers import make_loss, schedule_callbacks
+        from tapedeck.engine.training.strategy import StrategyError, make_strategy
+
+        experiment = self.experiment
+        training = experiment.training
+        self._set_thread_state(training)
+
+        dataset = self._load_data()
+        self._check(dataset)
+        if getattr(dataset, "warnings", None):
+            self.metrics["data_warnings"] = list(dataset.warnings)
+        data = _prepare(dataset, experiment)
+        try:
+            strategy = make_strategy(training.distribute)
+        except StrategyError as error:
+            raise UserProblem([str(error)]) from None
+        self.metrics["replicas"] = int(strategy.num_replicas_in_sync)
+
+        if training.tensorboard and not _tensorboard_available():
+            raise UserProblem(["training.tensorboard: the tensorboard package is not installed; "
+                               "run `pip install tensorboard` or set tensorboard to false"])
+        batch_size = int(training.batch_size)
+        steps_per_epoch = max(1, math.ceil(len(data.x_train) / batch_size))
+        folder, initial_epoch = self._open_folder()
+        model, optimizer = self._model(dataset, strategy, steps_per_epoch, folder, initial_epoch)
+
+        state = RunState(steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=len(data.x_train))
+        to_probabilities = probability_converter(training)
+        sample_index = dataset.sample_index
+        sample_images = dataset.x_test[sample_index]
+        sample_labels = dataset.y_test[sample_index]
+        self.emit(
+            RunStarted(
+                run_dir=str(folder.path),
+                name=experiment.name,
+                summary=_summary(model),
+                trainable=_count(model.trainable_weights),
+                non_trainable=_count(model.non_trainable_weights),
+                epochs=int(training.epochs),
+                steps_per_epoch=steps_per_epoch,
+                batch_size=batch_size,
+                num_classes=dataset.num_classes,
+                class_names=list(dataset.class_names),
+                sample_images=sample_images,
+                sample_labels=sample_labels,
+                initial_epoch=initial_epoch,
+                loop=training.loop,
+                api=experiment.model.api,
+            )
+        )
+
+        reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
+                                    on_epoch=lambda event: folder.append_history(_history_row(event)))
+        keras_callbacks = schedule_callbacks(training, data.has_validation)
+        callbacks = [ControlCallback(self.control, state), DivergenceCallback(state), reporter]
+        callbacks += keras_callbacks
+        if training.tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(folder.tensorboard_dir), write_graph=False))
+        callbacks.append(CheckpointCallback(folder, state))
+
+        epochs = int(training.epochs)
+        traces = {}
+        if initial_epoch < epochs and not self.control.stop_requested:
+            with strategy.scope():
+                if training.loop == "tape":
+                    traces = self._tape(model, optimizer, strategy, data, callbacks, epochs, initial_epoch)
+                else:
+                    from tapedeck.engine.training.fit_loop import train_fit
+
+                    train_fit(model, data, batch_size, epochs, initial_epoch, callbacks)
+        elif self.control.stop_requested:
+            state.interrupted = "stopped"
+        if traces:
+            self.metrics["tape_traces"] = traces
+
+        finished = self._finish_reason(state, keras_callbacks, folder)
+        self.metrics.update(
+            epochs_completed=initial_epoch + len(state.completed_epochs),
+            samples_per_second=(state.train_samples_seen / state.train_seconds) if state.train_seconds else None,
+            train_seconds=state.train_seconds,
+        )
+        if finished.reason != "diverged":
+            folder.save_model(model)
+            result = evaluate_test(model, data.x_test, data.y_test, data.test_labels,
+                                   make_loss(training), to_probabilities, dataset.num_classes,
+                                   max(batch_size, 256))
+            self.metrics["test"] = {
+                "loss": result.loss,
+                "accuracy": result.accuracy,
+                "precision": result.precision,
+                "recall": result.recall,
+                "confusion": result.confusion,
+                "class_names": list(dataset.class_names),
+            }
+            self.emit(result)
+        else:
+            folder.keep_checkpoint_as_model()
+        return finished
+
+    def _set_thread_state(self, training) -> None:
+        import keras
+        import tensorflow as tf
+
+        keras.config.set_dtype_policy("float32")
+        if training.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        self.metrics["versions"] = {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "python": platform.python_version(),
+        }
+        gpus = tf.config.list_logical_devices("GPU")
+        self.metrics["device"] = ", ".join(d.name for d in gpus) if gpus else f"CPU ({platform.processor() or platform.machine()})"
+
+    def _load_data(self):
+        from tapedeck.engine.data.datasets import DataError, load_dataset
+
+        try:
+            return load_dataset(self.experiment.data)
+        except DataError as error:
+            raise UserProblem([str(error)]) from None
+        except Exception as error:  # noqa: BLE001 — Keras's loaders raise a bare Exception offline
+            raise UserProblem([f"data.source {self.experiment.data.source!r}: could not load ({_describe(error)})"]) from None
+
+    def _check(self, dataset) -> None:
+        from tapedeck.engine.model.check import check
+
+        report = check(self.experiment, dataset.input_shape, dataset.num_classes)
+        if not report.ok:
+            raise UserProblem(report.all_problems())
+
+    def _open_folder(self):
+        from tapedeck.engine.runs.folder import RunFolder, RunFolderError
+
+        try:
+            if self.resume_dir is not None:
+                folder = RunFolder.open_for_resume(self.resume_dir)
+                initial_epoch = folder.checkpoint_epoch()
+                folder.truncate_history(initial_epoch)
+            else:
+                folder = RunFolder.create(self.runs_dir, self.experiment.name)
+                folder.write_history([])
+                initial_epoch = 0
+        except RunFolderError as error:
+            raise UserProblem([str(error)]) from None
+        self.folder = folder
+        folder.write_experiment(self.experiment)
+        return folder, initial_epoch
+
+    def _model(self, dataset, strategy, steps_per_epoch, folder, initial_epoch):
+        """Build (or reload) and compile inside the strategy scope, optimizer included."""
+        import keras
+
+        from tapedeck.engine.model.build import BuildError, build_model
+        from tapedeck.engine.training.optimizers import make_accuracy, make_loss, make_optimizer
+
+        training = self.experiment.training
+        if training.seed is not None:
+            # Seeded here, right before the weights are drawn (the shape check before this draws
+            # layers too), so a run matches the exported script with the same seed.
+            keras.utils.set_random_seed(int(training.seed))
+        with strategy.scope():
+            if initial_epoch:
+                model = keras.models.load_model(folder.checkpoint_path)
+                optimizer = _carry_optimizer_state(model.optimizer, make_optimizer(training, steps_per_epoch),
+                                                   model.trainable_variables)
+            else:
+                try:
+                    model = build_model(self.experiment, dataset.input_shape)
+                except BuildError as error:
+                    raise UserProblem([str(error)]) from None
+                optimizer = make_optimizer(training, steps_per_epoch)
+            model.compile(
+                optimizer=optimizer,
+                loss=make_loss(training),
+                metrics=[make_accuracy(training)],
+                steps_per_execution=int(training.steps_per_execution),
+            )
+            optimizer.build(model.trainable_variables)
+        return model, optimizer
+
+    def _tape(self, model, optimizer, strategy, data, callbacks, epochs, initial_epoch):
+        import keras
+
+        from tapedeck.engine.training.optimizers import make_accuracy, make_loss
+        from tapedeck.engine.training.tape_loop import TapeLoop
+
+        training = self.experiment.training
+        loop = TapeLoop(model, optimizer, make_loss(training, reduction=None),
+                        lambda name: make_accuracy(training, name), strategy,
+                        int(training.batch_size))
+        callback_list = keras.callbacks.CallbackList(
+            callbacks, model=model, epochs=epochs, steps=math.ceil(len(data.x_train) / training.batch_size),
+            verbose=0,
+        )
+        return loop.fit(data, epochs, initial_epoch, callback_list)
+
+    def _finish_reason(self, state, keras_callbacks, folder) -> Finished:
+        run_dir = str(folder.path)
+        if state.interrupted == "diverged":
+            return Finished(
+                "diverged",
+                f"loss became {state.last_loss} at epoch {state.diverged_epoch}, step {state.diverged_step}; "
+                "the last good epoch's weights are kept (lower the learning rate)",
+                run_dir,
+                step=state.diverged_step,
+                epoch=state.diverged_epoch,
+            )
+        if state.interrupted == "stopped":
+            return Finished("stopped", "stopped on request", run_dir,
+                            epoch=(state.completed_epochs[-1].epoch if state.completed_epochs else None))
+        import keras
+
+        for callback in keras_callbacks:
+            if isinstance(callback, keras.callbacks.EarlyStopping) and callback.stopped_epoch > 0:
+                return Finished("early_stopped",
+                                f"no improvement in {callback.monitor} for {callback.patience} epoch(s)",
+                                run_dir, epoch=callback.stopped_epoch + 1)
+        last = state.completed_epochs[-1].epoch if state.completed_epochs else None
+        return Finished("completed", f"{last or 0} epoch(s) trained", run_dir, epoch=last)
+
+
+def _tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def _carry_optimizer_state(saved, fresh, variables):
+    """A fresh optimizer (its schedule sized for the new epoch count) with the saved one's state.
+
+    The saved optimizer's schedule ends where the first run was told to end; resuming with more
+    epochs must follow the new schedule from the saved iteration, moments and rate included.
+    """
+    fresh.build(variables)
+    old, new = list(saved.variables), list(fresh.variables)
+    if len(old) != len(new) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(old, new)):
+        return saved
+    for target, value in zip(new, old):
+        target.assign(value)
+    return fresh
+
+
+def _prepare(dataset, experiment) -> _Prepared:
+    import numpy as np
+
+    training = experiment.training
+    one_hot = getattr(experiment.data, "labels", "sparse") == "one_hot" or training.loss == "categorical_crossentropy"
+
+    def labels(y):
+        y = np.asarray(y, dtype=np.int64)
+        if one_hot:
+            return np.eye(dataset.num_classes, dtype=np.float32)[y]
+        if training.loss == "binary_crossentropy":
+            return y.astype(np.float32)
+        return y
+
+    has_validation = dataset.x_val is not None and len(dataset.x_val) > 0
+    return _Prepared(
+        x_train=dataset.x_train,
+        y_train=labels(dataset.y_train),
+        x_val=dataset.x_val if has_validation else None,
+        y_val=labels(dataset.y_val) if has_validation else None,
+        x_test=dataset.x_test,
+        y_test=labels(dataset.y_test),
+        test_labels=np.asarray(dataset.y_test, dtype=np.int64),
+        has_validation=has_validation,
+    )
+
+
+def _history_row(event) -> dict:
+    return {
+        "epoch": event.epoch,
+        "loss": event.loss,
+        "accuracy": event.accuracy,
+        "val_loss": event.val_loss,
+        "val_accuracy": event.val_accuracy,
+        "learning_rate": event.learning_rate,
+        "seconds": round(event.seconds, 4),
+    }
+
+
+def _summary(model) -> str:
+    lines: list[str] = []
+    try:
+        model.summary(print_fn=lambda line, line_break=True: lines.append(line))
+    except Exception as error:  # noqa: BLE001 — a summary is a courtesy, never a reason to fail
+        return f"(no summary: {_describe(error)})"
+    return "\n".join(lines)
+
+
+def _count(weights) -> int:
+    import numpy as np
+
+    return int(sum(int(np.prod(w.shape)) for w in weights))
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip()
+    name = type(error).__name__
+    return f"{name}: {text}" if text else name

@@ -1,0 +1,107 @@
+"""The Analysis tab: one finished run, reopened and its test set predicted once (``engine.analysis.reopen
+.open_run``, about a second, in a worker thread), shared by the confusion matrix, your own input and
+the feature maps.
+
+A run handed over while the tab is hidden (the window's run just finished) is remembered and only
+loaded when the tab is first shown, so training many runs costs no analysis nobody looks at.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+
+from tapedeck.gui.threads.jobs import ThreadJob
+from tapedeck.gui.analysis.confusion_view import ConfusionView
+from tapedeck.gui.analysis.own_input_view import OwnInputView
+from tapedeck.gui.analysis.feature_maps_view import FeatureMapsView
+
+
+class AnalysisTab(QWidget):
+    loaded = Signal(object)  # engine.analysis.reopen.AnalysedRun, on the GUI thread
+
+    def __init__(self, runs_dir: str = "", parent=None):
+        super().__init__(parent)
+        self.runs_dir = runs_dir
+        self.analysed = None
+        self.error: str | None = None
+        self.run_dir: str | None = None
+        self._pending: str | None = None
+        self._job = ThreadJob("tapedeck-open-run", self)
+        self.title = QLabel("No run open. Pick one in the Runs panel (Analyse) or open a run folder.", self)
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.open_button = QPushButton("Open run folder…", self)
+        self.open_button.clicked.connect(self._open_dialog)
+        self.confusion = ConfusionView(self)
+        self.own_input = OwnInputView(self)
+        self.feature_maps = FeatureMapsView(self)
+        self.pages = QTabWidget(self)
+        self.pages.addTab(self.confusion, "Confusion and mistakes")
+        self.pages.addTab(self.own_input, "Your own input")
+        self.pages.addTab(self.feature_maps, "Feature maps")
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(self.open_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(header)
+        layout.addWidget(self.pages, 1)
+
+    @property
+    def loading(self) -> bool:
+        return self._job.running
+
+    def open_run(self, run_dir) -> None:
+        """Reopen ``run_dir`` in the background; the views fill when it is done."""
+        run_dir = str(run_dir)
+        if self._job.running:
+            self._pending = run_dir  # the newest wish wins once the current load ends
+            return
+        self.run_dir, self.error = run_dir, None
+        self.title.setText(f"Opening <b>{Path(run_dir).name}</b>: loading its model and predicting its test set…")
+        self.open_button.setEnabled(False)
+        from tapedeck.engine.analysis.reopen import open_run
+
+        self._job.start(lambda: open_run(run_dir), self._opened)
+
+    def open_when_shown(self, run_dir) -> None:
+        """Open now if the tab is on screen, else the first time it is shown."""
+        if self.isVisible():
+            self.open_run(run_dir)
+        else:
+            self._pending = str(run_dir)
+
+    def showEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        super().showEvent(event)
+        if self._pending and not self._job.running:
+            pending, self._pending = self._pending, None
+            self.open_run(pending)
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        self._pending = None
+        return self._job.shutdown(timeout_ms)
+
+    def _opened(self, analysed, error) -> None:
+        self.open_button.setEnabled(True)
+        if error:
+            self.error = error
+            self.title.setText(f"Cannot analyse {self.run_dir}: {error}")
+        else:
+            self.analysed = analysed
+            name = analysed.experiment.name
+            self.title.setText(f"<b>{name}</b> — {Path(analysed.run_dir).name} · {analysed.experiment.model.api} · "
+                               f"{analysed.experiment.training.loop} · {len(analysed.class_names)} classes")
+            self.confusion.show_run(analysed)
+            self.own_input.set_run(analysed)
+            self.feature_maps.set_run(analysed)
+            self.loaded.emit(analysed)
+        if self._pending:
+            pending, self._pending = self._pending, None
+            self.open_run(pending)
+
+    def _open_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder", self.runs_dir)
+        if path:
+            self.open_run(path)

@@ -1,0 +1,179 @@
+"""After training: the test set's confusion matrix as a heat map with counts; a click on a cell shows
+those test images (true A, predicted B) most confident first, with their probabilities; per-class
+precision and recall; and the model's most confident mistakes overall.
+
+Everything indexes one ``engine.analysis.reopen.AnalysedRun`` (the test set predicted once), so clicking
+through cells costs no model call.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
+                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+from tapedeck.gui.tabs.predictions_tab import to_qimage
+from tapedeck.gui.widgets.table_items import SortItem, percent
+
+TILE_PX = 72
+INDEX_ROLE = Qt.UserRole + 3
+
+
+def heat(fraction: float, diagonal: bool) -> QColor:
+    """White → blue for the diagonal (right), white → red off it (mistakes); by share of the true class."""
+    fraction = max(0.0, min(1.0, fraction))
+    target = (31, 95, 168) if diagonal else (200, 40, 50)
+    return QColor(*(round(255 + (t - 255) * fraction) for t in target))
+
+
+class Gallery(QListWidget):
+    """Test images as tiles: picture, true → predicted, confidence; all probabilities on hover."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setViewMode(QListView.IconMode)
+        self.setIconSize(QSize(TILE_PX, TILE_PX))
+        self.setGridSize(QSize(TILE_PX + 64, TILE_PX + 58))
+        self.setResizeMode(QListView.Adjust)
+        self.setMovement(QListView.Static)
+        self.setWordWrap(True)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+
+    def show_examples(self, examples, images, class_names) -> None:
+        self.clear()
+        for example in examples:
+            pixmap = QPixmap.fromImage(to_qimage(images[example.index]))
+            pixmap = pixmap.scaled(TILE_PX, TILE_PX, Qt.KeepAspectRatio, Qt.FastTransformation)
+            true, predicted = class_names[example.true_label], class_names[example.predicted_label]
+            second = _runner_up(example.probabilities, example.predicted_label)
+            text = f"{true} → {predicted}\n{example.confidence:.0%}"
+            if second is not None:
+                text += f" · next {class_names[second]}: {example.probabilities[second]:.0%}"
+            item = QListWidgetItem(QIcon(pixmap), text)
+            item.setData(INDEX_ROLE, example.index)
+            order = np.argsort(-example.probabilities)[:5]
+            item.setToolTip(f"test image #{example.index}: true {true}, predicted {predicted}\n"
+                            + "\n".join(f"{class_names[c]}: {example.probabilities[c]:.1%}" for c in order))
+            self.addItem(item)
+
+    def indices(self) -> list[int]:
+        return [self.item(i).data(INDEX_ROLE) for i in range(self.count())]
+
+
+def _runner_up(probabilities, predicted):
+    if len(probabilities) < 2:
+        return None
+    order = [int(c) for c in np.argsort(-probabilities) if int(c) != predicted]
+    return order[0] if order else None
+
+
+class ConfusionView(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.analysed = None
+        self.matrix = QTableWidget(0, 0, self)
+        self.matrix.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.matrix.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.matrix.setToolTip("Rows: true class · columns: predicted class · click a cell to see its images")
+        self.matrix.cellClicked.connect(self.show_cell)
+        self.matrix_title = QLabel("<b>Confusion matrix</b> (rows: true, columns: predicted) — click a cell", self)
+        self.matrix_title.setWordWrap(True)
+
+        self.classes = QTableWidget(0, 5, self)
+        self.classes.setHorizontalHeaderLabels(("class", "precision", "recall", "F1", "support"))
+        self.classes.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.classes.verticalHeader().hide()
+        self.classes.setSortingEnabled(True)
+        self.classes.sortItems(0, Qt.AscendingOrder)
+        self.classes.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+
+        self.cell_gallery = Gallery(self)
+        self.wrong_gallery = Gallery(self)
+        self.cell_title = QLabel("Click a cell of the matrix.", self)
+        self.cell_title.setWordWrap(True)
+        cell_page = QWidget(self)
+        cell_column = QVBoxLayout(cell_page)
+        cell_column.setContentsMargins(2, 2, 2, 2)
+        cell_column.addWidget(self.cell_title)
+        cell_column.addWidget(self.cell_gallery, 1)
+        self.galleries = QTabWidget(self)
+        self.galleries.addTab(cell_page, "Cell")
+        self.galleries.addTab(self.wrong_gallery, "Most confidently wrong")
+        self.galleries.setUsesScrollButtons(False)
+
+        left = QWidget(self)
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 0)
+        left_column.addWidget(self.matrix_title)
+        left_column.addWidget(self.matrix, 3)
+        left_column.addWidget(QLabel("<b>Per class</b> (test set)", self))
+        left_column.addWidget(self.classes, 2)
+        splitter = QSplitter(Qt.Horizontal, self)
+        splitter.addWidget(left)
+        splitter.addWidget(self.galleries)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([480, 420])
+        self.splitter = splitter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+    def show_run(self, analysed) -> None:
+        self.analysed = analysed
+        confusion = analysed.confusion()
+        names = analysed.class_names
+        count = confusion.shape[0]
+        self.matrix.setRowCount(count)
+        self.matrix.setColumnCount(count)
+        self.matrix.setHorizontalHeaderLabels([str(n) for n in names[:count]])
+        self.matrix.setVerticalHeaderLabels([str(n) for n in names[:count]])
+        for axis in (self.matrix.horizontalHeader(), self.matrix.verticalHeader()):
+            axis.setMinimumSectionSize(20)  # CIFAR-100's 100 classes scroll; 10 fill the space
+            axis.setSectionResizeMode(QHeaderView.Stretch)
+        totals = confusion.sum(axis=1)
+        for r in range(count):
+            for c in range(count):
+                value = int(confusion[r, c])
+                item = QTableWidgetItem(str(value) if value else "")
+                item.setTextAlignment(Qt.AlignCenter)
+                fraction = value / totals[r] if totals[r] else 0.0
+                colour = heat(fraction, r == c)
+                item.setBackground(QBrush(colour))
+                item.setForeground(QBrush(QColor("white" if colour.lightness() < 140 else "#222")))
+                item.setToolTip(f"true {names[r]}, predicted {names[c]}: {value} image(s)")
+                self.matrix.setItem(r, c, item)
+        self.classes.setSortingEnabled(False)
+        rows = analysed.class_table()
+        self.classes.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            cells = (SortItem(row.name, r), SortItem(percent(row.precision), row.precision),
+                     SortItem(percent(row.recall), row.recall), SortItem(percent(row.f1), row.f1),
+                     SortItem(str(row.support), row.support))
+            for c, item in enumerate(cells):
+                item.setTextAlignment(Qt.AlignCenter)
+                self.classes.setItem(r, c, item)
+        self.classes.setSortingEnabled(True)
+        self.classes.resizeRowsToContents()
+        wrong = analysed.most_confidently_wrong(48)
+        self.wrong_gallery.show_examples(wrong, analysed.dataset.x_test, names)
+        accuracy = float(np.mean(analysed.predicted_labels == analysed.true_labels)) if len(analysed.true_labels) else 0
+        self.matrix_title.setText(f"<b>Confusion matrix</b> — {len(analysed.true_labels)} test images, "
+                                  f"accuracy {accuracy:.1%}<br>rows: true class, columns: predicted — "
+                                  "click a cell to see its images")
+        self.galleries.setTabText(1, f"Most confidently wrong ({len(wrong)})")
+        self.cell_gallery.clear()
+        self.cell_title.setText("Click a cell of the matrix.")
+
+    def show_cell(self, true_class: int, predicted_class: int) -> None:
+        if self.analysed is None:
+            return
+        names = self.analysed.class_names
+        examples = self.analysed.cell(true_class, predicted_class)
+        self.cell_gallery.show_examples(examples, self.analysed.dataset.x_test, names)
+        verdict = "right" if true_class == predicted_class else "wrong"
+        self.cell_title.setText(f"<b>true {names[true_class]}, predicted {names[predicted_class]}</b> "
+                                f"({verdict}): {len(examples)} image(s), most confident first")
+        self.galleries.setCurrentIndex(0)

@@ -1,0 +1,231 @@
+"""Your own input: draw a digit with the mouse (grayscale sets) or open an image file (any set), and
+see the trained model's class probabilities, live while drawing.
+
+The canvas is white ink on black, as MNIST and the scikit-learn digits store strokes. The drawing
+(or the file) is prepared by ``engine.analysis.own_input`` exactly as the run's data was: size, channels and
+value range. One direct model call on one image costs a few milliseconds, so prediction runs on the
+GUI thread, at most every ``PREDICT_MS`` while the mouse moves.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from tapedeck.gui.tabs.predictions_tab import to_qimage
+
+CANVAS_PX = 280
+PEN_FRACTION = 0.085  # stroke width as a share of the canvas: about an MNIST pen at 28 px
+PREDICT_MS = 40
+
+
+class DrawCanvas(QWidget):
+    """A square black image the mouse paints white on; ``array()`` is the drawing in [0, 1]."""
+
+    changed = Signal()
+
+    def __init__(self, size: int = CANVAS_PX, parent=None):
+        super().__init__(parent)
+        self.image = QImage(size, size, QImage.Format_Grayscale8)
+        self.image.fill(0)
+        self.setFixedSize(size, size)
+        self.setCursor(Qt.CrossCursor)
+        self.setToolTip("Draw with the mouse; Clear starts over")
+        self._last: QPoint | None = None
+
+    def clear(self) -> None:
+        self.image.fill(0)
+        self.update()
+        self.changed.emit()
+
+    def array(self) -> np.ndarray:
+        width, height = self.image.width(), self.image.height()
+        raw = np.frombuffer(self.image.constBits(), dtype=np.uint8, count=self.image.sizeInBytes())
+        rows = raw.reshape(height, self.image.bytesPerLine())[:, :width]
+        return rows.astype(np.float32) / 255.0
+
+    def is_blank(self) -> bool:
+        return not bool(self.array().any())
+
+    def draw_stroke(self, points) -> None:
+        """Paint a polyline through ``points`` ((x, y) in widget pixels) — what a mouse drag does."""
+        points = [QPoint(int(x), int(y)) for x, y in points]
+        painter = QPainter(self.image)
+        painter.setRenderHint(QPainter.Antialiasing)
+        pen = QPen(QColor("white"), max(2.0, PEN_FRACTION * self.image.width()), Qt.SolidLine, Qt.RoundCap,
+                   Qt.RoundJoin)
+        painter.setPen(pen)
+        if len(points) == 1:
+            painter.drawPoint(points[0])
+        for a, b in zip(points, points[1:]):
+            painter.drawLine(a, b)
+        painter.end()
+        self.update()
+        self.changed.emit()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        if event.button() == Qt.LeftButton:
+            self._last = event.position().toPoint()
+            self.draw_stroke([(self._last.x(), self._last.y())])
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._last is not None:
+            point = event.position().toPoint()
+            self.draw_stroke([(self._last.x(), self._last.y()), (point.x(), point.y())])
+            self._last = point
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        self._last = None
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.drawImage(0, 0, self.image)
+        painter.setPen(QColor("#888"))
+        painter.drawRect(0, 0, self.width() - 1, self.height() - 1)
+        painter.end()
+
+
+class OwnInputView(QWidget):
+    """The canvas, Clear, Open image…, what the model sees, and one probability bar per class."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.analysed = None
+        self.probabilities: np.ndarray | None = None
+        self.canvas = DrawCanvas(parent=self)
+        self.clear_button = QPushButton("Clear", self)
+        self.open_button = QPushButton("Open image…", self)
+        self.invert = QCheckBox("dark ink on light paper (invert)", self)
+        self.invert.setToolTip("The data sets store light strokes on a dark background; tick this for a photo "
+                               "or scan of dark ink on white")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.open_button.clicked.connect(self._open_dialog)
+        self.invert.toggled.connect(lambda _on: self._predict_again())
+        self.seen = QLabel(self)  # the prepared input, as the model sees it
+        self.seen.setFixedSize(112, 112)
+        self.seen.setStyleSheet("border: 1px solid #aaa; background: black")
+        self.seen.setAlignment(Qt.AlignCenter)
+        self.status = QLabel("Open a run in the Analysis tab first.", self)
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, 2, self)
+        self.table.setHorizontalHeaderLabels(("class", "probability"))
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(PREDICT_MS)
+        self._timer.timeout.connect(self.predict_drawing)
+        self.canvas.changed.connect(self._timer.start)
+        self._source = "drawing"  # or the path of the opened image
+
+        left = QVBoxLayout()
+        left.addWidget(QLabel("<b>Draw</b> (white on black, like the data set)", self))
+        left.addWidget(self.canvas)
+        row = QHBoxLayout()
+        row.addWidget(self.clear_button)
+        row.addWidget(self.open_button)
+        left.addLayout(row)
+        left.addWidget(self.invert)
+        left.addWidget(QLabel("What the model sees:", self))
+        left.addWidget(self.seen)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(self.status)
+        right.addWidget(self.table, 1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left)
+        layout.addLayout(right, 1)
+        self.set_run(None)
+
+    def set_run(self, analysed) -> None:
+        self.analysed = analysed
+        self.probabilities = None
+        self.table.setRowCount(0)
+        if analysed is None:
+            self.canvas.setEnabled(False)
+            self.clear_button.setEnabled(False)
+            self.open_button.setEnabled(False)
+            self.status.setText("Open a run in the Analysis tab first.")
+            return
+        channels = int(analysed.dataset.input_shape[-1])
+        drawable = channels == 1
+        self.canvas.setEnabled(drawable)
+        self.clear_button.setEnabled(drawable)
+        self.open_button.setEnabled(True)
+        names = analysed.class_names
+        self.table.setRowCount(len(names))
+        for row, name in enumerate(names):
+            self.table.setItem(row, 0, QTableWidgetItem(str(name)))
+            bar = QProgressBar(self.table)
+            bar.setRange(0, 1000)
+            bar.setFormat("")
+            self.table.setCellWidget(row, 1, bar)
+        self.status.setText("Draw a digit, or open an image file." if drawable else
+                            f"This model takes {channels}-channel images: open an image file to see its prediction.")
+        if drawable and not self.canvas.is_blank():
+            self.predict_drawing()
+
+    def predict_drawing(self) -> None:
+        if self.analysed is None or self.canvas.is_blank() or not self.canvas.isEnabled():
+            return
+        from tapedeck.engine.analysis.own_input import InputError, pixel_scale, prepare_array
+
+        self._source = "drawing"
+        try:
+            x = prepare_array(self.canvas.array(), self.analysed.dataset.input_shape,
+                              pixel_scale(self.analysed.experiment.data), invert=self.invert.isChecked())
+        except InputError as error:
+            self.status.setText(str(error))
+            return
+        self._predict(x, "your drawing")
+
+    def open_image(self, path: str) -> bool:
+        """Predict an image file; a file that is no image gives one message in the status line."""
+        if self.analysed is None:
+            return False
+        from tapedeck.engine.analysis.own_input import InputError, pixel_scale, prepare_image_file
+
+        try:
+            x = prepare_image_file(path, self.analysed.dataset.input_shape,
+                                   pixel_scale(self.analysed.experiment.data), invert=self.invert.isChecked())
+        except InputError as error:
+            self.status.setText(str(error))
+            return False
+        self._source = str(path)
+        self._predict(x, str(path))
+        return True
+
+    def _open_dialog(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Open an image", "",
+                                                    "Images (*.png *.jpg *.jpeg *.bmp *.gif);;All files (*)")
+        if path:
+            self.open_image(path)
+
+    def _predict_again(self) -> None:
+        if self._source == "drawing":
+            self.predict_drawing()
+        else:
+            self.open_image(self._source)
+
+    def _predict(self, x: np.ndarray, what: str) -> None:
+        from tapedeck.engine.analysis.own_input import predict_one
+
+        probabilities = np.asarray(predict_one(self.analysed.model, self.analysed.experiment.training, x))
+        self.probabilities = probabilities
+        scale = float(np.max(x)) or 1.0
+        pixmap = QPixmap.fromImage(to_qimage(x[0] / scale))
+        self.seen.setPixmap(pixmap.scaled(self.seen.size(), Qt.KeepAspectRatio, Qt.FastTransformation))
+        best = int(np.argmax(probabilities))
+        names = self.analysed.class_names
+        for row in range(min(self.table.rowCount(), len(probabilities))):
+            bar = self.table.cellWidget(row, 1)
+            bar.setValue(int(round(1000 * float(probabilities[row]))))
+            bar.setFormat(f"{probabilities[row]:.1%}")
+            bar.setTextVisible(True)
+            font = self.table.item(row, 0).font()
+            font.setBold(row == best)
+            self.table.item(row, 0).setFont(font)
+        self.status.setText(f"<b>{names[best]}</b> ({probabilities[best]:.1%}) for {what}")

@@ -1,0 +1,237 @@
+"""The layer stack dock: the table of layers, a grouped palette to add from, and the edits
+(add after the selection, remove, duplicate, move, drag). Every edit is one undo step.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu,
+                               QSizePolicy, QTableView, QToolButton, QVBoxLayout, QWidget)
+
+from tapedeck.engine.spec.catalogue import CATALOGUE, GROUPS, layer_type
+from tapedeck.engine.spec.experiment import LayerSpec
+from tapedeck.gui.editor.stack_model import StackModel, format_count
+
+
+def palette_groups() -> dict[str, list[str]]:
+    """Layer types by group, in the catalogue's group order."""
+    groups: dict[str, list[str]] = {group: [] for group in GROUPS}
+    for name, kind in CATALOGUE.items():
+        groups.setdefault(kind.group, []).append(name)
+    return {group: names for group, names in groups.items() if names}
+
+
+def new_layer(type_name: str, earlier_names: list[str]) -> LayerSpec:
+    """A freshly added layer: its required parameters pre-filled; a merge layer takes the last two
+    layers (or the model input) so it is wired to something sensible from the start."""
+    kind = layer_type(type_name)
+    inputs = None
+    if kind.merge:
+        inputs = (earlier_names[-2:] if len(earlier_names) >= 2 else (["input"] + earlier_names)[-2:])
+    return LayerSpec(type=type_name, params=kind.initial_params(), name=None, inputs=inputs)
+
+
+class LayerEditor(QWidget):
+    """Stack table + palette; `current_row` follows the table's selection."""
+
+    current_changed = Signal(int)   # -1 when nothing is selected
+
+    def __init__(self, document, checker, parent=None):
+        super().__init__(parent)
+        self._document = document
+        self._checker = checker
+        self.model = StackModel(document, checker, self)
+        self.model.move_requested.connect(self.move_layer, Qt.QueuedConnection)
+
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setDragDropMode(QAbstractItemView.InternalMove)
+        self.table.setDragEnabled(True)
+        self.table.setAcceptDrops(True)
+        self.table.setDropIndicatorShown(True)
+        self.table.setDefaultDropAction(Qt.MoveAction)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)   # long names elide; shapes and counts stay whole
+        header.setStretchLastSection(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda current, _previous: self._current_changed(current.row()))
+
+        self._build_actions()
+        toolbar = QHBoxLayout()
+        toolbar.setSpacing(2)
+        self.add_button = QToolButton(self)
+        self.add_button.setText("Add layer")
+        self.add_button.setToolTip("Add a layer after the selected one")
+        self.add_button.setPopupMode(QToolButton.InstantPopup)
+        self.add_button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.add_button.setMenu(self._palette_menu())
+        toolbar.addWidget(self.add_button)
+        for action in (self.remove_action, self.duplicate_action, self.up_action, self.down_action):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            toolbar.addWidget(button)
+        toolbar.addStretch(1)
+
+        self.totals = QLabel(self)
+        self.totals.setObjectName("totals")
+        self.totals.setWordWrap(True)
+        self.problem = QLabel(self)
+        self.problem.setObjectName("problem")
+        self.problem.setWordWrap(True)
+        self.problem.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.problem.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+
+        self.setMinimumWidth(400)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.totals)
+        layout.addWidget(self.problem)
+
+        document.changed.connect(self._restore_selection)
+        document.selection_hint.connect(self.select_row)
+        checker.report_changed.connect(self._update_labels)
+        self._wanted_row = 0
+        self._restore_selection()
+        self._update_labels()
+
+    # -- actions -------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        self.remove_action = QAction("Remove", self)
+        self.remove_action.setShortcut(QKeySequence.Delete)
+        self.remove_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.remove_action.setToolTip("Remove the selected layer (Delete)")
+        self.remove_action.triggered.connect(lambda: self.remove_layer(self.current_row))
+        self.duplicate_action = QAction("Duplicate", self)
+        self.duplicate_action.setToolTip("Insert a copy of the selected layer after it")
+        self.duplicate_action.triggered.connect(lambda: self.duplicate_layer(self.current_row))
+        self.up_action = QAction("▲", self)
+        self.up_action.setToolTip("Move the selected layer up")
+        self.up_action.triggered.connect(lambda: self.move_layer(self.current_row, self.current_row - 1))
+        self.down_action = QAction("▼", self)
+        self.down_action.setToolTip("Move the selected layer down")
+        self.down_action.triggered.connect(lambda: self.move_layer(self.current_row, self.current_row + 1))
+        for action in (self.remove_action, self.duplicate_action, self.up_action, self.down_action):
+            self.addAction(action)
+
+    def _palette_menu(self) -> QMenu:
+        menu = QMenu(self)
+        for group, names in palette_groups().items():
+            sub = menu.addMenu(group.capitalize())
+            for name in names:
+                action = sub.addAction(name)
+                action.setToolTip(CATALOGUE[name].help)
+                action.setStatusTip(f"{name}: {CATALOGUE[name].help}")
+                action.triggered.connect(lambda _checked=False, n=name: self.add_layer(n))
+            sub.setToolTipsVisible(True)
+        return menu
+
+    @property
+    def current_row(self) -> int:
+        index = self.table.selectionModel().currentIndex()
+        return index.row() if index.isValid() else -1
+
+    def select_row(self, row: int) -> None:
+        count = self.model.rowCount()
+        if count == 0:
+            self._current_changed(-1)
+            return
+        row = max(0, min(row, count - 1))
+        self._wanted_row = row
+        self.table.selectionModel().setCurrentIndex(
+            self.model.index(row, 0), QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+        self.table.scrollTo(self.model.index(row, 0))
+
+    # -- edits ---------------------------------------------------------------------------
+    def _names(self) -> list[str]:
+        return [node.name for node in self._checker.nodes]
+
+    def add_layer(self, type_name: str, row: int | None = None) -> int:
+        """Insert a new layer after `row` (default: the selection, else at the end); returns its row."""
+        experiment = self._document.edited()
+        layers = experiment.model.layers
+        after = self.current_row if row is None else row
+        position = len(layers) if after < 0 else min(after + 1, len(layers))
+        layers.insert(position, new_layer(type_name, self._names()[:position]))
+        self._document.apply(experiment, f"Add {type_name}", selection=position)
+        self.select_row(position)
+        return position
+
+    def remove_layer(self, row: int) -> None:
+        layers = self._document.experiment.model.layers
+        if not 0 <= row < len(layers):
+            return
+        experiment = self._document.edited()
+        removed = experiment.model.layers.pop(row)
+        self._document.apply(experiment, f"Remove {removed.type}", selection=row)
+        self.select_row(min(row, len(experiment.model.layers) - 1))
+
+    def duplicate_layer(self, row: int) -> None:
+        layers = self._document.experiment.model.layers
+        if not 0 <= row < len(layers):
+            return
+        experiment = self._document.edited()
+        copy = LayerSpec(type=layers[row].type, params=dict(layers[row].params or {}), name=None,
+                         inputs=list(layers[row].inputs) if layers[row].inputs else None)
+        experiment.model.layers.insert(row + 1, copy)
+        self._document.apply(experiment, f"Duplicate {copy.type}", selection=row + 1)
+        self.select_row(row + 1)
+
+    def move_layer(self, source: int, target: int) -> None:
+        layers = self._document.experiment.model.layers
+        if not (0 <= source < len(layers) and 0 <= target < len(layers)) or source == target:
+            return
+        experiment = self._document.edited()
+        spec = experiment.model.layers.pop(source)
+        experiment.model.layers.insert(target, spec)
+        self._document.apply(experiment, f"Move {spec.type}", selection=target)
+        self.select_row(target)
+
+    # -- display -------------------------------------------------------------------------
+    def _restore_selection(self) -> None:
+        if self.model.rowCount():
+            self.select_row(self._wanted_row)
+        else:
+            self._current_changed(-1)
+
+    def _current_changed(self, row: int) -> None:
+        if row >= 0:
+            self._wanted_row = row
+        count = self.model.rowCount()
+        self.remove_action.setEnabled(0 <= row < count)
+        self.duplicate_action.setEnabled(0 <= row < count)
+        self.up_action.setEnabled(0 < row < count)
+        self.down_action.setEnabled(0 <= row < count - 1)
+        self._update_labels()
+        self.current_changed.emit(row)
+
+    def _update_labels(self) -> None:
+        report = self._checker.report
+        if report is not None:
+            total = report.trainable + report.non_trainable
+            self.totals.setText(f"Parameters: {format_count(total)} total · "
+                                f"{format_count(report.trainable)} trainable · "
+                                f"{format_count(report.non_trainable)} non-trainable")
+        else:
+            waiting = self._checker.waiting_for()
+            self.totals.setText(f"Parameters: … ({waiting})" if waiting else "Parameters: —")
+        row = self.current_row
+        messages = self._checker.problems_for_row(row) if row >= 0 else []
+        messages = messages + self._checker.model_problems()
+        if self._checker.data_error:
+            messages.append(self._checker.data_error)
+        if not messages and self._checker.graph_problems:
+            messages = [f"layer {i}: {m}" for i, m in self._checker.graph_problems]
+        if not messages and self._checker.report is not None and not self._checker.report.ok:
+            messages = self._checker.report.all_problems()
+        self.problem.setText("\n".join(f"⚠ {m}" for m in messages))
+        self.problem.setVisible(bool(messages))

@@ -1,0 +1,213 @@
+"""Runs > Export…: a run's model as .keras / SavedModel / TFLite, its training script, its history as
+CSV, and the plots on screen as PNG and SVG.
+
+Model, script and history exports are ``engine.runs.exports.export_run`` (atomic writes, one clear
+message per refusal), run one after another in a worker thread: converting to TFLite takes seconds.
+Plots are drawn by pyqtgraph's own exporters, which paint with Qt and so run on the GUI thread
+(milliseconds each).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QVBoxLayout)
+
+from tapedeck.gui.threads.jobs import ThreadJob
+
+MODEL_FORMATS = (("keras", "Model as .keras"), ("savedmodel", "TensorFlow SavedModel (for serving)"),
+                 ("tflite", "TensorFlow Lite (.tflite)"), ("script", "Training script (.py)"),
+                 ("history", "History as CSV"))
+PLOT_FORMATS = ("png", "svg")
+
+
+def export_plot(plot_item, path) -> Path:
+    """One pyqtgraph PlotItem as PNG (pyqtgraph's ImageExporter, 2x the on-screen width for print) or SVG.
+
+    SVG is painted by Qt's own QSvgGenerator: pyqtgraph 0.14's SVGExporter fails on every plot under
+    Qt 6.11 (it parses Qt's path data expecting "x,y" pairs; pyqtgraph issue #3485).
+    Both are written to a temporary name and renamed, so a failed export leaves no half file.
+    """
+    from tapedeck.engine.files import atomic_path
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise ValueError(f"{path}: a plot is exported as .png or .svg")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temp:
+        if suffix == ".svg":
+            _write_svg(plot_item, temp)
+        else:
+            import pyqtgraph.exporters as exporters
+
+            exporter = exporters.ImageExporter(plot_item)
+            width = int(plot_item.sceneBoundingRect().width()) or 640
+            exporter.parameters()["width"] = max(2 * width, 800)
+            exporter.export(str(temp))
+    return path
+
+
+def _write_svg(plot_item, path) -> None:
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    source = plot_item.sceneBoundingRect()
+    target = QRectF(0, 0, source.width(), source.height())
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(target.size().toSize())
+    generator.setViewBox(target)
+    generator.setTitle("Tapedeck plot")
+    painter = QPainter(generator)
+    try:
+        plot_item.scene().render(painter, target, source)
+    finally:
+        painter.end()
+
+
+def export_formats(run_dir, formats, out_dir=None, api=None, loop=None) -> list[tuple[str, str, str]]:
+    """Each format exported in turn (worker thread): [(format, path or "", problem or "")]."""
+    from tapedeck.engine.runs.exports import ExportError, default_export_path, export_run
+
+    done = []
+    for fmt in formats:
+        target = None if out_dir is None else Path(out_dir) / default_export_path(run_dir, fmt, api, loop).name
+        try:
+            result = export_run(run_dir, fmt, out=target, api=api, loop=loop)
+            done.append((fmt, str(result.path), ""))
+        except ExportError as error:
+            done.append((fmt, "", str(error)))
+    return done
+
+
+class ExportDialog(QDialog):
+    """Pick what to export from one run, and where (default: the run's own exports/ folder)."""
+
+    def __init__(self, run_dir, plots: dict | None = None, parent=None):
+        super().__init__(parent)
+        self.run_dir = str(run_dir)
+        self.plots = dict(plots or {})
+        self.results: list[tuple[str, str, str]] | None = None
+        self.setWindowTitle(f"Export — {Path(self.run_dir).name}")
+        self._job = ThreadJob("tapedeck-export", self)
+        self.checks = {}
+        grid = QGridLayout()
+        for row, (fmt, label) in enumerate(MODEL_FORMATS):
+            box = QCheckBox(label, self)
+            box.setChecked(fmt in ("keras", "history"))
+            self.checks[fmt] = box
+            grid.addWidget(box, row, 0, 1, 2)
+        row = len(MODEL_FORMATS)
+        self.api = QComboBox(self)
+        self.api.addItems(["sequential", "functional", "subclassing"])
+        self.loop = QComboBox(self)
+        self.loop.addItems(["fit", "tape"])
+        self._preset_script_choice()
+        script_row = QHBoxLayout()
+        script_row.addWidget(QLabel("script written as", self))
+        script_row.addWidget(self.api)
+        script_row.addWidget(self.loop)
+        script_row.addStretch(1)
+        grid.addLayout(script_row, row, 0, 1, 2)
+        for offset, fmt in enumerate(PLOT_FORMATS, start=1):
+            box = QCheckBox(f"Plots as {fmt.upper()} ({len(self.plots)} plot(s) on screen)", self)
+            box.setEnabled(bool(self.plots))
+            self.checks[fmt] = box
+            grid.addWidget(box, row + offset, 0, 1, 2)
+        self.folder = QLineEdit(str(Path(self.run_dir) / "exports"), self)
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(QLabel("into", self))
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+        self.export_button = QPushButton("Export", self)
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.export)
+        close = QPushButton("Close", self)
+        close.clicked.connect(self.close)
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Export from run <b>{Path(self.run_dir).name}</b>:", self))
+        layout.addLayout(grid)
+        layout.addLayout(folder_row)
+        layout.addWidget(self.status, 1)
+        layout.addLayout(buttons)
+        self.resize(560, 400)
+
+    @property
+    def running(self) -> bool:
+        return self._job.running
+
+    def chosen(self) -> list[str]:
+        return [fmt for fmt, box in self.checks.items() if box.isChecked() and box.isEnabled()]
+
+    def choose(self, formats) -> None:
+        for fmt, box in self.checks.items():
+            box.setChecked(fmt in formats)
+
+    def export(self) -> bool:
+        """Plots now (GUI thread), then the rest in the worker; ``results`` fills when it is done."""
+        if self._job.running:
+            return False
+        out = Path(self.folder.text().strip() or Path(self.run_dir) / "exports")
+        chosen = self.chosen()
+        if not chosen:
+            self.status.setText("Tick at least one thing to export.")
+            return False
+        self.results = None
+        plot_results = []
+        for fmt in (f for f in chosen if f in PLOT_FORMATS):
+            for name, item in self.plots.items():
+                try:
+                    plot_results.append((fmt, str(export_plot(item, out / f"{name}.{fmt}")), ""))
+                except (OSError, ValueError) as error:
+                    plot_results.append((fmt, "", f"{out / name}.{fmt}: {error}"))
+        formats = [f for f in chosen if f not in PLOT_FORMATS]
+        default_out = out == Path(self.run_dir) / "exports"
+        api, loop = self.api.currentText(), self.loop.currentText()
+        self.export_button.setEnabled(False)
+        self.status.setText(f"Exporting {', '.join(formats) or 'plots'}…")
+        self._job.start(lambda: export_formats(self.run_dir, formats, None if default_out else out, api, loop),
+                        lambda result, error: self._done(plot_results, result, error))
+        return True
+
+    def shutdown(self, timeout_ms: int = 60000) -> bool:
+        return self._job.shutdown(timeout_ms)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        if self._job.running and not self._job.shutdown(60000):
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    def _done(self, plot_results, results, error) -> None:
+        self.export_button.setEnabled(True)
+        self.results = plot_results + (results or [])
+        lines = [f"✔ {fmt}: {path}" if path else f"✘ {fmt}: {problem}" for fmt, path, problem in self.results]
+        if error:
+            lines.append(f"✘ {error}")
+        self.status.setText("\n".join(lines))
+
+    def _preset_script_choice(self) -> None:
+        from tapedeck.engine.runs.index import read_run
+
+        summary = read_run(self.run_dir)
+        if summary.api:
+            self.api.setCurrentText(summary.api)
+        if summary.loop:
+            self.loop.setCurrentText(summary.loop)
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Export into", self.folder.text())
+        if path:
+            self.folder.setText(path)

@@ -1,0 +1,114 @@
+"""Several runs' epoch curves on one pair of plots (loss, accuracy), one colour and legend entry per run.
+
+Used by the Runs panel (the selected runs) and by the queue dialogs (the runs of a comparison). The
+curves come from each run's history.csv as ``engine.runs.index`` read it; validation is drawn solid
+with the run's name in the legend, training dashed in the same colour (no second legend entry, so
+the legend stays one line per run).
+"""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+# Colour-blind-safe qualitative palette (Okabe–Ito), dark enough on white.
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999933")
+
+
+def _values(history, key):
+    xs, ys = [], []
+    for row in history:
+        value = row.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            xs.append(row["epoch"])
+            ys.append(float(value))
+    return xs, ys
+
+
+class RunCurves(QWidget):
+    """Importing pyqtgraph costs ~0.5 s, and the window builds this panel before its first paint:
+    the plots are made the first time there is something to draw or the widget is shown."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.loss_plot = self.acc_plot = None
+        self.legends = []
+        self.runs: list[str] = []  # the legend names, in drawing order
+        self._plots = QHBoxLayout()
+        self.key = QLabel("solid: validation · dashed: training", self)
+        self.key.setStyleSheet("color: #555")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._plots, 1)
+        layout.addWidget(self.key, 0, Qt.AlignRight)
+
+    def showEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        super().showEvent(event)
+        self._build()
+
+    def _build(self) -> None:
+        if self.loss_plot is not None:
+            return
+        import pyqtgraph as pg
+
+        self.loss_plot = pg.PlotWidget(background="w")
+        self.acc_plot = pg.PlotWidget(background="w")
+        # Loss falls and accuracy rises: each legend goes in the corner its curves leave empty.
+        for widget, title, label, corner in ((self.loss_plot, "Loss", "loss", (-8, 8)),
+                                             (self.acc_plot, "Accuracy", "accuracy", (-8, -8))):
+            item = widget.getPlotItem()
+            item.setTitle(title, color="#222", size="10pt")
+            item.setLabel("bottom", "epoch")
+            item.setLabel("left", label)
+            item.showGrid(x=True, y=True, alpha=0.25)
+            self.legends.append(item.addLegend(offset=corner, labelTextColor="#222",
+                                               brush=pg.mkBrush(255, 255, 255, 210)))
+            widget.setMinimumHeight(140)
+            self._plots.addWidget(widget)
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+
+    def plot_items(self) -> dict:
+        """{name: PlotItem} for the exports (none before anything was drawn)."""
+        if self.loss_plot is None:
+            return {}
+        return {"runs-loss": self.loss_plot.getPlotItem(), "runs-accuracy": self.acc_plot.getPlotItem()}
+
+    def curve_count(self) -> int:
+        if self.loss_plot is None:
+            return 0
+        return sum(len(w.getPlotItem().listDataItems()) for w in (self.loss_plot, self.acc_plot))
+
+    def show_runs(self, runs) -> None:
+        """``runs``: (legend name, history rows) pairs, e.g. from RunSummary.name / .history."""
+        if self.loss_plot is None and not runs:
+            self.runs = []
+            return
+        self._build()
+        import pyqtgraph as pg
+
+        for widget in (self.loss_plot, self.acc_plot):
+            widget.getPlotItem().clear()  # removes the curves and their legend entries
+        for legend in self.legends:
+            legend.clear()
+        self.runs = []
+        for position, (name, history) in enumerate(runs):
+            colour = PALETTE[position % len(PALETTE)]
+            for widget, key in ((self.loss_plot, "loss"), (self.acc_plot, "accuracy")):
+                item = widget.getPlotItem()
+                xs, ys = _values(history, f"val_{key}")
+                item.plot(xs, ys, pen=pg.mkPen(colour, width=2.5), symbol="o", symbolSize=6,
+                          symbolBrush=colour, symbolPen=colour, name=name)
+                xs, ys = _values(history, key)
+                item.plot(xs, ys, pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine))
+            self.runs.append(name)
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        epochs = max((row["epoch"] for _name, history in runs for row in history), default=0)
+        for widget in (self.loss_plot, self.acc_plot):
+            widget.getPlotItem().enableAutoRange(axis="x")
+            axis = widget.getPlotItem().getAxis("bottom")
+            if 0 < epochs <= 20:
+                axis.setTickSpacing(major=1 if epochs <= 12 else 2, minor=1)  # whole epochs, not 1.5
+            else:
+                axis.setTickSpacing()
+        self.loss_plot.getPlotItem().enableAutoRange(axis="y")

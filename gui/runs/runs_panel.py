@@ -1,0 +1,255 @@
+"""The Runs panel: the runs folder as a sortable table, curves of the selected runs overlaid, the
+experiment differences of the selected runs side by side, and open / analyse / delete.
+
+Everything here reads files only (``engine.runs.index``, ``engine.spec.diff``): no TensorFlow, so the
+panel fills before TensorFlow has loaded and a refresh costs milliseconds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from tapedeck.engine.spec.diff import MISSING, differences_among, experiment_differences
+from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
+from tapedeck.engine.runs.index import RunIndexError, delete_run, list_runs
+from tapedeck.gui.runs.run_curves import RunCurves
+from tapedeck.gui.widgets.table_items import SortItem, percent
+
+COLUMNS = ("name", "date", "dataset", "API", "loop", "epochs", "best val acc", "test acc", "status")
+PATH_ROLE = Qt.UserRole + 2
+STATUS_COLOURS = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#8a6d00",
+                  "diverged": "#b02a37", "failed": "#b02a37", "incomplete": "#666"}
+
+
+def shown(value) -> str:
+    """A setting's value as the differences table shows it (a whole layer as Type(params))."""
+    import json
+
+    if value is MISSING:
+        return "(absent)"
+    if isinstance(value, dict) and "type" in value:
+        return f"{value['type']}(" + ", ".join(f"{k}={json.dumps(v)}" for k, v in value.items() if k != "type") + ")"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class RunsPanel(QWidget):
+    open_experiment = Signal(object)  # engine.spec.experiment.Experiment of the chosen run
+    analyse_run = Signal(str)  # a run folder to open in the Analysis tab
+    message = Signal(str)  # a problem in words, for the window's notice
+
+    def __init__(self, runs_dir: str, parent=None):
+        super().__init__(parent)
+        self.runs_dir = str(runs_dir)
+        self.summaries = []
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setSortingEnabled(True)
+        self.table.sortItems(1, Qt.DescendingOrder)  # newest first
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.itemDoubleClicked.connect(lambda _item: self.analyse_selected())
+
+        self.refresh_button = QPushButton("Refresh", self)
+        self.open_button = QPushButton("Open in editor", self)
+        self.analyse_button = QPushButton("Analyse", self)
+        self.delete_button = QPushButton("Delete…", self)
+        self.open_button.setToolTip("Load the run's experiment into the editor")
+        self.analyse_button.setToolTip("Confusion matrix, mistakes, your own input and feature maps of this run")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.open_button.clicked.connect(self.open_selected)
+        self.analyse_button.clicked.connect(self.analyse_selected)
+        self.delete_button.clicked.connect(lambda: self.delete_selected())
+        buttons = QHBoxLayout()
+        for button in (self.refresh_button, self.open_button, self.analyse_button, self.delete_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.hint = QLabel("", self)
+        self.hint.setStyleSheet("color: #555")
+        buttons.addWidget(self.hint)
+
+        self.curves = RunCurves(self)
+        self.differences = QTableWidget(0, 3, self)
+        self.differences.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.differences.verticalHeader().hide()
+        self.differences.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        # Run names of a sweep share their start; keep their distinct ends visible.
+        self.differences.horizontalHeader().setTextElideMode(Qt.ElideLeft)
+        self.differences.setWordWrap(True)
+        self.differences_title = QLabel("<b>Experiment differences</b> — select two or more runs", self)
+        lower = QWidget(self)
+        diff_column = QVBoxLayout()
+        diff_column.addWidget(self.differences_title)
+        diff_column.addWidget(self.differences, 1)
+        lower_row = QHBoxLayout(lower)
+        lower_row.setContentsMargins(0, 0, 0, 0)
+        lower_row.addWidget(self.curves, 3)
+        lower_row.addLayout(diff_column, 2)
+
+        top = QWidget(self)
+        top_column = QVBoxLayout(top)
+        top_column.setContentsMargins(0, 0, 0, 0)
+        top_column.addLayout(buttons)
+        top_column.addWidget(self.table, 1)
+        splitter = QSplitter(Qt.Vertical, self)
+        splitter.addWidget(top)
+        splitter.addWidget(lower)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([240, 520])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+        self.refresh()
+
+    # -- the table ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the runs folder, keeping the selected runs selected."""
+        selected = set(self.selected_paths())
+        try:
+            self.summaries = list_runs(self.runs_dir)
+        except RunIndexError as error:
+            self.summaries = []
+            self.message.emit(str(error))
+        self.table.setSortingEnabled(False)
+        self.table.clearContents()
+        self.table.setRowCount(len(self.summaries))
+        for row, s in enumerate(self.summaries):
+            epochs = ("-" if s.epochs is None
+                      else f"{s.epochs}/{s.epochs_planned}" if s.epochs_planned else str(s.epochs))
+            cells = (SortItem(s.name, s.name.lower()), SortItem(s.date, s.date), SortItem(s.dataset or "-", s.dataset),
+                     SortItem(s.api or "-", s.api), SortItem(s.loop or "-", s.loop), SortItem(epochs, s.epochs),
+                     SortItem(percent(s.best_val_accuracy), s.best_val_accuracy),
+                     SortItem(percent(s.test_accuracy), s.test_accuracy),
+                     SortItem(s.status.replace("_", " "), s.status))
+            cells[0].setData(PATH_ROLE, str(s.path))
+            tip = f"{s.path}" + (f"\n{s.note}" if s.note else "")
+            for column, item in enumerate(cells):
+                item.setToolTip(tip)
+                if column >= 5:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.table.setItem(row, column, item)
+            cells[8].setForeground(QColor(STATUS_COLOURS.get(s.status, "#333")))
+        self.table.setSortingEnabled(True)
+        self.table.blockSignals(True)
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(PATH_ROLE) in selected:
+                self._add_row_to_selection(row)
+        self.table.blockSignals(False)
+        self._selection_changed()
+        self.hint.setText(f"{len(self.summaries)} run(s) in {self.runs_dir}")
+
+    def _add_row_to_selection(self, row: int) -> None:
+        index = self.table.model().index(row, 0)
+        self.table.selectionModel().select(index, QItemSelectionModel.Select | QItemSelectionModel.Rows)
+
+    def select_paths(self, paths) -> None:
+        """Select exactly these run folders (tests, and the queue dialogs' "show in Runs")."""
+        wanted = {str(Path(p)) for p in paths}
+        self.table.clearSelection()
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(PATH_ROLE) in wanted:
+                self._add_row_to_selection(row)
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.table.item(row, 0).data(PATH_ROLE) for row in rows if self.table.item(row, 0)]
+
+    def selected_summaries(self) -> list:
+        by_path = {str(s.path): s for s in self.summaries}
+        return [by_path[p] for p in self.selected_paths() if p in by_path]
+
+    # -- what the selection shows ------------------------------------------------------------------
+    def _selection_changed(self) -> None:
+        chosen = self.selected_summaries()
+        self.curves.show_runs([(s.name if s.name else s.path.name, s.history) for s in chosen])
+        one = len(chosen) == 1
+        self.open_button.setEnabled(one)
+        self.analyse_button.setEnabled(one)
+        self.delete_button.setEnabled(bool(chosen))
+        self._show_differences(chosen)
+
+    def _show_differences(self, chosen) -> None:
+        self.differences.clearContents()
+        experiments = [s.experiment for s in chosen]
+        if len(chosen) < 2 or any(e is None for e in experiments):
+            self.differences.setRowCount(0)
+            self.differences.setColumnCount(3)
+            self.differences.setHorizontalHeaderLabels(("setting", "", ""))
+            self.differences_title.setText("<b>Experiment differences</b> — select two or more runs")
+            return
+        if len(chosen) == 2:
+            rows = [(d.path, [d.left, d.right]) for d in experiment_differences(*experiments)]
+            heads = {p for p, _ in rows if p.startswith("model.layers[") and p.endswith("]")}
+            rows = [(p, v) for p, v in rows
+                    if not (p.startswith("model.layers[") and not p.endswith("]") and p[: p.index("]") + 1] in heads)]
+        else:
+            rows = differences_among(experiments)
+        names = [s.name for s in chosen]
+        titles = [s.name if names.count(s.name) == 1 else s.path.name for s in chosen]
+        self.differences.setColumnCount(1 + len(chosen))
+        self.differences.setHorizontalHeaderLabels(["setting", *titles])
+        self.differences.setRowCount(len(rows))
+        for row, (path, values) in enumerate(rows):
+            self.differences.setItem(row, 0, QTableWidgetItem(path))
+            for column, value in enumerate(values, start=1):
+                item = QTableWidgetItem(shown(value))
+                item.setToolTip(shown(value))
+                self.differences.setItem(row, column, item)
+        self.differences.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.differences.resizeRowsToContents()
+        self.differences_title.setText(f"<b>Experiment differences</b> — {len(rows)} setting(s) differ"
+                                       if rows else "<b>Experiment differences</b> — the experiments are identical")
+
+    def difference_keys(self) -> list[str]:
+        return [self.differences.item(r, 0).text() for r in range(self.differences.rowCount())]
+
+    # -- actions -----------------------------------------------------------------------------------
+    def open_selected(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) != 1:
+            return
+        try:
+            experiment = load_experiment(Path(paths[0]) / "experiment.json")
+        except ExperimentError as error:
+            self.message.emit(f"Cannot open this run's experiment: {error}")
+            return
+        self.open_experiment.emit(experiment)
+
+    def analyse_selected(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) == 1:
+            self.analyse_run.emit(paths[0])
+
+    def delete_selected(self, confirm: bool = True) -> list[str]:
+        """Delete the selected runs after one confirmation; returns the folders removed."""
+        paths = self.selected_paths()
+        if not paths:
+            return []
+        if confirm:
+            names = "\n".join(Path(p).name for p in paths[:10]) + ("\n…" if len(paths) > 10 else "")
+            answer = QMessageBox.question(self, "Delete runs",
+                                          f"Delete {len(paths)} run folder(s) and everything in them?\n\n{names}",
+                                          QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+            if answer != QMessageBox.Yes:
+                return []
+        removed = []
+        for path in paths:
+            try:
+                delete_run(path)
+                removed.append(path)
+            except (RunIndexError, OSError) as error:
+                self.message.emit(f"Cannot delete {path}: {error}")
+        self.table.clearSelection()
+        self.refresh()
+        return removed

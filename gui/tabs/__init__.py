@@ -1,0 +1,1 @@
+"""The central tabs of a run: training curves, predictions, code, model."""

@@ -1,0 +1,141 @@
+"""The Code tab: the engine's standalone script for the current API style × loop, highlighted,
+regenerated as the experiment changes; copy and save buttons.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+
+from PySide6.QtCore import QRegularExpression, QTimer
+from PySide6.QtGui import (QColor, QFont, QFontDatabase, QGuiApplication, QSyntaxHighlighter,
+                           QTextCharFormat)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from tapedeck.engine.files import write_text_atomic
+
+
+def _format(colour: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setForeground(QColor(colour))
+    if bold:
+        fmt.setFontWeight(QFont.Bold)
+    fmt.setFontItalic(italic)
+    return fmt
+
+
+class PythonHighlighter(QSyntaxHighlighter):
+    """Keywords, builtins, decorators, numbers, strings (incl. triple-quoted) and comments."""
+
+    def __init__(self, document):
+        super().__init__(document)
+        words = "|".join(keyword.kwlist)
+        self._rules = [
+            (QRegularExpression(rf"\b({words})\b"), _format("#7b30a8", bold=True)),
+            (QRegularExpression(r"\b(print|range|len|int|float|str|list|dict|tuple|super|self|"
+                                r"isinstance|zip|enumerate|sum|max|min)\b"), _format("#1a5fa3")),
+            (QRegularExpression(r"^\s*@[\w.]+"), _format("#a35a00")),
+            (QRegularExpression(r"\b[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\b"), _format("#0a7a6a")),
+            (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), _format("#1f4e96", bold=True)),
+            (QRegularExpression(r"(?<![\"'])(\"[^\"\n]*\"|'[^'\n]*')"), _format("#b2571a")),
+        ]
+        self._comment = (QRegularExpression(r"#[^\n]*"), _format("#6a737d", italic=True))
+        self._string = _format("#b2571a")
+        self._triple = re.compile(r'"""|\'\'\'')
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
+        for pattern, fmt in self._rules:
+            matches = pattern.globalMatch(text)
+            while matches.hasNext():
+                match = matches.next()
+                self.setFormat(match.capturedStart(), match.capturedLength(), fmt)
+        pattern, fmt = self._comment
+        match = pattern.match(text)
+        if match.hasMatch() and not _inside_string(text, match.capturedStart()):
+            self.setFormat(match.capturedStart(), match.capturedLength(), fmt)
+        self._triple_quotes(text)
+
+    def _triple_quotes(self, text: str) -> None:
+        """State 1 = inside a triple-quoted string carried over from the previous line."""
+        start = 0 if self.previousBlockState() == 1 else -1
+        self.setCurrentBlockState(0)
+        for match in self._triple.finditer(text):
+            if start < 0:
+                start = match.start()
+            else:
+                self.setFormat(start, match.end() - start, self._string)
+                start = -1
+        if start >= 0:
+            self.setFormat(start, len(text) - start, self._string)
+            self.setCurrentBlockState(1)
+
+
+def _inside_string(text: str, index: int) -> bool:
+    before = text[:index]
+    return before.count('"') % 2 == 1 or before.count("'") % 2 == 1
+
+
+class CodeView(QWidget):
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self._document = document
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.editor = QPlainTextEdit(self)
+        self.editor.setReadOnly(True)
+        self.editor.setLineWrapMode(QPlainTextEdit.NoWrap)
+        font = QFontDatabase.systemFont(QFontDatabase.FixedFont)
+        font.setPointSize(max(font.pointSize(), 10))
+        self.editor.setFont(font)
+        self.highlighter = PythonHighlighter(self.editor.document())
+        self.copy_button = QPushButton("Copy", self)
+        self.copy_button.setToolTip("Copy the whole script to the clipboard")
+        self.copy_button.clicked.connect(self.copy)
+        self.save_button = QPushButton("Save as…", self)
+        self.save_button.setToolTip("Save the script as a .py file")
+        self.save_button.clicked.connect(self._save_dialog)
+        row = QHBoxLayout()
+        row.addWidget(self.caption, 1)
+        row.addWidget(self.copy_button)
+        row.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.editor, 1)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self.regenerate)
+        document.changed.connect(self._timer.start)
+        self.error: str | None = None
+        self.regenerate()
+
+    def regenerate(self) -> None:
+        experiment = self._document.experiment
+        api, loop = experiment.model.api, experiment.training.loop
+        self.caption.setText(f"Standalone script — <b>{api}</b> model, <b>{loop}</b> training. "
+                             f"Runs with plain <tt>python</tt>; change the style with the selectors above.")
+        try:
+            from tapedeck.engine.codegen.script import generate_code
+
+            text = generate_code(experiment, api=api, loop=loop)
+            self.error = None
+        except Exception as error:  # noqa: BLE001 - a stack that cannot be exported says why
+            self.error = str(error) or type(error).__name__
+            text = f"# The script cannot be generated yet:\n# {self.error.replace(chr(10), chr(10) + '# ')}\n"
+        if text != self.editor.toPlainText():
+            scroll = self.editor.verticalScrollBar().value()
+            self.editor.setPlainText(text)
+            self.editor.verticalScrollBar().setValue(scroll)
+        self.save_button.setEnabled(self.error is None)
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.editor.toPlainText())
+
+    def save(self, path: str) -> None:
+        write_text_atomic(path, self.editor.toPlainText())
+
+    def _save_dialog(self) -> None:
+        name = f"{self._document.display_name()}_{self._document.experiment.model.api}.py"
+        path, _filter = QFileDialog.getSaveFileName(self, "Save the script", name, "Python (*.py)")
+        if path:
+            self.save(path)

@@ -1,0 +1,222 @@
+"""The Predictions tab: the run's fixed test sample, scaled up crisply (nearest neighbour), each with
+its true and predicted class and confidence, refreshed every epoch; after the run the test
+accuracy, per-class precision/recall and the confusion matrix.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderView, QLabel,
+                               QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from tapedeck.engine.training.events import Predictions, RunStarted, TestResult
+
+TILE_PX = 64
+COLUMNS = 8
+RIGHT = "#146c43"
+WRONG = "#b02a37"
+
+
+def to_qimage(image: np.ndarray) -> QImage:
+    """(H, W, C) float or int image → an 8-bit QImage (grayscale for 1 channel, RGB for 3)."""
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    top = float(array.max()) if array.size else 1.0
+    scale = 255.0 if top <= 1.0 + 1e-6 else 255.0 / max(top, 1.0)
+    pixels = np.clip(array * scale, 0, 255).astype(np.uint8)
+    height, width, channels = pixels.shape
+    if channels == 1:
+        data = np.ascontiguousarray(pixels[..., 0])
+        return QImage(data.data, width, height, width, QImage.Format_Grayscale8).copy()
+    data = np.ascontiguousarray(pixels[..., :3])
+    return QImage(data.data, width, height, 3 * width, QImage.Format_RGB888).copy()
+
+
+class Tile(QFrame):
+    def __init__(self, image: np.ndarray, parent=None):
+        super().__init__(parent)
+        self.setObjectName("tile")
+        self.setFrameShape(QFrame.StyledPanel)
+        self.picture = QLabel(self)
+        self.picture.setAlignment(Qt.AlignCenter)
+        self.caption = QLabel(self)
+        self.caption.setAlignment(Qt.AlignCenter)
+        self.caption.setWordWrap(True)
+        self.caption.setMinimumWidth(TILE_PX + 14)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(3, 3, 3, 3)
+        layout.setSpacing(1)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.caption)
+        self.correct: bool | None = None
+        self.set_image(image)
+
+    def set_image(self, image: np.ndarray) -> None:
+        """A new sample in this tile, verdict cleared: a new run reuses the tiles of the last one."""
+        pixmap = QPixmap.fromImage(to_qimage(image))
+        self.picture.setPixmap(pixmap.scaled(TILE_PX, TILE_PX, Qt.KeepAspectRatio, Qt.FastTransformation))
+        if self.correct is not None:
+            self.setStyleSheet("")
+            self.correct = None
+
+    def show_prediction(self, true_name: str, predicted_name: str, confidence: float) -> None:
+        correct = true_name == predicted_name
+        colour = RIGHT if correct else WRONG
+        self.caption.setText(f"<span style='color:#555'>true {true_name}</span><br>"
+                             f"<b style='color:{colour}'>{predicted_name}</b> "
+                             f"<span style='color:{colour}'>{confidence:.0%}</span>")
+        if correct != self.correct:   # re-styling costs a re-polish: only when the verdict flips
+            self.setStyleSheet(f"QFrame#tile {{ border: 2px solid {colour}; border-radius: 4px; }}")
+        self.correct = correct
+
+
+class PredictionsPanel(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.tiles: list[Tile] = []
+        self.class_names: list[str] = []
+        self._samples: RunStarted | None = None    # a new run's sample images, shown when visible
+        self._pending: Predictions | None = None   # the latest predictions, shown when visible
+        self.summary = QLabel("Sample predictions appear here after the first epoch of a run.", self)
+        self.summary.setWordWrap(True)
+        self._grid_host = QWidget(self)
+        self._grid = QGridLayout(self._grid_host)
+        self._grid.setSpacing(4)
+        self._grid.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self._grid_host)
+
+        self.test_label = QLabel("", self)
+        self.test_label.setWordWrap(True)
+        self.test_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.confusion = QTableWidget(self)
+        self.confusion.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.confusion.setToolTip("Rows: true class · columns: predicted class")
+        self.confusion.horizontalHeader().setMinimumSectionSize(26)
+        self.confusion.verticalHeader().setDefaultSectionSize(20)
+        below = QWidget(self)
+        below_layout = QVBoxLayout(below)
+        below_layout.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Test set</b> — confusion matrix (rows: true class with its precision P and "
+                       "recall R; columns: predicted class)", below)
+        title.setWordWrap(True)
+        below_layout.addWidget(title)
+        below_layout.addWidget(self.test_label)
+        below_layout.addWidget(self.confusion, 1)
+
+        splitter = QSplitter(Qt.Vertical, self)
+        splitter.addWidget(scroll)
+        splitter.addWidget(below)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([480, 240])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter, 1)
+
+    def handle(self, event) -> None:
+        if isinstance(event, RunStarted):
+            # Laying out the tiles on a hidden tab would stall the event loop as training starts.
+            self._samples, self._pending = event, None
+            if self.isVisible():
+                self.flush()
+        elif isinstance(event, Predictions):
+            # Refreshing 32 tiles on a hidden tab would only take time from training.
+            self._pending = event
+            if self.isVisible():
+                self.flush()
+        elif isinstance(event, TestResult):
+            self.flush()
+            self._show_test(event)
+
+    def flush(self) -> None:
+        """Show the run's samples and the latest predictions, if they arrived since the last time."""
+        if self._samples is not None:
+            event, self._samples = self._samples, None
+            self._set_samples(event)
+        if self._pending is not None:
+            event, self._pending = self._pending, None
+            self._show(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.flush()
+
+    def _set_samples(self, event: RunStarted) -> None:
+        self.class_names = [str(n) for n in event.class_names]
+        images = np.asarray(event.sample_images)
+        labels = np.asarray(event.sample_labels).reshape(-1)
+        self._keep_tiles(images)
+        for i, tile in enumerate(self.tiles):
+            tile.caption.setText(f"<span style='color:#555'>true {self._name(int(labels[i]))}</span><br>…")
+        self.summary.setText(f"{len(self.tiles)} fixed test images; predictions refresh each epoch.")
+        self.confusion.clear()
+        self.confusion.setRowCount(0)
+        self.confusion.setColumnCount(0)
+        self.test_label.setText("The test accuracy and the confusion matrix appear when the run ends.")
+
+    def _keep_tiles(self, images) -> None:
+        """One tile per image, reusing the last run's tiles: creating and laying out 32 new frames
+        took ~40 ms of GUI thread as a run started, stalling the event loop."""
+        for tile in self.tiles[len(images):]:
+            tile.setParent(None)
+            tile.deleteLater()
+        del self.tiles[len(images):]
+        for tile, image in zip(self.tiles, images):
+            tile.set_image(image)
+        for i in range(len(self.tiles), len(images)):
+            tile = Tile(images[i], self._grid_host)
+            self._grid.addWidget(tile, i // COLUMNS, i % COLUMNS)
+            self.tiles.append(tile)
+
+    def _name(self, label: int) -> str:
+        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
+
+    def _show(self, event: Predictions) -> None:
+        true = np.asarray(event.true_labels).reshape(-1)
+        predicted = np.asarray(event.predicted_labels).reshape(-1)
+        probabilities = np.asarray(event.probabilities)
+        for i, tile in enumerate(self.tiles[: len(predicted)]):
+            confidence = float(probabilities[i, predicted[i]]) if probabilities.ndim == 2 else float("nan")
+            tile.show_prediction(self._name(int(true[i])), self._name(int(predicted[i])), confidence)
+        right = int((true[: len(predicted)] == predicted).sum())
+        self.summary.setText(f"Epoch {event.epoch}: {right} of {len(predicted)} sample images right "
+                             f"(green right, red wrong; the percentage is the model's confidence).")
+
+    def _show_test(self, event: TestResult) -> None:
+        matrix = np.asarray(event.confusion, dtype=np.int64)
+        n = matrix.shape[0] if matrix.ndim == 2 else 0
+        names = [self._name(i) for i in range(n)]
+        precision = np.asarray(event.precision, dtype=float)
+        recall = np.asarray(event.recall, dtype=float)
+        self.test_label.setText(
+            f"accuracy <b>{event.accuracy:.4f}</b> · loss {event.loss:.4f} · "
+            f"mean precision {np.nanmean(precision) if precision.size else float('nan'):.3f} · "
+            f"mean recall {np.nanmean(recall) if recall.size else float('nan'):.3f}")
+        self.confusion.setRowCount(n)
+        self.confusion.setColumnCount(n)
+        self.confusion.setHorizontalHeaderLabels(names)
+        self.confusion.setVerticalHeaderLabels(
+            [f"{name}  (P {precision[i]:.2f} R {recall[i]:.2f})" if i < len(precision) and i < len(recall)
+             else name for i, name in enumerate(names)])
+        top = max(1, int(matrix.max()) if matrix.size else 1)
+        for r in range(n):
+            for c in range(n):
+                count = int(matrix[r, c])
+                item = QTableWidgetItem(str(count))
+                item.setTextAlignment(Qt.AlignCenter)
+                strength = count / top
+                base = (20, 108, 67) if r == c else (176, 42, 55)
+                if count:
+                    alpha = int(40 + 200 * strength)
+                    item.setBackground(QBrush(QColor(*base, alpha)))
+                    if strength > 0.6:
+                        item.setForeground(QBrush(QColor("white")))
+                self.confusion.setItem(r, c, item)

@@ -1,0 +1,377 @@
+"""The Training tab: live loss / accuracy / learning-rate curves, progress, and the run buttons.
+
+Events only append to arrays; a ~30 Hz timer pushes them to curves that were created once. The
+loss and accuracy curves are gui.widgets.path_curve's Qt path items (clipped to the view and peak-
+downsampled, painted without Python, so drawing takes next to no time from the training thread);
+the once-an-epoch learning-rate curve is pyqtgraph's own, with clip-to-view and peak downsampling
+set after it is added (before, they do nothing). A huge finite loss switches the loss axis to log
+scale.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import time
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
+from tapedeck.gui.widgets.path_curve import PathCurve
+
+REDRAW_MS = 33
+# The progress bar repaints synchronously on every new value (~0.5 ms with the speed label, a
+# sixth of a frame): 5 updates a second read the same and leave the training thread the time.
+PROGRESS_S = 0.2
+LOG_SWITCH = 1e6          # a finite loss above this turns the loss axis logarithmic
+BATCH_COLOR = "#8fb3d9"
+TRAIN_COLOR = "#1f5fa8"
+VAL_COLOR = "#d9631e"
+
+
+class Series:
+    """A growing (x, y) array with amortised appends; `view()` is what setData gets. It keeps the
+    extremes of its finite y (and the smallest positive one, for a log axis) as values arrive, so
+    fitting an axis each frame does not rescan an hour of batches."""
+
+    def __init__(self):
+        self._x = np.empty(256)
+        self._y = np.empty(256)
+        self.size = 0
+        self.version = 0      # bumped on every change: redraw only what changed
+        self._reset_extremes()
+
+    def _reset_extremes(self) -> None:
+        self.low, self.high, self.low_positive = math.inf, -math.inf, math.inf
+
+    def append(self, x: float, y) -> None:
+        if self.size == len(self._x):
+            self._x = np.resize(self._x, self.size * 2)
+            self._y = np.resize(self._y, self.size * 2)
+        self._x[self.size] = x
+        value = math.nan if y is None else float(y)
+        self._y[self.size] = value
+        self.size += 1
+        self.version += 1
+        if math.isfinite(value):
+            self.low, self.high = min(self.low, value), max(self.high, value)
+            if value > 0:
+                self.low_positive = min(self.low_positive, value)
+
+    def clear(self) -> None:
+        self.size = 0
+        self.version += 1
+        self._reset_extremes()
+
+    def view(self):
+        return self._x[: self.size], self._y[: self.size]
+
+
+def _plot(title: str, y_label: str, legend_offset=(-8, 8)):
+    import pyqtgraph as pg
+
+    widget = _live_plot_class()(background="w")
+    item = widget.getPlotItem()
+    item.setTitle(title, color="#222", size="10pt")
+    item.setLabel("bottom", "epoch")
+    item.setLabel("left", y_label)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.addLegend(offset=legend_offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    view = item.getViewBox()
+    for signal in (view.sigRangeChanged, view.sigStateChanged):   # see _live_plot_class
+        signal.connect(view.prepareForPaint)
+    widget.setMinimumHeight(150)
+    for name in ("left", "bottom"):
+        # Painting an axis (its text) costs more than the curves; cache it as a pixmap until
+        # its range changes.
+        item.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+    return widget
+
+
+@functools.cache
+def _live_plot_class():
+    """A PlotWidget painted by Qt's own QGraphicsView.paintEvent. pyqtgraph overrides it in
+    Python to let its view boxes apply pending range changes first; PySide keeps the GIL for the
+    whole C++ render beneath such an override (~1-2 ms a frame), time the training thread waits
+    for. The plots apply range changes as they happen instead (`_plot` connects the signals)."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QGraphicsView
+
+    class LivePlot(pg.PlotWidget):
+        paintEvent = QGraphicsView.paintEvent   # noqa: N815 - Qt's name
+
+    return LivePlot
+
+
+def _tune(curve):
+    """After the curve is in its plot: only draw what is visible, peak-downsampled."""
+    curve.setClipToView(True)
+    curve.setDownsampling(auto=True, method="peak")
+    return curve
+
+
+class TrainingPanel(QWidget):
+    def __init__(self, train_action, pause_action, stop_action, parent=None):
+        super().__init__(parent)
+        self.batch_loss, self.batch_acc = Series(), Series()
+        self.epoch_loss, self.epoch_val_loss = Series(), Series()
+        self.epoch_acc, self.epoch_val_acc = Series(), Series()
+        self.lr = Series()
+        self._dirty = False
+        self._started: RunStarted | None = None
+        self._test_text = ""
+        self._last_batch: BatchEnd | None = None
+        self._progress_shown: BatchEnd | None = None
+        self._progress_at = 0.0
+        self.redraws = 0
+
+        buttons = QHBoxLayout()
+        for action in (train_action, pause_action, stop_action):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+            button.setMinimumWidth(84)
+            buttons.addWidget(button)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("not started")
+        self.progress.setTextVisible(True)
+        buttons.addWidget(self.progress, 1)
+        self.speed = QLabel("", self)
+        # A fixed size keeps its ~30 Hz text changes from re-laying out the whole window.
+        self.speed.setFixedSize(max(220, self.speed.fontMetrics().horizontalAdvance(
+            "888,888 samples/s · ETA 88h 88m") + 8), self.speed.sizeHint().height())
+        buttons.addWidget(self.speed)
+
+        self.status = QLabel("Press Train (Ctrl+Enter) to start.", self)
+        self.status.setObjectName("runStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # Room for two lines from the start: the run's summary wrapping to a second line would
+        # otherwise shrink and repaint every plot just as training starts.
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing())
+
+        self.log_loss = QCheckBox("log scale", self)
+        self.log_loss.setToolTip("Logarithmic loss axis: keeps a diverging (huge) loss readable")
+        self.log_loss.toggled.connect(self._set_log)
+        self._pairs: tuple = ()
+        self._drawn: dict[int, int] = {}
+        self._loss_range: tuple[float, float] | None = None
+        self.loss_plot = self.acc_plot = self.lr_plot = None
+
+        self._grid = QGridLayout()
+        self._grid.setRowStretch(0, 3)
+        self._grid.setRowStretch(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.log_loss)
+        layout.addLayout(status_row)
+        layout.addLayout(self._grid, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        self._timer.start()
+
+    @property
+    def plots_built(self) -> bool:
+        return self.loss_plot is not None
+
+    def build_plots(self) -> None:
+        """Create the plots. Importing pyqtgraph costs ~0.5 s, so the window calls this just after
+        it is on screen instead of before."""
+        if self.plots_built:
+            return
+        import pyqtgraph as pg
+
+        self.loss_plot = _plot("Loss", "loss")
+        self.acc_plot = _plot("Accuracy", "accuracy", legend_offset=(-8, -8))   # accuracy rises: legend low
+        self.lr_plot = _plot("Learning rate", "lr")
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        loss_item, acc_item, lr_item = (p.getPlotItem() for p in (self.loss_plot, self.acc_plot, self.lr_plot))
+        self.batch_loss_curve = PathCurve(loss_item, BATCH_COLOR, "train (batch)")
+        self.loss_curve = PathCurve(loss_item, TRAIN_COLOR, "train (epoch)", width=3, symbol="o")
+        self.val_loss_curve = PathCurve(loss_item, VAL_COLOR, "validation", width=3, symbol="s")
+        self.batch_acc_curve = PathCurve(acc_item, BATCH_COLOR, "train (batch)")
+        self.acc_curve = PathCurve(acc_item, TRAIN_COLOR, "train (epoch)", width=3, symbol="o")
+        self.val_acc_curve = PathCurve(acc_item, VAL_COLOR, "validation", width=3, symbol="s")
+        self.lr_curve = _tune(lr_item.plot(pen=pg.mkPen("#2e8b57", width=2), symbol="o", symbolSize=6,
+                                           symbolBrush="#2e8b57"))
+        self._pairs = ((self.batch_loss_curve, self.batch_loss, False), (self.loss_curve, self.epoch_loss, False),
+                       (self.val_loss_curve, self.epoch_val_loss, True), (self.batch_acc_curve, self.batch_acc, False),
+                       (self.acc_curve, self.epoch_acc, False), (self.val_acc_curve, self.epoch_val_acc, True),
+                       (self.lr_curve, self.lr, False))
+        self._grid.addWidget(self.loss_plot, 0, 0)
+        self._grid.addWidget(self.acc_plot, 0, 1)
+        self._grid.addWidget(self.lr_plot, 1, 0, 1, 2)
+        self._set_log(self.log_loss.isChecked())
+        if self._started is not None:
+            self._fix_x_axes(self._started)
+        self._dirty = True
+
+    def _set_log(self, on: bool) -> None:
+        if self.plots_built:
+            self.loss_plot.getPlotItem().setLogMode(y=on)
+            for curve in (self.batch_loss_curve, self.loss_curve, self.val_loss_curve):
+                curve.set_log(on)
+            self._loss_range = None
+            self._fit_loss_axis()
+
+    def _fit_loss_axis(self) -> None:
+        """Re-range the loss axis only when the loss leaves it or comes to fill under half of it:
+        an axis that re-ranges with every batch repaints its labels every frame (the costliest
+        paint). Linear from 0; on a log axis, the decades the positive losses span."""
+        if not self.plots_built:
+            return
+        series = (self.batch_loss, self.epoch_loss, self.epoch_val_loss)
+        top = max(s.high for s in series)
+        log = self.log_loss.isChecked()
+        low = min(s.low_positive if log else s.low for s in series)
+        if not (math.isfinite(low) and math.isfinite(top)) or (log and top <= 0):
+            return
+        if log:
+            low, top = math.log10(low), math.log10(top)
+        else:
+            low = min(0.0, low)
+        current = self._loss_range
+        if current is not None and current[0] <= low and top <= current[1] and \
+                top - low >= 0.5 * (current[1] - current[0]):
+            return
+        if log:
+            low, top = low - 0.1, top + 0.1
+        else:
+            top = top * 1.08 if top > 0 else 1.0
+        self._loss_range = (low, top)
+        self.loss_plot.setYRange(low, top, padding=0)
+
+    # -- events --------------------------------------------------------------------------
+    def handle(self, event) -> None:
+        if isinstance(event, RunStarted):
+            self._run_started(event)
+        elif isinstance(event, BatchEnd):
+            self._batch(event)
+        elif isinstance(event, EpochEnd):
+            self._epoch(event)
+        elif isinstance(event, TestResult):
+            self._test_text = f"test accuracy {event.accuracy:.4f}, test loss {event.loss:.4f}"
+        elif isinstance(event, Finished):
+            self._finished(event)
+
+    def _run_started(self, event: RunStarted) -> None:
+        for series in (self.batch_loss, self.batch_acc, self.epoch_loss, self.epoch_val_loss,
+                       self.epoch_acc, self.epoch_val_acc, self.lr):
+            series.clear()
+        self._started = event
+        self._last_batch = None
+        self._test_text = ""
+        self.progress.setRange(0, max(1, event.epochs * event.steps_per_epoch))
+        self.progress.setValue(event.initial_epoch * event.steps_per_epoch)
+        self.progress.setFormat(f"epoch {event.initial_epoch + 1}/{event.epochs}")
+        self.status.setStyleSheet("")
+        self.status.setText(f"Training {event.name}: {event.trainable:,} trainable parameters, "
+                            f"{event.steps_per_epoch} steps per epoch, batch {event.batch_size}"
+                            f" · {event.loop} · {event.api}")
+        self.speed.setText("")
+        self._fix_x_axes(event)
+        self._loss_range = None
+        self._dirty = True
+
+    def _fix_x_axes(self, event: RunStarted) -> None:
+        """A fixed epoch axis: growing data then never re-lays out the x axes (the costly part)."""
+        if not self.plots_built:
+            return
+        first = max(0, event.initial_epoch)
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.setXRange(first, event.epochs, padding=0.02)
+        self.lr_plot.setXRange(first + 0.5, event.epochs + 0.5, padding=0)
+
+    def _batch(self, event: BatchEnd) -> None:
+        x = event.epoch - 1 + event.step / max(1, event.steps)
+        self.batch_loss.append(x, event.loss)
+        self.batch_acc.append(x, event.accuracy)
+        self._last_batch = event
+        if not self.log_loss.isChecked() and event.loss is not None and math.isfinite(event.loss) \
+                and abs(event.loss) > LOG_SWITCH:
+            self.log_loss.setChecked(True)
+        self._dirty = True
+
+    def _epoch(self, event: EpochEnd) -> None:
+        self.epoch_loss.append(event.epoch, event.loss)
+        self.epoch_acc.append(event.epoch, event.accuracy)
+        self.epoch_val_loss.append(event.epoch, event.val_loss)
+        self.epoch_val_acc.append(event.epoch, event.val_accuracy)
+        self.lr.append(event.epoch, event.learning_rate)
+        self._dirty = True
+
+    def _finished(self, event: Finished) -> None:
+        colours = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#7a5c00"}
+        colour = colours.get(event.reason, "#b02a37")
+        words = {"completed": "Finished", "early_stopped": "Stopped early", "stopped": "Stopped",
+                 "diverged": "Diverged", "failed": "Failed"}.get(event.reason, event.reason)
+        text = f"{words}: {event.message}" if event.message and event.message != event.reason else words
+        if self._test_text:
+            text += f" — {self._test_text}"
+        if event.run_dir:
+            text += f"\nRun folder: {event.run_dir}"
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {colour};")
+        self._dirty = True
+        self.redraw()
+        self._show_progress()
+        if event.reason in ("completed", "early_stopped"):
+            self.progress.setValue(self.progress.maximum())
+
+    # -- drawing -------------------------------------------------------------------------
+    def redraw(self) -> None:
+        """Push changed series to their curves. Each plot repaints only when one of its curves
+        changed, so the learning-rate plot repaints once per epoch, not with every batch."""
+        if self._last_batch is not self._progress_shown and time.monotonic() - self._progress_at >= PROGRESS_S:
+            self._show_progress()
+        if not self._dirty or not self.plots_built:
+            return
+        self._dirty = False
+        self.redraws += 1
+        for curve, series, finite_only in self._pairs:
+            if self._drawn.get(id(curve)) == series.version:
+                continue
+            self._drawn[id(curve)] = series.version
+            curve.setData(*(_finite(*series.view()) if finite_only else series.view()))
+            if series is self.lr:
+                rates = series.view()[1]
+                rates = rates[np.isfinite(rates)]
+                if rates.size:   # a constant rate would auto-range to a meaningless band around it
+                    self.lr_plot.setYRange(0, float(rates.max()) * 1.15, padding=0)
+        self._fit_loss_axis()
+
+    def _show_progress(self) -> None:
+        started, batch = self._started, self._last_batch
+        if started is None or batch is None:
+            return
+        self._progress_shown, self._progress_at = batch, time.monotonic()
+        done = (batch.epoch - 1) * batch.steps + batch.step
+        self.progress.setMaximum(max(1, started.epochs * batch.steps))
+        self.progress.setValue(min(done, self.progress.maximum()))
+        self.progress.setFormat(f"epoch {batch.epoch}/{started.epochs} · step {batch.step}/{batch.steps}")
+        speed = batch.samples_per_second or 0.0
+        remaining = (started.epochs * batch.steps - done) * started.batch_size
+        eta = _duration(remaining / speed) if speed > 0 else "…"
+        self.speed.setText(f"{speed:,.0f} samples/s · ETA {eta}")
+
+
+def _finite(x, y):
+    keep = np.isfinite(y)
+    return x[keep], y[keep]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds}s"

@@ -1,0 +1,1 @@
+"""Small reusable widgets and items: curve paths, sortable table items, image conversion."""

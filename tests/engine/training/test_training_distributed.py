@@ -1,0 +1,69 @@
+"""Both loops under MirroredStrategy on two logical CPUs, and the deterministic mode.
+
+Logical devices must be configured before TensorFlow initialises its devices, and op determinism
+is process-wide: both happen in a fresh interpreter, not in the test process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+SCRIPT = r"""
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, sys.argv[2])
+from tests.support.training_support import Recorder, experiment
+from tapedeck.engine.training.events import EpochEnd, TestResult
+from tapedeck.engine.training.run import run
+
+out = {}
+for name, options in [
+    ("fit", dict(loop="fit", distribute="mirrored")),
+    ("tape", dict(loop="tape", distribute="mirrored")),
+    ("plain_tape", dict(loop="tape")),
+    ("det_a", dict(loop="tape", deterministic=True)),
+    ("det_b", dict(loop="tape", deterministic=True)),
+]:
+    recorder = Recorder()
+    run_dir = run(experiment(data={"limit": 300}, epochs=2, batch_size=30, **options), recorder,
+                  runs_dir=sys.argv[1])
+    metrics = json.load(open(run_dir + "/metrics.json")) if run_dir else {}
+    out[name] = {
+        "reason": recorder.finished.reason,
+        "message": recorder.finished.message,
+        "losses": [e.loss for e in recorder.of(EpochEnd)],
+        "test": [t.accuracy for t in recorder.of(TestResult)],
+        "traces": metrics.get("tape_traces"),
+        "replicas": metrics.get("replicas"),
+    }
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus_and_determinism(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(ROOT / "tests")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stderr[-3000:]
+    out = json.loads(lines[0][len("RESULT "):])
+    assert [out[name]["replicas"] for name in ("fit", "tape", "plain_tape")] == [2, 2, 1]
+    for name in ("fit", "tape", "plain_tape", "det_a", "det_b"):
+        assert out[name]["reason"] == "completed", (name, out[name]["message"])
+    # per-replica loss scaling: the mirrored tape loop follows the single-device curve
+    mirrored, single = out["tape"]["losses"], out["plain_tape"]["losses"]
+    assert abs(mirrored[0] - single[0]) / single[0] < 0.05, (mirrored, single)
+    assert abs(out["fit"]["losses"][0] - mirrored[0]) / mirrored[0] < 0.05, out
+    assert mirrored[1] < mirrored[0]
+    assert out["tape"]["traces"]["train"] <= 2
+    # deterministic mode with the same seed: identical runs
+    assert out["det_a"]["losses"] == out["det_b"]["losses"]
+    assert out["det_a"]["test"] == out["det_b"]["test"]

@@ -1,0 +1,77 @@
+"""Grab every tab of the window after a short real run (offscreen, 1280x800), to look at them.
+
+    QT_QPA_PLATFORM=offscreen python tests/gui/make_screenshots.py OUT_DIR [--readme docs/screenshot.png]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--readme", help="also save the Training tab here")
+    parser.add_argument("--epochs", type=int, default=6)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtWidgets import QApplication
+
+    from tapedeck.engine.spec.experiment import load_preset
+    from tests.support.window_driver import open_window
+    from tests.support.window_driver import until as turn
+
+    app = QApplication([])
+    scratch = tempfile.mkdtemp(prefix="tapedeck-shots-")
+
+    def until(condition, seconds=120):
+        turn(app, condition, seconds)
+
+    def window_for(preset):
+        experiment = load_preset(preset)
+        experiment.training.epochs = args.epochs
+        return open_window(app, experiment, scratch)
+
+    window = window_for("digits_cnn")
+    window.editor.select_row(4)
+    window.train()
+    until(lambda: not window.controller.running, 300)
+    until(lambda: False, 0.3)
+    for index, name in enumerate(("training", "predictions", "code", "model")):
+        window.tabs.setCurrentIndex(index)
+        until(lambda: False, 0.2)
+        window.grab().save(str(out / f"{index}_{name}.png"))
+        if index == 0 and args.readme:
+            window.grab().save(args.readme)
+    window.settings_dock.raise_()
+    until(lambda: False, 0.2)
+    window.grab().save(str(out / "4_settings.png"))
+    window.close()
+
+    residual = window_for("digits_residual")
+    residual.tabs.setCurrentIndex(3)
+    residual.editor.select_row(3)
+    residual.selectors.choose_api("sequential")      # refused: shows the engine's message
+    until(lambda: False, 0.3)
+    residual.grab().save(str(out / "5_residual_model.png"))
+    residual.editor.add_layer("Conv2D", row=6)       # after Flatten: a marked row
+    residual.checker.refresh()
+    until(lambda: False, 0.3)
+    residual.tabs.setCurrentIndex(0)
+    residual.grab().save(str(out / "6_problem.png"))
+    residual.close()
+    print(f"screenshots in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
