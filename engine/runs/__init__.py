@@ -1,0 +1,1 @@
+"""A run's folder on disk, the index of all runs, and exports of a run's model."""
