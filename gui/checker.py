@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from tapedeck.engine.spec import graph
-from tapedeck.gui.threads.background import Job
+from tapedeck.gui.threads.jobs import Job
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class DataInfo:
     warnings: list
 
     @classmethod
-    def of(cls, dataset) -> "DataInfo":
+    def of(cls, dataset) -> DataInfo:
         return cls(tuple(dataset.input_shape), int(dataset.num_classes), list(dataset.class_names),
                    len(dataset.x_train), len(dataset.x_val) if dataset.x_val is not None else 0,
                    len(dataset.x_test), str(dataset.source), list(getattr(dataset, "warnings", []) or []))
@@ -150,8 +150,8 @@ class Checker(QObject):
 
             return DataInfo.of(load_dataset(spec))
 
-        self._data_job = Job(load, lambda result, error: self._data_loaded(key, result, error),
-                             self, name="tapedeck-data").start()
+        self._data_job = Job("tapedeck-data", self).start(
+            load, lambda result, error: self._data_loaded(key, result, error))
         self.data_changed.emit()
 
     def _data_loaded(self, key: str, dataset, error: str | None) -> None:
@@ -162,10 +162,6 @@ class Checker(QObject):
         self.data_changed.emit()
         self._run_check(self._document.experiment)
         self.report_changed.emit()
-
-    def wait_for_data(self, timeout: float = 30.0) -> bool:
-        """For scripts and tests: block until the current data job has finished."""
-        return self._data_job is None or self._data_job.wait(timeout)
 
 
 def _data_dict(data) -> dict:

@@ -8,23 +8,41 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QSizePolicy, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
+from tapedeck.engine.spec.experiment import (
+    DEFAULT_PRESET,
+    Experiment,
+    ExperimentError,
+    LayerSpec,
+    list_presets,
+    load_experiment,
+    load_preset,
+    save_experiment,
+)
 from tapedeck.engine.training.events import Finished, RunStarted
-from tapedeck.engine.spec.experiment import (DEFAULT_PRESET, Experiment, ExperimentError, LayerSpec,
-                               list_presets, load_experiment, load_preset, save_experiment)
-from tapedeck.gui.threads.background import Job, import_tensorflow
 from tapedeck.gui.checker import Checker
-from tapedeck.gui.tabs.code_tab import CodeView
 from tapedeck.gui.document import Document
 from tapedeck.gui.editor.layer_editor import LayerEditor
-from tapedeck.gui.tabs.model_tab import ModelView
 from tapedeck.gui.editor.param_form import ParamForm
-from tapedeck.gui.tabs.training_tab import TrainingPanel
-from tapedeck.gui.tabs.predictions_tab import PredictionsPanel
 from tapedeck.gui.editor.selectors import Selectors
 from tapedeck.gui.editor.settings_panel import SettingsPanel
+from tapedeck.gui.tabs.code_tab import CodeView
+from tapedeck.gui.tabs.model_tab import ModelView
+from tapedeck.gui.tabs.predictions_tab import PredictionsPanel
+from tapedeck.gui.tabs.training_tab import TrainingPanel
+from tapedeck.gui.threads.jobs import Job, running_jobs, shutdown_all
 from tapedeck.gui.threads.run_controller import RunController
 
 MAX_RECENT = 8
@@ -115,7 +133,7 @@ class MainWindow(QMainWindow):
         self.checker.refresh()
         self._update_title()
         self._update_state()
-        from tapedeck.gui.runs.runs_menu import install_analysis   # Runs dock, Analysis tab, Runs menu
+        from tapedeck.gui.runs.runs_menu import install_analysis  # Runs dock, Analysis tab, Runs menu
 
         self.analysis = install_analysis(self)
 
@@ -221,7 +239,7 @@ class MainWindow(QMainWindow):
         self.checker.allow_loading()
         self.training.build_plots()
         if self._tf_job is None:
-            self._tf_job = Job(import_tensorflow, self._tf_loaded, self, name="tapedeck-tf-import").start()
+            self._tf_job = Job("tapedeck-tf-import", self).start(import_tensorflow, self._tf_loaded)
 
     def _tf_loaded(self, versions, error) -> None:
         if error:
@@ -362,6 +380,9 @@ class MainWindow(QMainWindow):
             widget.setEnabled(not running)
         self.selectors.set_enabled_for_run(running)
         self._update_state()
+        self._close_once_stopped(running)
+
+    def _close_once_stopped(self, running: bool) -> None:
         if not running and self._close_when_stopped:
             QTimer.singleShot(0, self.close)
 
@@ -399,17 +420,27 @@ class MainWindow(QMainWindow):
         if not self._close_when_stopped and not self._may_discard():
             event.ignore()
             return
-        if self.controller.running:
-            self.statusBar().showMessage("Stopping the run…")
-            if not self.controller.shutdown(CLOSE_WAIT_MS):
-                # The step in progress is long: keep the process alive (hidden) until it ends,
-                # rather than destroy a running QThread (which aborts the process).
-                self._close_when_stopped = True
-                self.hide()
-                event.ignore()
-                return
-        if self._tf_job is not None:
-            self._tf_job.cancel()
+        # Only now that the person has agreed to close: stop every job (the run, sweeps, exports,
+        # analysis and data loads, the TensorFlow import) in one place.
+        if running_jobs():
+            self.statusBar().showMessage("Stopping the run and background work…")
+        if not shutdown_all(CLOSE_WAIT_MS):
+            # A step or an export in progress is long: keep the process alive (hidden) until it
+            # ends, rather than destroy a running QThread (which aborts the process).
+            self._close_when_stopped = True
+            self.hide()
+            for job in running_jobs():
+                job.running_changed.connect(self._close_once_stopped)
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         event.accept()
+
+
+def import_tensorflow() -> str:
+    """Import what training and the shape check need (off the GUI thread); the versions for the status bar."""
+    import keras
+    import tensorflow as tf
+
+    return f"TensorFlow {tf.__version__}, Keras {keras.__version__}"

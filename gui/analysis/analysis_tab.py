@@ -12,10 +12,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
-from tapedeck.gui.threads.jobs import ThreadJob
 from tapedeck.gui.analysis.confusion_view import ConfusionView
-from tapedeck.gui.analysis.own_input_view import OwnInputView
 from tapedeck.gui.analysis.feature_maps_view import FeatureMapsView
+from tapedeck.gui.analysis.own_input_view import OwnInputView
+from tapedeck.gui.threads.jobs import Job
 
 
 class AnalysisTab(QWidget):
@@ -28,7 +28,7 @@ class AnalysisTab(QWidget):
         self.error: str | None = None
         self.run_dir: str | None = None
         self._pending: str | None = None
-        self._job = ThreadJob("tapedeck-open-run", self)
+        self._job = Job("tapedeck-open-run", self)
         self.title = QLabel("No run open. Pick one in the Runs panel (Analyse) or open a run folder.", self)
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)

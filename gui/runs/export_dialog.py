@@ -11,10 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+)
 
-from tapedeck.gui.threads.jobs import ThreadJob
+from tapedeck.gui.threads.jobs import Job
 
 MODEL_FORMATS = (("keras", "Model as .keras"), ("savedmodel", "TensorFlow SavedModel (for serving)"),
                  ("tflite", "TensorFlow Lite (.tflite)"), ("script", "Training script (.py)"),
@@ -92,7 +102,7 @@ class ExportDialog(QDialog):
         self.plots = dict(plots or {})
         self.results: list[tuple[str, str, str]] | None = None
         self.setWindowTitle(f"Export — {Path(self.run_dir).name}")
-        self._job = ThreadJob("tapedeck-export", self)
+        self._job = Job("tapedeck-export", self)
         self.checks = {}
         grid = QGridLayout()
         for row, (fmt, label) in enumerate(MODEL_FORMATS):

@@ -10,15 +10,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QGridLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QVBoxLayout,
+)
 
+from tapedeck.engine.text import percent
 from tapedeck.engine.training.events import EpochEnd, Finished, RunStarted
-from tapedeck.gui.threads.jobs import ThreadJob
-from tapedeck.gui.threads.queue_controller import QueueController
 from tapedeck.gui.runs.run_curves import RunCurves
-from tapedeck.gui.widgets.table_items import SortItem, percent
+from tapedeck.gui.threads.jobs import Job
+from tapedeck.gui.threads.queue_controller import QueueController
+from tapedeck.gui.widgets.table_items import SortItem
 
 PATH_ROLE = Qt.UserRole + 2
 
@@ -274,7 +287,7 @@ class CompareApisDialog(QueueDialog):
                                        "seed: the parameter counts and curves should agree.", self))
         self.controls.addWidget(self.both_loops)
         self.controls.addWidget(self.counts_label)
-        self._counts_job = ThreadJob("tapedeck-parameter-counts", self)
+        self._counts_job = Job("tapedeck-parameter-counts", self)
         self._counts_job.start(self._count, self._counted)
 
     def _count(self):

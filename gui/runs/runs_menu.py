@@ -7,11 +7,11 @@ a Runs dock, an Analysis tab, and a Runs menu (Compare the three APIs…, Sweep�
 What it uses of the window: ``controller`` (runs_dir, running, running_changed, finished_event),
 ``document`` (experiment, modified, replace), ``checker`` (ok, dataset), ``tabs``, ``training``
 (its plots, for the exports), ``menuBar()``, ``addDockWidget``, ``show_notice``, ``ask_to_save``,
-``train_action``. Every worker thread started here is stopped and waited for when the window closes.
+``train_action``. Every job started here is a ``gui.threads.jobs.Job``: the window stops them all on close.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
@@ -50,7 +50,6 @@ class AnalysisInstall(QObject):
         self.runs_panel.message.connect(window.show_notice)
         window.controller.running_changed.connect(self._window_run_changed)
         self._build_menu()
-        window.installEventFilter(self)
 
     def _place_dock(self, visible: bool) -> None:
         if visible and not self._dock_placed and self.runs_dock.isFloating():
@@ -192,19 +191,6 @@ class AnalysisInstall(QObject):
     def _forget(self, dialog) -> None:
         if dialog in self.dialogs and not getattr(dialog, "running", False):
             self.dialogs.remove(dialog)
-
-    # -- closing ----------------------------------------------------------------------------------
-    def shutdown(self, timeout_ms: int = 30000) -> bool:
-        """Stop every queue, wait for exports and loads; True when no thread of ours is left."""
-        ok = self.analysis_tab.shutdown(timeout_ms)
-        for dialog in list(self.dialogs):
-            ok = dialog.shutdown(timeout_ms) and ok
-        return ok
-
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 — Qt's name
-        if watched is self.window and event.type() == QEvent.Close:
-            self.shutdown()
-        return False
 
 
 def install_analysis(window) -> AnalysisInstall:

@@ -1,49 +1,24 @@
-"""Several experiments trained one after another in the worker thread (sweeps, the three APIs).
+"""Several experiments trained one after another off the GUI thread (sweeps, the three APIs).
 
-The worker is ``gui.threads.run_controller.RunWorker`` with one change: it calls ``engine.queues.queue.run_queue``
-instead of ``engine.training.run.run``, and every event travels with the position of its run in the
-queue. Events are coalesced exactly as for a single run (one queued signal per burst). One
-RunControl stops the run in progress and skips the rest.
+RunController with another function: ``engine.queues.queue.run_queue`` instead of a single run,
+and every event travels with the position of its run in the queue. Events are coalesced exactly
+as for a single run; one RunControl stops the run in progress and skips the rest. The function
+is handed to the job (never a Qt slot overridden in a subclass), so it runs in the job's thread.
 """
 from __future__ import annotations
 
-import traceback
-
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Signal
 
 from tapedeck.engine.training.events import Finished
-from tapedeck.gui.threads.run_controller import RunController, RunWorker
-
-
-class QueueWorker(RunWorker):
-    def __init__(self, experiments, control, runs_dir: str):
-        super().__init__(None, control, runs_dir)
-        self._experiments = [e.copy() for e in experiments]
-        self.results: list = []
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            from tapedeck.engine.queues.queue import run_queue
-
-            self.results = run_queue(self._experiments, lambda index, event: self._report((index, event)),
-                                     self._control, runs_dir=self._runs_dir)
-        except BaseException as error:  # noqa: BLE001 — the engine promises not to raise; if it does, say so
-            frame = traceback.format_exception_only(type(error), error)[-1].strip()
-            self._report((-1, Finished("failed", f"The queue stopped with an internal error: {frame}", None)))
-        finally:
-            self.done.emit()
+from tapedeck.gui.threads.run_controller import RunController
 
 
 class QueueController(RunController):
-    """GUI-thread owner of one queue at a time; ``event(index, engine_event)`` arrives in order.
-
-    Threading, coalescing, pause/stop and shutdown are RunController's; only the worker, the
-    shape of the relayed events and the final ``finished(results)`` differ.
-    """
+    """GUI-thread owner of one queue at a time; ``event(index, engine_event)`` arrives in order."""
 
     event = Signal(int, object)
     finished = Signal(list)  # engine.queues.queue.QueueResult per experiment
+    thread_name = "tapedeck-queue"
 
     def __init__(self, runs_dir: str, parent=None):
         super().__init__(runs_dir, parent)
@@ -51,12 +26,22 @@ class QueueController(RunController):
 
     def start(self, experiments) -> None:
         self.results = None
-        self._launch(lambda control: QueueWorker(experiments, control, self.runs_dir), "tapedeck-queue")
+        experiments = [e.copy() for e in experiments]
+        self._launch(lambda control: self._train_all(experiments, control))
+
+    def _train_all(self, experiments, control) -> list:
+        from tapedeck.engine.queues.queue import run_queue
+
+        return run_queue(experiments, lambda index, event: self.job.report((index, event)), control,
+                         runs_dir=self.runs_dir)
 
     def _relay(self, item) -> None:
         index, event = item
         self.event.emit(index, event)
 
-    def _returned(self, worker) -> None:
-        self.results = list(worker.results)
+    def _internal_error(self, error: str):
+        return (-1, Finished("failed", f"The queue stopped with an internal error: {error}", None))
+
+    def _returned(self, result) -> None:
+        self.results = list(result or [])
         self.finished.emit(self.results)

@@ -129,7 +129,6 @@ def main() -> int:
         readme.mkdir(parents=True, exist_ok=True)
         shutil.copy(out / "runs-panel-sweep.png", readme / "screenshot-runs.png")
         shutil.copy(out / "confusion-window.png", readme / "screenshot-confusion.png")
-    analysis.shutdown()
     window.close()
     shutil.rmtree(scratch, ignore_errors=True)
     return 0

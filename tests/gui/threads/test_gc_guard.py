@@ -2,8 +2,8 @@
 import gc
 import threading
 
-from tapedeck.gui.threads.jobs import ThreadJob
 from tapedeck.gui.threads.gc_guard import collector
+from tapedeck.gui.threads.jobs import Job
 
 
 class Cycle:
@@ -31,7 +31,7 @@ def test_a_busy_worker_never_runs_the_collector(qtbot):
     results = []
     gc.callbacks.append(record)
     try:
-        job = ThreadJob("gc-test")
+        job = Job("gc-test")
         job.start(work, lambda result, error: results.append((result, error)))
         main = threading.current_thread().name
         qtbot.waitUntil(lambda: main in collections, timeout=5000)
@@ -62,7 +62,7 @@ def test_an_explicit_collect_in_a_worker_is_done_on_the_gui_thread(qtbot):
         return returned, list(freed)
 
     results = []
-    job = ThreadJob("gc-explicit-test")
+    job = Job("gc-explicit-test")
     job.start(work, lambda result, error: results.append((result, error)))
     qtbot.waitUntil(lambda: bool(results), timeout=5000)
     assert results == [((0, []), None)]
