@@ -9,8 +9,8 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["write_text_atomic", "write_bytes_atomic", "atomic_path"]
 

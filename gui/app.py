@@ -12,8 +12,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # lib*.so names whose Debian package does not follow the usual spelling
 _PACKAGE_NAMES = {"libglib-2.0.so.0": "libglib2.0-0", "libdbus-1.so.3": "libdbus-1-3",

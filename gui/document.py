@@ -19,7 +19,7 @@ class _Snapshot(QUndoCommand):
 
     MERGE_ID = 0x7A9E
 
-    def __init__(self, document: "Document", before: Experiment, after: Experiment,
+    def __init__(self, document: Document, before: Experiment, after: Experiment,
                  text: str, merge_key: str | None, selection: int | None):
         super().__init__(text)
         self._document = document

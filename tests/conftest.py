@@ -13,7 +13,6 @@ if str(ROOT) not in sys.path:
 
 import pytest  # noqa: E402
 
-
 _started_threads = None
 try:  # PySide6 may be absent: engine tests must still run.
     import weakref

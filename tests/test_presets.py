@@ -7,8 +7,8 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from tapedeck.engine.spec import graph
 from tapedeck.engine.model.check import check
+from tapedeck.engine.spec import graph
 from tapedeck.engine.spec.experiment import DEFAULT_PRESET, dumps, list_presets, load_preset
 
 APIS = ("sequential", "functional", "subclassing")
@@ -97,8 +97,8 @@ def test_default_preset_learns_digits_offline():
     the app's data, so the figure is the preset's, not one loop's)."""
     import keras
 
-    from tapedeck.engine.model.build import build_model
     from tapedeck.engine.data.datasets import load_dataset
+    from tapedeck.engine.model.build import build_model
 
     experiment = load_preset("digits_cnn")
     training = experiment.training

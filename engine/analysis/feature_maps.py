@@ -13,13 +13,15 @@ import weakref
 
 import numpy as np
 
+from tapedeck.engine.errors import TapedeckError
+
 __all__ = ["FeatureMapError", "conv_layer_names", "spatial_layer_names", "feature_maps", "feature_map_grid"]
 
 _CONV_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
-_extractors: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_extractors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-class FeatureMapError(Exception):
+class FeatureMapError(TapedeckError):
     """The layer has no maps to show (unknown name, or its output is not an image-shaped tensor)."""
 
 

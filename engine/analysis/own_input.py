@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from tapedeck.engine.errors import TapedeckError
+
 __all__ = ["InputError", "pixel_scale", "prepare_array", "prepare_image_file", "predict_one"]
 
 _RAW_SCALE = {"digits": 16.0, "mnist": 255.0, "fashion_mnist": 255.0, "cifar10": 255.0, "cifar100": 255.0,
               "cifar": 255.0, "folder": 255.0}
 
 
-class InputError(Exception):
+class InputError(TapedeckError):
     """The file or array cannot be turned into a model input; the message names it and the fix."""
 
 

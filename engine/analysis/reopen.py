@@ -13,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.text import percent
+
 __all__ = ["AnalysisError", "AnalysedRun", "Example", "ClassRow", "open_run", "predict_probabilities",
            "confusion_cell", "most_confidently_wrong", "confusion_matrix", "class_table", "format_class_table"]
 
 
-class AnalysisError(Exception):
+class AnalysisError(TapedeckError):
     """The run cannot be analysed (no model, data gone); the message names the path and the fix."""
 
 
@@ -61,15 +64,15 @@ class AnalysedRun:
     def most_confidently_wrong(self, count: int = 16) -> list[Example]:
         return most_confidently_wrong(self.true_labels, self.probabilities, count)
 
-    def class_table(self) -> list["ClassRow"]:
+    def class_table(self) -> list[ClassRow]:
         return class_table(self.confusion(), self.class_names)
 
 
 def open_run(run_dir, dataset=None) -> AnalysedRun:
     """Reload a run and predict its test set; ``dataset`` may be passed when already loaded (same spec)."""
     from tapedeck.engine.data.datasets import DataError, load_dataset
-    from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
     from tapedeck.engine.runs.exports import ExportError, load_run_model
+    from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
 
     run_dir = Path(run_dir)
     try:
@@ -157,7 +160,7 @@ def class_table(confusion, class_names) -> list[ClassRow]:
 
 def format_class_table(rows: list[ClassRow]) -> str:
     headers = ("class", "precision", "recall", "f1", "support")
-    table = [(r.name, _percent(r.precision), _percent(r.recall), _percent(r.f1), str(r.support)) for r in rows]
+    table = [(r.name, percent(r.precision), percent(r.recall), percent(r.f1), str(r.support)) for r in rows]
     widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() for t in table]
@@ -170,7 +173,3 @@ def _examples(indices, true_labels, predicted, probabilities) -> list[Example]:
     order = np.argsort(-confidence, kind="stable")
     return [Example(int(indices[i]), int(true_labels[indices[i]]), int(predicted[indices[i]]),
                     float(confidence[i]), probabilities[indices[i]]) for i in order]
-
-
-def _percent(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"

@@ -11,6 +11,8 @@ import os
 import sys
 
 from tapedeck.engine.cli.errors import USER_ERROR, fail, load_or_explain
+from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.spec.experiment import APIS, LOOPS
 
 COMMANDS = ("check", "code", "train", "runs", "compare", "export")
 NEEDS_TENSORFLOW = ("check", "train", "export")  # runs, compare and code answer in well under a second
@@ -24,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         _import_tensorflow_quietly()
     try:
         return args.func(args)
+    except TapedeckError as error:   # written for the person: shown as it is, exit 2
+        return fail(str(error))
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
@@ -65,13 +69,13 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="print each layer's output shape and parameters")
     check.add_argument("experiment", help="experiment file (JSON)")
-    check.add_argument("--api", choices=("sequential", "functional", "subclassing"))
+    check.add_argument("--api", choices=APIS)
     check.set_defaults(func=cmd_check)
 
     code = sub.add_parser("code", help="print the Python script a person would write by hand")
     code.add_argument("experiment", help="experiment file (JSON)")
-    code.add_argument("--api", choices=("sequential", "functional", "subclassing"))
-    code.add_argument("--loop", choices=("fit", "tape"))
+    code.add_argument("--api", choices=APIS)
+    code.add_argument("--loop", choices=LOOPS)
     code.add_argument("-o", "--output", help="write the script to this file instead of stdout")
     code.set_defaults(func=cmd_code)
 
@@ -81,14 +85,21 @@ def _parser() -> argparse.ArgumentParser:
     add_train_arguments(train)
     train.set_defaults(func=train_command)
 
-    from tapedeck.engine.cli.runs import (add_compare_arguments, add_export_arguments, add_runs_arguments, compare_command,
-                                 export_command, runs_command)
+    from tapedeck.engine.cli.runs import (
+        add_compare_arguments,
+        add_export_arguments,
+        add_runs_arguments,
+        compare_command,
+        export_command,
+        runs_command,
+    )
 
     runs = sub.add_parser("runs", help="list the runs in a folder as a table")
     add_runs_arguments(runs)
     runs.set_defaults(func=runs_command)
 
-    compare = sub.add_parser("compare", help="metrics of two or more runs side by side, and how their experiments differ")
+    compare = sub.add_parser("compare",
+                             help="metrics of two or more runs side by side, and how their experiments differ")
     add_compare_arguments(compare)
     compare.set_defaults(func=compare_command)
 
@@ -100,16 +111,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args) -> int:
+    from tapedeck.engine.data.datasets import describe
     from tapedeck.engine.model.check import check
-    from tapedeck.engine.data.datasets import DataError, describe
 
     experiment = load_or_explain(args.experiment)
     if experiment is None:
         return USER_ERROR
-    try:
-        input_shape, num_classes, _names = describe(experiment.data)
-    except DataError as error:
-        return fail(str(error))
+    input_shape, num_classes, _names = describe(experiment.data)
     report = check(experiment, input_shape, num_classes, api=args.api)
     print(report.format_table())
     if report.ok:

@@ -5,11 +5,11 @@ export the target refuses), each reported in one line naming the path and the fi
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from tapedeck.engine.cli.errors import USER_ERROR
 from tapedeck.engine.cli.errors import fail as _fail
+from tapedeck.engine.spec.experiment import APIS, LOOPS
+from tapedeck.engine.text import percent
 
 __all__ = ["add_runs_arguments", "runs_command", "add_compare_arguments", "compare_command",
            "add_export_arguments", "export_command", "resolve_run", "format_metrics_table"]
@@ -25,16 +25,13 @@ def add_runs_arguments(parser) -> None:
 
 
 def runs_command(args) -> int:
-    from tapedeck.engine.runs.index import RunIndexError, format_runs_table, list_runs
+    from tapedeck.engine.runs.index import format_runs_table, list_runs
 
     folder = Path(args.folder)
     if not folder.exists():
         return _fail(f"{folder}: no such folder; train something first (tapedeck train EXP.json --out {folder}) "
                      "or give the folder your runs are in")
-    try:
-        summaries = list_runs(folder, include_foreign=args.all)
-    except RunIndexError as error:
-        return _fail(str(error))
+    summaries = list_runs(folder, include_foreign=args.all)   # a TapedeckError is main()'s to report
     print(format_runs_table(summaries) if summaries else f"no runs in {folder}")
     return 0
 
@@ -48,9 +45,13 @@ def add_compare_arguments(parser) -> None:
 
 
 def compare_command(args) -> int:
-    from tapedeck.engine.spec.diff import (differences_among, experiment_differences, format_differences,
-                             format_differences_among)
     from tapedeck.engine.runs.index import read_run
+    from tapedeck.engine.spec.diff import (
+        differences_among,
+        experiment_differences,
+        format_differences,
+        format_differences_among,
+    )
 
     if len(args.runs) < 2:
         return _fail("compare needs two or more runs, e.g. tapedeck compare runs/A runs/B")
@@ -92,12 +93,12 @@ def format_metrics_table(summaries) -> str:
             "api": s.api or "-",
             "loop": s.loop or "-",
             "epochs": "-" if s.epochs is None else str(s.epochs),
-            "best val accuracy": _percent(s.best_val_accuracy)
+            "best val accuracy": percent(s.best_val_accuracy)
             + ("" if s.best_epoch is None else f" (epoch {s.best_epoch})"),
-            "final val accuracy": _percent(last.get("val_accuracy")),
+            "final val accuracy": percent(last.get("val_accuracy")),
             "final loss": _number(last.get("loss")),
             "final val loss": _number(last.get("val_loss")),
-            "test accuracy": _percent(s.test_accuracy),
+            "test accuracy": percent(s.test_accuracy),
             "test loss": _number(test.get("loss")),
             "train seconds": _number(m.get("train_seconds"), "{:.1f}"),
             "samples/s": _number(m.get("samples_per_second"), "{:.0f}"),
@@ -125,29 +126,23 @@ def add_export_arguments(parser) -> None:
                              "script (standalone training script), history (CSV)")
     parser.add_argument("--out", metavar="PATH",
                         help="file or folder to write (default: RUN/exports/...)")
-    parser.add_argument("--api", choices=("sequential", "functional", "subclassing"),
+    parser.add_argument("--api", choices=APIS,
                         help="script: how the model is written")
-    parser.add_argument("--loop", choices=("fit", "tape"), help="script: model.fit or the GradientTape loop")
+    parser.add_argument("--loop", choices=LOOPS, help="script: model.fit or the GradientTape loop")
     parser.add_argument("--runs-dir", default="runs", metavar="DIR",
                         help="where to look for a RUN given by name (default: runs)")
 
 
 def export_command(args) -> int:
-    from tapedeck.engine.runs.exports import ExportError, export_run
+    from tapedeck.engine.runs.exports import export_run
 
     path = resolve_run(args.run, args.runs_dir)
     if path is None:
         return _fail(f"{args.run}: no such run folder; `tapedeck runs {args.runs_dir}` lists the runs there")
-    try:
-        result = export_run(path, args.format, out=args.out, api=args.api, loop=args.loop)
-    except ExportError as error:
-        return _fail(str(error))
+    result = export_run(path, args.format, out=args.out, api=args.api, loop=args.loop)
     print(f"wrote {result.path} ({_size(result.bytes)}, {result.seconds:.1f} s)")
     return 0
 
-
-def _percent(value) -> str:
-    return "-" if not isinstance(value, (int, float)) or value != value else f"{100 * value:.1f}%"
 
 
 def _number(value, pattern="{:.4f}") -> str:

@@ -7,6 +7,7 @@ TensorFlow, 2 a user mistake (bad experiment, unreadable data, a stack that does
 """
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from tapedeck.engine.cli.errors import USER_ERROR, load_or_explain
 from tapedeck.engine.cli.errors import fail as _fail
+from tapedeck.engine.spec.experiment import APIS, LOOPS
 
 __all__ = ["add_train_arguments", "train_command", "ConsoleReporter"]
 
@@ -25,8 +27,8 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("experiment", nargs="?", help="experiment file (JSON); optional with --resume")
     parser.add_argument("--out", default="runs", metavar="DIR", help="folder for run folders (default: runs)")
     parser.add_argument("--epochs", type=_positive_int, metavar="N", help="train this many epochs in total")
-    parser.add_argument("--loop", choices=("fit", "tape"), help="model.fit or the GradientTape loop")
-    parser.add_argument("--api", choices=("sequential", "functional", "subclassing"),
+    parser.add_argument("--loop", choices=LOOPS, help="model.fit or the GradientTape loop")
+    parser.add_argument("--api", choices=APIS,
                         help="how the model is written")
     parser.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N training examples")
     parser.add_argument("--resume", metavar="RUN_DIR",
@@ -126,7 +128,7 @@ class ConsoleReporter:
         self._bar_open = False
 
     def __call__(self, event) -> None:
-        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        handler = getattr(self, f"_on_{_snake(type(event).__name__)}", None)
         if handler is not None:
             handler(event)
 
@@ -136,7 +138,7 @@ class ConsoleReporter:
             self._bar_open = False
         print(text, file=file or self.stream, flush=True)
 
-    def _on_RunStarted(self, event) -> None:
+    def _on_run_started(self, event) -> None:
         self.epochs, self.steps, self.initial_epoch = event.epochs, event.steps_per_epoch, event.initial_epoch
         self._started = time.perf_counter()
         resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
@@ -144,7 +146,7 @@ class ConsoleReporter:
                     f"{event.steps_per_epoch} steps (batch {event.batch_size}), loop {event.loop}{resumed}")
         self._print(f"run folder: {event.run_dir}")
 
-    def _on_BatchEnd(self, event) -> None:
+    def _on_batch_end(self, event) -> None:
         if not self.tty:
             return
         now = time.perf_counter()
@@ -172,17 +174,17 @@ class ConsoleReporter:
             return "?"
         return _clock(elapsed / done_steps * remaining)
 
-    def _on_EpochEnd(self, event) -> None:
+    def _on_epoch_end(self, event) -> None:
         val = ""
         if event.val_loss is not None:
             val = f" - val_loss {event.val_loss:.4f} - val_accuracy {event.val_accuracy:.4f}"
         self._print(f"epoch {event.epoch}/{self.epochs} - {event.seconds:.1f}s - loss {event.loss:.4f} "
                     f"- accuracy {event.accuracy:.4f}{val} - lr {event.learning_rate:.3g}")
 
-    def _on_TestResult(self, event) -> None:
+    def _on_test_result(self, event) -> None:
         self.test = event
 
-    def _on_Finished(self, event) -> None:
+    def _on_finished(self, event) -> None:
         if event.reason == "failed":
             stream = sys.stderr
             if event.problems:
@@ -209,3 +211,8 @@ def _clock(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _snake(name: str) -> str:
+    """EpochEnd -> epoch_end: the handler name for an event class."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

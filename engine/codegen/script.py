@@ -13,14 +13,13 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from tapedeck.engine.spec import catalogue, graph
 from tapedeck.engine.codegen.data import data_code
 from tapedeck.engine.codegen.training import fit_code, tape_code
+from tapedeck.engine.spec import catalogue, graph
+from tapedeck.engine.spec.experiment import APIS, LOOPS
 
 __all__ = ["generate_code", "model_code", "layer_expression", "APIS", "LOOPS"]
 
-APIS = ("sequential", "functional", "subclassing")
-LOOPS = ("fit", "tape")
 
 # Leading constructor arguments written positionally, as the tutorial does (``Conv2D(32, 3, ...)``,
 # ``Dense(128, ...)``). Each tuple is a prefix of the Keras signature (a test checks it).
@@ -159,7 +158,7 @@ def _unknown_type(node):
     try:
         catalogue.layer_type(node.spec.type)
         return []
-    except catalogue.UnknownLayerType as error:
+    except catalogue.UnknownLayerTypeError as error:
         return [error]
 
 

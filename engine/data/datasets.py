@@ -11,15 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tapedeck.engine.data.readers import DataError, RawSet, read_cifar, read_idx_folder, read_npz
 from tapedeck.engine.data.image_folder import describe_image_folder, held_out_split, read_image_folder
 from tapedeck.engine.data.keras_sets import DIGIT_NAMES, KERAS_SETS, KERAS_SOURCES, load_keras_set
+from tapedeck.engine.data.readers import DataError, RawSet, read_cifar, read_idx_folder, read_npz
+from tapedeck.engine.spec.experiment import FILE_SOURCES, SOURCES
 
 __all__ = ["DataError", "Dataset", "SOURCES", "KERAS_SOURCES", "FILE_SOURCES", "SAMPLE_SIZE",
            "load_dataset", "describe"]
 
-FILE_SOURCES = ("idx", "cifar", "npz", "folder")
-SOURCES = ("digits",) + KERAS_SOURCES + FILE_SOURCES
 SAMPLE_SIZE = 32
 _SEED = 0
 _DIGITS_TEST_FRACTION = 0.2

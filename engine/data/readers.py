@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tapedeck.engine.errors import TapedeckError
+
 __all__ = ["DataError", "RawSet", "read_idx", "read_idx_folder", "read_cifar", "read_npz", "existing_path"]
 
 
-class DataError(Exception):
+class DataError(TapedeckError):
     """A data source that cannot be used; the message names the file or folder and the fix."""
 
 

@@ -1,1 +1,2 @@
-"""From an experiment to a Keras model: the shape and parameter check with its rules, the three builders, the inference twin."""
+"""From an experiment to a Keras model: the shape and parameter check with its rules, the three builders,
+the inference twin."""

@@ -17,15 +17,16 @@ import re
 
 import keras
 
-from tapedeck.engine.spec import catalogue, graph
+from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.model.check import keras_message
+from tapedeck.engine.spec import catalogue, graph
+from tapedeck.engine.spec.experiment import APIS
 
 __all__ = ["BuildError", "build_model", "TapedeckModel", "APIS"]
 
-APIS = ("sequential", "functional", "subclassing")
 
 
-class BuildError(Exception):
+class BuildError(TapedeckError):
     """The stack cannot be built in the chosen API; the message names the layer and the fix."""
 
 
@@ -70,7 +71,7 @@ def _where(index, name, type_name) -> str:
     return f"layer {index} '{name}' ({type_name}): "
 
 
-class _blame:
+class _Blame:
     """Turns a Keras exception into a BuildError naming the layer being built."""
 
     def __init__(self, node=None, where=""):
@@ -91,7 +92,7 @@ def _sequential(nodes, input_shape, name) -> keras.Model:
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=input_shape, name=graph.INPUT))
     for node in nodes:
-        with _blame(node):
+        with _Blame(node):
             model.add(catalogue.make_layer(node.spec, node.name))
     return model
 
@@ -100,7 +101,7 @@ def _functional(nodes, input_shape, name) -> keras.Model:
     inputs = keras.Input(shape=input_shape, name=graph.INPUT)
     tensors = {graph.INPUT: inputs}
     for node in nodes:
-        with _blame(node):
+        with _Blame(node):
             layer = catalogue.make_layer(node.spec, node.name)
             args = [tensors[ref] for ref in node.inputs]
             tensors[node.name] = layer(args if catalogue.layer_type(node.spec.type).merge else args[0])
@@ -133,7 +134,7 @@ class TapedeckModel(keras.Model):
                         for node in nodes]
         self.stack = []
         for node in nodes:
-            with _blame(node):
+            with _Blame(node):
                 self.stack.append(catalogue.make_layer(node.spec, node.name))
         self._takes_training = tuple(_takes_training(layer) for layer in self.stack)
 
@@ -150,7 +151,7 @@ class TapedeckModel(keras.Model):
         for index, (layer, (name, refs, merge)) in enumerate(zip(self.stack, self._wiring)):
             args = [shapes[ref] for ref in refs]
             shape = args if merge else args[0]
-            with _blame(where=_where(index, name, type(layer).__name__)):
+            with _Blame(where=_where(index, name, type(layer).__name__)):
                 layer.build(shape)
                 shapes[name] = tuple(layer.compute_output_shape(shape))
 

@@ -15,8 +15,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from tapedeck.engine.spec import catalogue, graph
 from tapedeck.engine.model import check_rules
+from tapedeck.engine.spec import catalogue, graph
 
 
 @dataclass
@@ -189,7 +189,7 @@ def _ask_keras(node, merge, input_shapes):
         layer = catalogue.make_layer(node.spec, node.name)
         args = [keras.KerasTensor((None, *shape)) for shape in input_shapes]
         output = layer(args if merge else args[0])
-    except Exception as error:  # Keras refuses what our rules let through
+    except Exception as error:  # noqa: BLE001 — Keras refuses what our rules let through
         return None, 0, 0, keras_message(error)
     if isinstance(output, (list, tuple)):
         return None, 0, 0, "returns several outputs; Tapedeck layers must return one."

@@ -8,6 +8,7 @@ Every function here returns messages; none raises, none imports Keras.
 from __future__ import annotations
 
 from tapedeck.engine.spec import catalogue, graph
+from tapedeck.engine.text import is_number
 
 SPARSE_LOSS = "sparse_categorical_crossentropy"
 ONE_HOT_LOSS = "categorical_crossentropy"
@@ -37,9 +38,6 @@ def param_value(spec, layer_type, name):
 def _has_param(layer_type, name) -> bool:
     return layer_type.param(name) is not None
 
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _pair(value):
@@ -74,11 +72,11 @@ def value_problems(spec, layer_type) -> dict[str, str]:
              "filters": "the number of feature maps this layer outputs"}
     for name, meaning in sizes.items():
         value = spec.params.get(name)
-        if _has_param(layer_type, name) and _is_number(value) and value <= 0:
+        if _has_param(layer_type, name) and is_number(value) and value <= 0:
             problems[name] = (f"{name} must be a positive whole number ({meaning}); received {value}. "
                             f"Set {name} to 1 or more.")
     rate = spec.params.get("rate")
-    if _has_param(layer_type, "rate") and _is_number(rate) and not 0 <= rate < 1:
+    if _has_param(layer_type, "rate") and is_number(rate) and not 0 <= rate < 1:
         problems["rate"] = (f"rate is the fraction of values dropped during training and must be "
                             f"from 0 up to (not including) 1; received {rate}. Try 0.2 to 0.5.")
     return problems

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tapedeck.engine.spec.experiment import APIS, LOOPS
+
 __all__ = ["ApiPlan", "api_variants", "parameter_counts"]
 
-APIS = ("sequential", "functional", "subclassing")
-LOOPS = ("fit", "tape")
 
 
 @dataclass

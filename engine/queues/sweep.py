@@ -14,6 +14,9 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.text import percent
+
 __all__ = ["SweepAxis", "SweepError", "MAX_AXES", "MAX_RUNS", "LAYER_PARAMS", "sweepable_settings",
            "expand", "parse_axis", "ranking", "RankedRun", "format_ranking"]
 
@@ -25,7 +28,7 @@ _SHORT = {"learning_rate": "lr", "batch_size": "bs"}
 _LAYER_PATH = re.compile(r"^model\.layers\[(\d+)\]\.(\w+)$")
 
 
-class SweepError(Exception):
+class SweepError(TapedeckError):
     """The grid cannot be expanded; ``problems`` lists every reason, each naming its setting."""
 
     def __init__(self, problems):
@@ -122,8 +125,8 @@ class RankedRun:
 
 def ranking(run_dirs, axes=()) -> list[RankedRun]:
     """Finished runs, best validation accuracy first (runs without one last, then by test accuracy)."""
-    from tapedeck.engine.spec.diff import flatten
     from tapedeck.engine.runs.index import read_run
+    from tapedeck.engine.spec.diff import flatten
 
     rows = []
     for run_dir in run_dirs:
@@ -146,8 +149,8 @@ def format_ranking(rows: list[RankedRun]) -> str:
         return "no finished runs"
     settings = list(rows[0].values)
     headers = ["#", *settings, "best val acc", "epoch", "test acc", "status", "run"]
-    table = [[str(r.rank), *(_shown(r.values.get(s)) for s in settings), _percent(r.best_val_accuracy),
-              "-" if r.best_epoch is None else str(r.best_epoch), _percent(r.test_accuracy), r.status, r.run_dir]
+    table = [[str(r.rank), *(_setting(r.values.get(s)) for s in settings), percent(r.best_val_accuracy),
+              "-" if r.best_epoch is None else str(r.best_epoch), percent(r.test_accuracy), r.status, r.run_dir]
              for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("-" * w for w in widths)]
@@ -226,16 +229,13 @@ def _label(experiment, setting: str, value) -> str:
 
         nodes, _ = graph.resolve(experiment.model.layers)
         name = nodes[int(match.group(1))].name
-        return f"{name}.{match.group(2)}{_shown(value)}"
-    return f"{_SHORT[setting[len('training.'):]]}{_shown(value)}"
+        return f"{name}.{match.group(2)}{_setting(value)}"
+    return f"{_SHORT[setting[len('training.'):]]}{_setting(value)}"
 
 
-def _shown(value) -> str:
+def _setting(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
-
-def _percent(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def _unique(items):

@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.files import atomic_path, write_bytes_atomic, write_text_atomic
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportResult", "load_run_model", "save_keras", "save_savedmodel",
@@ -41,7 +42,7 @@ EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "script", "history")
 _SUFFIX = {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "script": ".py", "history": ".csv"}
 
 
-class ExportError(Exception):
+class ExportError(TapedeckError):
     """The run or the target cannot be exported as asked; the message names the path and the fix."""
 
 

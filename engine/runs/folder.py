@@ -22,6 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
+from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.files import atomic_path, write_text_atomic
 
 __all__ = ["RunFolder", "RunFolderError", "HISTORY_COLUMNS"]
@@ -29,7 +30,7 @@ __all__ = ["RunFolder", "RunFolderError", "HISTORY_COLUMNS"]
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
 
-class RunFolderError(Exception):
+class RunFolderError(TapedeckError):
     """A folder given to resume from is not a run Tapedeck can continue."""
 
 
@@ -39,7 +40,7 @@ class RunFolder:
 
     # -- creation -------------------------------------------------------------------------------
     @classmethod
-    def create(cls, runs_dir, name: str) -> "RunFolder":
+    def create(cls, runs_dir, name: str) -> RunFolder:
         """``runs/<YYYYmmdd-HHMMSS>-<name>/``; a numeric suffix keeps two runs in one second apart."""
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name or "run").strip("-.") or "run"
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -55,7 +56,7 @@ class RunFolder:
         raise RunFolderError(f"{root}: could not create a new run folder (1000 runs named {slug!r} this second)")
 
     @classmethod
-    def open_for_resume(cls, path) -> "RunFolder":
+    def open_for_resume(cls, path) -> RunFolder:
         folder = cls(path)
         if not folder.path.is_dir():
             raise RunFolderError(f"{folder.path}: no such run folder; give the folder a previous run wrote")

@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.runs.folder import RunFolder
+from tapedeck.engine.text import percent
 
 __all__ = ["RunSummary", "RunIndexError", "read_run", "list_runs", "format_runs_table", "best_val_accuracy",
            "delete_run", "STATUSES"]
@@ -26,7 +28,7 @@ STATUSES = ("completed", "stopped", "early_stopped", "diverged", "failed", "inco
 _STAMP = re.compile(r"^(\d{8}-\d{6})-")
 
 
-class RunIndexError(Exception):
+class RunIndexError(TapedeckError):
     """A path given as a run (or runs folder) cannot be used; the message names it and the fix."""
 
 
@@ -138,7 +140,7 @@ def format_runs_table(summaries: list[RunSummary]) -> str:
     for s in summaries:
         epochs = "-" if s.epochs is None else (f"{s.epochs}/{s.epochs_planned}" if s.epochs_planned else str(s.epochs))
         rows.append((s.path.name, s.date, s.dataset or "-", s.api or "-", s.loop or "-", epochs,
-                     _percent(s.best_val_accuracy), _percent(s.test_accuracy), s.status))
+                     percent(s.best_val_accuracy), percent(s.test_accuracy), s.status))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -204,7 +206,3 @@ def _number(value) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _percent(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"

@@ -8,12 +8,13 @@ No Keras import at module level: the window reads this table before TensorFlow h
 from __future__ import annotations
 
 import difflib
-import json
-import math
 from dataclasses import dataclass
 
+from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.text import is_number, shown
+
 __all__ = [
-    "Param", "LayerType", "GROUPS", "CATALOGUE", "ACTIVATIONS", "UnknownLayerType",
+    "Param", "LayerType", "GROUPS", "CATALOGUE", "ACTIVATIONS", "UnknownLayerTypeError",
     "layer_type", "check_params", "keras_kwargs", "make_layer", "non_default_params",
     "check_value", "normalize_value", "describe",
 ]
@@ -79,7 +80,7 @@ class LayerType:
         return {p.name: _to_json(p.default) for p in self.params if p.required}
 
 
-class UnknownLayerType(KeyError):
+class UnknownLayerTypeError(TapedeckError, KeyError):
     """A layer type the catalogue does not have; ``str()`` is a readable sentence, not a quoted repr."""
 
     def __init__(self, name):
@@ -126,8 +127,8 @@ def _stride_or_dilation(values):
     strides, dilation = _pairs(values["strides"], values["dilation_rate"])
     if max(strides) > 1 and max(dilation) > 1:
         return ("dilation_rate", f"must be 1 when strides is above 1 (Keras cannot combine them), "
-                                 f"received {_shown(values['dilation_rate'])} with strides "
-                                 f"{_shown(values['strides'])}; set one of them to 1")
+                                 f"received {shown(values['dilation_rate'])} with strides "
+                                 f"{shown(values['strides'])}; set one of them to 1")
     return None
 
 
@@ -262,7 +263,7 @@ def layer_type(name) -> LayerType:
     try:
         return CATALOGUE[name]
     except (KeyError, TypeError):
-        raise UnknownLayerType(name) from None
+        raise UnknownLayerTypeError(name) from None
 
 
 # --- values ------------------------------------------------------------------------------------------
@@ -274,20 +275,10 @@ def _to_json(value):
     return value
 
 
-def _shown(value) -> str:
-    """A value as the person wrote it in the file (JSON spelling: true, null, [1, 2])."""
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
-
-def _is_number(value) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
 def _range_words(param: Param, integer: bool) -> str:
@@ -326,7 +317,7 @@ def describe(param: Param) -> str:
     if param.kind == "bool":
         return "true or false"
     if param.kind == "choice":
-        return "one of " + ", ".join(_shown(c) for c in param.choices)
+        return "one of " + ", ".join(shown(c) for c in param.choices)
     if param.kind == "int_or_pair":
         return f"{_range_words(param, True)} or a pair [rows, cols] of them{none}"
     if param.kind == "float_or_pair":
@@ -343,7 +334,7 @@ def _value_ok(param: Param, value) -> bool:
     if kind in ("int", "int_or_none"):
         return _is_int(value) and _in_range(param, value)
     if kind == "float":
-        return _is_number(value) and _in_range(param, value)
+        return is_number(value) and _in_range(param, value)
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "choice":
@@ -357,7 +348,7 @@ def _value_ok(param: Param, value) -> bool:
         items = value if isinstance(value, (list, tuple)) else [value]
         if isinstance(value, (list, tuple)) and len(value) != 2:
             return False
-        return all(_is_number(v) and _in_range(param, v) for v in items)
+        return all(is_number(v) and _in_range(param, v) for v in items)
     if kind == "int_list":
         if not isinstance(value, (list, tuple)) or not value or not all(_is_int(v) for v in value):
             return False
@@ -369,7 +360,7 @@ def check_value(param: Param, value, path: str) -> str | None:
     """One problem sentence ("path: expected …, received …"), or None when the value is fine."""
     if _value_ok(param, value):
         return None
-    return f"{path}: expected {describe(param)}, received {_shown(value)}"
+    return f"{path}: expected {describe(param)}, received {shown(value)}"
 
 
 def check_params(spec, path: str) -> list[str]:
@@ -377,7 +368,7 @@ def check_params(spec, path: str) -> list[str]:
     wrong types, out-of-range values. ``path`` is where the layer lives, e.g. ``model.layers[3]``."""
     try:
         kind = layer_type(spec.type)
-    except UnknownLayerType as error:
+    except UnknownLayerTypeError as error:
         return [f"{path}.type: {error}"]
     problems = []
     params = spec.params or {}
@@ -395,7 +386,7 @@ def check_params(spec, path: str) -> list[str]:
     for param in kind.params:
         if param.required and param.name not in params:
             problems.append(f"{path}.{param.name}: missing; {kind.name} needs {param.name} "
-                            f"(for example {_shown(_to_json(param.default))})")
+                            f"(for example {shown(_to_json(param.default))})")
     if not problems:
         values = {p.name: params.get(p.name, p.default) for p in kind.params}
         for rule in kind.rules:

@@ -81,7 +81,7 @@ def format_differences(differences: list[Difference], left_title: str = "left", 
     """Three columns: key path, left value, right value (what ``tapedeck compare`` prints)."""
     if not differences:
         return "the experiments are identical"
-    rows = [(d.path, _shown(d.left), _shown(d.right)) for d in differences
+    rows = [(d.path, _described(d.left), _described(d.right)) for d in differences
             if not _layer_detail_of_added(d, differences)]
     headers = ("setting", left_title, right_title)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -151,7 +151,7 @@ def _layer_detail_of_added(d: Difference, all_differences) -> bool:
     return any(o.path == head for o in all_differences)
 
 
-def _shown(value) -> str:
+def _described(value) -> str:
     if value is MISSING:
         return "(absent)"
     if isinstance(value, dict) and "type" in value:
@@ -188,7 +188,7 @@ def format_differences_among(rows: list[tuple[str, list]], titles: list[str]) ->
     if not rows:
         return "the experiments are identical"
     headers = ["setting", *titles]
-    table = [[key, *(_shown(v) for v in values)] for key, values in rows]
+    table = [[key, *(_described(v) for v in values)] for key, values in rows]
     widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() for t in table]

@@ -12,13 +12,15 @@ import dataclasses
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
-from tapedeck.engine.spec import catalogue
+from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.files import write_text_atomic
+from tapedeck.engine.spec import catalogue
+from tapedeck.engine.text import shown
 
 __all__ = [
     "FORMAT", "MIGRATIONS", "DEFAULT_PRESET", "ExperimentError",
@@ -46,7 +48,7 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 DISTRIBUTES = ("none", "auto", "mirrored", "multi_worker")
 
 
-class ExperimentError(Exception):
+class ExperimentError(TapedeckError):
     """Every problem found in one experiment; each line names the key path (and the file, if any)."""
 
     def __init__(self, problems, source=None):
@@ -144,7 +146,7 @@ class Experiment:
         }
 
     @classmethod
-    def from_dict(cls, d) -> "Experiment":
+    def from_dict(cls, d) -> Experiment:
         """Validate everything and build the experiment, or raise ExperimentError listing ALL problems."""
         problems: list[str] = []
         experiment = _read_experiment(d, problems)
@@ -152,7 +154,7 @@ class Experiment:
             raise ExperimentError(problems)
         return experiment
 
-    def copy(self) -> "Experiment":
+    def copy(self) -> Experiment:
         return _copy.deepcopy(self)
 
     def problems(self) -> list[str]:
@@ -163,9 +165,6 @@ class Experiment:
 
 
 # --- validation: each rule returns None (fine) or the words after "expected" --------------------------
-
-def _shown(value) -> str:
-    return catalogue._shown(value)
 
 
 def _is_int(value) -> bool:
@@ -207,7 +206,7 @@ def _bool(value):
 def _choice(options):
     def rule(value):
         return None if isinstance(value, str) and value in options else "one of " + ", ".join(
-            _shown(o) for o in options)
+            shown(o) for o in options)
     return rule
 
 
@@ -282,7 +281,7 @@ def _unknown(key, known, path, problems):
 def _read_section(cls, rules, d, path, problems):
     """Fill dataclass ``cls`` from mapping ``d``; missing keys keep their defaults."""
     if not isinstance(d, dict):
-        problems.append(f"{path}: expected an object {{...}}, received {_shown(d)}")
+        problems.append(f"{path}: expected an object {{...}}, received {shown(d)}")
         return cls()
     values = {}
     for key, value in d.items():
@@ -291,7 +290,7 @@ def _read_section(cls, rules, d, path, problems):
             continue
         expected = rules[key](value)
         if expected:
-            problems.append(f"{path}.{key}: expected {expected}, received {_shown(value)}")
+            problems.append(f"{path}.{key}: expected {expected}, received {shown(value)}")
             continue
         if key in _FLOAT_FIELDS and value is not None:
             value = float(value)
@@ -301,23 +300,23 @@ def _read_section(cls, rules, d, path, problems):
 
 def _read_layer(d, path, problems) -> LayerSpec | None:
     if not isinstance(d, dict):
-        problems.append(f"{path}: expected a layer object {{\"type\": ...}}, received {_shown(d)}")
+        problems.append(f"{path}: expected a layer object {{\"type\": ...}}, received {shown(d)}")
         return None
     before = len(problems)
     kind = d.get("type")
     if "type" not in d:
         problems.append(f"{path}.type: missing; every layer needs a Keras layer type, e.g. \"Dense\"")
     elif not isinstance(kind, str):
-        problems.append(f"{path}.type: expected a layer type name, received {_shown(kind)}")
+        problems.append(f"{path}.type: expected a layer type name, received {shown(kind)}")
     name = d.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip() or "/" in name):
         problems.append(f"{path}.name: expected a non-empty name without '/', or null, "
-                        f"received {_shown(name)}")
+                        f"received {shown(name)}")
     inputs = d.get("inputs")
     if inputs is not None and (not isinstance(inputs, list) or not inputs
                                or not all(isinstance(i, str) and i for i in inputs)):
         problems.append(f"{path}.inputs: expected a non-empty list of earlier layer names, "
-                        f"received {_shown(inputs)}")
+                        f"received {shown(inputs)}")
     params = {k: _copy.deepcopy(v) for k, v in d.items() if k not in ("type", "name", "inputs")}
     spec = LayerSpec(type=kind, params=params, name=name, inputs=list(inputs) if inputs else None)
     if isinstance(kind, str):
@@ -327,7 +326,7 @@ def _read_layer(d, path, problems) -> LayerSpec | None:
 
 def _read_model(d, path, problems) -> ModelSpec:
     if not isinstance(d, dict):
-        problems.append(f"{path}: expected an object {{\"api\": ..., \"layers\": [...]}}, received {_shown(d)}")
+        problems.append(f"{path}: expected an object {{\"api\": ..., \"layers\": [...]}}, received {shown(d)}")
         return ModelSpec()
     model = ModelSpec()
     for key in d:
@@ -336,12 +335,12 @@ def _read_model(d, path, problems) -> ModelSpec:
     if "api" in d:
         expected = _choice(APIS)(d["api"])
         if expected:
-            problems.append(f"{path}.api: expected {expected}, received {_shown(d['api'])}")
+            problems.append(f"{path}.api: expected {expected}, received {shown(d['api'])}")
         else:
             model.api = d["api"]
     layers = d.get("layers", [])
     if not isinstance(layers, list):
-        problems.append(f"{path}.layers: expected a list of layers, received {_shown(layers)}")
+        problems.append(f"{path}.layers: expected a list of layers, received {shown(layers)}")
         layers = []
     for index, item in enumerate(layers):
         spec = _read_layer(item, f"{path}.layers[{index}]", problems)
@@ -352,7 +351,7 @@ def _read_model(d, path, problems) -> ModelSpec:
 
 def _read_experiment(d, problems) -> Experiment | None:
     if not isinstance(d, dict):
-        problems.append(f"expected an experiment object {{\"format\": \"{FORMAT}\", ...}}, received {_shown(d)}")
+        problems.append(f"expected an experiment object {{\"format\": \"{FORMAT}\", ...}}, received {shown(d)}")
         return None
     d = _migrate(d, problems)
     if d is None:
@@ -365,14 +364,14 @@ def _read_experiment(d, problems) -> Experiment | None:
     if "name" in d:
         expected = _text()(d["name"])
         if expected:
-            problems.append(f"name: expected {expected}, received {_shown(d['name'])}")
+            problems.append(f"name: expected {expected}, received {shown(d['name'])}")
         else:
             experiment.name = d["name"]
     if "data" in d:
         experiment.data = _read_section(DataSpec, _DATA_RULES, d["data"], "data", problems)
         source, path = experiment.data.source, d["data"].get("path") if isinstance(d["data"], dict) else None
         if source in FILE_SOURCES and path is None:
-            problems.append(f"data.path: missing; source {_shown(source)} reads a file or folder, "
+            problems.append(f"data.path: missing; source {shown(source)} reads a file or folder, "
                             f"give its location in \"path\"")
     if "model" in d:
         experiment.model = _read_model(d["model"], "model", problems)
@@ -399,7 +398,7 @@ def _migrate(d, problems) -> dict | None:
             newer = version is not None and int(version[1]) > int(FORMAT.split("/")[1])
             why = ("a newer format than this Tapedeck reads; update Tapedeck" if newer
                    else "not an experiment format Tapedeck knows")
-            problems.append(f"format: {_shown(fmt)} is {why} (supported: {_supported()})")
+            problems.append(f"format: {shown(fmt)} is {why} (supported: {_supported()})")
             return None
         seen.add(fmt)
         d = MIGRATIONS[fmt](_copy.deepcopy(d))

@@ -1,1 +1,2 @@
-"""One training run, `run(experiment, reporter, control)`: both loops, callbacks, events, optimizers, strategy, evaluation."""
+"""One training run, `run(experiment, reporter, control)`: both loops, callbacks, events, optimizers,
+strategy, evaluation."""

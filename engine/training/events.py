@@ -7,7 +7,7 @@ No TensorFlow here: the window imports this module before TensorFlow has loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 __all__ = [
     "RunStarted",
@@ -61,8 +61,8 @@ class EpochEnd:
     epoch: int
     loss: float
     accuracy: float
-    val_loss: Optional[float]
-    val_accuracy: Optional[float]
+    val_loss: float | None
+    val_accuracy: float | None
     learning_rate: float
     seconds: float
 
@@ -95,7 +95,7 @@ class Finished:
 
     reason: str
     message: str
-    run_dir: Optional[str]
-    step: Optional[int] = None
-    epoch: Optional[int] = None
+    run_dir: str | None
+    step: int | None = None
+    epoch: int | None = None
     problems: tuple = field(default=())

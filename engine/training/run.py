@@ -15,9 +15,10 @@ import time
 import traceback
 from dataclasses import dataclass
 
+from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.training.events import Finished, RunStarted
 
-__all__ = ["RunControl", "run", "UserProblem"]
+__all__ = ["RunControl", "run", "UserProblemError"]
 
 
 class RunControl:
@@ -51,7 +52,7 @@ class RunControl:
         self._running.wait(timeout)
 
 
-class UserProblem(Exception):
+class UserProblemError(TapedeckError):
     """A mistake in the experiment or its data: reported as one or more plain lines, no traceback."""
 
     def __init__(self, problems):
@@ -97,7 +98,7 @@ class _Session:
     def execute(self):
         try:
             finished = self._train()
-        except UserProblem as problem:
+        except UserProblemError as problem:
             finished = Finished("failed", str(problem), self._run_dir(), problems=problem.problems)
         except Exception as error:  # noqa: BLE001 — the contract: a run never raises
             finished = Finished("failed", _describe(error), self._run_dir())
@@ -132,8 +133,13 @@ class _Session:
     def _train(self) -> Finished:
         import keras
 
-        from tapedeck.engine.training.callbacks import (CheckpointCallback, ControlCallback, DivergenceCallback,
-                                      ReporterCallback, RunState)
+        from tapedeck.engine.training.callbacks import (
+            CheckpointCallback,
+            ControlCallback,
+            DivergenceCallback,
+            ReporterCallback,
+            RunState,
+        )
         from tapedeck.engine.training.evaluation import evaluate_test, probability_converter
         from tapedeck.engine.training.optimizers import make_loss, schedule_callbacks
         from tapedeck.engine.training.strategy import StrategyError, make_strategy
@@ -150,11 +156,11 @@ class _Session:
         try:
             strategy = make_strategy(training.distribute)
         except StrategyError as error:
-            raise UserProblem([str(error)]) from None
+            raise UserProblemError([str(error)]) from None
         self.metrics["replicas"] = int(strategy.num_replicas_in_sync)
 
         if training.tensorboard and not _tensorboard_available():
-            raise UserProblem(["training.tensorboard: the tensorboard package is not installed; "
+            raise UserProblemError(["training.tensorboard: the tensorboard package is not installed; "
                                "run `pip install tensorboard` or set tensorboard to false"])
         batch_size = int(training.batch_size)
         steps_per_epoch = max(1, math.ceil(len(data.x_train) / batch_size))
@@ -247,7 +253,8 @@ class _Session:
             "python": platform.python_version(),
         }
         gpus = tf.config.list_logical_devices("GPU")
-        self.metrics["device"] = ", ".join(d.name for d in gpus) if gpus else f"CPU ({platform.processor() or platform.machine()})"
+        cpu = f"CPU ({platform.processor() or platform.machine()})"
+        self.metrics["device"] = ", ".join(d.name for d in gpus) if gpus else cpu
 
     def _load_data(self):
         from tapedeck.engine.data.datasets import DataError, load_dataset
@@ -255,16 +262,17 @@ class _Session:
         try:
             return load_dataset(self.experiment.data)
         except DataError as error:
-            raise UserProblem([str(error)]) from None
+            raise UserProblemError([str(error)]) from None
         except Exception as error:  # noqa: BLE001 — Keras's loaders raise a bare Exception offline
-            raise UserProblem([f"data.source {self.experiment.data.source!r}: could not load ({_describe(error)})"]) from None
+            source = self.experiment.data.source
+            raise UserProblemError([f"data.source {source!r}: could not load ({_describe(error)})"]) from None
 
     def _check(self, dataset) -> None:
         from tapedeck.engine.model.check import check
 
         report = check(self.experiment, dataset.input_shape, dataset.num_classes)
         if not report.ok:
-            raise UserProblem(report.all_problems())
+            raise UserProblemError(report.all_problems())
 
     def _open_folder(self):
         from tapedeck.engine.runs.folder import RunFolder, RunFolderError
@@ -279,7 +287,7 @@ class _Session:
                 folder.write_history([])
                 initial_epoch = 0
         except RunFolderError as error:
-            raise UserProblem([str(error)]) from None
+            raise UserProblemError([str(error)]) from None
         self.folder = folder
         folder.write_experiment(self.experiment)
         return folder, initial_epoch
@@ -305,7 +313,7 @@ class _Session:
                 try:
                     model = build_model(self.experiment, dataset.input_shape)
                 except BuildError as error:
-                    raise UserProblem([str(error)]) from None
+                    raise UserProblemError([str(error)]) from None
                 optimizer = make_optimizer(training, steps_per_epoch)
             model.compile(
                 optimizer=optimizer,

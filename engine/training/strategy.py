@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 
+from tapedeck.engine.errors import TapedeckError
+
 __all__ = ["make_strategy", "StrategyError"]
 
 
-class StrategyError(Exception):
+class StrategyError(TapedeckError):
     """The requested strategy cannot run here; the message says why and what to change."""
 
 

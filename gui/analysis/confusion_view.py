@@ -10,11 +10,24 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from tapedeck.gui.tabs.predictions_tab import to_qimage
-from tapedeck.gui.widgets.table_items import SortItem, percent
+from tapedeck.engine.text import percent
+from tapedeck.gui.widgets.images import to_qimage
+from tapedeck.gui.widgets.table_items import SortItem
 
 TILE_PX = 72
 INDEX_ROLE = Qt.UserRole + 3

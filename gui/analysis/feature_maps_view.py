@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from tapedeck.gui.tabs.predictions_tab import to_qimage
+from tapedeck.gui.widgets.images import to_qimage
 
 
 class FeatureMapsView(QWidget):

@@ -11,10 +11,21 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from tapedeck.gui.tabs.predictions_tab import to_qimage
+from tapedeck.gui.widgets.images import to_qimage
 
 CANVAS_PX = 280
 PEN_FRACTION = 0.085  # stroke width as a share of the canvas: about an MNIST pen at 28 px

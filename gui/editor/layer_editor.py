@@ -5,12 +5,23 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu,
-                               QSizePolicy, QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tapedeck.engine.spec.catalogue import CATALOGUE, GROUPS, layer_type
 from tapedeck.engine.spec.experiment import LayerSpec
-from tapedeck.gui.editor.stack_model import StackModel, format_count
+from tapedeck.engine.text import format_count
+from tapedeck.gui.editor.stack_model import StackModel
 
 
 def palette_groups() -> dict[str, list[str]]:

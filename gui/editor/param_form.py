@@ -7,9 +7,20 @@ from __future__ import annotations
 import json
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel,
-                               QLineEdit, QListWidget, QListWidgetItem, QScrollArea, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tapedeck.engine.spec import graph
 from tapedeck.engine.spec.catalogue import check_value, describe, layer_type
@@ -131,8 +142,8 @@ class ParamForm(QWidget):
             self._add_row("input from", source)
         for param in kind.params:
             editor = self._make_editor(param)
-            editor.setToolTip(f"{param.help}\nAccepts {describe(param)}; Keras default "
-                              f"{json.dumps(param.default) if not isinstance(param.default, tuple) else list(param.default)}.")
+            default = list(param.default) if isinstance(param.default, tuple) else json.dumps(param.default)
+            editor.setToolTip(f"{param.help}\nAccepts {describe(param)}; Keras default {default}.")
             self._add_row(param.name, editor, param)
         self._refresh_values()
 

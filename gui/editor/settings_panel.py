@@ -4,23 +4,35 @@ dataset's shape and sizes (or its clear error) come from the Checker once loaded
 """
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QGroupBox, QLabel, QLineEdit, QMenu,
-                               QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from tapedeck.engine.spec.experiment import LOSSES, MONITORS, OPTIMIZERS, SCHEDULES
+from tapedeck.engine.data.sources import guess_source
+from tapedeck.engine.spec.experiment import FILE_SOURCES, LOSSES, MONITORS, OPTIMIZERS, SCHEDULES
 
 SOURCE_LABELS = {
     "digits": "digits (scikit-learn, offline)", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
     "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "idx": "IDX files (folder)",
     "cifar": "CIFAR python batches", "npz": "NumPy .npz", "folder": "image folder (one per class)",
 }
-FILE_SOURCES = ("idx", "cifar", "npz", "folder")
 
 
 @dataclass
@@ -82,27 +94,10 @@ TRAINING_FIELDS = (
           "stopping", 0, 1000, visible=lambda e: e.training.early_stopping),
     Field("training", "restore_best_weights", "restore best", "bool", "keep the best epoch's weights",
           visible=lambda e: e.training.early_stopping),
-    Field("training", "seed", "seed", "optional_int", "random seed for weights and shuffling; none = a different run each time",
+    Field("training", "seed", "seed", "optional_int",
+          "random seed for weights and shuffling; none = a different run each time",
           -1, 2**31 - 1),
 )
-
-
-def guess_source(path: str) -> tuple[str | None, str]:
-    """Which file-based source a picked path is, from its layout; (None, why) when it is none."""
-    name = os.path.basename(path.rstrip("/")).lower()
-    if os.path.isfile(path):
-        if name.endswith(".npz"):
-            return "npz", ""
-        if name.endswith((".tar.gz", ".tgz")):
-            return "cifar", ""
-        return None, (f"{path}: not a data set Tapedeck reads. Pick a .npz file, a CIFAR .tar.gz, or a "
-                      "folder (IDX files, CIFAR batches, or one sub-folder of images per class).")
-    entries = set(os.listdir(path)) if os.path.isdir(path) else set()
-    if any(e.startswith("train-images-idx3-ubyte") for e in entries):
-        return "idx", ""
-    if {"data_batch_1", "batches.meta"} & entries or {"train", "meta"} <= entries:
-        return "cifar", ""
-    return "folder", ""
 
 
 class SettingsPanel(QWidget):

@@ -6,20 +6,12 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from tapedeck.engine.text import format_count, format_shape
+
 COLUMNS = ("#", "Name", "Type", "Output shape", "Params")
 MIME = "application/x-tapedeck-layer-row"
 PROBLEM_BG = QColor("#f8d7da")
 PROBLEM_FG = QColor("#842029")
-
-
-def format_shape(shape) -> str:
-    if shape is None:
-        return "…"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
-
-
-def format_count(count) -> str:
-    return "…" if count is None else f"{count:,}"
 
 
 class StackModel(QAbstractTableModel):

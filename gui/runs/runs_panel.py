@@ -10,14 +10,26 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
+from tapedeck.engine.runs.index import RunIndexError, delete_run, list_runs
 from tapedeck.engine.spec.diff import MISSING, differences_among, experiment_differences
 from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
-from tapedeck.engine.runs.index import RunIndexError, delete_run, list_runs
+from tapedeck.engine.text import percent
 from tapedeck.gui.runs.run_curves import RunCurves
-from tapedeck.gui.widgets.table_items import SortItem, percent
+from tapedeck.gui.widgets.table_items import SortItem
 
 COLUMNS = ("name", "date", "dataset", "API", "loop", "epochs", "best val acc", "test acc", "status")
 PATH_ROLE = Qt.UserRole + 2

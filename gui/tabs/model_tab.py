@@ -8,12 +8,21 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
-from PySide6.QtWidgets import (QAbstractItemView, QGraphicsScene, QGraphicsView, QHeaderView,
-                               QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGraphicsScene,
+    QGraphicsView,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tapedeck.engine.spec import graph
-from tapedeck.gui.editor.stack_model import format_count, format_shape
+from tapedeck.engine.text import format_count, format_shape
 
 BOX_W, BOX_H, GAP_X, GAP_Y = 190, 46, 36, 34
 GROUP_COLOURS = {"core": "#e8f0fb", "convolution": "#e6f4ea", "pooling": "#fdf2e0",

@@ -6,33 +6,28 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderView, QLabel,
-                               QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QBrush, QColor, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tapedeck.engine.training.events import Predictions, RunStarted, TestResult
+from tapedeck.gui.widgets.images import to_qimage
 
 TILE_PX = 64
 COLUMNS = 8
 RIGHT = "#146c43"
 WRONG = "#b02a37"
-
-
-def to_qimage(image: np.ndarray) -> QImage:
-    """(H, W, C) float or int image → an 8-bit QImage (grayscale for 1 channel, RGB for 3)."""
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim == 2:
-        array = array[..., None]
-    top = float(array.max()) if array.size else 1.0
-    scale = 255.0 if top <= 1.0 + 1e-6 else 255.0 / max(top, 1.0)
-    pixels = np.clip(array * scale, 0, 255).astype(np.uint8)
-    height, width, channels = pixels.shape
-    if channels == 1:
-        data = np.ascontiguousarray(pixels[..., 0])
-        return QImage(data.data, width, height, width, QImage.Format_Grayscale8).copy()
-    data = np.ascontiguousarray(pixels[..., :3])
-    return QImage(data.data, width, height, 3 * width, QImage.Format_RGB888).copy()
 
 
 class Tile(QFrame):

@@ -15,8 +15,17 @@ import time
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGraphicsItem,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
 from tapedeck.gui.widgets.path_curve import PathCurve

@@ -36,7 +36,7 @@ class _Line(QGraphicsPathItem):
         super().__init__()
         self._curve = curve
 
-    def dataBounds(self, axis: int, frac: float = 1.0, orthoRange=None):  # noqa: N802 - pyqtgraph's names
+    def dataBounds(self, axis: int, frac: float = 1.0, orthoRange=None):  # noqa: N802, N803 - pyqtgraph's names
         values = self._curve._shown()[axis]
         values = values[np.isfinite(values)]
         return (float(values.min()), float(values.max())) if values.size else (None, None)

@@ -7,9 +7,6 @@ from PySide6.QtWidgets import QTableWidgetItem
 SORT_ROLE = Qt.UserRole + 1
 
 
-def percent(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
 
 class SortItem(QTableWidgetItem):
     """Shows ``text``, sorts by ``key`` (None sorts after every value in ascending order)."""
@@ -19,7 +16,7 @@ class SortItem(QTableWidgetItem):
         self.setData(SORT_ROLE, key)
         self.setFlags(self.flags() & ~Qt.ItemIsEditable)
 
-    def __lt__(self, other):  # noqa: D105 — Qt calls it to sort
+    def __lt__(self, other):  # Qt calls it to sort
         a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
         if a is None or b is None:
             return b is None and a is not None

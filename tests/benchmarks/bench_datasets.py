@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from tests.support.datafiles import cifar10_files, idx_bytes, write_folder, write_png, write_tar  # noqa: E402
 from tapedeck.engine.data.datasets import load_dataset  # noqa: E402
 from tapedeck.engine.spec.experiment import DataSpec  # noqa: E402
+from tests.support.datafiles import cifar10_files, idx_bytes, write_folder, write_png, write_tar  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -67,7 +67,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        measure("IDX, MNIST-sized, .gz", DataSpec(source="idx", path=str(write_mnist_idx(tmp / "gz", True))), tmp / "gz")
+        measure("IDX, MNIST-sized, .gz", DataSpec(source="idx", path=str(write_mnist_idx(tmp / "gz", True))),
+                tmp / "gz")
         measure("IDX, MNIST-sized, plain", DataSpec(source="idx", path=str(write_mnist_idx(tmp / "raw", False))),
                 tmp / "raw")
         measure("IDX, MNIST-sized, limit 1000", DataSpec(source="idx", path=str(tmp / "gz"), limit=1000), tmp / "gz")
@@ -87,7 +88,8 @@ def main(argv=None) -> int:
             rng = np.random.default_rng(0)
             for c in range(10):
                 for i in range(200):
-                    write_png(tmp / "pngs" / f"class{c}" / f"{i}.png", (32, 32), tuple(int(v) for v in rng.integers(0, 256, 3)))
+                    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+                    write_png(tmp / "pngs" / f"class{c}" / f"{i}.png", (32, 32), colour)
             measure("image folder, 2,000 PNGs 32x32", DataSpec(source="folder", path=str(tmp / "pngs")), tmp / "pngs")
     return 0
 

@@ -49,7 +49,7 @@ def measure_startup(launches: int) -> tuple[float, float]:
     for _ in range(launches):
         done = subprocess.run([sys.executable, "-c", STARTUP_CHILD, repr(time.time())], cwd=ROOT,
                               env=env, capture_output=True, text=True, timeout=120)
-        line = next((l for l in done.stdout.splitlines() if l.startswith("VISIBLE")), None)
+        line = next((text for text in done.stdout.splitlines() if text.startswith("VISIBLE")), None)
         if line is None:
             raise SystemExit(f"the window never became visible:\n{done.stderr[-2000:]}")
         _, wall, own = line.split()

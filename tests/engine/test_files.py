@@ -9,7 +9,7 @@ from tapedeck.engine import files
 def test_write_text_creates_folders_and_exact_text(tmp_path):
     target = tmp_path / "a" / "b" / "exp.json"
     files.write_text_atomic(target, "héllo\nworld\n")
-    assert target.read_bytes() == "héllo\nworld\n".encode("utf-8")
+    assert target.read_bytes() == "héllo\nworld\n".encode()
     assert os.listdir(target.parent) == ["exp.json"]
 
 

@@ -26,7 +26,7 @@ def short_experiment(name="history-run", api="functional", limit=LIMIT, epochs=E
     return experiment
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained_run() -> Path:
     """A completed functional digits run (200 examples, 2 epochs); its events are kept beside it."""
     from tapedeck.engine.training.events import Finished

@@ -5,10 +5,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tapedeck.engine.analysis.reopen import class_table, confusion_cell, format_class_table, most_confidently_wrong, open_run
-from tapedeck.engine.analysis.feature_maps import (FeatureMapError, conv_layer_names, feature_map_grid, feature_maps,
-                                 spatial_layer_names)
+from tapedeck.engine.analysis.feature_maps import (
+    FeatureMapError,
+    conv_layer_names,
+    feature_map_grid,
+    feature_maps,
+    spatial_layer_names,
+)
 from tapedeck.engine.analysis.own_input import InputError, pixel_scale, predict_one, prepare_array, prepare_image_file
+from tapedeck.engine.analysis.reopen import (
+    class_table,
+    confusion_cell,
+    format_class_table,
+    most_confidently_wrong,
+    open_run,
+)
 from tests.support.run_support import short_experiment, trained_run
 
 

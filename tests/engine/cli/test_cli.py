@@ -31,7 +31,7 @@ def test_check_prints_table_and_totals(digits_file, capsys):
 
 def test_check_reports_every_problem_and_exits_2(digits_file, capsys):
     def forget_flatten(data):
-        data["model"]["layers"] = [l for l in data["model"]["layers"] if l["type"] != "Flatten"]
+        data["model"]["layers"] = [layer for layer in data["model"]["layers"] if layer["type"] != "Flatten"]
 
     assert main(["check", str(_edit(digits_file, forget_flatten))]) == 2
     err = capsys.readouterr().err

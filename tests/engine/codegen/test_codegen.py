@@ -14,9 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tapedeck.engine.codegen.script import (
+    MODEL_ATTRIBUTES,
+    POSITIONAL,
+    TRAINING_AWARE,
+    generate_code,
+    layer_expression,
+    model_code,
+)
 from tapedeck.engine.spec import graph
-from tapedeck.engine.codegen.script import (MODEL_ATTRIBUTES, POSITIONAL, TRAINING_AWARE, generate_code, layer_expression,
-                            model_code)
 from tapedeck.engine.spec.experiment import Experiment, LayerSpec, list_presets, load_preset
 
 APIS = ("sequential", "functional", "subclassing")
@@ -101,7 +107,8 @@ def _two_replicas(text: str) -> str:
     )
     line = "strategy = tf.distribute.MirroredStrategy()"
     assert line in text
-    both = 'strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])\nprint("replicas:", strategy.num_replicas_in_sync)'
+    both = ('strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])\n'
+            'print("replicas:", strategy.num_replicas_in_sync)')
     return prefix + text.replace(line, both)
 
 

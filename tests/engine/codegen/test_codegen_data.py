@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tapedeck.engine.codegen.script import _imports
 from tapedeck.engine.codegen.data import data_code
+from tapedeck.engine.codegen.script import _imports
 from tapedeck.engine.data.datasets import load_dataset
 from tapedeck.engine.spec.experiment import DataSpec
 from tests.support import datafiles

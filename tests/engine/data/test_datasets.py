@@ -15,11 +15,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.support.datafiles import (cifar10_files, cifar100_files, images, label_of, write_class_folder, write_idx_set,
-                       write_tar)
 from tapedeck.engine.data.datasets import KERAS_SOURCES, SOURCES, DataError, describe, load_dataset
+from tapedeck.engine.data.keras_sets import CIFAR10_NAMES, CIFAR100_COARSE_NAMES, FASHION_MNIST_NAMES
 from tapedeck.engine.spec.experiment import DataSpec
-from tapedeck.engine.data.keras_sets import CIFAR100_COARSE_NAMES, CIFAR10_NAMES, FASHION_MNIST_NAMES
+from tests.support.datafiles import (
+    cifar10_files,
+    cifar100_files,
+    images,
+    label_of,
+    write_class_folder,
+    write_idx_set,
+    write_tar,
+)
 
 REAL_HASHES = {  # what keras/src/datasets/{mnist,cifar10,cifar100}.py pass to get_file
     "mnist": "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
@@ -185,8 +192,8 @@ def test_fashion_mnist_offline_names_the_missing_file(keras_home):
 def test_cifar100_offline_names_the_archive_keras_wants(keras_home):
     with pytest.raises(DataError) as err:
         load_dataset(DataSpec(source="cifar100"))
-    assert "cifar-100-python.tar.gz and save it as " + str(keras_home.root / "datasets" / "cifar-100-python-target_archive") \
-        in str(err.value)
+    target = keras_home.root / "datasets" / "cifar-100-python-target_archive"
+    assert "cifar-100-python.tar.gz and save it as " + str(target) in str(err.value)
     assert "'cifar'" in str(err.value)
 
 

@@ -8,11 +8,21 @@ import struct
 import numpy as np
 import pytest
 
-from tests.support.datafiles import (cifar10_files, cifar100_files, idx_bytes, images, label_of, write_class_folder,
-                       write_folder, write_idx_set, write_png, write_tar)
 from tapedeck.engine.data.datasets import DataError, load_dataset
-from tapedeck.engine.spec.experiment import DataSpec
 from tapedeck.engine.data.keras_sets import CIFAR10_NAMES, CIFAR100_COARSE_NAMES, CIFAR100_FINE_NAMES
+from tapedeck.engine.spec.experiment import DataSpec
+from tests.support.datafiles import (
+    cifar10_files,
+    cifar100_files,
+    idx_bytes,
+    images,
+    label_of,
+    write_class_folder,
+    write_folder,
+    write_idx_set,
+    write_png,
+    write_tar,
+)
 
 
 def _load(source, path, **options):

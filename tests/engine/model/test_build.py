@@ -2,16 +2,16 @@
 import numpy as np
 import pytest
 
-from tapedeck.engine.spec import graph
 from tapedeck.engine.model.build import BuildError, TapedeckModel, build_model
 from tapedeck.engine.model.check import check, known_input_shape
+from tapedeck.engine.spec import graph
 from tapedeck.engine.spec.experiment import Experiment, LayerSpec, ModelSpec, list_presets, load_preset
 
 APIS = ("sequential", "functional", "subclassing")
 DIGITS = (8, 8, 1)
 
 
-def L(type_, name=None, inputs=None, **params):
+def L(type_, name=None, inputs=None, **params):  # noqa: N802 — reads like the LayerSpec it makes
     return LayerSpec(type_, params, name, inputs)
 
 

@@ -1,14 +1,14 @@
 """The shape check: Keras's own shapes and counts, and one clear message per common mistake."""
 import pytest
 
-from tapedeck.engine.spec import graph
 from tapedeck.engine.model.check import check, keras_message, known_input_shape
+from tapedeck.engine.spec import graph
 from tapedeck.engine.spec.experiment import DataSpec, Experiment, LayerSpec, ModelSpec
 
 DIGITS = (8, 8, 1)
 
 
-def L(type_, name=None, inputs=None, **params):
+def L(type_, name=None, inputs=None, **params):  # noqa: N802 — reads like the LayerSpec it makes
     return LayerSpec(type_, params, name, inputs)
 
 

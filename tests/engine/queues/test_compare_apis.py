@@ -1,9 +1,9 @@
 """The same stack in the three APIs: one model, seen three ways."""
-from tapedeck.engine.spec import graph
 from tapedeck.engine.queues.compare_apis import api_variants, parameter_counts
-from tapedeck.engine.training.events import RunStarted
 from tapedeck.engine.queues.queue import run_queue
 from tapedeck.engine.runs.folder import RunFolder
+from tapedeck.engine.spec import graph
+from tapedeck.engine.training.events import RunStarted
 from tests.support.run_support import short_experiment
 
 

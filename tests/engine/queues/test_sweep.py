@@ -1,11 +1,19 @@
 """Sweep grids, the run queue that one RunControl stops, and the ranking of what ran."""
 import pytest
 
+from tapedeck.engine.queues.queue import run_queue
+from tapedeck.engine.queues.sweep import (
+    MAX_RUNS,
+    SweepAxis,
+    SweepError,
+    expand,
+    format_ranking,
+    parse_axis,
+    ranking,
+    sweepable_settings,
+)
 from tapedeck.engine.spec.experiment import save_experiment
 from tapedeck.engine.training.events import BatchEnd, Finished, RunStarted
-from tapedeck.engine.queues.queue import run_queue
-from tapedeck.engine.queues.sweep import (MAX_RUNS, SweepAxis, SweepError, expand, format_ranking, parse_axis, ranking,
-                          sweepable_settings)
 from tapedeck.engine.training.run import RunControl
 from tests.support.run_support import short_experiment, trained_run
 
@@ -37,7 +45,7 @@ def test_sweepable_settings_name_the_layers():
     ([SweepAxis("model.layers[5].rate", [0.2, 1.5])], "model.layers[5].rate=1.5: model.layers[5].rate: expected"),
     ([SweepAxis("training.learning_rate", [-1])], "training.learning_rate: expected a number > 0, received -1"),
     ([SweepAxis("training.batch_size", [8])] * 2, "appears twice"),
-    ([SweepAxis(f"training.learning_rate", [0.1])] + [SweepAxis("model.layers[0].filters", [1])]
+    ([SweepAxis("training.learning_rate", [0.1])] + [SweepAxis("model.layers[0].filters", [1])]
      + [SweepAxis("model.layers[2].filters", [1])] + [SweepAxis("model.layers[4].units", [1])], "at most 3 settings"),
     ([SweepAxis("training.learning_rate", [0.1 * i for i in range(1, 10)]),
       SweepAxis("training.batch_size", list(range(1, 10)))], f"at most {MAX_RUNS}"),

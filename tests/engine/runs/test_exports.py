@@ -1,13 +1,19 @@
 """Every export loaded back with the plain library, predicting what the app's model predicts."""
 import csv
-import time
 import warnings
 
 import numpy as np
 import pytest
 
-from tapedeck.engine.runs.exports import (ExportError, default_export_path, export_run, load_run_model, save_keras,
-                            save_savedmodel, save_tflite)
+from tapedeck.engine.runs.exports import (
+    ExportError,
+    default_export_path,
+    export_run,
+    load_run_model,
+    save_keras,
+    save_savedmodel,
+    save_tflite,
+)
 from tapedeck.engine.runs.folder import RunFolder
 from tests.support.run_support import copy_run, short_experiment, trained_run
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from tapedeck.engine.runs.index import RunIndexError, delete_run, format_runs_table, list_runs, read_run
 from tapedeck.engine.runs.folder import RunFolder
+from tapedeck.engine.runs.index import RunIndexError, delete_run, format_runs_table, list_runs, read_run
 from tests.support.run_support import EPOCHS, LIMIT, copy_run, trained_run
 
 
@@ -21,8 +21,8 @@ def test_a_finished_run_is_summarised_from_its_files():
     best = max(history, key=lambda row: row["val_accuracy"])
     assert summary.best_val_accuracy == best["val_accuracy"] and summary.best_epoch == best["epoch"]
     assert summary.test_accuracy == metrics["test"]["accuracy"]
-    assert summary.date == "{}-{}-{} {}:{}:{}".format(path.name[:4], path.name[4:6], path.name[6:8],
-                                                     path.name[9:11], path.name[11:13], path.name[13:15])
+    name = path.name
+    assert summary.date == f"{name[:4]}-{name[4:6]}-{name[6:8]} {name[9:11]}:{name[11:13]}:{name[13:15]}"
 
 
 def test_half_written_and_foreign_folders_are_listed_with_a_note(tmp_path):
@@ -88,9 +88,9 @@ def test_the_run_history_modules_load_without_tensorflow():
     import subprocess
     import sys
 
-    modules = ["tapedeck.engine.runs.index", "tapedeck.engine.spec.diff", "tapedeck.engine.queues.sweep", "tapedeck.engine.queues.compare_apis", "tapedeck.engine.queues.queue",
-               "tapedeck.engine.cli.runs", "tapedeck.engine.runs.exports", "tapedeck.engine.analysis.reopen", "tapedeck.engine.analysis.feature_maps", "tapedeck.engine.analysis.own_input",
-               "tapedeck.engine.model.inference"]
+    modules = [f"tapedeck.engine.{name}" for name in (
+        "runs.index", "spec.diff", "queues.sweep", "queues.compare_apis", "queues.queue", "cli.runs", "runs.exports",
+        "analysis.reopen", "analysis.feature_maps", "analysis.own_input", "model.inference")]
     code = (f"import sys, {', '.join(modules)}; "
             "heavy = [m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules]; print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

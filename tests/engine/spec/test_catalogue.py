@@ -4,7 +4,7 @@ import inspect
 
 import pytest
 
-from tapedeck.engine.spec import catalogue as C
+from tapedeck.engine.spec import catalogue as C  # noqa: N812 — short, used on every line
 from tapedeck.engine.spec.experiment import LayerSpec
 
 keras = pytest.importorskip("keras")
@@ -114,7 +114,7 @@ def test_unknown_type_is_a_keyerror_with_a_sentence():
     with pytest.raises(KeyError) as info:
         C.layer_type("Dens")
     assert str(info.value) == "unknown layer type 'Dens'; did you mean 'Dense'?"
-    assert "known types: Dense" in str(C.UnknownLayerType("Zzzzzz"))
+    assert "known types: Dense" in str(C.UnknownLayerTypeError("Zzzzzz"))
     assert C.check_params(LayerSpec("Dens"), "model.layers[0]") == [
         "model.layers[0].type: unknown layer type 'Dens'; did you mean 'Dense'?"]
 

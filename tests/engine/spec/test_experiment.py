@@ -6,9 +6,18 @@ import sys
 
 import pytest
 
-from tapedeck.engine.spec import experiment as E
-from tapedeck.engine.spec.experiment import (FORMAT, DataSpec, Experiment, ExperimentError, LayerSpec, ModelSpec,
-                               TrainingSpec, load_experiment, save_experiment)
+from tapedeck.engine.spec import experiment as E  # noqa: N812 — short, used on every line
+from tapedeck.engine.spec.experiment import (
+    FORMAT,
+    DataSpec,
+    Experiment,
+    ExperimentError,
+    LayerSpec,
+    ModelSpec,
+    TrainingSpec,
+    load_experiment,
+    save_experiment,
+)
 
 
 def _full_dict():

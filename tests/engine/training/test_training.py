@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, Predictions, RunStarted, TestResult
 from tapedeck.engine.runs.folder import HISTORY_COLUMNS
+from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, Predictions, RunStarted, TestResult
 from tapedeck.engine.training.run import run
 from tests.support.training_support import Recorder, digits_cnn, experiment
 

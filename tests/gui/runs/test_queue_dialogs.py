@@ -88,9 +88,9 @@ def test_export_dialog_writes_files_that_load_back(qtbot, tmp_path):
     from PIL import Image
 
     from tapedeck.engine.runs.exports import load_run_model
+    from tapedeck.engine.runs.index import read_run
     from tapedeck.gui.runs.export_dialog import ExportDialog
     from tapedeck.gui.runs.run_curves import RunCurves
-    from tapedeck.engine.runs.index import read_run
 
     run = copy_run(trained_run(), tmp_path)
     curves = RunCurves()

@@ -6,12 +6,12 @@ import numpy as np
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QComboBox, QSpinBox
 
-from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, Predictions, RunStarted
+from tapedeck.engine.data.sources import guess_source
 from tapedeck.engine.spec.experiment import load_preset
+from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, Predictions, RunStarted
 from tapedeck.gui.tabs.model_tab import layout_levels
-from tapedeck.gui.tabs.training_tab import Series, TrainingPanel
 from tapedeck.gui.tabs.predictions_tab import PredictionsPanel
-from tapedeck.gui.editor.settings_panel import guess_source
+from tapedeck.gui.tabs.training_tab import Series, TrainingPanel
 
 
 def started(epochs=3, steps=10):

@@ -5,8 +5,8 @@ import numpy as np
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QAction
 
-from tapedeck.gui.widgets.path_curve import _decimate
 from tapedeck.gui.tabs.training_tab import TrainingPanel
+from tapedeck.gui.widgets.path_curve import _decimate
 
 
 def shown_panel(qtbot):
