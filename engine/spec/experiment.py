@@ -27,6 +27,7 @@ __all__ = [
     "LayerSpec", "DataSpec", "ModelSpec", "TrainingSpec", "Experiment",
     "load_experiment", "save_experiment", "loads", "dumps", "load_preset", "list_presets",
     "SOURCES", "FILE_SOURCES", "APIS", "LOOPS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "MONITORS", "DISTRIBUTES",
+    "EXECUTIONS",
 ]
 
 FORMAT = "tapedeck/1"
@@ -46,6 +47,7 @@ LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 DISTRIBUTES = ("none", "auto", "mirrored", "multi_worker")
+EXECUTIONS = ("graph", "eager", "xla")
 
 
 class ExperimentError(TapedeckError):
@@ -126,6 +128,8 @@ class TrainingSpec:
     distribute: str = "none"
     steps_per_execution: int = 1
     tensorboard: bool = False
+    execution: str = "graph"     # graph (tf.function), eager (Python every step) or xla (jit_compile)
+    inspect_every: int = 25      # GradientTape loop: per-layer gradient norms every N steps; 0 = off
 
 
 @dataclass
@@ -268,6 +272,8 @@ _TRAINING_RULES = {
 _FLOAT_FIELDS = {name for name, f in {**{f.name: f for f in dataclasses.fields(DataSpec)},
                                       **{f.name: f for f in dataclasses.fields(TrainingSpec)}}.items()
                  if f.type in ("float", float)}
+    "execution": _choice(EXECUTIONS),
+    "inspect_every": _int(0),
 
 
 def _unknown(key, known, path, problems):

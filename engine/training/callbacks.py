@@ -71,6 +71,7 @@ class ControlCallback(keras.callbacks.Callback):
                 self.model.stop_evaluating = True
 
     def on_train_batch_end(self, batch, logs=None):
+        self.control.step_done()   # the last step of a Step request pauses here, after its inspection
         self._check(evaluating=False)
 
     def on_test_batch_begin(self, batch, logs=None):

@@ -16,6 +16,11 @@ __all__ = [
     "Predictions",
     "TestResult",
     "Finished",
+    "StepTiming",
+    "RunNote",
+    "LayerStats",
+    "GradientRecord",
+    "StepInspected",
     "FINISH_REASONS",
 ]
 
@@ -83,6 +88,64 @@ class TestResult:
     precision: list  # per class
     recall: list  # per class
     confusion: list  # confusion[true][predicted] counts
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Once per epoch: how long one training step takes, and how often its function was traced.
+
+    ``traces`` is None in eager execution (there is no graph: Python runs every step)."""
+
+    epoch: int
+    step_ms: float          # running median over the latest steps
+    traces: int | None
+    execution: str = "graph"
+
+
+@dataclass(frozen=True)
+class RunNote:
+    """Something the person should know that does not stop the run (e.g. a retrace after epoch 1)."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """One trainable layer at one step. Gradient figures are None where the loop cannot see them
+    (plain ``model.fit`` hides its gradients)."""
+
+    name: str
+    weight_norm: float
+    update_ratio: float       # ||update|| / ||weights||: ~1e-3 healthy, far below idle, far above exploding
+    grad_norm: float | None = None
+    zero_grad_share: float | None = None   # share of exactly-zero gradient entries (dead ReLUs)
+    nonfinite: int | None = None            # non-finite gradient entries
+
+
+@dataclass(frozen=True)
+class GradientRecord:
+    """Every ``training.inspect_every`` steps: per-layer norms for the live Gradients view."""
+
+    step: int                 # global step, 1-based over the whole run
+    epoch: int
+    layers: tuple             # LayerStats per trainable layer, model order
+
+
+@dataclass(frozen=True)
+class StepInspected:
+    """One step taken apart (Step in the window, ``tapedeck step``): per-layer health, the batch
+    and its predictions before and after the update."""
+
+    step: int
+    epoch: int
+    loss: float
+    layers: tuple             # LayerStats
+    gradients_visible: bool   # False in plain fit: its gradients stay inside Keras
+    images: Any = None        # (B, H, W, C) or None where the loop cannot see the batch
+    labels: Any = None
+    before: Any = None        # (B, classes) probabilities before the update
+    after: Any = None
 
 
 @dataclass(frozen=True)

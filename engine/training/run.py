@@ -28,6 +28,8 @@ class RunControl:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._lock = threading.Lock()
+        self._steps_left: int | None = None   # Step: train this many more steps, then pause
 
     def stop(self) -> None:
         self._stop.set()
@@ -38,7 +40,32 @@ class RunControl:
             self._running.clear()
 
     def resume(self) -> None:
+        with self._lock:
+            self._steps_left = None
         self._running.set()
+
+    def step(self, steps: int = 1) -> None:
+        """Train ``steps`` more steps, then pause: Step in the window, ``tapedeck step``."""
+        with self._lock:
+            self._steps_left = max(1, int(steps))
+        self._running.set()
+
+    @property
+    def steps_left(self) -> int | None:
+        """Steps still to take before the run pauses; None when not stepping."""
+        return self._steps_left
+
+    def step_done(self) -> bool:
+        """The loops call this after every step; True when it was the last step asked for (now paused)."""
+        with self._lock:
+            if self._steps_left is None:
+                return False
+            self._steps_left -= 1
+            if self._steps_left > 0:
+                return False
+            self._steps_left = None
+        self.pause()
+        return True
 
     @property
     def stop_requested(self) -> bool:
@@ -89,6 +116,7 @@ class _Session:
         self.runs_dir = runs_dir
         self.resume_dir = resume_dir
         self.folder = None
+        self._tape_loop = None
         self.started = time.perf_counter()
         self.metrics: dict = {}
 
@@ -141,6 +169,7 @@ class _Session:
             RunState,
         )
         from tapedeck.engine.training.evaluation import evaluate_test, probability_converter
+        from tapedeck.engine.training.inspection import Inspector, WeightInspectCallback
         from tapedeck.engine.training.optimizers import make_loss, schedule_callbacks
         from tapedeck.engine.training.strategy import StrategyError, make_strategy
 
@@ -195,7 +224,12 @@ class _Session:
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
                                     on_epoch=lambda event: folder.append_history(_history_row(event)))
         keras_callbacks = schedule_callbacks(training, data.has_validation)
-        callbacks = [ControlCallback(self.control, state), DivergenceCallback(state), reporter]
+        self.inspector = Inspector(self.emit, self.control, training.inspect_every if training.loop == "tape" else 0,
+                                   gradients_visible=training.loop == "tape", folder=folder.path)
+        self.clock = self._step_clock(model, training)
+        callbacks = [self.clock, ControlCallback(self.control, state), DivergenceCallback(state), reporter]
+        if training.loop != "tape":
+            callbacks.insert(1, WeightInspectCallback(self.inspector, steps_per_epoch))
         callbacks += keras_callbacks
         if training.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(folder.tensorboard_dir), write_graph=False))
@@ -215,6 +249,7 @@ class _Session:
             state.interrupted = "stopped"
         if traces:
             self.metrics["tape_traces"] = traces
+        self.metrics.update(self.clock.summary(), gradients_recorded=self.inspector.recorded)
 
         finished = self._finish_reason(state, keras_callbacks, folder)
         self.metrics.update(
@@ -239,6 +274,25 @@ class _Session:
         else:
             folder.keep_checkpoint_as_model()
         return finished
+
+    def _step_clock(self, model, training):
+        """Step time and trace count; the tape loop counts its own traces, fit's are counted here."""
+        from tapedeck.engine.training.execution import StepClock, count_fit_traces
+
+        if training.loop == "tape":
+            traces = lambda: self._tape_loop.traces["train"] if self._tape_loop else 0  # noqa: E731
+        else:
+            counts = count_fit_traces(model)
+            traces = lambda: counts["train"]  # noqa: E731
+        return StepClock(self.emit, training.execution, traces,
+                         1 if training.loop == "tape" else int(training.steps_per_execution))
+
+    def _divergence_cause(self) -> str:
+        """Which layer went first, where the loop can see gradients (the tape loop); fit cannot."""
+        if self._tape_loop is None:
+            return " (the GradientTape loop names the layer that diverged first)"
+        cause = self.inspector.diagnose(self._tape_loop.recent_squares())
+        return f"; {cause}" if cause else ""
 
     def _set_thread_state(self, training) -> None:
         import keras
@@ -297,6 +351,7 @@ class _Session:
         import keras
 
         from tapedeck.engine.model.build import BuildError, build_model
+        from tapedeck.engine.training.execution import compile_options
         from tapedeck.engine.training.optimizers import make_accuracy, make_loss, make_optimizer
 
         training = self.experiment.training
@@ -320,6 +375,7 @@ class _Session:
                 loss=make_loss(training),
                 metrics=[make_accuracy(training)],
                 steps_per_execution=int(training.steps_per_execution),
+                **compile_options(training.execution),
             )
             optimizer.build(model.trainable_variables)
         return model, optimizer
@@ -331,9 +387,13 @@ class _Session:
         from tapedeck.engine.training.tape_loop import TapeLoop
 
         training = self.experiment.training
+        from tapedeck.engine.training.evaluation import probability_converter
+
         loop = TapeLoop(model, optimizer, make_loss(training, reduction=None),
                         lambda name: make_accuracy(training, name), strategy,
-                        int(training.batch_size))
+                        int(training.batch_size), execution=training.execution, inspector=self.inspector,
+                        probabilities=probability_converter(training))
+        self._tape_loop = loop
         callback_list = keras.callbacks.CallbackList(
             callbacks, model=model, epochs=epochs, steps=math.ceil(len(data.x_train) / training.batch_size),
             verbose=0,
@@ -345,8 +405,8 @@ class _Session:
         if state.interrupted == "diverged":
             return Finished(
                 "diverged",
-                f"loss became {state.last_loss} at epoch {state.diverged_epoch}, step {state.diverged_step}; "
-                "the last good epoch's weights are kept (lower the learning rate)",
+                f"loss became {state.last_loss} at epoch {state.diverged_epoch}, step {state.diverged_step}"
+                f"{self._divergence_cause()}; the last good epoch's weights are kept (lower the learning rate)",
                 run_dir,
                 step=state.diverged_step,
                 epoch=state.diverged_epoch,

@@ -9,8 +9,15 @@ is ever passed in, so a whole run traces the training step once and the validati
 The callbacks (reporter, control, divergence, EarlyStopping, ReduceLROnPlateau, checkpoints,
 TensorBoard) are called through ``keras.callbacks.CallbackList`` in the order ``fit`` calls them,
 with the same log names.
+
+Because the step is ours, it can be looked into: every step returns the sum of squared gradients
+per variable (a handful of reductions, kept for the divergence diagnosis), and the steps the
+inspector asks for run a twin step that also returns weight and update sums (see
+``engine.training.inspection``). ``execution`` picks eager Python, a ``tf.function`` graph or XLA.
 """
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
@@ -18,16 +25,26 @@ __all__ = ["TapeLoop"]
 
 
 class TapeLoop:
-    def __init__(self, model, optimizer, loss_fn, make_accuracy, strategy, batch_size: int):
-        """``loss_fn`` gives per-example losses (``reduction=None``); built inside ``strategy.scope()``."""
+    def __init__(self, model, optimizer, loss_fn, make_accuracy, strategy, batch_size: int,
+                 execution: str = "graph", inspector=None, probabilities=None):
+        """``loss_fn`` gives per-example losses (``reduction=None``); built inside ``strategy.scope()``.
+        ``probabilities(outputs)`` turns model outputs into class probabilities (for a full inspection)."""
         import keras
+
+        from tapedeck.engine.training.inspection import layer_groups
 
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.strategy = strategy
         self.batch_size = int(batch_size)
-        self.traces = {"train": 0, "validation": 0}
+        self.execution = execution
+        self.inspector = inspector
+        self.probabilities = probabilities
+        self.traces = {"train": 0, "validation": 0, "inspect": 0}
+        self.recent: deque = deque(maxlen=4)   # (global step, per-variable sum g²) of the last steps
+        if inspector is not None:
+            inspector.groups = layer_groups(model.trainable_variables)
         with strategy.scope():
             self.loss_metric = keras.metrics.Mean(name="loss")
             self.accuracy = make_accuracy("accuracy")
@@ -64,10 +81,13 @@ class TapeLoop:
         losses = self.model.losses
         return tf.add_n(losses) if losses else tf.constant(0.0)
 
-    def _train_replica(self, x, y):
+    def _train_replica(self, x, y, inspect: bool = False):
+        """One step on this replica's share; returns (sum g² per variable | full rows, batch loss)."""
         import tensorflow as tf
 
         model = self.model
+        variables = model.trainable_variables
+        before = [tf.identity(v.value) for v in variables] if inspect else None
         count = tf.shape(x)[0]
         global_count = tf.distribute.get_replica_context().all_reduce("sum", count)
         with tf.GradientTape() as tape:
@@ -76,11 +96,28 @@ class TapeLoop:
             regularization = self._regularization()
             loss = tf.reduce_sum(per_example) / tf.cast(global_count, per_example.dtype)
             loss += tf.nn.scale_regularization_loss(regularization)
-        gradients = tape.gradient(loss, model.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+                     for g, v in zip(tape.gradient(loss, variables), variables)]
+        self.optimizer.apply_gradients(zip(gradients, variables))
         weight = tf.cast(count, "float32")
-        self.loss_metric.update_state(tf.reduce_mean(per_example) + regularization, sample_weight=weight)
+        batch_loss = tf.reduce_mean(per_example) + regularization
+        self.loss_metric.update_state(batch_loss, sample_weight=weight)
         self.accuracy.update_state(y, outputs)
+        squares = [tf.reduce_sum(tf.square(tf.cast(g, "float32"))) for g in gradients]
+        if not inspect:
+            return tf.stack(squares), batch_loss
+        rows = []
+        for g, square, b, v in zip(gradients, squares, before, variables):
+            g, b, after = tf.cast(g, "float32"), tf.cast(b, "float32"), tf.cast(v.value, "float32")
+            rows.append(tf.stack([
+                square,
+                tf.reduce_sum(tf.square(b)),
+                tf.reduce_sum(tf.square(after - b)),
+                tf.cast(tf.math.count_nonzero(tf.equal(g, 0.0)), "float32"),
+                tf.cast(tf.size(g), "float32"),
+                tf.cast(tf.math.count_nonzero(tf.logical_not(tf.math.is_finite(g))), "float32"),
+            ]))
+        return tf.stack(rows), batch_loss
 
     def _validation_replica(self, x, y):
         import tensorflow as tf
@@ -94,26 +131,69 @@ class TapeLoop:
         self.val_accuracy.update_state(y, outputs)
 
     def _compile_steps(self, train_data, val_data):
+        """The steps as ``tf.function`` graphs (``graph``, ``xla``) or as plain Python (``eager``)."""
         import tensorflow as tf
 
-        jit = bool(getattr(self.model, "jit_compile", False)) and self.strategy.num_replicas_in_sync == 1
+        jit = self.execution == "xla" and self.strategy.num_replicas_in_sync == 1
 
-        @tf.function(input_signature=[train_data.element_spec], jit_compile=jit)
+        def compiled(function, signature):
+            if self.execution == "eager":
+                return function
+            return tf.function(function, input_signature=[signature], jit_compile=jit)
+
         def train_step(batch):
-            self.traces["train"] += 1  # Python side effect: runs only while tracing
-            self.strategy.run(self._train_replica, args=batch)
-            return self.loss_metric.result(), self.accuracy.result()
+            self.traces["train"] += 1  # Python side effect: runs only while tracing (every step in eager)
+            squares, batch_loss = self.strategy.run(self._train_replica, args=batch)
+            return self.loss_metric.result(), self.accuracy.result(), squares, batch_loss
+
+        def inspect_step(batch):
+            self.traces["inspect"] += 1
+            rows, batch_loss = self.strategy.run(self._train_replica, args=batch, kwargs={"inspect": True})
+            return self.loss_metric.result(), self.accuracy.result(), rows, batch_loss
 
         validation_step = None
         if val_data is not None:
 
-            @tf.function(input_signature=[val_data.element_spec], jit_compile=jit)
             def validation_step(batch):
                 self.traces["validation"] += 1
                 self.strategy.run(self._validation_replica, args=batch)
                 return self.val_loss_metric.result(), self.val_accuracy.result()
 
-        return train_step, validation_step
+            validation_step = compiled(validation_step, val_data.element_spec)
+        return (compiled(train_step, train_data.element_spec), compiled(inspect_step, train_data.element_spec),
+                validation_step)
+
+    def _local(self, value):
+        """This process's first replica's value (the value itself without a strategy)."""
+        return self.strategy.experimental_local_results(value)[0]
+
+    def _take_step(self, batch, global_step: int, epoch: int, train_step, inspect_step):
+        """One training step; an inspected one when the inspector asks for it."""
+        inspector = self.inspector
+        if inspector is None or not inspector.wants(global_step):
+            loss, accuracy, squares, _ = train_step(batch)
+            self.recent.append((global_step, squares))
+            return loss, accuracy
+        full = inspector.full()
+        images, labels, before = self._batch_view(batch) if full else (None, None, None)
+        loss, accuracy, rows, batch_loss = inspect_step(batch)
+        rows = np.asarray(self._local(rows))
+        self.recent.append((global_step, rows[:, 0]))
+        after = self._batch_view(batch)[2] if full else None
+        inspector.record(global_step, epoch, rows, full, loss=float(np.asarray(self._local(batch_loss))),
+                         images=images, labels=labels, before=before, after=after)
+        return loss, accuracy
+
+    def _batch_view(self, batch):
+        """The batch's images, integer labels and current class probabilities (first replica's share)."""
+        x, y = (np.asarray(self._local(part)) for part in batch)
+        labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y)).astype(np.int64)
+        outputs = np.asarray(self.model(x, training=False))
+        return x, labels, self.probabilities(outputs) if self.probabilities else outputs
+
+    def recent_squares(self) -> list:
+        """The last steps' per-variable sums of squared gradients, as numpy (for the divergence diagnosis)."""
+        return [(step, np.asarray(self._local(squares))) for step, squares in self.recent]
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, data, epochs: int, initial_epoch: int, callbacks) -> dict:
@@ -121,7 +201,8 @@ class TapeLoop:
         model = self.model
         train_data = self._dataset(data.x_train, data.y_train, shuffle=True)
         val_data = self._dataset(data.x_val, data.y_val, shuffle=False) if data.has_validation else None
-        train_step, validation_step = self._compile_steps(train_data, val_data)
+        train_step, inspect_step, validation_step = self._compile_steps(train_data, val_data)
+        steps_per_epoch = int(np.ceil(len(data.x_train) / self.batch_size))
 
         model.stop_training = False
         callbacks.on_train_begin()
@@ -132,7 +213,8 @@ class TapeLoop:
             callbacks.on_epoch_begin(epoch)
             for step, batch in enumerate(train_data):
                 callbacks.on_train_batch_begin(step)
-                loss, accuracy = train_step(batch)
+                global_step = epoch * steps_per_epoch + step + 1
+                loss, accuracy = self._take_step(batch, global_step, epoch + 1, train_step, inspect_step)
                 logs = {"loss": float(loss), "accuracy": float(accuracy)}
                 callbacks.on_train_batch_end(step, logs)
                 if model.stop_training:

@@ -1,0 +1,171 @@
+"""Inside the step: execution modes, step-by-step training, per-layer gradient figures, divergence."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tapedeck.engine.training.events import (
+    Finished,
+    GradientRecord,
+    RunNote,
+    StepInspected,
+    StepTiming,
+)
+from tapedeck.engine.training.execution import StepClock
+from tapedeck.engine.training.run import RunControl, run
+from tests.support.training_support import Recorder, experiment
+
+NO_DROPOUT = [
+    {"type": "Flatten"},
+    {"type": "Dense", "units": 16, "activation": "relu", "name": "hidden"},
+    {"type": "Dense", "units": 10, "activation": "softmax", "name": "out"},
+]
+
+
+def _step_run(tmp_path, steps=1, then=None, **training):
+    """Train in a thread with ``control.step(steps)``; ``then(recorder, control)`` runs once it paused."""
+    control = RunControl()
+    control.step(steps)
+    paused = threading.Event()
+    recorder = Recorder(on_event=lambda event: paused.set() if isinstance(event, StepInspected) else None)
+    exp = experiment(layers=training.pop("layers", NO_DROPOUT), data={"limit": 200}, batch_size=16, **training)
+    worker = threading.Thread(target=run, args=(exp, recorder, control), kwargs={"runs_dir": str(tmp_path)})
+    worker.start()
+    try:
+        assert paused.wait(120), "no step was inspected"
+        assert _until(lambda: control.paused), "the run did not pause after its step"
+        (then or (lambda r, c: None))(recorder, control)
+    finally:
+        control.stop()
+        worker.join(120)
+    assert not worker.is_alive()
+    return recorder
+
+
+def _until(condition, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_the_inspector_matches_gradients_computed_independently(tmp_path):
+    """The same batch and the same initial weights, gradients taken by hand with tf.GradientTape."""
+    import keras
+    import tensorflow as tf
+
+    recorder = _step_run(tmp_path, loop="tape", optimizer="sgd", learning_rate=0.05)
+    inspected = recorder.of(StepInspected)[0]
+    assert inspected.step == 1 and inspected.gradients_visible
+
+    keras.utils.set_random_seed(0)   # the run seeds right before drawing the weights
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(16, activation="relu", name="hidden"),
+                              keras.layers.Dense(10, activation="softmax", name="out")])
+    x = tf.constant(inspected.images)
+    y = tf.constant(inspected.labels)
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x, training=True))
+    gradients = tape.gradient(loss, model.trainable_variables)
+    assert float(loss) == pytest.approx(inspected.loss, rel=1e-5)
+    by_layer = {layer.name: layer for layer in inspected.layers}
+    assert list(by_layer) == ["hidden", "out"]
+    for name, pair in (("hidden", (0, 1)), ("out", (2, 3))):
+        grad = math.sqrt(sum(float(tf.norm(gradients[i])) ** 2 for i in pair))
+        weight = math.sqrt(sum(float(tf.norm(model.trainable_variables[i])) ** 2 for i in pair))
+        assert by_layer[name].grad_norm == pytest.approx(grad, rel=1e-4)
+        assert by_layer[name].weight_norm == pytest.approx(weight, rel=1e-4)
+        # plain SGD: the update is -lr * g
+        assert by_layer[name].update_ratio == pytest.approx(0.05 * grad / weight, rel=1e-3)
+        assert 0.0 <= by_layer[name].zero_grad_share <= 1.0 and by_layer[name].nonfinite == 0
+    assert not np.allclose(inspected.before, inspected.after)   # the predictions moved with the update
+
+
+def test_step_takes_exactly_one_step_each_time_then_stops_cleanly(tmp_path):
+    def step_again(recorder, control):
+        assert control.paused and control.steps_left is None
+        seen = threading.Event()
+        recorder.on_event = lambda event: seen.set() if isinstance(event, StepInspected) else None
+        control.step(1)
+        assert seen.wait(60)
+        assert _until(lambda: control.paused)
+
+    recorder = _step_run(tmp_path, then=step_again, loop="tape")
+    assert [event.step for event in recorder.of(StepInspected)] == [1, 2]
+    assert recorder.finished.reason == "stopped"
+
+
+def test_plain_fit_steps_too_but_does_not_pretend_to_see_gradients(tmp_path):
+    recorder = _step_run(tmp_path, loop="fit")
+    inspected = recorder.of(StepInspected)[0]
+    assert inspected.step == 1 and not inspected.gradients_visible
+    assert all(layer.grad_norm is None and layer.update_ratio > 0 for layer in inspected.layers)
+
+
+@pytest.mark.parametrize("loop, executions", [("tape", ("eager", "graph", "xla")), ("fit", ("eager", "graph"))])
+def test_eager_graph_and_xla_give_the_same_first_step_loss(tmp_path, loop, executions):
+    losses = {execution: _step_run(tmp_path / execution, loop=loop, execution=execution).of(StepInspected)[0].loss
+              for execution in executions}
+    for execution in executions:
+        assert losses[execution] == pytest.approx(losses["graph"], rel=1e-4), losses
+
+
+def test_gradients_are_recorded_every_k_steps_to_events_and_csv(tmp_path):
+    recorder = Recorder()
+    run_dir = run(experiment(layers=NO_DROPOUT, data={"limit": 200}, batch_size=30, loop="tape", inspect_every=2),
+                  recorder, runs_dir=str(tmp_path))
+    assert recorder.finished.reason == "completed"
+    steps = [record.step for record in recorder.of(GradientRecord)]
+    assert steps == [1, 2, 4, 6]          # 180 training images / 30 = 6 steps
+    rows = list(csv.DictReader(open(Path(run_dir) / "gradients.csv")))
+    assert [(int(r["step"]), r["layer"]) for r in rows][:4] == [(1, "hidden"), (1, "out"), (2, "hidden"), (2, "out")]
+    assert all(float(r["grad_norm"]) > 0 for r in rows)
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert metrics["gradients_recorded"] == 4 and metrics["execution"] == "graph"
+    assert metrics["traces"] == 1 and metrics["step_ms"] > 0
+    timing = recorder.of(StepTiming)
+    assert len(timing) == 1 and timing[0].traces == 1 and timing[0].step_ms > 0
+
+
+def test_eager_runs_record_no_traces(tmp_path):
+    recorder = Recorder()
+    run_dir = run(experiment(layers=NO_DROPOUT, data={"limit": 100}, loop="fit", execution="eager"), recorder,
+                  runs_dir=str(tmp_path))
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert metrics["execution"] == "eager" and metrics["traces"] is None
+    assert recorder.of(StepTiming)[0].traces is None
+
+
+def test_a_retrace_after_the_first_epoch_is_a_note_with_its_cause():
+    emitted, traces = [], [1]
+    clock = StepClock(emitted.append, "graph", lambda: traces[0])
+    for epoch in range(3):
+        clock.on_train_batch_begin(0)
+        clock.on_train_batch_end(0)
+        if epoch == 1:
+            traces[0] = 2
+        clock.on_epoch_end(epoch)
+    notes = [e for e in emitted if isinstance(e, RunNote)]
+    assert len(notes) == 1 and "epoch 2" in notes[0].message and "input signature" in notes[0].message
+
+
+def test_a_diverging_tape_run_names_the_layer(tmp_path):
+    """Two linear layers and SGD at learning rate 10: the weights grow each other until they overflow."""
+    linear = [{"type": "Flatten"}, {"type": "Dense", "units": 16, "name": "hidden"},
+              {"type": "Dense", "units": 10, "name": "out"}]
+    recorder = Recorder()
+    run(experiment(layers=linear, data={"limit": 300}, loop="tape", optimizer="sgd", learning_rate=10.0,
+                   from_logits=True, epochs=3, batch_size=16), recorder, runs_dir=str(tmp_path))
+    finished = recorder.of(Finished)[0]
+    assert finished.reason == "diverged", finished.message
+    assert "layer 'hidden'" in finished.message or "layer 'out'" in finished.message
+    assert "lower the learning rate" in finished.message
