@@ -161,7 +161,10 @@ def fit_code(training, has_validation: bool, model, api: str) -> TrainingCode:
     compile_args = ["optimizer=optimizer", f"loss={loss_expression(training)}", f"metrics=[{metric}]"]
     if training.steps_per_execution > 1:
         compile_args.append(f"steps_per_execution={training.steps_per_execution}")
-    compile_lines = optimizer_lines(training) + ["model.compile("] + [f"    {a}," for a in compile_args] + [")"]
+    compile_args += _execution_arguments(training.execution)
+    compile_lines = optimizer_lines(training) + ([EXECUTION_COMMENTS[training.execution]]
+                                                 if training.execution in EXECUTION_COMMENTS else [])
+    compile_lines += ["model.compile("] + [f"    {a}," for a in compile_args] + [")"]
 
     callbacks = []
     if training.schedule == "plateau":
@@ -255,7 +258,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
     parts = ["\n".join(data), section("Model"), _model_block(model, distributed, [""] + objects)
              if distributed else _model_block(model, False, []) + "\n\n" + "\n".join(objects)]
     parts.append(section("Training"))
-    parts.append(_steps(distributed))
+    parts.append(_steps(distributed, training.execution))
     parts.append(_epoch_loop(training, has_validation, distributed))
     parts.append("\n".join([
         section("Evaluation"),
@@ -265,8 +268,28 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
     return TrainingCode(prelude="\n".join(_strategy_lines(training)), text="\n\n".join(parts), imports=imports)
 
 
-def _steps(distributed: bool) -> str:
-    decorator = "" if distributed else "@tf.function\n"
+def _execution_arguments(execution: str) -> list[str]:
+    """``model.compile`` arguments: eager runs the step as Python, XLA compiles the traced graph."""
+    return {"eager": ["run_eagerly=True"], "xla": ["jit_compile=True"]}.get(execution, [])
+
+
+EXECUTION_COMMENTS = {
+    "eager": "# run_eagerly=True: no graph, each operation runs as Python reaches it (debuggable, slower).",
+    "xla": "# jit_compile=True: the traced training step is compiled further by XLA.",
+}
+
+
+def _decorator(execution: str) -> str:
+    """``@tf.function`` traces the step into a graph once; without it (eager) Python runs every step."""
+    if execution == "eager":
+        return "# No @tf.function: eager execution, each operation runs as Python reaches it.\n"
+    if execution == "xla":
+        return "@tf.function(jit_compile=True)  # traced once, then compiled by XLA\n"
+    return "@tf.function\n"
+
+
+def _steps(distributed: bool, execution: str = "graph") -> str:
+    decorator = "" if distributed else _decorator(execution)
     if distributed:
         loss_lines = ("        per_example_loss = loss_object(labels, predictions)\n"
                       "        # Divide by the global batch size, not this replica's share of it.\n"
@@ -292,13 +315,14 @@ def _steps(distributed: bool) -> str:
         "    test_accuracy.update_state(labels, predictions)\n"
     )
     if distributed:
+        outer = _decorator(execution)
         text += (
             "\n\n"
-            "@tf.function\n"
+            f"{outer}"
             "def distributed_train_step(images, labels):\n"
             "    strategy.run(train_step, args=(images, labels))\n"
             "\n\n"
-            "@tf.function\n"
+            f"{outer}"
             "def distributed_test_step(images, labels):\n"
             "    strategy.run(test_step, args=(images, labels))\n"
         )

@@ -269,7 +269,20 @@ OPTION_SETS = [
          restore_best_weights=False, steps_per_execution=2),
     dict(distribute="mirrored", schedule="step"),
     dict(distribute="auto", deterministic=True),
+    dict(execution="eager"),
+    dict(execution="xla", schedule="cosine"),
 ]
+
+
+def test_the_execution_mode_is_written_out():
+    """graph: @tf.function / plain compile; eager: no decorator / run_eagerly; xla: jit_compile=True."""
+    texts = {(execution, loop): generate_code(_options_experiment(execution=execution), loop=loop)
+             for execution in ("graph", "eager", "xla") for loop in LOOPS}
+    assert "@tf.function\ndef train_step" in texts["graph", "tape"]
+    assert "@tf.function\n" not in texts["eager", "tape"] and "No @tf.function" in texts["eager", "tape"]
+    assert "@tf.function(jit_compile=True)" in texts["xla", "tape"]
+    assert "run_eagerly" not in texts["graph", "fit"] and "jit_compile" not in texts["graph", "fit"]
+    assert "    run_eagerly=True," in texts["eager", "fit"] and "    jit_compile=True," in texts["xla", "fit"]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
