@@ -14,8 +14,11 @@ from tapedeck.engine.cli.errors import USER_ERROR, fail, load_or_explain
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 
-COMMANDS = ("check", "code", "train", "runs", "compare", "export")
-NEEDS_TENSORFLOW = ("check", "train", "export")  # runs, compare and code answer in well under a second
+COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export")
+NEEDS_TENSORFLOW = ("check", "train", "step", "export")  # runs, compare and code answer in well under a second
+
+
+INTERRUPTED = 130   # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
 
     from tapedeck.engine.cli.runs import (
         add_compare_arguments,
+    from tapedeck.engine.cli.step import add_step_arguments, step_command
+
+    step = sub.add_parser("step", help="take one training step (or N) apart: per-layer gradients and updates")
+    add_step_arguments(step)
+    step.set_defaults(func=step_command)
+
         add_export_arguments,
         add_runs_arguments,
         compare_command,

@@ -127,6 +127,7 @@ class ConsoleReporter:
         self._last_draw = 0.0
         self._bar_open = False
 
+        self._timing = None
     def __call__(self, event) -> None:
         handler = getattr(self, f"_on_{_snake(type(event).__name__)}", None)
         if handler is not None:
@@ -177,10 +178,21 @@ class ConsoleReporter:
     def _on_epoch_end(self, event) -> None:
         val = ""
         if event.val_loss is not None:
+    def _on_step_timing(self, event) -> None:
+        self._timing = event   # arrives just before its epoch's EpochEnd; shown on that line
+
             val = f" - val_loss {event.val_loss:.4f} - val_accuracy {event.val_accuracy:.4f}"
         self._print(f"epoch {event.epoch}/{self.epochs} - {event.seconds:.1f}s - loss {event.loss:.4f} "
-                    f"- accuracy {event.accuracy:.4f}{val} - lr {event.learning_rate:.3g}")
+                    f"- accuracy {event.accuracy:.4f}{val} - lr {event.learning_rate:.3g}{step}")
 
+    def _on_run_note(self, event) -> None:
+        self._print(f"tapedeck: note: {event.message}", file=sys.stderr)
+
+        step = ""
+        if self._timing is not None and self._timing.epoch == event.epoch:
+            timing = self._timing
+            traces = "eager" if timing.traces is None else f"{timing.execution}, {timing.traces} trace(s)"
+            step = f" - step {timing.step_ms:.1f} ms ({traces})"
     def _on_test_result(self, event) -> None:
         self.test = event
 
