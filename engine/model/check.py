@@ -211,7 +211,13 @@ def _output_problems(nodes, report, shapes, experiment, num_classes) -> None:
         else:
             index, message = rank_problem
             next(layer for layer in report.layers if layer.index == index).problems.append(message)
-    report.problems += check_rules.output_problems(nodes, width, experiment, num_classes)
+    problems = check_rules.output_problems(nodes, width, experiment, num_classes)
+    if output.name in shapes:
+        # About the last layer, whose shape is known: on its row, marked like every other layer's problem.
+        last = next(layer for layer in report.layers if layer.index == output.index)
+        last.problems += [p for p in problems if p not in last.problems]
+    else:   # the layer was not reached (an earlier one failed): no second mark on it
+        report.problems += problems
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -1,0 +1,44 @@
+"""What each bundled preset is, in words: a title and one line of what it teaches.
+
+The preset files stay plain experiment files (the same format a person saves), so their notes live
+here; File ▸ Open preset lists them by title, with the lesson as the item's tip.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PresetNote", "preset_note"]
+
+_APIS = {"sequential": "Sequential", "functional": "Functional API", "subclassing": "Model subclass"}
+_LOOPS = {"fit": "model.fit", "tape": "GradientTape loop"}
+_SETS = {"mnist": ("MNIST", "the TensorFlow 2 quickstart's CNN on MNIST"),
+         "cifar100": ("CIFAR-100", "the TensorFlow CNN tutorial's network on CIFAR-100's 100 classes")}
+
+
+@dataclass(frozen=True)
+class PresetNote:
+    title: str
+    teaches: str
+
+
+_NOTES = {
+    "digits_cnn": PresetNote("Digits CNN (offline default)",
+                             "A small convolutional network on scikit-learn's 8×8 digits: trains in seconds, "
+                             "no download."),
+    "digits_residual": PresetNote("Digits residual block",
+                                  "A skip connection (Add): what the Functional API and subclassing can express "
+                                  "and Sequential cannot."),
+}
+
+
+def preset_note(name: str) -> PresetNote:
+    """The note of preset ``name``; the tutorial presets are named <set>_cnn_<api>_<loop>."""
+    if name in _NOTES:
+        return _NOTES[name]
+    parts = name.split("_")
+    if len(parts) == 4 and parts[0] in _SETS and parts[2] in _APIS and parts[3] in _LOOPS:
+        label, what = _SETS[parts[0]]
+        api, loop = _APIS[parts[2]], _LOOPS[parts[3]]
+        return PresetNote(f"{label} CNN — {api}, {loop}",
+                          f"{what[0].upper()}{what[1:]}, written as a {api} model and trained with a {loop}.")
+    return PresetNote(name.replace("_", " "), "")
