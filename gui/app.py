@@ -85,7 +85,8 @@ USAGE = "usage: tapedeck [EXPERIMENT.json]   (tapedeck --help lists the headless
 
 
 def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | None = None) -> int:
-    """Open the window on `argv[0]` (an experiment file) or on the default preset.
+    """Open the window on `argv[0]` (an experiment file), else on the experiment open when it last
+    closed (the default preset the first time).
 
     `on_visible(seconds)` is called once the window is on screen, with the seconds since `main`
     started (the benchmark uses it)."""
@@ -118,9 +119,10 @@ def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | No
 
     from tapedeck.gui.main_window import MainWindow
 
-    window = MainWindow(experiment, path)
+    window = MainWindow(experiment, path)      # no file given: the last session's experiment
     if path:
         window._remember(path)
+    sys.excepthook = window.report_unexpected
     window.show()
 
     def on_screen():

@@ -20,13 +20,14 @@ class _Snapshot(QUndoCommand):
     MERGE_ID = 0x7A9E
 
     def __init__(self, document: Document, before: Experiment, after: Experiment,
-                 text: str, merge_key: str | None, selection: int | None):
+                 text: str, merge_key: str | None, selection: int | None, undo_selection: int | None):
         super().__init__(text)
         self._document = document
         self._before = before
         self._after = after
         self._merge_key = merge_key
         self._selection = selection
+        self._undo_selection = selection if undo_selection is None else undo_selection
 
     def id(self) -> int:  # noqa: A003 - Qt's name
         return self.MERGE_ID if self._merge_key else -1
@@ -42,7 +43,8 @@ class _Snapshot(QUndoCommand):
         self._document._set(self._after.copy(), self._selection)
 
     def undo(self) -> None:
-        self._document._set(self._before.copy(), self._selection)
+        # The row the edit started from: undoing a move selects the layer where it is back again.
+        self._document._set(self._before.copy(), self._undo_selection)
 
 
 class Document(QObject):
@@ -77,13 +79,15 @@ class Document(QObject):
         return self._experiment.copy()
 
     def apply(self, new: Experiment, text: str, merge_key: str | None = None,
-              selection: int | None = None) -> None:
+              selection: int | None = None, undo_selection: int | None = None) -> None:
         """Make `new` the current experiment as one undoable step (merged with the last one
-        when both carry the same `merge_key`, e.g. typing into one spin box)."""
+        when both carry the same `merge_key`, e.g. typing into one spin box). `selection` is the
+        layer row to select after the edit (and redo), `undo_selection` the one after its undo
+        (default: the same row)."""
         if new.to_dict() == self._experiment.to_dict():
             return
         self.undo_stack.push(_Snapshot(self, self._experiment.copy(), new.copy(), text,
-                                       merge_key, selection))
+                                       merge_key, selection, undo_selection))
 
     def replace(self, experiment: Experiment, path: str | None) -> None:
         """Open or new: a fresh history and a clean state."""

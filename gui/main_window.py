@@ -21,16 +21,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tapedeck.engine.errors import describe
 from tapedeck.engine.spec.experiment import (
     DEFAULT_PRESET,
     Experiment,
     ExperimentError,
     LayerSpec,
+    dumps,
     list_presets,
     load_experiment,
     load_preset,
+    loads,
     save_experiment,
 )
+from tapedeck.engine.spec.presets import preset_note
 from tapedeck.engine.training.events import Finished, RunStarted
 from tapedeck.gui.checker import Checker
 from tapedeck.gui.document import Document
@@ -39,6 +43,7 @@ from tapedeck.gui.editor.param_form import ParamForm
 from tapedeck.gui.editor.selectors import Selectors
 from tapedeck.gui.editor.settings_panel import SettingsPanel
 from tapedeck.gui.tabs.code_tab import CodeView
+from tapedeck.gui.tabs.data_tab import DataTab
 from tapedeck.gui.tabs.model_tab import ModelView
 from tapedeck.gui.tabs.predictions_tab import PredictionsPanel
 from tapedeck.gui.tabs.training_tab import TrainingPanel
@@ -66,9 +71,14 @@ class MainWindow(QMainWindow):
         self.tf_status = "Loading TensorFlow…"
         self._tf_job: Job | None = None
         self._close_when_stopped = False
-        experiment = experiment if experiment is not None else load_preset(DEFAULT_PRESET)
+        self.close_hooks: list = []      # called once the window really closes (child processes end)
+        reopened_modified = False
+        if experiment is None:
+            experiment, path, reopened_modified = self._last_session()
 
         self.document = Document(experiment, path, self)
+        if reopened_modified:
+            self.document.undo_stack.resetClean()   # unsaved when the window closed: still unsaved
         self.checker = Checker(self.document, self)
         self.controller = RunController(runs_dir or os.path.join(os.getcwd(), "runs"), self)
         self._build_actions()
@@ -79,20 +89,23 @@ class MainWindow(QMainWindow):
         self.form.show_row(self.editor.current_row)
         self.settings_panel = SettingsPanel(self.document, self.checker, self)
         self.selectors = Selectors(self.document, self)
-        self.training = TrainingPanel(self.train_action, self.pause_action, self.stop_action, self)
+        self.training = TrainingPanel(self)
         self.predictions = PredictionsPanel(self)
-        self.code = CodeView(self.document, self)
+        self.code = CodeView(self.document, self.checker, self)
         self.model_view = ModelView(self.document, self.checker, self)
+        self.data_tab = DataTab(self.document, self)
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.training, "Training")
         self.tabs.addTab(self.predictions, "Predictions")
         self.tabs.addTab(self.code, "Code")
         self.tabs.addTab(self.model_view, "Model")
+        self.tabs.addTab(self.data_tab, "Data")
         self.notice = QLabel(self)
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
-        self.notice.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.notice.setTextInteractionFlags(Qt.TextBrowserInteraction)
+        self.notice.setOpenExternalLinks(True)      # TensorBoard's address
         self.notice.setStyleSheet("QLabel#notice { background: #fff3cd; color: #664d03; "
                                   "border: 1px solid #e6c65c; border-radius: 4px; padding: 6px; }")
         self.notice.hide()
@@ -199,8 +212,12 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         presets = file_menu.addMenu("Open &preset")
+        presets.setToolTipsVisible(True)
         for name in list_presets():
-            presets.addAction(name, lambda n=name: self.open_preset(n))
+            note = preset_note(name)
+            action = presets.addAction(note.title, lambda n=name: self.open_preset(n))
+            action.setToolTip(f"{note.teaches}\n({name})" if note.teaches else name)
+            action.setStatusTip(note.teaches)
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
@@ -250,6 +267,36 @@ class MainWindow(QMainWindow):
         self._update_state()
 
     # -- files ----------------------------------------------------------------------------------
+    def _last_session(self) -> tuple[Experiment, str | None, bool]:
+        """The experiment open when the window last closed (saved or not), its file, and whether it
+        had unsaved changes; the default preset when there is none (or it no longer reads)."""
+        text = self.settings.value("session/experiment")
+        path = str(self.settings.value("session/path") or "") or None
+        if isinstance(text, str) and text.strip():
+            try:
+                experiment = loads(text, "the last session")
+            except ExperimentError:
+                experiment = None
+            if experiment is not None:
+                if path and not Path(path).is_file():
+                    path = None
+                saved = None
+                if path:
+                    try:
+                        saved = load_experiment(path).to_dict()
+                    except (ExperimentError, OSError):
+                        saved = None
+                return experiment, path, saved != experiment.to_dict()
+        return load_preset(DEFAULT_PRESET), None, False
+
+    def report_unexpected(self, kind, error, trace) -> None:
+        """sys.excepthook while the window runs: a fault in a slot shows in the window, not only on
+        the terminal (where the traceback still goes)."""
+        import traceback
+
+        traceback.print_exception(kind, error, trace)
+        self.show_notice(f"Something went wrong: {describe(error)} (the details are on the terminal).")
+
     def new_experiment(self) -> None:
         if self._may_discard():
             self.document.replace(blank_experiment(), None)
@@ -358,6 +405,7 @@ class MainWindow(QMainWindow):
             self.controller.resume()
         else:
             self.controller.pause()
+        self.training.set_paused(self.controller.paused)
         self._update_state()
 
     def stop(self) -> None:
@@ -433,6 +481,10 @@ class MainWindow(QMainWindow):
                 job.running_changed.connect(self._close_once_stopped)
             event.ignore()
             return
+        for hook in self.close_hooks:
+            hook()
+        self.settings.setValue("session/experiment", dumps(self.document.experiment))
+        self.settings.setValue("session/path", self.document.path or "")
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         event.accept()

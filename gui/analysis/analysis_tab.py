@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tapedeck.gui.analysis.confusion_view import ConfusionView
 from tapedeck.gui.analysis.feature_maps_view import FeatureMapsView
@@ -39,8 +49,10 @@ class AnalysisTab(QWidget):
         self.feature_maps = FeatureMapsView(self)
         self.pages = QTabWidget(self)
         self.pages.addTab(self.confusion, "Confusion and mistakes")
-        self.pages.addTab(self.own_input, "Your own input")
-        self.pages.addTab(self.feature_maps, "Feature maps")
+        # The canvas and the feature-map controls have fixed sizes: in a scroll area they do not set
+        # the window's minimum height (a Runs panel docked below would push it past the screen).
+        self.pages.addTab(_scrolling(self.own_input, self), "Your own input")
+        self.pages.addTab(_scrolling(self.feature_maps, self), "Feature maps")
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.open_button)
@@ -105,3 +117,11 @@ class AnalysisTab(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Open a run folder", self.runs_dir)
         if path:
             self.open_run(path)
+
+
+def _scrolling(page: QWidget, parent: QWidget) -> QScrollArea:
+    area = QScrollArea(parent)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setWidget(page)
+    return area

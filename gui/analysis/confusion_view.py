@@ -12,6 +12,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QListView,
@@ -93,6 +95,10 @@ class ConfusionView(QWidget):
         self.matrix.cellClicked.connect(self.show_cell)
         self.matrix_title = QLabel("<b>Confusion matrix</b> (rows: true, columns: predicted) — click a cell", self)
         self.matrix_title.setWordWrap(True)
+        self.per_row = QCheckBox("% of each true class (recall)", self)
+        self.per_row.setToolTip("Each row divided by its total: the diagonal is the class's recall, the rest "
+                                "where its images went")
+        self.per_row.toggled.connect(lambda _on: self._fill_matrix())
 
         self.classes = QTableWidget(0, 5, self)
         self.classes.setHorizontalHeaderLabels(("class", "precision", "recall", "F1", "support"))
@@ -119,7 +125,10 @@ class ConfusionView(QWidget):
         left = QWidget(self)
         left_column = QVBoxLayout(left)
         left_column.setContentsMargins(0, 0, 0, 0)
-        left_column.addWidget(self.matrix_title)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.matrix_title, 1)
+        title_row.addWidget(self.per_row, 0, Qt.AlignBottom)
+        left_column.addLayout(title_row)
         left_column.addWidget(self.matrix, 3)
         left_column.addWidget(QLabel("<b>Per class</b> (test set)", self))
         left_column.addWidget(self.classes, 2)
@@ -146,18 +155,7 @@ class ConfusionView(QWidget):
         for axis in (self.matrix.horizontalHeader(), self.matrix.verticalHeader()):
             axis.setMinimumSectionSize(20)  # CIFAR-100's 100 classes scroll; 10 fill the space
             axis.setSectionResizeMode(QHeaderView.Stretch)
-        totals = confusion.sum(axis=1)
-        for r in range(count):
-            for c in range(count):
-                value = int(confusion[r, c])
-                item = QTableWidgetItem(str(value) if value else "")
-                item.setTextAlignment(Qt.AlignCenter)
-                fraction = value / totals[r] if totals[r] else 0.0
-                colour = heat(fraction, r == c)
-                item.setBackground(QBrush(colour))
-                item.setForeground(QBrush(QColor("white" if colour.lightness() < 140 else "#222")))
-                item.setToolTip(f"true {names[r]}, predicted {names[c]}: {value} image(s)")
-                self.matrix.setItem(r, c, item)
+        self._fill_matrix()
         self.classes.setSortingEnabled(False)
         rows = analysed.class_table()
         self.classes.setRowCount(len(rows))
@@ -179,6 +177,29 @@ class ConfusionView(QWidget):
         self.galleries.setTabText(1, f"Most confidently wrong ({len(wrong)})")
         self.cell_gallery.clear()
         self.cell_title.setText("Click a cell of the matrix.")
+
+    def _fill_matrix(self) -> None:
+        """Counts, or each row as a share of its true class (the diagonal then reads as recall)."""
+        if self.analysed is None:
+            return
+        confusion = self.analysed.confusion()
+        names = self.analysed.class_names
+        count = confusion.shape[0]
+        per_row = self.per_row.isChecked()
+        totals = confusion.sum(axis=1)
+        for r in range(count):
+            for c in range(count):
+                value = int(confusion[r, c])
+                fraction = value / totals[r] if totals[r] else 0.0
+                text = (f"{100 * fraction:.0f}%" if per_row else str(value)) if value else ""
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignCenter)
+                colour = heat(fraction, r == c)
+                item.setBackground(QBrush(colour))
+                item.setForeground(QBrush(QColor("white" if colour.lightness() < 140 else "#222")))
+                item.setToolTip(f"true {names[r]}, predicted {names[c]}: {value} image(s), "
+                                f"{fraction:.1%} of the true {names[r]}")
+                self.matrix.setItem(r, c, item)
 
     def show_cell(self, true_class: int, predicted_class: int) -> None:
         if self.analysed is None:

@@ -87,7 +87,7 @@ class FeatureMapsView(QWidget):
                 spatial = spatial_layer_names(analysed.model)
             except FeatureMapError:
                 spatial = conv
-            names = conv + [n for n in spatial if n not in conv]
+            names = list(spatial) + [n for n in conv if n not in spatial]   # model order
             self.layer.addItems(names)
             self.image_index.setRange(0, max(0, len(analysed.dataset.x_test) - 1))
             self.image_index.setValue(0)

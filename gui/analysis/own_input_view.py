@@ -2,9 +2,11 @@
 see the trained model's class probabilities, live while drawing.
 
 The canvas is white ink on black, as MNIST and the scikit-learn digits store strokes. The drawing
-(or the file) is prepared by ``engine.analysis.own_input`` exactly as the run's data was: size, channels and
-value range. One direct model call on one image costs a few milliseconds, so prediction runs on the
-GUI thread, at most every ``PREDICT_MS`` while the mouse moves.
+(or the file) is prepared by ``engine.analysis.own_input`` exactly as the run's data was: size, channels,
+value range, and for handwritten digits the data set's own layout (size-normalised and centred); the
+prepared input is shown beside the canvas, as the model sees it. An opened image replaces the drawing
+on the canvas, so what is shown is what is predicted. One direct model call on one image costs a few
+milliseconds, so prediction runs on the GUI thread, at most every ``PREDICT_MS`` while the mouse moves.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tapedeck.engine.errors import TapedeckError
 from tapedeck.gui.widgets.images import to_qimage
 
 CANVAS_PX = 280
@@ -47,14 +50,31 @@ class DrawCanvas(QWidget):
         self._last: QPoint | None = None
 
     def clear(self) -> None:
+        if self.image.format() != QImage.Format_Grayscale8:
+            self.image = QImage(self.width(), self.height(), QImage.Format_Grayscale8)
         self.image.fill(0)
         self.update()
         self.changed.emit()
 
+    def show_picture(self, picture: QImage, grayscale: bool) -> None:
+        """An opened image in place of the drawing (fitted, centred on black); no ``changed``: it is
+        predicted from its file, not from these pixels."""
+        size = self.width()
+        canvas = QImage(size, size, QImage.Format_Grayscale8 if grayscale else QImage.Format_RGB32)
+        canvas.fill(0)
+        fitted = picture.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+        painter = QPainter(canvas)
+        painter.drawImage((size - fitted.width()) // 2, (size - fitted.height()) // 2, fitted)
+        painter.end()
+        self.image = canvas
+        self.update()
+
     def array(self) -> np.ndarray:
-        width, height = self.image.width(), self.image.height()
-        raw = np.frombuffer(self.image.constBits(), dtype=np.uint8, count=self.image.sizeInBytes())
-        rows = raw.reshape(height, self.image.bytesPerLine())[:, :width]
+        image = self.image if self.image.format() == QImage.Format_Grayscale8 else \
+            self.image.convertToFormat(QImage.Format_Grayscale8)
+        width, height = image.width(), image.height()
+        raw = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
+        rows = raw.reshape(height, image.bytesPerLine())[:, :width]
         return rows.astype(np.float32) / 255.0
 
     def is_blank(self) -> bool:
@@ -63,6 +83,8 @@ class DrawCanvas(QWidget):
     def draw_stroke(self, points) -> None:
         """Paint a polyline through ``points`` ((x, y) in widget pixels) — what a mouse drag does."""
         points = [QPoint(int(x), int(y)) for x, y in points]
+        if self.image.format() != QImage.Format_Grayscale8:   # drawing over an opened colour image
+            self.image = self.image.convertToFormat(QImage.Format_Grayscale8)
         painter = QPainter(self.image)
         painter.setRenderHint(QPainter.Antialiasing)
         pen = QPen(QColor("white"), max(2.0, PEN_FRACTION * self.image.width()), Qt.SolidLine, Qt.RoundCap,
@@ -115,7 +137,7 @@ class OwnInputView(QWidget):
         self.open_button.clicked.connect(self._open_dialog)
         self.invert.toggled.connect(lambda _on: self._predict_again())
         self.seen = QLabel(self)  # the prepared input, as the model sees it
-        self.seen.setFixedSize(112, 112)
+        self.seen.setFixedSize(168, 168)
         self.seen.setStyleSheet("border: 1px solid #aaa; background: black")
         self.seen.setAlignment(Qt.AlignCenter)
         self.status = QLabel("Open a run in the Analysis tab first.", self)
@@ -132,16 +154,25 @@ class OwnInputView(QWidget):
         self.canvas.changed.connect(self._timer.start)
         self._source = "drawing"  # or the path of the opened image
 
+        self.seen_caption = QLabel("What the model sees", self)
+        self.seen_caption.setWordWrap(True)
+        self.seen_caption.setFixedWidth(self.seen.width())
         left = QVBoxLayout()
         left.addWidget(QLabel("<b>Draw</b> (white on black, like the data set)", self))
-        left.addWidget(self.canvas)
+        pictures = QHBoxLayout()
+        pictures.addWidget(self.canvas, 0, Qt.AlignTop)
+        seen_column = QVBoxLayout()
+        seen_column.addWidget(self.seen_caption)
+        seen_column.addWidget(self.seen)
+        seen_column.addStretch(1)
+        pictures.addLayout(seen_column)
+        left.addLayout(pictures)
         row = QHBoxLayout()
         row.addWidget(self.clear_button)
         row.addWidget(self.open_button)
+        row.addStretch(1)
         left.addLayout(row)
         left.addWidget(self.invert)
-        left.addWidget(QLabel("What the model sees:", self))
-        left.addWidget(self.seen)
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self.status)
@@ -176,36 +207,68 @@ class OwnInputView(QWidget):
             self.table.setCellWidget(row, 1, bar)
         self.status.setText("Draw a digit, or open an image file." if drawable else
                             f"This model takes {channels}-channel images: open an image file to see its prediction.")
+        self.seen_caption.setText(self._seen_words())
         if drawable and not self.canvas.is_blank():
             self.predict_drawing()
+
+    def _layout(self):
+        from tapedeck.engine.analysis.own_input import digit_layout
+
+        return digit_layout(self.analysed.experiment.data, self.analysed.dataset.input_shape)
+
+    def _seen_words(self) -> str:
+        if self.analysed is None:
+            return "What the model sees"
+        height, width = (int(s) for s in self.analysed.dataset.input_shape[:2])
+        layout = self._layout()
+        if layout is None:
+            return f"What the model sees ({width}×{height})"
+        box, by_mass = layout
+        how = (f"digit in a {round(box * width)}×{round(box * height)} box, centred by mass" if by_mass
+               else "digit scaled to fill the frame")
+        return f"What the model sees ({width}×{height}: {how}, like the data set)"
 
     def predict_drawing(self) -> None:
         if self.analysed is None or self.canvas.is_blank() or not self.canvas.isEnabled():
             return
-        from tapedeck.engine.analysis.own_input import InputError, pixel_scale, prepare_array
+        from tapedeck.engine.analysis.own_input import pixel_scale, prepare_array
 
         self._source = "drawing"
         try:
             x = prepare_array(self.canvas.array(), self.analysed.dataset.input_shape,
-                              pixel_scale(self.analysed.experiment.data), invert=self.invert.isChecked())
-        except InputError as error:
-            self.status.setText(str(error))
+                              pixel_scale(self.analysed.experiment.data), invert=self.invert.isChecked(),
+                              layout=self._layout())
+        except TapedeckError as error:
+            self._say(str(error))
             return
         self._predict(x, "your drawing")
+
+    def _say(self, problem: str) -> None:
+        self.status.setText(f"<span style='color:#b02a37'>{problem}</span>")
 
     def open_image(self, path: str) -> bool:
         """Predict an image file; a file that is no image gives one message in the status line."""
         if self.analysed is None:
             return False
-        from tapedeck.engine.analysis.own_input import InputError, pixel_scale, prepare_image_file
+        from tapedeck.engine.analysis.own_input import pixel_scale, prepare_image_file
 
         try:
             x = prepare_image_file(path, self.analysed.dataset.input_shape,
-                                   pixel_scale(self.analysed.experiment.data), invert=self.invert.isChecked())
-        except InputError as error:
-            self.status.setText(str(error))
+                                   pixel_scale(self.analysed.experiment.data), invert=self.invert.isChecked(),
+                                   layout=self._layout())
+        except TapedeckError as error:
+            self._say(str(error))
             return False
         self._source = str(path)
+        self._timer.stop()
+        picture = QImage(str(path))
+        if not picture.isNull():
+            grayscale = int(self.analysed.dataset.input_shape[-1]) == 1
+            if grayscale:
+                picture = picture.convertToFormat(QImage.Format_Grayscale8)
+                if self.invert.isChecked():
+                    picture.invertPixels()
+            self.canvas.show_picture(picture, grayscale)
         self._predict(x, str(path))
         return True
 

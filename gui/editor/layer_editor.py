@@ -125,10 +125,13 @@ class LayerEditor(QWidget):
         self.duplicate_action = QAction("Duplicate", self)
         self.duplicate_action.setToolTip("Insert a copy of the selected layer after it")
         self.duplicate_action.triggered.connect(lambda: self.duplicate_layer(self.current_row))
-        self.up_action = QAction("▲", self)
+        # The menu shows the words; the small button beside the table shows the arrow (icon text).
+        self.up_action = QAction("Move layer &up", self)
+        self.up_action.setIconText("▲")
         self.up_action.setToolTip("Move the selected layer up")
         self.up_action.triggered.connect(lambda: self.move_layer(self.current_row, self.current_row - 1))
-        self.down_action = QAction("▼", self)
+        self.down_action = QAction("Move layer &down", self)
+        self.down_action.setIconText("▼")
         self.down_action.setToolTip("Move the selected layer down")
         self.down_action.triggered.connect(lambda: self.move_layer(self.current_row, self.current_row + 1))
         for action in (self.remove_action, self.duplicate_action, self.up_action, self.down_action):
@@ -173,7 +176,8 @@ class LayerEditor(QWidget):
         after = self.current_row if row is None else row
         position = len(layers) if after < 0 else min(after + 1, len(layers))
         layers.insert(position, new_layer(type_name, self._names()[:position]))
-        self._document.apply(experiment, f"Add {type_name}", selection=position)
+        self._document.apply(experiment, f"Add {type_name}", selection=position,
+                             undo_selection=max(0, position - 1))
         self.select_row(position)
         return position
 
@@ -194,7 +198,7 @@ class LayerEditor(QWidget):
         copy = LayerSpec(type=layers[row].type, params=dict(layers[row].params or {}), name=None,
                          inputs=list(layers[row].inputs) if layers[row].inputs else None)
         experiment.model.layers.insert(row + 1, copy)
-        self._document.apply(experiment, f"Duplicate {copy.type}", selection=row + 1)
+        self._document.apply(experiment, f"Duplicate {copy.type}", selection=row + 1, undo_selection=row)
         self.select_row(row + 1)
 
     def move_layer(self, source: int, target: int) -> None:
@@ -204,7 +208,7 @@ class LayerEditor(QWidget):
         experiment = self._document.edited()
         spec = experiment.model.layers.pop(source)
         experiment.model.layers.insert(target, spec)
-        self._document.apply(experiment, f"Move {spec.type}", selection=target)
+        self._document.apply(experiment, f"Move {spec.type}", selection=target, undo_selection=source)
         self.select_row(target)
 
     # -- display -------------------------------------------------------------------------

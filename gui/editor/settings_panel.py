@@ -94,6 +94,8 @@ TRAINING_FIELDS = (
           "stopping", 0, 1000, visible=lambda e: e.training.early_stopping),
     Field("training", "restore_best_weights", "restore best", "bool", "keep the best epoch's weights",
           visible=lambda e: e.training.early_stopping),
+    Field("training", "tensorboard", "TensorBoard logs", "bool", "also write TensorBoard event files into "
+          "the run folder (Runs ▸ Open in TensorBoard shows them)"),
     Field("training", "seed", "seed", "optional_int",
           "random seed for weights and shuffling; none = a different run each time",
           -1, 2**31 - 1),
@@ -181,7 +183,10 @@ class SettingsPanel(QWidget):
             editor.setSingleStep(int(spec.step))
             if spec.kind == "optional_int":
                 editor.setSpecialValueText("all" if spec.key == "limit" else "none")
-            editor.valueChanged.connect(lambda v, s=spec: self._set(s, self._optional(s, int(v))))
+            if spec.kind == "optional_int":
+                editor.valueChanged.connect(lambda v, s=spec: self._set(s, self._optional(s, int(v))))
+            else:   # epochs, batch size…: every value, the lowest included, is a number
+                editor.valueChanged.connect(lambda v, s=spec: self._set(s, int(v)))
         elif spec.kind == "float":
             editor = QDoubleSpinBox(self)
             editor.setDecimals(spec.decimals)

@@ -1,5 +1,6 @@
 """Runs > Export…: a run's model as .keras / SavedModel / TFLite, its training script, its history as
-CSV, and the plots on screen as PNG and SVG.
+CSV, and its loss / accuracy / learning-rate plots as PNG and SVG, drawn from that run's own history
+(``gui.runs.run_plots``), never from whatever the window shows at the time.
 
 Model, script and history exports are ``engine.runs.exports.export_run`` (atomic writes, one clear
 message per refusal), run one after another in a worker thread: converting to TFLite takes seconds.
@@ -33,7 +34,7 @@ PLOT_FORMATS = ("png", "svg")
 
 
 def export_plot(plot_item, path) -> Path:
-    """One pyqtgraph PlotItem as PNG (pyqtgraph's ImageExporter, 2x the on-screen width for print) or SVG.
+    """One pyqtgraph PlotItem as PNG (pyqtgraph's ImageExporter, at the plot's own size) or SVG.
 
     SVG is painted by Qt's own QSvgGenerator: pyqtgraph 0.14's SVGExporter fails on every plot under
     Qt 6.11 (it parses Qt's path data expecting "x,y" pairs; pyqtgraph issue #3485).
@@ -53,8 +54,8 @@ def export_plot(plot_item, path) -> Path:
             import pyqtgraph.exporters as exporters
 
             exporter = exporters.ImageExporter(plot_item)
-            width = int(plot_item.sceneBoundingRect().width()) or 640
-            exporter.parameters()["width"] = max(2 * width, 800)
+            # At the plot's own size: a scaled export grows the tick labels but not the legend.
+            exporter.parameters()["width"] = int(plot_item.sceneBoundingRect().width()) or 640
             exporter.export(str(temp))
     return path
 
@@ -96,10 +97,13 @@ def export_formats(run_dir, formats, out_dir=None, api=None, loop=None) -> list[
 class ExportDialog(QDialog):
     """Pick what to export from one run, and where (default: the run's own exports/ folder)."""
 
-    def __init__(self, run_dir, plots: dict | None = None, parent=None):
+    def __init__(self, run_dir, parent=None, why: str = ""):
+        """``why``: how this run was chosen ("the run just trained"), shown beside its name."""
         super().__init__(parent)
         self.run_dir = str(run_dir)
-        self.plots = dict(plots or {})
+        from tapedeck.engine.runs.index import read_run
+
+        self.summary = read_run(self.run_dir)
         self.results: list[tuple[str, str, str]] | None = None
         self.setWindowTitle(f"Export — {Path(self.run_dir).name}")
         self._job = Job("tapedeck-export", self)
@@ -123,8 +127,8 @@ class ExportDialog(QDialog):
         script_row.addStretch(1)
         grid.addLayout(script_row, row, 0, 1, 2)
         for offset, fmt in enumerate(PLOT_FORMATS, start=1):
-            box = QCheckBox(f"Plots as {fmt.upper()} ({len(self.plots)} plot(s) on screen)", self)
-            box.setEnabled(bool(self.plots))
+            box = QCheckBox(f"Plots as {fmt.upper()} (loss, accuracy, learning rate of this run)", self)
+            box.setEnabled(bool(self.summary.history))
             self.checks[fmt] = box
             grid.addWidget(box, row + offset, 0, 1, 2)
         self.folder = QLineEdit(str(Path(self.run_dir) / "exports"), self)
@@ -147,7 +151,11 @@ class ExportDialog(QDialog):
         buttons.addWidget(self.export_button)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Export from run <b>{Path(self.run_dir).name}</b>:", self))
+        chosen = f" — {why}" if why else ""
+        self.run_label = QLabel(f"Export from run <b>{Path(self.run_dir).name}</b>{chosen}:", self)
+        self.run_label.setWordWrap(True)
+        self.run_label.setToolTip(self.run_dir)
+        layout.addWidget(self.run_label)
         layout.addLayout(grid)
         layout.addLayout(folder_row)
         layout.addWidget(self.status, 1)
@@ -175,13 +183,7 @@ class ExportDialog(QDialog):
             self.status.setText("Tick at least one thing to export.")
             return False
         self.results = None
-        plot_results = []
-        for fmt in (f for f in chosen if f in PLOT_FORMATS):
-            for name, item in self.plots.items():
-                try:
-                    plot_results.append((fmt, str(export_plot(item, out / f"{name}.{fmt}")), ""))
-                except (OSError, ValueError) as error:
-                    plot_results.append((fmt, "", f"{out / name}.{fmt}: {error}"))
+        plot_results = self._export_plots([f for f in chosen if f in PLOT_FORMATS], out)
         formats = [f for f in chosen if f not in PLOT_FORMATS]
         default_out = out == Path(self.run_dir) / "exports"
         api, loop = self.api.currentText(), self.loop.currentText()
@@ -190,6 +192,27 @@ class ExportDialog(QDialog):
         self._job.start(lambda: export_formats(self.run_dir, formats, None if default_out else out, api, loop),
                         lambda result, error: self._done(plot_results, result, error))
         return True
+
+    def _export_plots(self, formats, out: Path) -> list[tuple[str, str, str]]:
+        """This run's plots, drawn from its history.csv, in each of ``formats`` (GUI thread: Qt paints)."""
+        if not formats:
+            return []
+        from tapedeck.gui.runs.run_plots import run_plot_widgets
+
+        widgets = run_plot_widgets(self.summary.history, self.summary.name or Path(self.run_dir).name)
+        results = []
+        try:
+            for fmt in formats:
+                for name, widget in widgets.items():
+                    try:
+                        results.append((fmt, str(export_plot(widget.getPlotItem(), out / f"{name}.{fmt}")), ""))
+                    except (OSError, ValueError) as error:
+                        results.append((fmt, "", f"{out / name}.{fmt}: {error}"))
+        finally:
+            for widget in widgets.values():
+                widget.close()
+                widget.deleteLater()
+        return results
 
     def shutdown(self, timeout_ms: int = 60000) -> bool:
         return self._job.shutdown(timeout_ms)
@@ -209,9 +232,7 @@ class ExportDialog(QDialog):
         self.status.setText("\n".join(lines))
 
     def _preset_script_choice(self) -> None:
-        from tapedeck.engine.runs.index import read_run
-
-        summary = read_run(self.run_dir)
+        summary = self.summary
         if summary.api:
             self.api.setCurrentText(summary.api)
         if summary.loop:

@@ -85,6 +85,7 @@ class QueueDialog(QDialog):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([3000, 1000])
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.addLayout(self.controls)
         layout.addLayout(buttons)
@@ -186,9 +187,30 @@ class QueueDialog(QDialog):
                 if c > 0:
                     item.setTextAlignment(Qt.AlignCenter)
                 self.table.setItem(r, c, item)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        # The run folder's name is long and shares its start with the others: it gives way (elided
+        # in the middle, whole in its tooltip) so the numbers on the right are never cut.
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.setTextElideMode(Qt.ElideMiddle)
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item is not None:
+                item.setToolTip(item.data(PATH_ROLE) or item.text())
         self.table.setSortingEnabled(True)
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """Every row of the result table in view (a queue holds at most a few dozen runs): the
+        splitter gives the table their height and the curves the rest."""
+        rows = self.table.rowCount()
+        height = (self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
+                  + sum(self.table.rowHeight(r) for r in range(rows)) + 4)
+        total = sum(self.splitter.sizes())
+        if total <= 0:
+            return
+        table = min(height, total - 200)   # the curves keep 200 px
+        self.splitter.setSizes([total - table, table])
 
 
 class SweepDialog(QueueDialog):
@@ -230,9 +252,13 @@ class SweepDialog(QueueDialog):
         self.value_edits[row].setText(values)
 
     def _suggest(self, box: QComboBox, edit: QLineEdit) -> None:
+        """The current value as a hint, not as text: typed values then replace it instead of
+        being appended to it ("0.0030.001")."""
         current = {path: value for path, _label, value in self.settings}.get(box.currentData())
-        if box.currentData() is not None and not edit.text().strip() and current is not None:
-            edit.setText(str(current))
+        if box.currentData() is None or current is None:
+            edit.setPlaceholderText("e.g. 0.001, 0.003")
+        else:
+            edit.setPlaceholderText(f"now {current}; e.g. {current}, …")
 
     def experiments_to_run(self) -> list | None:
         from tapedeck.engine.queues.sweep import SweepError, expand, parse_axis

@@ -64,7 +64,7 @@ class RunCurves(QWidget):
             item.showGrid(x=True, y=True, alpha=0.25)
             self.legends.append(item.addLegend(offset=corner, labelTextColor="#222",
                                                brush=pg.mkBrush(255, 255, 255, 210)))
-            widget.setMinimumHeight(140)
+            widget.setMinimumHeight(90)   # docked below the window it may be short
             self._plots.addWidget(widget)
         self.acc_plot.setYRange(0, 1, padding=0.02)
 

@@ -5,18 +5,23 @@ a Runs dock, an Analysis tab, and a Runs menu (Compare the three APIs…, Sweep�
     self.analysis = install_analysis(self)      # at the end of MainWindow.__init__
 
 What it uses of the window: ``controller`` (runs_dir, running, running_changed, finished_event),
-``document`` (experiment, modified, replace), ``checker`` (ok, dataset), ``tabs``, ``training``
-(its plots, for the exports), ``menuBar()``, ``addDockWidget``, ``show_notice``, ``ask_to_save``,
-``train_action``. Every job started here is a ``gui.threads.jobs.Job``: the window stops them all on close.
+``document`` (experiment, modified, replace), ``checker`` (ok, tf_ready, dataset), ``tabs``,
+``training``, ``menuBar()``, ``addDockWidget``, ``show_notice``, ``ask_to_save``, ``train_action``,
+``close_hooks`` (called as the window closes: TensorBoard processes end there). Every job started here
+is a ``gui.threads.jobs.Job``: the window stops them all on close.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox
 
+from tapedeck.engine.errors import TapedeckError
 from tapedeck.gui.analysis.analysis_tab import AnalysisTab
 from tapedeck.gui.runs.runs_panel import RunsPanel
+from tapedeck.gui.runs.tensorboard import TensorBoardLauncher
 
 ANALYSED_REASONS = ("completed", "early_stopped", "stopped")
 
@@ -44,6 +49,11 @@ class AnalysisInstall(QObject):
         self.analysis_tab = AnalysisTab(runs_dir, window)
         window.tabs.addTab(self.analysis_tab, "Analysis")
         self.dialogs: list = []  # open sweep / compare / export dialogs (their threads are ours to stop)
+        self.last_run: str | None = None   # the run trained last in this window
+        self.tensorboard = TensorBoardLauncher(self)
+        self.tensorboard.url_ready.connect(self._tensorboard_ready)
+        self.tensorboard.failed.connect(lambda _run, message: window.show_notice(message))
+        window.close_hooks.append(self.tensorboard.shutdown)
 
         self.runs_panel.open_experiment.connect(self.open_experiment)
         self.runs_panel.analyse_run.connect(self.analyse)
@@ -74,8 +84,15 @@ class AnalysisInstall(QObject):
                                            "Train the stack as Sequential, Functional and a Model subclass")
         self.sweep_action = self._action("S&weep…", self.sweep, "Train a small grid over up to three settings")
         self.menu.addSeparator()
+        self.resume_action = self._action("Re&sume the run", lambda: self.resume_run(),
+                                          "Continue the run you are looking at from its last checkpoint")
+        self.more_action = self._action("Train &more epochs…", lambda: self.train_more(),
+                                        "Continue the run you are looking at for N more epochs")
+        self.tensorboard_action = self._action("Open in &TensorBoard", lambda: self.open_tensorboard(),
+                                               "Serve the run's TensorBoard logs and open them in the browser")
+        self.menu.addSeparator()
         self.export_action = self._action("&Export…", self.export,
-                                          "Export the selected (or last) run: model, script, history, plots")
+                                          "Export the run you are looking at: model, script, history, plots")
         self.refresh_action = self._action("&Refresh", self.runs_panel.refresh, "Re-read the runs folder")
 
     def _action(self, text, slot, tip) -> QAction:
@@ -92,8 +109,9 @@ class AnalysisInstall(QObject):
             return
         self.runs_panel.refresh()
         finished = self.window.controller.finished_event
-        if finished is not None and finished.run_dir and finished.reason in ANALYSED_REASONS:
+        if finished is not None and finished.run_dir:
             self.last_run = str(finished.run_dir)
+        if finished is not None and finished.run_dir and finished.reason in ANALYSED_REASONS:
             self.analysis_tab.open_when_shown(finished.run_dir)
 
     def open_experiment(self, experiment) -> None:
@@ -121,12 +139,12 @@ class AnalysisInstall(QObject):
         self.analyse(paths[0])
 
     # -- queues -----------------------------------------------------------------------------------
-    def _queue_busy(self) -> str | None:
+    def _queue_busy(self, need_check: bool = True) -> str | None:
         if self.window.controller.running:
-            return "A run is in progress: wait for it to finish (or stop it) before starting a queue."
+            return "A run is in progress: wait for it to finish (or stop it) first."
         if any(getattr(d, "running", False) for d in self.dialogs if hasattr(d, "controller")):
             return "A sweep or comparison is already training; stop it first."
-        if not self.window.checker.ok:
+        if need_check and not self.window.checker.ok:
             return "The model does not check yet; fix the marked layers before comparing or sweeping."
         return None
 
@@ -162,31 +180,97 @@ class AnalysisInstall(QObject):
         if not running:
             self.runs_panel.refresh()
 
+    def looked_at_run(self) -> tuple[str | None, str]:
+        """The run the person is looking at, and in words why that one: the Analysis tab's run when
+        that tab is on screen, the one run selected in a visible Runs panel, else the run trained
+        last in this window (a selection in the hidden panel is out of sight, so it comes last)."""
+        window, tab = self.window, self.analysis_tab
+        paths = self.runs_panel.selected_paths()
+        if window.tabs.currentWidget() is tab and tab.run_dir:
+            return tab.run_dir, "open in the Analysis tab"
+        if self.runs_dock.isVisible() and len(paths) == 1:
+            return paths[0], "selected in the Runs panel"
+        if self.last_run:
+            return self.last_run, "the run just trained"
+        if tab.run_dir:
+            return tab.run_dir, "open in the Analysis tab"
+        if len(paths) == 1:
+            return paths[0], "selected in the Runs panel"
+        return None, ""
+
+    def _run_or_ask(self, what: str) -> tuple[str | None, str]:
+        run_dir, why = self.looked_at_run()
+        if not run_dir:
+            self.runs_dock.show()
+            self.window.show_notice(f"Select the run to {what} in the Runs panel, then try again.")
+        return run_dir, why
+
     def export(self):
         from tapedeck.gui.runs.export_dialog import ExportDialog
 
-        paths = self.runs_panel.selected_paths()
-        run_dir = paths[0] if len(paths) == 1 else (self.analysis_tab.run_dir or getattr(self, "last_run", None))
+        run_dir, why = self._run_or_ask("export")
         if not run_dir:
-            self.runs_dock.show()
-            self.window.show_notice("Select the run to export in the Runs panel, then Runs ▸ Export….")
             return None
-        dialog = ExportDialog(run_dir, self.plot_items(), self.window)
+        dialog = ExportDialog(run_dir, self.window, why=why)
         dialog.finished.connect(lambda _code, d=dialog: self._forget(d))
         self.dialogs.append(dialog)
         dialog.show()
         return dialog
 
-    def plot_items(self) -> dict:
-        """The plots on screen by file name: the training plots (when built) and the runs overlay."""
-        items = {}
-        training = self.window.training
-        for name in ("loss_plot", "acc_plot", "lr_plot"):
-            widget = getattr(training, name, None)
-            if widget is not None:
-                items[f"training-{name[:-5]}"] = widget.getPlotItem()
-        items.update(self.runs_panel.curves.plot_items())
-        return items
+    # -- continuing a run -------------------------------------------------------------------------
+    def resume_run(self, run_dir: str | None = None) -> bool:
+        """Continue a stopped run from its checkpoint to its planned epochs."""
+        return self._continue(run_dir, None)
+
+    def train_more(self, run_dir: str | None = None, epochs: int | None = None) -> bool:
+        """Continue a run (finished or not) for ``epochs`` more (asked for when None)."""
+        if epochs is None:
+            epochs, ok = QInputDialog.getInt(self.window, "Train more epochs", "Epochs to add:", 5, 1, 100000)
+            if not ok:
+                return False
+        return self._continue(run_dir, epochs)
+
+    def _continue(self, run_dir, more) -> bool:
+        window = self.window
+        why = ""
+        if run_dir is None:
+            run_dir, why = self._run_or_ask("continue")
+            if not run_dir:
+                return False
+        problem = self._queue_busy(need_check=False)
+        if problem is None and not window.checker.tf_ready:
+            problem = "TensorFlow is still loading; try again in a moment."
+        if problem:
+            window.show_notice(problem)
+            return False
+        from tapedeck.engine.training.resume import resume_plan
+
+        try:
+            plan = resume_plan(run_dir, more)
+        except TapedeckError as error:
+            window.show_notice(f"Cannot continue {Path(run_dir).name}: {error}")
+            return False
+        window.tabs.setCurrentWidget(window.training)
+        window.controller.continue_run(plan)
+        window.statusBar().showMessage(
+            f"Continuing {Path(run_dir).name}{f' ({why})' if why else ''} after epoch {plan.done_epochs} "
+            f"to epoch {plan.experiment.training.epochs}", 8000)
+        return True
+
+    # -- TensorBoard ------------------------------------------------------------------------------
+    def open_tensorboard(self, run_dir: str | None = None) -> bool:
+        if run_dir is None:
+            run_dir, _why = self._run_or_ask("open in TensorBoard")
+            if not run_dir:
+                return False
+        if self.tensorboard.open(run_dir):
+            if run_dir not in self.tensorboard.urls:
+                self.window.statusBar().showMessage(f"Starting TensorBoard for {Path(run_dir).name}…", 15000)
+            return True
+        return False
+
+    def _tensorboard_ready(self, run_dir: str, url: str) -> None:
+        self.window.show_notice(f"TensorBoard for <b>{Path(run_dir).name}</b>: <a href=\"{url}\">{url}</a>")
 
     def _forget(self, dialog) -> None:
         if dialog in self.dialogs and not getattr(dialog, "running", False):

@@ -29,6 +29,7 @@ from tapedeck.engine.spec.diff import MISSING, differences_among, experiment_dif
 from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
 from tapedeck.engine.text import percent
 from tapedeck.gui.runs.run_curves import RunCurves
+from tapedeck.gui.runs.run_labels import run_labels
 from tapedeck.gui.widgets.table_items import SortItem
 
 COLUMNS = ("name", "date", "dataset", "API", "loop", "epochs", "best val acc", "test acc", "status")
@@ -57,6 +58,7 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.runs_dir = str(runs_dir)
         self.summaries = []
+        self.labels: list[str] = []   # the selected runs' legend names (gui.runs.run_labels)
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -184,7 +186,8 @@ class RunsPanel(QWidget):
     # -- what the selection shows ------------------------------------------------------------------
     def _selection_changed(self) -> None:
         chosen = self.selected_summaries()
-        self.curves.show_runs([(s.name if s.name else s.path.name, s.history) for s in chosen])
+        self.labels = run_labels(chosen)
+        self.curves.show_runs(list(zip(self.labels, [s.history for s in chosen])))
         one = len(chosen) == 1
         self.open_button.setEnabled(one)
         self.analyse_button.setEnabled(one)
@@ -207,10 +210,11 @@ class RunsPanel(QWidget):
                     if not (p.startswith("model.layers[") and not p.endswith("]") and p[: p.index("]") + 1] in heads)]
         else:
             rows = differences_among(experiments)
-        names = [s.name for s in chosen]
-        titles = [s.name if names.count(s.name) == 1 else s.path.name for s in chosen]
+        titles = run_labels(chosen)
         self.differences.setColumnCount(1 + len(chosen))
         self.differences.setHorizontalHeaderLabels(["setting", *titles])
+        for column, summary in enumerate(chosen, start=1):
+            self.differences.horizontalHeaderItem(column).setToolTip(str(summary.path))
         self.differences.setRowCount(len(rows))
         for row, (path, values) in enumerate(rows):
             self.differences.setItem(row, 0, QTableWidgetItem(path))
@@ -218,7 +222,11 @@ class RunsPanel(QWidget):
                 item = QTableWidgetItem(shown(value))
                 item.setToolTip(shown(value))
                 self.differences.setItem(row, column, item)
-        self.differences.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        # Each column as wide as its header and values (scrolling sideways when they do not fit)
+        # rather than stretched columns that cut the run names off.
+        header = self.differences.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
         self.differences.resizeRowsToContents()
         self.differences_title.setText(f"<b>Experiment differences</b> — {len(rows)} setting(s) differ"
                                        if rows else "<b>Experiment differences</b> — the experiments are identical")

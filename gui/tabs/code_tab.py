@@ -74,9 +74,13 @@ def _inside_string(text: str, index: int) -> bool:
 
 
 class CodeView(QWidget):
-    def __init__(self, document, parent=None):
+    """``checker`` (gui.checker.Checker, optional): while the stack does not check, the script would
+    fail too, so the caption says so and Copy / Save are off."""
+
+    def __init__(self, document, checker=None, parent=None):
         super().__init__(parent)
         self._document = document
+        self._checker = checker
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
         self.editor = QPlainTextEdit(self)
@@ -104,14 +108,14 @@ class CodeView(QWidget):
         self._timer.setInterval(150)
         self._timer.timeout.connect(self.regenerate)
         document.changed.connect(self._timer.start)
+        if checker is not None:
+            checker.report_changed.connect(self.regenerate)
         self.error: str | None = None
         self.regenerate()
 
     def regenerate(self) -> None:
         experiment = self._document.experiment
         api, loop = experiment.model.api, experiment.training.loop
-        self.caption.setText(f"Standalone script — <b>{api}</b> model, <b>{loop}</b> training. "
-                             f"Runs with plain <tt>python</tt>; change the style with the selectors above.")
         try:
             from tapedeck.engine.codegen.script import generate_code
 
@@ -120,11 +124,28 @@ class CodeView(QWidget):
         except Exception as error:  # noqa: BLE001 - a stack that cannot be exported says why
             self.error = str(error) or type(error).__name__
             text = f"# The script cannot be generated yet:\n# {self.error.replace(chr(10), chr(10) + '# ')}\n"
+        problem = self.error or self._check_problem()
+        if problem:
+            self.caption.setText(f"Script — <b>{api}</b> model, <b>{loop}</b> training. "
+                                 "<span style='color:#b02a37'>The stack does not check yet, so this script "
+                                 "would fail too: fix the marked layers first.</span>")
+        else:
+            self.caption.setText(f"Standalone script — <b>{api}</b> model, <b>{loop}</b> training. "
+                                 f"Runs with plain <tt>python</tt>; change the style with the selectors above.")
         if text != self.editor.toPlainText():
             scroll = self.editor.verticalScrollBar().value()
             self.editor.setPlainText(text)
             self.editor.verticalScrollBar().setValue(scroll)
-        self.save_button.setEnabled(self.error is None)
+        self.save_button.setEnabled(not problem)
+        self.copy_button.setEnabled(not problem)
+
+    def _check_problem(self) -> bool:
+        """True when the shape check has run and found a problem (not while it waits for TensorFlow)."""
+        checker = self._checker
+        if checker is None:
+            return False
+        report = checker.report
+        return bool(checker.graph_problems or (report is not None and not report.ok))
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.editor.toPlainText())
@@ -132,8 +153,12 @@ class CodeView(QWidget):
     def save(self, path: str) -> None:
         write_text_atomic(path, self.editor.toPlainText())
 
+    def default_name(self) -> str:
+        """<experiment>_<api>_<loop>.py: the fit and the tape script of one stack do not overwrite each other."""
+        experiment = self._document.experiment
+        return f"{self._document.display_name()}_{experiment.model.api}_{experiment.training.loop}.py"
+
     def _save_dialog(self) -> None:
-        name = f"{self._document.display_name()}_{self._document.experiment.model.api}.py"
-        path, _filter = QFileDialog.getSaveFileName(self, "Save the script", name, "Python (*.py)")
+        path, _filter = QFileDialog.getSaveFileName(self, "Save the script", self.default_name(), "Python (*.py)")
         if path:
             self.save(path)

@@ -5,7 +5,7 @@ accuracy, per-class precision/recall and the confusion matrix.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,7 +25,7 @@ from tapedeck.engine.training.events import Predictions, RunStarted, TestResult
 from tapedeck.gui.widgets.images import to_qimage
 
 TILE_PX = 64
-COLUMNS = 8
+COLUMNS = 8          # before the tab has a width; then as many as fit
 RIGHT = "#146c43"
 WRONG = "#b02a37"
 
@@ -84,6 +84,8 @@ class PredictionsPanel(QWidget):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._grid_host)
+        self._scroll = scroll
+        self.columns = COLUMNS
 
         self.test_label = QLabel("", self)
         self.test_label.setWordWrap(True)
@@ -112,6 +114,12 @@ class PredictionsPanel(QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
         splitter.setSizes([480, 240])
+        self._splitter = splitter
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(0)
+        self._refit.timeout.connect(self._fit_columns)
+        self._refit.timeout.connect(self._fit_confusion)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
@@ -143,6 +151,8 @@ class PredictionsPanel(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         self.flush()
+        self._fit_columns()
+        self._fit_confusion()
 
     def _set_samples(self, event: RunStarted) -> None:
         self.class_names = [str(n) for n in event.class_names]
@@ -168,8 +178,53 @@ class PredictionsPanel(QWidget):
             tile.set_image(image)
         for i in range(len(self.tiles), len(images)):
             tile = Tile(images[i], self._grid_host)
-            self._grid.addWidget(tile, i // COLUMNS, i % COLUMNS)
+            self._grid.addWidget(tile, i // self.columns, i % self.columns)
             self.tiles.append(tile)
+        self._fit_columns()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._refit.start()   # once the splitter and the scroll area have their new sizes
+
+    def _fit_columns(self) -> None:
+        """As many tiles a row as the width holds (8 at 1280 px wide, more on a wider window)."""
+        if not self.tiles or not self.isVisible():
+            return      # laid out when shown: a hidden tab's viewport has no width yet
+        tile = self.tiles[0].sizeHint().width() + self._grid.spacing()
+        width = self._scroll.viewport().width() - 2 * self._grid.contentsMargins().left()
+        if width < tile:
+            return
+        columns = max(1, min(len(self.tiles), width // max(1, tile)))
+        if columns == self.columns and self._grid.itemAtPosition(0, 0) is not None:
+            return
+        self.columns = columns
+        for tile in self.tiles:
+            self._grid.removeWidget(tile)
+        for i, tile in enumerate(self.tiles):
+            self._grid.addWidget(tile, i // columns, i % columns)
+
+    def _fit_confusion(self) -> None:
+        """Give the matrix the height of all its rows (the sample grid scrolls instead), as far as
+        the tab leaves the grid at least a row of tiles."""
+        rows = self.confusion.rowCount()
+        if not rows:
+            return
+        table = (self.confusion.horizontalHeader().height() + 2 * self.confusion.frameWidth()
+                 + sum(self.confusion.rowHeight(r) for r in range(rows)))
+        if self.confusion.horizontalScrollBar().isVisible():
+            table += self.confusion.horizontalScrollBar().height()
+        below = table + self._below_extra()
+        total = sum(self._splitter.sizes())
+        keep = max(TILE_PX + 60, total - below)   # at least one row of sample tiles
+        self._splitter.setSizes([keep, max(0, total - keep)])
+
+    def _below_extra(self) -> int:
+        below = self._splitter.widget(1)
+        layout = below.layout()
+        width = below.width()
+        extra = sum(_height(layout.itemAt(i).widget(), width) for i in range(layout.count())
+                    if layout.itemAt(i).widget() is not self.confusion)
+        return extra + layout.spacing() * max(0, layout.count() - 1) + 4
 
     def _name(self, label: int) -> str:
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
@@ -215,3 +270,12 @@ class PredictionsPanel(QWidget):
                     if strength > 0.6:
                         item.setForeground(QBrush(QColor("white")))
                 self.confusion.setItem(r, c, item)
+        self.confusion.resizeRowsToContents()
+        self._fit_confusion()
+
+
+def _height(widget, width: int) -> int:
+    """A widget's height at ``width`` (a word-wrapped label's size hint assumes another width)."""
+    if widget.hasHeightForWidth() and width > 0:
+        return widget.heightForWidth(width)
+    return widget.sizeHint().height()

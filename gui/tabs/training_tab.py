@@ -1,4 +1,7 @@
-"""The Training tab: live loss / accuracy / learning-rate curves, progress, and the run buttons.
+"""The Training tab: live loss / accuracy curves, a thin learning-rate strip, progress and speed.
+
+Train, Pause and Stop live once, in the window's toolbar (and the Run menu); this tab shows what
+they do: the progress bar says "Paused" while paused and the ETA is only shown while steps run.
 
 Events only append to arrays; a ~30 Hz timer pushes them to curves that were created once. The
 loss and accuracy curves are gui.widgets.path_curve's Qt path items (clipped to the view and peak-
@@ -22,7 +25,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +36,7 @@ REDRAW_MS = 33
 # The progress bar repaints synchronously on every new value (~0.5 ms with the speed label, a
 # sixth of a frame): 5 updates a second read the same and leave the training thread the time.
 PROGRESS_S = 0.2
+LR_STRIP_PX = 96         # the learning-rate strip's height: the rate is usually one flat line
 LOG_SWITCH = 1e6          # a finite loss above this turns the loss axis logarithmic
 BATCH_COLOR = "#8fb3d9"
 TRAIN_COLOR = "#1f5fa8"
@@ -78,25 +81,45 @@ class Series:
         return self._x[: self.size], self._y[: self.size]
 
 
-def _plot(title: str, y_label: str, legend_offset=(-8, 8)):
+def _plot(title: str | None, y_label: str, legend_offset=(-8, 8), legend: bool = True):
     import pyqtgraph as pg
 
     widget = _live_plot_class()(background="w")
     item = widget.getPlotItem()
-    item.setTitle(title, color="#222", size="10pt")
-    item.setLabel("bottom", "epoch")
+    if title:
+        item.setTitle(title, color="#222", size="10pt")
+        item.setLabel("bottom", "epoch")
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.25)
-    item.addLegend(offset=legend_offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    if legend:
+        item.addLegend(offset=legend_offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
     view = item.getViewBox()
     for signal in (view.sigRangeChanged, view.sigStateChanged):   # see _live_plot_class
         signal.connect(view.prepareForPaint)
-    widget.setMinimumHeight(150)
+    widget.setMinimumHeight(150 if title else 70)
     for name in ("left", "bottom"):
         # Painting an axis (its text) costs more than the curves; cache it as a pixmap until
         # its range changes.
         item.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return widget
+
+
+def _lr_strip():
+    """The learning rate as a strip under the loss and accuracy plots: ~90 px, no legend or title."""
+    widget = _plot(None, "lr", legend=False)
+    widget.setMinimumHeight(70)
+    widget.setMaximumHeight(LR_STRIP_PX)
+    return widget
+
+
+def whole_epoch_ticks(axis, epochs: int) -> None:
+    """Epoch axes tick at whole epochs (1, 2, 3 — not 1.5) while there are few enough to read."""
+    if 0 < epochs <= 12:
+        axis.setTickSpacing(major=1, minor=1)
+    elif 0 < epochs <= 30:
+        axis.setTickSpacing(major=5, minor=1)
+    else:
+        axis.setTickSpacing()
 
 
 @functools.cache
@@ -122,7 +145,7 @@ def _tune(curve):
 
 
 class TrainingPanel(QWidget):
-    def __init__(self, train_action, pause_action, stop_action, parent=None):
+    def __init__(self, parent=None):
         super().__init__(parent)
         self.batch_loss, self.batch_acc = Series(), Series()
         self.epoch_loss, self.epoch_val_loss = Series(), Series()
@@ -134,15 +157,10 @@ class TrainingPanel(QWidget):
         self._last_batch: BatchEnd | None = None
         self._progress_shown: BatchEnd | None = None
         self._progress_at = 0.0
+        self.paused = False
         self.redraws = 0
 
         buttons = QHBoxLayout()
-        for action in (train_action, pause_action, stop_action):
-            button = QToolButton(self)
-            button.setDefaultAction(action)
-            button.setToolButtonStyle(Qt.ToolButtonTextOnly)
-            button.setMinimumWidth(84)
-            buttons.addWidget(button)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -172,8 +190,8 @@ class TrainingPanel(QWidget):
         self.loss_plot = self.acc_plot = self.lr_plot = None
 
         self._grid = QGridLayout()
-        self._grid.setRowStretch(0, 3)
-        self._grid.setRowStretch(1, 2)
+        self._grid.setRowStretch(0, 1)
+        self._grid.setRowStretch(1, 0)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         status_row = QHBoxLayout()
@@ -200,7 +218,7 @@ class TrainingPanel(QWidget):
 
         self.loss_plot = _plot("Loss", "loss")
         self.acc_plot = _plot("Accuracy", "accuracy", legend_offset=(-8, -8))   # accuracy rises: legend low
-        self.lr_plot = _plot("Learning rate", "lr")
+        self.lr_plot = _lr_strip()
         self.acc_plot.setYRange(0, 1, padding=0.02)
         loss_item, acc_item, lr_item = (p.getPlotItem() for p in (self.loss_plot, self.acc_plot, self.lr_plot))
         self.batch_loss_curve = PathCurve(loss_item, BATCH_COLOR, "train (batch)")
@@ -217,7 +235,7 @@ class TrainingPanel(QWidget):
                        (self.lr_curve, self.lr, False))
         self._grid.addWidget(self.loss_plot, 0, 0)
         self._grid.addWidget(self.acc_plot, 0, 1)
-        self._grid.addWidget(self.lr_plot, 1, 0, 1, 2)
+        self._grid.addWidget(self.lr_plot, 1, 0, 1, 2)   # a thin strip: the rate is usually flat
         self._set_log(self.log_loss.isChecked())
         if self._started is not None:
             self._fix_x_axes(self._started)
@@ -298,6 +316,8 @@ class TrainingPanel(QWidget):
         for plot in (self.loss_plot, self.acc_plot):
             plot.setXRange(first, event.epochs, padding=0.02)
         self.lr_plot.setXRange(first + 0.5, event.epochs + 0.5, padding=0)
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            whole_epoch_ticks(plot.getPlotItem().getAxis("bottom"), event.epochs - first)
 
     def _batch(self, event: BatchEnd) -> None:
         x = event.epoch - 1 + event.step / max(1, event.steps)
@@ -317,21 +337,37 @@ class TrainingPanel(QWidget):
         self.lr.append(event.epoch, event.learning_rate)
         self._dirty = True
 
+    def set_paused(self, paused: bool) -> None:
+        """Paused: the progress bar says so and the ETA goes (no step runs, so there is none)."""
+        self.paused = paused
+        if paused:
+            self.progress.setFormat("Paused — Resume or Stop in the toolbar")
+            self.speed.setText("paused")
+        else:
+            self._progress_shown = None
+            self._show_progress()
+
     def _finished(self, event: Finished) -> None:
+        self.paused = False
         colours = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#7a5c00"}
         colour = colours.get(event.reason, "#b02a37")
         words = {"completed": "Finished", "early_stopped": "Stopped early", "stopped": "Stopped",
                  "diverged": "Diverged", "failed": "Failed"}.get(event.reason, event.reason)
-        text = f"{words}: {event.message}" if event.message and event.message != event.reason else words
+        if event.reason == "stopped":
+            words = f"Stopped after epoch {event.epoch}" if event.epoch else "Stopped before the first epoch ended"
+            text = words
+        else:
+            text = f"{words}: {event.message}" if event.message and event.message != event.reason else words
         if self._test_text:
             text += f" — {self._test_text}"
+        self._test_text = ""   # this run's: a next run that fails before testing must not show it
         if event.run_dir:
             text += f"\nRun folder: {event.run_dir}"
         self.status.setText(text)
         self.status.setStyleSheet(f"color: {colour};")
         self._dirty = True
         self.redraw()
-        self._show_progress()
+        self._show_progress(final=True)
         if event.reason in ("completed", "early_stopped"):
             self.progress.setValue(self.progress.maximum())
 
@@ -357,9 +393,9 @@ class TrainingPanel(QWidget):
                     self.lr_plot.setYRange(0, float(rates.max()) * 1.15, padding=0)
         self._fit_loss_axis()
 
-    def _show_progress(self) -> None:
+    def _show_progress(self, final: bool = False) -> None:
         started, batch = self._started, self._last_batch
-        if started is None or batch is None:
+        if started is None or batch is None or (self.paused and not final):
             return
         self._progress_shown, self._progress_at = batch, time.monotonic()
         done = (batch.epoch - 1) * batch.steps + batch.step
@@ -368,6 +404,9 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(f"epoch {batch.epoch}/{started.epochs} · step {batch.step}/{batch.steps}")
         speed = batch.samples_per_second or 0.0
         remaining = (started.epochs * batch.steps - done) * started.batch_size
+        if final:   # the run is over: its speed stays, an ETA would be stale
+            self.speed.setText(f"{speed:,.0f} samples/s")
+            return
         eta = _duration(remaining / speed) if speed > 0 else "…"
         self.speed.setText(f"{speed:,.0f} samples/s · ETA {eta}")
 

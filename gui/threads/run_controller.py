@@ -48,10 +48,16 @@ class RunController(QObject):
         experiment = experiment.copy()
         self._launch(lambda control: self._train(experiment, control))
 
-    def _train(self, experiment, control):
+    def continue_run(self, plan) -> None:
+        """Resume a run folder from its checkpoint (``engine.training.resume.resume_plan``): the same
+        folder grows, up to ``plan.experiment``'s epochs in total."""
+        experiment, run_dir = plan.experiment.copy(), plan.run_dir
+        self._launch(lambda control: self._train(experiment, control, resume_dir=run_dir))
+
+    def _train(self, experiment, control, resume_dir=None):
         from tapedeck.engine.training.run import run
 
-        run(experiment, self.job.report, control, runs_dir=self.runs_dir)
+        run(experiment, self.job.report, control, runs_dir=self.runs_dir, resume_dir=resume_dir)
 
     def _launch(self, work) -> None:
         """Run ``work(control)`` as this controller's job; it reports through ``self.job.report``."""

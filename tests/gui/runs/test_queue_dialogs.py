@@ -62,6 +62,7 @@ def test_compare_apis_overlays_three_runs_with_equal_parameter_counts(qtbot, tmp
 
     dialog = CompareApisDialog(tiny("apis", limit=64), str(tmp_path / "runs"), input_shape=(8, 8, 1))
     qtbot.addWidget(dialog)
+    dialog.show()
     qtbot.waitUntil(lambda: dialog.counts is not None, timeout=60_000)
     counts = dialog.counts
     assert set(counts) == {"sequential", "functional", "subclassing"}
@@ -80,6 +81,26 @@ def test_compare_apis_overlays_three_runs_with_equal_parameter_counts(qtbot, tmp
     # dialog says so (one would otherwise hide the other)
     assert any({"sequential", "functional"} <= set(group) for group in dialog.identical_curves())
     assert "Identical curves" in dialog.progress.text()
+    # the result table shows every row and its last column whole (it showed 3 of 4, "test ac")
+    qtbot.wait(50)
+    table = dialog.table
+    rows_height = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    assert table.viewport().height() >= rows_height
+    assert sum(table.columnWidth(c) for c in range(table.columnCount())) <= table.viewport().width()
+    assert table.horizontalScrollBar().maximum() == 0 and table.verticalScrollBar().maximum() == 0
+
+
+def test_sweep_value_field_hints_the_current_value_instead_of_holding_it(qtbot, tmp_path):
+    from tapedeck.gui.runs.queue_dialogs import SweepDialog
+
+    dialog = SweepDialog(tiny("sweep"), str(tmp_path / "runs"))
+    qtbot.addWidget(dialog)
+    box, edit = dialog.setting_boxes[0], dialog.value_edits[0]
+    box.setCurrentIndex(box.findData("training.learning_rate"))
+    assert edit.text() == ""                      # typing must not append to "0.003"
+    assert "0.003" in edit.placeholderText()
+    qtbot.keyClicks(edit, "0.001, 0.01")
+    assert edit.text() == "0.001, 0.01"
 
 
 def test_export_dialog_writes_files_that_load_back(qtbot, tmp_path):
@@ -88,18 +109,10 @@ def test_export_dialog_writes_files_that_load_back(qtbot, tmp_path):
     from PIL import Image
 
     from tapedeck.engine.runs.exports import load_run_model
-    from tapedeck.engine.runs.index import read_run
     from tapedeck.gui.runs.export_dialog import ExportDialog
-    from tapedeck.gui.runs.run_curves import RunCurves
 
     run = copy_run(trained_run(), tmp_path)
-    curves = RunCurves()
-    qtbot.addWidget(curves)
-    curves.resize(900, 300)
-    curves.show()
-    summary = read_run(run)
-    curves.show_runs([(summary.name, summary.history)])
-    dialog = ExportDialog(run, curves.plot_items())
+    dialog = ExportDialog(run)
     qtbot.addWidget(dialog)
     dialog.choose({"keras", "savedmodel", "tflite", "script", "history", "png", "svg"})
     out = tmp_path / "out"
@@ -126,7 +139,7 @@ def test_export_dialog_writes_files_that_load_back(qtbot, tmp_path):
     compile(open(paths["script"][0]).read(), paths["script"][0], "exec")
     rows = list(csv.DictReader(open(paths["history"][0])))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
-    assert len(paths["png"]) == 2 and len(paths["svg"]) == 2
+    assert len(paths["png"]) == 3 and len(paths["svg"]) == 3     # loss, accuracy, learning rate
     for png in paths["png"]:
         with Image.open(png) as image:
             assert image.width >= 800

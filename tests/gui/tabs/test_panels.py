@@ -3,7 +3,7 @@ by path, code copy/save, the graph layout."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QComboBox, QSpinBox
 
 from tapedeck.engine.data.sources import guess_source
@@ -21,7 +21,7 @@ def started(epochs=3, steps=10):
 
 
 def test_huge_loss_switches_to_log_axis_and_nan_is_survived(qtbot):
-    panel = TrainingPanel(QAction("t"), QAction("p"), QAction("s"))
+    panel = TrainingPanel()
     qtbot.addWidget(panel)
     panel.build_plots()
     panel.handle(started())
@@ -40,7 +40,7 @@ def test_huge_loss_switches_to_log_axis_and_nan_is_survived(qtbot):
 
 
 def test_redraw_pushes_only_changed_curves(qtbot):
-    panel = TrainingPanel(QAction("t"), QAction("p"), QAction("s"))
+    panel = TrainingPanel()
     qtbot.addWidget(panel)
     panel.build_plots()
     panel.handle(started())
@@ -90,7 +90,7 @@ def test_predictions_wait_for_their_tab_and_a_new_run_reuses_the_tiles(qtbot):
 
 
 def test_speed_text_does_not_relayout_the_panel(qtbot):
-    panel = TrainingPanel(QAction("t"), QAction("p"), QAction("s"))
+    panel = TrainingPanel()
     qtbot.addWidget(panel)
     panel.show()
     qtbot.waitExposed(panel)

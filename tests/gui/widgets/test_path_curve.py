@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF
-from PySide6.QtGui import QAction
 
 from tapedeck.gui.tabs.training_tab import TrainingPanel
 from tapedeck.gui.widgets.path_curve import _decimate
 
 
 def shown_panel(qtbot):
-    panel = TrainingPanel(QAction("t"), QAction("p"), QAction("s"))
+    panel = TrainingPanel()
     qtbot.addWidget(panel)
     panel.resize(900, 700)
     panel.show()
