@@ -55,6 +55,13 @@ def main() -> int:
     window.settings_dock.raise_()
     until(lambda: False, 0.2)
     window.grab().save(str(out / "4_settings.png"))
+    window.tabs.setCurrentWidget(window.data_tab)          # class counts and a page per class
+    until(lambda: window.data_tab.loaded is not None)
+    window.grab().save(str(out / "7_data.png"))
+    window.resize(1600, 1000)                              # the larger screen: wider sample grid
+    window.tabs.setCurrentWidget(window.predictions)
+    until(lambda: False, 0.4)
+    window.grab().save(str(out / "8_predictions_1600.png"))
     window.close()
 
     residual = window_for("digits_residual")
