@@ -45,11 +45,13 @@ def run_labels(summaries) -> list[str]:
             parts = [_setting(path, values[position]) for path, values in rows]
             labels[index] = f"{name} · {', '.join(parts)}" if parts else name
     # Still the same (identical experiments): the start time tells them apart.
-    for index, label in enumerate(labels):
-        if labels.count(label) > 1:
+    shared = [labels.count(label) > 1 for label in labels]
+    for index, repeated in enumerate(shared):
+        if repeated:
             date = summaries[index].date or ""
-            labels[index] = f"{label} · {date[11:] or summaries[index].path.name}"
-    for index, label in enumerate(labels):   # same second: the folder name is unique
-        if labels.count(label) > 1:
+            labels[index] = f"{labels[index]} · {date[11:] or summaries[index].path.name}"
+    shared = [labels.count(label) > 1 for label in labels]
+    for index, repeated in enumerate(shared):   # the same second too: the folder name is unique
+        if repeated:
             labels[index] = f"{names[index]} · {summaries[index].path.name}"
     return labels
