@@ -12,7 +12,35 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["write_text_atomic", "write_bytes_atomic", "atomic_path"]
+from tapedeck.engine.errors import TapedeckError
+
+__all__ = ["write_text_atomic", "write_bytes_atomic", "atomic_path", "WriteError", "why_unwritable"]
+
+
+class WriteError(TapedeckError, OSError):
+    """A file could not be written: the message names the path and the fix. Still an OSError, so
+    callers that handle a failed write (a full disk, a read-only folder) keep doing so."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def why_unwritable(path, error: OSError) -> str:
+    """One line for a failed write or folder creation at ``path``: what the OS said and what to do."""
+    import errno
+
+    fixes = {
+        errno.EACCES: "the folder is not writable; choose another place or change its permissions",
+        errno.EPERM: "the folder is not writable; choose another place or change its permissions",
+        errno.EROFS: "that file system is read-only; choose another place",
+        errno.ENOTDIR: "a part of that path is a file, not a folder; choose another path",
+        errno.EEXIST: "a file is in the way of a folder there; choose another path or move the file",
+        errno.ENAMETOOLONG: "the name is too long for the file system; choose a shorter name",
+        errno.ENOSPC: "the disk is full; free some space or choose another disk",
+        errno.EISDIR: "that is a folder; give a file name",
+    }
+    fix = fixes.get(error.errno, "choose another place")
+    return f"{path}: cannot be written ({error.strerror or type(error).__name__}); {fix}"
 
 
 def _temp_name(path: Path) -> Path:
@@ -29,7 +57,10 @@ def atomic_path(path) -> Iterator[Path]:
     For writers that insist on a file name of their own (``model.save``, ``np.save``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteError(error.errno, why_unwritable(path, error)) from None
     temp = _temp_name(path)
     try:
         yield temp
@@ -46,12 +77,20 @@ def atomic_path(path) -> Iterator[Path]:
 
 
 def write_bytes_atomic(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see either the old file or the whole new one."""
-    with atomic_path(path) as temp:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    """Write ``data`` to ``path`` so readers see either the old file or the whole new one.
+
+    Any failure to write is a :class:`WriteError` naming ``path`` and the fix.
+    """
+    try:
+        with atomic_path(path) as temp:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+    except WriteError:
+        raise
+    except OSError as error:
+        raise WriteError(error.errno, why_unwritable(path, error)) from None
 
 
 def write_text_atomic(path, text: str) -> None:

@@ -419,6 +419,8 @@ class MainWindow(QMainWindow):
         self.predictions.handle(event)
         if isinstance(event, RunStarted):
             self.statusBar().showMessage(f"Run folder: {event.run_dir}", 8000)
+            if event.warnings:   # e.g. image files skipped: named at once, not only in metrics.json
+                self.show_notice("\n".join(event.warnings))
         elif isinstance(event, Finished):
             detail = f": {event.message}" if event.message and event.message != event.reason else ""
             self.statusBar().showMessage(f"Run {event.reason.replace('_', ' ')}{detail}"[:300], 15000)

@@ -131,6 +131,8 @@ def add_export_arguments(parser) -> None:
     parser.add_argument("--loop", choices=LOOPS, help="script: model.fit or the GradientTape loop")
     parser.add_argument("--runs-dir", default="runs", metavar="DIR",
                         help="where to look for a RUN given by name (default: runs)")
+    parser.add_argument("--from-checkpoint", action="store_true",
+                        help="export the last checkpoint instead of model.keras (when that is damaged)")
 
 
 def export_command(args) -> int:
@@ -139,7 +141,8 @@ def export_command(args) -> int:
     path = resolve_run(args.run, args.runs_dir)
     if path is None:
         return _fail(f"{args.run}: no such run folder; `tapedeck runs {args.runs_dir}` lists the runs there")
-    result = export_run(path, args.format, out=args.out, api=args.api, loop=args.loop)
+    result = export_run(path, args.format, out=args.out, api=args.api, loop=args.loop,
+                        from_checkpoint=args.from_checkpoint)
     print(f"wrote {result.path} ({_size(result.bytes)}, {result.seconds:.1f} s)")
     return 0
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.files import atomic_path, write_bytes_atomic, write_text_atomic
+from tapedeck.engine.text import cut
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportResult", "load_run_model", "save_keras", "save_savedmodel",
            "save_tflite", "tflite_bytes", "save_script", "save_history_csv", "history_csv", "export_run",
@@ -54,25 +55,43 @@ class ExportResult:
     seconds: float
 
 
-def load_run_model(run_dir):
-    """The model a run folder holds (``model.keras``, else the last checkpoint), without its optimizer."""
+def load_run_model(run_dir, from_checkpoint: bool = False):
+    """The model a run folder holds (``model.keras``, else the last checkpoint), without its optimizer.
+
+    ``from_checkpoint`` reads checkpoint.keras even when model.keras is there: what to do when the
+    final model is damaged, which the error for a damaged model.keras offers.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"{run_dir}: no such run folder; give a folder `tapedeck runs` lists")
+    model_path, checkpoint = run_dir / "model.keras", run_dir / "checkpoint.keras"
+    if from_checkpoint or not model_path.is_file():
+        if checkpoint.is_file():
+            return _load(checkpoint, "the checkpoint is damaged too; train the run again")
+        wanted = "checkpoint.keras" if from_checkpoint else "model.keras or checkpoint.keras"
+        raise ExportError(f"{run_dir}: holds no {wanted} (the run ended before its first epoch); train it again")
+    offer = "train the run again"
+    if checkpoint.is_file():
+        from tapedeck.engine.runs.folder import RunFolder
+
+        epoch = RunFolder(run_dir).checkpoint_epoch()
+        offer = (f"its checkpoint.keras (after epoch {epoch}) is there: export that instead "
+                 f"(tapedeck export {run_dir} --from-checkpoint)")
+    return _load(model_path, offer)
+
+
+def _load(path: Path, fix: str):
+    """``keras.models.load_model`` of a run's file, or an ExportError naming the damaged file and ``fix``."""
     import keras
 
     import tapedeck.engine.model.build  # noqa: F401 — registers TapedeckModel so a subclassed model reloads
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ExportError(f"{run_dir}: no such run folder; give a folder `tapedeck runs` lists")
-    for name in ("model.keras", "checkpoint.keras"):
-        path = run_dir / name
-        if path.is_file():
-            try:
-                return keras.models.load_model(path, compile=False)
-            except Exception as error:  # noqa: BLE001 — a damaged file is a user-facing problem
-                raise ExportError(f"{path}: could not be loaded ({type(error).__name__}: {error}); "
-                                  "the file may be damaged, train the run again") from None
-    raise ExportError(f"{run_dir}: holds no model.keras or checkpoint.keras (the run ended before its first "
-                      "epoch); train it again")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 — a damaged file is a user-facing problem
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ExportError(f"{path}: damaged, it does not load ({type(error).__name__}: {cut(first)}); "
+                          f"{fix}") from None
 
 
 def save_keras(model, path) -> Path:
@@ -100,7 +119,7 @@ def save_savedmodel(model, path, experiment=None) -> Path:
     return path
 
 
-def tflite_bytes(model, experiment=None) -> bytes:
+def tflite_bytes(model, experiment=None, scratch=None) -> bytes:
     """The TFLite flatbuffer of ``model``: SavedModel first (as Keras's LiteRT export does), then convert.
 
     Augmentation layers are left out first (``engine.model.inference``): they are identity at
@@ -111,18 +130,19 @@ def tflite_bytes(model, experiment=None) -> bytes:
     from tapedeck.engine.model.inference import inference_model
 
     model = inference_model(model, experiment)
-    with tempfile.TemporaryDirectory(prefix="tapedeck-tflite-") as scratch:
-        saved = Path(scratch) / "saved_model"
+    # ``scratch``: a run folder's temporary area, so a killed export leaves nothing in the system's temp dir.
+    with tempfile.TemporaryDirectory(prefix="tapedeck-tflite-", dir=scratch) as folder:
+        saved = Path(folder) / "saved_model"
         with _quiet():
             model.export(str(saved), format="tf_saved_model", verbose=False)
             return tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
 
 
-def save_tflite(model, path, experiment=None) -> Path:
+def save_tflite(model, path, experiment=None, scratch=None) -> Path:
     path = Path(path)
     if path.suffix != ".tflite":
         raise ExportError(f"{path}: a TensorFlow Lite file must end in .tflite")
-    write_bytes_atomic(path, tflite_bytes(model, experiment))
+    write_bytes_atomic(path, tflite_bytes(model, experiment, scratch))
     return path
 
 
@@ -161,7 +181,7 @@ def default_export_path(run_dir, fmt: str, api=None, loop=None) -> Path:
     return Path(run_dir) / "exports" / names[fmt]
 
 
-def export_run(run_dir, fmt: str, out=None, api=None, loop=None) -> ExportResult:
+def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint: bool = False) -> ExportResult:
     """Export a run folder's model (or script, or history) as ``fmt``; ``out`` a file/folder path or None.
 
     ``out`` naming an existing folder (other than for ``savedmodel``, which *is* a folder) puts the
@@ -184,9 +204,16 @@ def export_run(run_dir, fmt: str, out=None, api=None, loop=None) -> ExportResult
 
         save_history_csv(RunFolder(run_dir).read_history(), target)
     else:
-        model = load_run_model(run_dir)
+        from tapedeck.engine.runs.folder import RunFolder
+
+        model = load_run_model(run_dir, from_checkpoint)
+
+        def tflite(m, t):
+            with RunFolder(run_dir).scratch() as scratch:
+                return save_tflite(m, t, experiment, scratch)
+
         writers = {"keras": save_keras, "savedmodel": lambda m, t: save_savedmodel(m, t, experiment),
-                   "tflite": lambda m, t: save_tflite(m, t, experiment)}
+                   "tflite": tflite}
         try:
             writers[fmt](model, target)
         except ExportError:

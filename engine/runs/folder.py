@@ -8,10 +8,13 @@ Layout (every file written atomically, so a killed process leaves either the old
     checkpoint.json   {"epoch": N}: written after checkpoint.keras, so it never names a missing epoch
     model.keras       the final model (plain ``keras.models.load_model`` reads it)
     metrics.json      status, test metrics, confusion matrix, speed, versions, device
+    .lock             the OS lock of the process training here (two resumes of one run cannot both write)
+    .tmp/             scratch of exports in progress; a killed export's is removed on the next start
     tensorboard/      event files, when the experiment asks for them
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -20,13 +23,18 @@ import os
 import re
 import shutil
 import time
+import uuid
 from pathlib import Path
 
 from tapedeck.engine.errors import TapedeckError
-from tapedeck.engine.files import atomic_path, write_text_atomic
+from tapedeck.engine.files import atomic_path, why_unwritable, write_text_atomic
+from tapedeck.engine.text import shown
 
 __all__ = ["RunFolder", "RunFolderError", "HISTORY_COLUMNS"]
 
+LOCK_NAME = ".lock"   # held (fcntl.flock) by the process training in this folder
+SCRATCH_NAME = ".tmp"   # the run's temporary area: export scratch, removed once its process is gone
+SLUG_LENGTH = 60   # characters of the experiment's name kept in a run folder's name
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
 
@@ -43,15 +51,24 @@ class RunFolder:
     def create(cls, runs_dir, name: str) -> RunFolder:
         """``runs/<YYYYmmdd-HHMMSS>-<name>/``; a numeric suffix keeps two runs in one second apart."""
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name or "run").strip("-.") or "run"
+        slug = slug[:SLUG_LENGTH].rstrip("-.") or "run"   # a 300-character name is "File name too long"
         stamp = time.strftime("%Y%m%d-%H%M%S")
         root = Path(runs_dir)
-        root.mkdir(parents=True, exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise RunFolderError(f"{root}: is a file, not a runs folder; give --out (or the runs folder setting) "
+                                 "a folder, or move the file")
         for n in range(1000):
             candidate = root / (f"{stamp}-{slug}" if n == 0 else f"{stamp}-{slug}-{n}")
             try:
+                root.mkdir(parents=True, exist_ok=True)
                 candidate.mkdir()
             except FileExistsError:
+                if not root.is_dir():
+                    raise RunFolderError(f"{root}: a part of this path is a file; give a runs folder that "
+                                         "can be created") from None
                 continue
+            except OSError as error:
+                raise RunFolderError(why_unwritable(candidate, error)) from None
             return cls(candidate)
         raise RunFolderError(f"{root}: could not create a new run folder (1000 runs named {slug!r} this second)")
 
@@ -131,19 +148,108 @@ class RunFolder:
 
     # -- models ---------------------------------------------------------------------------------
     def save_checkpoint(self, model, epoch: int) -> None:
+        """The model after ``epoch``, and beside it the experiment it was trained from (what a resume
+        compares an edited experiment.json against)."""
         with atomic_path(self.checkpoint_path) as temp:
             model.save(temp)
-        write_text_atomic(self.checkpoint_state_path, json.dumps({"epoch": int(epoch)}) + "\n")
+        state = {"epoch": int(epoch)}
+        trained = self._read_json(self.experiment_path)
+        if isinstance(trained, dict):
+            state["experiment"] = trained
+        write_text_atomic(self.checkpoint_state_path, json.dumps(state) + "\n")
+
+    def checkpoint_state(self) -> dict:
+        """checkpoint.json as written ({} when absent or unreadable)."""
+        state = self._read_json(self.checkpoint_state_path)
+        return state if isinstance(state, dict) else {}
 
     def checkpoint_epoch(self) -> int | None:
-        try:
-            state = json.loads(self.checkpoint_state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        epoch = state.get("epoch") if isinstance(state, dict) else None
-        if not isinstance(epoch, int) or not self.checkpoint_path.exists():
+        epoch = self.checkpoint_state().get("epoch")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not self.checkpoint_path.exists():
             return None
         return epoch
+
+    @staticmethod
+    def _read_json(path: Path):
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            return None
+
+    # -- resuming -------------------------------------------------------------------------------
+    def resume_epoch(self, experiment) -> int:
+        """The checkpoint's epoch, once it is one this experiment can continue from; reads only.
+
+        Refuses an impossible epoch (below 1, beyond the planned epochs) and an experiment.json
+        edited to another model or other data since the checkpoint was written: the checkpoint holds
+        the old model's weights, which the edited experiment does not describe.
+        """
+        epoch = self.checkpoint_epoch()
+        planned = int(experiment.training.epochs)
+        if epoch is None or not 1 <= epoch <= planned:
+            named = shown(self.checkpoint_state().get("epoch"))
+            raise RunFolderError(f"{self.checkpoint_state_path}: names epoch {named}, but a checkpoint of this "
+                                 f"run lies between epoch 1 and {planned} (training.epochs); the file was edited "
+                                 "or damaged: start a new run")
+        trained = self.checkpoint_state().get("experiment")
+        if isinstance(trained, dict):
+            changed = _resume_differences(trained, experiment)
+            if changed:
+                listed = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
+                raise RunFolderError(f"{self.experiment_path}: differs from the experiment the checkpoint was "
+                                     f"trained with ({listed}); a resume continues the same model on the same "
+                                     "data: undo the edit, or start a new run with the edited file")
+        return epoch
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the run folder's OS lock while training writes to it; a second holder is refused.
+
+        ``fcntl.flock`` on ``.lock``: the kernel releases it when the process ends, however it ends
+        (a kill -9 included), so a stale lock never blocks a later resume.
+        """
+        import fcntl
+
+        handle = open(self.path / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise RunFolderError(f"{self.path}: another Tapedeck process is training this run (it holds "
+                                 f"{LOCK_NAME}); wait for it to finish or stop it, then resume") from None
+        try:
+            yield self
+        finally:
+            handle.close()   # closing the descriptor releases the lock
+
+    # -- scratch --------------------------------------------------------------------------------
+    @property
+    def scratch_root(self) -> Path:
+        return self.path / SCRATCH_NAME
+
+    @contextlib.contextmanager
+    def scratch(self):
+        """A fresh folder in the run's temporary area, removed afterwards; dead processes' leftovers go first.
+
+        A kill -9 during an export leaves its scratch behind; it lies in the run folder (not the
+        system's temp directory) and goes on the next start, once its process is gone.
+        """
+        self.clean_scratch()
+        folder = self.scratch_root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(parents=True)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def clean_scratch(self) -> None:
+        """Remove scratch folders whose process is no longer alive."""
+        if not self.scratch_root.is_dir():
+            return
+        for item in self.scratch_root.iterdir():
+            pid = item.name.split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(item, ignore_errors=True)
 
     def save_model(self, model) -> None:
         with atomic_path(self.model_path) as temp:
@@ -172,6 +278,33 @@ class RunFolder:
 
     def __str__(self) -> str:
         return str(self.path)
+
+
+# What a resume may not change: the checkpoint's weights belong to this model, shaped for this data.
+_RESUME_FIXED = ("model.", "data.source", "data.path", "data.image_size", "data.color_mode", "data.label_mode",
+                 "data.labels", "training.loss")
+
+
+def _resume_differences(trained: dict, experiment) -> list[str]:
+    """"key: old → new" for each setting a resume cannot change (the experiment's own differences)."""
+    from tapedeck.engine.spec.diff import experiment_differences
+
+    try:
+        differences = experiment_differences(trained, experiment.to_dict())
+    except Exception:  # noqa: BLE001 — a record this version cannot read proves nothing either way
+        return []
+    return [f"{d.path}: {shown(d.left)} → {shown(d.right)}" for d in differences
+            if d.path.startswith(_RESUME_FIXED)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _parse_number(text):

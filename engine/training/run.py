@@ -8,6 +8,7 @@ Every run ends with exactly one ``Finished`` event.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import threading
@@ -124,14 +125,15 @@ class _Session:
         self.reporter(event)
 
     def execute(self):
-        try:
-            finished = self._train()
-        except UserProblemError as problem:
-            finished = Finished("failed", str(problem), self._run_dir(), problems=problem.problems)
-        except Exception as error:  # noqa: BLE001 — the contract: a run never raises
-            finished = Finished("failed", _describe(error), self._run_dir())
-            self.metrics["traceback"] = traceback.format_exc()
-        self._write_status(finished)
+        with contextlib.ExitStack() as self._held:   # the run folder's lock, released however the run ends
+            try:
+                finished = self._train()
+            except UserProblemError as problem:
+                finished = Finished("failed", str(problem), self._run_dir(), problems=problem.problems)
+            except Exception as error:  # noqa: BLE001 — the contract: a run never raises
+                finished = Finished("failed", _describe(error), self._run_dir())
+                self.metrics["traceback"] = traceback.format_exc()
+            self._write_status(finished)
         try:
             self.emit(finished)
         except Exception:  # noqa: BLE001 — a broken listener must not turn into a crash here
@@ -195,6 +197,8 @@ class _Session:
         steps_per_epoch = max(1, math.ceil(len(data.x_train) / batch_size))
         folder, initial_epoch = self._open_folder()
         model, optimizer = self._model(dataset, strategy, steps_per_epoch, folder, initial_epoch)
+        if self.resume_dir is not None:
+            self._commit_resume(folder, initial_epoch)
 
         state = RunState(steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=len(data.x_train))
         to_probabilities = probability_converter(training)
@@ -218,6 +222,7 @@ class _Session:
                 initial_epoch=initial_epoch,
                 loop=training.loop,
                 api=experiment.model.api,
+                warnings=tuple(getattr(dataset, "warnings", ()) or ()),
             )
         )
 
@@ -257,7 +262,9 @@ class _Session:
             samples_per_second=(state.train_samples_seen / state.train_seconds) if state.train_seconds else None,
             train_seconds=state.train_seconds,
         )
-        if finished.reason != "diverged":
+        if finished.reason == "stopped" and not state.train_samples_seen:
+            pass   # stopped before its first step: nothing was trained, so no model and no test figures
+        elif finished.reason != "diverged":
             folder.save_model(model)
             result = evaluate_test(model, data.x_test, data.y_test, data.test_labels,
                                    make_loss(training), to_probabilities, dataset.num_classes,
@@ -333,18 +340,26 @@ class _Session:
 
         try:
             if self.resume_dir is not None:
+                # Validate only: nothing in a finished run is rewritten until its checkpoint has loaded
+                # (``_commit_resume``), so a resume that cannot proceed leaves the run as it was.
                 folder = RunFolder.open_for_resume(self.resume_dir)
-                initial_epoch = folder.checkpoint_epoch()
-                folder.truncate_history(initial_epoch)
-            else:
-                folder = RunFolder.create(self.runs_dir, self.experiment.name)
-                folder.write_history([])
-                initial_epoch = 0
+                self._held.enter_context(folder.locked())
+                return folder, folder.resume_epoch(self.experiment)
+            folder = RunFolder.create(self.runs_dir, self.experiment.name)
+            self._held.enter_context(folder.locked())
+            folder.write_history([])
         except RunFolderError as error:
             raise UserProblemError([str(error)]) from None
         self.folder = folder
         folder.write_experiment(self.experiment)
-        return folder, initial_epoch
+        return folder, 0
+
+    def _commit_resume(self, folder, initial_epoch) -> None:
+        """The resume can proceed: from here on the run folder records it."""
+        folder.clean_scratch()
+        folder.truncate_history(initial_epoch)
+        self.folder = folder
+        folder.write_experiment(self.experiment)
 
     def _model(self, dataset, strategy, steps_per_epoch, folder, initial_epoch):
         """Build (or reload) and compile inside the strategy scope, optimizer included."""
@@ -361,7 +376,7 @@ class _Session:
             keras.utils.set_random_seed(int(training.seed))
         with strategy.scope():
             if initial_epoch:
-                model = keras.models.load_model(folder.checkpoint_path)
+                model = _load_checkpoint(folder)
                 optimizer = _carry_optimizer_state(model.optimizer, make_optimizer(training, steps_per_epoch),
                                                    model.trainable_variables)
             else:
@@ -423,6 +438,17 @@ class _Session:
                                 run_dir, epoch=callback.stopped_epoch + 1)
         last = state.completed_epochs[-1].epoch if state.completed_epochs else None
         return Finished("completed", f"{last or 0} epoch(s) trained", run_dir, epoch=last)
+
+
+def _load_checkpoint(folder):
+    """The checkpoint's model, or a UserProblemError naming the file: a resume refused, not a failed run."""
+    import keras
+
+    try:
+        return keras.models.load_model(folder.checkpoint_path)
+    except Exception as error:  # noqa: BLE001 — a damaged or foreign file: the person's to see
+        raise UserProblemError([f"{folder.checkpoint_path}: could not be loaded ({_describe(error).splitlines()[0]}); "
+                                "the checkpoint is damaged, so this run cannot be resumed: start a new run"]) from None
 
 
 def _tensorboard_available() -> bool:
