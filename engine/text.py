@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 LONG_VALUE = 80   # a value longer than this is cut in messages (a 50 MB string must not be echoed)
+LONG_WORD = 300   # an unbroken run of characters longer than this is cut in a finished message (paths fit)
 
 
 def is_number(value) -> bool:
@@ -26,6 +28,17 @@ def cut(text: str, limit: int = LONG_VALUE) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def cut_words(text: str, limit: int = LONG_WORD) -> str:
+    """``text`` with every unbroken run of more than ``limit`` characters cut by :func:`cut`.
+
+    The last guard before a message reaches the person: a value echoed by a layer name, a key or a
+    path that is megabytes long is shortened wherever the message was composed.
+    """
+    if len(text) <= limit:
+        return text
+    return re.sub(rf"\S{{{limit + 1},}}", lambda match: cut(match.group(0), limit), text)
 
 
 def percent(value) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from tapedeck.engine.cli.main import COMMANDS
+from tapedeck.engine.cli.main import COMMANDS, INTERRUPTED
 from tapedeck.engine.cli.main import main as headless_main
 
 
@@ -13,9 +13,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS + ("-h", "--help"):
         return headless_main(argv)
-    from tapedeck.gui.app import main as window_main
+    try:   # Ctrl-C while Qt and TensorFlow load: exit quietly, as a shell expects
+        from tapedeck.gui.app import main as window_main
 
-    return window_main(argv)
+        return window_main(argv)
+    except KeyboardInterrupt:
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -9,13 +9,16 @@ USER_ERROR = 2
 
 def fail(message: str) -> int:
     """Print a user-facing error and return the user-error exit code."""
-    print(f"tapedeck: {message}", file=sys.stderr)
+    from tapedeck.engine.text import cut_words
+
+    print(f"tapedeck: {cut_words(message)}", file=sys.stderr)
     return USER_ERROR
 
 
 def load_or_explain(path):
     """Load an experiment file; on a mistake print every problem (each names its key) and return None."""
     from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
+    from tapedeck.engine.text import cut_words
 
     try:
         return load_experiment(path)
@@ -26,5 +29,5 @@ def load_or_explain(path):
         else:
             fail(f"{path} has {len(lines)} problems:")
             for line in lines:
-                print(f"  {line}", file=sys.stderr)
+                print(f"  {cut_words(line)}", file=sys.stderr)
         return None

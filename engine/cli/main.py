@@ -24,16 +24,16 @@ INTERRUPTED = 130   # the shell's code for a process ended by Ctrl-C (128 + SIGI
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = _parser().parse_args(argv)
-    if args.command in NEEDS_TENSORFLOW:
-        _import_tensorflow_quietly()
-    try:
+    try:   # Ctrl-C while TensorFlow still loads (the first seconds) is a plain exit too, no traceback
+        args = _parser().parse_args(argv)
+        if args.command in NEEDS_TENSORFLOW:
+            _import_tensorflow_quietly()
         return args.func(args)
     except TapedeckError as error:   # written for the person: shown as it is, exit 2
         return fail(str(error))
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 def _import_tensorflow_quietly() -> None:
@@ -52,6 +52,8 @@ def _import_tensorflow_quietly() -> None:
             import tensorflow
 
             tensorflow.config.list_physical_devices()  # device probing chatter, here too
+        except KeyboardInterrupt:
+            raise   # the person stopped it: TensorFlow's start-up chatter explains nothing then
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
@@ -88,14 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     add_train_arguments(train)
     train.set_defaults(func=train_command)
 
-    from tapedeck.engine.cli.runs import (
-        add_compare_arguments,
     from tapedeck.engine.cli.step import add_step_arguments, step_command
 
     step = sub.add_parser("step", help="take one training step (or N) apart: per-layer gradients and updates")
     add_step_arguments(step)
     step.set_defaults(func=step_command)
 
+    from tapedeck.engine.cli.runs import (
+        add_compare_arguments,
         add_export_arguments,
         add_runs_arguments,
         compare_command,
@@ -122,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_check(args) -> int:
     from tapedeck.engine.data.datasets import describe
     from tapedeck.engine.model.check import check
+    from tapedeck.engine.text import cut_words
 
     experiment = load_or_explain(args.experiment)
     if experiment is None:
@@ -133,7 +136,7 @@ def cmd_check(args) -> int:
         return 0
     print(file=sys.stderr)
     for line in report.all_problems():
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {cut_words(line)}", file=sys.stderr)
     return USER_ERROR
 
 

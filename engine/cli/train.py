@@ -17,6 +17,7 @@ from pathlib import Path
 from tapedeck.engine.cli.errors import USER_ERROR, load_or_explain
 from tapedeck.engine.cli.errors import fail as _fail
 from tapedeck.engine.spec.experiment import APIS, LOOPS
+from tapedeck.engine.text import cut_words
 
 __all__ = ["add_train_arguments", "train_command", "ConsoleReporter"]
 
@@ -126,8 +127,8 @@ class ConsoleReporter:
         self._started = None
         self._last_draw = 0.0
         self._bar_open = False
-
         self._timing = None
+
     def __call__(self, event) -> None:
         handler = getattr(self, f"_on_{_snake(type(event).__name__)}", None)
         if handler is not None:
@@ -146,6 +147,8 @@ class ConsoleReporter:
         self._print(f"{event.name}: {event.trainable:,} trainable parameters, {event.epochs} epochs of "
                     f"{event.steps_per_epoch} steps (batch {event.batch_size}), loop {event.loop}{resumed}")
         self._print(f"run folder: {event.run_dir}")
+        for warning in getattr(event, "warnings", ()):
+            self._print(f"tapedeck: warning: {cut_words(warning)}", file=sys.stderr)
 
     def _on_batch_end(self, event) -> None:
         if not self.tty:
@@ -175,24 +178,24 @@ class ConsoleReporter:
             return "?"
         return _clock(elapsed / done_steps * remaining)
 
-    def _on_epoch_end(self, event) -> None:
-        val = ""
-        if event.val_loss is not None:
     def _on_step_timing(self, event) -> None:
         self._timing = event   # arrives just before its epoch's EpochEnd; shown on that line
 
+    def _on_epoch_end(self, event) -> None:
+        val = ""
+        if event.val_loss is not None:
             val = f" - val_loss {event.val_loss:.4f} - val_accuracy {event.val_accuracy:.4f}"
+        step = ""
+        if self._timing is not None and self._timing.epoch == event.epoch:
+            timing = self._timing
+            traces = "eager" if timing.traces is None else f"{timing.execution}, {timing.traces} trace(s)"
+            step = f" - step {timing.step_ms:.1f} ms ({traces})"
         self._print(f"epoch {event.epoch}/{self.epochs} - {event.seconds:.1f}s - loss {event.loss:.4f} "
                     f"- accuracy {event.accuracy:.4f}{val} - lr {event.learning_rate:.3g}{step}")
 
     def _on_run_note(self, event) -> None:
         self._print(f"tapedeck: note: {event.message}", file=sys.stderr)
 
-        step = ""
-        if self._timing is not None and self._timing.epoch == event.epoch:
-            timing = self._timing
-            traces = "eager" if timing.traces is None else f"{timing.execution}, {timing.traces} trace(s)"
-            step = f" - step {timing.step_ms:.1f} ms ({traces})"
     def _on_test_result(self, event) -> None:
         self.test = event
 
@@ -202,10 +205,10 @@ class ConsoleReporter:
             if event.problems:
                 self._print("tapedeck: the experiment cannot run:", file=stream)
                 for line in event.problems:
-                    self._print(f"  {line}", file=stream)
+                    self._print(f"  {cut_words(line)}", file=stream)
                 self.exit_code = USER_ERROR
             else:
-                self._print(f"tapedeck: the run failed: {event.message}", file=stream)
+                self._print(f"tapedeck: the run failed: {cut_words(event.message)}", file=stream)
                 self.exit_code = 1
             if event.run_dir:
                 self._print(f"run folder: {event.run_dir}", file=stream)
