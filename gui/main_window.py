@@ -35,7 +35,7 @@ from tapedeck.engine.spec.experiment import (
     save_experiment,
 )
 from tapedeck.engine.spec.presets import preset_note
-from tapedeck.engine.training.events import Finished, RunStarted
+from tapedeck.engine.training.events import Finished, RunStarted, StepInspected
 from tapedeck.gui.checker import Checker
 from tapedeck.gui.document import Document
 from tapedeck.gui.editor.layer_editor import LayerEditor
@@ -46,6 +46,7 @@ from tapedeck.gui.tabs.code_tab import CodeView
 from tapedeck.gui.tabs.data_tab import DataTab
 from tapedeck.gui.tabs.model_tab import ModelView
 from tapedeck.gui.tabs.predictions_tab import PredictionsPanel
+from tapedeck.gui.tabs.step_tab import StepPanel
 from tapedeck.gui.tabs.training_tab import TrainingPanel
 from tapedeck.gui.threads.jobs import Job, running_jobs, shutdown_all
 from tapedeck.gui.threads.run_controller import RunController
@@ -96,7 +97,9 @@ class MainWindow(QMainWindow):
         self.data_tab = DataTab(self.document, self)
 
         self.tabs = QTabWidget(self)
+        self.step_panel = StepPanel(self)
         self.tabs.addTab(self.training, "Training")
+        self.tabs.addTab(self.step_panel, "Inside the step")
         self.tabs.addTab(self.predictions, "Predictions")
         self.tabs.addTab(self.code, "Code")
         self.tabs.addTab(self.model_view, "Model")
@@ -189,6 +192,8 @@ class MainWindow(QMainWindow):
                                          "Train the model (Ctrl+Enter)")
         self.pause_action = self._action("Pause", self.toggle_pause, [],
                                          "Pause or resume the run between steps")
+        self.step_action = self._action("Step", self.step, ["F10"],
+                                        "Take one training step and show it in Inside the step (F10)")
         self.stop_action = self._action("Stop", self.stop, ["Esc"], "Stop the run after the current step (Esc)")
         self.stop_action.setShortcutContext(Qt.WindowShortcut)
 
@@ -202,6 +207,7 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(spacer)
         toolbar.addAction(self.train_action)
         toolbar.addAction(self.pause_action)
+        toolbar.addAction(self.step_action)
         toolbar.addAction(self.stop_action)
         self.addToolBar(Qt.TopToolBarArea, toolbar)
 
@@ -392,6 +398,9 @@ class MainWindow(QMainWindow):
         return self.checker.tf_ready and self.checker.ok and not self.controller.running
 
     def train(self) -> None:
+        if self.controller.running and self.controller.paused:   # after Step: train on from there
+            self.toggle_pause()
+            return
         if not self.can_train:
             self.statusBar().showMessage(self._why_not_train(), 6000)
             return
@@ -408,6 +417,17 @@ class MainWindow(QMainWindow):
         self.training.set_paused(self.controller.paused)
         self._update_state()
 
+    def step(self) -> None:
+        """One training step, then pause; starts a run (paused after its first step) when none is going."""
+        if self.controller.running:
+            self.controller.step()
+            self.training.set_paused(False)
+        elif self.can_train:
+            self.controller.start(self.document.experiment, steps=1)
+        else:
+            self.statusBar().showMessage(self._why_not_train(), 6000)
+        self._update_state()
+
     def stop(self) -> None:
         if self.controller.running:
             self.controller.stop()
@@ -417,6 +437,11 @@ class MainWindow(QMainWindow):
     def _on_event(self, event) -> None:
         self.training.handle(event)
         self.predictions.handle(event)
+        self.step_panel.handle(event)
+        if isinstance(event, StepInspected):   # the run pauses right after this step
+            self.tabs.setCurrentWidget(self.step_panel)
+            self.training.set_paused(True)
+            QTimer.singleShot(0, self._update_state)
         if isinstance(event, RunStarted):
             self.statusBar().showMessage(f"Run folder: {event.run_dir}", 8000)
             if event.warnings:   # e.g. image files skipped: named at once, not only in metrics.json
@@ -453,7 +478,8 @@ class MainWindow(QMainWindow):
 
     def _update_state(self) -> None:
         running = self.controller.running
-        self.train_action.setEnabled(self.can_train)
+        self.train_action.setEnabled(self.can_train or (running and self.controller.paused))
+        self.step_action.setEnabled(self.can_train or running)
         self.train_action.setToolTip("Train the model (Ctrl+Enter)" if self.can_train
                                      else f"Cannot train: {self._why_not_train()}")
         self.pause_action.setEnabled(running)

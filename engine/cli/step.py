@@ -7,16 +7,13 @@ the update ratio, the health signal practitioners read.
 """
 from __future__ import annotations
 
-import math
 import sys
 
 from tapedeck.engine.cli.errors import USER_ERROR
 from tapedeck.engine.cli.train import ConsoleReporter, _load, _positive_int, add_train_arguments
+from tapedeck.engine.training.health import verdict
 
-__all__ = ["add_step_arguments", "step_command", "format_layer_table", "verdict"]
-
-HEALTHY = (1e-4, 3e-2)   # update ratio ||Δw|| / ||w||: ~1e-3 is the usual sign of a layer that learns
-
+__all__ = ["add_step_arguments", "step_command", "format_layer_table"]
 
 def add_step_arguments(parser) -> None:
     add_train_arguments(parser)
@@ -24,16 +21,6 @@ def add_step_arguments(parser) -> None:
     parser.add_argument("--every", type=_positive_int, metavar="K",
                         help="also show every K-th step (GradientTape loop)")
     parser.add_argument("--execution", choices=("graph", "eager", "xla"), help="how the step is executed")
-
-
-def verdict(ratio: float) -> str:
-    if not math.isfinite(ratio):
-        return "non-finite update: diverging"
-    if ratio < HEALTHY[0]:
-        return "barely moving"
-    if ratio > HEALTHY[1]:
-        return "large updates: learning rate may be too high"
-    return "learning"
 
 
 def _number(value) -> str:

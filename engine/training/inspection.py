@@ -81,7 +81,8 @@ class Inspector:
     """Which steps to take apart, and what becomes of their figures.
 
     ``every`` > 0 records every ``every`` steps (and the first); a Step request inspects its last
-    step in full (``control.steps_left == 1`` just before that step runs).
+    step in full. ``begin(step)`` is called once as each step starts (it tells the control that
+    the step has begun, so a request that arrives mid-step is not taken by that step).
     """
 
     def __init__(self, emit, control, every: int, gradients_visible: bool, folder: Path | None = None):
@@ -92,16 +93,15 @@ class Inspector:
         self.csv_path = Path(folder) / "gradients.csv" if folder is not None else None
         self.recorded = 0
         self.groups = None   # set by the loop: layer_groups(model.trainable_variables)
+        self.current_full = False
 
-    def full(self) -> bool:
-        """The step about to run is the last one of a Step request."""
-        return self.control is not None and self.control.steps_left == 1
+    def begin(self, step: int) -> bool:
+        """A step starts: True when it is to be inspected (``current_full``: in full, for Step)."""
+        self.current_full = bool(self.control is not None and self.control.begin_step())
+        return self.current_full or self.periodic(step)
 
     def periodic(self, step: int) -> bool:
         return self.every > 0 and (step == 1 or step % self.every == 0)
-
-    def wants(self, step: int) -> bool:
-        return self.full() or self.periodic(step)
 
     def record(self, step: int, epoch: int, rows, full: bool, loss: float | None = None,
                images=None, labels=None, before=None, after=None) -> tuple:
@@ -180,7 +180,9 @@ class WeightInspectCallback(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if self.inspector.groups is None:
             self.inspector.groups = layer_groups(self.model.trainable_variables)
-        self._before = [np.array(v) for v in self.model.trainable_variables] if self.inspector.full() else None
+        step = self._epoch * self.steps_per_epoch + int(batch) + 1
+        full = self.inspector.begin(step) and self.inspector.current_full
+        self._before = [np.array(v) for v in self.model.trainable_variables] if full else None
 
     def on_train_batch_end(self, batch, logs=None):
         if self._before is None:

@@ -31,6 +31,7 @@ class RunControl:
         self._running.set()
         self._lock = threading.Lock()
         self._steps_left: int | None = None   # Step: train this many more steps, then pause
+        self._armed = False                    # the step in progress counts towards that request
 
     def stop(self) -> None:
         self._stop.set()
@@ -49,6 +50,7 @@ class RunControl:
         """Train ``steps`` more steps, then pause: Step in the window, ``tapedeck step``."""
         with self._lock:
             self._steps_left = max(1, int(steps))
+            self._armed = False   # a step already under way when the request came does not count
         self._running.set()
 
     @property
@@ -56,10 +58,17 @@ class RunControl:
         """Steps still to take before the run pauses; None when not stepping."""
         return self._steps_left
 
+    def begin_step(self) -> bool:
+        """The loops call this as each step begins; True when it is the last step of a Step request."""
+        with self._lock:
+            self._armed = self._steps_left is not None
+            return self._armed and self._steps_left == 1
+
     def step_done(self) -> bool:
         """The loops call this after every step; True when it was the last step asked for (now paused)."""
         with self._lock:
-            if self._steps_left is None:
+            armed, self._armed = self._armed, False
+            if self._steps_left is None or not armed:
                 return False
             self._steps_left -= 1
             if self._steps_left > 0:

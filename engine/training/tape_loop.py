@@ -170,11 +170,11 @@ class TapeLoop:
     def _take_step(self, batch, global_step: int, epoch: int, train_step, inspect_step):
         """One training step; an inspected one when the inspector asks for it."""
         inspector = self.inspector
-        if inspector is None or not inspector.wants(global_step):
+        if inspector is None or not inspector.begin(global_step):
             loss, accuracy, squares, _ = train_step(batch)
             self.recent.append((global_step, squares))
             return loss, accuracy
-        full = inspector.full()
+        full = inspector.current_full
         images, labels, before = self._batch_view(batch) if full else (None, None, None)
         loss, accuracy, rows, batch_loss = inspect_step(batch)
         rows = np.asarray(self._local(rows))

@@ -1,10 +1,11 @@
-"""The two choices the tutorial is about, always in view: how the model is written (Sequential,
-Functional API, Subclassing) and how it is trained (model.fit, GradientTape).
+"""The choices the tutorial is about, always in view: how the model is written (Sequential,
+Functional API, Subclassing), how it is trained (model.fit, GradientTape) and how the training step
+is executed (a tf.function graph, eager Python, XLA).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QRadioButton, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QButtonGroup, QComboBox, QHBoxLayout, QLabel, QRadioButton, QWidget
 
 from tapedeck.engine.spec import graph
 
@@ -15,6 +16,12 @@ APIS = (("sequential", "Sequential", "keras.Sequential([...]): one chain of laye
 LOOPS = (("fit", "model.fit", "compile + fit with callbacks"),
          ("tape", "GradientTape", "a custom training step: tf.GradientTape, tape.gradient, "
                                   "optimizer.apply_gradients, compiled with tf.function"))
+
+
+EXECUTIONS = (("graph", "graph", "tf.function traces the step once into a graph (TF1's speed, TF2's default "
+                                 "for model.fit)"),
+              ("eager", "eager", "no graph: each operation runs as Python reaches it — debuggable, slower"),
+              ("xla", "XLA", "the traced graph compiled further by XLA (jit_compile=True)"))
 
 
 class Selectors(QWidget):
@@ -37,6 +44,15 @@ class Selectors(QWidget):
         layout.addSpacing(18)
         layout.addWidget(_caption("Training:", self))
         self._add_choices(layout, LOOPS, self.loop_group, self.loop_buttons, self.choose_loop)
+        layout.addSpacing(18)
+        layout.addWidget(_caption("Execution:", self))
+        self.execution = QComboBox(self)
+        for key, text, tip in EXECUTIONS:
+            self.execution.addItem(text, key)
+            self.execution.setItemData(self.execution.count() - 1, tip, Qt.ToolTipRole)
+        self.execution.setToolTip("How the training step runs: graph (tf.function), eager Python or XLA")
+        self.execution.activated.connect(lambda index: self.choose_execution(self.execution.itemData(index)))
+        layout.addWidget(self.execution)
         document.changed.connect(self._show)
         self._show()
 
@@ -74,14 +90,22 @@ class Selectors(QWidget):
         changed.training.loop = loop
         self._document.apply(changed, f"Training loop: {loop}")
 
+    def choose_execution(self, execution: str) -> None:
+        if execution == self._document.experiment.training.execution:
+            return
+        changed = self._document.edited()
+        changed.training.execution = execution
+        self._document.apply(changed, f"Execution: {execution}")
+
     def set_enabled_for_run(self, running: bool) -> None:
-        for button in list(self.api_buttons.values()) + list(self.loop_buttons.values()):
+        for button in list(self.api_buttons.values()) + list(self.loop_buttons.values()) + [self.execution]:
             button.setEnabled(not running)
 
     def _show(self) -> None:
         experiment = self._document.experiment
         self.api_buttons[experiment.model.api].setChecked(True)
         self.loop_buttons[experiment.training.loop].setChecked(True)
+        self.execution.setCurrentIndex(max(0, self.execution.findData(experiment.training.execution)))
 
 
 def _caption(text: str, parent) -> QLabel:

@@ -44,9 +44,10 @@ class RunController(QObject):
     def paused(self) -> bool:
         return bool(self.control is not None and self.control.paused)
 
-    def start(self, experiment) -> None:
+    def start(self, experiment, steps: int | None = None) -> None:
+        """Train ``experiment``; with ``steps``, only that many steps, then pause (Step)."""
         experiment = experiment.copy()
-        self._launch(lambda control: self._train(experiment, control))
+        self._launch(lambda control: self._train(experiment, control), steps)
 
     def continue_run(self, plan) -> None:
         """Resume a run folder from its checkpoint (``engine.training.resume.resume_plan``): the same
@@ -59,13 +60,15 @@ class RunController(QObject):
 
         run(experiment, self.job.report, control, runs_dir=self.runs_dir, resume_dir=resume_dir)
 
-    def _launch(self, work) -> None:
+    def _launch(self, work, steps: int | None = None) -> None:
         """Run ``work(control)`` as this controller's job; it reports through ``self.job.report``."""
         if self.running:
             raise RuntimeError("a run is already in progress")
         from tapedeck.engine.training.run import RunControl
 
         control = self.control = RunControl()
+        if steps:
+            control.step(steps)
         self.finished_event = None
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, RUN_SWITCH_INTERVAL))
@@ -79,6 +82,11 @@ class RunController(QObject):
     def resume(self) -> None:
         if self.control is not None:
             self.control.resume()
+
+    def step(self, steps: int = 1) -> None:
+        """One more step (or ``steps``), then pause again."""
+        if self.control is not None:
+            self.control.step(steps)
 
     def stop(self) -> None:
         if self.control is not None:

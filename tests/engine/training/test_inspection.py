@@ -169,3 +169,13 @@ def test_a_diverging_tape_run_names_the_layer(tmp_path):
     assert finished.reason == "diverged", finished.message
     assert "layer 'hidden'" in finished.message or "layer 'out'" in finished.message
     assert "lower the learning rate" in finished.message
+
+
+def test_a_step_request_arriving_mid_step_is_not_taken_by_that_step():
+    """Pause, then Step while a step is still under way: the next step is the one inspected and counted."""
+    control = RunControl()
+    assert not control.begin_step()   # a step starts, nothing asked
+    control.step(1)                   # Step pressed while it runs
+    assert not control.step_done() and not control.paused
+    assert control.begin_step()       # the next step is the requested one, inspected in full
+    assert control.step_done() and control.paused and control.steps_left is None
