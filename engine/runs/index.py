@@ -8,6 +8,7 @@ Reading never imports TensorFlow, so the panel can fill before TensorFlow has lo
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.runs.folder import RunFolder
-from tapedeck.engine.text import percent
+from tapedeck.engine.spec.experiment import MAX_NESTING, nesting
+from tapedeck.engine.text import cut, percent
 
 __all__ = ["RunSummary", "RunIndexError", "read_run", "list_runs", "format_runs_table", "best_val_accuracy",
            "delete_run", "STATUSES"]
@@ -79,8 +81,8 @@ def read_run(path) -> RunSummary:
         notes.append("experiment.json is not a JSON object")
     try:
         summary.history = folder.read_history()
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        notes.append(f"history.csv unreadable ({type(error).__name__})")
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as error:   # csv.Error: a field past csv's limit
+        notes.append(f"history.csv unreadable ({type(error).__name__}: {cut(str(error))})")
     summary.history = [row for row in summary.history if isinstance(row.get("epoch"), int)]
     summary.epochs = len(summary.history)
     summary.best_val_accuracy, summary.best_epoch = best_val_accuracy(summary.history)
@@ -114,11 +116,21 @@ def list_runs(runs_dir="runs", include_foreign: bool = False) -> list[RunSummary
     if not root.exists():
         return []
     children = [child for child in sorted(root.iterdir()) if child.is_dir() and not child.name.startswith(".")]
-    summaries = [read_run(child) for child in children]
+    summaries = [_read_listed(child) for child in children]
     if not include_foreign:
         summaries = [s for s in summaries if s.is_run]
     summaries.sort(key=lambda s: (s.date, s.path.name), reverse=True)
     return summaries
+
+
+def _read_listed(path: Path) -> RunSummary:
+    """``read_run`` for the listing: a folder it cannot make sense of is one row with a note, and the
+    rest of the runs are still listed (read_run handles what it knows; this is the last guard)."""
+    try:
+        return read_run(path)
+    except Exception as error:  # noqa: BLE001 — one bad folder must never break the listing
+        return RunSummary(path=path, name=path.name, date=_date(path), status="incomplete",
+                          note=f"unreadable ({type(error).__name__}: {cut(str(error))})")
 
 
 def best_val_accuracy(history: list[dict]) -> tuple[float | None, int | None]:
@@ -181,10 +193,19 @@ def _read_json(path: Path, notes: list[str]):
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        value = None   # nested thousands deep: refused below like any other too-deep file
+        depth = MAX_NESTING + 1
     except (OSError, ValueError, UnicodeDecodeError) as error:
-        notes.append(f"{path.name} unreadable ({type(error).__name__}: {str(error)[:80]})")
+        notes.append(f"{path.name} unreadable ({type(error).__name__}: {cut(str(error))})")
         return None
+    else:
+        depth = nesting(value)
+    if depth > MAX_NESTING:
+        notes.append(f"{path.name} unreadable (nested more than {MAX_NESTING} levels deep)")
+        return None
+    return value
 
 
 def _date(path: Path) -> str:

@@ -175,14 +175,19 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# The largest whole number a setting may hold: TensorFlow takes sizes and seeds as 32-bit or 64-bit C
+# integers, and a batch size of 2**63 ended in an OverflowError deep inside it rather than a message.
+MAX_INT = 2**31 - 1
+
+
 def _int(lo=None, optional=False):
     def rule(value):
         if value is None and optional:
             return None
-        if _is_int(value) and (lo is None or value >= lo):
+        if _is_int(value) and (lo is None or value >= lo) and value <= MAX_INT:
             return None
         words = {1: "a positive integer", 0: "a non-negative integer"}.get(lo, "an integer")
-        return words + (" or null" if optional else "")
+        return words + f" up to {MAX_INT:,}" + (" or null" if optional else "")
     return rule
 
 
@@ -267,13 +272,13 @@ _TRAINING_RULES = {
     "distribute": _choice(DISTRIBUTES),
     "steps_per_execution": _int(1),
     "tensorboard": _bool,
+    "execution": _choice(EXECUTIONS),
+    "inspect_every": _int(0),
 }
 
 _FLOAT_FIELDS = {name for name, f in {**{f.name: f for f in dataclasses.fields(DataSpec)},
                                       **{f.name: f for f in dataclasses.fields(TrainingSpec)}}.items()
                  if f.type in ("float", float)}
-    "execution": _choice(EXECUTIONS),
-    "inspect_every": _int(0),
 
 
 def _unknown(key, known, path, problems):
@@ -423,14 +428,39 @@ def _no_duplicate_keys(pairs):
     return result
 
 
+# How deeply objects and lists may nest. A real experiment nests five levels; json.loads on a file
+# nested thousands deep raises RecursionError, and one just under Python's limit still overflows the
+# validators' recursion, so deeper files are refused by name.
+MAX_NESTING = 32
+
+
+def nesting(value) -> int:
+    """How many levels of objects and lists ``value`` nests (iteratively: the depth is what is in doubt)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 def _parse(text: str, source) -> dict:
+    too_deep = ExperimentError([f"nested more than {MAX_NESTING} levels deep (objects within objects); "
+                                "an experiment file nests about five, so this is not one"], source)
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        d = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except RecursionError:
+        raise too_deep from None
     except json.JSONDecodeError as error:
         raise ExperimentError([f"line {error.lineno} column {error.colno}: not valid JSON ({error.msg})"],
                               source) from None
     except ValueError as error:  # duplicate key
         raise ExperimentError([f"{error}; each key may appear once per object"], source) from None
+    if nesting(d) > MAX_NESTING:
+        raise too_deep
+    return d
 
 
 def loads(text: str, source=None) -> Experiment:
