@@ -13,7 +13,8 @@ import numpy as np
 
 from tapedeck.engine.data.image_folder import describe_image_folder, held_out_split, read_image_folder
 from tapedeck.engine.data.keras_sets import DIGIT_NAMES, KERAS_SETS, KERAS_SOURCES, load_keras_set
-from tapedeck.engine.data.readers import DataError, RawSet, read_cifar, read_idx_folder, read_npz
+from tapedeck.engine.data.readers import DataError, RawSet, numeric, read_cifar, read_idx_folder, read_npz
+from tapedeck.engine.errors import describe as describe_error
 from tapedeck.engine.spec.experiment import FILE_SOURCES, SOURCES
 
 __all__ = ["DataError", "Dataset", "SOURCES", "KERAS_SOURCES", "FILE_SOURCES", "SAMPLE_SIZE",
@@ -93,6 +94,55 @@ def _read(data) -> RawSet:
                              _field(data, "limit", None))
 
 
+def _read_checked(data) -> RawSet:
+    """``_read`` for both the check and a run: whatever a reader or Keras's loader raises is one DataError.
+
+    ``tapedeck check`` and ``tapedeck train`` read files through this one function, so a file that one
+    of them reports in a line cannot give the other a traceback.
+    """
+    try:
+        return _read(data)
+    except DataError:
+        raise
+    except Exception as error:  # noqa: BLE001 — a reader's failure on a bad file is the person's to see
+        path = _field(data, "path", None)
+        what = f"{path}" if path else f"data.source {data.source!r}"
+        raise DataError(f"{what}: could not load ({describe_error(error)}); check the file, or download it "
+                        "again") from None
+
+
+def _checked_pixels(x: np.ndarray, where: str, name: str) -> None:
+    """Refuse strings and non-finite values: one NaN pixel makes the normalisation, then every loss, NaN."""
+    numeric(x, where, name)
+    if not np.issubdtype(x.dtype, np.floating):
+        return
+    finite = np.isfinite(x)
+    if finite.all():
+        return
+    index = np.unravel_index(int(np.argmin(finite)), x.shape)
+    value = x[index].item()
+    raise DataError(f"{where}: {name} holds {value} at index {list(map(int, index))} (image {int(index[0])}); "
+                    "every pixel must be a finite number: fix or remove that image")
+
+
+def _check_contents(raw: RawSet) -> None:
+    """What a reader cannot see in one file: pixel values that are not numbers, in either split."""
+    _checked_pixels(np.asarray(raw.x_train), raw.description, "training images")
+    if raw.x_test is not None:
+        _checked_pixels(np.asarray(raw.x_test), raw.description, "test images")
+
+
+def _two_classes(y_train: np.ndarray, where: str, limit) -> None:
+    """A classifier needs two classes: with one, it trains to a constant and reports success."""
+    classes = np.unique(y_train)
+    if len(classes) >= 2:
+        return
+    hint = f" (data.limit keeps only the first {limit}; raise it)" if limit is not None else ""
+    only = f"every training label is {int(classes[0])}" if len(classes) else "no training labels"
+    raise DataError(f"{where}: {only}: one class{hint}; a classifier needs examples of at least two "
+                    "classes, so add the other classes' data")
+
+
 def _int_labels(y: np.ndarray, where: str, name: str) -> np.ndarray:
     """Integer class indices from (N,), (N, 1) or one-hot (N, K) labels."""
     y = np.asarray(y)
@@ -154,7 +204,8 @@ def _class_names(raw: RawSet, num_from_labels: int) -> list[str]:
 def load_dataset(data) -> Dataset:
     """Load ``data`` (an experiment's DataSpec) once for a run; every bad input raises one DataError."""
     _check_options(data)
-    raw = _read(data)
+    raw = _read_checked(data)
+    _check_contents(raw)
     where = raw.description
     y_train = _int_labels(raw.y_train, where, "training labels")
     x_train = raw.x_train
@@ -175,6 +226,7 @@ def load_dataset(data) -> Dataset:
     if len(train_idx) == 0:
         raise DataError(f"data.limit: {limit} example(s) leave nothing to train on after validation_split; "
                         "raise the limit or lower validation_split")
+    _two_classes(y_train, where, limit)
     normalize = bool(_field(data, "normalize", True))
     x_val = _images(x_train[val_idx], raw.scale, normalize)
     y_val = y_train[val_idx]
@@ -195,8 +247,11 @@ _DESCRIBED: dict[tuple, tuple] = {}
 def _signature(path) -> tuple:
     """Names, sizes and modification times of the path and what lies in it (two levels: CIFAR's inner folder)."""
     p = Path(str(path)).expanduser()
-    if not p.exists():
-        p = p.parent  # an IDX prefix such as <folder>/emnist-letters
+    try:
+        if not p.exists():
+            p = p.parent  # an IDX prefix such as <folder>/emnist-letters
+    except OSError:
+        return ()   # a name the file system refuses: the reader says so
     stamps = []
     for item in [p] + (sorted(p.glob("*")) + sorted(p.glob("*/*")) if p.is_dir() else []):
         try:
@@ -228,7 +283,9 @@ def describe(data) -> tuple[tuple, int, list[str]]:
     path = _field(data, "path", None)
     key = (source, path, _field(data, "label_mode", "fine"), _signature(path) if path else ())
     if key not in _DESCRIBED:
-        raw = _read(data)  # arrays as stored: no scaling or splitting, which cannot change shape or classes
+        raw = _read_checked(data)  # arrays as stored: no scaling or splitting, which cannot change shape or classes
+        _check_contents(raw)
+        _two_classes(_int_labels(raw.y_train, raw.description, "training labels"), raw.description, None)
         top = max(_int_labels(raw.y_train, raw.description, "training labels").max(initial=0),
                   _int_labels(raw.y_test, raw.description, "test labels").max(initial=0)
                   if raw.y_test is not None else 0)

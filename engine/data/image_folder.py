@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tapedeck.engine.data.readers import DataError, RawSet, existing_path
+from tapedeck.engine.text import cut
 
 __all__ = ["IMAGE_EXTENSIONS", "TEST_FRACTION", "read_image_folder", "describe_image_folder", "held_out_split"]
 
@@ -69,17 +70,35 @@ def _list_classes(root: Path, names: list[str] | None = None) -> tuple[list[str]
     return names, files, labels
 
 
+# Pillow modes holding more than 8 bits per pixel. ``convert("L")`` clips them (a 16-bit PNG's values
+# run to 65535, so nearly every pixel turned white); they are scaled to 0..255 first instead.
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _eight_bit(im):
+    """A wide-mode image scaled to 8 bits (``L``): 16-bit values by 257, so 8-bit v saved as 257·v reads v."""
+    from PIL import Image
+
+    values = np.asarray(im, dtype=np.float64)
+    top = 65535.0 if im.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+    return Image.fromarray(np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8), "L")
+
+
 def _decode(path: Path, mode: str, size: tuple[int, int]):
-    """Decoded pixels, or the reason Pillow gives for not decoding them."""
+    """Decoded pixels, or the reason Pillow gives for not decoding them (a decompression bomb included)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im.load()
+            if im.mode in _WIDE_MODES:
+                im = _eight_bit(im)
             im = im.convert(mode)
             if im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8), None
+    except Image.DecompressionBombError:
+        return None, "refused as a possible decompression bomb: too many pixels to decode safely"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         return None, str(exc) or type(exc).__name__
 
@@ -90,7 +109,7 @@ def _load(files: list[Path], labels: list[int], mode: str, size, root: Path, bro
     for path, label in zip(files, labels):
         img, reason = _decode(path, mode, size)
         if img is None:
-            broken.append(f"{path.relative_to(root)} ({reason})")
+            broken.append(f"{path.relative_to(root)} ({cut(reason)})")
             continue
         pixels.append(img)
         kept.append(label)
@@ -161,8 +180,8 @@ def _first_size(files: list[Path], train_root: Path) -> tuple[int, int]:
         try:
             with Image.open(path) as im:
                 return im.size[1], im.size[0]
-        except (OSError, SyntaxError, ValueError):
-            continue
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            continue   # read_image_folder names it among the skipped files
     raise DataError(f"{train_root}: none of the training images opens; check the files")
 
 

@@ -9,6 +9,7 @@ Image folders have their own module, ``engine.data.image_folder``.
 from __future__ import annotations
 
 import gzip
+import math
 import pickle
 import re
 import struct
@@ -21,8 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.text import cut
 
-__all__ = ["DataError", "RawSet", "read_idx", "read_idx_folder", "read_cifar", "read_npz", "existing_path"]
+__all__ = ["DataError", "RawSet", "read_idx", "read_idx_folder", "read_cifar", "read_npz", "existing_path", "numeric",
+           "CIFAR_PICKLE_ALLOWED"]
 
 
 class DataError(TapedeckError):
@@ -52,9 +55,25 @@ def existing_path(path, what: str) -> Path:
     if path is None or str(path).strip() == "":
         raise DataError(f"data.path: {what} needs a path; set data.path to the file or folder to read")
     p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as error:   # a name too long for the file system, a path through a file
+        raise DataError(f"{p}: cannot be looked up ({error.strerror or error}); check data.path (the {what})") from None
+    if not exists:
         raise DataError(f"{p}: no such file or folder; check data.path (the {what})")
     return p
+
+
+def numeric(x: np.ndarray, where: str, name: str) -> np.ndarray:
+    """Refuse arrays that are not numbers (strings, objects) by their dtype, before arithmetic on them fails."""
+    if x.dtype == np.bool_ or np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating):
+        return x
+    raise DataError(f"{where}: {name} has dtype {x.dtype} ({_DTYPE_WORDS.get(x.dtype.kind, x.dtype.kind)}); "
+                    "expected numbers: uint8 pixels 0..255 or floats")
+
+
+_DTYPE_WORDS = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers", "V": "raw records",
+                "M": "dates", "m": "time spans"}
 
 
 # ---------------------------------------------------------------------------------------------- IDX
@@ -67,41 +86,65 @@ _IDX_NAME = re.compile(r"^(?P<prefix>.*?)(?P<split>train|t10k|test)[-_.](?P<kind
 _IDX_WANTED = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
 
 
-def _file_bytes(path: Path) -> bytes:
-    """Whole file, gunzipped when it starts with the gzip signature (whatever its name says)."""
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
+# Deflate cannot shrink data by more than about 1032:1, so a gzip file cannot hold more than this many
+# bytes per compressed byte: a header claiming more is a lie, refused before anything is allocated.
+_GZIP_MAX_RATIO = 1032
+
+
+def _open_idx(path: Path):
+    """(binary stream, whether it is gzipped): gunzipped when the file starts with the gzip signature."""
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    return (gzip.open(path, "rb") if gzipped else open(path, "rb")), gzipped
+
+
+def _read_exactly(stream, count: int, path: Path) -> bytes:
+    """``count`` bytes (fewer at the end of the data); a damaged gzip stream is a DataError."""
     try:
-        return gzip.decompress(raw)
+        return stream.read(count)
     except (EOFError, OSError, zlib.error) as exc:
         raise DataError(f"{path}: the gzip data is damaged or cut short ({exc}); download the file again") from None
 
 
 def read_idx(path: Path, dims: int) -> np.ndarray:
-    """One IDX array, checked against its own header: magic number, rank and exact byte count."""
-    raw = _file_bytes(path)
-    kind = "images (idx3)" if dims == 3 else "labels (idx1)"
-    expected_magic = 0x0800 + dims
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        magic = int.from_bytes(raw[:4].ljust(4, b"\0"), "big")
-        raise DataError(f"{path}: not an IDX file (magic number 0x{magic:08X}, expected 0x{expected_magic:08X} "
-                        f"for {kind}); point data.path at the folder of the original MNIST-format files")
-    if raw[3] != dims:
-        raise DataError(f"{path}: holds a {raw[3]}-dimensional IDX array, expected {dims} for {kind}; "
-                        "check that the images and labels files are not swapped or renamed")
-    header = 4 + 4 * dims
-    if len(raw) < header:
-        raise DataError(f"{path}: IDX header cut short ({len(raw)} bytes); download the file again")
-    shape = struct.unpack(f">{dims}I", raw[4:header])
-    dtype = _IDX_TYPES[raw[2]]
-    want = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    have = len(raw) - header
+    """One IDX array, checked against its own header: magic number, rank and exact byte count.
+
+    The header is read first and its sizes checked against what the file can hold before the data is
+    read: a damaged header (or a gzip bomb) must not make Tapedeck allocate gigabytes to find out.
+    """
+    stream, gzipped = _open_idx(path)
+    size = path.stat().st_size
+    with stream:
+        head = _read_exactly(stream, 4, path)
+        kind = "images (idx3)" if dims == 3 else "labels (idx1)"
+        expected_magic = 0x0800 + dims
+        if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+            magic = int.from_bytes(head[:4].ljust(4, b"\0"), "big")
+            raise DataError(f"{path}: not an IDX file (magic number 0x{magic:08X}, expected 0x{expected_magic:08X} "
+                            f"for {kind}); point data.path at the folder of the original MNIST-format files")
+        if head[3] != dims:
+            raise DataError(f"{path}: holds a {head[3]}-dimensional IDX array, expected {dims} for {kind}; "
+                            "check that the images and labels files are not swapped or renamed")
+        sizes = _read_exactly(stream, 4 * dims, path)
+        if len(sizes) < 4 * dims:
+            raise DataError(f"{path}: IDX header cut short ({4 + len(sizes)} bytes); download the file again")
+        shape = struct.unpack(f">{dims}I", sizes)
+        dtype = _IDX_TYPES[head[2]]
+        want = math.prod(shape) * dtype.itemsize   # Python integers: no overflow on a damaged header
+        if gzipped and want > size * _GZIP_MAX_RATIO:
+            raise DataError(f"{path}: damaged header: it announces shape {tuple(shape)} ({want:,} bytes of data) "
+                            f"but {size:,} gzipped bytes cannot hold that much; download the file again")
+        if not gzipped and want > size - 4 - 4 * dims:
+            raise DataError(f"{path}: truncated: header announces shape {tuple(shape)} ({want:,} bytes of data) "
+                            f"but the file holds {size - 4 - 4 * dims:,}; download the file again")
+        data = _read_exactly(stream, want + 1, path)
+    have = len(data)
     if have != want:
         what = "truncated" if have < want else "longer than its header says"
-        raise DataError(f"{path}: {what}: header announces shape {tuple(shape)} ({want} bytes of data) but the "
-                        f"file holds {have}; download the file again")
-    return np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape)), offset=header).reshape(shape)
+        held = f"{have:,}" if have <= want else "more"
+        raise DataError(f"{path}: {what}: header announces shape {tuple(shape)} ({want:,} bytes of data) but the "
+                        f"file holds {held}; download the file again")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 def _idx_groups(folder: Path) -> dict[str, dict[tuple[str, str], Path]]:
@@ -210,14 +253,14 @@ def _float_scale(x: np.ndarray) -> float:
 
 # What a CIFAR pickle (Python 2 era, numpy arrays inside) may reconstruct; anything else is refused so a
 # doctored file cannot run code. _codecs.encode is how protocol 2 spells bytes objects written by Python 3.
-_PICKLE_ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+CIFAR_PICKLE_ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
                    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.numeric", "_frombuffer"),
                    ("numpy._core.numeric", "_frombuffer"), ("_codecs", "encode")}
 
 
 class _CifarUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
-        if (module, name) in _PICKLE_ALLOWED:
+        if (module, name) in CIFAR_PICKLE_ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
@@ -264,7 +307,8 @@ def _cifar_batch(members: dict[str, bytes], name: str, where: str, label_key: st
         missing = [k for k in ("data", label_key) if k not in d]
         raise DataError(f"{where}/{name}: CIFAR batch without key(s) {', '.join(missing)} (has "
                         f"{', '.join(sorted(d)) or 'nothing'}); use the original 'python version' files")
-    data, labels = np.asarray(d["data"]), np.asarray(d[label_key]).reshape(-1)
+    data = numeric(np.asarray(d["data"]), f"{where}/{name}", "data")
+    labels = np.asarray(d[label_key]).reshape(-1)
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataError(f"{where}/{name}: data has shape {data.shape}, expected (N, 3072) rows of 32x32 RGB")
     if len(labels) != len(data):
@@ -285,7 +329,12 @@ def _meta_names(members: dict[str, bytes], name: str, where: str, key: str) -> l
         return None
     d = _unpickle(members[name], f"{where}/{name}")
     names = d.get(key)
-    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names] if names is not None else None
+    if names is None:
+        return None
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in names):
+        raise DataError(f"{where}/{name}: {key} is {cut(type(names).__name__)}, expected a list of class names; "
+                        "use the original meta file, or remove it to number the classes")
+    return [n.decode("utf8", errors="replace") if isinstance(n, bytes) else n for n in names]
 
 
 def read_cifar(path, label_mode: str = "fine") -> RawSet:
@@ -347,7 +396,7 @@ def read_npz(path) -> RawSet:
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({exc}); write it with numpy.savez") from None
     for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        x, y = numeric(arrays[f"x_{split}"], str(path), f"x_{split}"), arrays[f"y_{split}"]
         if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3, 4)):
             raise DataError(f"{path}: x_{split} has shape {x.shape}, expected images (N, H, W) or (N, H, W, C) "
                             "with C = 1, 3 or 4")
