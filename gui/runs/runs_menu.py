@@ -58,6 +58,9 @@ class AnalysisInstall(QObject):
         self.runs_panel.open_experiment.connect(self.open_experiment)
         self.runs_panel.analyse_run.connect(self.analyse)
         self.runs_panel.message.connect(window.show_notice)
+        self.runs_panel.resume_run.connect(lambda path: self.resume_run(path))
+        self.runs_panel.train_more.connect(lambda path: self.train_more(path))
+        self.runs_panel.open_tensorboard.connect(lambda path: self.open_tensorboard(path))
         window.controller.running_changed.connect(self._window_run_changed)
         self._build_menu()
 

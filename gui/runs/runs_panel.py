@@ -53,6 +53,9 @@ class RunsPanel(QWidget):
     open_experiment = Signal(object)  # engine.spec.experiment.Experiment of the chosen run
     analyse_run = Signal(str)  # a run folder to open in the Analysis tab
     message = Signal(str)  # a problem in words, for the window's notice
+    resume_run = Signal(str)  # continue this run folder from its checkpoint
+    train_more = Signal(str)  # continue this run folder for N more epochs (the window asks N)
+    open_tensorboard = Signal(str)  # serve this run folder's TensorBoard logs
 
     def __init__(self, runs_dir: str, parent=None):
         super().__init__(parent)
@@ -77,6 +80,12 @@ class RunsPanel(QWidget):
         self.refresh_button = QPushButton("Refresh", self)
         self.open_button = QPushButton("Open in editor", self)
         self.analyse_button = QPushButton("Analyse", self)
+        self.resume_button = QPushButton("Resume", self)
+        self.more_button = QPushButton("Train more…", self)
+        self.tensorboard_button = QPushButton("TensorBoard", self)
+        self.resume_button.setToolTip("Continue the run from its last checkpoint to its planned epochs")
+        self.more_button.setToolTip("Continue the run for N more epochs (finished runs too)")
+        self.tensorboard_button.setToolTip("Open the run's TensorBoard logs in the browser")
         self.delete_button = QPushButton("Delete…", self)
         self.open_button.setToolTip("Load the run's experiment into the editor")
         self.analyse_button.setToolTip("Confusion matrix, mistakes, your own input and feature maps of this run")
@@ -84,8 +93,12 @@ class RunsPanel(QWidget):
         self.open_button.clicked.connect(self.open_selected)
         self.analyse_button.clicked.connect(self.analyse_selected)
         self.delete_button.clicked.connect(lambda: self.delete_selected())
+        for button, signal in ((self.resume_button, self.resume_run), (self.more_button, self.train_more),
+                               (self.tensorboard_button, self.open_tensorboard)):
+            button.clicked.connect(lambda _checked=False, s=signal: self._emit_for_one(s))
         buttons = QHBoxLayout()
-        for button in (self.refresh_button, self.open_button, self.analyse_button, self.delete_button):
+        for button in (self.refresh_button, self.open_button, self.analyse_button, self.resume_button,
+                       self.more_button, self.tensorboard_button, self.delete_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         self.hint = QLabel("", self)
@@ -189,8 +202,9 @@ class RunsPanel(QWidget):
         self.labels = run_labels(chosen)
         self.curves.show_runs(list(zip(self.labels, [s.history for s in chosen])))
         one = len(chosen) == 1
-        self.open_button.setEnabled(one)
-        self.analyse_button.setEnabled(one)
+        for button in (self.open_button, self.analyse_button, self.resume_button, self.more_button,
+                       self.tensorboard_button):
+            button.setEnabled(one)
         self.delete_button.setEnabled(bool(chosen))
         self._show_differences(chosen)
 
@@ -245,6 +259,11 @@ class RunsPanel(QWidget):
             self.message.emit(f"Cannot open this run's experiment: {error}")
             return
         self.open_experiment.emit(experiment)
+
+    def _emit_for_one(self, signal) -> None:
+        paths = self.selected_paths()
+        if len(paths) == 1:
+            signal.emit(paths[0])
 
     def analyse_selected(self) -> None:
         paths = self.selected_paths()

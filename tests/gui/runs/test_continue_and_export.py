@@ -57,7 +57,9 @@ def test_export_takes_the_run_just_trained_and_draws_each_run_from_its_own_histo
             widget.close()
 
 
-def test_resume_a_stopped_run_and_train_more_epochs(qtbot, make_window, tmp_path):
+def test_resume_a_stopped_run_and_train_more_epochs(qtbot, make_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
     from tapedeck.engine.training.events import EpochEnd, RunStarted
     from tapedeck.engine.training.run import RunControl, run
 
@@ -83,7 +85,14 @@ def test_resume_a_stopped_run_and_train_more_epochs(qtbot, make_window, tmp_path
 
     assert not window.analysis.resume_run(str(stopped))          # nothing left to resume: said, not started
     assert "Train more epochs" in window.notice.text() and not window.controller.running
-    assert window.analysis.train_more(str(stopped), 2)
+    panel = window.analysis.runs_panel          # the same from the Runs panel's buttons
+    panel.refresh()
+    panel.select_paths([str(stopped)])
+    asked = []
+    panel.train_more.connect(asked.append)
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *args, **kwargs: (2, True))
+    panel.more_button.click()
+    assert asked == [str(stopped)] and window.controller.running
     finished = wait_run_over(qtbot, window)
     assert finished.reason == "completed", finished.message
     assert [row["epoch"] for row in read_run(stopped).history] == [1, 2, 3, 4, 5]
