@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DataCode", "data_code", "section", "KERAS_MODULES"]
+from tapedeck.engine.data.readers import CIFAR_PICKLE_ALLOWED
+
+__all__ = ["DataCode", "data_code", "section", "literal", "KERAS_MODULES"]
 
 # data.source -> the keras.datasets module that downloads it.
 KERAS_MODULES = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "cifar100": "cifar100"}
@@ -31,8 +33,21 @@ def section(title: str) -> str:
     return f"# --- {title} " + "-" * (72 - len(title))
 
 
+def literal(value) -> str:
+    """A JSON value as Python source, always through ``repr`` (never escaped by hand, so newlines and
+    quotes in a path or a layer name still give a script that parses): strings in double quotes
+    where they hold none, lists as tuples (Keras's spelling)."""
+    if isinstance(value, str):
+        text = repr(value)
+        return '"' + text[1:-1] + '"' if text.startswith("'") and '"' not in value else text
+    if isinstance(value, (list, tuple)):
+        items = [literal(v) for v in value]
+        return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+    return repr(value)
+
+
 def _path(path) -> str:
-    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return literal(str(path))
 
 
 HELD_OUT = f'''def held_out_split(labels, fraction, seed={SEED}):
@@ -64,7 +79,7 @@ def _digits():
 
 def _keras_set(data):
     module = KERAS_MODULES[data.source]
-    args = f'label_mode="{data.label_mode}"' if data.source == "cifar100" else ""
+    args = f"label_mode={literal(data.label_mode)}" if data.source == "cifar100" else ""
     lines = [
         f"(x_train, y_train), (x_test, y_test) = keras.datasets.{module}.load_data({args})",
     ]
@@ -111,7 +126,7 @@ def _idx(data):
 
 
 def _cifar(data):
-    label_key = f'b"{data.label_mode}_labels"'
+    label_key = repr(f"{data.label_mode}_labels".encode())
     lines = [
         "# The CIFAR 'python version': pickled batches in a folder or in the .tar.gz as downloaded.",
         f"source = Path({_path(data.path)})",
@@ -123,8 +138,19 @@ def _cifar(data):
         "        files = {Path(m.name).name: archive.extractfile(m).read() for m in members}",
         "",
         "",
+        "class CifarUnpickler(pickle.Unpickler):",
+        '    """Rebuilds only the NumPy arrays a CIFAR batch holds: a doctored file cannot run code."""',
+        "",
+        f"    allowed = {{{', '.join(repr(pair) for pair in sorted(CIFAR_PICKLE_ALLOWED))}}}",
+        "",
+        "    def find_class(self, module, name):",
+        "        if (module, name) not in self.allowed:",
+        '            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")',
+        "        return super().find_class(module, name)",
+        "",
+        "",
         "def cifar_batch(name, label_key):",
-        '    batch = pickle.loads(files[name], encoding="bytes")',
+        '    batch = CifarUnpickler(io.BytesIO(files[name]), encoding="bytes").load()',
         "    # Each row holds the red, green and blue planes of a 32x32 image; Keras wants (N, H, W, C).",
         '    images = batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)',
         "    return images, np.array(batch[label_key])",
@@ -142,7 +168,7 @@ def _cifar(data):
         f'    x_train, y_train = cifar_batch("train", {label_key})',
         f'    x_test, y_test = cifar_batch("test", {label_key})',
     ]
-    return lines, {"pickle", "tarfile", "pathlib"}, 255.0, "num_classes"
+    return lines, {"io", "pickle", "tarfile", "pathlib"}, 255.0, "num_classes"
 
 
 def _folder(data):

@@ -13,7 +13,7 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from tapedeck.engine.codegen.data import data_code
+from tapedeck.engine.codegen.data import data_code, literal
 from tapedeck.engine.codegen.training import fit_code, tape_code
 from tapedeck.engine.spec import catalogue, graph
 from tapedeck.engine.spec.experiment import APIS, LOOPS
@@ -170,16 +170,6 @@ def _model_parts(nodes, api) -> ModelParts:
     return _subclassing(nodes)
 
 
-def literal(value) -> str:
-    """A JSON value as Python source: strings in double quotes, lists as tuples (Keras's spelling)."""
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        items = [literal(v) for v in value]
-        return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
-    return repr(value)
-
-
 def layer_expression(spec) -> str:
     """``layers.Conv2D(32, 3, activation="relu", name="c1")``: required arguments first and
     positional where the tutorial writes them so, the rest as keywords, defaults left out."""
@@ -281,7 +271,8 @@ LOOP_WORDS = {"fit": "model.compile + model.fit", "tape": "a custom tf.GradientT
 
 
 def _header(experiment, api, loop) -> str:
-    name = experiment.name.replace('"""', "'''").replace("\\", "/")
+    # repr's escapes (newlines, backslashes, NUL) keep the docstring one valid string whatever the name.
+    name = repr(experiment.name)[1:-1].replace('"""', "'''")
     return (f'"""{name}\n\n'
             f"The model written with {API_WORDS[api]},\n"
             f"trained with {LOOP_WORDS[loop]}.\n"
@@ -292,6 +283,7 @@ def _header(experiment, api, loop) -> str:
 # Import lines in the order a person would write them; data and training say which they need.
 IMPORT_LINES = {
     "gzip": "import gzip",
+    "io": "import io",
     "math": "import math",
     "pickle": "import pickle",
     "struct": "import struct",
@@ -307,7 +299,7 @@ IMPORT_LINES = {
 
 def _imports(needed: set) -> str:
     needed = set(needed) | {"keras", "layers", "np"}
-    std = [IMPORT_LINES[k] for k in ("gzip", "math", "pickle", "struct", "tarfile", "pathlib")
+    std = [IMPORT_LINES[k] for k in ("gzip", "io", "math", "pickle", "struct", "tarfile", "pathlib")
            if k in needed]
     third = [IMPORT_LINES[k] for k in ("np", "tf", "keras", "layers") if k in needed]
     extra = [IMPORT_LINES[k] for k in ("load_digits",) if k in needed]

@@ -10,8 +10,10 @@ output unknown; layers after it show no shape instead of a second, misleading er
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -114,6 +116,9 @@ def check(experiment, input_shape, num_classes, api=None) -> CheckReport:
     report.problems += check_rules.training_problems(experiment, num_classes)
 
     shapes, report.trainable, report.non_trainable = _infer(nodes, report.layers, input_shape)
+    budget = _budget_problem(report)
+    if budget is not None:
+        report.problems.append(budget)
     _output_problems(nodes, report, shapes, experiment, num_classes)
     return report
 
@@ -188,7 +193,8 @@ def _ask_keras(node, merge, input_shapes):
     try:
         layer = catalogue.make_layer(node.spec, node.name)
         args = [keras.KerasTensor((None, *shape)) for shape in input_shapes]
-        output = layer(args if merge else args[0])
+        with _unallocated():
+            output = layer(args if merge else args[0])
     except Exception as error:  # noqa: BLE001 — Keras refuses what our rules let through
         return None, 0, 0, keras_message(error)
     if isinstance(output, (list, tuple)):
@@ -196,6 +202,60 @@ def _ask_keras(node, merge, input_shapes):
     trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
     frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
     return tuple(output.shape[1:]), int(trainable), int(frozen), None
+
+
+@contextlib.contextmanager
+def _unallocated():
+    """Build layers with their weights' shapes only: nothing is allocated or initialised.
+
+    Keras defers a variable's initialisation inside a ``StatelessScope``; with ``initialize_variables``
+    off the deferred weights are never drawn, so a Dense layer of 10**12 units is counted, not
+    allocated. Keras keeps the deferred variables in a per-thread list that a later scope would
+    initialise; those made here are dropped from it on the way out.
+    """
+    import keras
+    from keras.src.backend.common import global_state
+
+    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+    before = len(pending)
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        del pending[before:]
+
+
+# Training holds about four float32 copies of every parameter (weights, gradients, two Adam moments).
+BYTES_PER_PARAMETER = 16
+
+
+def parameter_budget() -> int:
+    """Parameters this machine can train: half its physical memory at BYTES_PER_PARAMETER each."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        memory = 16 * 2**30   # no sysconf (Windows): assume a 16 GiB machine
+    return memory // 2 // BYTES_PER_PARAMETER
+
+
+def _budget_problem(report: CheckReport) -> str | None:
+    """Refuse a model too big to train here, with the figures, before anything allocates it."""
+    total = report.trainable + report.non_trainable
+    budget = parameter_budget()
+    if total <= budget:
+        return None
+    largest = max((layer for layer in report.layers if layer.params), key=lambda layer: layer.params)
+    return (f"the model has {total:,} parameters (~{_bytes(total * BYTES_PER_PARAMETER)} to train at "
+            f"{BYTES_PER_PARAMETER} bytes each), beyond this machine's budget of {budget:,} (half its memory); "
+            f"make layer {largest.index} '{largest.name}' ({largest.params:,} parameters) smaller")
+
+
+def _bytes(count: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return str(count)
 
 
 def _output_problems(nodes, report, shapes, experiment, num_classes) -> None:
