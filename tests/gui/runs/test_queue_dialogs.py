@@ -29,6 +29,7 @@ def test_sweep_fills_the_ranking_and_a_stop_skips_the_rest(qtbot, tmp_path):
 
     dialog = SweepDialog(tiny("sweep"), str(tmp_path / "runs"))
     qtbot.addWidget(dialog)
+    dialog.show()
     settings = [path for path, _label, _value in dialog.settings]
     assert "training.learning_rate" in settings and "training.batch_size" in settings
 
@@ -52,9 +53,39 @@ def test_sweep_fills_the_ranking_and_a_stop_skips_the_rest(qtbot, tmp_path):
     first = {headers[c]: dialog.table.item(0, c).text() for c in range(len(headers))}
     assert first["rank"] == "1" and first["status"] == "completed" and first["training.batch_size"] == "16"
     assert "skipped" in dialog.progress.text()
+    qtbot.wait(50)
+    _assert_table_fits(dialog.table)
     # the ranking is sortable: sort by rank descending puts the last rank first
     dialog.table.sortItems(headers.index("rank"), Qt.DescendingOrder)
     assert dialog.table.item(0, headers.index("rank")).text() == str(len(started))
+
+
+def test_a_four_run_ranking_shows_every_row_and_column(qtbot, tmp_path):
+    """The ranking of a 2 × 2 sweep (four copies of a real run, their settings changed)."""
+    import json
+    import shutil
+    from types import SimpleNamespace
+
+    from tapedeck.engine.queues.sweep import parse_axis
+    from tapedeck.gui.runs.queue_dialogs import SweepDialog
+
+    run = copy_run(trained_run(), tmp_path)
+    runs = []
+    for index, (rate, batch) in enumerate([(0.001, 16), (0.001, 32), (0.003, 16), (0.003, 32)]):
+        folder = tmp_path / f"{run.name}-sweep-{index}"
+        shutil.copytree(run, folder)
+        experiment = json.loads((folder / "experiment.json").read_text())
+        experiment["training"].update(learning_rate=rate, batch_size=batch)
+        (folder / "experiment.json").write_text(json.dumps(experiment))
+        runs.append(SimpleNamespace(run_dir=str(folder)))
+    dialog = SweepDialog(tiny("sweep-four"), str(tmp_path / "runs"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.axes = [parse_axis("training.learning_rate=0.001,0.003"), parse_axis("training.batch_size=16,32")]
+    dialog.fill_table(runs)
+    assert dialog.table.rowCount() == 4
+    qtbot.wait(50)
+    _assert_table_fits(dialog.table)
 
 
 def test_compare_apis_overlays_three_runs_with_equal_parameter_counts(qtbot, tmp_path):
@@ -81,9 +112,12 @@ def test_compare_apis_overlays_three_runs_with_equal_parameter_counts(qtbot, tmp
     # dialog says so (one would otherwise hide the other)
     assert any({"sequential", "functional"} <= set(group) for group in dialog.identical_curves())
     assert "Identical curves" in dialog.progress.text()
-    # the result table shows every row and its last column whole (it showed 3 of 4, "test ac")
     qtbot.wait(50)
-    table = dialog.table
+    _assert_table_fits(dialog.table)
+
+
+def _assert_table_fits(table):
+    """Every row in view and the last column whole (the ranking showed 3 of 4 rows, "test ac")."""
     rows_height = sum(table.rowHeight(r) for r in range(table.rowCount()))
     assert table.viewport().height() >= rows_height
     assert sum(table.columnWidth(c) for c in range(table.columnCount())) <= table.viewport().width()
