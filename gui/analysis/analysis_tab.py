@@ -61,6 +61,14 @@ class AnalysisTab(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.pages, 1)
 
+    def show_page(self, view: QWidget) -> None:
+        """Bring ``view`` (the confusion, own-input or feature-map view) to the front, scroll area or not."""
+        for index in range(self.pages.count()):
+            page = self.pages.widget(index)
+            if page is view or (isinstance(page, QScrollArea) and page.widget() is view):
+                self.pages.setCurrentIndex(index)
+                return
+
     @property
     def loading(self) -> bool:
         return self._job.running

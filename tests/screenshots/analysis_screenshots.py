@@ -84,14 +84,14 @@ def main() -> int:
     grab(window, "confusion-window.png")
     tab.confusion.galleries.setCurrentIndex(1)
     grab(window, "wrong-window.png")
-    tab.pages.setCurrentWidget(tab.own_input)
+    tab.show_page(tab.own_input)
     settle()
     canvas = tab.own_input.canvas
     s = canvas.width()
     canvas.draw_stroke([(s * 0.3, s * 0.2), (s * 0.7, s * 0.2), (s * 0.45, s * 0.85)])  # a seven
     until(lambda: tab.own_input.probabilities is not None, 5)
     grab(window, "own-input-window.png")
-    tab.pages.setCurrentWidget(tab.feature_maps)
+    tab.show_page(tab.feature_maps)
     tab.feature_maps.select(image_index=5)
     grab(window, "feature-maps-window.png")
 

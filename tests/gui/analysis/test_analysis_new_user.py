@@ -76,6 +76,17 @@ def test_confusion_matrix_per_row_reads_as_recall(qtbot, analysed):
     assert view.matrix.item(0, 0).text() == (str(confusion[0, 0]) if confusion[0, 0] else "")
 
 
+def test_analysis_pages_come_to_the_front_scroll_area_or_not(qtbot):
+    from tapedeck.gui.analysis.analysis_tab import AnalysisTab
+
+    tab = AnalysisTab()
+    qtbot.addWidget(tab)
+    for view in (tab.own_input, tab.feature_maps, tab.confusion):
+        tab.show_page(view)
+        page = tab.pages.currentWidget()
+        assert page is view or page.widget() is view
+
+
 def test_feature_map_layers_are_listed_in_model_order(qtbot, analysed):
     from tapedeck.gui.analysis.feature_maps_view import FeatureMapsView
 
