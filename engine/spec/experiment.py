@@ -187,7 +187,9 @@ def _int(lo=None, optional=False):
         if _is_int(value) and (lo is None or value >= lo) and value <= MAX_INT:
             return None
         words = {1: "a positive integer", 0: "a non-negative integer"}.get(lo, "an integer")
-        return words + f" up to {MAX_INT:,}" + (" or null" if optional else "")
+        if _is_int(value) and value > MAX_INT:
+            words += f" up to {MAX_INT:,}"
+        return words + (" or null" if optional else "")
     return rule
 
 
