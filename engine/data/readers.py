@@ -291,9 +291,13 @@ def _cifar_members(path: Path) -> tuple[dict[str, bytes], str]:
         # Streaming mode ("r|*") reads the archive once, front to back; random access into a .gz means
         # decompressing it again from the start for every member.
         members = {}
+        bound = path.stat().st_size * _GZIP_MAX_RATIO   # what the archive can hold, however compressed
         with tarfile.open(path, "r|*") as tar:
             for m in tar:
                 if m.isfile() and wanted.match(Path(m.name).name):
+                    if m.size > bound:
+                        raise DataError(f"{path}: member {cut(m.name)} claims {m.size:,} bytes, more than an "
+                                        f"archive of {path.stat().st_size:,} bytes can hold; download it again")
                     members[Path(m.name).name] = tar.extractfile(m).read()
         return members, str(path)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
@@ -376,6 +380,32 @@ def read_cifar(path, label_mode: str = "fine") -> RawSet:
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
+def _npz_sizes_fit(path: Path) -> None:
+    """Each array's header (shape × item size) against its zip member, before numpy allocates it.
+
+    ``np.load`` allocates the shape a header announces and only then finds the data short; a zip
+    member whose declared size its compressed bytes cannot hold is a bomb or damage.
+    """
+    from numpy.lib import format as npy
+
+    readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            if info.file_size > info.compress_size * _GZIP_MAX_RATIO + 1024:
+                raise DataError(f"{path}: {cut(name)} claims {info.file_size:,} bytes from {info.compress_size:,} "
+                                "compressed, more than compression allows; write the file again")
+            with archive.open(info) as member:
+                version = npy.read_magic(member)
+                if version not in readers:
+                    continue   # a newer header version: np.load checks it
+                shape, _fortran, dtype = readers[version](member, max_header_size=100_000)
+                need = math.prod(shape) * dtype.itemsize
+                if need > info.file_size:
+                    raise DataError(f"{path}: {cut(name)} announces shape {shape} ({need:,} bytes) but holds "
+                                    f"{info.file_size:,}; write the file again with numpy.savez")
+
+
 def read_npz(path) -> RawSet:
     """The layout keras.datasets.mnist uses; an optional 'class_names' string array names the classes."""
     path = existing_path(path, ".npz file")
@@ -384,6 +414,7 @@ def read_npz(path) -> RawSet:
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path}: not an .npz archive (not a zip file); write it with numpy.savez")
     try:
+        _npz_sizes_fit(path)
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in _NPZ_KEYS if k not in f.files]
             if missing:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import io
 import json
 import pickle
 from dataclasses import dataclass
@@ -205,6 +206,44 @@ def test_a_gzip_bomb_is_refused_without_unpacking_it(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 8 * 2**20, f"reading the bomb allocated {peak / 2**20:.0f} MiB"
+
+
+def test_an_npz_header_is_checked_against_its_member_before_numpy_allocates(tmp_path):
+    """x_train's header claims 100,000 28×28 float32 images (313 MB); the member holds 16 bytes."""
+    import tracemalloc
+    import zipfile
+
+    from tapedeck.engine.data.readers import DataError, read_npz
+
+    path = tmp_path / "lying.npz"
+    arrays = {"y_train": np.zeros(4), "x_test": np.zeros((4, 8, 8)), "y_test": np.zeros(4)}
+    np.savez(path, **arrays)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (100_000, 28, 28)})
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("x_train.npy", header.getvalue() + bytes(16))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"x_train announces shape \(100000, 28, 28\)"):
+            read_npz(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20, f"reading the header allocated {peak / 2**20:.0f} MiB"
+
+
+def test_a_cifar_archive_member_larger_than_the_archive_can_hold_is_refused(tmp_path):
+    import tarfile
+
+    from tapedeck.engine.data.readers import DataError, read_cifar
+
+    info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+    info.size = 10**12
+    path = tmp_path / "cifar-10-python.tar.gz"
+    path.write_bytes(gzip.compress(info.tobuf() + bytes(1024)))
+    with pytest.raises(DataError, match="claims 1,000,000,000,000 bytes"):
+        read_cifar(path)
 
 
 def test_check_counts_a_huge_dense_without_allocating_it(tmp_path, capsys):
