@@ -13,7 +13,6 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QListView,
@@ -125,10 +124,8 @@ class ConfusionView(QWidget):
         left = QWidget(self)
         left_column = QVBoxLayout(left)
         left_column.setContentsMargins(0, 0, 0, 0)
-        title_row = QHBoxLayout()
-        title_row.addWidget(self.matrix_title, 1)
-        title_row.addWidget(self.per_row, 0, Qt.AlignBottom)
-        left_column.addLayout(title_row)
+        left_column.addWidget(self.matrix_title)
+        left_column.addWidget(self.per_row)   # its own line: beside the title it wrapped the title to 4
         left_column.addWidget(self.matrix, 3)
         left_column.addWidget(QLabel("<b>Per class</b> (test set)", self))
         left_column.addWidget(self.classes, 2)

@@ -296,6 +296,7 @@ class TrainingPanel(QWidget):
         self._started = event
         self._last_batch = None
         self._test_text = ""
+        self.paused = False
         self.progress.setRange(0, max(1, event.epochs * event.steps_per_epoch))
         self.progress.setValue(event.initial_epoch * event.steps_per_epoch)
         self.progress.setFormat(f"epoch {event.initial_epoch + 1}/{event.epochs}")
