@@ -185,13 +185,22 @@ class RunFolder:
         the old model's weights, which the edited experiment does not describe.
         """
         epoch = self.checkpoint_epoch()
-        planned = int(experiment.training.epochs)
-        if epoch is None or not 1 <= epoch <= planned:
-            named = shown(self.checkpoint_state().get("epoch"))
-            raise RunFolderError(f"{self.checkpoint_state_path}: names epoch {named}, but a checkpoint of this "
-                                 f"run lies between epoch 1 and {planned} (training.epochs); the file was edited "
-                                 "or damaged: start a new run")
         trained = self.checkpoint_state().get("experiment")
+        try:
+            history = self.read_history()
+        except (OSError, ValueError, UnicodeDecodeError, csv.Error) as error:
+            raise RunFolderError(f"{self.history_path}: unreadable ({type(error).__name__}); a resume appends to "
+                                 "it, so repair or remove it first") from None
+        possible = _possible_epochs(trained, history)
+        if epoch is None or not 1 <= epoch <= possible:
+            named = shown(self.checkpoint_state().get("epoch"))
+            raise RunFolderError(f"{self.checkpoint_state_path}: names epoch {named}, but this run's checkpoint "
+                                 f"lies between epoch 1 and {possible} (its history and planned epochs); the file "
+                                 "was edited or damaged: start a new run")
+        planned = int(experiment.training.epochs)
+        if epoch > planned:
+            raise RunFolderError(f"{self.path}: the checkpoint is after epoch {epoch}, beyond the {planned} epoch(s) "
+                                 f"asked for; resume with more epochs (--epochs {epoch + 1} or more)")
         if isinstance(trained, dict):
             changed = _resume_differences(trained, experiment)
             if changed:
@@ -295,6 +304,14 @@ def _resume_differences(trained: dict, experiment) -> list[str]:
         return []
     return [f"{d.path}: {shown(d.left)} → {shown(d.right)}" for d in differences
             if d.path.startswith(_RESUME_FIXED)]
+
+
+def _possible_epochs(trained, history: list[dict]) -> int:
+    """The latest epoch a checkpoint of this run can be after: no later than the epochs its experiment
+    planned, nor than its history (each epoch's row is written before its checkpoint)."""
+    planned = trained.get("training", {}).get("epochs") if isinstance(trained, dict) else None
+    rows = max((row["epoch"] for row in history if isinstance(row.get("epoch"), int)), default=0)
+    return min(planned, rows) if isinstance(planned, int) and not isinstance(planned, bool) else rows
 
 
 def _alive(pid: int) -> bool:

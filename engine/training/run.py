@@ -207,6 +207,8 @@ class _Session:
         folder, initial_epoch = self._open_folder()
         model, optimizer = self._model(dataset, strategy, steps_per_epoch, folder, initial_epoch)
         if self.resume_dir is not None:
+            if self.control.stop_requested:   # stopped before the resume began: the run stays as it was
+                return Finished("stopped", "stopped before the resume began; the run is unchanged", str(folder.path))
             self._commit_resume(folder, initial_epoch)
 
         state = RunState(steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=len(data.x_train))

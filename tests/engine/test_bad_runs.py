@@ -70,6 +70,30 @@ def test_an_impossible_checkpoint_epoch_is_refused(run_copy, capsys, epoch):
     assert _contents(run_copy) == before
 
 
+def test_a_resume_asked_for_fewer_epochs_than_the_checkpoint_names_the_fix(run_copy, capsys):
+    before = _contents(run_copy)
+    code, err = _resume(run_copy, capsys, "--epochs", "1")
+    assert code == 2 and "the checkpoint is after epoch 2, beyond the 1 epoch(s) asked for" in err
+    assert "--epochs 3 or more" in err
+    assert _contents(run_copy) == before
+
+
+def test_a_resume_stopped_before_it_began_leaves_the_run_unchanged(run_copy):
+    from tapedeck.engine.spec.experiment import load_experiment
+    from tapedeck.engine.training.events import Finished
+    from tapedeck.engine.training.run import RunControl, run
+
+    before = _contents(run_copy)
+    experiment = load_experiment(run_copy / "experiment.json")
+    experiment.training.epochs = 3
+    control = RunControl()
+    control.stop()
+    events = []
+    run(experiment, events.append, control, resume_dir=run_copy)
+    assert isinstance(events[-1], Finished) and events[-1].reason == "stopped"
+    assert _contents(run_copy) == before
+
+
 def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(run_copy, capsys):
     before = _contents(run_copy)
     with RunFolder(run_copy).locked():
