@@ -17,6 +17,7 @@ import traceback
 from dataclasses import dataclass
 
 from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.text import cut_words
 from tapedeck.engine.training.events import Finished, RunStarted
 
 __all__ = ["RunControl", "run", "UserProblemError"]
@@ -137,10 +138,11 @@ class _Session:
         with contextlib.ExitStack() as self._held:   # the run folder's lock, released however the run ends
             try:
                 finished = self._train()
-            except UserProblemError as problem:
-                finished = Finished("failed", str(problem), self._run_dir(), problems=problem.problems)
+            except UserProblemError as problem:   # long values cut: the window shows these as they are
+                problems = tuple(cut_words(line) for line in problem.problems)
+                finished = Finished("failed", "\n".join(problems), self._run_dir(), problems=problems)
             except Exception as error:  # noqa: BLE001 — the contract: a run never raises
-                finished = Finished("failed", _describe(error), self._run_dir())
+                finished = Finished("failed", cut_words(_describe(error)), self._run_dir())
                 self.metrics["traceback"] = traceback.format_exc()
             self._write_status(finished)
         try:

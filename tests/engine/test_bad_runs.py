@@ -203,3 +203,19 @@ def test_ctrl_c_while_tensorflow_loads_exits_130_quietly(tmp_path):
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_a_run_refused_for_a_megabyte_layer_name_reports_it_cut(tmp_path):
+    """The window shows Finished.message as it is: a 1 MB name must not come back in full."""
+    from tapedeck.engine.training.events import Finished
+    from tapedeck.engine.training.run import run
+
+    experiment = short_experiment(limit=64, epochs=1)
+    experiment.model.layers[1].name = "n" * 1_000_000
+    experiment.model.layers[1].inputs = ["n" * 1_000_000]
+    events = []
+    run(experiment, events.append, runs_dir=tmp_path)
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.reason == "failed" and finished.problems
+    assert "(1,000,0" in finished.message and len(finished.message) < 2000
+    assert all(len(line) < 2000 for line in finished.problems)
