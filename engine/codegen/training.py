@@ -38,8 +38,10 @@ def _number(value) -> str:
 
 # --- pieces shared by both loops ---------------------------------------------------------------------
 
-def optimizer_lines(training) -> list[str]:
-    """``learning_rate = …`` (a schedule, when there is one) and ``optimizer = …``."""
+def optimizer_lines(training, step_arguments: bool = True) -> list[str]:
+    """``learning_rate = …`` (a schedule, when there is one) and ``optimizer = …``. With
+    ``step_arguments`` the optimizer clips and accumulates itself (``fit``); the tape loop writes
+    both out in its step instead, so a person sees what they do."""
     lines = []
     lr = _number(training.learning_rate)
     if training.schedule == "step":
@@ -78,8 +80,34 @@ def optimizer_lines(training) -> list[str]:
     else:
         raise ValueError(f"training.optimizer: expected adam, adamw, sgd or rmsprop, "
                          f"received {training.optimizer!r}")
+    if step_arguments:
+        args += [f"{key}={_number(value)}" for key, value in _step_settings(training).items()]
     lines.append(f"optimizer = keras.optimizers.{cls}({', '.join(args)})")
     return lines
+
+
+def _step_settings(training) -> dict:
+    """Clipping and accumulation that are set, in Keras's argument names."""
+    settings = {key: getattr(training, key) for key in ("clipnorm", "global_clipnorm", "clipvalue")
+                if getattr(training, key) is not None}
+    if training.gradient_accumulation_steps > 1:
+        settings["gradient_accumulation_steps"] = training.gradient_accumulation_steps
+    return settings
+
+
+def _clip_lines(training, indent: str) -> str:
+    """The clipping the optimizer would do, written out on the gradients."""
+    if training.clipnorm is not None:
+        return (f"{indent}# Clip each gradient to norm {training.clipnorm:g}.\n"
+                f"{indent}gradients = [tf.clip_by_norm(g, {_number(training.clipnorm)}) for g in gradients]\n")
+    if training.global_clipnorm is not None:
+        return (f"{indent}# Scale all gradients together: their global norm at most {training.global_clipnorm:g}.\n"
+                f"{indent}gradients, _ = tf.clip_by_global_norm(gradients, {_number(training.global_clipnorm)})\n")
+    if training.clipvalue is not None:
+        value = _number(training.clipvalue)
+        return (f"{indent}# Clip every gradient entry to [-{training.clipvalue:g}, {training.clipvalue:g}].\n"
+                f"{indent}gradients = [tf.clip_by_value(g, -{value}, {value}) for g in gradients]\n")
+    return ""
 
 
 LOSS_CLASSES = {
@@ -237,10 +265,26 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
             data.append(f"{ds} = strategy.experimental_distribute_dataset({ds})")
 
     objects = []
-    if distributed and api == "subclassing":
-        objects += ["# Create the weights now (one call on one example), inside the scope.",
+    accumulate = training.gradient_accumulation_steps > 1 and not distributed
+    if (distributed or accumulate) and api == "subclassing":
+        where = ", inside the scope." if distributed else "."
+        objects += [f"# Create the weights now (one call on one example){where}",
                     'model(np.zeros((1, *input_shape), dtype="float32"))']
-    objects += optimizer_lines(training)
+    objects += optimizer_lines(training, step_arguments=False)
+    if distributed and training.gradient_accumulation_steps > 1:
+        objects[-1] = objects[-1][:-1] + f", gradient_accumulation_steps={training.gradient_accumulation_steps})"
+    if accumulate:
+        objects += [f"# Average the gradients of {training.gradient_accumulation_steps} batches, then update once.",
+                    f"accumulation_steps = {training.gradient_accumulation_steps}",
+                    "accumulated = [tf.Variable(tf.zeros_like(v), trainable=False) for v in model.trainable_variables]",
+                    "batches_seen = tf.Variable(0)",
+                    "optimizer.build(model.trainable_variables)  # its variables exist before the compiled step",
+                    "",
+                    "",
+                    "def apply_accumulated():",
+                    "    optimizer.apply_gradients(zip(accumulated, model.trainable_variables))",
+                    "    for total in accumulated:",
+                    "        total.assign(tf.zeros_like(total))"]
     if distributed:
         objects += ["# The optimizer's variables must exist inside the scope before the first compiled step.",
                     "optimizer.build(model.trainable_variables)",
@@ -258,7 +302,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
     parts = ["\n".join(data), section("Model"), _model_block(model, distributed, [""] + objects)
              if distributed else _model_block(model, False, []) + "\n\n" + "\n".join(objects)]
     parts.append(section("Training"))
-    parts.append(_steps(distributed, training.execution))
+    parts.append(_steps(distributed, training.execution, training, accumulate))
     parts.append(_epoch_loop(training, has_validation, distributed))
     parts.append("\n".join([
         section("Evaluation"),
@@ -288,8 +332,19 @@ def _decorator(execution: str) -> str:
     return "@tf.function\n"
 
 
-def _steps(distributed: bool, execution: str = "graph") -> str:
+def _apply_lines(accumulate: bool) -> str:
+    if not accumulate:
+        return "    optimizer.apply_gradients(zip(gradients, model.trainable_variables))\n"
+    return ("    for total, g in zip(accumulated, gradients):\n"
+            "        total.assign_add(g / accumulation_steps)\n"
+            "    batches_seen.assign_add(1)\n"
+            "    # Every accumulation_steps-th batch: update with the average, start a new sum.\n"
+            "    tf.cond(batches_seen % accumulation_steps == 0, apply_accumulated, lambda: None)\n")
+
+
+def _steps(distributed: bool, execution: str = "graph", training=None, accumulate: bool = False) -> str:
     decorator = "" if distributed else _decorator(execution)
+    clip = _clip_lines(training, "    ") if training is not None else ""
     if distributed:
         loss_lines = ("        per_example_loss = loss_object(labels, predictions)\n"
                       "        # Divide by the global batch size, not this replica's share of it.\n"
@@ -305,7 +360,8 @@ def _steps(distributed: bool, execution: str = "graph") -> str:
         "        predictions = model(images, training=True)\n"
         f"{loss_lines}"
         "    gradients = tape.gradient(loss, model.trainable_variables)\n"
-        "    optimizer.apply_gradients(zip(gradients, model.trainable_variables))\n"
+        f"{clip}"
+        f"{_apply_lines(accumulate)}"
         f"{update}"
         "    train_accuracy.update_state(labels, predictions)\n"
         "\n\n"

@@ -130,6 +130,10 @@ class TrainingSpec:
     tensorboard: bool = False
     execution: str = "graph"     # graph (tf.function), eager (Python every step) or xla (jit_compile)
     inspect_every: int = 25      # GradientTape loop: per-layer gradient norms every N steps; 0 = off
+    clipnorm: float | None = None          # clip each gradient to this norm (at most one of the three)
+    global_clipnorm: float | None = None   # clip all gradients together to this norm
+    clipvalue: float | None = None         # clip every gradient entry to [-v, v]
+    gradient_accumulation_steps: int = 1   # average the gradients of N batches, then update once
 
 
 @dataclass
@@ -193,21 +197,29 @@ def _int(lo=None, optional=False):
     return rule
 
 
-def _float(lo=None, hi=None, lo_open=False, hi_open=False):
+def _float(lo=None, hi=None, lo_open=False, hi_open=False, optional=False):
     def rule(value):
-        ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-        if ok and lo is not None:
-            ok = value > lo if lo_open else value >= lo
-        if ok and hi is not None:
-            ok = value < hi if hi_open else value <= hi
-        if ok:
+        if value is None and optional:
             return None
-        if lo is not None and hi is not None:
-            return f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        if lo is not None:
-            return f"a number {'>' if lo_open else '≥'} {lo:g}"
-        return "a number"
+        return _float_words(value, lo, hi, lo_open, hi_open, optional)
     return rule
+
+
+def _float_words(value, lo, hi, lo_open, hi_open, optional) -> str | None:
+    """None when ``value`` is in range, else what was expected."""
+    ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    if ok and lo is not None:
+        ok = value > lo if lo_open else value >= lo
+    if ok and hi is not None:
+        ok = value < hi if hi_open else value <= hi
+    if ok:
+        return None
+    null = " or null" if optional else ""
+    if lo is not None and hi is not None:
+        return f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}{null}"
+    if lo is not None:
+        return f"a number {'>' if lo_open else '≥'} {lo:g}{null}"
+    return "a number" + null
 
 
 def _bool(value):
@@ -276,7 +288,13 @@ _TRAINING_RULES = {
     "tensorboard": _bool,
     "execution": _choice(EXECUTIONS),
     "inspect_every": _int(0),
+    "clipnorm": _float(0.0, lo_open=True, optional=True),
+    "global_clipnorm": _float(0.0, lo_open=True, optional=True),
+    "clipvalue": _float(0.0, lo_open=True, optional=True),
+    "gradient_accumulation_steps": _int(1),
 }
+
+CLIPPINGS = ("clipnorm", "global_clipnorm", "clipvalue")
 
 _FLOAT_FIELDS = {name for name, f in {**{f.name: f for f in dataclasses.fields(DataSpec)},
                                       **{f.name: f for f in dataclasses.fields(TrainingSpec)}}.items()
@@ -390,6 +408,13 @@ def _read_experiment(d, problems) -> Experiment | None:
         experiment.model = _read_model(d["model"], "model", problems)
     if "training" in d:
         experiment.training = _read_section(TrainingSpec, _TRAINING_RULES, d["training"], "training", problems)
+        chosen = [key for key in CLIPPINGS if getattr(experiment.training, key) is not None]
+        if len(chosen) > 1:
+            problems.append(f"training: {' and '.join(chosen)} are both set; Keras clips one way at a time, "
+                            f"keep one (set the others to null)")
+        if experiment.training.gradient_accumulation_steps > 1 and experiment.training.distribute != "none":
+            problems.append("training.gradient_accumulation_steps: Keras cannot accumulate gradients under a "
+                            "tf.distribute strategy; set distribute to \"none\" or accumulation to 1")
     return experiment
 
 

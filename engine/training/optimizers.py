@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "make_optimizer",
+    "step_options",
     "make_loss",
     "make_accuracy",
     "schedule_callbacks",
@@ -20,18 +21,29 @@ def make_optimizer(training, steps_per_epoch: int):
     import keras
 
     learning_rate = _learning_rate(training, max(1, steps_per_epoch))
+    step = step_options(training)
     name = training.optimizer
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate)
+        return keras.optimizers.Adam(learning_rate=learning_rate, **step)
     if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=training.weight_decay)
+        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=training.weight_decay, **step)
     if name == "sgd":
         return keras.optimizers.SGD(
-            learning_rate=learning_rate, momentum=training.momentum, nesterov=training.nesterov
+            learning_rate=learning_rate, momentum=training.momentum, nesterov=training.nesterov, **step
         )
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate, momentum=training.momentum)
+        return keras.optimizers.RMSprop(learning_rate=learning_rate, momentum=training.momentum, **step)
     raise ValueError(f"training.optimizer: expected adam, adamw, sgd or rmsprop, received {name!r}")
+
+
+def step_options(training) -> dict:
+    """Clipping and gradient accumulation, as Keras's optimizers take them: they act inside
+    ``apply_gradients``, so ``fit`` and the tape loop clip and accumulate alike."""
+    options = {key: float(getattr(training, key)) for key in ("clipnorm", "global_clipnorm", "clipvalue")
+               if getattr(training, key, None) is not None}
+    if int(getattr(training, "gradient_accumulation_steps", 1)) > 1:
+        options["gradient_accumulation_steps"] = int(training.gradient_accumulation_steps)
+    return options
 
 
 def _learning_rate(training, steps_per_epoch: int):

@@ -40,7 +40,7 @@ class Field:
     section: str            # "data" | "training"
     key: str
     label: str
-    kind: str               # int | float | bool | choice | optional_int
+    kind: str               # int | float | bool | choice | optional_int | optional_float
     tip: str
     low: float | None = None
     high: float | None = None
@@ -96,6 +96,21 @@ TRAINING_FIELDS = (
           visible=lambda e: e.training.early_stopping),
     Field("training", "tensorboard", "TensorBoard logs", "bool", "also write TensorBoard event files into "
           "the run folder (Runs ▸ Open in TensorBoard shows them)"),
+    Field("training", "global_clipnorm", "clip global norm", "optional_float",
+          "scale all gradients together so their global norm is at most this; off = no clipping",
+          0.0, 1000.0, step=0.5, decimals=3),
+    Field("training", "clipnorm", "clip each norm", "optional_float",
+          "clip each gradient tensor to this norm; off = no clipping (one kind of clipping at a time)",
+          0.0, 1000.0, step=0.5, decimals=3),
+    Field("training", "clipvalue", "clip values", "optional_float",
+          "clip every gradient entry to [-v, v]; off = no clipping (one kind of clipping at a time)",
+          0.0, 1000.0, step=0.1, decimals=3),
+    Field("training", "gradient_accumulation_steps", "accumulate batches", "int",
+          "average the gradients of N batches, then update once (1 = every batch): a larger batch "
+          "in the memory of a small one", 1, 1024),
+    Field("training", "inspect_every", "gradients every", "int",
+          "GradientTape loop: record per-layer gradient norms every N steps for Inside the step "
+          "(0 = off)", 0, 100000, visible=lambda e: e.training.loop == "tape"),
     Field("training", "seed", "seed", "optional_int",
           "random seed for weights and shuffling; none = a different run each time",
           -1, 2**31 - 1),
@@ -187,12 +202,17 @@ class SettingsPanel(QWidget):
                 editor.valueChanged.connect(lambda v, s=spec: self._set(s, self._optional(s, int(v))))
             else:   # epochs, batch size…: every value, the lowest included, is a number
                 editor.valueChanged.connect(lambda v, s=spec: self._set(s, int(v)))
-        elif spec.kind == "float":
+        elif spec.kind in ("float", "optional_float"):
             editor = QDoubleSpinBox(self)
             editor.setDecimals(spec.decimals)
             editor.setRange(spec.low, spec.high)
             editor.setSingleStep(spec.step)
-            editor.valueChanged.connect(lambda v, s=spec: self._set(s, round(float(v), spec.decimals)))
+            if spec.kind == "optional_float":   # the lowest value (0) stands for None: off
+                editor.setSpecialValueText("off")
+                editor.valueChanged.connect(lambda v, s=spec: self._set(s, None if v <= s.low else
+                                                                        round(float(v), s.decimals)))
+            else:
+                editor.valueChanged.connect(lambda v, s=spec: self._set(s, round(float(v), spec.decimals)))
         elif spec.kind == "bool":
             editor = QCheckBox(self)
             editor.toggled.connect(lambda v, s=spec: self._set(s, bool(v)))
@@ -278,7 +298,7 @@ class SettingsPanel(QWidget):
             if isinstance(editor, QSpinBox):
                 editor.setValue(int(spec.low) if value is None else int(value))
             elif isinstance(editor, QDoubleSpinBox):
-                editor.setValue(float(value))
+                editor.setValue(float(spec.low) if value is None else float(value))
             elif isinstance(editor, QCheckBox):
                 editor.setChecked(bool(value))
             else:

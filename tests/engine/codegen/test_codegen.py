@@ -271,7 +271,19 @@ OPTION_SETS = [
     dict(distribute="auto", deterministic=True),
     dict(execution="eager"),
     dict(execution="xla", schedule="cosine"),
+    dict(global_clipnorm=1.0, gradient_accumulation_steps=2),
+    dict(clipnorm=1.0, optimizer="sgd"),
+    dict(clipvalue=0.5, distribute="mirrored"),
 ]
+
+
+def test_clipping_and_accumulation_are_written_out_in_the_tape_loop():
+    tape = generate_code(_options_experiment(global_clipnorm=1.0, gradient_accumulation_steps=4), loop="tape")
+    assert "gradients, _ = tf.clip_by_global_norm(gradients, 1.0)" in tape
+    assert "tf.cond(batches_seen % accumulation_steps == 0, apply_accumulated" in tape
+    assert "global_clipnorm=" not in tape
+    fit = generate_code(_options_experiment(global_clipnorm=1.0, gradient_accumulation_steps=4), loop="fit")
+    assert "global_clipnorm=1.0, gradient_accumulation_steps=4)" in fit
 
 
 def test_the_execution_mode_is_written_out():

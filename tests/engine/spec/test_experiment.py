@@ -45,7 +45,9 @@ def _full_dict():
                      "schedule": "plateau", "schedule_every": 3, "schedule_factor": 0.2, "schedule_patience": 4,
                      "early_stopping": True, "early_stopping_monitor": "val_accuracy",
                      "early_stopping_patience": 5, "restore_best_weights": False, "distribute": "mirrored",
-                     "steps_per_execution": 8, "tensorboard": True},
+                     "steps_per_execution": 8, "tensorboard": True, "execution": "xla", "inspect_every": 5,
+                     # one clipping at a time; no accumulation under a distribution strategy
+                     "clipnorm": None, "global_clipnorm": 2.5, "clipvalue": None, "gradient_accumulation_steps": 1},
     }
 
 
@@ -386,3 +388,16 @@ def test_experiment_sources_match_the_dataset_loaders():
     datasets = pytest.importorskip("tapedeck.engine.data.datasets")
     assert set(E.SOURCES) == set(datasets.SOURCES)
     assert set(E.FILE_SOURCES) == set(datasets.FILE_SOURCES)
+
+
+def test_two_clippings_at_once_are_refused_by_name():
+    with pytest.raises(ExperimentError) as error:
+        Experiment.from_dict({"format": "tapedeck/1", "training": {"clipnorm": 1.0, "clipvalue": 0.5}})
+    assert "clipnorm and clipvalue are both set" in str(error.value)
+    with pytest.raises(ExperimentError) as error:
+        Experiment.from_dict({"format": "tapedeck/1", "training": {"global_clipnorm": -1}})
+    assert "training.global_clipnorm: expected a number > 0 or null, received -1" in str(error.value)
+    with pytest.raises(ExperimentError) as error:
+        Experiment.from_dict({"format": "tapedeck/1",
+                              "training": {"gradient_accumulation_steps": 2, "distribute": "mirrored"}})
+    assert "cannot accumulate gradients under a tf.distribute strategy" in str(error.value)

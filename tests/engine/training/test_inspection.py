@@ -179,3 +179,33 @@ def test_a_step_request_arriving_mid_step_is_not_taken_by_that_step():
     assert not control.step_done() and not control.paused
     assert control.begin_step()       # the next step is the requested one, inspected in full
     assert control.step_done() and control.paused and control.steps_left is None
+
+
+@pytest.mark.parametrize("loop", ["tape", "fit"])
+def test_global_norm_clipping_bounds_the_applied_update(tmp_path, loop):
+    """Plain SGD at learning rate 1 with global_clipnorm 0.01: no step moves the weights further than 0.01."""
+    inspected = _step_run(tmp_path, loop=loop, optimizer="sgd", learning_rate=1.0,
+                          global_clipnorm=0.01).of(StepInspected)[0]
+    update = math.sqrt(sum((layer.update_ratio * layer.weight_norm) ** 2 for layer in inspected.layers))
+    assert 0.009 < update <= 0.01 + 1e-6
+    if loop == "tape":
+        assert math.sqrt(sum(layer.grad_norm ** 2 for layer in inspected.layers)) > 0.01   # it did clip
+
+
+def test_four_accumulated_batches_of_8_equal_one_step_of_32(tmp_path):
+    import keras
+
+    weights = {}
+    for name, batch, steps in (("accumulated", 8, 4), ("single", 32, 1)):
+        exp = experiment(layers=NO_DROPOUT, data={"limit": 32, "validation_split": 0.0}, loop="tape",
+                         optimizer="sgd", learning_rate=0.5, batch_size=batch, gradient_accumulation_steps=steps)
+        run_dir = run(exp, Recorder(), runs_dir=str(tmp_path / name))
+        model = keras.models.load_model(Path(run_dir) / "model.keras")
+        weights[name] = [np.asarray(w) for w in model.weights]
+    initial = experiment(layers=NO_DROPOUT, data={"limit": 32, "validation_split": 0.0}, loop="tape",
+                         optimizer="sgd", learning_rate=1e-12, batch_size=32)   # as good as untrained
+    run_dir = run(initial, Recorder(), runs_dir=str(tmp_path / "untrained"))
+    untrained = [np.asarray(w) for w in keras.models.load_model(Path(run_dir) / "model.keras").weights]
+    for a, b, start in zip(weights["accumulated"], weights["single"], untrained):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert any(not np.allclose(a, s) for a, s in zip(weights["single"], untrained))   # one real update

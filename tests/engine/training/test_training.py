@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from tapedeck.engine.runs.folder import HISTORY_COLUMNS
-from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, Predictions, RunStarted, TestResult
+from tapedeck.engine.training.events import (
+    BatchEnd,
+    EpochEnd,
+    Finished,
+    GradientRecord,
+    Predictions,
+    RunStarted,
+    StepTiming,
+    TestResult,
+)
 from tapedeck.engine.training.run import run
 from tests.support.training_support import Recorder, digits_cnn, experiment
 
@@ -40,8 +49,11 @@ def test_both_loops_reach_95_percent_and_agree_on_the_first_epoch(digits_runs):
 def test_both_loops_emit_the_same_events_with_the_same_names(digits_runs):
     shapes = {}
     for loop, (recorder, _run_dir) in digits_runs.items():
-        kinds = [type(e) for e in recorder.events if not isinstance(e, BatchEnd)]
+        # BatchEnd is sampled; StepTiming and GradientRecord look inside the step (checked below)
+        kinds = [type(e) for e in recorder.events if not isinstance(e, (BatchEnd, StepTiming, GradientRecord))]
         assert kinds[0] is RunStarted
+        assert len(recorder.of(StepTiming)) == 10
+        assert bool(recorder.of(GradientRecord)) == (loop == "tape")   # fit keeps its gradients to itself
         assert kinds[1:-2] == [EpochEnd, Predictions] * 10
         assert kinds[-2:] == [TestResult, Finished]
         started = recorder.of(RunStarted)[0]

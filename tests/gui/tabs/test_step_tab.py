@@ -65,3 +65,15 @@ def test_the_execution_selector_edits_the_experiment(qtbot, make_window):
     window.document.undo_stack.undo()
     assert window.document.experiment.training.execution == "graph"
     assert combo.currentData() == "graph"
+
+
+def test_clipping_and_accumulation_are_set_in_the_settings(qtbot, make_window):
+    window = make_window(wait=False)
+    clip = window.settings_panel.editors["training.global_clipnorm"]
+    assert clip.specialValueText() == "off" and window.document.experiment.training.global_clipnorm is None
+    clip.setValue(1.5)
+    assert window.document.experiment.training.global_clipnorm == 1.5
+    clip.setValue(0.0)
+    assert window.document.experiment.training.global_clipnorm is None
+    window.settings_panel.editors["training.gradient_accumulation_steps"].setValue(4)
+    assert window.document.experiment.training.gradient_accumulation_steps == 4
