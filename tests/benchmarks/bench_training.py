@@ -12,7 +12,12 @@ and start-up excluded alike), validation included in all three. Tapedeck's per-e
 Also measures stop latency: a stop requested from another thread while training, in both loops —
 optimizer steps taken after the request and milliseconds until the run's Finished event.
 
+``--modes`` measures the TF1/TF2 lesson instead: eager, graph and XLA execution in both loops on a
+smaller set (eager runs Python every step), and what the tape loop's gradient recording costs at
+its default interval (inspect_every 25 vs 0), interleaved in rounds like the rest.
+
     python tests/benchmarks/bench_training.py [--train 12000] [--epochs 3] [--rounds 3]
+    python tests/benchmarks/bench_training.py --modes [--train 3000] [--epochs 3] [--rounds 2]
 """
 from __future__ import annotations
 
@@ -84,12 +89,14 @@ def plain_keras(exp) -> float:
     return steady_rate(ends, len(data.x_train))
 
 
-def tapedeck(exp, loop: str, runs_dir) -> float:
+def tapedeck(exp, loop: str, runs_dir, **training) -> float:
     from tapedeck.engine.training.events import EpochEnd
     from tapedeck.engine.training.run import run
 
     exp = exp.copy()
     exp.training.loop = loop
+    for key, value in training.items():
+        setattr(exp.training, key, value)
     ends = []
 
     def reporter(event):
@@ -143,12 +150,35 @@ def stop_latency(exp, loop: str, runs_dir) -> tuple[int, float]:
     return int(np.asarray(model.optimizer.iterations)) - at_request, (seen["finished"] - requested) * 1000
 
 
+def execution_modes(exp, runs_dir, rounds: int) -> None:
+    """Eager vs graph vs XLA in both loops, and the cost of gradient recording, in one run."""
+    ways = {f"{loop} {mode}": (lambda loop=loop, mode=mode: tapedeck(exp, loop, runs_dir, execution=mode))
+            for loop in ("fit", "tape") for mode in ("eager", "graph", "xla")}
+    ways["tape graph, no recording"] = lambda: tapedeck(exp, "tape", runs_dir, inspect_every=0)
+    rates: dict = {name: [] for name in ways}
+    names = list(ways)
+    for round_number in range(1, rounds + 1):
+        shift = (round_number - 1) % len(names)
+        for name in names[shift:] + names[:shift]:
+            rates[name].append(ways[name]())
+        print(f"round {round_number}: " + "  ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()), flush=True)
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    for loop in ("fit", "tape"):
+        eager, graph, xla = (median[f"{loop} {mode}"] for mode in ("eager", "graph", "xla"))
+        print(f"{loop}: eager {eager:.0f}/s  graph {graph:.0f}/s  xla {xla:.0f}/s  "
+              f"graph/eager {graph / eager:.1f}x  xla/graph {xla / graph:.2f}x")
+    print(f"gradient recording every 25 steps: tape graph {median['tape graph']:.0f}/s vs "
+          f"{median['tape graph, no recording']:.0f}/s without "
+          f"(ratio {median['tape graph'] / median['tape graph, no recording']:.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=12000, help="training images (MNIST has 60000)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-stop", action="store_true", help="skip the stop-latency measurement")
+    parser.add_argument("--modes", action="store_true", help="eager vs graph vs XLA, and gradient recording")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -161,6 +191,9 @@ def main() -> None:
     device = ", ".join(d.name for d in tf.config.list_logical_devices("GPU")) or "CPU"
     print(f"device {device}; {args.train} training images 28x28x1, {args.epochs} epochs, batch "
           f"{exp.training.batch_size}, {args.rounds} rounds; samples/s from the end of epoch 1 on")
+    if args.modes:
+        execution_modes(exp, work / "runs", args.rounds)
+        return
     rates = {"plain": [], "fit": [], "tape": []}
     ways = {
         "plain": lambda: plain_keras(exp),
