@@ -35,12 +35,26 @@ POSITIONAL = {
     "Activation": ("activation",),
     "Reshape": ("target_shape",),
     "Rescaling": ("scale",),
+    "Conv2DTranspose": ("filters", "kernel_size"),
+    "UpSampling2D": ("size",),
+    "ZeroPadding2D": ("padding",),
+    "Cropping2D": ("cropping",),
+    "GaussianNoise": ("stddev",),
+    "GaussianDropout": ("rate",),
+    "Resizing": ("height", "width"),
+    "CenterCrop": ("height", "width"),
+    "RandomCrop": ("height", "width"),
+    "RandomContrast": ("factor",),
+    "RandomBrightness": ("factor",),
+    "GroupNormalization": ("groups",),
+    "Dot": ("axes",),
 }
 
 # Layers that behave differently while training: a subclassed model's ``call`` passes ``training`` on.
 TRAINING_AWARE = frozenset({
-    "Dropout", "SpatialDropout2D", "BatchNormalization",
-    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+    "Dropout", "SpatialDropout2D", "BatchNormalization", "GaussianNoise", "GaussianDropout",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomCrop", "RandomContrast",
+    "RandomBrightness",
 })
 
 # Names the script itself uses at module level; a layer variable must not shadow them.

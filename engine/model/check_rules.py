@@ -15,8 +15,13 @@ ONE_HOT_LOSS = "categorical_crossentropy"
 BINARY_LOSS = "binary_crossentropy"
 
 # Layers whose output carries their input's activation unchanged (for finding the output activation).
-_PASS_THROUGH = {"Dropout", "SpatialDropout2D", "Flatten", "Reshape", "GaussianNoise",
+_PASS_THROUGH = {"Dropout", "SpatialDropout2D", "Flatten", "Reshape", "GaussianNoise", "GaussianDropout",
                  "ActivityRegularization"}
+# Activation layers with parameters of their own: the activation each applies.
+_ACTIVATION_LAYERS = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "prelu", "ELU": "elu",
+                      "Softmax": "softmax"}
+# Layers whose window grows the image rather than shrinking it: no "window larger than the input" rule.
+_GROWING = {"Conv2DTranspose"}
 # Layers whose `kernel_size` / `pool_size` window slides over height and width.
 _WINDOW_PARAMS = ("kernel_size", "pool_size")
 _UNKNOWN = object()
@@ -58,11 +63,39 @@ def shape_problems(node, layer_type, inputs) -> list[str]:
         return problems
     if layer_type.spatial:
         problems += _spatial_problems(node.spec.type, inputs[0])
-    if not problems:
+    if not problems and node.spec.type not in _GROWING:
         problems += _window_problems(node.spec, layer_type, inputs[0][1])
-    if layer_type.merge and len(inputs) >= 2:
+    if not problems:
+        problems += _size_problems(node.spec, layer_type, inputs[0][1])
+    if layer_type.merge and layer_type.max_inputs and len(inputs) > layer_type.max_inputs:
+        return problems + [f"{node.spec.type} takes exactly {layer_type.max_inputs} inputs, but it receives "
+                           f"{len(inputs)}; keep {layer_type.max_inputs} in its inputs (for more, chain "
+                           f"several {node.spec.type} layers)."]
+    if layer_type.merge and len(inputs) >= 2 and node.spec.type != "Dot":   # Dot: Keras checks its axes
         problems += _merge_problems(node.spec, layer_type, inputs)
     return problems
+
+
+def _size_problems(spec, layer_type, shape) -> list[str]:
+    """Cropping that leaves nothing, channel groups that do not divide the channels."""
+    if spec.type == "Cropping2D" and len(shape) == 3 and None not in shape[:2]:
+        value = param_value(spec, layer_type, "cropping")
+        try:
+            (top, bottom), (left, right) = catalogue.as_pairs(value)
+        except (TypeError, ValueError):
+            return []
+        if top + bottom >= shape[0] or left + right >= shape[1]:
+            return [f"cropping removes {top + bottom} rows and {left + right} columns from a "
+                    f"{shape[0]}×{shape[1]} input (height × width), so nothing is left; crop less, or crop "
+                    f"before the pooling that shrank the image."]
+    if spec.type == "GroupNormalization" and shape and shape[-1] is not None:
+        groups, channels = param_value(spec, layer_type, "groups"), shape[-1]
+        axis = param_value(spec, layer_type, "axis")
+        if axis in (-1, len(shape)) and isinstance(groups, int) and groups > 0 and channels % groups:
+            divisors = [d for d in range(1, channels + 1) if channels % d == 0]
+            return [f"groups {groups} does not divide the input's {channels} channels, so they cannot be "
+                    f"split into equal groups; use one of {', '.join(map(str, divisors))}."]
+    return []
 
 
 def value_problems(spec, layer_type) -> dict[str, str]:
@@ -296,6 +329,8 @@ def output_activation(nodes):
             layer_type = catalogue.layer_type(node.spec.type)
         except KeyError:
             return _UNKNOWN
+        if node.spec.type in _ACTIVATION_LAYERS:
+            return _ACTIVATION_LAYERS[node.spec.type]
         if node.spec.type == "Activation" or _has_param(layer_type, "activation"):
             value = param_value(node.spec, layer_type, "activation")
             return "linear" if value is None else value

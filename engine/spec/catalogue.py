@@ -16,11 +16,15 @@ from tapedeck.engine.text import is_number, shown
 __all__ = [
     "Param", "LayerType", "GROUPS", "CATALOGUE", "ACTIVATIONS", "UnknownLayerTypeError",
     "layer_type", "check_params", "keras_kwargs", "make_layer", "non_default_params",
-    "check_value", "normalize_value", "describe",
+    "check_value", "normalize_value", "describe", "as_pairs",
 ]
 
-GROUPS = ("core", "convolution", "pooling", "normalization", "regularization", "augmentation", "merge")
-KINDS = ("int", "float", "bool", "choice", "int_or_pair", "int_list", "float_or_pair", "int_or_none")
+GROUPS = ("core", "activation", "convolution", "pooling", "resizing", "normalization", "regularization",
+          "augmentation", "merge")
+# int_or_pairs: padding / cropping, an int, [rows, cols] or [[top, bottom], [left, right]];
+# float_pair: exactly two numbers [low, high] (a value range).
+KINDS = ("int", "float", "bool", "choice", "int_or_pair", "int_list", "float_or_pair", "int_or_none",
+         "int_or_pairs", "float_pair")
 
 # None means "no activation" (linear), as in Keras.
 ACTIVATIONS = (None, "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "gelu", "swish", "silu",
@@ -65,6 +69,8 @@ class LayerType:
     params: tuple = ()
     merge: bool = False
     spatial: bool = False
+    # Merge layers Keras allows exactly two inputs for (Subtract, Dot); None: two or more.
+    max_inputs: int | None = None
     # Constraints between parameters that Keras enforces in __init__: each takes the parameter values
     # (defaults filled in) and returns (parameter name, message) or None.
     rules: tuple = ()
@@ -138,6 +144,23 @@ def _groups_divide_filters(values):
     return None
 
 
+def _output_padding_below_strides(values):
+    if values["output_padding"] is None:
+        return None
+    padding, strides = _pairs(values["output_padding"], values["strides"])
+    if any(p >= s for p, s in zip(padding, strides)):
+        return ("output_padding", f"must be smaller than strides ({shown(values['strides'])}) on each axis, "
+                                  f"received {shown(values['output_padding'])}; use 0, or raise strides")
+    return None
+
+
+def _groups_not_zero(values):
+    if values["groups"] == 0:
+        return ("groups", "must be a positive number of channel groups, or -1 for one group per channel; "
+                          "received 0")
+    return None
+
+
 _CONV_RULES = (_stride_or_dilation,)
 
 
@@ -177,8 +200,18 @@ def _factor(name, default, help_text, required=True, lo=-1.0, hi=1.0, lo_open=Fa
                  min_exclusive=lo_open)
 
 
-def _merge(name, help_text, params=()):
-    return LayerType(name, "merge", help_text, tuple(params), merge=True)
+def _merge(name, help_text, params=(), max_inputs=None):
+    return LayerType(name, "merge", help_text, tuple(params), merge=True, max_inputs=max_inputs)
+
+
+def _height_width(what):
+    return (Param("height", "int", 24, f"height of the {what}, in pixels", min=1, required=True),
+            Param("width", "int", 24, f"width of the {what}, in pixels", min=1, required=True))
+
+
+def _value_range():
+    return Param("value_range", "float_pair", (0, 255), "the range the pixel values lie in, [low, high]: "
+                 "[0, 255] for raw pixels, [0, 1] after Rescaling")
 
 
 _TYPES = (
@@ -195,6 +228,20 @@ _TYPES = (
     LayerType("Rescaling", "core", "multiplies by scale and adds offset, e.g. 1/255 to map pixels to [0, 1]", (
         Param("scale", "float", 1 / 255, "factor each value is multiplied by", required=True),
         Param("offset", "float", 0.0, "value added after scaling"))),
+    # activation (as layers of their own, with their own parameters)
+    LayerType("ReLU", "activation", "max(x, 0), optionally capped and with a slope below the threshold", (
+        Param("max_value", "float", None, "cap on the output; None means no cap", min=0.0),
+        Param("negative_slope", "float", 0.0, "slope below the threshold (0 is plain ReLU)", min=0.0),
+        Param("threshold", "float", 0.0, "values below it are scaled by negative_slope", min=0.0))),
+    LayerType("LeakyReLU", "activation", "ReLU that lets a small slope through for negative inputs", (
+        Param("negative_slope", "float", 0.3, "slope for negative inputs", min=0.0),)),
+    LayerType("PReLU", "activation", "leaky ReLU whose negative slope is learned, one per value", (
+        Param("shared_axes", "int_list", None, "axes sharing one slope, e.g. [1, 2] for one slope per "
+              "channel of an image; None learns one per value", min=1),)),
+    LayerType("ELU", "activation", "exponential linear unit: smooth for negative inputs, down to -alpha", (
+        Param("alpha", "float", 1.0, "the value negative inputs tend to is -alpha"),)),
+    LayerType("Softmax", "activation", "turns scores into probabilities that sum to 1 along an axis", (
+        Param("axis", "int", -1, "axis the probabilities sum over; -1 is the last axis"),)),
     # convolution
     LayerType("Conv2D", "convolution", "2-D convolution: learns filters that slide over the image", (
         _filters(), _kernel_size(), _STRIDES, _PADDING, _DILATION,
@@ -209,11 +256,41 @@ _TYPES = (
         _kernel_size(), _STRIDES, _PADDING,
         Param("depth_multiplier", "int", 1, "outputs per input channel", min=1),
         _DILATION, _activation(), _USE_BIAS), spatial=True, rules=_CONV_RULES),
+    LayerType("Conv2DTranspose", "convolution", "transposed convolution: learns to upsample, e.g. in a "
+              "decoder (strides 2 doubles height and width)", (
+                  _filters(), _kernel_size(), _STRIDES, _PADDING,
+                  Param("output_padding", "int_or_pair", None, "extra rows/columns on one side of the output, "
+                        "below strides; None lets Keras infer it", min=0),
+                  _DILATION, _activation(), _USE_BIAS), spatial=True,
+              rules=_CONV_RULES + (_output_padding_below_strides,)),
     # pooling
     _pool("MaxPooling2D", keras_requires=False),
     _pool("AveragePooling2D", keras_requires=True),
     _global_pool("GlobalAveragePooling2D"),
     _global_pool("GlobalMaxPooling2D"),
+    # resizing (no weights: the image's height and width change)
+    LayerType("UpSampling2D", "resizing", "repeats rows and columns: height and width grow by size", (
+        Param("size", "int_or_pair", 2, "upsampling factor (int, or [rows, cols])", min=1),
+        Param("interpolation", "choice", "nearest", "how new pixels are filled",
+              choices=("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"))), spatial=True),
+    LayerType("ZeroPadding2D", "resizing", "adds rows and columns of zeros around the image", (
+        Param("padding", "int_or_pairs", 1, "rows/columns added on each side: int, [rows, cols], or "
+              "[[top, bottom], [left, right]]", min=0),), spatial=True),
+    LayerType("Cropping2D", "resizing", "removes rows and columns at the image's edges", (
+        Param("cropping", "int_or_pairs", 0, "rows/columns removed on each side: int, [rows, cols], or "
+              "[[top, bottom], [left, right]]", min=0),), spatial=True),
+    LayerType("Resizing", "resizing", "resizes images to a fixed height and width", (
+        *_height_width("output"),
+        Param("interpolation", "choice", "bilinear", "how pixels are resampled",
+              choices=("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")),
+        Param("crop_to_aspect_ratio", "bool", False, "crop first so the image is not distorted"),
+        Param("pad_to_aspect_ratio", "bool", False, "pad first so the image is not distorted"),
+        Param("fill_mode", "choice", "constant", "how padded points are filled (with pad_to_aspect_ratio)",
+              choices=("constant", "reflect", "wrap", "nearest")),
+        _FILL_VALUE,
+        Param("antialias", "bool", False, "smooth before shrinking, against aliasing")), spatial=True),
+    LayerType("CenterCrop", "resizing", "crops the centre of each image to a fixed height and width", (
+        *_height_width("crop"),), spatial=True),
     # normalization
     LayerType("BatchNormalization", "normalization", "normalizes each channel over the batch; speeds up "
               "training", (
@@ -223,11 +300,24 @@ _TYPES = (
                   _EPSILON, _CENTER, _SCALE)),
     LayerType("LayerNormalization", "normalization", "normalizes each example over its last axis", (
         _AXIS, _EPSILON, _CENTER, _SCALE)),
+    LayerType("GroupNormalization", "normalization", "normalizes groups of channels within each example; "
+              "independent of the batch size", (
+                  Param("groups", "int", 32, "number of channel groups; must divide the channels (-1: one "
+                        "group per channel)", min=-1),
+                  _AXIS, _EPSILON, _CENTER, _SCALE), rules=(_groups_not_zero,)),
+    LayerType("UnitNormalization", "normalization", "scales each example to length 1 along an axis", (
+        Param("axis", "int", -1, "axis normalized; -1 is the last axis"),)),
     # regularization
     LayerType("Dropout", "regularization", "randomly zeroes a fraction of inputs while training", (
         _rate(), _SEED)),
     LayerType("SpatialDropout2D", "regularization", "randomly zeroes whole channels while training", (
         _rate(), _SEED), spatial=True),
+    LayerType("GaussianNoise", "regularization", "adds zero-mean Gaussian noise while training", (
+        Param("stddev", "float", 0.1, "standard deviation of the noise, in [0, 1]", min=0.0, max=1.0,
+              required=True), _SEED)),
+    LayerType("GaussianDropout", "regularization", "multiplies by Gaussian noise of mean 1 while training", (
+        Param("rate", "float", 0.2, "drop probability as in Dropout; the noise's stddev is sqrt(rate / "
+              "(1 - rate)), in [0, 1)", min=0.0, max=1.0, max_exclusive=True, required=True), _SEED)),
     # augmentation (active only while training)
     LayerType("RandomFlip", "augmentation", "randomly flips images while training", (
         Param("mode", "choice", "horizontal_and_vertical", "which flips to apply",
@@ -247,6 +337,14 @@ _TYPES = (
         _factor("width_factor", 0.1, "horizontal shift range as a fraction of the width: f means ±f, "
                 "or [low, high]"),
         _FILL_MODE, _INTERPOLATION, _SEED, _FILL_VALUE), spatial=True),
+    LayerType("RandomCrop", "augmentation", "crops a random window of each image while training; the "
+              "centre at inference", (*_height_width("crop"), _SEED), spatial=True),
+    LayerType("RandomContrast", "augmentation", "randomly changes the contrast while training", (
+        _factor("factor", 0.2, "contrast changes by a random factor in [1 - f, 1 + f], or [low, high]",
+                lo=0.0), _value_range(), _SEED), spatial=True),
+    LayerType("RandomBrightness", "augmentation", "randomly brightens or darkens images while training", (
+        _factor("factor", 0.2, "brightness shift as a fraction of the value range: f means ±f, "
+                "or [low, high]"), _value_range(), _SEED), spatial=True),
     # merge
     _merge("Add", "adds its inputs element-wise (all the same shape), e.g. a residual connection"),
     _merge("Concatenate", "joins its inputs along an axis (other axes must match)", (
@@ -254,6 +352,14 @@ _TYPES = (
     _merge("Average", "averages its inputs element-wise (all the same shape)"),
     _merge("Multiply", "multiplies its inputs element-wise (all the same shape)"),
     _merge("Maximum", "element-wise maximum of its inputs (all the same shape)"),
+    _merge("Minimum", "element-wise minimum of its inputs (all the same shape)"),
+    _merge("Subtract", "first input minus the second, element-wise (exactly two, the same shape)",
+           max_inputs=2),
+    _merge("Dot", "dot product of two inputs along axes, e.g. the similarity of two feature vectors", (
+        Param("axes", "int_or_pair", -1, "axis of each input to multiply and sum over (int, or one per "
+              "input)", required=True),
+        Param("normalize", "bool", False, "scale each input to length 1 first: the result is the cosine "
+              "similarity")), max_inputs=2),
 )
 
 CATALOGUE: dict[str, LayerType] = {t.name: t for t in _TYPES}
@@ -274,6 +380,11 @@ def _to_json(value):
         return [_to_json(v) for v in value]
     return value
 
+
+
+def _to_tuple(value):
+    """Lists become tuples, nested ones too (cropping's [[top, bottom], [left, right]])."""
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
 
 
 def _is_int(value) -> bool:
@@ -323,7 +434,12 @@ def describe(param: Param) -> str:
     if param.kind == "float_or_pair":
         return f"{_range_words(param, False)} or a pair [low, high] of them{none}"
     if param.kind == "int_list":
-        return "a non-empty list of positive integers (one may be -1)"
+        return f"a non-empty list of positive integers (one may be -1){none}"
+    if param.kind == "int_or_pairs":
+        return (f"{_range_words(param, True)}, a pair [rows, cols] of them, or [[top, bottom], "
+                f"[left, right]]{none}")
+    if param.kind == "float_pair":
+        return "a pair [low, high] of numbers with low < high"
     raise ValueError(f"catalogue: unknown parameter kind {param.kind!r}")
 
 
@@ -353,7 +469,23 @@ def _value_ok(param: Param, value) -> bool:
         if not isinstance(value, (list, tuple)) or not value or not all(_is_int(v) for v in value):
             return False
         return all(v >= 1 or v == -1 for v in value) and sum(v == -1 for v in value) <= 1
+    if kind == "int_or_pairs":
+        return _pairs_ok(param, value)
+    if kind == "float_pair":
+        return (isinstance(value, (list, tuple)) and len(value) == 2 and all(is_number(v) for v in value)
+                and value[0] < value[1])
     raise ValueError(f"catalogue: unknown parameter kind {kind!r}")
+
+
+def _pairs_ok(param: Param, value) -> bool:
+    if _is_int(value):
+        return _in_range(param, value)
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return False
+    if all(_is_int(v) for v in value):
+        return all(_in_range(param, v) for v in value)
+    return all(isinstance(pair, (list, tuple)) and len(pair) == 2 and all(_is_int(v) and _in_range(param, v)
+                                                                         for v in pair) for pair in value)
 
 
 def check_value(param: Param, value, path: str) -> str | None:
@@ -406,9 +538,22 @@ def normalize_value(param: Param, value):
         return tuple(float(v) for v in value) if isinstance(value, (list, tuple)) else float(value)
     if param.kind == "int_list":
         return tuple(value)
+    if param.kind == "int_or_pairs":
+        return as_pairs(value)
+    if param.kind == "float_pair":
+        return tuple(float(v) for v in value)
     if param.kind == "float":
         return float(value)
     return value
+
+
+def as_pairs(value) -> tuple:
+    """Padding or cropping as Keras stores it: ((top, bottom), (left, right))."""
+    if _is_int(value):
+        return (value, value), (value, value)
+    if all(_is_int(v) for v in value):
+        return (value[0], value[0]), (value[1], value[1])
+    return tuple(tuple(pair) for pair in value)
 
 
 def keras_kwargs(spec, name) -> dict:
@@ -417,7 +562,7 @@ def keras_kwargs(spec, name) -> dict:
     kwargs = {}
     for key, value in (spec.params or {}).items():
         param = kind.param(key)
-        kwargs[key] = tuple(value) if isinstance(value, list) and param is not None else value
+        kwargs[key] = _to_tuple(value) if isinstance(value, list) and param is not None else value
     kwargs["name"] = name
     return kwargs
 

@@ -14,6 +14,10 @@ ISSUE_LAYERS = {
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "Dropout", "SpatialDropout2D",
     "BatchNormalization", "LayerNormalization", "Activation", "Rescaling", "RandomFlip", "RandomRotation",
     "RandomZoom", "RandomTranslation", "Add", "Concatenate", "Average", "Multiply",
+    # issue 15
+    "Conv2DTranspose", "UpSampling2D", "ZeroPadding2D", "Cropping2D", "LeakyReLU", "PReLU", "ReLU", "ELU",
+    "Softmax", "GaussianNoise", "GaussianDropout", "Resizing", "CenterCrop", "RandomCrop", "RandomContrast",
+    "RandomBrightness", "GroupNormalization", "UnitNormalization", "Subtract", "Minimum", "Dot",
 }
 TYPES = list(C.CATALOGUE.values())
 IDS = [t.name for t in TYPES]
@@ -35,10 +39,18 @@ def _alternative(param):
     if param.kind == "int_or_pair":
         return [2, 3]
     if param.kind == "float_or_pair":
-        return [-0.2, 0.3]
+        return [-0.2, 0.3] if param.min is None or param.min < -0.2 else [0.1, 0.3]
     if param.kind == "int_list":
-        return [4, -1]
+        return [4, -1] if param.default is not None else [1, 2]
+    if param.kind == "int_or_pairs":
+        return [[1, 2], [0, 3]]
+    if param.kind == "float_pair":
+        return [-1.0, 1.0]
     raise AssertionError(param.kind)
+
+
+# Values that a single changed parameter can take without breaking a rule between parameters.
+SPECIAL_ALTERNATIVES = {("Conv2DTranspose", "output_padding"): 0}
 
 
 def test_catalogue_covers_the_issue_layers_with_known_groups_and_kinds():
@@ -79,7 +91,7 @@ def test_every_entry_builds_with_defaults_and_with_each_parameter_changed(kind):
     layer = C.make_layer(spec, "probe")
     assert type(layer).__name__ == kind.name and layer.name == "probe"
     for param in kind.params:
-        value = _alternative(param)
+        value = SPECIAL_ALTERNATIVES.get((kind.name, param.name), _alternative(param))
         spec = LayerSpec(kind.name, {**kind.initial_params(), param.name: value})
         assert C.check_params(spec, "layer") == [], (param.name, value)
         config = C.make_layer(spec, "probe").get_config()
@@ -189,3 +201,27 @@ def test_initial_params_are_json_ready():
     assert C.layer_type("Reshape").initial_params() == {"target_shape": [-1]}
     assert C.layer_type("Dense").initial_params() == {"units": 128}
     assert C.layer_type("Flatten").initial_params() == {}
+
+
+@pytest.mark.parametrize("type_, params, expected", [
+    ("Cropping2D", {"cropping": [[1, 2], [3]]}, "m.cropping: expected a non-negative integer, a pair [rows, cols]"),
+    ("ZeroPadding2D", {"padding": -1}, "m.padding: expected a non-negative integer"),
+    ("RandomContrast", {"factor": 1.5}, "m.factor: expected a number in [0, 1] or a pair"),
+    ("RandomBrightness", {"factor": 0.2, "value_range": [1, 0]}, "m.value_range: expected a pair [low, high] "
+                                                                 "of numbers with low < high, received [1, 0]"),
+    ("GaussianNoise", {"stddev": 2.0}, "m.stddev: expected a number in [0, 1], received 2.0"),
+    ("ReLU", {"negative_slope": -0.1}, "m.negative_slope: expected a number ≥ 0, received -0.1"),
+    ("GroupNormalization", {"groups": 0}, "m.groups: must be a positive number of channel groups"),
+    ("Conv2DTranspose", {"filters": 4, "kernel_size": 3, "strides": 2, "output_padding": 2},
+     "m.output_padding: must be smaller than strides (2) on each axis, received 2"),
+    ("Dot", {}, "m.axes: missing; Dot needs axes (for example -1)"),
+])
+def test_new_layer_types_name_the_key_and_what_was_expected(type_, params, expected):
+    problems = C.check_params(LayerSpec(type_, params), "m")
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_padding_and_cropping_reach_keras_as_pairs_of_pairs():
+    spec = LayerSpec("Cropping2D", {"cropping": [[1, 2], [3, 4]]})
+    assert C.make_layer(spec, "c").cropping == ((1, 2), (3, 4))
+    assert C.normalize_value(C.layer_type("ZeroPadding2D").param("padding"), [1, 2]) == ((1, 1), (2, 2))
