@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from tapedeck.engine.codegen.data import data_code, literal
-from tapedeck.engine.codegen.training import fit_code, tape_code
+from tapedeck.engine.codegen.training import fit_code, tape_code, train_step_code
 from tapedeck.engine.spec import catalogue, graph
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 
@@ -106,7 +106,7 @@ def generate_code(experiment, api=None, loop=None) -> str:
     has_validation = experiment.data.validation_split > 0
     data = data_code(experiment.data)
     model = _model_parts(nodes, api)
-    write = fit_code if loop == "fit" else tape_code
+    write = {"fit": fit_code, "tape": tape_code, "train_step": train_step_code}[loop]
     train = write(training, has_validation=has_validation, model=model, api=api)
 
     needed = data.imports | train.imports | ({"tf"} if training.deterministic else set())
@@ -281,7 +281,8 @@ API_WORDS = {
     "functional": "the Functional API",
     "subclassing": "a keras.Model subclass",
 }
-LOOP_WORDS = {"fit": "model.compile + model.fit", "tape": "a custom tf.GradientTape training loop"}
+LOOP_WORDS = {"fit": "model.compile + model.fit", "tape": "a custom tf.GradientTape training loop",
+              "train_step": "model.fit with a custom train_step (tf.GradientTape inside)"}
 
 
 def _header(experiment, api, loop) -> str:

@@ -38,10 +38,11 @@ def _number(value) -> str:
 
 # --- pieces shared by both loops ---------------------------------------------------------------------
 
-def optimizer_lines(training, step_arguments: bool = True) -> list[str]:
-    """``learning_rate = …`` (a schedule, when there is one) and ``optimizer = …``. With
-    ``step_arguments`` the optimizer clips and accumulates itself (``fit``); the tape loop writes
-    both out in its step instead, so a person sees what they do."""
+def optimizer_lines(training, clipping: bool = True, accumulation: bool = True) -> list[str]:
+    """``learning_rate = …`` (a schedule, when there is one) and ``optimizer = …``. With ``clipping``
+    and ``accumulation`` the optimizer clips and accumulates itself (``fit``); the tape loop writes
+    both out in its step instead, so a person sees what they do (a custom train_step writes the
+    clipping out and leaves accumulation to the optimizer)."""
     lines = []
     lr = _number(training.learning_rate)
     if training.schedule == "step":
@@ -80,17 +81,16 @@ def optimizer_lines(training, step_arguments: bool = True) -> list[str]:
     else:
         raise ValueError(f"training.optimizer: expected adam, adamw, sgd or rmsprop, "
                          f"received {training.optimizer!r}")
-    if step_arguments:
-        args += [f"{key}={_number(value)}" for key, value in _step_settings(training).items()]
+    args += [f"{key}={_number(value)}" for key, value in _step_settings(training, clipping, accumulation).items()]
     lines.append(f"optimizer = keras.optimizers.{cls}({', '.join(args)})")
     return lines
 
 
-def _step_settings(training) -> dict:
+def _step_settings(training, clipping: bool = True, accumulation: bool = True) -> dict:
     """Clipping and accumulation that are set, in Keras's argument names."""
     settings = {key: getattr(training, key) for key in ("clipnorm", "global_clipnorm", "clipvalue")
-                if getattr(training, key) is not None}
-    if training.gradient_accumulation_steps > 1:
+                if clipping and getattr(training, key) is not None}
+    if accumulation and training.gradient_accumulation_steps > 1:
         settings["gradient_accumulation_steps"] = training.gradient_accumulation_steps
     return settings
 
@@ -174,7 +174,7 @@ def _model_block(model, inside_scope: bool, extra: list[str]) -> str:
 
 # --- compile + fit -----------------------------------------------------------------------------------
 
-def fit_code(training, has_validation: bool, model, api: str) -> TrainingCode:
+def fit_code(training, has_validation: bool, model, api: str, written_clipping: bool = False) -> TrainingCode:
     imports = {"keras"}
     distributed = training.distribute != "none"
     needs_steps = training.schedule in ("step", "cosine")
@@ -190,7 +190,7 @@ def fit_code(training, has_validation: bool, model, api: str) -> TrainingCode:
     if training.steps_per_execution > 1:
         compile_args.append(f"steps_per_execution={training.steps_per_execution}")
     compile_args += _execution_arguments(training.execution)
-    compile_lines = optimizer_lines(training) + ([EXECUTION_COMMENTS[training.execution]]
+    compile_lines = optimizer_lines(training, clipping=not written_clipping) + ([EXECUTION_COMMENTS[training.execution]]
                                                  if training.execution in EXECUTION_COMMENTS else [])
     compile_lines += ["model.compile("] + [f"    {a}," for a in compile_args] + [")"]
 
@@ -270,7 +270,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
         where = ", inside the scope." if distributed else "."
         objects += [f"# Create the weights now (one call on one example){where}",
                     'model(np.zeros((1, *input_shape), dtype="float32"))']
-    objects += optimizer_lines(training, step_arguments=False)
+    objects += optimizer_lines(training, clipping=False, accumulation=False)
     if distributed and training.gradient_accumulation_steps > 1:
         objects[-1] = objects[-1][:-1] + f", gradient_accumulation_steps={training.gradient_accumulation_steps})"
     if accumulate:
@@ -455,3 +455,44 @@ def _epoch_loop(training, has_validation: bool, distributed: bool) -> str:
     loop.append("    )")
     loop += [INDENT + line if line else "" for line in after]
     return "\n".join(before + ([""] if before else []) + loop)
+
+
+# --- compile + fit with a custom train_step ----------------------------------------------------------
+
+TRAIN_STEP = """\
+    def train_step(self, data):
+        # The step model.fit runs for every batch, written out (the Keras guide "Customizing what
+        # happens in fit()"): fit keeps its callbacks, distribution and progress bar.
+        x, y = data
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)  # forward pass
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred)
+        gradients = tape.gradient(loss, self.trainable_variables)  # the chain rule, layer by layer
+{clip}        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # the update
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {{m.name: m.result() for m in self.metrics}}"""
+
+CUSTOM_CLASSES = {"sequential": ("CustomFitSequential", "keras.Sequential"),
+                  "functional": ("CustomFitModel", "keras.Model")}
+
+
+def train_step_code(training, has_validation: bool, model, api: str) -> TrainingCode:
+    """``fit_code`` with the model's class given a ``train_step``: a subclass of keras.Sequential or
+    keras.Model for those APIs, one more method of the subclass for subclassing."""
+    import dataclasses
+
+    step = TRAIN_STEP.format(clip=_clip_lines(training, " " * 8))
+    if api == "subclassing":
+        model = dataclasses.replace(model, class_text=model.class_text + "\n\n" + step)
+    else:
+        name, base = CUSTOM_CLASSES[api]
+        header = f"class {name}({base}):\n    \"\"\"{base} with the training step written out.\"\"\"\n\n"
+        build = model.build_text.replace(f"model = {base}(", f"model = {name}(", 1)
+        model = dataclasses.replace(model, class_text=header + step, build_text=build)
+    code = fit_code(training, has_validation, model, api, written_clipping=True)
+    code.imports.add("tf")
+    return code

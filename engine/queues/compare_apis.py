@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tapedeck.engine.spec.experiment import APIS, LOOPS
+from tapedeck.engine.spec.experiment import APIS
 
 __all__ = ["ApiPlan", "api_variants", "parameter_counts"]
 
@@ -21,13 +21,17 @@ class ApiPlan:
     skipped: list = field(default_factory=list)  # (api, reason) for an API that cannot express the stack
 
 
+# The two loops the tutorial sets side by side (the window's check box says so too).
+COMPARED_LOOPS = ("fit", "tape")
+
+
 def api_variants(experiment, both_loops: bool = False) -> ApiPlan:
     """One experiment per API (× loop when ``both_loops``), everything else unchanged, seed included."""
     from tapedeck.engine.spec import graph
 
     nodes, problems = graph.resolve(experiment.model.layers)
     plan = ApiPlan()
-    loops = LOOPS if both_loops else (experiment.training.loop,)
+    loops = COMPARED_LOOPS if both_loops else (experiment.training.loop,)
     for api in APIS:
         if api == "sequential" and not problems and not graph.is_chain(nodes):
             plan.skipped.append((api, graph.SEQUENTIAL_REFUSAL))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 __all__ = ["PresetNote", "preset_note"]
 
 _APIS = {"sequential": "Sequential", "functional": "Functional API", "subclassing": "Model subclass"}
-_LOOPS = {"fit": "model.fit", "tape": "GradientTape loop"}
+_LOOPS = {"fit": "model.fit", "tape": "GradientTape loop", "train_step": "fit with a custom train_step"}
 _SETS = {"mnist": ("MNIST", "the TensorFlow 2 quickstart's CNN on MNIST"),
          "cifar100": ("CIFAR-100", "the TensorFlow CNN tutorial's network on CIFAR-100's 100 classes")}
 

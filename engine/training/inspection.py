@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import deque
 from pathlib import Path
 
 import keras
@@ -161,35 +162,52 @@ def _cell(value) -> str:
 
 
 class WeightInspectCallback(keras.callbacks.Callback):
-    """Plain ``model.fit``: a Step request's last step, seen through the weights before and after it.
+    """``model.fit`` steps, seen from outside: the weights before and after an inspected step.
 
-    Keras keeps the gradients and the batch inside its compiled step, so only weight norms and
-    update ratios are shown; the gradient columns say to switch loops instead of pretending.
+    Plain ``fit`` keeps the gradients and the batch inside its compiled step, so only weight norms
+    and update ratios are shown and the gradient columns say to switch loops instead of
+    pretending. With a custom ``train_step`` (``probe``), the step leaves its per-variable gradient
+    figures in the probe and the rows are complete; the last steps' figures are kept for the
+    divergence diagnosis.
     """
 
-    def __init__(self, inspector: Inspector, steps_per_epoch: int):
+    def __init__(self, inspector: Inspector, steps_per_epoch: int, probe=None):
         super().__init__()
         self.inspector = inspector
         self.steps_per_epoch = steps_per_epoch
+        self.probe = probe
+        self.recent: deque = deque(maxlen=4)
         self._epoch = 0
         self._before = None
+        self._full = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = int(epoch)
 
+    def _step(self, batch) -> int:
+        return self._epoch * self.steps_per_epoch + int(batch) + 1
+
     def on_train_batch_begin(self, batch, logs=None):
         if self.inspector.groups is None:
             self.inspector.groups = layer_groups(self.model.trainable_variables)
-        step = self._epoch * self.steps_per_epoch + int(batch) + 1
-        full = self.inspector.begin(step) and self.inspector.current_full
-        self._before = [np.array(v) for v in self.model.trainable_variables] if full else None
+        wanted = self.inspector.begin(self._step(batch))
+        self._full = self.inspector.current_full
+        self._before = [np.array(v) for v in self.model.trainable_variables] if wanted else None
 
     def on_train_batch_end(self, batch, logs=None):
+        step = self._step(batch)
+        figures = np.asarray(self.probe) if self.probe is not None else None
+        if figures is not None:
+            self.recent.append((step, figures[:, 0]))
         if self._before is None:
             return
-        after = [np.asarray(v) for v in self.model.trainable_variables]
-        step = self._epoch * self.steps_per_epoch + int(batch) + 1
+        rows = weight_only_rows(self._before, [np.asarray(v) for v in self.model.trainable_variables])
+        if figures is not None:
+            rows[:, 0], rows[:, 3], rows[:, 5] = figures[:, 0], figures[:, 1], figures[:, 2]
         loss = (logs or {}).get("loss")
-        self.inspector.record(step, self._epoch + 1, weight_only_rows(self._before, after), full=True,
+        self.inspector.record(step, self._epoch + 1, rows, full=self._full,
                               loss=None if loss is None else float(np.asarray(loss)))
         self._before = None
+
+    def recent_squares(self) -> list:
+        return list(self.recent)

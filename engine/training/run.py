@@ -128,6 +128,8 @@ class _Session:
         self.resume_dir = resume_dir
         self.folder = None
         self._tape_loop = None
+        self._gradient_source = None   # the fit-side inspection callback
+        self._probe = None             # a custom train_step's gradient figures
         self.started = time.perf_counter()
         self.metrics: dict = {}
 
@@ -242,12 +244,14 @@ class _Session:
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
                                     on_epoch=lambda event: folder.append_history(_history_row(event)))
         keras_callbacks = schedule_callbacks(training, data.has_validation)
-        self.inspector = Inspector(self.emit, self.control, training.inspect_every if training.loop == "tape" else 0,
-                                   gradients_visible=training.loop == "tape", folder=folder.path)
+        sees_gradients = training.loop in ("tape", "train_step")
+        self.inspector = Inspector(self.emit, self.control, training.inspect_every if sees_gradients else 0,
+                                   gradients_visible=sees_gradients, folder=folder.path)
         self.clock = self._step_clock(model, training)
         callbacks = [self.clock, ControlCallback(self.control, state), DivergenceCallback(state), reporter]
         if training.loop != "tape":
-            callbacks.insert(1, WeightInspectCallback(self.inspector, steps_per_epoch))
+            self._gradient_source = WeightInspectCallback(self.inspector, steps_per_epoch, self._probe)
+            callbacks.insert(1, self._gradient_source)
         callbacks += keras_callbacks
         if training.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(folder.tensorboard_dir), write_graph=False))
@@ -308,10 +312,12 @@ class _Session:
                          1 if training.loop == "tape" else int(training.steps_per_execution))
 
     def _divergence_cause(self) -> str:
-        """Which layer went first, where the loop can see gradients (the tape loop); fit cannot."""
-        if self._tape_loop is None:
-            return " (the GradientTape loop names the layer that diverged first)"
-        cause = self.inspector.diagnose(self._tape_loop.recent_squares())
+        """Which layer went first, where the loop can see gradients (tape, train_step); fit cannot."""
+        source = self._tape_loop or self._gradient_source
+        recent = source.recent_squares() if source is not None else []
+        if not recent:
+            return " (the GradientTape loop or a custom train_step names the layer that diverged first)"
+        cause = self.inspector.diagnose(recent)
         return f"; {cause}" if cause else ""
 
     def _set_thread_state(self, training) -> None:
@@ -406,6 +412,10 @@ class _Session:
                 **compile_options(training.execution),
             )
             optimizer.build(model.trainable_variables)
+            if training.loop == "train_step":
+                from tapedeck.engine.training.train_step import bind_train_step
+
+                self._probe = bind_train_step(model)
         return model, optimizer
 
     def _tape(self, model, optimizer, strategy, data, callbacks, epochs, initial_epoch):

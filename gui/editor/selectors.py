@@ -15,7 +15,9 @@ APIS = (("sequential", "Sequential", "keras.Sequential([...]): one chain of laye
         ("subclassing", "Subclassing", "a keras.Model subclass: layers made in __init__, wired in call()"))
 LOOPS = (("fit", "model.fit", "compile + fit with callbacks"),
          ("tape", "GradientTape", "a custom training step: tf.GradientTape, tape.gradient, "
-                                  "optimizer.apply_gradients, compiled with tf.function"))
+                                  "optimizer.apply_gradients, compiled with tf.function"),
+         ("train_step", "custom train_step", "model.fit with train_step overridden (tf.GradientTape inside): "
+                                             "fit's callbacks, distribution and progress kept"))
 
 
 EXECUTIONS = (("graph", "graph", "tf.function traces the step once into a graph (TF1's speed, TF2's default "

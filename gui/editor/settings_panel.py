@@ -110,7 +110,7 @@ TRAINING_FIELDS = (
           "in the memory of a small one", 1, 1024),
     Field("training", "inspect_every", "gradients every", "int",
           "GradientTape loop: record per-layer gradient norms every N steps for Inside the step "
-          "(0 = off)", 0, 100000, visible=lambda e: e.training.loop == "tape"),
+          "(0 = off)", 0, 100000, visible=lambda e: e.training.loop in ("tape", "train_step")),
     Field("training", "seed", "seed", "optional_int",
           "random seed for weights and shuffling; none = a different run each time",
           -1, 2**31 - 1),

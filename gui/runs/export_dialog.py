@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from tapedeck.engine.spec.experiment import APIS, LOOPS
 from tapedeck.gui.threads.jobs import Job
 
 MODEL_FORMATS = (("keras", "Model as .keras"), ("savedmodel", "TensorFlow SavedModel (for serving)"),
@@ -116,9 +117,9 @@ class ExportDialog(QDialog):
             grid.addWidget(box, row, 0, 1, 2)
         row = len(MODEL_FORMATS)
         self.api = QComboBox(self)
-        self.api.addItems(["sequential", "functional", "subclassing"])
+        self.api.addItems(list(APIS))
         self.loop = QComboBox(self)
-        self.loop.addItems(["fit", "tape"])
+        self.loop.addItems(list(LOOPS))
         self._preset_script_choice()
         script_row = QHBoxLayout()
         script_row.addWidget(QLabel("script written as", self))

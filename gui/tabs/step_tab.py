@@ -164,7 +164,7 @@ class StepPanel(QWidget):
         self._set_hint()
 
     def _set_hint(self) -> None:
-        if self.loop == "tape":
+        if self.loop in ("tape", "train_step"):
             self.gradients_hint.setText("sampled every inspect_every steps")
         else:
             self.gradients_hint.setText("model.fit keeps its gradients inside Keras: choose GradientTape to "

@@ -366,3 +366,18 @@ def test_export_needs_no_tensorflow_and_is_fast():
                             cwd=Path(__file__).resolve().parents[3])
     assert result.returncode == 0, result.stderr
     assert float(result.stdout.strip()) < 0.05
+
+
+@pytest.mark.parametrize("preset, api", [("digits_cnn", "sequential"), ("digits_cnn", "functional"),
+                                         ("digits_residual", "functional"), ("digits_residual", "subclassing")])
+def test_fit_with_a_custom_train_step_runs_in_every_api(preset, api, tmp_path, monkeypatch, capsys):
+    experiment = _short(load_preset(preset))
+    experiment.training.global_clipnorm = 1.0
+    text = generate_code(experiment, api, "train_step")
+    assert "    def train_step(self, data):" in text and "tf.clip_by_global_norm(gradients, 1.0)" in text
+    assert ("class CustomFit" in text) == (api != "subclassing")
+    assert "global_clipnorm" not in text   # written out in the step, not left to the optimizer
+    monkeypatch.chdir(tmp_path)
+    exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert ACCURACY_LINE.match(last), last
