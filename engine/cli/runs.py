@@ -122,7 +122,8 @@ def add_export_arguments(parser) -> None:
 
     parser.add_argument("run", metavar="RUN", help="run folder (or its name inside --runs-dir)")
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS,
-                        help="keras (.keras file), savedmodel (TensorFlow Serving folder), tflite, "
+                        help="keras (.keras file), savedmodel (TensorFlow Serving folder), tflite, onnx "
+                             "(both checked against the model before they are written), "
                              "script (standalone training script), history (CSV)")
     parser.add_argument("--out", metavar="PATH",
                         help="file or folder to write (default: RUN/exports/...)")
@@ -143,7 +144,9 @@ def export_command(args) -> int:
         return _fail(f"{args.run}: no such run folder; `tapedeck runs {args.runs_dir}` lists the runs there")
     result = export_run(path, args.format, out=args.out, api=args.api, loop=args.loop,
                         from_checkpoint=args.from_checkpoint)
-    print(f"wrote {result.path} ({_size(result.bytes)}, {result.seconds:.1f} s)")
+    checked = ("" if result.max_difference is None else
+               f"; predicts as the model does, largest difference {result.max_difference:.1g}")
+    print(f"wrote {result.path} ({_size(result.bytes)}, {result.seconds:.1f} s{checked})")
     return 0
 
 

@@ -12,7 +12,7 @@ functional graph that skips them: same weights (shared, not copied), outputs equ
 """
 from __future__ import annotations
 
-__all__ = ["augmentation_layer_names", "inference_model", "functional_twin"]
+__all__ = ["augmentation_layer_names", "inference_model", "functional_twin", "input_shape"]
 
 
 def augmentation_layer_names(model) -> list[str]:
@@ -52,12 +52,15 @@ def functional_twin(model, experiment=None, skip_augmentation: bool = False):
     layers = {layer.name: layer for layer in _layers(model)}
     if problems or any(node.name not in layers for node in nodes):
         return None
-    inputs = keras.Input(shape=_input_shape(model), name=graph.INPUT)
+    inputs = keras.Input(shape=input_shape(model), name=graph.INPUT)
     tensors = {graph.INPUT: inputs}
     for node in nodes:
         args = [tensors[ref] for ref in node.inputs]
         if node.name in skipped:
-            tensors[node.name] = args[0]
+            # An augmentation that changes the image's size (RandomCrop: the centre at inference) is
+            # called for inference instead of skipped; the others are the identity there.
+            out = layers[node.name](args[0], training=False)
+            tensors[node.name] = args[0] if tuple(out.shape) == tuple(args[0].shape) else out
             continue
         merge = getattr(catalogue.CATALOGUE.get(node.spec.type), "merge", False) or len(args) > 1
         tensors[node.name] = layers[node.name](args if merge else args[0])
@@ -122,7 +125,8 @@ def _history_names(value) -> list[str]:
     return []
 
 
-def _input_shape(model) -> tuple:
+def input_shape(model) -> tuple:
+    """One example's shape (no batch axis), for a built Tapedeck subclass or a functional/Sequential model."""
     if hasattr(model, "layer_outputs"):
         return tuple(model.get_build_config()["input_shape"][1:])
     return tuple(model.inputs[0].shape[1:])

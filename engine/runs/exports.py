@@ -9,7 +9,9 @@
 - ``tflite``: a TensorFlow Lite flatbuffer from ``tf.lite.TFLiteConverter.from_saved_model`` over that
   SavedModel (same inference graph), the route Keras's own ``export(format="litert")`` takes. In
   TF 2.21 the converter is still ``tf.lite``; only the *interpreter* is deprecated there in favour of
-  the ``ai_edge_litert`` package (``tf.lite.Interpreter`` still works and warns).
+  the ``ai_edge_litert`` package, which checks the file before it is written (``engine.runs.portable``).
+- ``onnx``: an ONNX model through tf2onnx, checked in onnxruntime before it is written
+  (``engine.runs.portable``).
 - ``script``: the standalone training script (``engine.codegen.script``) for an API × loop.
 - ``history``: the epoch history as CSV.
 
@@ -36,11 +38,12 @@ from tapedeck.engine.files import atomic_path, write_bytes_atomic, write_text_at
 from tapedeck.engine.text import cut
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportResult", "load_run_model", "save_keras", "save_savedmodel",
-           "save_tflite", "tflite_bytes", "save_script", "save_history_csv", "history_csv", "export_run",
-           "default_export_path"]
+           "save_tflite", "tflite_bytes", "save_onnx", "save_script", "save_history_csv", "history_csv",
+           "export_run", "default_export_path", "quiet"]
 
-EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "script", "history")
-_SUFFIX = {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "script": ".py", "history": ".csv"}
+EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "onnx", "script", "history")
+_SUFFIX = {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx", "script": ".py",
+           "history": ".csv"}
 
 
 class ExportError(TapedeckError):
@@ -53,6 +56,8 @@ class ExportResult:
     path: Path
     bytes: int  # total size on disk (a SavedModel is a folder)
     seconds: float
+    # tflite / onnx: the largest difference between the file's predictions and the app's model
+    max_difference: float | None = None
 
 
 def load_run_model(run_dir, from_checkpoint: bool = False):
@@ -114,7 +119,7 @@ def save_savedmodel(model, path, experiment=None) -> Path:
     path = Path(path)
     model = inference_model(model, experiment)
     with _atomic_folder(path) as temp:
-        with _quiet():
+        with quiet():
             model.export(str(temp), format="tf_saved_model", verbose=False)
     return path
 
@@ -133,17 +138,32 @@ def tflite_bytes(model, experiment=None, scratch=None) -> bytes:
     # ``scratch``: a run folder's temporary area, so a killed export leaves nothing in the system's temp dir.
     with tempfile.TemporaryDirectory(prefix="tapedeck-tflite-", dir=scratch) as folder:
         saved = Path(folder) / "saved_model"
-        with _quiet():
+        with quiet():
             model.export(str(saved), format="tf_saved_model", verbose=False)
             return tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
 
 
 def save_tflite(model, path, experiment=None, scratch=None) -> Path:
+    return _save_checked("tflite", model, path, tflite_bytes(model, experiment, scratch))[0]
+
+
+def save_onnx(model, path, experiment=None) -> Path:
+    from tapedeck.engine.runs.portable import onnx_bytes
+
+    return _save_checked("onnx", model, path, onnx_bytes(model, experiment))[0]
+
+
+def _save_checked(fmt: str, model, path, content: bytes) -> tuple[Path, float]:
+    """``content`` written to ``path`` once its runtime predicts what ``model`` does; (path, difference)."""
+    from tapedeck.engine.runs.portable import verify
+
     path = Path(path)
-    if path.suffix != ".tflite":
-        raise ExportError(f"{path}: a TensorFlow Lite file must end in .tflite")
-    write_bytes_atomic(path, tflite_bytes(model, experiment, scratch))
-    return path
+    if path.suffix != _SUFFIX[fmt]:
+        words = {"tflite": "a TensorFlow Lite file", "onnx": "an ONNX file"}[fmt]
+        raise ExportError(f"{path}: {words} must end in {_SUFFIX[fmt]}")
+    difference = verify(fmt, model, content)
+    write_bytes_atomic(path, content)
+    return path, difference
 
 
 def save_script(experiment, path, api=None, loop=None) -> Path:
@@ -176,7 +196,7 @@ def save_history_csv(rows: list[dict], path) -> Path:
 
 def default_export_path(run_dir, fmt: str, api=None, loop=None) -> Path:
     """``<run>/exports/model.keras``, ``saved_model/``, ``model.tflite``, ``train_<api>_<loop>.py``, ``history.csv``."""
-    names = {"keras": "model.keras", "savedmodel": "saved_model", "tflite": "model.tflite",
+    names = {"keras": "model.keras", "savedmodel": "saved_model", "tflite": "model.tflite", "onnx": "model.onnx",
              "script": f"train_{api or 'model'}_{loop or 'fit'}.py", "history": "history.csv"}
     return Path(run_dir) / "exports" / names[fmt]
 
@@ -197,6 +217,7 @@ def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint
     loop = loop or experiment.training.loop
     target = _target(run_dir, fmt, out, api, loop)
     started = time.perf_counter()
+    difference = None
     if fmt == "script":
         save_script(experiment, target, api=api, loop=loop)
     elif fmt == "history":
@@ -210,12 +231,19 @@ def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint
 
         def tflite(m, t):
             with RunFolder(run_dir).scratch() as scratch:
-                return save_tflite(m, t, experiment, scratch)
+                return _save_checked("tflite", m, t, tflite_bytes(m, experiment, scratch))
+
+        def onnx(m, t):
+            from tapedeck.engine.runs.portable import onnx_bytes
+
+            return _save_checked("onnx", m, t, onnx_bytes(m, experiment))
 
         writers = {"keras": save_keras, "savedmodel": lambda m, t: save_savedmodel(m, t, experiment),
-                   "tflite": tflite}
+                   "tflite": tflite, "onnx": onnx}
         try:
-            writers[fmt](model, target)
+            written = writers[fmt](model, target)
+            if isinstance(written, tuple):
+                difference = written[1]
         except ExportError:
             raise
         except OSError as error:
@@ -223,7 +251,7 @@ def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint
         except Exception as error:  # noqa: BLE001 — a converter refusal is reported, not a traceback
             raise ExportError(f"{run_dir}: the model could not be exported as {fmt} "
                               f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
-    return ExportResult(fmt, target, _size(target), time.perf_counter() - started)
+    return ExportResult(fmt, target, _size(target), time.perf_counter() - started, difference)
 
 
 def _run_experiment(run_dir: Path):
@@ -274,7 +302,7 @@ def _atomic_folder(path: Path):
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """The SavedModel writer and the converter print progress on stdout/absl; keep terminals clean."""
     import logging
 

@@ -1,9 +1,11 @@
-"""Runs > Export…: a run's model as .keras / SavedModel / TFLite, its training script, its history as
+"""Runs > Export…: a run's model as .keras / SavedModel / TFLite / ONNX, its training script, its history as
 CSV, and its loss / accuracy / learning-rate plots as PNG and SVG, drawn from that run's own history
 (``gui.runs.run_plots``), never from whatever the window shows at the time.
 
 Model, script and history exports are ``engine.runs.exports.export_run`` (atomic writes, one clear
-message per refusal), run one after another in a worker thread: converting to TFLite takes seconds.
+message per refusal), run one after another in a worker thread: converting to TFLite or ONNX takes
+seconds. Those two are checked in their own runtime (LiteRT, onnxruntime) before they are written; the
+largest difference from the app's model is shown beside the file.
 Plots are drawn by pyqtgraph's own exporters, which paint with Qt and so run on the GUI thread
 (milliseconds each).
 """
@@ -29,7 +31,8 @@ from tapedeck.engine.spec.experiment import APIS, LOOPS
 from tapedeck.gui.threads.jobs import Job
 
 MODEL_FORMATS = (("keras", "Model as .keras"), ("savedmodel", "TensorFlow SavedModel (for serving)"),
-                 ("tflite", "TensorFlow Lite (.tflite)"), ("script", "Training script (.py)"),
+                 ("tflite", "TensorFlow Lite (.tflite)"), ("onnx", "ONNX (.onnx, checked in onnxruntime)"),
+                 ("script", "Training script (.py)"),
                  ("history", "History as CSV"))
 PLOT_FORMATS = ("png", "svg")
 
@@ -80,8 +83,9 @@ def _write_svg(plot_item, path) -> None:
         painter.end()
 
 
-def export_formats(run_dir, formats, out_dir=None, api=None, loop=None) -> list[tuple[str, str, str]]:
-    """Each format exported in turn (worker thread): [(format, path or "", problem or "")]."""
+def export_formats(run_dir, formats, out_dir=None, api=None, loop=None) -> list[tuple]:
+    """Each format exported in turn (worker thread): [(format, path or "", problem or "", largest
+    difference from the app's model or None)]."""
     from tapedeck.engine.runs.exports import ExportError, default_export_path, export_run
 
     done = []
@@ -89,9 +93,9 @@ def export_formats(run_dir, formats, out_dir=None, api=None, loop=None) -> list[
         target = None if out_dir is None else Path(out_dir) / default_export_path(run_dir, fmt, api, loop).name
         try:
             result = export_run(run_dir, fmt, out=target, api=api, loop=loop)
-            done.append((fmt, str(result.path), ""))
+            done.append((fmt, str(result.path), "", result.max_difference))
         except ExportError as error:
-            done.append((fmt, "", str(error)))
+            done.append((fmt, "", str(error), None))
     return done
 
 
@@ -106,6 +110,7 @@ class ExportDialog(QDialog):
 
         self.summary = read_run(self.run_dir)
         self.results: list[tuple[str, str, str]] | None = None
+        self.differences: dict[str, float] = {}   # tflite / onnx: largest difference from the app's model
         self.setWindowTitle(f"Export — {Path(self.run_dir).name}")
         self._job = Job("tapedeck-export", self)
         self.checks = {}
@@ -226,11 +231,19 @@ class ExportDialog(QDialog):
 
     def _done(self, plot_results, results, error) -> None:
         self.export_button.setEnabled(True)
-        self.results = plot_results + (results or [])
-        lines = [f"✔ {fmt}: {path}" if path else f"✘ {fmt}: {problem}" for fmt, path, problem in self.results]
+        self.differences = {r[0]: r[3] for r in results or [] if r[3] is not None}
+        self.results = plot_results + [r[:3] for r in results or []]
+        lines = [f"✔ {fmt}: {path}{self._checked(fmt)}" if path else f"✘ {fmt}: {problem}"
+                 for fmt, path, problem in self.results]
         if error:
             lines.append(f"✘ {error}")
         self.status.setText("\n".join(lines))
+
+    def _checked(self, fmt: str) -> str:
+        if fmt not in self.differences:
+            return ""
+        runtime = {"tflite": "LiteRT", "onnx": "onnxruntime"}.get(fmt, fmt)
+        return f" (checked in {runtime}: largest difference {self.differences[fmt]:.1g})"
 
     def _preset_script_choice(self) -> None:
         summary = self.summary

@@ -1,6 +1,6 @@
 """Every export loaded back with the plain library, predicting what the app's model predicts."""
 import csv
-import warnings
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +11,7 @@ from tapedeck.engine.runs.exports import (
     export_run,
     load_run_model,
     save_keras,
+    save_onnx,
     save_savedmodel,
     save_tflite,
 )
@@ -35,15 +36,13 @@ def inputs_and_reference(run_copy):
 
 
 def tflite_predict(path_or_bytes, x):
-    import tensorflow as tf
+    """LiteRT's interpreter, as an app on a phone would load the file (tf.lite.Interpreter is deprecated)."""
+    from ai_edge_litert.interpreter import Interpreter
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # TF 2.21 points to ai_edge_litert, not installed here
-        if isinstance(path_or_bytes, bytes):
-            kwargs = {"model_content": path_or_bytes}
-        else:
-            kwargs = {"model_path": str(path_or_bytes)}
-        interpreter = tf.lite.Interpreter(**kwargs)
+    if isinstance(path_or_bytes, bytes):
+        interpreter = Interpreter(model_content=path_or_bytes)
+    else:
+        interpreter = Interpreter(model_path=str(path_or_bytes))
     index = interpreter.get_input_details()[0]["index"]
     interpreter.resize_tensor_input(index, x.shape)
     interpreter.allocate_tensors()
@@ -85,6 +84,43 @@ def test_tflite_interpreter_agrees(run_copy, inputs_and_reference):
     np.testing.assert_allclose(tflite_predict(result.path, x), reference, atol=1e-4)
 
 
+def onnx_predict(path, x):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def test_onnx_runtime_agrees(run_copy, inputs_and_reference):
+    x, reference = inputs_and_reference
+    result = export_run(run_copy, "onnx")
+    assert result.path == run_copy / "exports" / "model.onnx" and result.bytes > 10_000
+    assert result.max_difference is not None and result.max_difference <= 1e-4
+    np.testing.assert_allclose(onnx_predict(result.path, x), reference, atol=1e-4)
+    assert export_run(run_copy, "tflite").max_difference <= 1e-4
+
+
+def test_an_export_whose_runtime_disagrees_is_not_written(run_copy, tmp_path, monkeypatch):
+    from tapedeck.engine.runs import portable
+
+    real = portable.onnx_predict
+    monkeypatch.setattr(portable, "onnx_predict", lambda content, x: real(content, x) + 0.01)
+    refused = r"the onnx export predicts differently .* above 0\.0001\); it was not written"
+    with pytest.raises(ExportError, match=refused):
+        export_run(run_copy, "onnx", out=tmp_path / "wrong.onnx")
+    assert not (tmp_path / "wrong.onnx").exists()
+
+
+@pytest.mark.parametrize("module, package", [("tf2onnx.convert", "tf2onnx"), ("onnxruntime", "onnxruntime"),
+                                             ("ai_edge_litert.interpreter", "ai-edge-litert")])
+def test_a_missing_runtime_package_is_named(run_copy, tmp_path, monkeypatch, module, package):
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError, as when not installed
+    fmt = "tflite" if "litert" in module else "onnx"
+    with pytest.raises(ExportError, match=f"needs the Python package {package}, which is not installed here; "
+                                          f"install it with: pip install {package}"):
+        export_run(run_copy, fmt, out=tmp_path / f"m.{fmt}")
+
+
 def test_subclassed_model_exports_in_every_format(tmp_path):
     """The registered Model subclass, branches included (the residual preset), through all three formats."""
     import keras
@@ -100,6 +136,7 @@ def test_subclassed_model_exports_in_every_format(tmp_path):
     served = tf.saved_model.load(str(save_savedmodel(model, tmp_path / "served")))
     np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(), reference, atol=1e-5)
     np.testing.assert_allclose(tflite_predict(save_tflite(model, tmp_path / "sub.tflite"), x), reference, atol=1e-4)
+    np.testing.assert_allclose(onnx_predict(save_onnx(model, tmp_path / "sub.onnx"), x), reference, atol=1e-4)
 
 
 def test_script_and_history_exports(run_copy, tmp_path):
@@ -125,7 +162,9 @@ def test_mistakes_are_one_clear_message(run_copy, tmp_path):
     with pytest.raises(ExportError, match="not a run folder"):
         export_run(tmp_path, "keras")
     with pytest.raises(ExportError, match="expected one of keras"):
-        export_run(run_copy, "onnx")
+        export_run(run_copy, "pytorch")
+    with pytest.raises(ExportError, match=r"onnx export must end in \.onnx"):
+        export_run(run_copy, "onnx", out=tmp_path / "model.bin")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(ExportError, match="other files in it"):
@@ -172,3 +211,20 @@ def test_augmentation_layers_are_left_out_of_served_models(api, tmp_path):
     served = tf.saved_model.load(str(save_savedmodel(model, tmp_path / "served")))
     np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(), reference, atol=1e-5)
     np.testing.assert_allclose(tflite_predict(save_tflite(model, tmp_path / "m.tflite"), x), reference, atol=1e-4)
+    np.testing.assert_allclose(onnx_predict(save_onnx(model, tmp_path / "m.onnx"), x), reference, atol=1e-4)
+
+
+@pytest.mark.parametrize("api", ["functional", "subclassing"])
+def test_the_wider_catalogue_exports_to_tflite_and_onnx(api, tmp_path):
+    """Every layer type added for issue 15 (RandomCrop centre-crops at inference: kept, not skipped)."""
+    from tapedeck.engine.model.build import build_model
+    from tests.engine.codegen.test_codegen_wide_catalogue import wide_experiment
+
+    experiment = wide_experiment()
+    model = build_model(experiment, (8, 8, 1), api)
+    x = np.random.default_rng(5).random((6, 8, 8, 1), dtype=np.float32)
+    reference = np.asarray(model(x, training=False))
+    np.testing.assert_allclose(tflite_predict(save_tflite(model, tmp_path / "w.tflite", experiment), x),
+                               reference, atol=1e-4)
+    np.testing.assert_allclose(onnx_predict(save_onnx(model, tmp_path / "w.onnx", experiment), x), reference,
+                               atol=1e-4)

@@ -164,7 +164,9 @@ def test_export_dialog_writes_files_that_load_back(qtbot, tmp_path):
     assert np.allclose(keras.models.load_model(paths["keras"][0], compile=False)(x), expected, atol=1e-5)
     served = tf.saved_model.load(paths["savedmodel"][0]).signatures["serving_default"]
     assert np.allclose(list(served(tf.constant(x)).values())[0].numpy(), expected, atol=1e-5)
-    interpreter = tf.lite.Interpreter(model_path=paths["tflite"][0])
+    from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter is deprecated in TF 2.21
+
+    interpreter = Interpreter(model_path=paths["tflite"][0])
     interpreter.allocate_tensors()
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], x[:1])
