@@ -196,6 +196,8 @@ def layer_expression(spec) -> str:
     args += [f"{key}={literal(value)}" for key, value in params.items()]
     if spec.name:
         args.append(f"name={literal(spec.name)}")
+    if not getattr(spec, "trainable", True):
+        args.append("trainable=False")   # frozen: model.trainable_variables leaves its weights out
     return f"layers.{spec.type}({', '.join(args)})"
 
 

@@ -29,6 +29,13 @@ class LayerReport:
     output_shape: tuple | None  # no batch dimension; None when unknown
     params: int | None
     problems: list[str] = field(default_factory=list)
+    frozen: bool = False   # trainable: false, with weights: the table says so
+
+    @property
+    def params_text(self) -> str:
+        if self.params is None:
+            return "?"
+        return f"{self.params:,}" + (" frozen" if self.frozen and self.params else "")
 
 
 @dataclass
@@ -60,8 +67,7 @@ class CheckReport:
                 shape = check_rules.shape_text(layer.output_shape) + (" !" if layer.problems else "")
             else:
                 shape = "error" if layer.problems else "?"
-            params = "?" if layer.params is None else f"{layer.params:,}"
-            rows.append((str(layer.index), layer.name, layer.type, shape, params))
+            rows.append((str(layer.index), layer.name, layer.type, shape, layer.params_text))
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         lines = []
         for row in rows:
@@ -116,6 +122,9 @@ def check(experiment, input_shape, num_classes, api=None) -> CheckReport:
     report.problems += check_rules.training_problems(experiment, num_classes)
 
     shapes, report.trainable, report.non_trainable = _infer(nodes, report.layers, input_shape)
+    if report.trainable == 0 and any(not node.spec.trainable for node in nodes):
+        report.problems.append("every layer with weights is frozen (trainable: false): nothing would learn; "
+                               "unfreeze at least one layer")
     budget = _budget_problem(report)
     if budget is not None:
         report.problems.append(budget)
@@ -157,6 +166,7 @@ def _infer(nodes, layer_reports, input_shape) -> tuple[dict, int, int]:
             continue
         layer_report.output_shape = shape
         layer_report.params = trainable + frozen
+        layer_report.frozen = not node.spec.trainable
         trainable_total += trainable
         frozen_total += frozen
         shapes[node.name] = shape

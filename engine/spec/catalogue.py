@@ -564,6 +564,8 @@ def keras_kwargs(spec, name) -> dict:
         param = kind.param(key)
         kwargs[key] = _to_tuple(value) if isinstance(value, list) and param is not None else value
     kwargs["name"] = name
+    if not getattr(spec, "trainable", True):
+        kwargs["trainable"] = False   # Keras's own switch: the weights become non-trainable
     return kwargs
 
 

@@ -73,6 +73,7 @@ class LayerSpec:
     params: dict = field(default_factory=dict)
     name: str | None = None
     inputs: list[str] | None = None
+    trainable: bool = True   # false: the layer's weights stay as they are (frozen) in every loop
 
     def to_dict(self) -> dict:
         result = {"type": self.type}
@@ -80,6 +81,8 @@ class LayerSpec:
             result["name"] = self.name
         if self.inputs is not None:
             result["inputs"] = list(self.inputs)
+        if not self.trainable:
+            result["trainable"] = False
         result.update(_copy.deepcopy(self.params))
         return result
 
@@ -348,8 +351,12 @@ def _read_layer(d, path, problems) -> LayerSpec | None:
                                or not all(isinstance(i, str) and i for i in inputs)):
         problems.append(f"{path}.inputs: expected a non-empty list of earlier layer names, "
                         f"received {shown(inputs)}")
-    params = {k: _copy.deepcopy(v) for k, v in d.items() if k not in ("type", "name", "inputs")}
-    spec = LayerSpec(type=kind, params=params, name=name, inputs=list(inputs) if inputs else None)
+    trainable = d.get("trainable", True)
+    if not isinstance(trainable, bool):
+        problems.append(f"{path}.trainable: expected true or false, received {shown(trainable)}")
+    params = {k: _copy.deepcopy(v) for k, v in d.items() if k not in ("type", "name", "inputs", "trainable")}
+    spec = LayerSpec(type=kind, params=params, name=name, inputs=list(inputs) if inputs else None,
+                     trainable=trainable is not False)
     if isinstance(kind, str):
         problems.extend(catalogue.check_params(spec, path))
     return spec if len(problems) == before else None

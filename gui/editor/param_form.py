@@ -140,6 +140,11 @@ class ParamForm(QWidget):
             source.setToolTip("Which layer feeds this one; pick an earlier layer to start a branch")
             source.activated.connect(lambda _i: self._set_single_input(source.currentText()))
             self._add_row("input from", source)
+        frozen = QCheckBox("train these weights", self._body)
+        frozen.setToolTip("Unticked: the layer is frozen (trainable=False), its weights stay as they are in "
+                          "every loop; the Params column counts them as frozen")
+        frozen.toggled.connect(self._set_trainable)
+        self._add_row("trainable", frozen)
         for param in kind.params:
             editor = self._make_editor(param)
             default = list(param.default) if isinstance(param.default, tuple) else json.dumps(param.default)
@@ -208,6 +213,8 @@ class ParamForm(QWidget):
                     self._fill_merge_inputs(editor, spec)
                 elif key == "input from":
                     self._fill_single_input(editor, spec)
+                elif key == "trainable":
+                    editor.setChecked(spec.trainable)
                 else:
                     param = kind.param(key)
                     self._show_value(editor, param, params.get(key, param.default))
@@ -279,6 +286,15 @@ class ParamForm(QWidget):
         field.setStyleSheet("")
         field.setToolTip(param.help)
         self._set_param(param, value)
+
+    def _set_trainable(self, trainable: bool) -> None:
+        spec = self._spec()
+        if spec is None or spec.trainable == trainable:
+            return
+        experiment = self._document.edited()
+        experiment.model.layers[self._row].trainable = trainable
+        label = spec.name or spec.type
+        self._document.apply(experiment, f"{'Unfreeze' if trainable else 'Freeze'} {label}")
 
     def _set_name(self, text: str) -> None:
         """Rename, and follow the rename in every layer that named the old one as an input."""

@@ -93,7 +93,7 @@ class StackModel(QAbstractTableModel):
             if problems and (layer is None or layer.output_shape is None):
                 return "error"
             return format_shape(layer.output_shape if layer else None)
-        return format_count(layer.params if layer else None)
+        return layer.params_text if layer and layer.params is not None else format_count(None)
 
     # -- drag to reorder -----------------------------------------------------------------
     def flags(self, index):

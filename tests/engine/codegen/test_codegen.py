@@ -381,3 +381,12 @@ def test_fit_with_a_custom_train_step_runs_in_every_api(preset, api, tmp_path, m
     exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert ACCURACY_LINE.match(last), last
+
+
+def test_a_frozen_layer_is_written_with_trainable_false():
+    experiment = _short(load_preset("digits_cnn"))
+    experiment.model.layers[0].trainable = False
+    for api in APIS:
+        text = generate_code(experiment, api, "fit")
+        assert "trainable=False" in text.split("layers.Conv2D(", 1)[1].split("\n", 1)[0]
+        assert text.count("trainable=False") == 1

@@ -401,3 +401,15 @@ def test_two_clippings_at_once_are_refused_by_name():
         Experiment.from_dict({"format": "tapedeck/1",
                               "training": {"gradient_accumulation_steps": 2, "distribute": "mirrored"}})
     assert "cannot accumulate gradients under a tf.distribute strategy" in str(error.value)
+
+
+def test_a_frozen_layer_round_trips_and_a_non_bool_trainable_is_refused():
+    d = {"format": "tapedeck/1", "model": {"api": "sequential", "layers": [
+        {"type": "Flatten"}, {"type": "Dense", "units": 10, "trainable": False}]}}
+    experiment = Experiment.from_dict(d)
+    assert experiment.model.layers[1].trainable is False and "trainable" not in experiment.model.layers[1].params
+    assert experiment.to_dict()["model"]["layers"][1] == {"type": "Dense", "trainable": False, "units": 10}
+    assert "trainable" not in experiment.to_dict()["model"]["layers"][0]
+    d["model"]["layers"][1]["trainable"] = "no"
+    with pytest.raises(ExperimentError, match=r"model.layers\[1\].trainable: expected true or false"):
+        Experiment.from_dict(d)

@@ -237,3 +237,33 @@ def test_a_custom_train_step_trains_like_fit_and_shows_its_gradients(tmp_path):
 def test_step_in_a_custom_train_step_sees_the_gradients(tmp_path):
     inspected = _step_run(tmp_path, loop="train_step").of(StepInspected)[0]
     assert inspected.gradients_visible and all(layer.grad_norm > 0 for layer in inspected.layers)
+
+
+@pytest.mark.parametrize("loop", ["fit", "tape", "train_step"])
+def test_a_frozen_layer_stays_bit_identical_in_every_loop(tmp_path, loop):
+    import keras
+
+    layers = [dict(layer) for layer in NO_DROPOUT]
+    layers[1]["trainable"] = False       # the hidden Dense layer
+    weights = {}
+    for name, rate in (("trained", 0.05), ("untouched", 1e-12)):
+        exp = experiment(layers=layers, data={"limit": 200}, loop=loop, optimizer="sgd", learning_rate=rate)
+        run_dir = run(exp, Recorder(), runs_dir=str(tmp_path / name))
+        model = keras.models.load_model(Path(run_dir) / "model.keras")
+        weights[name] = {w.path: np.asarray(w) for w in model.weights}
+    hidden = [path for path in weights["trained"] if path.startswith("hidden/")]
+    assert hidden and all(np.array_equal(weights["trained"][p], weights["untouched"][p]) for p in hidden)
+    assert not np.allclose(weights["trained"]["out/kernel"], weights["untouched"]["out/kernel"])
+
+
+def test_the_check_counts_frozen_weights_and_refuses_a_stack_with_nothing_to_train():
+    from tapedeck.engine.model.check import check
+
+    layers = [dict(layer) for layer in NO_DROPOUT]
+    layers[1]["trainable"] = False
+    report = check(experiment(layers=layers), (8, 8, 1), 10)
+    assert report.ok and report.non_trainable == 64 * 16 + 16 and report.trainable == 16 * 10 + 10
+    assert "1,040 frozen" in report.format_table()
+    layers[2]["trainable"] = False
+    report = check(experiment(layers=layers), (8, 8, 1), 10)
+    assert not report.ok and any("nothing would learn" in p for p in report.problems)

@@ -1,0 +1,23 @@
+"""Freezing a layer from the parameter form: the experiment, the undo stack and the layer table."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+
+def test_untick_train_these_weights_freezes_the_layer(qtbot, make_window):
+    window = make_window()
+    row = next(i for i, layer in enumerate(window.document.experiment.model.layers) if layer.type == "Dense")
+    window.editor.select_row(row)
+    window.form.show_row(row)
+    box = window.form.editors["trainable"]
+    assert box.isChecked()
+    box.setChecked(False)
+    assert window.document.experiment.model.layers[row].trainable is False
+    qtbot.waitUntil(lambda: window.checker.report is not None and window.checker.report.layers[row].frozen,
+                    timeout=30_000)
+    assert window.checker.report.layers[row].params_text.endswith("frozen")
+    window.document.undo_stack.undo()
+    assert window.document.experiment.model.layers[row].trainable is True
