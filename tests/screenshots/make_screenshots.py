@@ -1,6 +1,7 @@
 """Grab every tab of the window after a short real run (offscreen, 1280x800), to look at them.
 
-    QT_QPA_PLATFORM=offscreen python tests/gui/make_screenshots.py OUT_DIR [--readme docs/screenshot.png]
+    QT_QPA_PLATFORM=offscreen python tests/screenshots/make_screenshots.py OUT_DIR [--readme docs/screenshot.png]
+        [--step-readme docs/screenshot-step.png]
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--readme", help="also save the Training tab here")
+    parser.add_argument("--step-readme", help="also save the Inside the step tab here")
     parser.add_argument("--epochs", type=int, default=6)
     args = parser.parse_args()
     out = Path(args.out)
@@ -46,8 +48,9 @@ def main() -> int:
     window.train()
     until(lambda: not window.controller.running, 300)
     until(lambda: False, 0.3)
-    for index, name in enumerate(("training", "predictions", "code", "model")):
-        window.tabs.setCurrentIndex(index)
+    tabs = (window.training, window.predictions, window.code, window.model_view)
+    for index, (tab, name) in enumerate(zip(tabs, ("training", "predictions", "code", "model"))):
+        window.tabs.setCurrentWidget(tab)
         until(lambda: False, 0.2)
         window.grab().save(str(out / f"{index}_{name}.png"))
         if index == 0 and args.readme:
@@ -65,7 +68,7 @@ def main() -> int:
     window.close()
 
     residual = window_for("digits_residual")
-    residual.tabs.setCurrentIndex(3)
+    residual.tabs.setCurrentWidget(residual.model_view)
     residual.editor.select_row(3)
     residual.selectors.choose_api("sequential")      # refused: shows the engine's message
     until(lambda: False, 0.3)
@@ -73,9 +76,29 @@ def main() -> int:
     residual.editor.add_layer("Conv2D", row=6)       # after Flatten: a marked row
     residual.checker.refresh()
     until(lambda: False, 0.3)
-    residual.tabs.setCurrentIndex(0)
+    residual.tabs.setCurrentWidget(residual.training)
     residual.grab().save(str(out / "6_problem.png"))
     residual.close()
+
+    stepped = window_for("digits_cnn")               # the GradientTape loop, taken apart
+    stepped.selectors.choose_loop("tape")
+    edited = stepped.document.edited()
+    edited.training.inspect_every = 5
+    stepped.document.apply(edited, "inspect every 5")
+    stepped.step()
+    until(lambda: stepped.step_panel.inspected is not None and stepped.controller.paused)
+    stepped.train()
+    until(lambda: len(stepped.step_panel.history.get("dense", [])) > 24)
+    stepped.toggle_pause()
+    stepped.step()
+    until(lambda: stepped.step_panel.inspected.step > 1 and stepped.controller.paused)
+    until(lambda: False, 0.5)
+    stepped.grab().save(str(out / "9_inside_the_step.png"))
+    if args.step_readme:
+        stepped.grab().save(args.step_readme)
+    stepped.stop()
+    until(lambda: not stepped.controller.running)
+    stepped.close()
     print(f"screenshots in {out}")
     return 0
 
