@@ -269,7 +269,7 @@ _TYPES = (
     _global_pool("GlobalAveragePooling2D"),
     _global_pool("GlobalMaxPooling2D"),
     # resizing (no weights: the image's height and width change)
-    LayerType("UpSampling2D", "resizing", "repeats rows and columns: height and width grow by size", (
+    LayerType("UpSampling2D", "resizing", "upsamples by repeating rows and columns: height and width grow by size", (
         Param("size", "int_or_pair", 2, "upsampling factor (int, or [rows, cols])", min=1),
         Param("interpolation", "choice", "nearest", "how new pixels are filled",
               choices=("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"))), spatial=True),

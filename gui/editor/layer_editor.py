@@ -1,5 +1,6 @@
-"""The layer stack dock: the table of layers, a grouped palette to add from, and the edits
-(add after the selection, remove, duplicate, move, drag). Every edit is one undo step.
+"""The layer stack dock: the table of layers, a grouped palette with a search box to add from
+(``layer_palette``), and the edits (add after the selection, remove, duplicate, move, drag). Every edit
+is one undo step.
 """
 from __future__ import annotations
 
@@ -16,20 +17,16 @@ from PySide6.QtWidgets import (
     QToolButton,
     QVBoxLayout,
     QWidget,
+    QWidgetAction,
 )
 
-from tapedeck.engine.spec.catalogue import CATALOGUE, GROUPS, layer_type
+from tapedeck.engine.spec.catalogue import layer_type
 from tapedeck.engine.spec.experiment import LayerSpec
 from tapedeck.engine.text import format_count
+from tapedeck.gui.editor.layer_palette import LayerPalette, palette_groups
 from tapedeck.gui.editor.stack_model import StackModel
 
-
-def palette_groups() -> dict[str, list[str]]:
-    """Layer types by group, in the catalogue's group order."""
-    groups: dict[str, list[str]] = {group: [] for group in GROUPS}
-    for name, kind in CATALOGUE.items():
-        groups.setdefault(kind.group, []).append(name)
-    return {group: names for group, names in groups.items() if names}
+__all__ = ["LayerEditor", "new_layer", "palette_groups"]
 
 
 def new_layer(type_name: str, earlier_names: list[str]) -> LayerSpec:
@@ -138,15 +135,23 @@ class LayerEditor(QWidget):
             self.addAction(action)
 
     def _palette_menu(self) -> QMenu:
+        """A popup holding the searchable palette; it opens with an empty search, focused for typing."""
         menu = QMenu(self)
-        for group, names in palette_groups().items():
-            sub = menu.addMenu(group.capitalize())
-            for name in names:
-                action = sub.addAction(name)
-                action.setToolTip(CATALOGUE[name].help)
-                action.setStatusTip(f"{name}: {CATALOGUE[name].help}")
-                action.triggered.connect(lambda _checked=False, n=name: self.add_layer(n))
-            sub.setToolTipsVisible(True)
+        self.palette_widget = LayerPalette(menu)
+        holder = QWidgetAction(menu)
+        holder.setDefaultWidget(self.palette_widget)
+        menu.addAction(holder)
+
+        def chosen(name: str) -> None:
+            menu.close()
+            self.add_layer(name)
+
+        def opening() -> None:
+            self.palette_widget.reset()
+            self.palette_widget.search.setFocus()
+
+        self.palette_widget.chosen.connect(chosen)
+        menu.aboutToShow.connect(opening)
         return menu
 
     @property
