@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tapedeck.engine.codegen.data import data_code, literal
 from tapedeck.engine.codegen.training import fit_code, tape_code, train_step_code
@@ -155,6 +155,7 @@ class ModelParts:
 
     class_text: str
     build_text: str
+    multipliers: dict = field(default_factory=dict)   # layer name → learning-rate multiplier (≠ 1)
 
 
 def _nodes(experiment, api):
@@ -178,13 +179,21 @@ def _unknown_type(node):
 
 def _model_parts(nodes, api) -> ModelParts:
     if api == "sequential":
-        return ModelParts("", _sequential(nodes))
-    if api == "functional":
-        return ModelParts("", _functional(nodes))
-    return _subclassing(nodes)
+        parts = ModelParts("", _sequential(nodes))
+    elif api == "functional":
+        parts = ModelParts("", _functional(nodes))
+    else:
+        parts = _subclassing(nodes)
+    parts.multipliers = {node.name: node.spec.lr_multiplier for node in nodes if node.spec.lr_multiplier != 1.0}
+    return parts
 
 
-def layer_expression(spec) -> str:
+def _expression(node) -> str:
+    """A layer with a learning-rate multiplier is named in the script: the step finds it by name."""
+    return layer_expression(node.spec, node.name if node.spec.lr_multiplier != 1.0 else None)
+
+
+def layer_expression(spec, name: str | None = None) -> str:
     """``layers.Conv2D(32, 3, activation="relu", name="c1")``: required arguments first and
     positional where the tutorial writes them so, the rest as keywords, defaults left out."""
     params = catalogue.non_default_params(spec)
@@ -194,8 +203,8 @@ def layer_expression(spec) -> str:
             break
         args.append(literal(params.pop(key)))
     args += [f"{key}={literal(value)}" for key, value in params.items()]
-    if spec.name:
-        args.append(f"name={literal(spec.name)}")
+    if spec.name or name:
+        args.append(f"name={literal(spec.name or name)}")
     if not getattr(spec, "trainable", True):
         args.append("trainable=False")   # frozen: model.trainable_variables leaves its weights out
     return f"layers.{spec.type}({', '.join(args)})"
@@ -203,7 +212,7 @@ def layer_expression(spec) -> str:
 
 def _sequential(nodes) -> str:
     lines = ["model = keras.Sequential(", "    [", "        keras.Input(shape=input_shape),"]
-    lines += [f"        {layer_expression(node.spec)}," for node in nodes]
+    lines += [f"        {_expression(node)}," for node in nodes]
     lines += ["    ]", ")"]
     return "\n".join(lines)
 
@@ -250,7 +259,7 @@ def _functional(nodes) -> str:
     for node in nodes:
         args = [names[ref] for ref in node.inputs]
         argument = f"[{', '.join(args)}]" if len(args) > 1 else args[0]
-        lines.append(f"{names[node.name]} = {layer_expression(node.spec)}({argument})")
+        lines.append(f"{names[node.name]} = {_expression(node)}({argument})")
     lines.append("model = keras.Model(inputs=inputs, outputs=outputs)")
     return "\n".join(lines)
 
@@ -263,7 +272,7 @@ def _subclassing(nodes) -> ModelParts:
     names = _variables(nodes, {"self", "training", "inputs", "outputs", "x"})
     training = any(node.spec.type in TRAINING_AWARE for node in nodes)
     init = ["class MyModel(keras.Model):", "    def __init__(self):", "        super().__init__()"]
-    init += [f"        self.{attributes[node.name]} = {layer_expression(node.spec)}" for node in nodes]
+    init += [f"        self.{attributes[node.name]} = {_expression(node)}" for node in nodes]
     signature = "self, inputs, training=False" if training else "self, inputs"
     call = ["", f"    def call({signature}):"]
     for node in nodes:

@@ -271,6 +271,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
         objects += [f"# Create the weights now (one call on one example){where}",
                     'model(np.zeros((1, *input_shape), dtype="float32"))']
     objects += optimizer_lines(training, clipping=False, accumulation=False)
+    objects += _multiplier_table(model.multipliers)
     if distributed and training.gradient_accumulation_steps > 1:
         objects[-1] = objects[-1][:-1] + f", gradient_accumulation_steps={training.gradient_accumulation_steps})"
     if accumulate:
@@ -302,7 +303,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
     parts = ["\n".join(data), section("Model"), _model_block(model, distributed, [""] + objects)
              if distributed else _model_block(model, False, []) + "\n\n" + "\n".join(objects)]
     parts.append(section("Training"))
-    parts.append(_steps(distributed, training.execution, training, accumulate))
+    parts.append(_steps(distributed, training.execution, training, accumulate, model.multipliers))
     parts.append(_epoch_loop(training, has_validation, distributed))
     parts.append("\n".join([
         section("Evaluation"),
@@ -342,9 +343,28 @@ def _apply_lines(accumulate: bool) -> str:
             "    tf.cond(batches_seen % accumulation_steps == 0, apply_accumulated, lambda: None)\n")
 
 
-def _steps(distributed: bool, execution: str = "graph", training=None, accumulate: bool = False) -> str:
+def _multiplier_lines(multipliers: dict, indent: str, owner: str) -> str:
+    """Scale each layer's gradients by its learning-rate multiplier, found by the layer's name
+    (a variable's path reads ``model/layer/kernel``)."""
+    if not multipliers:
+        return ""
+    return (f"{indent}# Per-layer learning rates: each layer's gradients times its multiplier.\n"
+            f"{indent}gradients = [g * LR_MULTIPLIERS.get(v.path.split(\"/\")[-2], 1.0)\n"
+            f"{indent}             for g, v in zip(gradients, {owner}.trainable_variables)]\n")
+
+
+def _multiplier_table(multipliers: dict) -> list[str]:
+    if not multipliers:
+        return []
+    pairs = ", ".join(f"{name!r}: {_number(float(value))}" for name, value in multipliers.items())
+    return ["# Layers that learn at the learning rate times a factor.", f"LR_MULTIPLIERS = {{{pairs}}}"]
+
+
+def _steps(distributed: bool, execution: str = "graph", training=None, accumulate: bool = False,
+           multipliers: dict | None = None) -> str:
     decorator = "" if distributed else _decorator(execution)
     clip = _clip_lines(training, "    ") if training is not None else ""
+    clip += _multiplier_lines(multipliers or {}, "    ", "model")
     if distributed:
         loss_lines = ("        per_example_loss = loss_object(labels, predictions)\n"
                       "        # Divide by the global batch size, not this replica's share of it.\n"
@@ -485,7 +505,8 @@ def train_step_code(training, has_validation: bool, model, api: str) -> Training
     keras.Model for those APIs, one more method of the subclass for subclassing."""
     import dataclasses
 
-    step = TRAIN_STEP.format(clip=_clip_lines(training, " " * 8))
+    step = TRAIN_STEP.format(clip=_clip_lines(training, " " * 8)
+                             + _multiplier_lines(model.multipliers, " " * 8, "self"))
     if api == "subclassing":
         model = dataclasses.replace(model, class_text=model.class_text + "\n\n" + step)
     else:
@@ -494,5 +515,7 @@ def train_step_code(training, has_validation: bool, model, api: str) -> Training
         build = model.build_text.replace(f"model = {base}(", f"model = {name}(", 1)
         model = dataclasses.replace(model, class_text=header + step, build_text=build)
     code = fit_code(training, has_validation, model, api, written_clipping=True)
+    if model.multipliers:
+        code.text = "\n".join(_multiplier_table(model.multipliers)) + "\n\n" + code.text
     code.imports.add("tf")
     return code

@@ -215,6 +215,10 @@ def training_problems(experiment, num_classes) -> list[str]:
     if loss == SPARSE_LOSS and labels == "one_hot":
         problems.append(f"training.loss {SPARSE_LOSS} expects integer class labels, but data.labels is "
                         f"one_hot; set data.labels to sparse, or training.loss to {ONE_HOT_LOSS}.")
+    scaled = [spec.name or spec.type for spec in experiment.model.layers if spec.lr_multiplier != 1.0]
+    if scaled and experiment.training.loop == "fit":
+        problems.append(f"lr_multiplier on {', '.join(scaled)}: model.fit applies one learning rate to every "
+                        f"layer; choose the GradientTape loop or a custom train_step, or set it back to 1")
     if loss == ONE_HOT_LOSS and labels == "sparse":
         problems.append(f"training.loss {ONE_HOT_LOSS} expects one-hot labels, but data.labels is sparse "
                         f"(integer labels); set training.loss to {SPARSE_LOSS}, or data.labels to "

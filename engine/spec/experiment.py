@@ -74,6 +74,7 @@ class LayerSpec:
     name: str | None = None
     inputs: list[str] | None = None
     trainable: bool = True   # false: the layer's weights stay as they are (frozen) in every loop
+    lr_multiplier: float = 1.0   # this layer learns at lr × multiplier (GradientTape loop and train_step)
 
     def to_dict(self) -> dict:
         result = {"type": self.type}
@@ -83,6 +84,8 @@ class LayerSpec:
             result["inputs"] = list(self.inputs)
         if not self.trainable:
             result["trainable"] = False
+        if self.lr_multiplier != 1.0:
+            result["lr_multiplier"] = self.lr_multiplier
         result.update(_copy.deepcopy(self.params))
         return result
 
@@ -332,6 +335,10 @@ def _read_section(cls, rules, d, path, problems):
     return cls(**values)
 
 
+# A layer entry's own keys; everything else in it is a Keras constructor argument.
+LAYER_KEYS = ("type", "name", "inputs", "trainable", "lr_multiplier")
+
+
 def _read_layer(d, path, problems) -> LayerSpec | None:
     if not isinstance(d, dict):
         problems.append(f"{path}: expected a layer object {{\"type\": ...}}, received {shown(d)}")
@@ -354,9 +361,13 @@ def _read_layer(d, path, problems) -> LayerSpec | None:
     trainable = d.get("trainable", True)
     if not isinstance(trainable, bool):
         problems.append(f"{path}.trainable: expected true or false, received {shown(trainable)}")
-    params = {k: _copy.deepcopy(v) for k, v in d.items() if k not in ("type", "name", "inputs", "trainable")}
+    multiplier = d.get("lr_multiplier", 1.0)
+    expected = _float(0.0, lo_open=True)(multiplier)
+    if expected:
+        problems.append(f"{path}.lr_multiplier: expected {expected}, received {shown(multiplier)}")
+    params = {k: _copy.deepcopy(v) for k, v in d.items() if k not in LAYER_KEYS}
     spec = LayerSpec(type=kind, params=params, name=name, inputs=list(inputs) if inputs else None,
-                     trainable=trainable is not False)
+                     trainable=trainable is not False, lr_multiplier=float(multiplier) if not expected else 1.0)
     if isinstance(kind, str):
         problems.extend(catalogue.check_params(spec, path))
     return spec if len(problems) == before else None

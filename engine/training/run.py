@@ -311,6 +311,11 @@ class _Session:
         return StepClock(self.emit, training.execution, traces,
                          1 if training.loop == "tape" else int(training.steps_per_execution))
 
+    def _scales(self, model):
+        from tapedeck.engine.training.multipliers import layer_multipliers, variable_scales
+
+        return variable_scales(model.trainable_variables, layer_multipliers(self.experiment))
+
     def _divergence_cause(self) -> str:
         """Which layer went first, where the loop can see gradients (tape, train_step); fit cannot."""
         source = self._tape_loop or self._gradient_source
@@ -415,7 +420,7 @@ class _Session:
             if training.loop == "train_step":
                 from tapedeck.engine.training.train_step import bind_train_step
 
-                self._probe = bind_train_step(model)
+                self._probe = bind_train_step(model, self._scales(model))
         return model, optimizer
 
     def _tape(self, model, optimizer, strategy, data, callbacks, epochs, initial_epoch):
@@ -430,7 +435,7 @@ class _Session:
         loop = TapeLoop(model, optimizer, make_loss(training, reduction=None),
                         lambda name: make_accuracy(training, name), strategy,
                         int(training.batch_size), execution=training.execution, inspector=self.inspector,
-                        probabilities=probability_converter(training))
+                        probabilities=probability_converter(training), scales=self._scales(model))
         self._tape_loop = loop
         callback_list = keras.callbacks.CallbackList(
             callbacks, model=model, epochs=epochs, steps=math.ceil(len(data.x_train) / training.batch_size),

@@ -26,7 +26,7 @@ __all__ = ["TapeLoop"]
 
 class TapeLoop:
     def __init__(self, model, optimizer, loss_fn, make_accuracy, strategy, batch_size: int,
-                 execution: str = "graph", inspector=None, probabilities=None):
+                 execution: str = "graph", inspector=None, probabilities=None, scales=None):
         """``loss_fn`` gives per-example losses (``reduction=None``); built inside ``strategy.scope()``.
         ``probabilities(outputs)`` turns model outputs into class probabilities (for a full inspection)."""
         import keras
@@ -41,6 +41,7 @@ class TapeLoop:
         self.execution = execution
         self.inspector = inspector
         self.probabilities = probabilities
+        self.scales = scales   # per-variable learning-rate multipliers, or None
         self.traces = {"train": 0, "validation": 0, "inspect": 0}
         self.recent: deque = deque(maxlen=4)   # (global step, per-variable sum g²) of the last steps
         if inspector is not None:
@@ -98,7 +99,7 @@ class TapeLoop:
             loss += tf.nn.scale_regularization_loss(regularization)
         gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
                      for g, v in zip(tape.gradient(loss, variables), variables)]
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.optimizer.apply_gradients(zip(_scaled(gradients, self.scales), variables))
         weight = tf.cast(count, "float32")
         batch_loss = tf.reduce_mean(per_example) + regularization
         self.loss_metric.update_state(batch_loss, sample_weight=weight)
@@ -246,3 +247,10 @@ class TapeLoop:
                 break
         callbacks.on_test_end(logs)
         return {f"val_{name}": float(np.asarray(value)) for name, value in logs.items()}
+
+
+def _scaled(gradients, scales):
+    """Each layer's gradients times its learning-rate multiplier (the inspector keeps the raw ones)."""
+    if scales is None:
+        return gradients
+    return [g if scale == 1.0 else g * scale for g, scale in zip(gradients, scales)]

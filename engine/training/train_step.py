@@ -19,11 +19,12 @@ __all__ = ["bind_train_step", "PROBE_COLUMNS"]
 PROBE_COLUMNS = ("grad_sq", "zeros", "nonfinite")   # per trainable variable, for the last step
 
 
-def bind_train_step(model):
+def bind_train_step(model, scales=None):
     """Give ``model`` a custom ``train_step``; returns the probe variable (one row per trainable variable).
 
     Call inside the strategy's scope, after ``compile`` (the probe is then created where the
     model's variables live; under several replicas it keeps the first replica's figures).
+    ``scales``: per-variable learning-rate multipliers (``engine.training.multipliers``), or None.
     """
     import tensorflow as tf
 
@@ -39,6 +40,8 @@ def bind_train_step(model):
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred)
         gradients = tape.gradient(loss, self.trainable_variables)   # the chain rule, layer by layer
         probe.assign(_figures(gradients, self.trainable_variables))
+        if scales is not None:   # per-layer learning-rate multipliers
+            gradients = [g if s == 1.0 else g * s for g, s in zip(gradients, scales)]
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))   # the update
         for metric in self.metrics:
             if metric.name == "loss":

@@ -148,6 +148,14 @@ class ParamForm(QWidget):
                           "every loop; the Params column counts them as frozen")
         frozen.toggled.connect(self._set_trainable)
         self._add_row("trainable", frozen)
+        multiplier = QDoubleSpinBox(self._body)
+        multiplier.setRange(0.001, 100.0)
+        multiplier.setDecimals(3)
+        multiplier.setSingleStep(0.1)
+        multiplier.setToolTip("This layer learns at the learning rate times this factor (GradientTape loop or "
+                              "custom train_step: its gradients are scaled before the update)")
+        multiplier.valueChanged.connect(self._set_multiplier)
+        self._add_row("learning rate ×", multiplier)
         for param in kind.params:
             editor = self._make_editor(param)
             default = list(param.default) if isinstance(param.default, tuple) else json.dumps(param.default)
@@ -218,6 +226,8 @@ class ParamForm(QWidget):
                     self._fill_single_input(editor, spec)
                 elif key == "trainable":
                     editor.setChecked(spec.trainable)
+                elif key == "learning rate ×":
+                    editor.setValue(spec.lr_multiplier)
                 else:
                     param = kind.param(key)
                     self._show_value(editor, param, params.get(key, param.default))
@@ -298,6 +308,16 @@ class ParamForm(QWidget):
         experiment.model.layers[self._row].trainable = trainable
         label = spec.name or spec.type
         self._document.apply(experiment, f"{'Unfreeze' if trainable else 'Freeze'} {label}")
+
+    def _set_multiplier(self, value: float) -> None:
+        spec = self._spec()
+        value = round(float(value), 3)
+        if spec is None or spec.lr_multiplier == value:
+            return
+        experiment = self._document.edited()
+        experiment.model.layers[self._row].lr_multiplier = value
+        self._document.apply(experiment, f"Learning rate × {value:g} for {spec.name or spec.type}",
+                             merge_key=f"lr_multiplier.{self._row}")
 
     def _set_name(self, text: str) -> None:
         """Rename, and follow the rename in every layer that named the old one as an input."""

@@ -390,3 +390,15 @@ def test_a_frozen_layer_is_written_with_trainable_false():
         text = generate_code(experiment, api, "fit")
         assert "trainable=False" in text.split("layers.Conv2D(", 1)[1].split("\n", 1)[0]
         assert text.count("trainable=False") == 1
+
+
+@pytest.mark.parametrize("loop", ["tape", "train_step"])
+def test_learning_rate_multipliers_are_written_out_and_run(loop, tmp_path, monkeypatch, capsys):
+    experiment = _short(load_preset("digits_cnn"))
+    experiment.model.layers[4].lr_multiplier = 0.1     # the hidden Dense
+    experiment.training.loop = loop
+    text = generate_code(experiment, "subclassing")
+    assert "LR_MULTIPLIERS = {'dense': 0.1}" in text and 'name="dense"' in text
+    monkeypatch.chdir(tmp_path)
+    exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
+    assert ACCURACY_LINE.match(capsys.readouterr().out.strip().splitlines()[-1])

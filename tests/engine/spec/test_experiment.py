@@ -413,3 +413,14 @@ def test_a_frozen_layer_round_trips_and_a_non_bool_trainable_is_refused():
     d["model"]["layers"][1]["trainable"] = "no"
     with pytest.raises(ExperimentError, match=r"model.layers\[1\].trainable: expected true or false"):
         Experiment.from_dict(d)
+
+
+def test_a_learning_rate_multiplier_round_trips_and_must_be_positive():
+    d = {"format": "tapedeck/1", "training": {"loop": "tape"}, "model": {"api": "sequential", "layers": [
+        {"type": "Flatten"}, {"type": "Dense", "units": 10, "lr_multiplier": 0.1}]}}
+    experiment = Experiment.from_dict(d)
+    assert experiment.model.layers[1].lr_multiplier == 0.1 and "lr_multiplier" not in experiment.model.layers[1].params
+    assert experiment.to_dict()["model"]["layers"][1] == {"type": "Dense", "lr_multiplier": 0.1, "units": 10}
+    d["model"]["layers"][1]["lr_multiplier"] = 0
+    with pytest.raises(ExperimentError, match=r"model.layers\[1\].lr_multiplier: expected a number > 0, received 0"):
+        Experiment.from_dict(d)

@@ -267,3 +267,25 @@ def test_the_check_counts_frozen_weights_and_refuses_a_stack_with_nothing_to_tra
     layers[2]["trainable"] = False
     report = check(experiment(layers=layers), (8, 8, 1), 10)
     assert not report.ok and any("nothing would learn" in p for p in report.problems)
+
+
+@pytest.mark.parametrize("loop", ["tape", "train_step"])
+def test_a_learning_rate_multiplier_scales_that_layers_update(tmp_path, loop):
+    """Plain SGD: the hidden layer moves by lr × 0.5 × its gradient, the output layer by lr × its gradient."""
+    layers = [dict(layer) for layer in NO_DROPOUT]
+    layers[1]["lr_multiplier"] = 0.5
+    inspected = _step_run(tmp_path, layers=layers, loop=loop, optimizer="sgd", learning_rate=0.05).of(StepInspected)[0]
+    by_layer = {layer.name: layer for layer in inspected.layers}
+    for name, factor in (("hidden", 0.5), ("out", 1.0)):
+        layer = by_layer[name]
+        assert layer.update_ratio == pytest.approx(0.05 * factor * layer.grad_norm / layer.weight_norm, rel=1e-3)
+
+
+def test_the_check_refuses_a_multiplier_with_plain_fit():
+    from tapedeck.engine.model.check import check
+
+    layers = [dict(layer) for layer in NO_DROPOUT]
+    layers[1]["lr_multiplier"] = 0.1
+    assert check(experiment(layers=layers, loop="tape"), (8, 8, 1), 10).ok
+    report = check(experiment(layers=layers, loop="fit"), (8, 8, 1), 10)
+    assert any("lr_multiplier on hidden: model.fit applies one learning rate" in p for p in report.problems)
