@@ -253,8 +253,9 @@ class _Session:
             self._gradient_source = WeightInspectCallback(self.inspector, steps_per_epoch, self._probe)
             callbacks.insert(1, self._gradient_source)
         callbacks += keras_callbacks
-        if training.tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(folder.tensorboard_dir), write_graph=False))
+        if training.tensorboard:   # histogram_freq: weight histograms each epoch
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(folder.tensorboard_dir), write_graph=False,
+                                                         histogram_freq=1))
         callbacks.append(CheckpointCallback(folder, state))
 
         epochs = int(training.epochs)
@@ -310,6 +311,15 @@ class _Session:
             traces = lambda: counts["train"]  # noqa: E731
         return StepClock(self.emit, training.execution, traces,
                          1 if training.loop == "tape" else int(training.steps_per_execution))
+
+    def _gradient_writer(self, strategy):
+        """TensorBoard logging on, one replica: the inspected steps' gradient and weight histograms
+        (TF2's fit dropped write_grads; the tape loop holds the gradients, so it writes them)."""
+        if not self.experiment.training.tensorboard or strategy.num_replicas_in_sync != 1:
+            return None
+        import tensorflow as tf
+
+        return tf.summary.create_file_writer(str(self.folder.tensorboard_dir / "gradients"))
 
     def _scales(self, model):
         from tapedeck.engine.training.multipliers import layer_multipliers, variable_scales
@@ -435,7 +445,8 @@ class _Session:
         loop = TapeLoop(model, optimizer, make_loss(training, reduction=None),
                         lambda name: make_accuracy(training, name), strategy,
                         int(training.batch_size), execution=training.execution, inspector=self.inspector,
-                        probabilities=probability_converter(training), scales=self._scales(model))
+                        probabilities=probability_converter(training), scales=self._scales(model),
+                        summaries=self._gradient_writer(strategy))
         self._tape_loop = loop
         callback_list = keras.callbacks.CallbackList(
             callbacks, model=model, epochs=epochs, steps=math.ceil(len(data.x_train) / training.batch_size),

@@ -26,7 +26,7 @@ __all__ = ["TapeLoop"]
 
 class TapeLoop:
     def __init__(self, model, optimizer, loss_fn, make_accuracy, strategy, batch_size: int,
-                 execution: str = "graph", inspector=None, probabilities=None, scales=None):
+                 execution: str = "graph", inspector=None, probabilities=None, scales=None, summaries=None):
         """``loss_fn`` gives per-example losses (``reduction=None``); built inside ``strategy.scope()``.
         ``probabilities(outputs)`` turns model outputs into class probabilities (for a full inspection)."""
         import keras
@@ -42,6 +42,7 @@ class TapeLoop:
         self.inspector = inspector
         self.probabilities = probabilities
         self.scales = scales   # per-variable learning-rate multipliers, or None
+        self.summaries = summaries   # a tf.summary writer for gradient histograms, or None
         self.traces = {"train": 0, "validation": 0, "inspect": 0}
         self.recent: deque = deque(maxlen=4)   # (global step, per-variable sum g²) of the last steps
         if inspector is not None:
@@ -107,6 +108,8 @@ class TapeLoop:
         squares = [tf.reduce_sum(tf.square(tf.cast(g, "float32"))) for g in gradients]
         if not inspect:
             return tf.stack(squares), batch_loss
+        if self.summaries is not None:
+            self._histograms(gradients, variables)
         rows = []
         for g, square, b, v in zip(gradients, squares, before, variables):
             g, b, after = tf.cast(g, "float32"), tf.cast(b, "float32"), tf.cast(v.value, "float32")
@@ -119,6 +122,14 @@ class TapeLoop:
                 tf.cast(tf.math.count_nonzero(tf.logical_not(tf.math.is_finite(g))), "float32"),
             ]))
         return tf.stack(rows), batch_loss
+
+    def _histograms(self, gradients, variables) -> None:
+        import tensorflow as tf
+
+        with self.summaries.as_default(step=self.optimizer.iterations):
+            for gradient, variable in zip(gradients, variables):
+                tf.summary.histogram(f"gradients/{variable.path}", gradient)
+                tf.summary.histogram(f"weights/{variable.path}", variable.value)
 
     def _validation_replica(self, x, y):
         import tensorflow as tf

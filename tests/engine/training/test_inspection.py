@@ -289,3 +289,15 @@ def test_the_check_refuses_a_multiplier_with_plain_fit():
     assert check(experiment(layers=layers, loop="tape"), (8, 8, 1), 10).ok
     report = check(experiment(layers=layers, loop="fit"), (8, 8, 1), 10)
     assert any("lr_multiplier on hidden: model.fit applies one learning rate" in p for p in report.problems)
+
+
+def test_tensorboard_gets_gradient_and_weight_histograms_from_the_tape_loop(tmp_path):
+    import tensorflow as tf
+
+    run_dir = run(experiment(layers=NO_DROPOUT, data={"limit": 200}, batch_size=30, loop="tape", inspect_every=2,
+                             tensorboard=True), Recorder(), runs_dir=str(tmp_path))
+    events = list((Path(run_dir) / "tensorboard" / "gradients").glob("events.out.tfevents.*"))
+    assert events
+    tags = {value.tag for event in tf.compat.v1.train.summary_iterator(str(events[0]))
+            for value in event.summary.value}
+    assert {"gradients/test-run/hidden/kernel", "weights/test-run/out/bias"} <= tags, sorted(tags)[:6]
