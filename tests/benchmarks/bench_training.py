@@ -13,8 +13,9 @@ Also measures stop latency: a stop requested from another thread while training,
 optimizer steps taken after the request and milliseconds until the run's Finished event.
 
 ``--modes`` measures the TF1/TF2 lesson instead: eager, graph and XLA execution in both loops on a
-smaller set (eager runs Python every step), and what the tape loop's gradient recording costs at
-its default interval (inspect_every 25 vs 0), interleaved in rounds like the rest.
+smaller set (eager runs Python every step), what the tape loop's gradient recording costs at its
+default interval (inspect_every 25 vs 0), and fit with a custom train_step against plain fit,
+interleaved in rounds like the rest.
 
     python tests/benchmarks/bench_training.py [--train 12000] [--epochs 3] [--rounds 3]
     python tests/benchmarks/bench_training.py --modes [--train 3000] [--epochs 3] [--rounds 2]
@@ -155,6 +156,7 @@ def execution_modes(exp, runs_dir, rounds: int) -> None:
     ways = {f"{loop} {mode}": (lambda loop=loop, mode=mode: tapedeck(exp, loop, runs_dir, execution=mode))
             for loop in ("fit", "tape") for mode in ("eager", "graph", "xla")}
     ways["tape graph, no recording"] = lambda: tapedeck(exp, "tape", runs_dir, inspect_every=0)
+    ways["train_step graph"] = lambda: tapedeck(exp, "train_step", runs_dir)
     rates: dict = {name: [] for name in ways}
     names = list(ways)
     for round_number in range(1, rounds + 1):
@@ -167,6 +169,8 @@ def execution_modes(exp, runs_dir, rounds: int) -> None:
         eager, graph, xla = (median[f"{loop} {mode}"] for mode in ("eager", "graph", "xla"))
         print(f"{loop}: eager {eager:.0f}/s  graph {graph:.0f}/s  xla {xla:.0f}/s  "
               f"graph/eager {graph / eager:.1f}x  xla/graph {xla / graph:.2f}x")
+    print(f"fit with a custom train_step: {median['train_step graph']:.0f}/s vs fit {median['fit graph']:.0f}/s "
+          f"(ratio {median['train_step graph'] / median['fit graph']:.3f})")
     print(f"gradient recording every 25 steps: tape graph {median['tape graph']:.0f}/s vs "
           f"{median['tape graph, no recording']:.0f}/s without "
           f"(ratio {median['tape graph'] / median['tape graph, no recording']:.3f})")
