@@ -110,11 +110,13 @@ def _functional(nodes, input_shape, name) -> keras.Model:
 
 def _spec_from_dict(entry: dict):
     """A LayerSpec from its flat JSON form (what LayerSpec.to_dict writes)."""
-    from tapedeck.engine.spec.experiment import LayerSpec
+    from tapedeck.engine.spec.experiment import LAYER_KEYS, LayerSpec
 
-    params = {k: v for k, v in entry.items() if k not in ("type", "name", "inputs")}
+    params = {k: v for k, v in entry.items() if k not in LAYER_KEYS}
     return LayerSpec(type=entry["type"], params=params, name=entry.get("name"),
-                     inputs=list(entry["inputs"]) if entry.get("inputs") is not None else None)
+                     inputs=list(entry["inputs"]) if entry.get("inputs") is not None else None,
+                     trainable=entry.get("trainable", True) is not False,
+                     lr_multiplier=float(entry.get("lr_multiplier", 1.0)))
 
 
 @keras.saving.register_keras_serializable(package="tapedeck")

@@ -35,7 +35,9 @@ def _step_run(tmp_path, steps=1, then=None, **training):
     control.step(steps)
     paused = threading.Event()
     recorder = Recorder(on_event=lambda event: paused.set() if isinstance(event, StepInspected) else None)
+    api = training.pop("api", "sequential")
     exp = experiment(layers=training.pop("layers", NO_DROPOUT), data={"limit": 200}, batch_size=16, **training)
+    exp.model.api = api
     worker = threading.Thread(target=run, args=(exp, recorder, control), kwargs={"runs_dir": str(tmp_path)})
     worker.start()
     try:
@@ -239,8 +241,8 @@ def test_step_in_a_custom_train_step_sees_the_gradients(tmp_path):
     assert inspected.gradients_visible and all(layer.grad_norm > 0 for layer in inspected.layers)
 
 
-@pytest.mark.parametrize("loop", ["fit", "tape", "train_step"])
-def test_a_frozen_layer_stays_bit_identical_in_every_loop(tmp_path, loop):
+@pytest.mark.parametrize("loop, api", [("fit", "sequential"), ("tape", "subclassing"), ("train_step", "functional")])
+def test_a_frozen_layer_stays_bit_identical_in_every_loop(tmp_path, loop, api):
     import keras
 
     layers = [dict(layer) for layer in NO_DROPOUT]
@@ -248,9 +250,11 @@ def test_a_frozen_layer_stays_bit_identical_in_every_loop(tmp_path, loop):
     weights = {}
     for name, rate in (("trained", 0.05), ("untouched", 1e-12)):
         exp = experiment(layers=layers, data={"limit": 200}, loop=loop, optimizer="sgd", learning_rate=rate)
+        exp.model.api = api
         run_dir = run(exp, Recorder(), runs_dir=str(tmp_path / name))
         model = keras.models.load_model(Path(run_dir) / "model.keras")
-        weights[name] = {w.path: np.asarray(w) for w in model.weights}
+        # by layer/variable: the model's own name prefixes the paths of a subclassed model
+        weights[name] = {"/".join(w.path.split("/")[-2:]): np.asarray(w) for w in model.weights}
     hidden = [path for path in weights["trained"] if path.startswith("hidden/")]
     assert hidden and all(np.array_equal(weights["trained"][p], weights["untouched"][p]) for p in hidden)
     assert not np.allclose(weights["trained"]["out/kernel"], weights["untouched"]["out/kernel"])
@@ -269,12 +273,14 @@ def test_the_check_counts_frozen_weights_and_refuses_a_stack_with_nothing_to_tra
     assert not report.ok and any("nothing would learn" in p for p in report.problems)
 
 
-@pytest.mark.parametrize("loop", ["tape", "train_step"])
-def test_a_learning_rate_multiplier_scales_that_layers_update(tmp_path, loop):
+@pytest.mark.parametrize("loop, api", [("tape", "subclassing"), ("train_step", "functional")])
+def test_a_learning_rate_multiplier_scales_that_layers_update(tmp_path, loop, api):
     """Plain SGD: the hidden layer moves by lr × 0.5 × its gradient, the output layer by lr × its gradient."""
     layers = [dict(layer) for layer in NO_DROPOUT]
     layers[1]["lr_multiplier"] = 0.5
-    inspected = _step_run(tmp_path, layers=layers, loop=loop, optimizer="sgd", learning_rate=0.05).of(StepInspected)[0]
+    layers[1]["trainable"] = True
+    inspected = _step_run(tmp_path, layers=layers, loop=loop, optimizer="sgd", learning_rate=0.05,
+                          api=api).of(StepInspected)[0]
     by_layer = {layer.name: layer for layer in inspected.layers}
     for name, factor in (("hidden", 0.5), ("out", 1.0)):
         layer = by_layer[name]
