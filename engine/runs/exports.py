@@ -216,6 +216,10 @@ def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint
     api = api or experiment.model.api
     loop = loop or experiment.training.loop
     target = _target(run_dir, fmt, out, api, loop)
+    if fmt in ("tflite", "onnx"):
+        from tapedeck.engine.runs.portable import require_runtimes
+
+        require_runtimes(fmt)   # a missing package is named before the model is loaded and converted
     started = time.perf_counter()
     difference = None
     if fmt == "script":

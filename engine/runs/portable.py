@@ -21,8 +21,8 @@ import numpy as np
 
 from tapedeck.engine.runs.exports import ExportError, quiet
 
-__all__ = ["TOLERANCE", "PROBES", "require", "onnx_bytes", "onnx_predict", "litert_predict", "probe_inputs",
-           "verify"]
+__all__ = ["TOLERANCE", "PROBES", "NEEDS", "require", "require_runtimes", "onnx_bytes", "onnx_predict",
+           "litert_predict", "probe_inputs", "verify"]
 
 TOLERANCE = 1e-4     # largest difference allowed between an export's predictions and the app's model
 PROBES = 8           # inputs each verification predicts
@@ -36,6 +36,20 @@ def require(module: str, package: str, what: str):
     except ImportError:
         raise ExportError(f"{what} needs the Python package {package}, which is not installed here; "
                           f"install it with: pip install {package}") from None
+
+
+# What each checked format needs: (module, pip package, what for).
+NEEDS = {
+    "onnx": (("tf2onnx.convert", "tf2onnx", "ONNX export"),
+             ("onnxruntime", "onnxruntime", "Checking an ONNX export")),
+    "tflite": (("ai_edge_litert.interpreter", "ai-edge-litert", "Checking a TensorFlow Lite export"),),
+}
+
+
+def require_runtimes(fmt: str) -> None:
+    """Before converting anything: every package ``fmt`` needs is importable, or one message names it."""
+    for module, package, what in NEEDS.get(fmt, ()):
+        require(module, package, what)
 
 
 def onnx_bytes(model, experiment=None) -> bytes:
@@ -89,6 +103,10 @@ def verify(fmt: str, model, content: bytes, x: np.ndarray | None = None) -> floa
     if got.shape != reference.shape:
         raise ExportError(f"the {fmt} export predicts shape {got.shape} where the app's model predicts "
                           f"{reference.shape}; it was not written")
+    if np.isnan(got).any() and not np.isnan(reference).any():
+        raise ExportError(f"the {fmt} export gives NaN where the app's model gives numbers ({int(np.isnan(got).sum())} "
+                          f"of {got.size} outputs on {len(x)} inputs; TFLite's L2 normalization, for one, "
+                          f"turns a vector of zeros into NaN); it was not written")
     difference = float(np.max(np.abs(got - reference))) if reference.size else 0.0
     if not difference <= TOLERANCE:
         raise ExportError(f"the {fmt} export predicts differently from the app's model (largest difference "

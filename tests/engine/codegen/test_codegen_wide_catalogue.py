@@ -36,8 +36,10 @@ def wide_experiment() -> Experiment:
         LayerSpec("CenterCrop", {"height": 8, "width": 8}, name="t"),             # 8×8×8
         LayerSpec("ReLU", {"max_value": 6.0}, name="r", inputs=["t"]),
         LayerSpec("ELU", {}, name="e", inputs=["t"]),
-        LayerSpec("Subtract", {}, name="diff", inputs=["r", "e"]),
-        LayerSpec("Minimum", {}, name="low", inputs=["diff", "c1"]),
+        # r - c1, not r - e: ReLU6(t) - ELU(t) is exactly 0 wherever 0 < t < 6, and a vector of zeros
+        # through UnitNormalization is where TFLite (NaN) and Keras (0) part ways.
+        LayerSpec("Subtract", {}, name="diff", inputs=["r", "c1"]),
+        LayerSpec("Minimum", {}, name="low", inputs=["diff", "e"]),
         LayerSpec("UpSampling2D", {"size": 2, "interpolation": "bilinear"}),     # 16×16×8
         LayerSpec("MaxPooling2D", {"pool_size": 4}),                              # 4×4×8
         LayerSpec("GaussianDropout", {"rate": 0.1}),

@@ -214,12 +214,32 @@ def test_augmentation_layers_are_left_out_of_served_models(api, tmp_path):
     np.testing.assert_allclose(onnx_predict(save_onnx(model, tmp_path / "m.onnx"), x), reference, atol=1e-4)
 
 
+def test_tflite_turns_a_unit_normalized_zero_vector_into_nan_and_the_check_refuses_it(tmp_path):
+    """Measured: Keras's UnitNormalization gives 0 for a zero vector, TFLite's L2_NORMALIZATION NaN. The
+    check before writing catches it in words; onnxruntime agrees with Keras."""
+    import keras
+
+    from tapedeck.engine.runs import portable
+    from tapedeck.engine.runs.exports import tflite_bytes
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.UnitNormalization()(inputs))
+    x = np.array([[0, 0, 0, 0], [1, 2, 0, 0]], dtype=np.float32)
+    assert np.isnan(tflite_predict(tflite_bytes(model), x)[0]).all()
+    with pytest.raises(ExportError, match="gives NaN where the app's model gives numbers"):
+        portable.verify("tflite", model, tflite_bytes(model), x)
+    assert portable.verify("onnx", model, portable.onnx_bytes(model), x) <= 1e-6
+
+
 @pytest.mark.parametrize("api", ["functional", "subclassing"])
 def test_the_wider_catalogue_exports_to_tflite_and_onnx(api, tmp_path):
     """Every layer type added for issue 15 (RandomCrop centre-crops at inference: kept, not skipped)."""
+    import keras
+
     from tapedeck.engine.model.build import build_model
     from tests.engine.codegen.test_codegen_wide_catalogue import wide_experiment
 
+    keras.utils.set_random_seed(0)
     experiment = wide_experiment()
     model = build_model(experiment, (8, 8, 1), api)
     x = np.random.default_rng(5).random((6, 8, 8, 1), dtype=np.float32)
