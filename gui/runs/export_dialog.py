@@ -31,8 +31,8 @@ from tapedeck.engine.spec.experiment import APIS, LOOPS
 from tapedeck.gui.threads.jobs import Job
 
 MODEL_FORMATS = (("keras", "Model as .keras"), ("savedmodel", "TensorFlow SavedModel (for serving)"),
-                 ("tflite", "TensorFlow Lite (.tflite)"), ("onnx", "ONNX (.onnx, checked in onnxruntime)"),
-                 ("script", "Training script (.py)"),
+                 ("tflite", "TensorFlow Lite (.tflite, checked in LiteRT)"),
+                 ("onnx", "ONNX (.onnx, checked in onnxruntime)"), ("script", "Training script (.py)"),
                  ("history", "History as CSV"))
 PLOT_FORMATS = ("png", "svg")
 
