@@ -35,7 +35,7 @@ from tapedeck.engine.spec.experiment import (
     save_experiment,
 )
 from tapedeck.engine.spec.presets import preset_note
-from tapedeck.engine.training.events import Finished, RunStarted, StepInspected
+from tapedeck.engine.training.events import Finished, RunNote, RunStarted, StepInspected
 from tapedeck.gui.checker import Checker
 from tapedeck.gui.document import Document
 from tapedeck.gui.editor.layer_editor import LayerEditor
@@ -443,9 +443,12 @@ class MainWindow(QMainWindow):
             self.training.set_paused(True)
             QTimer.singleShot(0, self._update_state)
         if isinstance(event, RunStarted):
-            self.statusBar().showMessage(f"Run folder: {event.run_dir}", 8000)
+            precision = "" if event.precision == "float32" else f" · precision {event.precision}"
+            self.statusBar().showMessage(f"Run folder: {event.run_dir}{precision}", 8000)
             if event.warnings:   # e.g. image files skipped: named at once, not only in metrics.json
                 self.show_notice("\n".join(event.warnings))
+        elif isinstance(event, RunNote):
+            self.show_notice(event.message)
         elif isinstance(event, Finished):
             detail = f": {event.message}" if event.message and event.message != event.reason else ""
             self.statusBar().showMessage(f"Run {event.reason.replace('_', ' ')}{detail}"[:300], 15000)

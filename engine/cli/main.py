@@ -132,6 +132,11 @@ def cmd_check(args) -> int:
     input_shape, num_classes, _names = describe(experiment.data)
     report = check(experiment, input_shape, num_classes, api=args.api)
     print(report.format_table())
+    from tapedeck.engine.model.check_rules import precision_warning
+
+    warning = precision_warning(experiment.training.precision)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     if report.ok:
         return 0
     print(file=sys.stderr)

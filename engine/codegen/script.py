@@ -105,13 +105,13 @@ def generate_code(experiment, api=None, loop=None) -> str:
 
     has_validation = experiment.data.validation_split > 0
     data = data_code(experiment.data)
-    model = _model_parts(nodes, api)
+    model = _model_parts(nodes, api, output_float32=training.precision != "float32")
     write = {"fit": fit_code, "tape": tape_code, "train_step": train_step_code}[loop]
     train = write(training, has_validation=has_validation, model=model, api=api)
 
     needed = data.imports | train.imports | ({"tf"} if training.deterministic else set())
-    sections = [_header(experiment, api, loop), _imports(needed), _seed_code(training), train.prelude,
-                data.text, train.text]
+    sections = [_header(experiment, api, loop), _imports(needed), _seed_code(training),
+                _precision_code(training), train.prelude, data.text, train.text]
     return tidy("\n\n".join(s.strip("\n") for s in sections if s.strip())) + "\n"
 
 
@@ -177,23 +177,27 @@ def _unknown_type(node):
         return [error]
 
 
-def _model_parts(nodes, api) -> ModelParts:
+def _model_parts(nodes, api, output_float32: bool = False) -> ModelParts:
+    """``output_float32``: a mixed-precision policy is set, so the output layer computes in float32."""
+    float32 = nodes[-1].name if output_float32 and nodes else None
     if api == "sequential":
-        parts = ModelParts("", _sequential(nodes))
+        parts = ModelParts("", _sequential(nodes, float32))
     elif api == "functional":
-        parts = ModelParts("", _functional(nodes))
+        parts = ModelParts("", _functional(nodes, float32))
     else:
-        parts = _subclassing(nodes)
+        parts = _subclassing(nodes, float32)
     parts.multipliers = {node.name: node.spec.lr_multiplier for node in nodes if node.spec.lr_multiplier != 1.0}
     return parts
 
 
-def _expression(node) -> str:
-    """A layer with a learning-rate multiplier is named in the script: the step finds it by name."""
-    return layer_expression(node.spec, node.name if node.spec.lr_multiplier != 1.0 else None)
+def _expression(node, float32: str | None = None) -> str:
+    """A layer with a learning-rate multiplier is named in the script: the step finds it by name.
+    The layer named ``float32`` (the output, under mixed precision) computes in float32."""
+    extra = ['dtype="float32"'] if node.name == float32 else []
+    return layer_expression(node.spec, node.name if node.spec.lr_multiplier != 1.0 else None, extra)
 
 
-def layer_expression(spec, name: str | None = None) -> str:
+def layer_expression(spec, name: str | None = None, extra=()) -> str:
     """``layers.Conv2D(32, 3, activation="relu", name="c1")``: required arguments first and
     positional where the tutorial writes them so, the rest as keywords, defaults left out."""
     params = catalogue.non_default_params(spec)
@@ -207,12 +211,13 @@ def layer_expression(spec, name: str | None = None) -> str:
         args.append(f"name={literal(spec.name or name)}")
     if not getattr(spec, "trainable", True):
         args.append("trainable=False")   # frozen: model.trainable_variables leaves its weights out
+    args += list(extra)
     return f"layers.{spec.type}({', '.join(args)})"
 
 
-def _sequential(nodes) -> str:
+def _sequential(nodes, float32=None) -> str:
     lines = ["model = keras.Sequential(", "    [", "        keras.Input(shape=input_shape),"]
-    lines += [f"        {_expression(node)}," for node in nodes]
+    lines += [f"        {_expression(node, float32)}," for node in nodes]
     lines += ["    ]", ")"]
     return "\n".join(lines)
 
@@ -253,18 +258,18 @@ def _variables(nodes, reserved) -> dict[str, str]:
     return names
 
 
-def _functional(nodes) -> str:
+def _functional(nodes, float32=None) -> str:
     names = _variables(nodes, SCRIPT_NAMES)
     lines = ["inputs = keras.Input(shape=input_shape)"]
     for node in nodes:
         args = [names[ref] for ref in node.inputs]
         argument = f"[{', '.join(args)}]" if len(args) > 1 else args[0]
-        lines.append(f"{names[node.name]} = {_expression(node)}({argument})")
+        lines.append(f"{names[node.name]} = {_expression(node, float32)}({argument})")
     lines.append("model = keras.Model(inputs=inputs, outputs=outputs)")
     return "\n".join(lines)
 
 
-def _subclassing(nodes) -> ModelParts:
+def _subclassing(nodes, float32=None) -> ModelParts:
     attributes: dict[str, str] = {}
     taken: set = set()
     for node in nodes:
@@ -272,7 +277,7 @@ def _subclassing(nodes) -> ModelParts:
     names = _variables(nodes, {"self", "training", "inputs", "outputs", "x"})
     training = any(node.spec.type in TRAINING_AWARE for node in nodes)
     init = ["class MyModel(keras.Model):", "    def __init__(self):", "        super().__init__()"]
-    init += [f"        self.{attributes[node.name]} = {_expression(node)}" for node in nodes]
+    init += [f"        self.{attributes[node.name]} = {_expression(node, float32)}" for node in nodes]
     signature = "self, inputs, training=False" if training else "self, inputs"
     call = ["", f"    def call({signature}):"]
     for node in nodes:
@@ -330,6 +335,16 @@ def _imports(needed: set) -> str:
     third = [IMPORT_LINES[k] for k in ("np", "tf", "keras", "layers") if k in needed]
     extra = [IMPORT_LINES[k] for k in ("load_digits",) if k in needed]
     return "\n\n".join("\n".join(group) for group in (std, third + extra) if group)
+
+
+def _precision_code(training) -> str:
+    if training.precision == "float32":
+        return ""
+    return "\n".join([
+        f"# {training.precision}: layers compute in 16 bits and keep float32 weights; the output layer",
+        "# stays in float32 (softmax and the loss need the precision).",
+        f"keras.config.set_dtype_policy({training.precision!r})",
+    ])
 
 
 def _seed_code(training) -> str:

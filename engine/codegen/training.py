@@ -272,6 +272,9 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
                     'model(np.zeros((1, *input_shape), dtype="float32"))']
     objects += optimizer_lines(training, clipping=False, accumulation=False)
     objects += _multiplier_table(model.multipliers)
+    if training.precision == "mixed_float16":
+        objects += ["# float16: scale the loss up before the gradients, and the gradients back down.",
+                    "optimizer = keras.optimizers.LossScaleOptimizer(optimizer)"]
     if distributed and training.gradient_accumulation_steps > 1:
         objects[-1] = objects[-1][:-1] + f", gradient_accumulation_steps={training.gradient_accumulation_steps})"
     if accumulate:
@@ -365,6 +368,8 @@ def _steps(distributed: bool, execution: str = "graph", training=None, accumulat
     decorator = "" if distributed else _decorator(execution)
     clip = _clip_lines(training, "    ") if training is not None else ""
     clip += _multiplier_lines(multipliers or {}, "    ", "model")
+    float16 = training is not None and training.precision == "mixed_float16"
+    loss_name = "scaled_loss" if float16 else "loss"
     if distributed:
         loss_lines = ("        per_example_loss = loss_object(labels, predictions)\n"
                       "        # Divide by the global batch size, not this replica's share of it.\n"
@@ -373,13 +378,15 @@ def _steps(distributed: bool, execution: str = "graph", training=None, accumulat
     else:
         loss_lines = "        loss = loss_object(labels, predictions)\n"
         update = "    train_loss.update_state(loss)\n"
+    if float16:
+        loss_lines += "        scaled_loss = optimizer.scale_loss(loss)  # float16: scaled up against underflow\n"
     text = (
         f"{decorator}def train_step(images, labels):\n"
         "    with tf.GradientTape() as tape:\n"
         "        # training=True: Dropout, BatchNormalization and augmentation layers act as in training.\n"
         "        predictions = model(images, training=True)\n"
         f"{loss_lines}"
-        "    gradients = tape.gradient(loss, model.trainable_variables)\n"
+        f"    gradients = tape.gradient({loss_name}, model.trainable_variables)\n"
         f"{clip}"
         f"{_apply_lines(accumulate)}"
         f"{update}"
@@ -487,7 +494,8 @@ TRAIN_STEP = """\
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)  # forward pass
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred)
-        gradients = tape.gradient(loss, self.trainable_variables)  # the chain rule, layer by layer
+            scaled_loss = self.optimizer.scale_loss(loss)  # loss scaling for float16; unchanged otherwise
+        gradients = tape.gradient(scaled_loss, self.trainable_variables)  # the chain rule, layer by layer
 {clip}        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # the update
         for metric in self.metrics:
             if metric.name == "loss":

@@ -93,8 +93,16 @@ def _sequential(nodes, input_shape, name) -> keras.Model:
     model.add(keras.Input(shape=input_shape, name=graph.INPUT))
     for node in nodes:
         with _Blame(node):
-            model.add(catalogue.make_layer(node.spec, node.name))
+            model.add(catalogue.make_layer(node.spec, node.name, **_output_dtype(node, nodes)))
     return model
+
+
+def _output_dtype(node, nodes) -> dict:
+    """Under a mixed-precision policy the output layer computes in float32 (Keras's mixed-precision
+    guide): softmax and the loss are where 16 bits lose what matters."""
+    if node is nodes[-1] and keras.config.dtype_policy().name.startswith("mixed_"):
+        return {"dtype": "float32"}
+    return {}
 
 
 def _functional(nodes, input_shape, name) -> keras.Model:
@@ -102,7 +110,7 @@ def _functional(nodes, input_shape, name) -> keras.Model:
     tensors = {graph.INPUT: inputs}
     for node in nodes:
         with _Blame(node):
-            layer = catalogue.make_layer(node.spec, node.name)
+            layer = catalogue.make_layer(node.spec, node.name, **_output_dtype(node, nodes))
             args = [tensors[ref] for ref in node.inputs]
             tensors[node.name] = layer(args if catalogue.layer_type(node.spec.type).merge else args[0])
     return keras.Model(inputs=inputs, outputs=tensors[nodes[-1].name], name=name)
@@ -137,7 +145,7 @@ class TapedeckModel(keras.Model):
         self.stack = []
         for node in nodes:
             with _Blame(node):
-                self.stack.append(catalogue.make_layer(node.spec, node.name))
+                self.stack.append(catalogue.make_layer(node.spec, node.name, **_output_dtype(node, nodes)))
         self._takes_training = tuple(_takes_training(layer) for layer in self.stack)
 
     def call(self, inputs, training=None):

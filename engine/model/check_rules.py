@@ -343,3 +343,15 @@ def output_activation(nodes):
         if node.inputs[0] not in by_name:
             return _UNKNOWN
         node = by_name[node.inputs[0]]
+
+
+def precision_warning(precision: str) -> str | None:
+    """float16 pays off on GPUs only: on a CPU it is emulated and slower; bfloat16 is not."""
+    if precision != "mixed_float16":
+        return None
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        return None
+    return ("training.precision mixed_float16 without a GPU runs slower than float32 on this CPU; "
+            "mixed_bfloat16 is the 16-bit choice for CPUs (fast where they have AMX or AVX512-BF16)")

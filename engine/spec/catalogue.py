@@ -569,11 +569,12 @@ def keras_kwargs(spec, name) -> dict:
     return kwargs
 
 
-def make_layer(spec, name):
-    """The Keras layer for ``spec``. Imports Keras here, so the catalogue itself stays light."""
+def make_layer(spec, name, **extra):
+    """The Keras layer for ``spec`` (``extra``: arguments the builder adds, e.g. the output's dtype).
+    Imports Keras here, so the catalogue itself stays light."""
     import keras
 
-    return getattr(keras.layers, spec.type)(**keras_kwargs(spec, name))
+    return getattr(keras.layers, spec.type)(**keras_kwargs(spec, name), **extra)
 
 
 def non_default_params(spec) -> dict:

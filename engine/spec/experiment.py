@@ -27,7 +27,7 @@ __all__ = [
     "LayerSpec", "DataSpec", "ModelSpec", "TrainingSpec", "Experiment",
     "load_experiment", "save_experiment", "loads", "dumps", "load_preset", "list_presets",
     "SOURCES", "FILE_SOURCES", "APIS", "LOOPS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "MONITORS", "DISTRIBUTES",
-    "EXECUTIONS",
+    "EXECUTIONS", "PRECISIONS",
 ]
 
 FORMAT = "tapedeck/1"
@@ -48,6 +48,7 @@ SCHEDULES = ("constant", "step", "cosine", "plateau")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 DISTRIBUTES = ("none", "auto", "mirrored", "multi_worker")
 EXECUTIONS = ("graph", "eager", "xla")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 class ExperimentError(TapedeckError):
@@ -140,6 +141,7 @@ class TrainingSpec:
     global_clipnorm: float | None = None   # clip all gradients together to this norm
     clipvalue: float | None = None         # clip every gradient entry to [-v, v]
     gradient_accumulation_steps: int = 1   # average the gradients of N batches, then update once
+    precision: str = "float32"   # or mixed_bfloat16 / mixed_float16: compute in 16 bits, keep weights in 32
 
 
 @dataclass
@@ -298,6 +300,7 @@ _TRAINING_RULES = {
     "global_clipnorm": _float(0.0, lo_open=True, optional=True),
     "clipvalue": _float(0.0, lo_open=True, optional=True),
     "gradient_accumulation_steps": _int(1),
+    "precision": _choice(PRECISIONS),
 }
 
 CLIPPINGS = ("clipnorm", "global_clipnorm", "clipvalue")

@@ -44,6 +44,7 @@ class RunStarted:
     initial_epoch: int = 0  # epochs already done (a resumed run starts after them)
     loop: str = "fit"
     api: str = "sequential"
+    precision: str = "float32"
     warnings: tuple = ()   # what the data set skipped or lacked (image files that do not decode), one line each
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.text import cut_words
-from tapedeck.engine.training.events import Finished, RunStarted
+from tapedeck.engine.training.events import Finished, RunNote, RunStarted
 
 __all__ = ["RunControl", "run", "UserProblemError"]
 
@@ -237,10 +237,12 @@ class _Session:
                 initial_epoch=initial_epoch,
                 loop=training.loop,
                 api=experiment.model.api,
+                precision=training.precision,
                 warnings=tuple(getattr(dataset, "warnings", ()) or ()),
             )
         )
 
+        self._precision_note(training)
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
                                     on_epoch=lambda event: folder.append_history(_history_row(event)))
         keras_callbacks = schedule_callbacks(training, data.has_validation)
@@ -300,6 +302,13 @@ class _Session:
             folder.keep_checkpoint_as_model()
         return finished
 
+    def _precision_note(self, training) -> None:
+        from tapedeck.engine.model.check_rules import precision_warning
+
+        warning = precision_warning(training.precision)
+        if warning:
+            self.emit(RunNote("precision", warning))
+
     def _step_clock(self, model, training):
         """Step time and trace count; the tape loop counts its own traces, fit's are counted here."""
         from tapedeck.engine.training.execution import StepClock, count_fit_traces
@@ -339,7 +348,11 @@ class _Session:
         import keras
         import tensorflow as tf
 
-        keras.config.set_dtype_policy("float32")
+        previous = keras.config.dtype_policy().name
+        keras.config.set_dtype_policy(training.precision)
+        # Keras keeps the policy in a global: a run called on this thread (the CLI, a test) puts it back.
+        self._held.callback(keras.config.set_dtype_policy, previous)
+        self.metrics["precision"] = training.precision
         if training.deterministic:
             tf.config.experimental.enable_op_determinism()
         self.metrics["versions"] = {
@@ -419,6 +432,9 @@ class _Session:
                 except BuildError as error:
                     raise UserProblemError([str(error)]) from None
                 optimizer = make_optimizer(training, steps_per_epoch)
+            if training.precision == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                # float16 underflows small gradients: scale the loss up, the gradients back down
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             model.compile(
                 optimizer=optimizer,
                 loss=make_loss(training),

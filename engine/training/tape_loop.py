@@ -98,9 +98,12 @@ class TapeLoop:
             regularization = self._regularization()
             loss = tf.reduce_sum(per_example) / tf.cast(global_count, per_example.dtype)
             loss += tf.nn.scale_regularization_loss(regularization)
+            scaled = self.optimizer.scale_loss(loss)   # float16: LossScaleOptimizer's scale; else loss
         gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-                     for g, v in zip(tape.gradient(loss, variables), variables)]
+                     for g, v in zip(tape.gradient(scaled, variables), variables)]
         self.optimizer.apply_gradients(zip(_scaled(gradients, self.scales), variables))
+        if hasattr(self.optimizer, "dynamic_scale"):   # LossScaleOptimizer: inspect the true gradients
+            gradients = [g / tf.cast(self.optimizer.dynamic_scale, g.dtype) for g in gradients]
         weight = tf.cast(count, "float32")
         batch_loss = tf.reduce_mean(per_example) + regularization
         self.loss_metric.update_state(batch_loss, sample_weight=weight)

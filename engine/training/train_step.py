@@ -38,7 +38,8 @@ def bind_train_step(model, scales=None):
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)                  # forward pass
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred)
-        gradients = tape.gradient(loss, self.trainable_variables)   # the chain rule, layer by layer
+            scaled = self.optimizer.scale_loss(loss)          # float16: scaled up against underflow
+        gradients = tape.gradient(scaled, self.trainable_variables)   # the chain rule, layer by layer
         probe.assign(_figures(gradients, self.trainable_variables))
         if scales is not None:   # per-layer learning-rate multipliers
             gradients = [g if s == 1.0 else g * s for g, s in zip(gradients, scales)]

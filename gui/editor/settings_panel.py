@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.data.sources import guess_source
-from tapedeck.engine.spec.experiment import FILE_SOURCES, LOSSES, MONITORS, OPTIMIZERS, SCHEDULES
+from tapedeck.engine.spec.experiment import FILE_SOURCES, LOSSES, MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES
 
 SOURCE_LABELS = {
     "digits": "digits (scikit-learn, offline)", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
@@ -96,6 +96,9 @@ TRAINING_FIELDS = (
           visible=lambda e: e.training.early_stopping),
     Field("training", "tensorboard", "TensorBoard logs", "bool", "also write TensorBoard event files into "
           "the run folder (Runs ▸ Open in TensorBoard shows them)"),
+    Field("training", "precision", "precision", "choice",
+          "mixed_bfloat16: compute in 16 bits, keep float32 weights (fast on CPUs with AMX/AVX512-BF16 and "
+          "on recent GPUs); mixed_float16: GPUs only, with loss scaling", choices=PRECISIONS),
     Field("training", "global_clipnorm", "clip global norm", "optional_float",
           "scale all gradients together so their global norm is at most this; off = no clipping",
           0.0, 1000.0, step=0.5, decimals=3),

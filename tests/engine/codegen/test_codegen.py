@@ -402,3 +402,33 @@ def test_learning_rate_multipliers_are_written_out_and_run(loop, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
     assert ACCURACY_LINE.match(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("loop", ["fit", "tape", "train_step"])
+def test_mixed_precision_is_written_out_and_runs(loop, tmp_path, monkeypatch, capsys):
+    experiment = _short(load_preset("digits_cnn"))
+    experiment.training.precision = "mixed_bfloat16"
+    experiment.training.loop = loop
+    text = generate_code(experiment, "functional")
+    assert "keras.config.set_dtype_policy('mixed_bfloat16')" in text
+    assert text.count('dtype="float32"') == 1      # the output layer only
+    monkeypatch.chdir(tmp_path)
+    try:
+        exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
+    finally:
+        import keras
+
+        keras.config.set_dtype_policy("float32")   # process-wide in a script; the tests share the process
+    assert ACCURACY_LINE.match(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_float16_scales_the_loss_in_the_written_steps():
+    experiment = _short(load_preset("digits_cnn"))
+    experiment.training.precision = "mixed_float16"
+    tape = generate_code(experiment, loop="tape")
+    assert "optimizer = keras.optimizers.LossScaleOptimizer(optimizer)" in tape
+    assert "scaled_loss = optimizer.scale_loss(loss)" in tape and "tape.gradient(scaled_loss," in tape
+    step = generate_code(experiment, loop="train_step")
+    assert "scaled_loss = self.optimizer.scale_loss(loss)" in step
+    for text in (tape, step):
+        compile(text, "script.py", "exec")

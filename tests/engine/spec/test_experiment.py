@@ -47,7 +47,8 @@ def _full_dict():
                      "early_stopping_patience": 5, "restore_best_weights": False, "distribute": "mirrored",
                      "steps_per_execution": 8, "tensorboard": True, "execution": "xla", "inspect_every": 5,
                      # one clipping at a time; no accumulation under a distribution strategy
-                     "clipnorm": None, "global_clipnorm": 2.5, "clipvalue": None, "gradient_accumulation_steps": 1},
+                     "clipnorm": None, "global_clipnorm": 2.5, "clipvalue": None, "gradient_accumulation_steps": 1,
+                     "precision": "mixed_bfloat16"},
     }
 
 

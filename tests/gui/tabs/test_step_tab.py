@@ -77,3 +77,7 @@ def test_clipping_and_accumulation_are_set_in_the_settings(qtbot, make_window):
     assert window.document.experiment.training.global_clipnorm is None
     window.settings_panel.editors["training.gradient_accumulation_steps"].setValue(4)
     assert window.document.experiment.training.gradient_accumulation_steps == 4
+    precision = window.settings_panel.editors["training.precision"]
+    precision.setCurrentIndex(precision.findText("mixed_bfloat16"))
+    precision.activated.emit(precision.currentIndex())
+    assert window.document.experiment.training.precision == "mixed_bfloat16"
