@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999933")
 
 
-def _values(history, key):
+def history_series(history, key):
+    """(epochs, values) of one history.csv column, skipping missing and non-finite values."""
     xs, ys = [], []
     for row in history:
         value = row.get(key)
@@ -96,10 +97,10 @@ class RunCurves(QWidget):
             colour = PALETTE[position % len(PALETTE)]
             for widget, key in ((self.loss_plot, "loss"), (self.acc_plot, "accuracy")):
                 item = widget.getPlotItem()
-                xs, ys = _values(history, f"val_{key}")
+                xs, ys = history_series(history, f"val_{key}")
                 item.plot(xs, ys, pen=pg.mkPen(colour, width=2.5), symbol="o", symbolSize=6,
                           symbolBrush=colour, symbolPen=colour, name=name)
-                xs, ys = _values(history, key)
+                xs, ys = history_series(history, key)
                 item.plot(xs, ys, pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine))
             self.runs.append(name)
         self.acc_plot.setYRange(0, 1, padding=0.02)

@@ -8,23 +8,13 @@ the proportions they have on screen. They are top-level widgets that are never p
 """
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import Qt
+
+from tapedeck.gui.runs.run_curves import history_series
 
 EXPORT_SIZE = (960, 560)
 FONT_PT = 11
 TRAIN_COLOUR, VAL_COLOUR, LR_COLOUR = "#1f5fa8", "#d9631e", "#2e8b57"
-
-
-def _series(history, key):
-    xs, ys = [], []
-    for row in history:
-        value = row.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            xs.append(row["epoch"])
-            ys.append(float(value))
-    return xs, ys
 
 
 def _plot_widget(title: str, y_label: str, epochs: int):
@@ -61,14 +51,14 @@ def run_plot_widgets(history, label: str) -> dict:
     for key, title in (("loss", "Loss"), ("accuracy", "Accuracy")):
         widget = _plot_widget(f"{title} — {label}", key, epochs)
         item = widget.getPlotItem()
-        item.plot(*_series(history, key), pen=pg.mkPen(TRAIN_COLOUR, width=2.5), symbol="o", symbolSize=7,
+        item.plot(*history_series(history, key), pen=pg.mkPen(TRAIN_COLOUR, width=2.5), symbol="o", symbolSize=7,
                   symbolBrush=TRAIN_COLOUR, symbolPen=TRAIN_COLOUR, name="training")
-        item.plot(*_series(history, f"val_{key}"), pen=pg.mkPen(VAL_COLOUR, width=2.5), symbol="s",
+        item.plot(*history_series(history, f"val_{key}"), pen=pg.mkPen(VAL_COLOUR, width=2.5), symbol="s",
                   symbolSize=7, symbolBrush=VAL_COLOUR, symbolPen=VAL_COLOUR, name="validation")
         if key == "accuracy":
             item.setYRange(0, 1, padding=0.02)
         plots[f"run-{key}"] = widget
-    xs, ys = _series(history, "learning_rate")
+    xs, ys = history_series(history, "learning_rate")
     if xs:
         widget = _plot_widget(f"Learning rate — {label}", "learning rate", epochs)
         widget.getPlotItem().plot(xs, ys, pen=pg.mkPen(LR_COLOUR, width=2.5), symbol="o", symbolSize=7,
