@@ -497,9 +497,11 @@ TRAIN_STEP = """\
             scaled_loss = self.optimizer.scale_loss(loss)  # loss scaling for float16; unchanged otherwise
         gradients = tape.gradient(scaled_loss, self.trainable_variables)  # the chain rule, layer by layer
 {clip}        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # the update
+        # compute_loss divides the loss by the replicas (for the gradients); report it whole
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         for metric in self.metrics:
             if metric.name == "loss":
-                metric.update_state(loss)
+                metric.update_state(loss * replicas)
             else:
                 metric.update_state(y, y_pred)
         return {{m.name: m.result() for m in self.metrics}}"""

@@ -44,9 +44,10 @@ def bind_train_step(model, scales=None):
         if scales is not None:   # per-layer learning-rate multipliers
             gradients = [g if s == 1.0 else g * s for g, s in zip(gradients, scales)]
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))   # the update
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(loss)
+            if metric.name == "loss":   # compute_loss divided it by the replicas, for the gradients
+                metric.update_state(loss * replicas)
             else:
                 metric.update_state(y, y_pred)
         return {metric.name: metric.result() for metric in self.metrics}

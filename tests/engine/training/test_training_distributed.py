@@ -27,6 +27,7 @@ out = {}
 for name, options in [
     ("fit", dict(loop="fit", distribute="mirrored")),
     ("tape", dict(loop="tape", distribute="mirrored")),
+    ("train_step", dict(loop="train_step", distribute="mirrored")),
     ("plain_tape", dict(loop="tape")),
     ("det_a", dict(loop="tape", deterministic=True)),
     ("det_b", dict(loop="tape", deterministic=True)),
@@ -55,13 +56,14 @@ def test_mirrored_strategy_on_two_logical_cpus_and_determinism(tmp_path):
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stderr[-3000:]
     out = json.loads(lines[0][len("RESULT "):])
-    assert [out[name]["replicas"] for name in ("fit", "tape", "plain_tape")] == [2, 2, 1]
-    for name in ("fit", "tape", "plain_tape", "det_a", "det_b"):
+    assert [out[name]["replicas"] for name in ("fit", "tape", "train_step", "plain_tape")] == [2, 2, 2, 1]
+    for name in ("fit", "tape", "train_step", "plain_tape", "det_a", "det_b"):
         assert out[name]["reason"] == "completed", (name, out[name]["message"])
     # per-replica loss scaling: the mirrored tape loop follows the single-device curve
     mirrored, single = out["tape"]["losses"], out["plain_tape"]["losses"]
     assert abs(mirrored[0] - single[0]) / single[0] < 0.05, (mirrored, single)
     assert abs(out["fit"]["losses"][0] - mirrored[0]) / mirrored[0] < 0.05, out
+    assert abs(out["train_step"]["losses"][0] - out["fit"]["losses"][0]) / out["fit"]["losses"][0] < 0.05, out
     assert mirrored[1] < mirrored[0]
     assert out["tape"]["traces"]["train"] <= 2
     # deterministic mode with the same seed: identical runs

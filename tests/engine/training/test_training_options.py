@@ -13,7 +13,7 @@ from tapedeck.engine.training.optimizers import make_optimizer, resolve_monitor
 from tapedeck.engine.training.run import run
 from tests.support.training_support import Recorder, experiment
 
-LOOPS = ("fit", "tape")
+LOOPS = ("fit", "tape", "train_step")
 
 
 def _lr(optimizer) -> float:
