@@ -92,7 +92,7 @@ class UnknownLayerTypeError(TapedeckError, KeyError):
     def __init__(self, name):
         self.name = name
         close = difflib.get_close_matches(str(name), CATALOGUE, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known types: {', '.join(CATALOGUE)}"
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known types: {_known_types()}"
         self.message = f"unknown layer type {name!r}{hint}"
         super().__init__(self.message)
 
@@ -363,6 +363,15 @@ _TYPES = (
 )
 
 CATALOGUE: dict[str, LayerType] = {t.name: t for t in _TYPES}
+
+
+def _known_types(shown_at_most: int = 12) -> str:
+    """The catalogue's types for a message: the first few, then how many more (all 45 names made
+    a 1,000-character line)."""
+    names = list(CATALOGUE)
+    if len(names) <= shown_at_most:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown_at_most])} and {len(names) - shown_at_most} more (the layer palette lists them)"
 
 
 def layer_type(name) -> LayerType:
