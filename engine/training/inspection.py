@@ -172,11 +172,14 @@ class WeightInspectCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, inspector: Inspector, steps_per_epoch: int, probe=None):
+        """``probe``: (figures variable, flag variable) from ``bind_train_step``, or None for plain fit."""
         super().__init__()
         self.inspector = inspector
         self.steps_per_epoch = steps_per_epoch
-        self.probe = probe
+        self.probe, self._wanted = probe if probe is not None else (None, None)
         self.recent: deque = deque(maxlen=4)
+        self._last_step = 0
+        self._asked = False
         self._epoch = 0
         self._before = None
         self._full = False
@@ -193,14 +196,17 @@ class WeightInspectCallback(keras.callbacks.Callback):
         wanted = self.inspector.begin(self._step(batch))
         self._full = self.inspector.current_full
         self._before = [np.array(v) for v in self.model.trainable_variables] if wanted else None
+        if self._wanted is not None and wanted != self._asked:
+            self._wanted.assign(wanted)   # only when it changes: an assign per step costs an op per step
+            self._asked = wanted
 
     def on_train_batch_end(self, batch, logs=None):
-        step = self._step(batch)
+        step = self._last_step = self._step(batch)
+        if self._before is None:   # reading the probe would make every step wait for the device
+            return
         figures = np.asarray(self.probe) if self.probe is not None else None
         if figures is not None:
             self.recent.append((step, figures[:, 0]))
-        if self._before is None:
-            return
         rows = weight_only_rows(self._before, [np.asarray(v) for v in self.model.trainable_variables])
         if figures is not None:
             rows[:, 0], rows[:, 3], rows[:, 5] = figures[:, 0], figures[:, 1], figures[:, 2]
@@ -210,4 +216,8 @@ class WeightInspectCallback(keras.callbacks.Callback):
         self._before = None
 
     def recent_squares(self) -> list:
-        return list(self.recent)
+        """The inspected steps' figures and, read now, the last step's (a divergence was just seen)."""
+        if self.probe is None:
+            return []
+        last = [(self._last_step, np.asarray(self.probe)[:, 0])]
+        return [item for item in self.recent if item[0] != self._last_step] + last

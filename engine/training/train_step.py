@@ -20,7 +20,8 @@ PROBE_COLUMNS = ("grad_sq", "zeros", "nonfinite")   # per trainable variable, fo
 
 
 def bind_train_step(model, scales=None):
-    """Give ``model`` a custom ``train_step``; returns the probe variable (one row per trainable variable).
+    """Give ``model`` a custom ``train_step``; returns the probe (one row per trainable variable) and
+    the flag that asks the next step for its full figures.
 
     Call inside the strategy's scope, after ``compile`` (the probe is then created where the
     model's variables live; under several replicas it keeps the first replica's figures).
@@ -32,6 +33,11 @@ def bind_train_step(model, scales=None):
     probe = tf.Variable(tf.zeros([len(variables), len(PROBE_COLUMNS)]), trainable=False, name="gradient_probe",
                         synchronization=tf.VariableSynchronization.ON_WRITE,
                         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    # Every step leaves its sums of squared gradients (one reduction per variable, for the divergence
+    # diagnosis); the zero and non-finite counts cost two more passes, so only an inspected step pays.
+    wanted = tf.Variable(False, trainable=False, name="inspect_next_step",
+                         synchronization=tf.VariableSynchronization.ON_WRITE,
+                         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
     def train_step(self, data):
         x, y = data[0], data[1]
@@ -40,7 +46,8 @@ def bind_train_step(model, scales=None):
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred)
             scaled = self.optimizer.scale_loss(loss)          # float16: scaled up against underflow
         gradients = tape.gradient(scaled, self.trainable_variables)   # the chain rule, layer by layer
-        probe.assign(_figures(gradients, self.trainable_variables))
+        probe.assign(tf.cond(wanted, lambda: _figures(gradients, self.trainable_variables),
+                             lambda: _squares(gradients, self.trainable_variables)))
         if scales is not None:   # per-layer learning-rate multipliers
             gradients = [g if s == 1.0 else g * s for g, s in zip(gradients, scales)]
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))   # the update
@@ -53,7 +60,15 @@ def bind_train_step(model, scales=None):
         return {metric.name: metric.result() for metric in self.metrics}
 
     model.train_step = types.MethodType(train_step, model)
-    return probe
+    return probe, wanted
+
+
+def _squares(gradients, variables):
+    import tensorflow as tf
+
+    squares = [tf.reduce_sum(tf.square(tf.cast(tf.zeros_like(v) if g is None else g, "float32")))
+               for g, v in zip(gradients, variables)]
+    return tf.stack([tf.stack([square, 0.0, 0.0]) for square in squares])
 
 
 def _figures(gradients, variables):
