@@ -1,6 +1,7 @@
 """Every export loaded back with the plain library, predicting what the app's model predicts."""
 import csv
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,18 +38,10 @@ def inputs_and_reference(run_copy):
 
 def tflite_predict(path_or_bytes, x):
     """LiteRT's interpreter, as an app on a phone would load the file (tf.lite.Interpreter is deprecated)."""
-    from ai_edge_litert.interpreter import Interpreter
+    from tapedeck.engine.runs.portable import litert_predict
 
-    if isinstance(path_or_bytes, bytes):
-        interpreter = Interpreter(model_content=path_or_bytes)
-    else:
-        interpreter = Interpreter(model_path=str(path_or_bytes))
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, x)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    content = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+    return litert_predict(content, x)
 
 
 def test_keras_file_reloads_with_plain_keras(run_copy, inputs_and_reference):
