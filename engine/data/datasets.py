@@ -14,11 +14,12 @@ import numpy as np
 from tapedeck.engine.data.image_folder import describe_image_folder, held_out_split, read_image_folder
 from tapedeck.engine.data.keras_sets import DIGIT_NAMES, KERAS_SETS, KERAS_SOURCES, load_keras_set
 from tapedeck.engine.data.readers import DataError, RawSet, numeric, read_cifar, read_idx_folder, read_npz
+from tapedeck.engine.data.targets import PARITY_NAMES, Feeds, Target, derived_targets, parity, target_kind
 from tapedeck.engine.errors import describe as describe_error
 from tapedeck.engine.spec.experiment import FILE_SOURCES, SOURCES
 
 __all__ = ["DataError", "Dataset", "SOURCES", "KERAS_SOURCES", "FILE_SOURCES", "SAMPLE_SIZE",
-           "load_dataset", "describe"]
+           "load_dataset", "describe", "describe_feeds"]
 
 SAMPLE_SIZE = 32
 _SEED = 0
@@ -45,6 +46,21 @@ class Dataset:
     sample_index: np.ndarray
     source: str
     warnings: list[str] = field(default_factory=list)
+    # Several inputs / heads (engine.data.targets): data key "x_<input>" → (train, val, test) arrays, and
+    # target name → Target; "label" is always there (the same arrays as y_*), "x" is x_train/x_val/x_test.
+    inputs: dict = field(default_factory=dict)
+    targets: dict = field(default_factory=dict)
+
+    def data_arrays(self, key: str) -> tuple:
+        if key == "x":
+            return self.x_train, self.x_val, self.x_test
+        return self.inputs[key]
+
+    @property
+    def feeds(self) -> Feeds:
+        shapes = {"x": self.input_shape, **{k: tuple(int(s) for s in v[0].shape[1:]) for k, v in self.inputs.items()}}
+        return Feeds(shapes, {name: (t.kind, list(t.class_names), t.width, t.derived)
+                              for name, t in self.targets.items()})
 
 
 def _field(data, name, default):
@@ -81,8 +97,14 @@ def _read(data) -> RawSet:
         label_mode = _field(data, "label_mode", "fine")
         (x_train, y_train), (x_test, y_test) = load_keras_set(source, label_mode)
         title = ks.title + (f" ({label_mode} labels)" if source == "cifar100" else "")
-        return RawSet(x_train, y_train, x_test, y_test, class_names=ks.class_names(label_mode), scale=255.0,
-                      description=f"{title} from keras.datasets")
+        raw = RawSet(x_train, y_train, x_test, y_test, class_names=ks.class_names(label_mode), scale=255.0,
+                     description=f"{title} from keras.datasets")
+        if source == "cifar100":   # fine and coarse at once, for a two-head model
+            other = "coarse" if label_mode == "fine" else "fine"
+            (_x, y_other), (_t, y_other_test) = load_keras_set(source, other)
+            raw.extras = {f"y_{label_mode}": (y_train, y_test), f"y_{other}": (y_other, y_other_test)}
+            raw.extra_names = {mode: ks.class_names(mode) for mode in ("fine", "coarse")}
+        return raw
     path = _field(data, "path", None)
     if source == "idx":
         return read_idx_folder(path)
@@ -209,15 +231,18 @@ def load_dataset(data) -> Dataset:
     where = raw.description
     y_train = _int_labels(raw.y_train, where, "training labels")
     x_train = raw.x_train
+    extras = {key: (np.asarray(train), np.asarray(test)) for key, (train, test) in raw.extras.items()}
     if raw.x_test is None:
         keep, held = held_out_split(y_train, _DIGITS_TEST_FRACTION)
         x_test, y_test = x_train[held], y_train[held]
         x_train, y_train = x_train[keep], y_train[keep]
+        extras = {key: (train[keep], train[held]) for key, (train, _test) in extras.items()}
     else:
         x_test, y_test = raw.x_test, _int_labels(raw.y_test, where, "test labels")
     limit = _field(data, "limit", None)
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]
+        extras = {key: (train[:limit], test) for key, (train, test) in extras.items()}
     if len(x_train) == 0 or len(x_test) == 0:
         raise DataError(f"{where}: no {'training' if len(x_train) == 0 else 'test'} images; check the files")
     class_names = _class_names(raw, int(max(y_train.max(), y_test.max())) + 1)
@@ -233,10 +258,46 @@ def load_dataset(data) -> Dataset:
     x_tr = _images(x_train[train_idx] if len(val_idx) else x_train, raw.scale, normalize)
     y_tr = y_train[train_idx]
     x_te = _images(x_test, raw.scale, normalize)
-    return Dataset(x_train=x_tr, y_train=y_tr, x_val=x_val, y_val=y_val, x_test=x_te, y_test=y_test,
-                   input_shape=tuple(int(s) for s in x_tr.shape[1:]), num_classes=num_classes,
-                   class_names=class_names, sample_index=_sample_index(y_test, num_classes),
-                   source=raw.description, warnings=list(raw.warnings))
+    dataset = Dataset(x_train=x_tr, y_train=y_tr, x_val=x_val, y_val=y_val, x_test=x_te, y_test=y_test,
+                      input_shape=tuple(int(s) for s in x_tr.shape[1:]), num_classes=num_classes,
+                      class_names=class_names, sample_index=_sample_index(y_test, num_classes),
+                      source=raw.description, warnings=list(raw.warnings))
+    dataset.targets["label"] = Target(y_tr, y_val, y_test, "classes", class_names)
+    _named_arrays(dataset, extras, raw, (train_idx, val_idx), normalize)
+    for name in derived_targets(data.source):
+        dataset.targets.setdefault(name, Target(parity(y_tr), parity(y_val), parity(y_test), "classes",
+                                                list(PARITY_NAMES), derived=True))
+    return dataset
+
+
+def _named_arrays(dataset: Dataset, extras: dict, raw: RawSet, split, normalize: bool) -> None:
+    """Split the named arrays like the images: the same validation rows, so every input and target agree."""
+    train_idx, val_idx = split
+    for key, (train, test) in extras.items():
+        where = f"{raw.description}: {key}"
+        if key.startswith("x_"):
+            scale = 255.0 if train.dtype == np.uint8 else 1.0
+            dataset.inputs[key] = tuple(_features(a, scale, normalize) for a in (train[train_idx], train[val_idx], test))
+            continue
+        name = key[2:]
+        kind = target_kind(train)
+        if kind == "classes":
+            train, test = _int_labels(train, where, "training labels"), _int_labels(test, where, "test labels")
+            names = list(raw.extra_names.get(name) or [])
+            top = int(max(train.max(initial=0), test.max(initial=0))) + 1
+            if len(names) < top:
+                names = [str(i) for i in range(top)]
+        else:
+            train, test, names = train.astype(np.float32), test.astype(np.float32), []
+        dataset.targets[name] = Target(train[train_idx], train[val_idx], test, kind, names)
+
+
+def _features(x: np.ndarray, scale: float, normalize: bool) -> np.ndarray:
+    """A named input: float32, scaled like the images when it is 8-bit, else as stored."""
+    out = np.asarray(x).astype(np.float32)
+    if normalize and scale != 1.0:
+        out *= np.float32(1.0 / scale)
+    return out
 
 
 # Files read for describe() are remembered by their modification times, so the layer check, which runs on
@@ -296,3 +357,46 @@ def describe(data) -> tuple[tuple, int, list[str]]:
         _DESCRIBED[key] = (shape, len(names), names)
     shape, n, names = _DESCRIBED[key]
     return shape, n, list(names)
+
+
+_FEEDS: dict[tuple, Feeds] = {}
+
+
+def describe_feeds(data) -> Feeds:
+    """Every data array and target a model's inputs and heads may name, for the check, without training data.
+
+    Named sets are known by heart; file sources are read once (as :func:`describe` does) and remembered
+    until their files change.
+    """
+    shape, _n, names = describe(data)
+    targets = {"label": ("classes", names, len(names), False)}
+    for name in derived_targets(data.source):
+        targets[name] = ("classes", list(PARITY_NAMES), 2, True)
+    if data.source == "cifar100":
+        for mode in ("fine", "coarse"):
+            mode_names = KERAS_SETS["cifar100"].class_names(mode)
+            targets[mode] = ("classes", mode_names, len(mode_names), False)
+    feeds = Feeds({"x": tuple(shape)}, targets)
+    if data.source not in ("npz", "cifar"):
+        return feeds
+    path = _field(data, "path", None)
+    key = (data.source, path, _signature(path) if path else ())
+    if key not in _FEEDS:
+        raw = _read_checked(data)
+        for array_key, (train, test) in raw.extras.items():
+            if array_key.startswith("x_"):
+                feeds.shapes[array_key] = tuple(int(s) for s in np.asarray(train).shape[1:])
+                continue
+            target = array_key[2:]
+            kind = target_kind(train)
+            if kind == "classes":
+                top = int(max(np.max(train, initial=0), np.max(test, initial=0))) + 1
+                labels = list(raw.extra_names.get(target) or [str(i) for i in range(top)])
+                feeds.targets[target] = (kind, labels, len(labels), False)
+            else:
+                width = 1 if np.ndim(train) == 1 else int(np.shape(train)[-1])
+                feeds.targets[target] = (kind, [], width, False)
+        if len(_FEEDS) > 16:
+            _FEEDS.clear()
+        _FEEDS[key] = feeds
+    return _FEEDS[key]

@@ -48,6 +48,10 @@ class RawSet:
     scale: float
     description: str
     warnings: list[str] = field(default_factory=list)
+    # Named arrays beside the images and labels (engine.data.targets): "x_<input>" / "y_<target>" →
+    # (train, test), and class names per target.
+    extras: dict = field(default_factory=dict)
+    extra_names: dict = field(default_factory=dict)
 
 
 def existing_path(path, what: str) -> Path:
@@ -347,6 +351,7 @@ def read_cifar(path, label_mode: str = "fine") -> RawSet:
     members, where = _cifar_members(path)
     batches = sorted((n for n in members if n.startswith("data_batch_")), key=lambda n: int(n.rsplit("_", 1)[1]))
     warnings: list[str] = []
+    extras, extra_names = {}, {}
     if batches and "test_batch" in members:
         parts = [_cifar_batch(members, n, where, "labels") for n in batches]
         x_train = _nhwc(np.concatenate([p[0] for p in parts]))
@@ -365,6 +370,7 @@ def read_cifar(path, label_mode: str = "fine") -> RawSet:
         x_train, x_test = _nhwc(x_train), _nhwc(x_test)
         names = _meta_names(members, "meta", where, f"{label_mode}_label_names")
         kind = f"CIFAR-100 ({label_mode} labels)"
+        extras, extra_names = _cifar100_targets(members, where)
     else:
         raise DataError(f"{where}: no CIFAR data batches found (expected data_batch_1 … data_batch_5 and "
                         "test_batch for CIFAR-10, or train and test for CIFAR-100); point data.path at the "
@@ -372,7 +378,20 @@ def read_cifar(path, label_mode: str = "fine") -> RawSet:
     if names is None:
         warnings.append(f"{where}: no meta file with label names; classes are numbered")
     return RawSet(x_train, y_train, x_test, y_test, class_names=names, scale=255.0,
-                  description=f"{kind} files {where}", warnings=warnings)
+                  description=f"{kind} files {where}", warnings=warnings, extras=extras, extra_names=extra_names)
+
+
+def _cifar100_targets(members: dict[str, bytes], where: str) -> tuple[dict, dict]:
+    """CIFAR-100's fine (100) and coarse (20) labels as the named targets ``fine`` and ``coarse``."""
+    extras, names = {}, {}
+    for mode in ("fine", "coarse"):
+        train = _cifar_batch(members, "train", where, f"{mode}_labels")[1]
+        test = _cifar_batch(members, "test", where, f"{mode}_labels")[1]
+        extras[f"y_{mode}"] = (train, test)
+        found = _meta_names(members, "meta", where, f"{mode}_label_names")
+        if found is not None:
+            names[mode] = found
+    return extras, names
 
 
 # ---------------------------------------------------------------------------------------------- npz
@@ -422,6 +441,7 @@ def read_npz(path) -> RawSet:
                                 f"save it with np.savez(path, {'=…, '.join(_NPZ_KEYS)}=…)")
             arrays = {k: f[k] for k in _NPZ_KEYS}
             names = [str(n) for n in f["class_names"]] if "class_names" in f.files else None
+            extras, extra_names = _npz_extras(path, f)
     except DataError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as exc:
@@ -438,5 +458,36 @@ def read_npz(path) -> RawSet:
                         f"{arrays['x_test'].shape[1:]}; both splits need one image shape")
     x_train = arrays["x_train"]
     scale = 255.0 if x_train.dtype == np.uint8 else _float_scale(x_train)
+    for key, (train, test) in extras.items():
+        for split, array in (("train", train), ("test", test)):
+            main = f"x_{split}"
+            if len(array) != len(arrays[main]):
+                named = key.replace("_", f"_{split}_", 1)
+                raise DataError(f"{path}: {named} holds {len(array)} rows but {main} holds {len(arrays[main])} "
+                                f"images; every named array needs one row per image")
     return RawSet(x_train, arrays["y_train"], arrays["x_test"], arrays["y_test"], class_names=names,
-                  scale=scale, description=f"npz file {path}")
+                  scale=scale, description=f"npz file {path}", extras=extras, extra_names=extra_names)
+
+
+_NAMED = re.compile(r"^([xy])_(train|test)_([A-Za-z0-9_]+)$")
+
+
+def _npz_extras(path: Path, f) -> tuple[dict, dict]:
+    """``x_train_<input>`` / ``y_train_<target>`` (and their test twins) → {"x_<input>": (train, test)}."""
+    found: dict[str, dict[str, np.ndarray]] = {}
+    for name in f.files:
+        match = _NAMED.match(name)
+        if match:
+            kind, split, which = match.groups()
+            found.setdefault(f"{kind}_{which}", {})[split] = numeric(f[name], str(path), name)
+    extras = {}
+    for key, splits in found.items():
+        missing = [s for s in ("train", "test") if s not in splits]
+        if missing:
+            have = key.replace("_", f"_{'train' if 'train' in splits else 'test'}_", 1)
+            need = key.replace("_", f"_{missing[0]}_", 1)
+            raise DataError(f"{path}: has {have} but no {need}; save both splits of every named array")
+        extras[key] = (splits["train"], splits["test"])
+    names = {key[len("class_names_"):]: [str(n) for n in f[key]] for key in f.files
+             if key.startswith("class_names_")}
+    return extras, names

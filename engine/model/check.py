@@ -17,8 +17,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from tapedeck.engine.model import check_rules
-from tapedeck.engine.spec import catalogue, graph
+from tapedeck.engine.model import check_heads, check_rules
+from tapedeck.engine.spec import catalogue, graph, heads
 
 
 @dataclass
@@ -46,6 +46,9 @@ class CheckReport:
     non_trainable: int
     input_shape: tuple
     num_classes: int | None
+    warnings: list[str] = field(default_factory=list)   # worth knowing, not a reason to refuse training
+    inputs: dict = field(default_factory=dict)          # input name → shape
+    heads: list = field(default_factory=list)           # (head layer, shape, loss, weight, target, target text)
 
     @property
     def ok(self) -> bool:
@@ -60,8 +63,9 @@ class CheckReport:
 
     def format_table(self) -> str:
         """The table `tapedeck check` prints: one row per layer, then the totals."""
-        rows = [("#", "name", "type", "output shape", "params"),
-                ("", "input", "Input", check_rules.shape_text(self.input_shape), "0")]
+        inputs = self.inputs or {graph.INPUT: self.input_shape}
+        rows = [("#", "name", "type", "output shape", "params")]
+        rows += [("", name, "Input", check_rules.shape_text(shape), "0") for name, shape in inputs.items()]
         for layer in self.layers:
             if layer.output_shape is not None:
                 shape = check_rules.shape_text(layer.output_shape) + (" !" if layer.problems else "")
@@ -78,10 +82,23 @@ class CheckReport:
         total = self.trainable + self.non_trainable
         lines.append(f"Total params: {total:,} (trainable: {self.trainable:,}, "
                      f"non-trainable: {self.non_trainable:,})")
+        lines += self._io_lines()
+        lines += [f"warning: {w}" for w in self.warnings]
         if not self.ok:
             count = len(self.all_problems())
             lines.append(f"{count} problem{'s' if count != 1 else ''}; the model cannot be trained yet.")
         return "\n".join(lines)
+
+
+    def _io_lines(self) -> list[str]:
+        """With declared inputs or heads: each input and each head (shape, loss, weight, target and classes)."""
+        if len(self.heads) <= 1 and len(self.inputs) <= 1:
+            return []
+        lines = ["Inputs: " + ", ".join(f"{n} {check_rules.shape_text(s)}" for n, s in self.inputs.items())]
+        for layer, shape, loss, weight, target, what in self.heads:
+            shown_shape = check_rules.shape_text(shape) if shape is not None else "?"
+            lines.append(f"Head {layer}: {shown_shape}, loss {loss} × {weight:g}, target {target} ({what})")
+        return lines
 
 
 def known_input_shape(data_spec) -> tuple[tuple, int] | None:
@@ -100,14 +117,20 @@ def known_input_shape(data_spec) -> tuple[tuple, int] | None:
     return tuple(shape), num_classes
 
 
-def check(experiment, input_shape, num_classes, api=None) -> CheckReport:
-    """Infer every layer's output shape and parameters; collect every problem, never raise for them."""
+def check(experiment, input_shape, num_classes, api=None, feeds=None) -> CheckReport:
+    """Infer every layer's output shape and parameters; collect every problem, never raise for them.
+
+    A model with declared inputs or heads needs ``feeds`` (engine.data.targets.Feeds: the data arrays'
+    shapes and the targets); without it they are asked of the data set described by the experiment.
+    """
     api = api or experiment.model.api
     input_shape = tuple(int(d) if d is not None else None for d in input_shape)
     report = CheckReport(layers=[], problems=[], trainable=0, non_trainable=0,
                          input_shape=input_shape, num_classes=num_classes)
-    specs = list(experiment.model.layers)
-    nodes, graph_problems = graph.resolve(specs)
+    declared = bool(experiment.model.inputs or experiment.model.outputs)
+    if declared and feeds is None:
+        feeds = _feeds(experiment, input_shape, num_classes, report)
+    nodes, graph_problems = graph.resolve_model(experiment.model)
     for node in nodes:
         report.layers.append(LayerReport(node.index, node.name, node.spec.type, None, None, []))
     by_index = {layer.index: layer for layer in report.layers}
@@ -117,27 +140,67 @@ def check(experiment, input_shape, num_classes, api=None) -> CheckReport:
                 report.problems.append(message)
         else:
             by_index[index].problems.append(message)
-    if api == "sequential" and nodes and not graph.is_chain(nodes) and not graph_problems:
+    if api == "sequential" and heads.is_multi(experiment.model):
+        report.problems.append(graph.SEQUENTIAL_MULTI_REFUSAL.format(what=_several(experiment.model)))
+    elif api == "sequential" and nodes and not graph.is_chain(nodes) and not graph_problems:
         report.problems.append(graph.SEQUENTIAL_REFUSAL)
-    report.problems += check_rules.training_problems(experiment, num_classes)
+    if declared:
+        report.inputs = check_heads.input_shapes(experiment.model, feeds, report.problems)
+    else:
+        report.inputs = {graph.INPUT: input_shape}
+        report.problems += check_rules.training_problems(experiment, num_classes)
 
-    shapes, report.trainable, report.non_trainable = _infer(nodes, report.layers, input_shape)
+    shapes, report.trainable, report.non_trainable = _infer(nodes, report.layers, report.inputs)
     if report.trainable == 0 and any(not node.spec.trainable for node in nodes):
         report.problems.append("every layer with weights is frozen (trainable: false): nothing would learn; "
                                "unfreeze at least one layer")
     budget = _budget_problem(report)
     if budget is not None:
         report.problems.append(budget)
-    _output_problems(nodes, report, shapes, experiment, num_classes)
+    if declared:
+        check_heads.head_problems(nodes, shapes, experiment, feeds, by_index, report.problems)
+        report.warnings += check_heads.dead_branch_warnings(nodes, experiment)
+        report.heads = _head_rows(nodes, shapes, experiment, feeds)
+    else:
+        _output_problems(nodes, report, shapes, experiment, num_classes)
     return report
 
 
-def _infer(nodes, layer_reports, input_shape) -> tuple[dict, int, int]:
+def _several(model) -> str:
+    parts = [f"{len(model.inputs)} inputs"] if len(model.inputs) > 1 else []
+    parts += [f"{len(model.outputs)} heads"] if len(model.outputs) > 1 else []
+    return " and ".join(parts)
+
+
+def _feeds(experiment, input_shape, num_classes, report):
+    """The data set's arrays and targets; when they cannot be told, only the images and the labels."""
+    from tapedeck.engine.data import datasets
+    from tapedeck.engine.data.targets import Feeds
+
+    try:
+        return datasets.describe_feeds(experiment.data)
+    except datasets.DataError as error:
+        report.problems.append(str(error))
+        names = [str(i) for i in range(num_classes or 0)]
+        return Feeds({"x": input_shape}, {"label": ("classes", names, len(names), False)})
+
+
+def _head_rows(nodes, shapes, experiment, feeds) -> list:
+    rows = []
+    for head in heads.heads_of(experiment.model, [n.name for n in nodes], experiment.training):
+        kind, names, width, derived = feeds.targets.get(head.target, ("?", [], None, False))
+        what = (f"{len(names)} classes" if kind == "classes" else f"{width} value(s)" if kind == "values"
+                else "not in the data") + (", derived" if derived else "")
+        rows.append((head.layer, shapes.get(head.layer), head.loss, head.loss_weight, head.target, what))
+    return rows
+
+
+def _infer(nodes, layer_reports, input_shapes) -> tuple[dict, int, int]:
     """Run the rules, then Keras, layer by layer.
 
     Returns name → output shape (known ones only) and the trainable / non-trainable totals.
     """
-    shapes = {graph.INPUT: input_shape}
+    shapes = dict(input_shapes)
     trainable_total = frozen_total = 0
     for node, layer_report in zip(nodes, layer_reports):
         if layer_report.problems:  # a wiring problem: Keras cannot be asked

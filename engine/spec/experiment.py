@@ -20,6 +20,7 @@ from pathlib import Path
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.files import write_text_atomic
 from tapedeck.engine.spec import catalogue
+from tapedeck.engine.spec.heads import HeadSpec, InputSpec, read_inputs, read_outputs
 from tapedeck.engine.text import shown
 
 __all__ = [
@@ -112,6 +113,18 @@ class ModelSpec:
 
 @dataclass
 class TrainingSpec:
+    inputs: list[InputSpec] = field(default_factory=list)   # empty: one input "input" fed by the images
+    outputs: list[HeadSpec] = field(default_factory=list)   # empty: one head, the last layer, on the labels
+
+    def to_dict(self) -> dict:
+        """Inputs and outputs only when declared, so one-input, one-head files read as before."""
+        d = {"api": self.api}
+        if self.inputs:
+            d["inputs"] = [i.to_dict() for i in self.inputs]
+        d["layers"] = [layer.to_dict() for layer in self.layers]
+        if self.outputs:
+            d["outputs"] = [h.to_dict() for h in self.outputs]
+        return d
     loop: str = "fit"
     optimizer: str = "adam"
     learning_rate: float = 0.001
@@ -157,7 +170,7 @@ class Experiment:
             "format": FORMAT,
             "name": self.name,
             "data": _copy.deepcopy(dataclasses.asdict(self.data)),
-            "model": {"api": self.model.api, "layers": [layer.to_dict() for layer in self.model.layers]},
+            "model": self.model.to_dict(),
             "training": dataclasses.asdict(self.training),
         }
 
@@ -382,14 +395,17 @@ def _read_model(d, path, problems) -> ModelSpec:
         return ModelSpec()
     model = ModelSpec()
     for key in d:
-        if key not in ("api", "layers"):
-            _unknown(key, ("api", "layers"), f"{path}.", problems)
+        if key not in keys:
+            _unknown(key, keys, f"{path}.", problems)
+    model.inputs = read_inputs(d.get("inputs"), f"{path}.inputs", problems)
+    model.outputs = read_outputs(d.get("outputs"), f"{path}.outputs", problems)
     if "api" in d:
         expected = _choice(APIS)(d["api"])
         if expected:
             problems.append(f"{path}.api: expected {expected}, received {shown(d['api'])}")
         else:
             model.api = d["api"]
+    keys = ("api", "inputs", "layers", "outputs")
     layers = d.get("layers", [])
     if not isinstance(layers, list):
         problems.append(f"{path}.layers: expected a list of layers, received {shown(layers)}")

@@ -157,7 +157,7 @@ def test_unknown_keys_at_every_level_are_refused():
     assert problems == [
         "nmae: unknown key; did you mean 'name'?",
         "data.sorce: unknown key; did you mean 'source'?",
-        "model.optimizer: unknown key; known keys: api, layers",
+        "model.optimizer: unknown key; known keys: api, inputs, layers, outputs",
         "model.layers[5].units: unknown parameter for GlobalAveragePooling2D; GlobalAveragePooling2D takes: "
         "keepdims",
         "model.layers[7].unit: unknown parameter for Dense; did you mean 'units'?",
