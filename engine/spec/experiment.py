@@ -394,6 +394,7 @@ def _read_model(d, path, problems) -> ModelSpec:
         problems.append(f"{path}: expected an object {{\"api\": ..., \"layers\": [...]}}, received {shown(d)}")
         return ModelSpec()
     model = ModelSpec()
+    keys = ("api", "inputs", "layers", "outputs")
     for key in d:
         if key not in keys:
             _unknown(key, keys, f"{path}.", problems)
@@ -405,7 +406,6 @@ def _read_model(d, path, problems) -> ModelSpec:
             problems.append(f"{path}.api: expected {expected}, received {shown(d['api'])}")
         else:
             model.api = d["api"]
-    keys = ("api", "inputs", "layers", "outputs")
     layers = d.get("layers", [])
     if not isinstance(layers, list):
         problems.append(f"{path}.layers: expected a list of layers, received {shown(layers)}")
