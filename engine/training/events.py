@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "RunStarted",
+    "HeadInfo",
     "BatchEnd",
     "EpochEnd",
     "Predictions",
@@ -46,6 +47,26 @@ class RunStarted:
     api: str = "sequential"
     precision: str = "float32"
     warnings: tuple = ()   # what the data set skipped or lacked (image files that do not decode), one line each
+    # Several inputs or heads: HeadInfo per head (the first classification head fills num_classes,
+    # class_names and the sample labels above) and the input names; empty for one input and one head.
+    heads: tuple = ()
+    inputs: tuple = ()
+
+
+@dataclass(frozen=True)
+class HeadInfo:
+    """One head of a several-head model: its layer (also the prefix of its metric names), target and kind."""
+
+    layer: str
+    target: str
+    kind: str                 # "classes" (accuracy) or "values" (mae)
+    class_names: tuple = ()
+    loss: str = ""
+    loss_weight: float = 1.0
+
+    @property
+    def metric(self) -> str:
+        return "accuracy" if self.kind == "classes" else "mae"
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,7 @@ class BatchEnd:
     accuracy: float
     samples_seen: int  # within this epoch
     samples_per_second: float
+    heads: dict = field(default_factory=dict)   # several heads: "<head>_loss", "<head>_accuracy" / "<head>_mae"
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,9 @@ class EpochEnd:
     val_accuracy: float | None
     learning_rate: float
     seconds: float
+    # Several heads: Keras's per-head names ("digit_loss", "val_parity_accuracy", "<head>_mae"); then
+    # ``loss`` is the weighted total and ``accuracy`` the first classification head's.
+    heads: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,10 @@ class Predictions:
     true_labels: Any  # (N,) int
     predicted_labels: Any  # (N,) int
     probabilities: Any  # (N, num_classes) float32
+    # Several heads: head → (true, predicted, probabilities) for classification heads, or
+    # (true values, predicted values, None) for regression heads; the fields above are the first
+    # classification head's.
+    heads: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +119,9 @@ class TestResult:
     precision: list  # per class
     recall: list  # per class
     confusion: list  # confusion[true][predicted] counts
+    # Several heads: head → {"loss", "accuracy" | "mae", "precision", "recall", "confusion", "class_names"}
+    # (a regression head has mae and no confusion); the fields above are the first classification head's.
+    heads: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
