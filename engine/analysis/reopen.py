@@ -70,7 +70,8 @@ class AnalysedRun:
 
 def open_run(run_dir, dataset=None) -> AnalysedRun:
     """Reload a run and predict its test set; ``dataset`` may be passed when already loaded (same spec)."""
-    from tapedeck.engine.data.datasets import DataError, load_dataset
+    from tapedeck.engine.data.datasets import DataError
+    from tapedeck.engine.data.streaming import load_for
     from tapedeck.engine.runs.exports import ExportError, load_run_model
     from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
 
@@ -85,7 +86,7 @@ def open_run(run_dir, dataset=None) -> AnalysedRun:
         raise AnalysisError(str(error)) from None
     if dataset is None:
         try:
-            dataset = load_dataset(experiment.data)
+            dataset = load_for(experiment.data, experiment)[0]   # a streamed set stays on disk
         except DataError as error:
             raise AnalysisError(f"{run_dir}: its data cannot be loaded any more: {error}") from None
     probabilities = predict_probabilities(model, experiment.training, dataset.x_test)
@@ -97,9 +98,12 @@ def predict_probabilities(model, training, x, batch_size: int = 256) -> np.ndarr
     from tapedeck.engine.training.evaluation import probability_converter
 
     to_probabilities = probability_converter(training)
-    x = np.asarray(x, dtype=np.float32)
-    outputs = [np.asarray(model(x[start:start + batch_size], training=False))
-               for start in range(0, len(x), batch_size)]
+    if hasattr(x, "batches"):   # streamed: batch by batch from disk; only the probabilities are kept
+        outputs = [np.asarray(model(batch, training=False)) for batch in x.batches(batch_size)]
+    else:
+        x = np.asarray(x, dtype=np.float32)
+        outputs = [np.asarray(model(x[start:start + batch_size], training=False))
+                   for start in range(0, len(x), batch_size)]
     if not outputs:
         return np.zeros((0, 0), dtype=np.float32)
     return to_probabilities(np.concatenate(outputs, axis=0))

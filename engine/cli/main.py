@@ -132,6 +132,9 @@ def cmd_check(args) -> int:
     input_shape, num_classes, _names = describe(experiment.data)
     report = check(experiment, input_shape, num_classes, api=args.api)
     print(report.format_table())
+    from tapedeck.engine.data.streaming import plan_data
+
+    print(plan_data(experiment.data, experiment).message)   # streamed from disk or in memory, and why
     from tapedeck.engine.model.check_rules import precision_warning
 
     warning = precision_warning(experiment.training.precision)

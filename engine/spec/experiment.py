@@ -28,7 +28,7 @@ __all__ = [
     "LayerSpec", "DataSpec", "ModelSpec", "TrainingSpec", "Experiment",
     "load_experiment", "save_experiment", "loads", "dumps", "load_preset", "list_presets",
     "SOURCES", "FILE_SOURCES", "APIS", "LOOPS", "OPTIMIZERS", "LOSSES", "SCHEDULES", "MONITORS", "DISTRIBUTES",
-    "EXECUTIONS", "PRECISIONS",
+    "EXECUTIONS", "PRECISIONS", "STREAMINGS",
 ]
 
 FORMAT = "tapedeck/1"
@@ -50,6 +50,7 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 DISTRIBUTES = ("none", "auto", "mirrored", "multi_worker")
 EXECUTIONS = ("graph", "eager", "xla")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+STREAMINGS = ("auto", "on", "off")
 
 
 class ExperimentError(TapedeckError):
@@ -103,6 +104,9 @@ class DataSpec:
     image_size: list[int] | None = None
     color_mode: str = "rgb"
     labels: str = "sparse"
+    streaming: str = "auto"        # file sources: on = read from disk batch by batch (tf.data), off = load whole
+    memory_budget_mb: int = 1024   # auto streams a set whose decoded float32 images exceed this many MiB
+    cache: str | None = None       # streamed: decoded images cached to files with this path prefix
 
 
 @dataclass
@@ -281,6 +285,9 @@ _DATA_RULES = {
     "image_size": _size_pair,
     "color_mode": _choice(("rgb", "grayscale")),
     "labels": _choice(("sparse", "one_hot")),
+    "streaming": _choice(STREAMINGS),
+    "memory_budget_mb": _int(1),
+    "cache": _text(optional=True),
 }
 
 _TRAINING_RULES = {
@@ -441,6 +448,7 @@ def _read_experiment(d, problems) -> Experiment | None:
         if source in FILE_SOURCES and path is None:
             problems.append(f"data.path: missing; source {shown(source)} reads a file or folder, "
                             f"give its location in \"path\"")
+        problems.extend(_streaming_problems(experiment.data))
     if "model" in d:
         experiment.model = _read_model(d["model"], "model", problems)
     if "training" in d:
@@ -453,6 +461,17 @@ def _read_experiment(d, problems) -> Experiment | None:
             problems.append("training.gradient_accumulation_steps: Keras cannot accumulate gradients under a "
                             "tf.distribute strategy; set distribute to \"none\" or accumulation to 1")
     return experiment
+
+
+def _streaming_problems(data: DataSpec) -> list[str]:
+    """Streaming reads files from disk; the named sets come whole from Keras, and only a stream is cached."""
+    if data.streaming == "on" and data.source not in FILE_SOURCES:
+        return [f"data.streaming: \"on\" streams the file sources ({', '.join(FILE_SOURCES)}); source "
+                f"{shown(data.source)} is loaded into memory, so set streaming to \"auto\" or \"off\""]
+    if data.cache is not None and data.streaming == "off":
+        return ["data.cache: only a streamed set is cached to a file; set streaming to \"on\" or \"auto\", "
+                "or cache to null"]
+    return []
 
 
 def _supported() -> str:

@@ -52,9 +52,9 @@ def confusion_metrics(true_labels, predicted_labels, num_classes: int):
 def evaluate_test(model, x_test, y_for_loss, true_labels, loss_fn, to_probabilities, num_classes: int,
                   batch_size: int) -> TestResult:
     """One pass over the test set in batches; the loss includes regularisation, as ``evaluate`` does."""
-    outputs = []
-    for start in range(0, len(x_test), batch_size):
-        outputs.append(np.asarray(model(x_test[start:start + batch_size], training=False)))
+    batches = (x_test.batches(batch_size) if hasattr(x_test, "batches")   # streamed: read ahead in parallel
+               else (x_test[start:start + batch_size] for start in range(0, len(x_test), batch_size)))
+    outputs = [np.asarray(model(batch, training=False)) for batch in batches]
     raw = np.concatenate(outputs, axis=0)
     loss = float(np.asarray(loss_fn(y_for_loss, raw)))
     if model.losses:

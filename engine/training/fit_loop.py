@@ -4,10 +4,14 @@ The model arrives compiled (inside the strategy's scope); Keras distributes, bat
 """
 from __future__ import annotations
 
+from tapedeck.engine.data.streaming import is_streamed
+
 __all__ = ["train_fit"]
 
 
 def train_fit(model, data, batch_size: int, epochs: int, initial_epoch: int, callbacks: list) -> dict:
+    if is_streamed(data.x_train):
+        return _train_streamed(model, data, batch_size, epochs, initial_epoch, callbacks)
     validation = (data.x_val, data.y_val) if data.has_validation else None
     model.fit(
         data.x_train,
@@ -20,4 +24,13 @@ def train_fit(model, data, batch_size: int, epochs: int, initial_epoch: int, cal
         shuffle=True,
         verbose=0,
     )
+    return {}
+
+
+def _train_streamed(model, data, batch_size: int, epochs: int, initial_epoch: int, callbacks: list) -> dict:
+    """A set read from disk batch by batch (engine.data.streaming): ``fit`` on its tf.data pipelines."""
+    validation = data.x_val.dataset(data.y_val, batch_size, shuffle=False) if data.has_validation else None
+    model.fit(data.x_train.dataset(data.y_train, batch_size, shuffle=True), epochs=epochs,
+              initial_epoch=initial_epoch, validation_data=validation, callbacks=callbacks, shuffle=False,
+              verbose=0)   # shuffled by the pipeline itself, every epoch
     return {}

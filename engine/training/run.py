@@ -243,6 +243,7 @@ class _Session:
         )
 
         self._precision_note(training)
+        self.emit(RunNote("data", self.data_plan.message))
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
                                     on_epoch=lambda event: folder.append_history(_history_row(event)))
         keras_callbacks = schedule_callbacks(training, data.has_validation)
@@ -274,6 +275,7 @@ class _Session:
             state.interrupted = "stopped"
         if traces:
             self.metrics["tape_traces"] = traces
+        self._broken_files_note(dataset)
         self.metrics.update(self.clock.summary(), gradients_recorded=self.inspector.recorded)
 
         finished = self._finish_reason(state, keras_callbacks, folder)
@@ -308,6 +310,17 @@ class _Session:
         warning = precision_warning(training.precision)
         if warning:
             self.emit(RunNote("precision", warning))
+
+    def _broken_files_note(self, dataset) -> None:
+        """A streamed folder finds its broken files while training: skipped, and named here."""
+        from tapedeck.engine.data.streaming import is_streamed
+
+        broken = list(dataset.x_train.broken) if is_streamed(dataset.x_train) else []
+        if broken:
+            listed = "; ".join(broken[:8]) + (f"; and {len(broken) - 8} more" if len(broken) > 8 else "")
+            warning = f"skipped {len(broken)} image file(s) that do not decode: {listed}"
+            self.metrics.setdefault("data_warnings", []).append(warning)
+            self.emit(RunNote("data", warning))
 
     def _step_clock(self, model, training):
         """Step time and trace count; the tape loop counts its own traces, fit's are counted here."""
@@ -365,10 +378,13 @@ class _Session:
         self.metrics["device"] = ", ".join(d.name for d in gpus) if gpus else cpu
 
     def _load_data(self):
-        from tapedeck.engine.data.datasets import DataError, load_dataset
+        from tapedeck.engine.data.datasets import DataError
+        from tapedeck.engine.data.streaming import load_for
 
         try:
-            return load_dataset(self.experiment.data)
+            dataset, self.data_plan = load_for(self.experiment.data, self.experiment)
+            self.metrics["data_streamed"] = self.data_plan.streamed
+            return dataset
         except DataError as error:
             raise UserProblemError([str(error)]) from None
         except Exception as error:  # noqa: BLE001 — Keras's loaders raise a bare Exception offline

@@ -65,6 +65,10 @@ class TapeLoop:
         """
         import tensorflow as tf
 
+        from tapedeck.engine.data.streaming import is_streamed
+
+        if is_streamed(x):   # read from disk batch by batch (engine.data.streaming)
+            return self.strategy.experimental_distribute_dataset(x.dataset(y, self.batch_size, shuffle))
         images = tf.convert_to_tensor(x)
         labels = tf.convert_to_tensor(y)
         indices = tf.data.Dataset.range(len(x))

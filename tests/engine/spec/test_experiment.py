@@ -27,7 +27,7 @@ def _full_dict():
         "name": "residual",
         "data": {"source": "folder", "path": "/data/pets", "validation_split": 0.25, "limit": 500,
                  "normalize": False, "label_mode": "coarse", "image_size": [64, 48], "color_mode": "grayscale",
-                 "labels": "one_hot"},
+                 "labels": "one_hot", "streaming": "on", "memory_budget_mb": 256, "cache": "/tmp/pets-cache"},
         "model": {"api": "functional", "layers": [
             {"type": "Rescaling", "scale": 0.5, "offset": -1.0},
             {"type": "Conv2D", "name": "stem", "filters": 16, "kernel_size": [3, 3], "padding": "same",
