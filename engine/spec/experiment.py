@@ -573,12 +573,16 @@ def load_experiment(path) -> Experiment:
 def dumps(experiment: Experiment) -> str:
     """The file text: two-space indentation, one line per layer so stacks read top to bottom."""
     d = experiment.to_dict()
-    layers = d["model"]["layers"]
-    marks = [f"\x00layer{i}\x00" for i in range(len(layers))]
-    d["model"]["layers"] = marks
+    lines = {}
+    for key in ("inputs", "layers", "outputs"):   # one line per input, layer and head
+        if key in d["model"]:
+            entries = d["model"][key]
+            marks = [f"\x00{key}{i}\x00" for i in range(len(entries))]
+            d["model"][key] = marks
+            lines.update(zip(marks, entries))
     text = json.dumps(d, indent=2, ensure_ascii=False)
-    for mark, layer in zip(marks, layers):
-        text = text.replace(json.dumps(mark), json.dumps(layer, ensure_ascii=False), 1)
+    for mark, entry in lines.items():
+        text = text.replace(json.dumps(mark), json.dumps(entry, ensure_ascii=False), 1)
     return text + "\n"
 
 

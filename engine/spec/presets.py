@@ -28,6 +28,14 @@ _NOTES = {
     "digits_residual": PresetNote("Digits residual block",
                                   "A skip connection (Add): what the Functional API and subclassing can express "
                                   "and Sequential cannot."),
+    "digits_two_heads_functional": PresetNote(
+        "Digits, two heads — Functional API",
+        "One image, two outputs: the digit and its parity (even/odd, derived from the digit label), a shared "
+        "trunk and a weighted sum of two losses — what the Functional API exists for."),
+    "digits_two_heads_subclassing": PresetNote(
+        "Digits, two heads — Model subclass",
+        "The two-head digits model as a keras.Model subclass: call takes a dict and returns one output per "
+        "head (digit and the derived parity target)."),
 }
 
 

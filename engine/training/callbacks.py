@@ -111,8 +111,9 @@ class ReporterCallback(keras.callbacks.Callback):
     """Keras logs → BatchEnd (sampled), EpochEnd and Predictions events, plus the history row."""
 
     def __init__(self, emit, state: RunState, sample_images, sample_labels, to_probabilities,
-                 on_epoch=None, interval: float = BATCH_EVENT_INTERVAL):
+                 on_epoch=None, interval: float = BATCH_EVENT_INTERVAL, heads=None):
         super().__init__()
+        self.heads = heads   # several heads: (engine.training.heads_io plan, sample index); sample_images a dict
         self.emit = emit
         self.state = state
         self.sample_images = sample_images
@@ -151,9 +152,10 @@ class ReporterCallback(keras.callbacks.Callback):
                 step=step,
                 steps=steps,
                 loss=_float(logs.get("loss")),
-                accuracy=_float(logs.get("accuracy")),
+                accuracy=_float(logs.get("accuracy", self._head_accuracy(logs))),
                 samples_seen=self._seen,
                 samples_per_second=self._seen / elapsed,
+                heads=self._head_logs(logs),
             )
         )
 
@@ -174,11 +176,13 @@ class ReporterCallback(keras.callbacks.Callback):
         event = EpochEnd(
             epoch=int(epoch) + 1,
             loss=_float(logs.get("loss")),
-            accuracy=_float(logs.get("accuracy")),
+            accuracy=_float(logs.get("accuracy", self._head_accuracy(logs))),
             val_loss=_float(logs["val_loss"]) if "val_loss" in logs else None,
-            val_accuracy=_float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
+            val_accuracy=(_float(logs["val_accuracy"]) if "val_accuracy" in logs
+                          else self._head_accuracy(logs, "val_")),
             learning_rate=self._lr,
             seconds=time.perf_counter() - self._epoch_start,
+            heads=self._head_logs(logs),
         )
         self.state.completed_epochs.append(event)
         if self.on_epoch is not None:
@@ -186,8 +190,23 @@ class ReporterCallback(keras.callbacks.Callback):
         self.emit(event)
         self.emit(self.predictions(int(epoch) + 1))
 
+    def _head_logs(self, logs) -> dict:
+        from tapedeck.engine.training import heads_io
+
+        return heads_io.head_logs(logs, self.heads[0]) if self.heads else {}
+
+    def _head_accuracy(self, logs, prefix: str = ""):
+        """A several-head run's "accuracy": its first classification head's (None with one head)."""
+        from tapedeck.engine.training import heads_io
+
+        return heads_io.first_accuracy(self._head_logs(logs), self.heads[0], prefix) if self.heads else None
+
     def predictions(self, epoch: int) -> Predictions:
         """A direct call on the fixed sample: a few ms, where ``model.predict`` costs 50-120 ms."""
+        if self.heads:
+            from tapedeck.engine.training import heads_io
+
+            return heads_io.predictions(self.model, self.sample_images, self.heads[0], epoch, self.heads[1])
         outputs = self.model(self.sample_images, training=False)
         probabilities = self.to_probabilities(np.asarray(outputs))
         return Predictions(

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.text import cut_words
+from tapedeck.engine.spec.heads import is_multi
 from tapedeck.engine.training.events import Finished, RunNote, RunStarted
+from tapedeck.engine.training.heads_io import compile_kwargs, rows
 
 __all__ = ["RunControl", "run", "UserProblemError"]
 
@@ -197,6 +199,12 @@ class _Session:
         if getattr(dataset, "warnings", None):
             self.metrics["data_warnings"] = list(dataset.warnings)
         data = _prepare(dataset, experiment)
+        self.several = None   # several inputs or heads: dicts by name and per-head losses (heads_io)
+        if is_multi(experiment.model):
+            from tapedeck.engine.training.heads_io import SeveralHeads
+
+            self.several = SeveralHeads(experiment, dataset)
+            data = self.several.prepared(_Prepared)
         try:
             strategy = make_strategy(training.distribute)
         except StrategyError as error:
@@ -207,7 +215,7 @@ class _Session:
             raise UserProblemError(["training.tensorboard: the tensorboard package is not installed; "
                                "run `pip install tensorboard` or set tensorboard to false"])
         batch_size = int(training.batch_size)
-        steps_per_epoch = max(1, math.ceil(len(data.x_train) / batch_size))
+        steps_per_epoch = max(1, math.ceil(rows(data.x_train) / batch_size))
         folder, initial_epoch = self._open_folder()
         model, optimizer = self._model(dataset, strategy, steps_per_epoch, folder, initial_epoch)
         if self.resume_dir is not None:
@@ -215,11 +223,15 @@ class _Session:
                 return Finished("stopped", "stopped before the resume began; the run is unchanged", str(folder.path))
             self._commit_resume(folder, initial_epoch)
 
-        state = RunState(steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=len(data.x_train))
+        state = RunState(steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=rows(data.x_train))
         to_probabilities = probability_converter(training)
         sample_index = dataset.sample_index
         sample_images = dataset.x_test[sample_index]
         sample_labels = dataset.y_test[sample_index]
+        classes = {"num_classes": dataset.num_classes, "class_names": list(dataset.class_names)}
+        if self.several:
+            sample_images, sample_labels = self.several.sample(data, sample_index)
+            classes = self.several.started()
         self.emit(
             RunStarted(
                 run_dir=str(folder.path),
@@ -230,8 +242,7 @@ class _Session:
                 epochs=int(training.epochs),
                 steps_per_epoch=steps_per_epoch,
                 batch_size=batch_size,
-                num_classes=dataset.num_classes,
-                class_names=list(dataset.class_names),
+                **classes,
                 sample_images=sample_images,
                 sample_labels=sample_labels,
                 initial_epoch=initial_epoch,
@@ -245,7 +256,8 @@ class _Session:
         self._precision_note(training)
         self.emit(RunNote("data", self.data_plan.message))
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
-                                    on_epoch=lambda event: folder.append_history(_history_row(event)))
+                                    on_epoch=lambda event: folder.append_history(_history_row(event)),
+                                    heads=(self.several.plan, sample_index) if self.several else None)
         keras_callbacks = schedule_callbacks(training, data.has_validation)
         sees_gradients = training.loop in ("tape", "train_step")
         self.inspector = Inspector(self.emit, self.control, training.inspect_every if sees_gradients else 0,
@@ -288,6 +300,13 @@ class _Session:
             pass   # stopped before its first step: nothing was trained, so no model and no test figures
         elif finished.reason != "diverged":
             folder.save_model(model)
+            if self.several:
+                from tapedeck.engine.training.heads_io import evaluate
+
+                result = evaluate(model, data.x_test, data.y_test, self.several.plan)
+                self.metrics["test"] = self.several.test_metrics(result)
+                self.emit(result)
+                return finished
             result = evaluate_test(model, data.x_test, data.y_test, data.test_labels,
                                    make_loss(training), to_probabilities, dataset.num_classes,
                                    max(batch_size, 256))
@@ -444,7 +463,8 @@ class _Session:
                                                    model.trainable_variables)
             else:
                 try:
-                    model = build_model(self.experiment, dataset.input_shape)
+                    model = build_model(self.experiment, dataset.input_shape,
+                                        extra_shapes=self.several.extra_shapes() if self.several else None)
                 except BuildError as error:
                     raise UserProblemError([str(error)]) from None
                 optimizer = make_optimizer(training, steps_per_epoch)
@@ -453,8 +473,8 @@ class _Session:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             model.compile(
                 optimizer=optimizer,
-                loss=make_loss(training),
-                metrics=[make_accuracy(training)],
+                **(self.several and compile_kwargs(self.several.plan)
+                   or {"loss": make_loss(training), "metrics": [make_accuracy(training)]}),
                 steps_per_execution=int(training.steps_per_execution),
                 **compile_options(training.execution),
             )
@@ -481,7 +501,7 @@ class _Session:
                         summaries=self._gradient_writer(strategy))
         self._tape_loop = loop
         callback_list = keras.callbacks.CallbackList(
-            callbacks, model=model, epochs=epochs, steps=math.ceil(len(data.x_train) / training.batch_size),
+            callbacks, model=model, epochs=epochs, steps=math.ceil(rows(data.x_train) / training.batch_size),
             verbose=0,
         )
         return loop.fit(data, epochs, initial_epoch, callback_list)
@@ -579,6 +599,7 @@ def _history_row(event) -> dict:
         "val_accuracy": event.val_accuracy,
         "learning_rate": event.learning_rate,
         "seconds": round(event.seconds, 4),
+        **getattr(event, "heads", {}),
     }
 
 
