@@ -17,6 +17,7 @@ import re
 
 import keras
 
+import tapedeck.engine.spec.backbone_layer  # noqa: F401 — registers Backbone: load_model must know it
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.model.check import keras_message
 from tapedeck.engine.spec import catalogue, graph, heads

@@ -223,7 +223,9 @@ def training_problems(experiment, num_classes) -> list[str]:
         problems.append(f"training.loss {ONE_HOT_LOSS} expects one-hot labels, but data.labels is sparse "
                         f"(integer labels); set training.loss to {SPARSE_LOSS}, or data.labels to "
                         f"one_hot.")
-    return problems
+    from tapedeck.engine.spec.backbones import backbone_problems  # the fine-tuning schedule's rules
+
+    return problems + backbone_problems(experiment)
 
 
 def output_rank_problem(nodes, shapes, num_classes):

@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 
 from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.spec import backbones
 from tapedeck.engine.text import is_number, shown
 
 __all__ = [
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 GROUPS = ("core", "activation", "convolution", "pooling", "resizing", "normalization", "regularization",
-          "augmentation", "merge")
+          "augmentation", "merge", "pretrained")
 # int_or_pairs: padding / cropping, an int, [rows, cols] or [[top, bottom], [left, right]];
 # float_pair: exactly two numbers [low, high] (a value range).
 KINDS = ("int", "float", "bool", "choice", "int_or_pair", "int_list", "float_or_pair", "int_or_none",
@@ -362,7 +363,7 @@ _TYPES = (
               "similarity")), max_inputs=2),
 )
 
-CATALOGUE: dict[str, LayerType] = {t.name: t for t in _TYPES}
+CATALOGUE: dict[str, LayerType] = {t.name: t for t in (*_TYPES, backbones.catalogue_entry(Param, LayerType))}
 
 
 def _known_types(shown_at_most: int = 12) -> str:
@@ -398,7 +399,6 @@ def _to_tuple(value):
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
 
 
 def _range_words(param: Param, integer: bool) -> str:
@@ -580,10 +580,8 @@ def keras_kwargs(spec, name) -> dict:
 
 def make_layer(spec, name, **extra):
     """The Keras layer for ``spec`` (``extra``: arguments the builder adds, e.g. the output's dtype).
-    Imports Keras here, so the catalogue itself stays light."""
-    import keras
-
-    return getattr(keras.layers, spec.type)(**keras_kwargs(spec, name), **extra)
+    Imports Keras there (``backbones.keras_class``), so the catalogue itself stays light."""
+    return backbones.keras_class(spec.type)(**keras_kwargs(spec, name), **extra)
 
 
 def non_default_params(spec) -> dict:
