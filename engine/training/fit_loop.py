@@ -10,27 +10,33 @@ __all__ = ["train_fit"]
 
 
 def train_fit(model, data, batch_size: int, epochs: int, initial_epoch: int, callbacks: list) -> dict:
+    from tapedeck.engine.training.multi_worker import fit_under_workers
+
     if is_streamed(data.x_train):
         return _train_streamed(model, data, batch_size, epochs, initial_epoch, callbacks)
     validation = (data.x_val, data.y_val) if data.has_validation else None
-    model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=batch_size,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        validation_data=validation,
-        callbacks=callbacks,
-        shuffle=True,
-        verbose=0,
-    )
+    with fit_under_workers(model):
+        model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=batch_size,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            validation_data=validation,
+            callbacks=callbacks,
+            shuffle=True,
+            verbose=0,
+        )
     return {}
 
 
 def _train_streamed(model, data, batch_size: int, epochs: int, initial_epoch: int, callbacks: list) -> dict:
     """A set read from disk batch by batch (engine.data.streaming): ``fit`` on its tf.data pipelines."""
+    from tapedeck.engine.training.multi_worker import fit_under_workers
+
     validation = data.x_val.dataset(data.y_val, batch_size, shuffle=False) if data.has_validation else None
-    model.fit(data.x_train.dataset(data.y_train, batch_size, shuffle=True), epochs=epochs,
-              initial_epoch=initial_epoch, validation_data=validation, callbacks=callbacks, shuffle=False,
-              verbose=0)   # shuffled by the pipeline itself, every epoch
+    with fit_under_workers(model):
+        model.fit(data.x_train.dataset(data.y_train, batch_size, shuffle=True), epochs=epochs,
+                  initial_epoch=initial_epoch, validation_data=validation, callbacks=callbacks, shuffle=False,
+                  verbose=0)   # shuffled by the pipeline itself, every epoch
     return {}

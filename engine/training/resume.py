@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tapedeck.engine.errors import TapedeckError
 
-__all__ = ["ResumeError", "ResumePlan", "resume_plan"]
+__all__ = ["ResumeError", "ResumePlan", "resume_plan", "carry_optimizer_state"]
 
 
 class ResumeError(TapedeckError):
@@ -43,3 +43,18 @@ def resume_plan(run_dir, more_epochs: int | None = None) -> ResumePlan:
         raise ResumeError(f"{Path(run_dir).name}: all {experiment.training.epochs} planned epoch(s) are "
                           "trained; use Train more epochs to continue it")
     return ResumePlan(experiment, str(run_dir), done)
+
+
+def carry_optimizer_state(saved, fresh, variables):
+    """A fresh optimizer (its schedule sized for the new epoch count) with the saved one's state.
+
+    The saved optimizer's schedule ends where the first run was told to end; resuming with more
+    epochs must follow the new schedule from the saved iteration, moments and rate included.
+    """
+    fresh.build(variables)
+    old, new = list(saved.variables), list(fresh.variables)
+    if len(old) != len(new) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(old, new)):
+        return saved
+    for target, value in zip(new, old):
+        target.assign(value)
+    return fresh

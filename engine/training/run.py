@@ -192,6 +192,15 @@ class _Session:
 
         experiment = self.experiment
         training = experiment.training
+        try:   # first: a multi-worker strategy must exist before any other TensorFlow op runs
+            strategy = make_strategy(training.distribute)
+        except StrategyError as error:
+            raise UserProblemError([str(error)]) from None
+        from tapedeck.engine.training.multi_worker import join_workers, worker_count
+
+        self.metrics["workers"] = worker_count(strategy)   # off the chief: temporary folders, an agreed stop
+        self.runs_dir, self.resume_dir, self.control, workers = join_workers(
+            strategy, self.runs_dir, self.resume_dir, self.control, self._held)
         self._set_thread_state(training)
 
         dataset = self._load_data()
@@ -205,10 +214,6 @@ class _Session:
 
             self.several = SeveralHeads(experiment, dataset)
             data = self.several.prepared(_Prepared)
-        try:
-            strategy = make_strategy(training.distribute)
-        except StrategyError as error:
-            raise UserProblemError([str(error)]) from None
         self.metrics["replicas"] = int(strategy.num_replicas_in_sync)
 
         if training.tensorboard and not _tensorboard_available():
@@ -263,7 +268,8 @@ class _Session:
         self.inspector = Inspector(self.emit, self.control, training.inspect_every if sees_gradients else 0,
                                    gradients_visible=sees_gradients, folder=folder.path)
         self.clock = self._step_clock(model, training)
-        callbacks = [self.clock, ControlCallback(self.control, state), DivergenceCallback(state), reporter]
+        callbacks = [workers] * (workers is not None) + [self.clock, ControlCallback(self.control, state),
+                                                         DivergenceCallback(state), reporter]
         if training.loop != "tape":
             self._gradient_source = WeightInspectCallback(self.inspector, steps_per_epoch, self._probe)
             callbacks.insert(1, self._gradient_source)
@@ -450,6 +456,7 @@ class _Session:
         from tapedeck.engine.model.build import BuildError, build_model
         from tapedeck.engine.training.execution import compile_options
         from tapedeck.engine.training.optimizers import make_accuracy, make_loss, make_optimizer
+        from tapedeck.engine.training.resume import carry_optimizer_state
 
         training = self.experiment.training
         if training.seed is not None:
@@ -459,7 +466,7 @@ class _Session:
         with strategy.scope():
             if initial_epoch:
                 model = _load_checkpoint(folder)
-                optimizer = _carry_optimizer_state(model.optimizer, make_optimizer(training, steps_per_epoch),
+                optimizer = carry_optimizer_state(model.optimizer, make_optimizer(training, steps_per_epoch),
                                                    model.trainable_variables)
             else:
                 try:
@@ -546,21 +553,6 @@ def _tensorboard_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("tensorboard") is not None
-
-
-def _carry_optimizer_state(saved, fresh, variables):
-    """A fresh optimizer (its schedule sized for the new epoch count) with the saved one's state.
-
-    The saved optimizer's schedule ends where the first run was told to end; resuming with more
-    epochs must follow the new schedule from the saved iteration, moments and rate included.
-    """
-    fresh.build(variables)
-    old, new = list(saved.variables), list(fresh.variables)
-    if len(old) != len(new) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(old, new)):
-        return saved
-    for target, value in zip(new, old):
-        target.assign(value)
-    return fresh
 
 
 def _prepare(dataset, experiment) -> _Prepared:

@@ -37,10 +37,30 @@ def make_strategy(distribute: str):
                 raise StrategyError(
                     f"TF_CONFIG is not valid JSON ({error}); set it as the TensorFlow multi-worker guide shows"
                 ) from None
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker(tf, config)
     raise StrategyError(
         f"training.distribute: expected none, auto, mirrored or multi_worker, received {distribute!r}"
     )
+
+
+_WORKERS: dict = {}   # TF_CONFIG → this process's multi-worker strategy
+
+
+def _multi_worker(tf, config):
+    """One strategy per process: it starts this worker's server and configures the collective ops,
+    which TensorFlow allows once, before anything else; a later run in the process reuses it."""
+    if config not in _WORKERS:
+        try:
+            _WORKERS[config] = tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            if "at program startup" not in str(error):
+                raise
+            raise StrategyError(
+                "training.distribute: multi_worker must be the first thing TensorFlow does in its process: "
+                "run `tapedeck train EXP.json` on each machine with TF_CONFIG set (not in the window, nor "
+                "after a single-process run in the same process)"
+            ) from None
+    return _WORKERS[config]
 
 
 def _mirror_devices(tf) -> list[str]:
