@@ -52,10 +52,12 @@ def bind_train_step(model, scales=None):
             gradients = [g if s == 1.0 else g * s for g, s in zip(gradients, scales)]
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))   # the update
         replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        # Several heads: compute_loss already fed each head's loss tracker (digit_loss, parity_loss).
+        head_losses = {id(m) for m in getattr(self._compile_loss, "metrics", ())}
         for metric in self.metrics:
             if metric.name == "loss":   # compute_loss divided it by the replicas, for the gradients
                 metric.update_state(loss * replicas)
-            else:
+            elif id(metric) not in head_losses:
                 metric.update_state(y, y_pred)
         return {metric.name: metric.result() for metric in self.metrics}
 
