@@ -1,14 +1,14 @@
 """After training: which test images the model gets wrong, how sure it was, and how each class fares.
 
 :func:`open_run` reloads a finished run (its experiment, its model, the same test set it was scored on)
-and predicts the whole test set once; the other functions only index that result, so clicking through
-confusion cells in the window costs no model calls. Probabilities come from
-``engine.training.evaluation.probability_converter``, the same conversion the run used for its own test score,
-so the counts here equal the confusion matrix in metrics.json.
+and predicts the whole test set once (every head of a several-head model: ``engine.analysis.heads``);
+the other functions only index that result, so clicking through confusion cells in the window costs no
+model calls. Probabilities come from ``engine.training.evaluation.probability_converter``, the same
+conversion the run used for its own test score, so the counts here equal the confusion matrix in metrics.json.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,9 @@ from tapedeck.engine.text import percent
 
 __all__ = ["AnalysisError", "AnalysedRun", "Example", "ClassRow", "open_run", "predict_probabilities",
            "confusion_cell", "most_confidently_wrong", "confusion_matrix", "class_table", "format_class_table"]
+
+
+SINGLE_HEAD = "output"   # what a one-head run's head is called where views list heads
 
 
 class AnalysisError(TapedeckError):
@@ -41,10 +44,16 @@ class AnalysedRun:
     experiment: object  # engine.spec.experiment.Experiment
     model: object  # keras.Model
     dataset: object  # engine.data.datasets.Dataset (the run's own split: same spec, same seed)
-    probabilities: np.ndarray  # (N_test, classes)
+    probabilities: np.ndarray  # (N_test, classes); a several-head run: its first classification head's
+    # A several-head run: head layer → engine.analysis.heads.HeadAnalysis (in the experiment's order), and
+    # the head the fields above describe. Empty / None for one head.
+    heads: dict = field(default_factory=dict)
+    main_head: str | None = None
 
     @property
     def true_labels(self) -> np.ndarray:
+        if self.main_head is not None:
+            return self.heads[self.main_head].true_labels
         return np.asarray(self.dataset.y_test, dtype=np.int64)
 
     @property
@@ -53,7 +62,28 @@ class AnalysedRun:
 
     @property
     def class_names(self) -> list[str]:
+        if self.main_head is not None:
+            return list(self.heads[self.main_head].class_names)
         return list(self.dataset.class_names)
+
+    @property
+    def head_names(self) -> list[str]:
+        """The heads a view may pick, in the experiment's order; one-head runs have one, named ``output``."""
+        return list(self.heads) or [SINGLE_HEAD]
+
+    def head(self, name: str | None = None):
+        """One head's predictions (engine.analysis.heads.HeadAnalysis); None: the first classification
+        head (the one the fields above describe)."""
+        from tapedeck.engine.analysis.heads import single_head
+
+        if not self.heads:
+            if name not in (None, SINGLE_HEAD):
+                raise AnalysisError(f"{self.run_dir}: has one head; there is no head {name!r}")
+            return single_head(SINGLE_HEAD, self.true_labels, self.probabilities, self.class_names)
+        name = self.main_head if name is None else name
+        if name not in self.heads:
+            raise AnalysisError(f"{self.run_dir}: has no head {name!r}; its heads are {', '.join(self.heads)}")
+        return self.heads[name]
 
     def confusion(self) -> np.ndarray:
         return confusion_matrix(self.true_labels, self.probabilities, len(self.class_names))
@@ -89,6 +119,15 @@ def open_run(run_dir, dataset=None) -> AnalysedRun:
             dataset = load_for(experiment.data, experiment)[0]   # a streamed set stays on disk
         except DataError as error:
             raise AnalysisError(f"{run_dir}: its data cannot be loaded any more: {error}") from None
+    from tapedeck.engine.spec.heads import is_multi
+
+    if is_multi(experiment.model):   # dict in, dict out: every head predicted in one pass
+        from tapedeck.engine.analysis.heads import predict_heads
+
+        heads = predict_heads(model, experiment, dataset)
+        main = next((name for name, h in heads.items() if not h.regression), None)
+        probabilities = heads[main].probabilities if main else np.zeros((len(dataset.y_test), 0), np.float32)
+        return AnalysedRun(run_dir, experiment, model, dataset, probabilities, heads, main)
     probabilities = predict_probabilities(model, experiment.training, dataset.x_test)
     return AnalysedRun(run_dir, experiment, model, dataset, probabilities)
 

@@ -53,3 +53,19 @@ def copy_run(run_dir, destination) -> Path:
 
 
 _EVENTS: dict = {}
+
+
+@functools.cache
+def two_head_run() -> Path:
+    """A completed two-head digits run (digit + parity, Functional API, 300 examples, 1 epoch)."""
+    from tapedeck.engine.training.events import Finished
+    from tapedeck.engine.training.run import run
+
+    experiment = short_experiment("two-heads", limit=300, epochs=1, preset="digits_two_heads_functional")
+    root = Path(tempfile.mkdtemp(prefix="tapedeck-runs-"))
+    atexit.register(shutil.rmtree, root, True)
+    events = []
+    run_dir = run(experiment, events.append, runs_dir=root)
+    assert isinstance(events[-1], Finished) and events[-1].reason == "completed", events[-1]
+    _EVENTS[Path(run_dir)] = events
+    return Path(run_dir)

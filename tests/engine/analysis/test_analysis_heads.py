@@ -1,0 +1,56 @@
+"""A several-head run reopened: every head predicted in one pass, each head's counts equal metrics.json's."""
+import json
+
+import numpy as np
+import pytest
+
+from tapedeck.engine.analysis.heads import HeadAnalysis
+from tapedeck.engine.analysis.reopen import SINGLE_HEAD, AnalysisError, open_run
+from tests.support.run_support import trained_run, two_head_run
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    return open_run(two_head_run())
+
+
+def test_each_head_matches_the_runs_own_test_figures(analysed):
+    test = json.loads((analysed.run_dir / "metrics.json").read_text())["test"]
+    assert analysed.head_names == ["digit", "parity"] == list(test["heads"])
+    for name in analysed.head_names:
+        head = analysed.head(name)
+        saved = test["heads"][name]
+        assert head.confusion().tolist() == saved["confusion"]
+        assert head.accuracy == pytest.approx(saved["accuracy"])
+        assert head.class_names == saved["class_names"]
+        assert [r.recall or 0.0 for r in head.class_table()] == pytest.approx(saved["recall"])
+    parity = analysed.head("parity")
+    assert parity.target == "parity" and parity.class_names == ["even", "odd"]
+    assert parity.probabilities.shape == (len(analysed.dataset.y_test), 2)
+    # parity is the digit's parity: the two heads read the same test images in the same order
+    assert np.array_equal(parity.true_labels, analysed.head("digit").true_labels % 2)
+
+
+def test_the_main_fields_are_the_first_classification_heads(analysed):
+    assert analysed.main_head == "digit" and analysed.head() is analysed.head("digit")
+    assert analysed.confusion().tolist() == analysed.head("digit").confusion().tolist()
+    wrong = analysed.head("parity").most_confidently_wrong(3)
+    assert all(e.true_label != e.predicted_label for e in wrong)
+    with pytest.raises(AnalysisError, match="no head 'colour'.*digit, parity"):
+        analysed.head("colour")
+
+
+def test_a_one_head_run_has_one_head_with_its_own_figures():
+    analysed = open_run(trained_run())
+    assert analysed.head_names == [SINGLE_HEAD] and not analysed.heads
+    head = analysed.head()
+    assert head.confusion().tolist() == analysed.confusion().tolist()
+    assert head.class_names == analysed.class_names
+
+
+def test_a_regression_head_has_values_and_mae_not_a_confusion():
+    head = HeadAnalysis("age", "age", "values", true=np.array([1.0, 2.0, 4.0]),
+                        values=np.array([[1.5], [2.0], [3.0]]))
+    assert head.regression and head.accuracy is None
+    assert head.mae == pytest.approx((0.5 + 0 + 1) / 3)
+    assert head.errors()[:, 0].tolist() == [0.5, 0.0, -1.0]
