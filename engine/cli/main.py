@@ -1,4 +1,4 @@
-"""The headless `tapedeck` sub-commands (check, code, train, runs, compare, export) for scripts
+"""The headless `tapedeck` sub-commands (check, code, train, runs, compare, export, import, sweep) for scripts
 and servers; `gui.entry` routes everything else to the window.
 
 Exit codes: 0 success, 2 a user mistake (bad experiment, missing data, a stack that does
@@ -14,8 +14,8 @@ from tapedeck.engine.cli.errors import USER_ERROR, fail, load_or_explain
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 
-COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export")
-NEEDS_TENSORFLOW = ("check", "train", "step", "export")  # runs, compare and code answer in well under a second
+COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export", "import")
+NEEDS_TENSORFLOW = ("check", "train", "step", "export", "import")  # runs, compare and code answer in well under a second
 
 
 INTERRUPTED = 130   # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
                                            "(or its script or history)")
     add_export_arguments(export)
     export.set_defaults(func=export_command)
+
+    from tapedeck.engine.cli.importing import add_import_arguments, import_command
+
+    imports = sub.add_parser("import", help="turn a .keras model (or its JSON config) into an experiment")
+    add_import_arguments(imports)
+    imports.set_defaults(func=import_command)
     return parser
 
 

@@ -259,6 +259,8 @@ class _Session:
         )
 
         self._precision_note(training)
+        if getattr(self, "_weights_note", None):
+            self.emit(RunNote("weights", self._weights_note))
         self.emit(RunNote("data", self.data_plan.message))
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
                                     on_epoch=lambda event: folder.append_history(_history_row(event)),
@@ -474,6 +476,9 @@ class _Session:
                                         extra_shapes=self.several.extra_shapes() if self.several else None)
                 except BuildError as error:
                     raise UserProblemError([str(error)]) from None
+                from tapedeck.engine.training.initial_weights import start_from_weights
+
+                self._weights_note = start_from_weights(model, training.initial_weights, folder)   # fine-tuning
                 optimizer = make_optimizer(training, steps_per_epoch)
             if training.precision == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                 # float16 underflows small gradients: scale the loss up, the gradients back down
