@@ -224,7 +224,7 @@ class MainWindow(QMainWindow):
             action = presets.addAction(note.title, lambda n=name: self.open_preset(n))
             action.setToolTip(f"{note.teaches}\n({name})" if note.teaches else name)
             action.setStatusTip(note.teaches)
-        from tapedeck.gui.runs.import_model import ImportModelAction   # File ▸ Import model… (issue 15)
+        from tapedeck.gui.runs.import_model import ImportModelAction  # File ▸ Import model… (issue 15)
 
         self.model_import = ImportModelAction(self)
         file_menu.addAction(self.model_import.action)

@@ -14,8 +14,9 @@ from tapedeck.engine.cli.errors import USER_ERROR, fail, load_or_explain
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 
-COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export", "import")
-NEEDS_TENSORFLOW = ("check", "train", "step", "export", "import")  # runs, compare and code answer in well under a second
+COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export", "import", "sweep")
+# runs, compare and code answer in well under a second
+NEEDS_TENSORFLOW = ("check", "train", "step", "export", "import", "sweep")
 
 
 INTERRUPTED = 130   # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
@@ -124,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     imports = sub.add_parser("import", help="turn a .keras model (or its JSON config) into an experiment")
     add_import_arguments(imports)
     imports.set_defaults(func=import_command)
+
+    from tapedeck.engine.cli.sweep import add_sweep_arguments, sweep_command
+
+    sweep = sub.add_parser("sweep", help="several runs: a grid, or a random / TPE search through Optuna")
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(func=sweep_command)
     return parser
 
 

@@ -157,6 +157,9 @@ def check(experiment, input_shape, num_classes, api=None, feeds=None) -> CheckRe
     budget = _budget_problem(report)
     if budget is not None:
         report.problems.append(budget)
+    monitor = check_heads.monitor_problem(experiment, nodes)
+    if monitor is not None:
+        report.problems.append(monitor)
     if declared:
         check_heads.head_problems(nodes, shapes, experiment, feeds, by_index, report.problems)
         report.warnings += check_heads.dead_branch_warnings(nodes, experiment)

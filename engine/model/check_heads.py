@@ -12,7 +12,7 @@ import copy
 from tapedeck.engine.model import check_rules
 from tapedeck.engine.spec import graph, heads
 
-__all__ = ["input_shapes", "head_problems", "dead_branch_warnings"]
+__all__ = ["input_shapes", "head_problems", "dead_branch_warnings", "monitor_problem"]
 
 
 def input_shapes(model, feeds, problems) -> dict:
@@ -80,6 +80,23 @@ def _shape_problems(chain, shapes, experiment, head, feeds) -> list[str]:
     problems += [p for p in check_rules.training_problems(own, width) if "lr_multiplier" not in p]
     return [p.replace("The last layer", f"Head {head.layer!r}: the layer").replace(
         "the data has", f"target {head.target!r} has") for p in problems]
+
+
+def monitor_problem(experiment, nodes) -> str | None:
+    """``training.early_stopping_monitor`` naming one head's figure: that head must exist and have it."""
+    monitor = experiment.training.early_stopping_monitor
+    if monitor in ("val_loss", "val_accuracy", "loss", "accuracy"):
+        return None
+    names = [node.name for node in nodes]
+    declared = heads.heads_of(experiment.model, names, experiment.training) if experiment.model.outputs else []
+    figure = monitor.removeprefix("val_")
+    for head in declared:
+        for suffix in ("loss", heads.metric_name(head)):
+            if figure == f"{head.layer}_{suffix}":
+                return None
+    known = [f"val_{h.layer}_{s}" for h in declared for s in ("loss", heads.metric_name(h))]
+    hint = f"; a head's figures are {', '.join(known)}" if known else "; with one head use val_loss or val_accuracy"
+    return f"training.early_stopping_monitor: {monitor!r} is not a figure of this model{hint}"
 
 
 def dead_branch_warnings(nodes, experiment) -> list[str]:

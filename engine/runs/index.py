@@ -26,7 +26,7 @@ __all__ = ["RunSummary", "RunIndexError", "read_run", "list_runs", "format_runs_
            "delete_run", "STATUSES"]
 
 # "incomplete": no metrics.json and no sign of life (a crash, a kill, or still running in another process).
-STATUSES = ("completed", "stopped", "early_stopped", "diverged", "failed", "incomplete", "not a run")
+STATUSES = ("completed", "stopped", "early_stopped", "diverged", "failed", "pruned", "incomplete", "not a run")
 _STAMP = re.compile(r"^(\d{8}-\d{6})-")
 
 

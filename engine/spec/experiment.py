@@ -47,6 +47,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+HEAD_MONITOR = re.compile(r"(val_)?[A-Za-z_][A-Za-z0-9_]*_(loss|accuracy|mae)")   # one head's figure
 DISTRIBUTES = ("none", "auto", "mirrored", "multi_worker")
 EXECUTIONS = ("graph", "eager", "xla")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -309,7 +310,9 @@ _TRAINING_RULES = {
     "schedule_factor": _float(0.0, 1.0, lo_open=True, hi_open=True),
     "schedule_patience": _int(0),
     "early_stopping": _bool,
-    "early_stopping_monitor": _choice(MONITORS),
+    "early_stopping_monitor": lambda value: None if value in MONITORS or (
+        isinstance(value, str) and HEAD_MONITOR.fullmatch(value)) else (
+        "one of " + ", ".join(shown(m) for m in MONITORS) + ", or a head's figure such as \"val_digit_accuracy\""),
     "early_stopping_patience": _int(0),
     "restore_best_weights": _bool,
     "distribute": _choice(DISTRIBUTES),

@@ -36,6 +36,22 @@ _NOTES = {
         "Digits, two heads — Model subclass",
         "The two-head digits model as a keras.Model subclass: call takes a dict and returns one output per "
         "head (digit and the derived parity target)."),
+    "mnist_two_heads_functional": PresetNote(
+        "MNIST, two heads — Functional API",
+        "The quickstart CNN on MNIST with a second head for the digit's parity (derived from the label)."),
+    "mnist_two_heads_subclassing": PresetNote(
+        "MNIST, two heads — Model subclass",
+        "The two-head MNIST model as a keras.Model subclass whose call returns a dict of outputs."),
+    "cifar100_fine_coarse_functional": PresetNote(
+        "CIFAR-100 fine + coarse — Functional API",
+        "One convolutional trunk, two heads: CIFAR-100's 100 classes and its 20 superclasses at once."),
+    "cifar100_fine_coarse_subclassing": PresetNote(
+        "CIFAR-100 fine + coarse — Model subclass",
+        "The fine/coarse CIFAR-100 model as a keras.Model subclass with a dict of outputs."),
+    "npz_image_and_features": PresetNote(
+        "Two inputs: image + feature vector (npz)",
+        "An image and a vector of numbers enter separately and meet in a Concatenate; reads "
+        "digits_with_features.npz (x_train, x_train_features, y_train and their test twins; see the README)."),
 }
 
 

@@ -25,7 +25,7 @@ __all__ = [
     "FINISH_REASONS",
 ]
 
-FINISH_REASONS = ("completed", "stopped", "early_stopped", "diverged", "failed")
+FINISH_REASONS = ("completed", "stopped", "early_stopped", "diverged", "failed", "pruned")  # pruned: by a search
 
 
 @dataclass(frozen=True)

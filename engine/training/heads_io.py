@@ -231,6 +231,12 @@ class SeveralHeads:
         return make(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test,
                     test_labels=labels, has_validation=has_validation)
 
+    @property
+    def first_head(self) -> str | None:
+        """The head whose accuracy stands for the run's (plots, early stopping on "val_accuracy")."""
+        first = first_classifier(self.plan)
+        return first.name if first else None
+
     def extra_shapes(self) -> dict:
         return {key: tuple(int(s) for s in value[0].shape[1:]) for key, value in self.dataset.inputs.items()}
 

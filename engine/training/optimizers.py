@@ -66,14 +66,19 @@ def _learning_rate(training, steps_per_epoch: int):
     )
 
 
-def resolve_monitor(monitor: str, has_validation: bool) -> str:
-    """Without a validation split there is no ``val_*`` to watch: watch the training metric instead."""
+def resolve_monitor(monitor: str, has_validation: bool, first_head: str | None = None) -> str:
+    """Without a validation split there is no ``val_*`` to watch: watch the training metric instead.
+
+    A several-head run has no plain ``accuracy``: ``first_head`` (its first classification head) stands in.
+    """
+    if first_head and monitor in ("accuracy", "val_accuracy"):
+        monitor = monitor.replace("accuracy", f"{first_head}_accuracy")
     if monitor.startswith("val_") and not has_validation:
         return monitor[len("val_"):]
     return monitor
 
 
-def schedule_callbacks(training, has_validation: bool) -> list:
+def schedule_callbacks(training, has_validation: bool, first_head: str | None = None) -> list:
     """Keras callbacks for the options that act between epochs (plateau, early stopping)."""
     import keras
 
@@ -88,7 +93,7 @@ def schedule_callbacks(training, has_validation: bool) -> list:
             )
         )
     if training.early_stopping:
-        monitor = resolve_monitor(training.early_stopping_monitor, has_validation)
+        monitor = resolve_monitor(training.early_stopping_monitor, has_validation, first_head)
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=monitor,

@@ -265,7 +265,8 @@ class _Session:
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
                                     on_epoch=lambda event: folder.append_history(_history_row(event)),
                                     heads=(self.several.plan, sample_index) if self.several else None)
-        keras_callbacks = schedule_callbacks(training, data.has_validation)
+        keras_callbacks = schedule_callbacks(training, data.has_validation,
+                                             self.several.first_head if self.several else None)
         sees_gradients = training.loop in ("tape", "train_step")
         self.inspector = Inspector(self.emit, self.control, training.inspect_every if sees_gradients else 0,
                                    gradients_visible=sees_gradients, folder=folder.path)

@@ -23,7 +23,7 @@ from tapedeck.gui.analysis.analysis_tab import AnalysisTab
 from tapedeck.gui.runs.runs_panel import RunsPanel
 from tapedeck.gui.runs.tensorboard import TensorBoardLauncher
 
-ANALYSED_REASONS = ("completed", "early_stopped", "stopped")
+ANALYSED_REASONS = ("completed", "early_stopped", "stopped", "pruned")
 
 
 class AnalysisInstall(QObject):

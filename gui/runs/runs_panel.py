@@ -34,7 +34,7 @@ from tapedeck.gui.widgets.table_items import SortItem
 
 COLUMNS = ("name", "date", "dataset", "API", "loop", "epochs", "best val acc", "test acc", "status")
 PATH_ROLE = Qt.UserRole + 2
-STATUS_COLOURS = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#8a6d00",
+STATUS_COLOURS = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#8a6d00", "pruned": "#8a6d00",
                   "diverged": "#b02a37", "failed": "#b02a37", "incomplete": "#666"}
 
 

@@ -143,3 +143,17 @@ def write_class_folder(root: Path, classes=("cat", "dog", "fox"), per_class: int
         for i in range(per_class):
             write_png(root / name / f"{name}_{i}{exts[i % len(exts)]}", size, colors.get(c, (100, 100, 100)))
     return root
+
+
+def write_digits_with_features(path: Path) -> Path:
+    """The npz the npz_image_and_features preset reads (the README's snippet): digits images plus a
+    16-number feature vector per image (its row and column sums), split 80/20."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images * (255 / 16)).round().astype(np.uint8)   # 0..16 stored as 8-bit pixels
+    features = np.concatenate([digits.images.sum(axis=1), digits.images.sum(axis=2)], axis=1).astype(np.float32) / 128
+    cut = int(len(x) * 0.8)
+    np.savez(path, x_train=x[:cut], y_train=digits.target[:cut], x_test=x[cut:], y_test=digits.target[cut:],
+             x_train_features=features[:cut], x_test_features=features[cut:])
+    return path

@@ -1,0 +1,79 @@
+"""Training several-head and several-input models for real on digits, in every loop."""
+import numpy as np
+import pytest
+
+from tapedeck.engine.spec.experiment import load_preset
+from tapedeck.engine.training.events import EpochEnd, Finished, Predictions, RunStarted, TestResult
+from tapedeck.engine.training.run import run
+from tests.support.datafiles import write_digits_with_features
+
+
+def _run(experiment, tmp_path):
+    events = []
+    run(experiment, events.append, runs_dir=tmp_path)
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.reason == "completed", finished
+    return events
+
+
+def _first(events, kind):
+    return next(e for e in events if isinstance(e, kind))
+
+
+@pytest.mark.parametrize("loop", ["fit", "tape"])
+def test_two_heads_on_digits_reach_the_issue_figures(tmp_path, loop):
+    experiment = load_preset("digits_two_heads_functional")
+    experiment.training.loop = loop
+    experiment.training.epochs = 6
+    events = _run(experiment, tmp_path)
+    result = _first(events, TestResult)
+    digit, parity = result.heads["digit"]["accuracy"], result.heads["parity"]["accuracy"]
+    print(f"{loop}: digit {digit:.3f}, parity {parity:.3f}")
+    assert digit >= 0.95 and parity >= 0.97
+    epoch = [e for e in events if isinstance(e, EpochEnd)][-1]
+    assert {"digit_loss", "digit_accuracy", "parity_loss", "parity_accuracy", "val_digit_accuracy",
+            "val_parity_loss"} <= set(epoch.heads)
+    assert epoch.accuracy == pytest.approx(epoch.heads["digit_accuracy"])
+    assert epoch.loss == pytest.approx(epoch.heads["digit_loss"] + 0.5 * epoch.heads["parity_loss"], rel=0.05)
+    started = _first(events, RunStarted)
+    assert [h.layer for h in started.heads] == ["digit", "parity"] and started.class_names[0] == "0"
+    predictions = _first(events, Predictions)
+    true, predicted, probabilities = predictions.heads["parity"]
+    assert probabilities.shape == (len(true), 2) and set(np.unique(true)) <= {0, 1}
+
+
+def test_subclass_and_functional_build_the_same_two_head_model():
+    from tapedeck.engine.model.build import build_model
+
+    experiment = load_preset("digits_two_heads_functional")
+    functional = build_model(experiment, (8, 8, 1))
+    subclass = build_model(experiment, (8, 8, 1), api="subclassing")
+    assert functional.count_params() == subclass.count_params() == 101_500
+    assert sorted(layer.name for layer in functional.layers if layer.weights) == sorted(
+        layer.name for layer in subclass.stack if layer.weights)
+    x = {"image": np.zeros((2, 8, 8, 1), np.float32)}
+    assert set(functional(x)) == set(subclass(x)) == {"digit", "parity"}
+
+
+def test_train_step_and_early_stopping_on_one_heads_figure(tmp_path):
+    experiment = load_preset("digits_two_heads_subclassing")
+    experiment.data.limit = 300
+    experiment.training.loop = "train_step"
+    experiment.training.epochs = 3
+    experiment.training.early_stopping = True
+    experiment.training.early_stopping_monitor = "val_parity_loss"
+    experiment.training.early_stopping_patience = 0
+    events = _run(experiment, tmp_path)
+    assert "val_parity_loss" in _first(events, EpochEnd).heads
+
+
+def test_two_inputs_from_an_npz_train_and_report(tmp_path):
+    path = write_digits_with_features(tmp_path / "digits_with_features.npz")
+    experiment = load_preset("npz_image_and_features")
+    experiment.data.path = str(path)
+    experiment.data.limit = 400
+    experiment.training.epochs = 2
+    events = _run(experiment, tmp_path / "runs")
+    started = _first(events, RunStarted)
+    assert started.inputs == ("image", "features")
+    assert _first(events, TestResult).heads["digit"]["accuracy"] > 0.5
