@@ -190,6 +190,11 @@ class ConsoleReporter:
             timing = self._timing
             traces = "eager" if timing.traces is None else f"{timing.execution}, {timing.traces} trace(s)"
             step = f" - step {timing.step_ms:.1f} ms ({traces})"
+        if event.heads:   # several heads: Keras's per-head names, as fit's own progress line shows them
+            figures = " - ".join(f"{name} {value:.4f}" for name, value in event.heads.items())
+            self._print(f"epoch {event.epoch}/{self.epochs} - {event.seconds:.1f}s - loss {event.loss:.4f} "
+                        f"- {figures} - lr {event.learning_rate:.3g}{step}")
+            return
         self._print(f"epoch {event.epoch}/{self.epochs} - {event.seconds:.1f}s - loss {event.loss:.4f} "
                     f"- accuracy {event.accuracy:.4f}{val} - lr {event.learning_rate:.3g}{step}")
 
@@ -218,7 +223,11 @@ class ConsoleReporter:
         self._print(f"run folder: {event.run_dir}")
         if self.test is not None:
             self._print(f"test loss {self.test.loss:.4f}")
-            self._print(f"test accuracy {self.test.accuracy:.4f}")
+            for name, figures in self.test.heads.items():
+                kind = "accuracy" if "accuracy" in figures else "mae"
+                self._print(f"test {name} ({figures['target']}): loss {figures['loss']:.4f}, {kind} {figures[kind]:.4f}")
+            if not self.test.heads:
+                self._print(f"test accuracy {self.test.accuracy:.4f}")
 
 
 def _clock(seconds: float) -> str:

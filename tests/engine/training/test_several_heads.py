@@ -77,3 +77,20 @@ def test_two_inputs_from_an_npz_train_and_report(tmp_path):
     started = _first(events, RunStarted)
     assert started.inputs == ("image", "features")
     assert _first(events, TestResult).heads["digit"]["accuracy"] > 0.5
+
+
+def test_cifar100_fine_and_coarse_preset_checks_and_trains_on_real_format_files(tmp_path):
+    from tapedeck.engine.model.check import check
+    from tests.support.datafiles import cifar100_files, write_tar
+
+    archive = write_tar(tmp_path / "cifar-100-python.tar.gz", "cifar-100-python", cifar100_files(60, 20))
+    experiment = load_preset("cifar100_fine_coarse_subclassing")
+    experiment.data.source, experiment.data.path = "cifar", str(archive)
+    experiment.training.epochs = 1
+    report = check(experiment, (32, 32, 3), 100)
+    assert report.ok, report.all_problems()
+    assert "target coarse (20 classes)" in report.format_table()
+    result = _first(_run(experiment, tmp_path / "runs"), TestResult)
+    assert set(result.heads) == {"fine", "coarse"}
+    assert np.asarray(result.heads["coarse"]["confusion"]).shape == (20, 20)
+    assert result.heads["fine"]["class_names"][3] == "bear"
