@@ -35,10 +35,31 @@ class RunControl:
         self._lock = threading.Lock()
         self._steps_left: int | None = None   # Step: train this many more steps, then pause
         self._armed = False                    # the step in progress counts towards that request
+        self._pruned: str | None = None        # a search ended this run as poor (engine.queues.search)
+        self._stopped = False                  # a person (or the window) asked to stop
 
     def stop(self) -> None:
+        self._stopped = True
         self._stop.set()
         self._running.set()  # a paused run must wake up to notice the stop
+
+    def prune(self, message: str) -> None:
+        """End the run in progress as "pruned" (a search judged it poor); ``rearm`` lets the next one run."""
+        self._pruned = message
+        self._stop.set()
+        self._running.set()
+
+    def rearm(self) -> None:
+        """After a pruned run: the next run of the search trains, unless a stop was asked meanwhile."""
+        with self._lock:
+            if self._pruned is not None and not self._stopped:
+                self._stop.clear()
+            self._pruned = None
+
+    @property
+    def prune_message(self) -> str | None:
+        """Why the run was pruned; None when it was not, or when a person's stop came too."""
+        return None if self._stopped else self._pruned
 
     def pause(self) -> None:
         if not self._stop.is_set():
@@ -530,6 +551,9 @@ class _Session:
                 step=state.diverged_step,
                 epoch=state.diverged_epoch,
             )
+        if state.interrupted == "stopped" and getattr(self.control, "prune_message", None):
+            return Finished("pruned", self.control.prune_message, run_dir,
+                            epoch=(state.completed_epochs[-1].epoch if state.completed_epochs else None))
         if state.interrupted == "stopped":
             return Finished("stopped", "stopped on request", run_dir,
                             epoch=(state.completed_epochs[-1].epoch if state.completed_epochs else None))
