@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from tapedeck.engine.codegen.data import data_code, literal
+from tapedeck.engine.codegen.streamed import streamed_data_code, streamed_training, streams
 from tapedeck.engine.codegen.training import fit_code, tape_code, train_step_code
 from tapedeck.engine.spec import catalogue, graph
 from tapedeck.engine.spec.experiment import APIS, LOOPS
@@ -104,10 +105,13 @@ def generate_code(experiment, api=None, loop=None) -> str:
     training = experiment.training
 
     has_validation = experiment.data.validation_split > 0
-    data = data_code(experiment.data)
+    streamed = streams(experiment)   # the app reads this set from disk: so does the script
+    data = streamed_data_code(experiment.data, training.batch_size) if streamed else data_code(experiment.data)
     model = _model_parts(nodes, api, output_float32=training.precision != "float32")
     write = {"fit": fit_code, "tape": tape_code, "train_step": train_step_code}[loop]
     train = write(training, has_validation=has_validation, model=model, api=api)
+    if streamed:
+        train.text = streamed_training(train.text)
 
     needed = data.imports | train.imports | ({"tf"} if training.deterministic else set())
     sections = [_header(experiment, api, loop), _imports(needed), _seed_code(training),
@@ -319,6 +323,7 @@ IMPORT_LINES = {
     "pickle": "import pickle",
     "struct": "import struct",
     "tarfile": "import tarfile",
+    "zipfile": "import zipfile",
     "pathlib": "from pathlib import Path",
     "np": "import numpy as np",
     "tf": "import tensorflow as tf",
@@ -330,7 +335,7 @@ IMPORT_LINES = {
 
 def _imports(needed: set) -> str:
     needed = set(needed) | {"keras", "layers", "np"}
-    std = [IMPORT_LINES[k] for k in ("gzip", "io", "math", "pickle", "struct", "tarfile", "pathlib")
+    std = [IMPORT_LINES[k] for k in ("gzip", "io", "math", "pickle", "struct", "tarfile", "zipfile", "pathlib")
            if k in needed]
     third = [IMPORT_LINES[k] for k in ("np", "tf", "keras", "layers") if k in needed]
     extra = [IMPORT_LINES[k] for k in ("load_digits",) if k in needed]
