@@ -27,12 +27,14 @@ class DataInfo:
     test_size: int
     source: str
     warnings: list
+    feeds: object = None   # engine.data.targets.Feeds: the data arrays and targets inputs and heads may name
 
     @classmethod
     def of(cls, dataset) -> DataInfo:
         return cls(tuple(dataset.input_shape), int(dataset.num_classes), list(dataset.class_names),
                    len(dataset.x_train), len(dataset.x_val) if dataset.x_val is not None else 0,
-                   len(dataset.x_test), str(dataset.source), list(getattr(dataset, "warnings", []) or []))
+                   len(dataset.x_test), str(dataset.source), list(getattr(dataset, "warnings", []) or []),
+                   getattr(dataset, "feeds", None))
 
 
 class Checker(QObject):
@@ -84,6 +86,15 @@ class Checker(QObject):
             found.append(self.check_error)
         return found
 
+    def warnings(self) -> list[str]:
+        """Worth knowing but no reason to refuse training (a layer that reaches no head)."""
+        return list(self.report.warnings) if self.report is not None else []
+
+    @property
+    def feeds(self):
+        """The loaded data set's arrays and targets (engine.data.targets.Feeds), None until it has loaded."""
+        return self.dataset.feeds if self.dataset is not None else None
+
     def waiting_for(self) -> str | None:
         """What the check still waits for, in words; None when it has run."""
         if self.data_error:
@@ -111,7 +122,7 @@ class Checker(QObject):
         """Re-derive everything from the current experiment (cheap parts now, data in the background)."""
         self._timer.stop()
         experiment = self._document.experiment
-        self.nodes, problems = graph.resolve(experiment.model.layers)
+        self.nodes, problems = graph.resolve_model(experiment.model)   # declared inputs and heads too
         self.graph_problems = [(index, message) for index, message in problems]
         self._ensure_data(experiment.data)
         self._run_check(experiment)
@@ -130,7 +141,8 @@ class Checker(QObject):
 
         started = time.perf_counter()
         try:
-            self.report = check(experiment, shape[0], shape[1], api=experiment.model.api)
+            # The loaded set's feeds save check a second look at the data files for declared inputs/heads.
+            self.report = check(experiment, shape[0], shape[1], api=experiment.model.api, feeds=self.feeds)
         except Exception as error:  # noqa: BLE001 - the engine promises not to; never crash the window
             self.check_error = f"The shape check failed unexpectedly: {type(error).__name__}: {error}"
         self.check_ms = (time.perf_counter() - started) * 1000
@@ -146,9 +158,9 @@ class Checker(QObject):
         spec = data
 
         def load():
-            from tapedeck.engine.data.datasets import load_dataset
+            from tapedeck.engine.data.streaming import load_for
 
-            return DataInfo.of(load_dataset(spec))
+            return DataInfo.of(load_for(spec)[0])   # a set over data.memory_budget_mb stays on disk
 
         self._data_job = Job("tapedeck-data", self).start(
             load, lambda result, error: self._data_loaded(key, result, error))

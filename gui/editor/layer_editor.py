@@ -22,20 +22,30 @@ from PySide6.QtWidgets import (
 
 from tapedeck.engine.spec.catalogue import layer_type
 from tapedeck.engine.spec.experiment import LayerSpec
+from tapedeck.engine.spec.heads import inputs_of
 from tapedeck.engine.text import format_count
+from tapedeck.gui.editor import io_edits
+from tapedeck.gui.editor.inputs_bar import InputsBar
+from tapedeck.gui.editor.io_dialogs import HeadDialog, fallback_feeds
 from tapedeck.gui.editor.layer_palette import LayerPalette, palette_groups
 from tapedeck.gui.editor.stack_model import StackModel
 
 __all__ = ["LayerEditor", "new_layer", "palette_groups"]
 
 
-def new_layer(type_name: str, earlier_names: list[str]) -> LayerSpec:
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def new_layer(type_name: str, earlier_names: list[str], input_names=("input",)) -> LayerSpec:
     """A freshly added layer: its required parameters pre-filled; a merge layer takes the last two
-    layers (or the model input) so it is wired to something sensible from the start."""
+    layers (or the model's inputs) so it is wired to something sensible from the start."""
     kind = layer_type(type_name)
     inputs = None
     if kind.merge:
-        inputs = (earlier_names[-2:] if len(earlier_names) >= 2 else (["input"] + earlier_names)[-2:])
+        inputs = (earlier_names[-2:] if len(earlier_names) >= 2 else (list(input_names) + earlier_names)[-2:])
     return LayerSpec(type=type_name, params=kind.initial_params(), name=None, inputs=inputs)
 
 
@@ -86,7 +96,18 @@ class LayerEditor(QWidget):
             button = QToolButton(self)
             button.setDefaultAction(action)
             toolbar.addWidget(button)
+        self.head_button = QToolButton(self)
+        self.head_button.setText("Head ▾")
+        self.head_button.setToolTip("Make the selected layer an output of the model (a head) with its own "
+                                    "target, loss and weight, or stop it being one")
+        self.head_button.setPopupMode(QToolButton.InstantPopup)
+        head_menu = QMenu(self.head_button)
+        head_menu.addAction(self.head_action)
+        head_menu.addAction(self.unhead_action)
+        self.head_button.setMenu(head_menu)
+        toolbar.addWidget(self.head_button)
         toolbar.addStretch(1)
+        self.inputs = InputsBar(document, checker, self)
 
         self.totals = QLabel(self)
         self.totals.setObjectName("totals")
@@ -95,11 +116,13 @@ class LayerEditor(QWidget):
         self.problem.setObjectName("problem")
         self.problem.setWordWrap(True)
         self.problem.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.problem.setTextFormat(Qt.RichText)   # problems in red (style sheet), warnings in amber
         self.problem.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
 
         self.setMinimumWidth(400)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.inputs)
         layout.addLayout(toolbar)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.totals)
@@ -131,6 +154,12 @@ class LayerEditor(QWidget):
         self.down_action.setIconText("▼")
         self.down_action.setToolTip("Move the selected layer down")
         self.down_action.triggered.connect(lambda: self.move_layer(self.current_row, self.current_row + 1))
+        self.head_action = QAction("Mark as head…", self)
+        self.head_action.setToolTip("Make the selected layer an output: its target, loss and loss weight")
+        self.head_action.triggered.connect(lambda: self.mark_head(self.current_row))
+        self.unhead_action = QAction("Unmark head", self)
+        self.unhead_action.setToolTip("The selected layer stops being an output")
+        self.unhead_action.triggered.connect(lambda: self.unmark_head(self.current_row))
         for action in (self.remove_action, self.duplicate_action, self.up_action, self.down_action):
             self.addAction(action)
 
@@ -180,7 +209,8 @@ class LayerEditor(QWidget):
         layers = experiment.model.layers
         after = self.current_row if row is None else row
         position = len(layers) if after < 0 else min(after + 1, len(layers))
-        layers.insert(position, new_layer(type_name, self._names()[:position]))
+        input_names = [spec.name for spec in inputs_of(experiment.model)]
+        layers.insert(position, new_layer(type_name, self._names()[:position], input_names))
         self._document.apply(experiment, f"Add {type_name}", selection=position,
                              undo_selection=max(0, position - 1))
         self.select_row(position)
@@ -191,7 +221,10 @@ class LayerEditor(QWidget):
         if not 0 <= row < len(layers):
             return
         experiment = self._document.edited()
+        name = self._names()[row] if row < len(self._names()) else None
         removed = experiment.model.layers.pop(row)
+        if name is not None and io_edits.head_of(experiment, name) is not None:
+            io_edits.remove_head(experiment, name)   # a head on a removed layer would name nothing
         self._document.apply(experiment, f"Remove {removed.type}", selection=row)
         self.select_row(min(row, len(experiment.model.layers) - 1))
 
@@ -216,6 +249,37 @@ class LayerEditor(QWidget):
         self._document.apply(experiment, f"Move {spec.type}", selection=target, undo_selection=source)
         self.select_row(target)
 
+    def mark_head(self, row: int, values: tuple | None = None) -> bool:
+        """Ask for the head's target, loss and weight (or take ``values`` = (target, loss, weight), as
+        tests do) and make the layer at ``row`` a head: one undo step."""
+        layers = self._document.experiment.model.layers
+        if not 0 <= row < len(layers):
+            return False
+        experiment = self._document.edited()
+        name = self._names()[row] if row < len(self._names()) else f"layer {row}"
+        if values is None:
+            feeds = self._checker.feeds or fallback_feeds(experiment)
+            dialog = HeadDialog(feeds, name, io_edits.head_of(experiment, name), experiment.training.loss, self)
+            if dialog.exec() != HeadDialog.Accepted:
+                return False
+            values = dialog.values()
+        target, loss, weight = values
+        was = io_edits.head_of(experiment, name)
+        layer = io_edits.set_head(experiment, row, target, loss, weight)
+        self._document.apply(experiment, f"{'Edit' if was else 'Mark'} head {layer}", selection=row)
+        self.select_row(row)
+        return True
+
+    def unmark_head(self, row: int) -> bool:
+        names = self._names()
+        if not 0 <= row < len(names) or io_edits.head_of(self._document.experiment, names[row]) is None:
+            return False
+        experiment = self._document.edited()
+        io_edits.remove_head(experiment, names[row])
+        self._document.apply(experiment, f"Unmark head {names[row]}", selection=row)
+        self.select_row(row)
+        return True
+
     # -- display -------------------------------------------------------------------------
     def _restore_selection(self) -> None:
         if self.model.rowCount():
@@ -231,6 +295,11 @@ class LayerEditor(QWidget):
         self.duplicate_action.setEnabled(0 <= row < count)
         self.up_action.setEnabled(0 < row < count)
         self.down_action.setEnabled(0 <= row < count - 1)
+        names = self._names()
+        declared = io_edits.head_of(self._document.experiment, names[row]) if 0 <= row < len(names) else None
+        self.head_action.setEnabled(0 <= row < count)
+        self.head_action.setText("Edit head…" if declared else "Mark as head…")
+        self.unhead_action.setEnabled(declared is not None)
         self._update_labels()
         self.current_changed.emit(row)
 
@@ -253,5 +322,8 @@ class LayerEditor(QWidget):
             messages = [f"layer {i}: {m}" for i, m in self._checker.graph_problems]
         if not messages and self._checker.report is not None and not self._checker.report.ok:
             messages = self._checker.report.all_problems()
-        self.problem.setText("\n".join(f"⚠ {m}" for m in messages))
-        self.problem.setVisible(bool(messages))
+        lines = [f"⚠ {_escape(m)}" for m in messages]
+        # A warning never hides a problem and is never mistaken for one: amber, after the problems.
+        lines += [f"<span style='color:#7a5c00'>ⓘ warning: {_escape(m)}</span>" for m in self._checker.warnings()]
+        self.problem.setText("<br>".join(lines))
+        self.problem.setVisible(bool(lines))

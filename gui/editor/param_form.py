@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from tapedeck.engine.spec import graph
 from tapedeck.engine.spec.catalogue import check_value, describe, layer_type
+from tapedeck.engine.spec.heads import inputs_of
 
 INT_LIMIT = 2**31 - 1
 NONE_TEXT = "None (linear)"
@@ -249,7 +250,8 @@ class ParamForm(QWidget):
             editor.setStyleSheet("")
 
     def _earlier_names(self) -> list[str]:
-        return [graph.INPUT] + [node.name for node in self._checker.nodes[: max(self._row, 0)]]
+        inputs = [spec.name for spec in inputs_of(self._document.experiment.model)]   # every model input
+        return inputs + [node.name for node in self._checker.nodes[: max(self._row, 0)]]
 
     def _fill_merge_inputs(self, picker: QListWidget, spec) -> None:
         chosen = list(spec.inputs or [])
@@ -329,11 +331,14 @@ class ParamForm(QWidget):
         old = nodes[self._row].name if self._row < len(nodes) else spec.name
         experiment = self._document.edited()
         experiment.model.layers[self._row].name = text
-        new_nodes, _problems = graph.resolve(experiment.model.layers)
+        new_nodes, _problems = graph.resolve_model(experiment.model)
         new = new_nodes[self._row].name if self._row < len(new_nodes) else text
         for layer in experiment.model.layers:
             if layer.inputs and old in layer.inputs:
                 layer.inputs = [new if name == old else name for name in layer.inputs]
+        for head in experiment.model.outputs:   # a head names its layer too
+            if head.layer == old:
+                head.layer = new
         self._document.apply(experiment, "Rename layer", selection=self._row)
 
     def _set_merge_inputs(self, picker: QListWidget) -> None:

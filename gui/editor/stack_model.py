@@ -8,7 +8,10 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from tapedeck.engine.text import format_count, format_shape
 
-COLUMNS = ("#", "Name", "Type", "Output shape", "Params")
+COLUMNS = ("#", "Name", "Type", "Output shape", "Params", "Head")
+HEAD_COLUMN = 5
+HEAD_FG = QColor("#0b5d3b")
+DEFAULT_HEAD_FG = QColor("#6c757d")
 MIME = "application/x-tapedeck-layer-row"
 PROBLEM_BG = QColor("#f8d7da")
 PROBLEM_FG = QColor("#842029")
@@ -59,6 +62,10 @@ class StackModel(QAbstractTableModel):
         problems = self._checker.problems_for_row(row)
         if role == Qt.DisplayRole:
             return self._text(row, column, problems)
+        if column == HEAD_COLUMN and role in (Qt.ForegroundRole, Qt.ToolTipRole, Qt.FontRole) and not problems:
+            head = self.head_at(row)
+            if head is not None:
+                return self._head_role(head, role)
         if role == Qt.ToolTipRole:
             spec = self._layers[row]
             tip = f"{spec.type}" + (f" — inputs: {', '.join(spec.inputs)}" if spec.inputs else "")
@@ -77,8 +84,44 @@ class StackModel(QAbstractTableModel):
             return problems
         return None
 
+    def head_at(self, row: int):
+        """(HeadSpec, declared) for a head layer, else None; the implicit single head is the last layer."""
+        nodes = self._checker.nodes
+        if not 0 <= row < len(nodes):
+            return None
+        outputs = self._document.experiment.model.outputs
+        if not outputs:
+            return (None, False) if row == len(nodes) - 1 else None
+        head = next((h for h in outputs if h.layer == nodes[row].name), None)
+        return (head, True) if head is not None else None
+
+    def _head_text(self, row: int) -> str:
+        found = self.head_at(row)
+        if found is None:
+            return ""
+        head, declared = found
+        if not declared:
+            return "◉ label (default)"
+        return f"◉ {head.target}"   # narrow: the dock is narrow; loss and weight are in the tool tip
+
+    def _head_role(self, found, role):
+        head, declared = found
+        if role == Qt.ForegroundRole:
+            return QBrush(HEAD_FG if declared else DEFAULT_HEAD_FG)
+        if role == Qt.FontRole:
+            font = QFont()
+            font.setBold(declared)
+            return font
+        if not declared:
+            return ("The model's output: with no heads declared, the last layer learns the data set's labels. "
+                    "Mark another layer as a head (Head ▾) for a second output.")
+        return (f"Head: learns target {head.target!r} with {head.loss or 'the training loss'}, "
+                f"weight {head.loss_weight:g} in the total loss")
+
     def _text(self, row: int, column: int, problems: list[str]) -> str:
         spec = self._layers[row]
+        if column == HEAD_COLUMN:
+            return self._head_text(row)
         if column == 0:
             return str(row)
         if column == 1:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.spec import graph
+from tapedeck.engine.spec.heads import inputs_of
 from tapedeck.engine.text import format_count, format_shape
 
 BOX_W, BOX_H, GAP_X, GAP_Y = 190, 46, 36, 34
@@ -30,14 +31,27 @@ GROUP_COLOURS = {"core": "#e8f0fb", "convolution": "#e6f4ea", "pooling": "#fdf2e
                  "merge": "#fff7cc", "input": "#eeeeee"}
 
 
-def layout_levels(nodes) -> dict[str, tuple[int, int]]:
-    """name → (level, column): level is the longest path from the input, so every arrow points down."""
-    level = {graph.INPUT: 0}
+OUTPUT_COLOUR = "#d8f0e2"
+OUTPUT_BORDER = "#146c43"
+
+
+def output_key(layer: str) -> str:
+    """The graph's name for a head's output box (no layer can be named with the arrow)."""
+    return f"→{layer}"
+
+
+def layout_levels(nodes, input_names=(graph.INPUT,), heads=()) -> dict[str, tuple[int, int]]:
+    """name → (level, column): level is the longest path from an input, so every arrow points down; each
+    head's output box sits one level below its layer."""
+    level = {name: 0 for name in input_names}
     for node in nodes:
         level[node.name] = 1 + max((level.get(name, 0) for name in node.inputs), default=0)
+    for head in heads:
+        if head in level:
+            level[output_key(head)] = level[head] + 1
     columns: dict[int, int] = {}
     placed = {}
-    for name in [graph.INPUT] + [node.name for node in nodes]:
+    for name in [*input_names, *(node.name for node in nodes), *(output_key(h) for h in heads if h in level)]:
         row = level[name]
         placed[name] = (row, columns.get(row, 0))
         columns[row] = columns.get(row, 0) + 1
@@ -45,9 +59,13 @@ def layout_levels(nodes) -> dict[str, tuple[int, int]]:
 
 
 class GraphScene(QGraphicsScene):
-    def draw(self, nodes, report, input_shape) -> None:
+    def draw(self, nodes, report, input_shape, inputs=None, heads=None) -> None:
+        """``inputs``: input name → shape (None: the single ``input`` of ``input_shape``); ``heads``: head
+        layer → its label (target, weight), each drawn as an output box under its layer."""
         self.clear()
-        placed = layout_levels(nodes)
+        inputs = inputs or {graph.INPUT: input_shape}
+        heads = heads or {}
+        placed = layout_levels(nodes, tuple(inputs), tuple(heads))
         widest = max((c for _r, c in placed.values()), default=0) + 1
         width = widest * (BOX_W + GAP_X)
         per_row: dict[int, int] = {}
@@ -59,7 +77,7 @@ class GraphScene(QGraphicsScene):
             offset = (width - per_row[row] * (BOX_W + GAP_X)) / 2
             return QRectF(offset + column * (BOX_W + GAP_X), row * (BOX_H + GAP_Y), BOX_W, BOX_H)
 
-        shapes = {graph.INPUT: input_shape}
+        shapes = dict(inputs)
         bad = set()
         if report is not None:
             for layer in report.layers:
@@ -78,19 +96,33 @@ class GraphScene(QGraphicsScene):
                     self._arrow(rect(source), rect(node.name), skip_pen if skips else arrow_pen,
                                 detour=detours if skips else None)
                     detours += 1 if skips else 0
-        boxes = [(graph.INPUT, "Input", "input")] + [
+        for head in heads:
+            if output_key(head) in placed:
+                self._arrow(rect(head), rect(output_key(head)), QPen(QColor(OUTPUT_BORDER), 1.6))
+        boxes = [(name, "Input", "input") for name in inputs] + [
             (node.name, node.spec.type, getattr(CATALOGUE.get(node.spec.type), "group", "core"))
-            for node in nodes]
+            for node in nodes] + [(output_key(h), heads[h], "output") for h in heads if output_key(h) in placed]
         title_font, small_font = QFont(), QFont()
         title_font.setBold(True)
         small_font.setPointSizeF(max(7.0, small_font.pointSizeF() - 1))
         for name, type_name, group in boxes:
             box = rect(name)
-            colour = QColor("#f8d7da") if name in bad else QColor(GROUP_COLOURS.get(group, "#eeeeee"))
-            border = QPen(QColor("#b02a37") if name in bad else QColor("#6b7785"), 1.2)
+            output = group == "output"
+            colour = QColor("#f8d7da") if name in bad else QColor(OUTPUT_COLOUR if output else
+                                                                  GROUP_COLOURS.get(group, "#eeeeee"))
+            border = QPen(QColor("#b02a37") if name in bad else QColor(OUTPUT_BORDER if output else "#6b7785"),
+                          1.8 if output else 1.2)
             path = QPainterPath()
-            path.addRoundedRect(box, 6, 6)
+            path.addRoundedRect(box, BOX_H / 2 if output else 6, BOX_H / 2 if output else 6)
             self.addPath(path, border, QBrush(colour))
+            if output:   # "output digit" over "label ×1.0": which layer, which target
+                label = self.addText(f"output {name[1:]}", title_font)
+                label.setDefaultTextColor(QColor("#0b3d26"))
+                label.setPos(box.left() + 14, box.top() + 1)
+                detail = self.addText(type_name, small_font)
+                detail.setDefaultTextColor(QColor("#0b3d26"))
+                detail.setPos(box.left() + 14, box.top() + 22)
+                continue
             label = self.addText(f"{name}", title_font)
             label.setDefaultTextColor(QColor("#1d2733"))
             label.setPos(box.left() + 6, box.top() + 1)
@@ -127,7 +159,7 @@ class GraphScene(QGraphicsScene):
 
 
 class ModelView(QWidget):
-    HEADERS = ("Layer (type)", "Output shape", "Param #", "Connected to")
+    HEADERS = ("Layer (type)", "Output shape", "Param #", "Connected to", "Head")
 
     def __init__(self, document, checker, parent=None):
         super().__init__(parent)
@@ -140,6 +172,7 @@ class ModelView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
         self.table.setMinimumWidth(300)
         self.totals = QLabel(self)
         self.scene = GraphScene(self)
@@ -168,17 +201,23 @@ class ModelView(QWidget):
         report = self._checker.report
         by_index = {layer.index: layer for layer in report.layers} if report is not None else {}
         input_shape = report.input_shape if report is not None else None
-        self.table.setRowCount(len(nodes) + 1)
-        rows = [(f"{graph.INPUT} (InputLayer)", format_shape(input_shape), "0", "", [])]
+        inputs = dict(report.inputs) if report is not None and report.inputs else None
+        if inputs is None:
+            declared = inputs_of(self._document.experiment.model)
+            inputs = {spec.name: input_shape if len(declared) == 1 else None for spec in declared}
+        heads = self._heads(nodes, report)
+        self.table.setRowCount(len(nodes) + len(inputs))
+        rows = [(f"{name} (InputLayer)", format_shape(shape), "0", "", [], "") for name, shape in inputs.items()]
         for node in nodes:
             layer = by_index.get(node.index)
             problems = self._checker.problems_for_row(node.index)
             shape = "error" if problems and (layer is None or layer.output_shape is None) else \
                 format_shape(layer.output_shape if layer else None)
             rows.append((f"{node.name} ({node.spec.type})", shape,
-                         format_count(layer.params if layer else None), ", ".join(node.inputs), problems))
-        for r, (name, shape, params, inputs, problems) in enumerate(rows):
-            for c, text in enumerate((name, shape, params, inputs)):
+                         format_count(layer.params if layer else None), ", ".join(node.inputs), problems,
+                         heads.get(node.name, "")))
+        for r, (name, shape, params, sources, problems, head) in enumerate(rows):
+            for c, text in enumerate((name, shape, params, sources, head)):
                 item = QTableWidgetItem(text)
                 if c == 2:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -192,8 +231,17 @@ class ModelView(QWidget):
                                 f"(trainable {report.trainable:,}, non-trainable {report.non_trainable:,})")
         else:
             self.totals.setText(f"Total params: … ({self._checker.waiting_for() or 'not checked'})")
-        self.scene.draw(nodes, report, input_shape)
+        self.scene.draw(nodes, report, input_shape, inputs, heads)
         self._fit_width()
+
+    def _heads(self, nodes, report) -> dict[str, str]:
+        """Head layer → "target ×weight" from the check's head rows; one head: the last layer on the labels."""
+        if report is not None and report.heads:
+            return {layer: f"{target} ×{weight:g}" for layer, _shape, _loss, weight, target, _what in report.heads}
+        declared = self._document.experiment.model.outputs
+        if declared:
+            return {h.layer: f"{h.target} ×{h.loss_weight:g}" for h in declared}
+        return {nodes[-1].name: "label"} if nodes else {}
 
     def _fit_width(self) -> None:
         """Scale a wide graph down to the view's width; a tall one scrolls instead."""
