@@ -55,6 +55,8 @@ class QueueDialog(QDialog):
         self.run_dirs: dict[int, str] = {}
         self.histories: dict[int, list] = {}
         self.finished_runs: list[int] = []  # queue positions whose Finished has arrived
+        self.names: dict[int, str] = {}     # queue position → run name, from RunStarted
+        self.planned = 0                    # runs a search will make (its experiments come one by one)
         self.start_button = QPushButton("Start", self)
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setEnabled(False)
@@ -107,7 +109,7 @@ class QueueDialog(QDialog):
         if not experiments:
             return False
         self.experiments = experiments
-        self.run_dirs, self.histories, self.finished_runs = {}, {}, []
+        self.run_dirs, self.histories, self.finished_runs, self.names = {}, {}, [], {}
         self.curves.show_runs([])
         self.table.setRowCount(0)
         self.progress.setText(f"Queued {len(experiments)} run(s).")
@@ -132,10 +134,17 @@ class QueueDialog(QDialog):
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
 
+    def _name(self, index: int) -> str:
+        """A run's name: from its RunStarted (a search makes its experiments as it goes), else the list's."""
+        if index in self.names:
+            return self.names[index]
+        return self.experiments[index].name if 0 <= index < len(self.experiments) else "queue"
+
     def _event(self, index: int, event) -> None:
-        total = len(self.experiments)
-        name = self.experiments[index].name if 0 <= index < total else "queue"
+        total = len(self.experiments) or self.planned
+        name = self._name(index)
         if isinstance(event, RunStarted):
+            self.names[index] = event.name
             self.run_dirs[index] = str(event.run_dir)
             self.histories[index] = []
             self.progress.setText(f"Run {index + 1} of {total}: {name} — started")
@@ -144,7 +153,7 @@ class QueueDialog(QDialog):
                 {"epoch": event.epoch, "loss": event.loss, "accuracy": event.accuracy,
                  "val_loss": event.val_loss, "val_accuracy": event.val_accuracy})
             self.progress.setText(f"Run {index + 1} of {total}: {name} — epoch {event.epoch}")
-            self.curves.show_runs([(self.experiments[i].name, rows) for i, rows in sorted(self.histories.items())])
+            self.curves.show_runs([(self._name(i), rows) for i, rows in sorted(self.histories.items())])
         elif isinstance(event, Finished):
             if event.run_dir:
                 self.run_dirs[index] = str(event.run_dir)
@@ -154,8 +163,11 @@ class QueueDialog(QDialog):
     def _queue_over(self, results) -> None:
         done = sum(r.reason in ("completed", "early_stopped") for r in results)
         skipped = sum(r.reason == "skipped" for r in results)
+        pruned = sum(r.reason == "pruned" for r in results)
         failed = [r for r in results if r.reason == "failed"]
         text = f"Queue over: {done} of {len(results)} run(s) completed"
+        if pruned:
+            text += f", {pruned} pruned (below the median after an epoch)"
         if skipped:
             text += f", {skipped} skipped after the stop"
         if failed:
@@ -206,11 +218,14 @@ class QueueDialog(QDialog):
         rows = self.table.rowCount()
         height = (self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
                   + sum(self.table.rowHeight(r) for r in range(rows)) + 4)
-        total = sum(self.splitter.sizes())
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
         if total <= 0:
             return
-        table = min(height, total - 200)   # the curves keep 200 px
-        self.splitter.setSizes([total - table, table])
+        # Between the curves (first) and the table (last) a search shows its importances in 180 px.
+        middle = [180 if self.splitter.widget(i).isVisible() else 0 for i in range(1, len(sizes) - 1)]
+        table = min(height, total - sum(middle) - 200)   # the curves keep 200 px
+        self.splitter.setSizes([total - sum(middle) - table, *middle, table])
 
 
 class SweepDialog(QueueDialog):
@@ -227,7 +242,8 @@ class SweepDialog(QueueDialog):
         self.value_edits: list[QLineEdit] = []
         grid = QGridLayout()
         grid.addWidget(QLabel("<b>setting</b>", self), 0, 0)
-        grid.addWidget(QLabel("<b>values</b> (comma-separated)", self), 0, 1)
+        grid.addWidget(QLabel("<b>values</b> (comma-separated; random / TPE also take a range "
+                              "LOW..HIGH, :log for log-uniform)", self), 0, 1)
         for row in range(MAX_AXES):
             box = QComboBox(self)
             box.addItem("(none)", None)
@@ -241,9 +257,79 @@ class SweepDialog(QueueDialog):
             self.setting_boxes.append(box)
             self.value_edits.append(edit)
         grid.setColumnStretch(1, 1)
-        self.controls.addWidget(QLabel(f"Every combination is trained in turn (at most {MAX_RUNS} runs); "
-                                       "the ranking orders them by best validation accuracy.", self))
+        explained = QLabel(f"Grid: every combination is trained in turn (at most {MAX_RUNS} runs). Random / TPE: "
+                           "Optuna draws the trials, prunes poor ones after each epoch and keeps the study in the "
+                           "runs folder (Start again resumes it). The ranking orders the runs by best validation "
+                           "accuracy.", self)
+        explained.setWordWrap(True)
+        self.controls.addWidget(explained)
         self.controls.addLayout(grid)
+        from tapedeck.gui.runs.study_view import ImportanceView, add_search_controls
+
+        self.search_box, self.trials_box = add_search_controls(self, self.controls, MAX_RUNS)
+        self.search_box.currentIndexChanged.connect(self._search_changed)
+        self.importance = ImportanceView(self)
+        self.splitter.insertWidget(1, self.importance)
+        self.splitter.setSizes([3000, 700, 1000])
+        self.trials: list = []   # TrialDone events of the search in progress
+        self._search_changed()
+
+    @property
+    def search(self) -> str:
+        return self.search_box.currentData()
+
+    def _search_changed(self) -> None:
+        searching = self.search != "grid"
+        self.trials_box.setEnabled(searching)
+        self.importance.setVisible(searching)
+
+    def start(self) -> bool:
+        if self.search == "grid":
+            return super().start()
+        if self.controller.running:
+            return False
+        axes = self._search_axes()
+        if axes is None:
+            return False
+        self.axes, self.experiments, self.planned, self.trials = axes, [], self.trials_box.value(), []
+        self.run_dirs, self.histories, self.finished_runs, self.names = {}, {}, [], {}
+        self.curves.show_runs([])
+        self.table.setRowCount(0)
+        self.importance.show_importances({}, 0)
+        self.progress.setText(f"{self.search_box.currentText()} search: up to {self.planned} trial(s).")
+        self.controller.start_search(self.base, axes, self.search, self.planned)
+        return True
+
+    def _search_axes(self) -> list | None:
+        from tapedeck.engine.queues.search import check_axes, parse_search_axis
+        from tapedeck.engine.queues.sweep import SweepError
+
+        axes, problems = [], []
+        for box, edit in zip(self.setting_boxes, self.value_edits):
+            if box.currentData() is None:
+                continue
+            try:
+                axes.append(parse_search_axis(f"{box.currentData()}={edit.text()}"))
+            except SweepError as error:
+                problems += error.problems
+        try:
+            if problems:
+                raise SweepError(problems)
+            check_axes(self.base, axes)
+        except SweepError as error:
+            self.progress.setText("<span style='color:#b02a37'>" + "<br>".join(error.problems) + "</span>")
+            return None
+        return axes
+
+    def _event(self, index: int, event) -> None:
+        from tapedeck.engine.queues.search import TrialDone
+
+        if not isinstance(event, TrialDone):
+            super()._event(index, event)
+            return
+        self.trials.append(event)
+        self.importance.show_importances(event.importances, len(self.trials))
+        self.fill_table([event])   # the trials as they finish, ranked
 
     def set_axis(self, row: int, setting: str, values: str) -> None:
         """Fill one grid row as the person would (tests, and a later "sweep again")."""
@@ -284,11 +370,13 @@ class SweepDialog(QueueDialog):
     def fill_table(self, results) -> None:
         from tapedeck.engine.queues.sweep import ranking
 
+        if self.search != "grid":   # every trial of this search so far, whichever call this is
+            results = self.trials
         ranked = ranking([r.run_dir for r in results], self.axes)
         settings = [axis.setting for axis in self.axes]
         headers = ["run", "rank", *settings, "best val acc", "epoch", "test acc", "status"]
         rows = [(row.run_dir, [(Path(row.run_dir).name, row.rank), (str(row.rank), row.rank),
-                               *((str(row.values.get(s)), row.values.get(s)) for s in settings),
+                               *((_value(row.values.get(s)), row.values.get(s)) for s in settings),
                                (percent(row.best_val_accuracy), row.best_val_accuracy),
                                ("-" if row.best_epoch is None else str(row.best_epoch), row.best_epoch),
                                (percent(row.test_accuracy), row.test_accuracy),
@@ -296,6 +384,11 @@ class SweepDialog(QueueDialog):
                 for row in ranked]
         self._set_rows(headers, rows)
         self.ranked = ranked
+
+
+def _value(value) -> str:
+    """A setting in the ranking: a searched float to four figures (0.006466, not 0.0064664227174145595)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 class CompareApisDialog(QueueDialog):

@@ -23,6 +23,7 @@ class QueueController(RunController):
     def __init__(self, runs_dir: str, parent=None):
         super().__init__(runs_dir, parent)
         self.results: list | None = None
+        self.search_result = None   # engine.queues.search.SearchResult after start_search
 
     def start(self, experiments) -> None:
         self.results = None
@@ -34,6 +35,22 @@ class QueueController(RunController):
 
         return run_queue(experiments, lambda index, event: self.job.report((index, event)), control,
                          runs_dir=self.runs_dir)
+
+    def start_search(self, experiment, axes, search: str, trials: int) -> None:
+        """A random / TPE search (``engine.queues.search.run_search``) instead of a fixed list; its trials
+        arrive as queue positions, each followed by a ``TrialDone`` event. ``search_result`` once over."""
+        self.results = None
+        self.search_result = None
+        experiment, axes = experiment.copy(), list(axes)
+        self._launch(lambda control: self._search(experiment, axes, search, int(trials), control))
+
+    def _search(self, experiment, axes, search, trials, control) -> list:
+        from tapedeck.engine.queues.search import run_search
+
+        self.search_result = run_search(experiment, axes, search, trials,
+                                        lambda index, event: self.job.report((index, event)), control,
+                                        runs_dir=self.runs_dir)
+        return self.search_result.results
 
     def _relay(self, item) -> None:
         index, event = item
