@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -120,6 +121,16 @@ class ConfusionView(QWidget):
         self.galleries.addTab(cell_page, "Cell")
         self.galleries.addTab(self.wrong_gallery, "Most confidently wrong")
         self.galleries.setUsesScrollButtons(False)
+        self.gradcam_button = QPushButton("Grad-CAM of the selected image…", self)
+        self.gradcam_button.setToolTip("Where the evidence for the predicted and the true class lies in the image "
+                                       "(double-click a tile does the same)")
+        self.gradcam_button.setEnabled(False)
+        self.gradcam_button.clicked.connect(lambda: self.open_gradcam())
+        for gallery in (self.cell_gallery, self.wrong_gallery):
+            gallery.itemActivated.connect(lambda item: self.open_gradcam(item.data(INDEX_ROLE)))
+            gallery.itemSelectionChanged.connect(self._selection_changed)
+        self.galleries.currentChanged.connect(lambda _i: self._selection_changed())
+        self.gradcam = None   # the last Grad-CAM dialog opened
 
         left = QWidget(self)
         left_column = QVBoxLayout(left)
@@ -131,7 +142,12 @@ class ConfusionView(QWidget):
         left_column.addWidget(self.classes, 2)
         splitter = QSplitter(Qt.Horizontal, self)
         splitter.addWidget(left)
-        splitter.addWidget(self.galleries)
+        right = QWidget(self)
+        right_column = QVBoxLayout(right)
+        right_column.setContentsMargins(0, 0, 0, 0)
+        right_column.addWidget(self.galleries, 1)
+        right_column.addWidget(self.gradcam_button, 0, Qt.AlignRight)
+        splitter.addWidget(right)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([480, 420])
@@ -208,3 +224,26 @@ class ConfusionView(QWidget):
         self.cell_title.setText(f"<b>true {names[true_class]}, predicted {names[predicted_class]}</b> "
                                 f"({verdict}): {len(examples)} image(s), most confident first")
         self.galleries.setCurrentIndex(0)
+
+    def _current_gallery(self) -> Gallery:
+        return self.cell_gallery if self.galleries.currentIndex() == 0 else self.wrong_gallery
+
+    def _selection_changed(self) -> None:
+        self.gradcam_button.setEnabled(bool(self._current_gallery().selectedItems()))
+
+    def open_gradcam(self, index: int | None = None):
+        """Grad-CAM of test image ``index`` (default: the selected tile) for its predicted and true class."""
+        if self.analysed is None:
+            return None
+        if index is None:
+            selected = self._current_gallery().selectedItems()
+            if not selected:
+                return None
+            index = selected[0].data(INDEX_ROLE)
+        from tapedeck.gui.analysis.gradcam_view import open_gradcam
+
+        names = self.analysed.class_names
+        true = int(self.analysed.true_labels[index])
+        self.gradcam = open_gradcam(self, self.analysed, self.analysed.dataset.x_test[index], true,
+                                    f"test image #{index} (true {names[true]})")
+        return self.gradcam

@@ -133,6 +133,12 @@ class OwnInputView(QWidget):
         self.invert = QCheckBox("dark ink on light paper (invert)", self)
         self.invert.setToolTip("The data sets store light strokes on a dark background; tick this for a photo "
                                "or scan of dark ink on white")
+        self.gradcam_button = QPushButton("Grad-CAM…", self)
+        self.gradcam_button.setToolTip("Where in your input the evidence for the predicted class (and the runner-up) "
+                                       "lies")
+        self.gradcam_button.clicked.connect(lambda: self.open_gradcam())
+        self.last_input: np.ndarray | None = None   # the prepared input last predicted (1, h, w, c)
+        self.gradcam = None
         self.clear_button.clicked.connect(self.canvas.clear)
         self.open_button.clicked.connect(self._open_dialog)
         self.invert.toggled.connect(lambda _on: self._predict_again())
@@ -170,6 +176,7 @@ class OwnInputView(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.clear_button)
         row.addWidget(self.open_button)
+        row.addWidget(self.gradcam_button)
         row.addStretch(1)
         left.addLayout(row)
         left.addWidget(self.invert)
@@ -186,6 +193,8 @@ class OwnInputView(QWidget):
         self.analysed = analysed
         self.probabilities = None
         self.table.setRowCount(0)
+        self.last_input = None
+        self.gradcam_button.setEnabled(False)
         if analysed is None:
             self.canvas.setEnabled(False)
             self.clear_button.setEnabled(False)
@@ -289,6 +298,8 @@ class OwnInputView(QWidget):
 
         probabilities = np.asarray(predict_one(self.analysed.model, self.analysed.experiment.training, x))
         self.probabilities = probabilities
+        self.last_input = x
+        self.gradcam_button.setEnabled(True)
         scale = float(np.max(x)) or 1.0
         pixmap = QPixmap.fromImage(to_qimage(x[0] / scale))
         self.seen.setPixmap(pixmap.scaled(self.seen.size(), Qt.KeepAspectRatio, Qt.FastTransformation))
@@ -303,3 +314,13 @@ class OwnInputView(QWidget):
             font.setBold(row == best)
             self.table.item(row, 0).setFont(font)
         self.status.setText(f"<b>{names[best]}</b> ({probabilities[best]:.1%}) for {what}")
+
+    def open_gradcam(self):
+        """Grad-CAM of the input last predicted, for the predicted class and the runner-up."""
+        if self.analysed is None or self.last_input is None:
+            return None
+        from tapedeck.gui.analysis.gradcam_view import open_gradcam
+
+        what = "your drawing" if self._source == "drawing" else self._source
+        self.gradcam = open_gradcam(self, self.analysed, self.last_input[0], None, what)
+        return self.gradcam
