@@ -9,8 +9,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QScrollArea,
@@ -67,6 +69,28 @@ class Tile(QFrame):
             self.setStyleSheet(f"QFrame#tile {{ border: 2px solid {colour}; border-radius: 4px; }}")
         self.correct = correct
 
+    def show_value(self, true_value, predicted_value) -> None:
+        """A regression head: the true and predicted numbers (no right or wrong, so no coloured frame)."""
+        self.caption.setText(f"<span style='color:#555'>true {_number(true_value)}</span><br>"
+                             f"<b>{_number(predicted_value)}</b>")
+        if self.correct is not None:
+            self.setStyleSheet("")
+            self.correct = None
+
+
+def _shown_images(samples) -> np.ndarray:
+    """The tiles' pictures: a several-input run's samples are a dict by input; the first that holds images
+    (N, H, W, C) is shown."""
+    if isinstance(samples, dict):
+        arrays = [np.asarray(a) for a in samples.values()]
+        return next((a for a in arrays if a.ndim == 4), arrays[0] if arrays else np.zeros((0, 1, 1, 1)))
+    return np.asarray(samples)
+
+
+def _number(value) -> str:
+    values = np.asarray(value, dtype=float).reshape(-1)
+    return ", ".join(f"{v:.3g}" for v in values[:3]) + ("…" if values.size > 3 else "")
+
 
 class PredictionsPanel(QWidget):
     def __init__(self, parent=None):
@@ -77,6 +101,15 @@ class PredictionsPanel(QWidget):
         self._pending: Predictions | None = None   # the latest predictions, shown when visible
         self.summary = QLabel("Sample predictions appear here after the first epoch of a run.", self)
         self.summary.setWordWrap(True)
+        # A several-head run: which head the tiles and the test set show (hidden for one head).
+        self.head_box = QComboBox(self)
+        self.head_box.setToolTip("The head whose predictions the sample images and the test set show")
+        self.head_box.currentIndexChanged.connect(lambda _i: self.set_head(self.head_box.currentData()))
+        self.head_label = QLabel("Head:", self)
+        self._heads: dict = {}               # head layer → engine.training.events.HeadInfo
+        self.head: str | None = None
+        self._latest: Predictions | None = None
+        self._latest_test: TestResult | None = None
         self._grid_host = QWidget(self)
         self._grid = QGridLayout(self._grid_host)
         self._grid.setSpacing(4)
@@ -121,13 +154,20 @@ class PredictionsPanel(QWidget):
         self._refit.timeout.connect(self._fit_columns)
         self._refit.timeout.connect(self._fit_confusion)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.head_label)
+        top.addWidget(self.head_box)
+        layout.addLayout(top)
         layout.addWidget(splitter, 1)
+        self._show_heads(())
 
     def handle(self, event) -> None:
         if isinstance(event, RunStarted):
             # Laying out the tiles on a hidden tab would stall the event loop as training starts.
             self._samples, self._pending = event, None
+            self._latest = self._latest_test = None
+            self._show_heads(event.heads)
             if self.isVisible():
                 self.flush()
         elif isinstance(event, Predictions):
@@ -137,7 +177,36 @@ class PredictionsPanel(QWidget):
                 self.flush()
         elif isinstance(event, TestResult):
             self.flush()
+            self._latest_test = event
             self._show_test(event)
+
+    def _show_heads(self, heads) -> None:
+        self._heads = {head.layer: head for head in heads or ()}
+        first = next((h.layer for h in heads or () if h.metric == "accuracy"), None) or next(iter(self._heads), None)
+        self.head = first
+        self.head_box.blockSignals(True)
+        self.head_box.clear()
+        for head in heads or ():
+            kind = "values" if head.metric == "mae" else f"{len(head.class_names)} classes"
+            self.head_box.addItem(f"{head.layer} — {head.target} ({kind})", head.layer)
+        self.head_box.setCurrentIndex(max(0, self.head_box.findData(first)))
+        self.head_box.blockSignals(False)
+        for widget in (self.head_box, self.head_label):
+            widget.setVisible(bool(self._heads))
+
+    def set_head(self, name: str | None) -> None:
+        """Show head ``name``'s predictions on the samples and its test figures (several-head runs)."""
+        if name not in self._heads:
+            return
+        self.head = name
+        if self.head_box.currentData() != name:
+            self.head_box.blockSignals(True)
+            self.head_box.setCurrentIndex(self.head_box.findData(name))
+            self.head_box.blockSignals(False)
+        if self._latest is not None and self._pending is None:   # a pending event shows with this head
+            self._show(self._latest)
+        if self._latest_test is not None:
+            self._show_test(self._latest_test)
 
     def flush(self) -> None:
         """Show the run's samples and the latest predictions, if they arrived since the last time."""
@@ -156,7 +225,7 @@ class PredictionsPanel(QWidget):
 
     def _set_samples(self, event: RunStarted) -> None:
         self.class_names = [str(n) for n in event.class_names]
-        images = np.asarray(event.sample_images)
+        images = _shown_images(event.sample_images)
         labels = np.asarray(event.sample_labels).reshape(-1)
         self._keep_tiles(images)
         for i, tile in enumerate(self.tiles):
@@ -230,24 +299,59 @@ class PredictionsPanel(QWidget):
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
 
     def _show(self, event: Predictions) -> None:
-        true = np.asarray(event.true_labels).reshape(-1)
-        predicted = np.asarray(event.predicted_labels).reshape(-1)
-        probabilities = np.asarray(event.probabilities)
+        self._latest = event
+        true, predicted, probabilities = event.true_labels, event.predicted_labels, event.probabilities
+        if event.heads and self.head in event.heads:
+            true, predicted, probabilities = event.heads[self.head]
+            self.class_names = [str(n) for n in self._heads[self.head].class_names]
+            if probabilities is None:   # a regression head: numbers, not classes
+                self._show_values(event.epoch, true, predicted)
+                return
+        true = np.asarray(true).reshape(-1)
+        predicted = np.asarray(predicted).reshape(-1)
+        probabilities = np.asarray(probabilities)
         for i, tile in enumerate(self.tiles[: len(predicted)]):
             confidence = float(probabilities[i, predicted[i]]) if probabilities.ndim == 2 else float("nan")
             tile.show_prediction(self._name(int(true[i])), self._name(int(predicted[i])), confidence)
         right = int((true[: len(predicted)] == predicted).sum())
-        self.summary.setText(f"Epoch {event.epoch}: {right} of {len(predicted)} sample images right "
+        which = f" for head {self.head}" if self._heads else ""
+        self.summary.setText(f"Epoch {event.epoch}: {right} of {len(predicted)} sample images right{which} "
                              f"(green right, red wrong; the percentage is the model's confidence).")
 
+    def _show_values(self, epoch: int, true, predicted) -> None:
+        true, predicted = np.asarray(true, dtype=float), np.asarray(predicted, dtype=float)
+        for i, tile in enumerate(self.tiles[: len(predicted)]):
+            tile.show_value(true[i], predicted[i])
+        n = min(len(true), len(predicted))
+        mae = float(np.mean(np.abs(predicted[:n].reshape(n, -1) - true[:n].reshape(n, -1)))) if n else float("nan")
+        self.summary.setText(f"Epoch {epoch}: head {self.head} predicts numbers; mean absolute error on these "
+                             f"{n} sample images {mae:.4g}.")
+
     def _show_test(self, event: TestResult) -> None:
-        matrix = np.asarray(event.confusion, dtype=np.int64)
+        figures = {"accuracy": event.accuracy, "loss": event.loss, "confusion": event.confusion,
+                   "precision": event.precision, "recall": event.recall}
+        prefix = ""
+        if event.heads and self.head in event.heads:
+            figures = event.heads[self.head]
+            self.class_names = [str(n) for n in self._heads[self.head].class_names]
+            others = " · ".join(f"{name} {100 * f['accuracy']:.1f} %" if "accuracy" in f else
+                                f"{name} MAE {f.get('mae', float('nan')):.4g}" for name, f in event.heads.items())
+            prefix = f"head <b>{self.head}</b> ({others}; total loss {event.loss:.4f}) — "
+            if "confusion" not in figures:   # a regression head has no confusion matrix
+                self.test_label.setText(f"{prefix}MAE <b>{figures.get('mae', float('nan')):.4g}</b> · "
+                                        f"loss {figures.get('loss', float('nan')):.4f}; a head that predicts numbers "
+                                        f"has no confusion matrix")
+                self.confusion.clear()
+                self.confusion.setRowCount(0)
+                self.confusion.setColumnCount(0)
+                return
+        matrix = np.asarray(figures["confusion"], dtype=np.int64)
         n = matrix.shape[0] if matrix.ndim == 2 else 0
         names = [self._name(i) for i in range(n)]
-        precision = np.asarray(event.precision, dtype=float)
-        recall = np.asarray(event.recall, dtype=float)
+        precision = np.asarray(figures["precision"], dtype=float)
+        recall = np.asarray(figures["recall"], dtype=float)
         self.test_label.setText(
-            f"accuracy <b>{event.accuracy:.4f}</b> · loss {event.loss:.4f} · "
+            f"{prefix}accuracy <b>{figures['accuracy']:.4f}</b> · loss {figures['loss']:.4f} · "
             f"mean precision {np.nanmean(precision) if precision.size else float('nan'):.3f} · "
             f"mean recall {np.nanmean(recall) if recall.size else float('nan'):.3f}")
         self.confusion.setRowCount(n)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
+from tapedeck.gui.tabs.head_curves import HeadCurves, test_summary
 from tapedeck.gui.widgets.path_curve import PathCurve
 
 REDRAW_MS = 33
@@ -192,6 +193,9 @@ class TrainingPanel(QWidget):
         self._grid = QGridLayout()
         self._grid.setRowStretch(0, 1)
         self._grid.setRowStretch(1, 0)
+        self.head_curves = HeadCurves(self)   # a several-head run: loss and accuracy per head, under the total
+        self._grid.addWidget(self.head_curves, 2, 0, 1, 2)
+        self._grid.setRowStretch(2, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         status_row = QHBoxLayout()
@@ -278,6 +282,7 @@ class TrainingPanel(QWidget):
 
     # -- events --------------------------------------------------------------------------
     def handle(self, event) -> None:
+        self.head_curves.handle(event)
         if isinstance(event, RunStarted):
             self._run_started(event)
         elif isinstance(event, BatchEnd):
@@ -286,6 +291,8 @@ class TrainingPanel(QWidget):
             self._epoch(event)
         elif isinstance(event, TestResult):
             self._test_text = f"test accuracy {event.accuracy:.4f}, test loss {event.loss:.4f}"
+            if event.heads and self._started is not None:
+                self._test_text += f" ({test_summary(event, self._started.heads)})"
         elif isinstance(event, Finished):
             self._finished(event)
 
@@ -305,9 +312,20 @@ class TrainingPanel(QWidget):
                             f"{event.steps_per_epoch} steps per epoch, batch {event.batch_size}"
                             f" · {event.loop} · {event.api}")
         self.speed.setText("")
+        self._title_for_heads(event)
         self._fix_x_axes(event)
         self._loss_range = None
         self._dirty = True
+
+    def _title_for_heads(self, event: RunStarted) -> None:
+        """A several-head run's main plots: the weighted total loss, its first classification head's accuracy."""
+        if not self.plots_built:
+            return
+        first = next((head.layer for head in event.heads if head.metric == "accuracy"), None)
+        self.loss_plot.getPlotItem().setTitle("Total loss (weighted sum of the heads)" if event.heads else "Loss",
+                                              color="#222", size="10pt")
+        self.acc_plot.getPlotItem().setTitle(f"Accuracy — {first}" if event.heads and first else "Accuracy",
+                                             color="#222", size="10pt")
 
     def _fix_x_axes(self, event: RunStarted) -> None:
         """A fixed epoch axis: growing data then never re-lays out the x axes (the costly part)."""
