@@ -225,7 +225,8 @@ class ConsoleReporter:
             self._print(f"test loss {self.test.loss:.4f}")
             for name, figures in self.test.heads.items():
                 kind = "accuracy" if "accuracy" in figures else "mae"
-                self._print(f"test {name} ({figures['target']}): loss {figures['loss']:.4f}, {kind} {figures[kind]:.4f}")
+                self._print(f"test {name} ({figures['target']}): loss {figures['loss']:.4f}, "
+                            f"{kind} {figures[kind]:.4f}")
             if not self.test.heads:
                 self._print(f"test accuracy {self.test.accuracy:.4f}")
 

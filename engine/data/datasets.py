@@ -277,7 +277,8 @@ def _named_arrays(dataset: Dataset, extras: dict, raw: RawSet, split, normalize:
         where = f"{raw.description}: {key}"
         if key.startswith("x_"):
             scale = 255.0 if train.dtype == np.uint8 else 1.0
-            dataset.inputs[key] = tuple(_features(a, scale, normalize) for a in (train[train_idx], train[val_idx], test))
+            parts = (train[train_idx], train[val_idx], test)
+            dataset.inputs[key] = tuple(_features(a, scale, normalize) for a in parts)
             continue
         name = key[2:]
         kind = target_kind(train)
