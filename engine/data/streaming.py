@@ -21,6 +21,7 @@ import numpy as np
 from tapedeck.engine.data import datasets
 from tapedeck.engine.data.readers import DataError
 from tapedeck.engine.data.stream_sources import NotStreamableError, StreamSource, open_source
+from tapedeck.engine.data.targets import Target
 from tapedeck.engine.spec.experiment import FILE_SOURCES
 
 __all__ = ["DataPlan", "StreamedImages", "plan_data", "load_for", "load_streamed", "is_streamed", "SHUFFLE_BUFFER"]
@@ -43,11 +44,16 @@ def is_streamed(images) -> bool:
     return isinstance(images, StreamedImages)
 
 
-def _io_counts(experiment) -> tuple[int, int]:
-    """Inputs and outputs the experiment declares (model.inputs / model.outputs); one each when it names none."""
+def _beyond_images(experiment) -> str | None:
+    """None when the model reads the images and learns their labels, and nothing else; else what else."""
     model = getattr(experiment, "model", None)
-    inputs, outputs = getattr(model, "inputs", None), getattr(model, "outputs", None)
-    return max(1, len(inputs or ())), max(1, len(outputs or ()))
+    inputs = list(getattr(model, "inputs", None) or ())
+    outputs = list(getattr(model, "outputs", None) or ())
+    if len(inputs) > 1 or len(outputs) > 1:
+        return f"this one has {max(1, len(inputs))} input(s) and {max(1, len(outputs))} output(s)"
+    other = [getattr(i, "data", "x") for i in inputs if getattr(i, "data", "x") != "x"]
+    other += [getattr(h, "target", "label") for h in outputs if getattr(h, "target", "label") != "label"]
+    return f"this one also uses {', '.join(map(repr, other))}" if other else None
 
 
 def plan_data(data, experiment=None) -> DataPlan:
@@ -65,14 +71,13 @@ def plan_data(data, experiment=None) -> DataPlan:
             raise DataError(f"data.streaming: \"on\" streams the file sources ({', '.join(FILE_SOURCES)}); source "
                             f"{data.source!r} is loaded into memory, so set streaming to \"auto\" or \"off\"")
         return DataPlan(False, f"data: in memory (source {data.source!r} is loaded whole){cache_note}")
-    inputs, outputs = _io_counts(experiment)
-    if inputs > 1 or outputs > 1:
-        what = f"{inputs} input(s) and {outputs} output(s)"
+    beyond = _beyond_images(experiment)
+    if beyond:
         if mode == "on":
-            raise DataError(f"data.streaming: \"on\" streams experiments with one input and one output; this one has "
-                            f"{what} (model.inputs / model.outputs): set data.streaming to \"auto\" or \"off\"")
-        return DataPlan(False, f"data: in memory (streaming takes one input and one output; this experiment has "
-                               f"{what}){cache_note}")
+            raise DataError(f"data.streaming: \"on\" streams experiments with one input (the images) and one output "
+                            f"(their labels); {beyond} (model.inputs / model.outputs): set data.streaming to "
+                            "\"auto\" or \"off\"")
+        return DataPlan(False, f"data: in memory (streaming takes one input and one output; {beyond}){cache_note}")
     try:
         source = open_source(data)
     except NotStreamableError as reason:
@@ -137,12 +142,14 @@ def load_streamed(data, source: StreamSource | None = None) -> datasets.Dataset:
 
     x_train = images(source.train, rows[train_idx] if len(val_idx) else rows, "train")
     x_test = images(source.test, np.arange(len(y_test), dtype=np.int64), "test")
-    return datasets.Dataset(
+    dataset = datasets.Dataset(
         x_train=x_train, y_train=y_all[train_idx], x_val=images(source.train, rows[val_idx], "val"),
         y_val=y_all[val_idx], x_test=x_test, y_test=y_test, input_shape=x_train.image_shape,
         num_classes=len(class_names), class_names=class_names,
         sample_index=datasets._sample_index(y_test, len(class_names)), source=where + " (streamed)",
         warnings=list(source.warnings))
+    dataset.targets["label"] = Target(dataset.y_train, dataset.y_val, y_test, "classes", class_names)
+    return dataset
 
 
 class StreamedImages:

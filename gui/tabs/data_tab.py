@@ -46,9 +46,9 @@ def _picture(image, size: int = THUMB_PX) -> QLabel:
 def _load(data):
     """Worker thread: the arrays the page shows (training images and labels, class names)."""
     from tapedeck.engine.analysis.data_pages import class_counts, examples_per_class
-    from tapedeck.engine.data.datasets import load_dataset
+    from tapedeck.engine.data.streaming import load_for
 
-    dataset = load_dataset(data)
+    dataset = load_for(data)[0]   # streamed: only the images shown are read
     counts = class_counts(dataset.y_train, dataset.num_classes)
     picks = examples_per_class(dataset.y_train, dataset.num_classes, PER_CLASS)
     return {"names": [str(n) for n in dataset.class_names], "counts": counts,

@@ -138,10 +138,14 @@ def test_refusals_name_the_setting_and_the_fix(tmp_path):
 def test_several_inputs_or_heads_refuse_on_and_load_in_memory_under_auto(sources):
     data = _experiment("npz", sources["npz"]).data
     two_heads = SimpleNamespace(model=SimpleNamespace(inputs=["image"], outputs=["digit", "parity"]))
-    with pytest.raises(DataError, match=r"one input and one output; this one has 1 input\(s\) and 2 output\(s\)"):
+    with pytest.raises(DataError, match=r"one output \(their labels\); this one has 1 input\(s\) and 2 output\(s\)"):
         plan_data(data, two_heads)
+    parity = SimpleNamespace(model=SimpleNamespace(inputs=[], outputs=[SimpleNamespace(layer="d", target="parity")]))
+    with pytest.raises(DataError, match="this one also uses 'parity'"):
+        plan_data(data, parity)
     data.streaming = "auto"
-    assert not plan_data(data, two_heads).streamed
+    assert not plan_data(data, two_heads).streamed and not plan_data(data, parity).streamed
+    assert plan_data(data, SimpleNamespace(model=SimpleNamespace(inputs=[], outputs=[]))).streamed is False
 
 
 def test_analysis_of_a_streamed_run_predicts_batch_by_batch(sources, tmp_path):
@@ -187,3 +191,25 @@ def test_cache_file_is_written_and_keyed_by_the_data(sources, tmp_path):
     written = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert any(name.startswith("pets-") and "-train-" in name and name.endswith(".index") for name in written)
     assert any("-val-" in name for name in written)
+
+
+def test_the_same_experiment_reaches_the_same_accuracy_streamed_or_in_memory(tmp_path):
+    """Real handwritten digits (scikit-learn's 1,797) in an uncompressed .npz, trained streamed and whole."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images * 15).astype(np.uint8)
+    np.savez(tmp_path / "digits.npz", x_train=x[:1400], y_train=digits.target[:1400], x_test=x[1400:],
+             y_test=digits.target[1400:])
+    accuracy = {}
+    for mode in ("on", "off"):
+        experiment = _experiment("npz", tmp_path / "digits.npz", streaming=mode)
+        experiment.training.epochs = 5
+        experiment.training.batch_size = 16
+        experiment.model.layers[1].params["units"] = 64
+        recorder = Recorder()
+        run(experiment, recorder, runs_dir=tmp_path / mode)
+        assert recorder.finished.reason == "completed", recorder.finished.message
+        accuracy[mode] = recorder.of(TestResult)[0].accuracy
+    assert accuracy["off"] > 0.8, accuracy   # a small dense net, 5 epochs
+    assert abs(accuracy["on"] - accuracy["off"]) < 0.04, accuracy
