@@ -13,10 +13,11 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
+from tapedeck.engine.codegen import several
 from tapedeck.engine.codegen.data import data_code, literal
 from tapedeck.engine.codegen.streamed import streamed_data_code, streamed_training, streams
 from tapedeck.engine.codegen.training import fit_code, tape_code, train_step_code
-from tapedeck.engine.spec import catalogue, graph
+from tapedeck.engine.spec import catalogue, graph, heads
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 
 __all__ = ["generate_code", "model_code", "layer_expression", "APIS", "LOOPS"]
@@ -93,7 +94,9 @@ def generate_code(experiment, api=None, loop=None) -> str:
     """The whole standalone script. ``api``/``loop`` default to the experiment's own choice.
 
     Raises ValueError (one readable message) for an unknown api or loop, a stack whose wiring is broken,
-    or the Sequential API on a stack with branches (``graph.SEQUENTIAL_REFUSAL``).
+    or the Sequential API on a stack with branches (``graph.SEQUENTIAL_REFUSAL``) or with several inputs
+    or heads (``graph.SEQUENTIAL_MULTI_REFUSAL``). A model of several inputs or heads is written with dicts
+    (``engine.codegen.several``); one input and one head as the tutorial writes it.
     """
     api = api or experiment.model.api
     loop = loop or experiment.training.loop
@@ -105,9 +108,15 @@ def generate_code(experiment, api=None, loop=None) -> str:
     training = experiment.training
 
     has_validation = experiment.data.validation_split > 0
-    streamed = streams(experiment)   # the app reads this set from disk: so does the script
-    data = streamed_data_code(experiment.data, training.batch_size) if streamed else data_code(experiment.data)
-    model = _model_parts(nodes, api, output_float32=training.precision != "float32")
+    dicts = _dict_style(experiment)
+    streamed = streams(experiment) and not dicts   # the app reads this set from disk: so does the script
+    if dicts:   # several inputs or heads: dicts of the named arrays, the model takes and returns dicts
+        head_list = several.head_codes(experiment)
+        data = several.several_data_code(experiment.data, heads.inputs_of(experiment.model), head_list)
+        model = _several_parts(experiment, nodes, api, head_list, output_float32=training.precision != "float32")
+    else:
+        data = streamed_data_code(experiment.data, training.batch_size) if streamed else data_code(experiment.data)
+        model = _model_parts(nodes, api, output_float32=training.precision != "float32")
     write = {"fit": fit_code, "tape": tape_code, "train_step": train_step_code}[loop]
     train = write(training, has_validation=has_validation, model=model, api=api)
     if streamed:
@@ -120,10 +129,15 @@ def generate_code(experiment, api=None, loop=None) -> str:
 
 
 def model_code(experiment, api=None) -> str:
-    """Only the model: source that defines ``model`` from ``input_shape`` (with ``keras`` and
-    ``from keras import layers`` imported). The full script contains exactly these lines."""
+    """Only the model: source that defines ``model`` from ``input_shape`` (``input_shapes``, a dict by input
+    name, for several inputs or heads), with ``keras`` and ``from keras import layers`` imported. The full
+    script contains exactly these lines."""
     api = api or experiment.model.api
-    model = _model_parts(_nodes(experiment, api), api)
+    nodes = _nodes(experiment, api)
+    if _dict_style(experiment):
+        model = _several_parts(experiment, nodes, api, several.head_codes(experiment))
+    else:
+        model = _model_parts(nodes, api)
     return tidy("\n\n".join(part for part in (model.class_text, model.build_text) if part)) + "\n"
 
 
@@ -160,17 +174,63 @@ class ModelParts:
     class_text: str
     build_text: str
     multipliers: dict = field(default_factory=dict)   # layer name → learning-rate multiplier (≠ 1)
+    heads: list | None = None   # several.HeadCode per head when the model takes and returns dicts
+
+
+def _dict_style(experiment) -> bool:
+    """Written with dicts: several inputs or heads, or one that the plain script cannot feed (an npz array
+    beside the images, a target other than the labels, a regression loss, a head before the last layer)."""
+    spec = experiment.model
+    if heads.is_multi(spec):
+        return True
+    if not spec.inputs and not spec.outputs:
+        return False
+    names = [node.name for node in graph.resolve_model(spec)[0]]
+    head_list = heads.heads_of(spec, names, experiment.training)
+    return (heads.inputs_of(spec)[0].data != heads.DEFAULT_DATA or
+            any(h.target != heads.DEFAULT_TARGET or heads.is_regression(h.loss) or h.layer != names[-1:][0]
+                for h in head_list))
 
 
 def _nodes(experiment, api):
-    nodes, problems = graph.resolve(experiment.model.layers)
+    nodes, problems = graph.resolve_model(experiment.model)
     problems += [(node.index, str(error)) for node in nodes for error in _unknown_type(node)]
     if problems:
         lines = [f"layer {index}: {message}" if index is not None else message for index, message in problems]
         raise ValueError("the layer stack cannot be exported:\n" + "\n".join(lines))
+    if api == "sequential" and _dict_style(experiment):
+        raise ValueError(graph.SEQUENTIAL_MULTI_REFUSAL.format(what=several.several_words(experiment.model)))
+    name = heads.inputs_of(experiment.model)[0].name
+    if name != graph.INPUT and not _dict_style(experiment):
+        for node in nodes:   # one input under its own name: the plain script calls it `inputs`
+            node.inputs = [graph.INPUT if ref == name else ref for ref in node.inputs]
     if api == "sequential" and not graph.is_chain(nodes):
         raise ValueError(graph.SEQUENTIAL_REFUSAL)
     return nodes
+
+
+def _several_parts(experiment, nodes, api, head_list, output_float32: bool = False) -> ModelParts:
+    """The model taking a dict by input name and returning a dict by head name (``engine.codegen.several``)."""
+    input_names = [spec.name for spec in heads.inputs_of(experiment.model)]
+    head_names = [head.name for head in head_list]
+    float32 = set(head_names) if output_float32 else set()
+
+    def expression(node):
+        return _expression(node, node.name if node.name in float32 else None)
+
+    if api == "functional":
+        parts = ModelParts("", several.functional_code(nodes, input_names, head_names, expression, _identifier,
+                                                       SCRIPT_NAMES))
+    else:
+        attributes: dict[str, str] = {}
+        taken: set = set()
+        for node in nodes:
+            attributes[node.name] = _identifier(node.name, taken, MODEL_ATTRIBUTES | {"self", "training"})
+        parts = ModelParts(*several.subclassing_parts(nodes, input_names, head_names, expression, _identifier,
+                                                      attributes, TRAINING_AWARE))
+    parts.multipliers = {node.name: node.spec.lr_multiplier for node in nodes if node.spec.lr_multiplier != 1.0}
+    parts.heads = head_list
+    return parts
 
 
 def _unknown_type(node):

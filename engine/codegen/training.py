@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
+from tapedeck.engine.codegen import several_training as several
 from tapedeck.engine.codegen.data import section
 
 __all__ = ["TrainingCode", "fit_code", "tape_code", "optimizer_lines", "loss_expression"]
@@ -156,10 +157,10 @@ def _strategy_lines(training) -> list[str]:
     return []
 
 
-def _settings(training, needs_steps: bool) -> list[str]:
+def _settings(training, needs_steps: bool, dicts: bool = False) -> list[str]:
     lines = [f"batch_size = {training.batch_size}", f"epochs = {training.epochs}"]
-    if needs_steps:
-        lines.append("steps_per_epoch = math.ceil(len(x_train) / batch_size)")
+    if needs_steps:   # x_train is a dict by input name when the model has several inputs or heads
+        lines.append(f"steps_per_epoch = math.ceil({'num_train' if dicts else 'len(x_train)'} / batch_size)")
     return lines
 
 
@@ -186,7 +187,10 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
     metric = '"accuracy"'
     if training.loss == "binary_crossentropy" and training.from_logits:
         metric = _accuracy_expression(training, "accuracy")
-    compile_args = ["optimizer=optimizer", f"loss={loss_expression(training)}", f"metrics=[{metric}]"]
+    if model.heads:   # several heads: a loss, a weight and a metric per head
+        compile_args = ["optimizer=optimizer", *several.compile_arguments(model.heads)]
+    else:
+        compile_args = ["optimizer=optimizer", f"loss={loss_expression(training)}", f"metrics=[{metric}]"]
     if training.steps_per_execution > 1:
         compile_args.append(f"steps_per_execution={training.steps_per_execution}")
     compile_args += _execution_arguments(training.execution)
@@ -216,7 +220,7 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
         fit_args.append("validation_data=(x_val, y_val)")
     if callbacks:
         fit_args.append("callbacks=callbacks")
-    settings = _settings(training, needs_steps)
+    settings = _settings(training, needs_steps, bool(model.heads))
     if distributed:
         # Settings come first: a schedule made inside the scope reads steps_per_epoch.
         parts = [section("Settings"), *settings, "", section("Model"),
@@ -231,7 +235,7 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
         section("Evaluation"),
         "test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)",
         'print(f"Test accuracy: {test_accuracy:.4f}")',
-    ]
+    ] if not model.heads else [section("Evaluation"), *several.fit_evaluation(model.heads)]
     text = "\n".join(parts) + "\n\n" + "\n".join(evaluation)
     return TrainingCode(prelude="\n".join(_strategy_lines(training)), text=text, imports=imports)
 
@@ -247,11 +251,11 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
 
     data = [
         section("Settings"),
-        *_settings(training, needs_steps),
+        *_settings(training, needs_steps, bool(model.heads)),
         "",
         "train_ds = (",
         "    tf.data.Dataset.from_tensor_slices((x_train, y_train))",
-        "    .shuffle(len(x_train))",
+        f"    .shuffle({'num_train' if model.heads else 'len(x_train)'})",
         "    .batch(batch_size)",
         ")",
     ]
@@ -269,7 +273,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
     if (distributed or accumulate) and api == "subclassing":
         where = ", inside the scope." if distributed else "."
         objects += [f"# Create the weights now (one call on one example){where}",
-                    'model(np.zeros((1, *input_shape), dtype="float32"))']
+                    several.build_call() if model.heads else 'model(np.zeros((1, *input_shape), dtype="float32"))']
     objects += optimizer_lines(training, clipping=False, accumulation=False)
     objects += _multiplier_table(model.multipliers)
     if training.precision == "mixed_float16":
@@ -291,28 +295,35 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
                     "        total.assign(tf.zeros_like(total))"]
     if distributed:
         objects += ["# The optimizer's variables must exist inside the scope before the first compiled step.",
-                    "optimizer.build(model.trainable_variables)",
-                    "# reduction=None: one loss per example; the step averages over the global batch.",
+                    "optimizer.build(model.trainable_variables)"]
+    if model.heads:
+        objects += several.tape_objects(model.heads, distributed)
+    elif distributed:
+        objects += ["# reduction=None: one loss per example; the step averages over the global batch.",
                     f"loss_object = {loss_expression(training, per_example=True)}"]
     else:
         objects.append(f"loss_object = {loss_expression(training)}")
-    objects += [
-        "",
-        'train_loss = keras.metrics.Mean(name="train_loss")',
-        f"train_accuracy = {_accuracy_expression(training, 'train_accuracy')}",
-        'test_loss = keras.metrics.Mean(name="test_loss")',
-        f"test_accuracy = {_accuracy_expression(training, 'test_accuracy')}",
-    ]
+    if not model.heads:
+        objects += [
+            "",
+            'train_loss = keras.metrics.Mean(name="train_loss")',
+            f"train_accuracy = {_accuracy_expression(training, 'train_accuracy')}",
+            'test_loss = keras.metrics.Mean(name="test_loss")',
+            f"test_accuracy = {_accuracy_expression(training, 'test_accuracy')}",
+        ]
     parts = ["\n".join(data), section("Model"), _model_block(model, distributed, [""] + objects)
              if distributed else _model_block(model, False, []) + "\n\n" + "\n".join(objects)]
     parts.append(section("Training"))
-    parts.append(_steps(distributed, training.execution, training, accumulate, model.multipliers))
-    parts.append(_epoch_loop(training, has_validation, distributed))
+    if model.heads:
+        parts.append(several.total_loss_function(model.heads))
+    parts.append(_steps(distributed, training.execution, training, accumulate, model.multipliers,
+                        several.step_texts(distributed) if model.heads else None))
+    parts.append(_epoch_loop(training, has_validation, distributed, bool(model.heads)))
     parts.append("\n".join([
         section("Evaluation"),
         "_, accuracy = evaluate(test_ds)",
         'print(f"Test accuracy: {accuracy:.4f}")',
-    ]))
+    ] if not model.heads else [section("Evaluation"), *several.tape_evaluation(model.heads)]))
     return TrainingCode(prelude="\n".join(_strategy_lines(training)), text="\n\n".join(parts), imports=imports)
 
 
@@ -364,7 +375,9 @@ def _multiplier_table(multipliers: dict) -> list[str]:
 
 
 def _steps(distributed: bool, execution: str = "graph", training=None, accumulate: bool = False,
-           multipliers: dict | None = None) -> str:
+           multipliers: dict | None = None, heads: dict | None = None) -> str:
+    """The train and test steps and ``evaluate``; ``heads``: the several-head pieces
+    (``several_training.step_texts``) in place of one loss and one accuracy."""
     decorator = "" if distributed else _decorator(execution)
     clip = _clip_lines(training, "    ") if training is not None else ""
     clip += _multiplier_lines(multipliers or {}, "    ", "model")
@@ -378,52 +391,62 @@ def _steps(distributed: bool, execution: str = "graph", training=None, accumulat
     else:
         loss_lines = "        loss = loss_object(labels, predictions)\n"
         update = "    train_loss.update_state(loss)\n"
+    args, inputs = "images, labels", "images"
+    train_metric = "    train_accuracy.update_state(labels, predictions)\n"
+    test_lines = ("    test_loss.update_state(loss_object(labels, predictions))\n"
+                  "    test_accuracy.update_state(labels, predictions)\n")
+    if heads:
+        args, inputs, loss_lines, update = heads["args"], heads["inputs"], heads["loss"], heads["update"]
+        train_metric, test_lines = heads["train_metrics"], heads["test"]
     if float16:
         loss_lines += "        scaled_loss = optimizer.scale_loss(loss)  # float16: scaled up against underflow\n"
     text = (
-        f"{decorator}def train_step(images, labels):\n"
+        f"{decorator}def train_step({args}):\n"
         "    with tf.GradientTape() as tape:\n"
         "        # training=True: Dropout, BatchNormalization and augmentation layers act as in training.\n"
-        "        predictions = model(images, training=True)\n"
+        f"        predictions = model({inputs}, training=True)\n"
         f"{loss_lines}"
         f"    gradients = tape.gradient({loss_name}, model.trainable_variables)\n"
         f"{clip}"
         f"{_apply_lines(accumulate)}"
         f"{update}"
-        "    train_accuracy.update_state(labels, predictions)\n"
+        f"{train_metric}"
         "\n\n"
-        f"{decorator}def test_step(images, labels):\n"
-        "    predictions = model(images, training=False)\n"
-        "    test_loss.update_state(loss_object(labels, predictions))\n"
-        "    test_accuracy.update_state(labels, predictions)\n"
+        f"{decorator}def test_step({args}):\n"
+        f"    predictions = model({inputs}, training=False)\n"
+        f"{test_lines}"
     )
     if distributed:
         outer = _decorator(execution)
         text += (
             "\n\n"
             f"{outer}"
-            "def distributed_train_step(images, labels):\n"
-            "    strategy.run(train_step, args=(images, labels))\n"
+            f"def distributed_train_step({args}):\n"
+            f"    strategy.run(train_step, args=({args}))\n"
             "\n\n"
             f"{outer}"
-            "def distributed_test_step(images, labels):\n"
-            "    strategy.run(test_step, args=(images, labels))\n"
+            f"def distributed_test_step({args}):\n"
+            f"    strategy.run(test_step, args=({args}))\n"
         )
     step = "distributed_test_step" if distributed else "test_step"
+    reset = ('    """Mean loss and accuracy over a whole dataset."""\n'
+             "    test_loss.reset_state()\n"
+             "    test_accuracy.reset_state()\n")
+    result = "    return float(test_loss.result()), float(test_accuracy.result())"
+    if heads:
+        reset, result = heads["evaluate"], heads["result"]
     text += (
         "\n\n"
         "def evaluate(dataset):\n"
-        '    """Mean loss and accuracy over a whole dataset."""\n'
-        "    test_loss.reset_state()\n"
-        "    test_accuracy.reset_state()\n"
-        "    for images, labels in dataset:\n"
-        f"        {step}(images, labels)\n"
-        "    return float(test_loss.result()), float(test_accuracy.result())"
+        f"{reset}"
+        f"    for {args} in dataset:\n"
+        f"        {step}({args})\n"
+        f"{result}"
     )
     return text
 
 
-def _epoch_loop(training, has_validation: bool, distributed: bool) -> str:
+def _epoch_loop(training, has_validation: bool, distributed: bool, dicts: bool = False) -> str:
     before, after = [], []
     if training.tensorboard:
         before.append('summary_writer = tf.summary.create_file_writer("logs")')
@@ -465,6 +488,10 @@ def _epoch_loop(training, has_validation: bool, distributed: bool) -> str:
         after.append("        break")
 
     step = "distributed_train_step" if distributed else "train_step"
+    if dicts:   # several heads: the logs hold each head's metric, named as fit names them
+        loop = several.epoch_lines(step, has_validation)
+        loop += [INDENT + line if line else "" for line in after]
+        return "\n".join(before + ([""] if before else []) + loop)
     shown = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if has_validation else [])
     report = [f"{key} {{logs['{key}']:.4f}}" for key in shown]
     loop = [
@@ -517,6 +544,9 @@ def train_step_code(training, has_validation: bool, model, api: str) -> Training
 
     step = TRAIN_STEP.format(clip=_clip_lines(training, " " * 8)
                              + _multiplier_lines(model.multipliers, " " * 8, "self"))
+    if model.heads:
+        old, new = several.train_step_metrics(model.heads)
+        step = step.replace(old, new)
     if api == "subclassing":
         model = dataclasses.replace(model, class_text=model.class_text + "\n\n" + step)
     else:
