@@ -4,7 +4,8 @@ Two worker processes (``TF_CONFIG`` naming two free loopback ports; worker 0 is 
 the digits preset for one epoch in each loop, one run after another in the same two processes
 (TensorFlow sets up a worker once per process). Checked: the chief wrote the run folders; the
 other worker wrote nothing outside its temporary folder, which is gone afterwards; both end with
-the same weights; and the test accuracy matches a single-process run of the same experiment.
+the same weights; the test accuracy matches a single-process run of the same experiment; and a
+stop asked on the chief alone stops both.
 
 Why these tolerances: both set-ups see the same global batches (16 = 8 per worker, the same
 seeded shuffle) from the same seeded initial weights. In ``fit`` and a custom ``train_step`` the
@@ -38,8 +39,8 @@ WORKER = r"""
 import json, shutil, sys
 from pathlib import Path
 from tapedeck.engine.spec.experiment import load_experiment
-from tapedeck.engine.training.events import RunStarted, TestResult
-from tapedeck.engine.training.run import run
+from tapedeck.engine.training.events import BatchEnd, RunStarted, TestResult
+from tapedeck.engine.training.run import RunControl, run
 
 experiment_path, out, keep, index = sys.argv[1:5]
 results = {}
@@ -59,6 +60,21 @@ for loop in sys.argv[5:]:
 
     returned = run(experiment, reporter, runs_dir=out)
     results[loop] = dict(seen, returned=returned)
+
+# Ctrl-C on the chief alone, at its first batch event: both workers must stop, and at the same step.
+experiment = load_experiment(experiment_path)
+control = RunControl()
+steps = []
+
+def stopper(event):
+    if isinstance(event, BatchEnd):
+        steps.append(event.step)
+        if index == "0":
+            control.stop()
+    elif type(event).__name__ == "Finished":
+        results["stop"] = {"reason": event.reason, "samples": steps[-1:]}
+
+run(experiment, stopper, control, runs_dir=out)
 print("RESULT " + json.dumps(results), flush=True)
 """
 
@@ -159,5 +175,7 @@ def test_two_workers_on_loopback_train_like_one_process(tmp_path):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         assert chief[loop]["accuracy"] == worker[loop]["accuracy"]
         assert abs(chief[loop]["accuracy"] - single[loop]) <= TOLERANCE[loop], (loop, chief[loop]["accuracy"], single)
+    # A stop asked on the chief alone stops both workers (none left waiting in a collective).
+    assert chief["stop"]["reason"] == worker["stop"]["reason"] == "stopped", (chief["stop"], worker["stop"])
     assert list((tmp_path / "worker1").iterdir()) == [tmp_path / "worker1" / "tmp"]   # no runs/ off the chief
     assert list((tmp_path / "worker1" / "tmp").iterdir()) == []
