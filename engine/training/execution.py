@@ -58,15 +58,20 @@ class StepClock(keras.callbacks.Callback):
         self.steps_per_call = max(1, int(steps_per_call))
         self.durations: deque = deque(maxlen=self.WINDOW)
         self._started = None
+        self._first = None
         self._first_epoch_traces = None
         self._warned = False
 
     def on_train_batch_begin(self, batch, logs=None):
         self._started = time.perf_counter()
+        self._first = int(batch)
 
     def on_train_batch_end(self, batch, logs=None):
+        """``fit`` and the tape loop pass a call's first batch index to ``begin`` and its last here, so
+        a call of several steps is divided by the steps it took (a shorter last call included)."""
         if self._started is not None:
-            self.durations.append((time.perf_counter() - self._started) / self.steps_per_call)
+            steps = max(1, int(batch) - self._first + 1) if self._first is not None else self.steps_per_call
+            self.durations.append((time.perf_counter() - self._started) / steps)
             self._started = None
 
     @property

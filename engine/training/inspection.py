@@ -104,6 +104,18 @@ class Inspector:
     def periodic(self, step: int) -> bool:
         return self.every > 0 and (step == 1 or step % self.every == 0)
 
+    def next_periodic(self, step: int) -> int | None:
+        """The first step from ``step`` on that is recorded periodically (a loop that runs several
+        steps per call ends its call before it); None when nothing is recorded periodically."""
+        if self.every <= 0:
+            return None
+        return 1 if step <= 1 else -(-step // self.every) * self.every
+
+    @property
+    def stepping(self) -> bool:
+        """A Step request is under way: the loops take one step per call, so it ends on its step."""
+        return self.control is not None and self.control.steps_left is not None
+
     def record(self, step: int, epoch: int, rows, full: bool, loss: float | None = None,
                images=None, labels=None, before=None, after=None) -> tuple:
         """``rows``: one row of ``VARIABLE_COLUMNS`` per trainable variable, for the step just taken."""

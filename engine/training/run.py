@@ -532,7 +532,8 @@ class _Session:
                         lambda name: make_accuracy(training, name), strategy,
                         int(training.batch_size), execution=training.execution, inspector=self.inspector,
                         probabilities=probability_converter(training), scales=self._scales(model),
-                        summaries=self._gradient_writer(strategy))
+                        summaries=self._gradient_writer(strategy),
+                        steps_per_execution=int(training.steps_per_execution))
         self._tape_loop = loop
         callback_list = keras.callbacks.CallbackList(
             callbacks, model=model, epochs=epochs, steps=math.ceil(rows(data.x_train) / training.batch_size),

@@ -14,6 +14,13 @@ Because the step is ours, it can be looked into: every step returns the sum of s
 per variable (a handful of reductions, kept for the divergence diagnosis), and the steps the
 inspector asks for run a twin step that also returns weight and update sums (see
 ``engine.training.inspection``). ``execution`` picks eager Python, a ``tf.function`` graph or XLA.
+
+Several steps per call (``steps_per_execution``): one ``tf.function`` call pulls up to that many
+batches from the iterator and trains on each, so Python, the callbacks and the read of the running
+loss and accuracy (the only device-to-host copy) happen once per call, not once per step. The number
+of steps is a tensor argument, so a shorter call (an epoch's remainder, a call cut short before an
+inspected step) reuses the same trace. Inspected steps and the steps of a Step request run one per
+call, so the inspector and Step see exactly the step they asked for; Stop and pause act between calls.
 """
 from __future__ import annotations
 
@@ -26,9 +33,11 @@ __all__ = ["TapeLoop"]
 
 class TapeLoop:
     def __init__(self, model, optimizer, loss_fn, make_accuracy, strategy, batch_size: int,
-                 execution: str = "graph", inspector=None, probabilities=None, scales=None, summaries=None):
+                 execution: str = "graph", inspector=None, probabilities=None, scales=None, summaries=None,
+                 steps_per_execution: int = 1):
         """``loss_fn`` gives per-example losses (``reduction=None``); built inside ``strategy.scope()``.
-        ``probabilities(outputs)`` turns model outputs into class probabilities (for a full inspection)."""
+        ``probabilities(outputs)`` turns model outputs into class probabilities (for a full inspection).
+        ``steps_per_execution``: training (and validation) steps per ``tf.function`` call."""
         import keras
 
         from tapedeck.engine.training.inspection import layer_groups
@@ -43,6 +52,7 @@ class TapeLoop:
         self.probabilities = probabilities
         self.scales = scales   # per-variable learning-rate multipliers, or None
         self.summaries = summaries   # a tf.summary writer for gradient histograms, or None
+        self.steps_per_execution = max(1, int(steps_per_execution))
         self.traces = {"train": 0, "validation": 0, "inspect": 0}
         self.recent: deque = deque(maxlen=4)   # (global step, per-variable sum g²) of the last steps
         if inspector is not None:
@@ -149,59 +159,138 @@ class TapeLoop:
         )
         self.val_accuracy.update_state(y, outputs)
 
+    def _train_logs(self) -> dict:
+        """The running training figures, as tensors (read on the device; converted where they are shown).
+
+        The one place the loop names its metrics: the callbacks see these keys, as from ``fit``.
+        """
+        return {"loss": self.loss_metric.result(), "accuracy": self.accuracy.result()}
+
+    def _validation_logs(self) -> dict:
+        return {"loss": self.val_loss_metric.result(), "accuracy": self.val_accuracy.result()}
+
     def _compile_steps(self, train_data, val_data):
-        """The steps as ``tf.function`` graphs (``graph``, ``xla``) or as plain Python (``eager``)."""
+        """The steps as ``tf.function`` graphs (``graph``, ``xla``) or as plain Python (``eager``).
+
+        Returns (train_steps, inspect_step, validation_steps): ``train_steps(iterator, n)`` and
+        ``validation_steps(iterator, n)`` run up to ``n`` steps in one call and return the running
+        logs and the number of steps taken (fewer when the iterator ran out); ``inspect_step(batch)``
+        is the twin step of an inspected step. The single step is compiled with XLA when asked; the
+        loop around it is not (iterator ops do not compile in XLA), as in Keras's own trainer.
+        """
         import tensorflow as tf
 
         jit = self.execution == "xla" and self.strategy.num_replicas_in_sync == 1
+        width = len(self.model.trainable_variables)
 
-        def compiled(function, signature):
+        def compiled(function, signature=None, jit_compile=False):
             if self.execution == "eager":
                 return function
-            return tf.function(function, input_signature=[signature], jit_compile=jit)
+            if signature is None:
+                return tf.function(function)
+            return tf.function(function, input_signature=[signature], jit_compile=jit_compile)
 
         def train_step(batch):
             self.traces["train"] += 1  # Python side effect: runs only while tracing (every step in eager)
-            squares, batch_loss = self.strategy.run(self._train_replica, args=batch)
-            return self.loss_metric.result(), self.accuracy.result(), squares, batch_loss
+            squares, _ = self.strategy.run(self._train_replica, args=batch)
+            return self._local(squares)
+
+        train_step = compiled(train_step, train_data.element_spec, jit)
+
+        def train_steps(iterator, n):
+            """Up to ``n`` steps; the last two steps' per-variable sums g² (for the divergence diagnosis)."""
+            previous = last = tf.zeros([width])
+            taken = tf.constant(0)
+            for _ in tf.range(n):
+                previous, last = last, train_step(next(iterator))
+                taken += 1
+            return self._train_logs(), previous, last, taken
 
         def inspect_step(batch):
             self.traces["inspect"] += 1
             rows, batch_loss = self.strategy.run(self._train_replica, args=batch, kwargs={"inspect": True})
-            return self.loss_metric.result(), self.accuracy.result(), rows, batch_loss
+            return rows, batch_loss
 
-        validation_step = None
+        validation_steps = None
         if val_data is not None:
 
             def validation_step(batch):
                 self.traces["validation"] += 1
                 self.strategy.run(self._validation_replica, args=batch)
-                return self.val_loss_metric.result(), self.val_accuracy.result()
 
-            validation_step = compiled(validation_step, val_data.element_spec)
-        return (compiled(train_step, train_data.element_spec), compiled(inspect_step, train_data.element_spec),
-                validation_step)
+            validation_step = compiled(validation_step, val_data.element_spec, jit)
+
+            def validation_steps(iterator, n):
+                taken = tf.constant(0)
+                for _ in tf.range(n):
+                    optional = iterator.get_next_as_optional()
+                    if not optional.has_value():
+                        break
+                    validation_step(optional.get_value())   # kept: its metric updates are stateful
+                    taken += 1
+                return self._validation_logs(), taken
+
+            validation_steps = compiled(validation_steps)
+        return compiled(train_steps), compiled(inspect_step, train_data.element_spec), validation_steps
 
     def _local(self, value):
         """This process's first replica's value (the value itself without a strategy)."""
         return self.strategy.experimental_local_results(value)[0]
 
-    def _take_step(self, batch, global_step: int, epoch: int, train_step, inspect_step):
-        """One training step; an inspected one when the inspector asks for it."""
+    def _steps_now(self, global_step: int, remaining: int) -> int:
+        """How many steps the next call takes: 0 for a single inspected step (or a Step request's
+        step, which the control must see begin); else up to ``steps_per_execution``, stopping short
+        of the next inspected step and of the epoch's end."""
         inspector = self.inspector
-        if inspector is None or not inspector.begin(global_step):
-            loss, accuracy, squares, _ = train_step(batch)
-            self.recent.append((global_step, squares))
-            return loss, accuracy
+        if inspector is not None and inspector.begin(global_step):
+            return 0
+        n = min(self.steps_per_execution, remaining)
+        if inspector is None or n == 1:
+            return n
+        if inspector.stepping:
+            return 1   # Step counts each step as it begins (begin() above); one step per call
+        upcoming = inspector.next_periodic(global_step + 1)
+        return n if upcoming is None else max(1, min(n, upcoming - global_step))
+
+    def _execute(self, iterator, global_step: int, remaining: int, epoch: int, train_steps, inspect_step,
+                 constants: dict):
+        """One call from the iterator; returns (logs, steps taken).
+
+        The compiled loop takes ``next(iterator)`` for exactly the steps the epoch has left (an
+        Optional with a ``break`` there fails under MirroredStrategy: "You must feed a value for
+        placeholder tensor" from the all-reduce inside the branch)."""
+        import tensorflow as tf
+
+        n = self._steps_now(global_step, remaining)
+        if n == 0:
+            try:
+                batch = next(iterator)
+            except (StopIteration, tf.errors.OutOfRangeError):
+                return self._train_logs(), 0
+            self._inspected(batch, global_step, epoch, inspect_step)
+            return self._train_logs(), 1
+        try:
+            logs, previous, last, taken = train_steps(iterator, constants.setdefault(n, _count(n, self.execution)))
+        except (StopIteration, tf.errors.OutOfRangeError):   # fewer batches than counted: the epoch ends
+            return self._train_logs(), 0
+        taken = int(taken)
+        if taken >= 2:
+            self.recent.append((global_step + taken - 2, previous))
+        if taken >= 1:
+            self.recent.append((global_step + taken - 1, last))
+        return logs, taken
+
+    def _inspected(self, batch, global_step: int, epoch: int, inspect_step) -> None:
+        """An inspected step: the twin step that also returns weight and update sums."""
+        inspector = self.inspector
         full = inspector.current_full
         images, labels, before = self._batch_view(batch) if full else (None, None, None)
-        loss, accuracy, rows, batch_loss = inspect_step(batch)
+        rows, batch_loss = inspect_step(batch)
         rows = np.asarray(self._local(rows))
         self.recent.append((global_step, rows[:, 0]))
         after = self._batch_view(batch)[2] if full else None
         inspector.record(global_step, epoch, rows, full, loss=float(np.asarray(self._local(batch_loss))),
                          images=images, labels=labels, before=before, after=after)
-        return loss, accuracy
 
     def _batch_view(self, batch):
         """The batch's images, integer labels and current class probabilities (first replica's share)."""
@@ -216,12 +305,18 @@ class TapeLoop:
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, data, epochs: int, initial_epoch: int, callbacks) -> dict:
-        """Mirror of ``Model.fit``'s epoch loop; ``callbacks`` is a ``keras.callbacks.CallbackList``."""
+        """Mirror of ``Model.fit``'s epoch loop; ``callbacks`` is a ``keras.callbacks.CallbackList``.
+
+        As in ``fit`` with ``steps_per_execution``, ``on_train_batch_begin`` gets a call's first batch
+        index and ``on_train_batch_end`` its last, with the running logs as tensors: the callbacks list
+        reads them from the device once per call.
+        """
         model = self.model
         train_data = self._dataset(data.x_train, data.y_train, shuffle=True)
         val_data = self._dataset(data.x_val, data.y_val, shuffle=False) if data.has_validation else None
-        train_step, inspect_step, validation_step = self._compile_steps(train_data, val_data)
+        train_steps, inspect_step, validation_steps = self._compile_steps(train_data, val_data)
         steps_per_epoch = int(np.ceil(len(data.x_train) / self.batch_size))
+        constants: dict = {}
 
         model.stop_training = False
         callbacks.on_train_begin()
@@ -230,41 +325,62 @@ class TapeLoop:
             self.loss_metric.reset_state()
             self.accuracy.reset_state()
             callbacks.on_epoch_begin(epoch)
-            for step, batch in enumerate(train_data):
+            iterator = iter(train_data)
+            step = 0
+            while step < steps_per_epoch:
                 callbacks.on_train_batch_begin(step)
-                global_step = epoch * steps_per_epoch + step + 1
-                loss, accuracy = self._take_step(batch, global_step, epoch + 1, train_step, inspect_step)
-                logs = {"loss": float(loss), "accuracy": float(accuracy)}
-                callbacks.on_train_batch_end(step, logs)
+                logs, taken = self._execute(iterator, epoch * steps_per_epoch + step + 1, steps_per_epoch - step,
+                                            epoch + 1, train_steps, inspect_step, constants)
+                if not taken:
+                    break
+                step += taken
+                callbacks.on_train_batch_end(step - 1, logs)
                 if model.stop_training:
                     break
-            epoch_logs = dict(logs)
-            if validation_step is not None and not model.stop_training:
-                epoch_logs.update(self._validate(val_data, validation_step, callbacks))
+            epoch_logs = {name: float(np.asarray(value)) for name, value in logs.items()}
+            if validation_steps is not None and not model.stop_training:
+                val_steps = int(np.ceil(len(data.x_val) / self.batch_size))
+                epoch_logs.update(self._validate(val_data, val_steps, validation_steps, callbacks, constants))
             callbacks.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
                 break
         callbacks.on_train_end(epoch_logs)
         return dict(self.traces)
 
-    def _validate(self, val_data, validation_step, callbacks) -> dict:
+    def _validate(self, val_data, val_steps: int, validation_steps, callbacks, constants) -> dict:
         model = self.model
         self.val_loss_metric.reset_state()
         self.val_accuracy.reset_state()
         model.stop_evaluating = False
         callbacks.on_test_begin()
         logs = {}
-        for step, batch in enumerate(val_data):
+        iterator = iter(val_data)
+        step = 0
+        while step < val_steps:
             callbacks.on_test_batch_begin(step)
             if model.stop_evaluating:
                 break
-            loss, accuracy = validation_step(batch)
-            logs = {"loss": float(loss), "accuracy": float(accuracy)}
-            callbacks.on_test_batch_end(step, logs)
+            n = min(self.steps_per_execution, val_steps - step)
+            logs, taken = validation_steps(iterator, constants.setdefault(n, _count(n, self.execution)))
+            taken = int(taken)
+            if not taken:
+                break
+            step += taken
+            callbacks.on_test_batch_end(step - 1, logs)
             if model.stop_evaluating:
                 break
+        logs = {name: float(np.asarray(value)) for name, value in logs.items()}
         callbacks.on_test_end(logs)
-        return {f"val_{name}": float(np.asarray(value)) for name, value in logs.items()}
+        return {f"val_{name}": value for name, value in logs.items()}
+
+
+def _count(n: int, execution: str):
+    """A step count for the compiled loops: a tensor, so every count shares one trace (eager: the int)."""
+    if execution == "eager":
+        return n
+    import tensorflow as tf
+
+    return tf.constant(n, dtype=tf.int32)
 
 
 def _scaled(gradients, scales):
