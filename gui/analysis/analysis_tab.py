@@ -112,7 +112,7 @@ class AnalysisTab(QWidget):
             self.analysed = analysed
             name = analysed.experiment.name
             self.title.setText(f"<b>{name}</b> — {Path(analysed.run_dir).name} · {analysed.experiment.model.api} · "
-                               f"{analysed.experiment.training.loop} · {len(analysed.class_names)} classes")
+                               f"{analysed.experiment.training.loop} · {_what(analysed)}")
             self.confusion.show_run(analysed)
             self.own_input.set_run(analysed)
             self.feature_maps.set_run(analysed)
@@ -125,6 +125,14 @@ class AnalysisTab(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Open a run folder", self.runs_dir)
         if path:
             self.open_run(path)
+
+
+def _what(analysed) -> str:
+    """"10 classes", or a several-head run's heads: "heads digit (10 classes), parity (2 classes)"."""
+    if not getattr(analysed, "heads", None):
+        return f"{len(analysed.class_names)} classes"
+    return "heads " + ", ".join(f"{name} ({'values' if head.regression else f'{len(head.class_names)} classes'})"
+                                for name, head in analysed.heads.items())
 
 
 def _scrolling(page: QWidget, parent: QWidget) -> QScrollArea:

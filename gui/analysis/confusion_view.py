@@ -2,6 +2,10 @@
 those test images (true A, predicted B) most confident first, with their probabilities; per-class
 precision and recall; and the model's most confident mistakes overall.
 
+A several-head run has a head selector: each classification head has its own matrix, galleries and
+table; a regression head (numbers, no classes) shows predicted against true values as a scatter, and its
+largest errors in place of the mistakes.
+
 Everything indexes one ``engine.analysis.reopen.AnalysedRun`` (the test set predicted once), so clicking
 through cells costs no model call.
 """
@@ -13,6 +17,8 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QListView,
@@ -20,6 +26,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -73,6 +80,19 @@ class Gallery(QListWidget):
                             + "\n".join(f"{class_names[c]}: {example.probabilities[c]:.1%}" for c in order))
             self.addItem(item)
 
+    def show_values(self, indices, true, predicted, images) -> None:
+        """A regression head's test images: true → predicted value, with the error."""
+        self.clear()
+        for index in indices:
+            pixmap = QPixmap.fromImage(to_qimage(images[index]))
+            pixmap = pixmap.scaled(TILE_PX, TILE_PX, Qt.KeepAspectRatio, Qt.FastTransformation)
+            t, p = float(np.ravel(true[index])[0]), float(np.ravel(predicted[index])[0])
+            item = QListWidgetItem(QIcon(pixmap), f"{t:.3g} → {p:.3g}\nerror {p - t:+.3g}")
+            item.setData(INDEX_ROLE, int(index))
+            item.setToolTip(f"test image #{index}: true {np.ravel(true[index])}, "
+                            f"predicted {np.ravel(predicted[index])}")
+            self.addItem(item)
+
     def indices(self) -> list[int]:
         return [self.item(i).data(INDEX_ROLE) for i in range(self.count())]
 
@@ -88,6 +108,14 @@ class ConfusionView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.analysed = None
+        self.head = None   # engine.analysis.heads.HeadAnalysis shown (a one-head run's only head)
+        self.head_box = QComboBox(self)
+        self.head_box.setToolTip("Which head's predictions: each head has its own target and classes")
+        self.head_box.currentIndexChanged.connect(lambda _i: self.set_head(self.head_box.currentData()))
+        self.head_label = QLabel("<b>Head</b>", self)
+        self.scatter = None   # predicted vs true for a regression head, made when first needed (pyqtgraph)
+        self.scatter_title = QLabel("", self)
+        self.scatter_title.setWordWrap(True)
         self.matrix = QTableWidget(0, 0, self)
         self.matrix.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.matrix.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -135,13 +163,22 @@ class ConfusionView(QWidget):
         left = QWidget(self)
         left_column = QVBoxLayout(left)
         left_column.setContentsMargins(0, 0, 0, 0)
+        self._classes_page = left
+        self._values_page = QWidget(self)
+        values_column = QVBoxLayout(self._values_page)
+        values_column.setContentsMargins(0, 0, 0, 0)
+        values_column.addWidget(self.scatter_title)
+        self._values_column = values_column
+        self.left_pages = QStackedWidget(self)
+        self.left_pages.addWidget(left)
+        self.left_pages.addWidget(self._values_page)
         left_column.addWidget(self.matrix_title)
         left_column.addWidget(self.per_row)   # its own line: beside the title it wrapped the title to 4
         left_column.addWidget(self.matrix, 3)
         left_column.addWidget(QLabel("<b>Per class</b> (test set)", self))
         left_column.addWidget(self.classes, 2)
         splitter = QSplitter(Qt.Horizontal, self)
-        splitter.addWidget(left)
+        splitter.addWidget(self.left_pages)   # the matrix and table, or a regression head's scatter
         right = QWidget(self)
         right_column = QVBoxLayout(right)
         right_column.setContentsMargins(0, 0, 0, 0)
@@ -154,12 +191,53 @@ class ConfusionView(QWidget):
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        heads_row = QHBoxLayout()
+        heads_row.addWidget(self.head_label)
+        heads_row.addWidget(self.head_box)
+        heads_row.addStretch(1)
+        layout.addLayout(heads_row)
         layout.addWidget(splitter)
+        for widget in (self.head_label, self.head_box):
+            widget.hide()
 
     def show_run(self, analysed) -> None:
         self.analysed = analysed
-        confusion = analysed.confusion()
-        names = analysed.class_names
+        names = analysed.head_names
+        several = bool(analysed.heads)
+        self.head_box.blockSignals(True)
+        self.head_box.clear()
+        for name in names:
+            head = analysed.head(name)
+            kind = "values" if head.regression else f"{len(head.class_names)} classes"
+            self.head_box.addItem(f"{name} — {head.target} ({kind})" if several else name, name)
+        self.head_box.blockSignals(False)
+        for widget in (self.head_label, self.head_box):
+            widget.setVisible(several)
+        main = analysed.main_head if several and analysed.main_head else names[0]
+        self.head_box.setCurrentIndex(max(0, self.head_box.findData(main)))
+        self.set_head(main)
+
+    def set_head(self, name) -> None:
+        """Show head ``name`` of the run (its matrix, galleries and table, or a regression head's scatter)."""
+        if self.analysed is None or name not in self.analysed.head_names:
+            return
+        if self.head_box.currentData() != name:
+            self.head_box.blockSignals(True)
+            self.head_box.setCurrentIndex(self.head_box.findData(name))
+            self.head_box.blockSignals(False)
+        self.head = self.analysed.head(name)
+        self.cell_gallery.clear()
+        if self.head.regression:
+            self._show_values()
+            return
+        self.left_pages.setCurrentIndex(0)
+        self.galleries.setTabVisible(0, True)
+        self._show_classes()
+
+    def _show_classes(self) -> None:
+        head = self.head
+        confusion = head.confusion()
+        names = head.class_names
         count = confusion.shape[0]
         self.matrix.setRowCount(count)
         self.matrix.setColumnCount(count)
@@ -170,7 +248,7 @@ class ConfusionView(QWidget):
             axis.setSectionResizeMode(QHeaderView.Stretch)
         self._fill_matrix()
         self.classes.setSortingEnabled(False)
-        rows = analysed.class_table()
+        rows = head.class_table()
         self.classes.setRowCount(len(rows))
         for r, row in enumerate(rows):
             cells = (SortItem(row.name, r), SortItem(percent(row.precision), row.precision),
@@ -181,22 +259,58 @@ class ConfusionView(QWidget):
                 self.classes.setItem(r, c, item)
         self.classes.setSortingEnabled(True)
         self.classes.resizeRowsToContents()
-        wrong = analysed.most_confidently_wrong(48)
-        self.wrong_gallery.show_examples(wrong, analysed.dataset.x_test, names)
-        accuracy = float(np.mean(analysed.predicted_labels == analysed.true_labels)) if len(analysed.true_labels) else 0
-        self.matrix_title.setText(f"<b>Confusion matrix</b> — {len(analysed.true_labels)} test images, "
+        wrong = head.most_confidently_wrong(48)
+        self.wrong_gallery.show_examples(wrong, self.analysed.dataset.x_test, names)
+        accuracy = float(np.mean(head.predicted_labels == head.true_labels)) if len(head.true_labels) else 0
+        which = f" of head <b>{head.name}</b> (target {head.target})" if self.analysed.heads else ""
+        self.matrix_title.setText(f"<b>Confusion matrix</b>{which} — {len(head.true_labels)} test images, "
                                   f"accuracy {accuracy:.1%}<br>rows: true class, columns: predicted — "
                                   "click a cell to see its images")
         self.galleries.setTabText(1, f"Most confidently wrong ({len(wrong)})")
         self.cell_gallery.clear()
         self.cell_title.setText("Click a cell of the matrix.")
 
+    def _show_values(self) -> None:
+        """A regression head: predicted against true (the diagonal is a perfect answer) and the largest errors."""
+        import pyqtgraph as pg
+
+        head = self.head
+        if self.scatter is None:
+            self.scatter = pg.PlotWidget(background="w")
+            item = self.scatter.getPlotItem()
+            item.setLabel("bottom", "true value")
+            item.setLabel("left", "predicted value")
+            item.showGrid(x=True, y=True, alpha=0.25)
+            self._values_column.addWidget(self.scatter, 1)
+        self.left_pages.setCurrentIndex(1)
+        n = len(head.true)
+        true = np.asarray(head.true, dtype=float).reshape(n, -1)[:, 0]
+        predicted = np.asarray(head.values, dtype=float).reshape(n, -1)[:, 0]
+        item = self.scatter.getPlotItem()
+        item.clear()
+        finite = np.isfinite(true) & np.isfinite(predicted)
+        if finite.any():
+            low = float(min(true[finite].min(), predicted[finite].min()))
+            high = float(max(true[finite].max(), predicted[finite].max()))
+            item.plot([low, high], [low, high], pen=pg.mkPen("#888", width=1.5, style=Qt.DashLine))
+        item.plot(true, predicted, pen=None, symbol="o", symbolSize=5, symbolBrush=pg.mkBrush(0, 114, 178, 150),
+                  symbolPen=None)
+        self.scatter_title.setText(f"<b>Predicted against true</b> — head <b>{head.name}</b> (target {head.target}), "
+                                   f"{n} test images, mean absolute error {head.mae:.4g}<br>on the dashed line the "
+                                   f"prediction is exact; a head that predicts numbers has no confusion matrix")
+        errors = np.abs(head.errors()).max(axis=1) if n else np.zeros(0)
+        worst = np.argsort(-errors, kind="stable")[:48]
+        self.wrong_gallery.show_values(worst, head.true, head.values, self.analysed.dataset.x_test)
+        self.galleries.setTabText(1, f"Largest errors ({len(worst)})")
+        self.galleries.setTabVisible(0, False)
+        self.galleries.setCurrentIndex(1)
+
     def _fill_matrix(self) -> None:
         """Counts, or each row as a share of its true class (the diagonal then reads as recall)."""
-        if self.analysed is None:
+        if self.analysed is None or self.head is None or self.head.regression:
             return
-        confusion = self.analysed.confusion()
-        names = self.analysed.class_names
+        confusion = self.head.confusion()
+        names = self.head.class_names
         count = confusion.shape[0]
         per_row = self.per_row.isChecked()
         totals = confusion.sum(axis=1)
@@ -215,10 +329,10 @@ class ConfusionView(QWidget):
                 self.matrix.setItem(r, c, item)
 
     def show_cell(self, true_class: int, predicted_class: int) -> None:
-        if self.analysed is None:
+        if self.analysed is None or self.head is None or self.head.regression:
             return
-        names = self.analysed.class_names
-        examples = self.analysed.cell(true_class, predicted_class)
+        names = self.head.class_names
+        examples = self.head.cell(true_class, predicted_class)
         self.cell_gallery.show_examples(examples, self.analysed.dataset.x_test, names)
         verdict = "right" if true_class == predicted_class else "wrong"
         self.cell_title.setText(f"<b>true {names[true_class]}, predicted {names[predicted_class]}</b> "
