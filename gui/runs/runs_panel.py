@@ -28,14 +28,23 @@ from tapedeck.engine.runs.index import RunIndexError, delete_run, list_runs
 from tapedeck.engine.spec.diff import MISSING, differences_among, experiment_differences
 from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
 from tapedeck.engine.text import percent
+from tapedeck.gui.runs.head_figures import head_figures, head_test_text
 from tapedeck.gui.runs.run_curves import RunCurves
 from tapedeck.gui.runs.run_labels import run_labels
 from tapedeck.gui.widgets.table_items import SortItem
 
 COLUMNS = ("name", "date", "dataset", "API", "loop", "epochs", "best val acc", "test acc", "status")
+HEAD_ROW = "test · "   # the differences table's per-head rows: "test · digit"
 PATH_ROLE = Qt.UserRole + 2
 STATUS_COLOURS = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#8a6d00", "pruned": "#8a6d00",
                   "diverged": "#b02a37", "failed": "#b02a37", "incomplete": "#666"}
+
+
+def _head_rows(chosen) -> list:
+    """Several-head runs side by side: one row per head with each run's test figure ("-" where absent)."""
+    figures = [head_figures(s.metrics) for s in chosen]
+    names = list(dict.fromkeys(name for f in figures for name in f))
+    return [(f"{HEAD_ROW}{name}", [f.get(name, "-") for f in figures]) for name in names]
 
 
 def shown(value) -> str:
@@ -157,7 +166,7 @@ class RunsPanel(QWidget):
             cells = (SortItem(s.name, s.name.lower()), SortItem(s.date, s.date), SortItem(s.dataset or "-", s.dataset),
                      SortItem(s.api or "-", s.api), SortItem(s.loop or "-", s.loop), SortItem(epochs, s.epochs),
                      SortItem(percent(s.best_val_accuracy), s.best_val_accuracy),
-                     SortItem(percent(s.test_accuracy), s.test_accuracy),
+                     SortItem(head_test_text(s.metrics) or percent(s.test_accuracy), s.test_accuracy),
                      SortItem(s.status.replace("_", " "), s.status))
             cells[0].setData(PATH_ROLE, str(s.path))
             tip = f"{s.path}" + (f"\n{s.note}" if s.note else "")
@@ -224,6 +233,7 @@ class RunsPanel(QWidget):
                     if not (p.startswith("model.layers[") and not p.endswith("]") and p[: p.index("]") + 1] in heads)]
         else:
             rows = differences_among(experiments)
+        rows = _head_rows(chosen) + rows
         titles = run_labels(chosen)
         self.differences.setColumnCount(1 + len(chosen))
         self.differences.setHorizontalHeaderLabels(["setting", *titles])
@@ -242,10 +252,15 @@ class RunsPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setStretchLastSection(True)
         self.differences.resizeRowsToContents()
-        self.differences_title.setText(f"<b>Experiment differences</b> — {len(rows)} setting(s) differ"
-                                       if rows else "<b>Experiment differences</b> — the experiments are identical")
+        settings = len([path for path, _values in rows if not path.startswith(HEAD_ROW)])
+        self.differences_title.setText(f"<b>Experiment differences</b> — {settings} setting(s) differ"
+                                       if settings else "<b>Experiment differences</b> — the experiments are identical")
 
     def difference_keys(self) -> list[str]:
+        """The settings that differ (without the per-head test rows, which are figures, not settings)."""
+        return [key for key in self._difference_rows() if not key.startswith(HEAD_ROW)]
+
+    def _difference_rows(self) -> list[str]:
         return [self.differences.item(r, 0).text() for r in range(self.differences.rowCount())]
 
     # -- actions -----------------------------------------------------------------------------------
