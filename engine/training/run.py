@@ -9,6 +9,7 @@ Every run ends with exactly one ``Finished`` event.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import platform
 import threading
@@ -17,8 +18,8 @@ import traceback
 from dataclasses import dataclass
 
 from tapedeck.engine.errors import TapedeckError
-from tapedeck.engine.text import cut_words
 from tapedeck.engine.spec.heads import is_multi
+from tapedeck.engine.text import cut_words
 from tapedeck.engine.training.events import Finished, RunNote, RunStarted
 from tapedeck.engine.training.heads_io import compile_kwargs, rows
 
@@ -528,7 +529,12 @@ class _Session:
         training = self.experiment.training
         from tapedeck.engine.training.evaluation import probability_converter
 
-        loop = TapeLoop(model, optimizer, make_loss(training, reduction=None),
+        make_loop = TapeLoop
+        if self.several:   # the weighted sum of the heads' losses, a metric per head
+            from tapedeck.engine.training.tape_heads import HeadsTapeLoop
+
+            make_loop = functools.partial(HeadsTapeLoop, self.several.plan)
+        loop = make_loop(model, optimizer, make_loss(training, reduction=None),
                         lambda name: make_accuracy(training, name), strategy,
                         int(training.batch_size), execution=training.execution, inspector=self.inspector,
                         probabilities=probability_converter(training), scales=self._scales(model),

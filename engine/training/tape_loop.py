@@ -28,6 +28,8 @@ from collections import deque
 
 import numpy as np
 
+from tapedeck.engine.training.heads_io import rows
+
 __all__ = ["TapeLoop"]
 
 
@@ -38,8 +40,6 @@ class TapeLoop:
         """``loss_fn`` gives per-example losses (``reduction=None``); built inside ``strategy.scope()``.
         ``probabilities(outputs)`` turns model outputs into class probabilities (for a full inspection).
         ``steps_per_execution``: training (and validation) steps per ``tf.function`` call."""
-        import keras
-
         from tapedeck.engine.training.inspection import layer_groups
 
         self.model = model
@@ -58,13 +58,46 @@ class TapeLoop:
         if inspector is not None:
             inspector.groups = layer_groups(model.trainable_variables)
         with strategy.scope():
-            self.loss_metric = keras.metrics.Mean(name="loss")
-            self.accuracy = make_accuracy("accuracy")
-            self.val_loss_metric = keras.metrics.Mean(name="val_loss")
-            self.val_accuracy = make_accuracy("val_accuracy")
+            self._make_metrics(make_accuracy)
             # Variables created lazily inside the first distributed step fail ("You must feed a
             # value for placeholder tensor"): create the optimizer's slots now, in the scope.
             self.optimizer.build(self.model.trainable_variables)
+
+    def _make_metrics(self, make_accuracy) -> None:
+        """The running figures (a several-head loop, engine.training.tape_heads, adds one per head)."""
+        import keras
+
+        self.loss_metric = keras.metrics.Mean(name="loss")
+        self.accuracy = make_accuracy("accuracy")
+        self.val_loss_metric = keras.metrics.Mean(name="val_loss")
+        self.val_accuracy = make_accuracy("val_accuracy")
+
+    def _train_metrics(self) -> list:
+        return [self.loss_metric, self.accuracy]
+
+    def _validation_metrics(self) -> list:
+        return [self.val_loss_metric, self.val_accuracy]
+
+    def _step_loss(self, y, outputs, global_count):
+        """(the loss to differentiate, scaled by the global batch; this batch's mean loss)."""
+        import tensorflow as tf
+
+        per_example = self.loss_fn(y, outputs)
+        regularization = self._regularization()
+        loss = tf.reduce_sum(per_example) / tf.cast(global_count, per_example.dtype)
+        loss += tf.nn.scale_regularization_loss(regularization)
+        return loss, tf.reduce_mean(per_example) + regularization
+
+    def _track(self, y, outputs, batch_loss, weight) -> None:
+        self.loss_metric.update_state(batch_loss, sample_weight=weight)
+        self.accuracy.update_state(y, outputs)
+
+    def _track_validation(self, y, outputs, weight) -> None:
+        import tensorflow as tf
+
+        per_example = self.loss_fn(y, outputs)
+        self.val_loss_metric.update_state(tf.reduce_mean(per_example) + self._regularization(), sample_weight=weight)
+        self.val_accuracy.update_state(y, outputs)
 
     # -- data -----------------------------------------------------------------------------------
     def _dataset(self, x, y, shuffle: bool):
@@ -79,13 +112,14 @@ class TapeLoop:
 
         if is_streamed(x):   # read from disk batch by batch (engine.data.streaming)
             return self.strategy.experimental_distribute_dataset(x.dataset(y, self.batch_size, shuffle))
-        images = tf.convert_to_tensor(x)
-        labels = tf.convert_to_tensor(y)
-        indices = tf.data.Dataset.range(len(x))
+        images = tf.nest.map_structure(tf.convert_to_tensor, x)   # several inputs / heads: dicts of them
+        labels = tf.nest.map_structure(tf.convert_to_tensor, y)
+        count = rows(x)
+        indices = tf.data.Dataset.range(count)
         if shuffle:
-            indices = indices.shuffle(len(x), reshuffle_each_iteration=True)
+            indices = indices.shuffle(count, reshuffle_each_iteration=True)
         dataset = indices.batch(self.batch_size).map(
-            lambda i: (tf.gather(images, i), tf.gather(labels, i)),
+            lambda i: tuple(tf.nest.map_structure(lambda t: tf.gather(t, i), part) for part in (images, labels)),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         return self.strategy.experimental_distribute_dataset(dataset.prefetch(tf.data.AUTOTUNE))
@@ -104,24 +138,18 @@ class TapeLoop:
         model = self.model
         variables = model.trainable_variables
         before = [tf.identity(v.value) for v in variables] if inspect else None
-        count = tf.shape(x)[0]
+        count = tf.shape(tf.nest.flatten(x)[0])[0]
         global_count = tf.distribute.get_replica_context().all_reduce("sum", count)
         with tf.GradientTape() as tape:
             outputs = model(x, training=True)
-            per_example = self.loss_fn(y, outputs)
-            regularization = self._regularization()
-            loss = tf.reduce_sum(per_example) / tf.cast(global_count, per_example.dtype)
-            loss += tf.nn.scale_regularization_loss(regularization)
+            loss, batch_loss = self._step_loss(y, outputs, global_count)
             scaled = self.optimizer.scale_loss(loss)   # float16: LossScaleOptimizer's scale; else loss
         gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
                      for g, v in zip(tape.gradient(scaled, variables), variables)]
         self.optimizer.apply_gradients(zip(_scaled(gradients, self.scales), variables))
         if hasattr(self.optimizer, "dynamic_scale"):   # LossScaleOptimizer: inspect the true gradients
             gradients = [g / tf.cast(self.optimizer.dynamic_scale, g.dtype) for g in gradients]
-        weight = tf.cast(count, "float32")
-        batch_loss = tf.reduce_mean(per_example) + regularization
-        self.loss_metric.update_state(batch_loss, sample_weight=weight)
-        self.accuracy.update_state(y, outputs)
+        self._track(y, outputs, batch_loss, tf.cast(count, "float32"))
         squares = [tf.reduce_sum(tf.square(tf.cast(g, "float32"))) for g in gradients]
         if not inspect:
             return tf.stack(squares), batch_loss
@@ -152,12 +180,7 @@ class TapeLoop:
         import tensorflow as tf
 
         outputs = self.model(x, training=False)
-        per_example = self.loss_fn(y, outputs)
-        weight = tf.cast(tf.shape(x)[0], "float32")
-        self.val_loss_metric.update_state(
-            tf.reduce_mean(per_example) + self._regularization(), sample_weight=weight
-        )
-        self.val_accuracy.update_state(y, outputs)
+        self._track_validation(y, outputs, tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], "float32"))
 
     def _train_logs(self) -> dict:
         """The running training figures, as tensors (read on the device; converted where they are shown).
@@ -315,15 +338,15 @@ class TapeLoop:
         train_data = self._dataset(data.x_train, data.y_train, shuffle=True)
         val_data = self._dataset(data.x_val, data.y_val, shuffle=False) if data.has_validation else None
         train_steps, inspect_step, validation_steps = self._compile_steps(train_data, val_data)
-        steps_per_epoch = int(np.ceil(len(data.x_train) / self.batch_size))
+        steps_per_epoch = int(np.ceil(rows(data.x_train) / self.batch_size))
         constants: dict = {}
 
         model.stop_training = False
         callbacks.on_train_begin()
         logs, epoch_logs = {}, {}
         for epoch in range(initial_epoch, epochs):
-            self.loss_metric.reset_state()
-            self.accuracy.reset_state()
+            for metric in self._train_metrics():
+                metric.reset_state()
             callbacks.on_epoch_begin(epoch)
             iterator = iter(train_data)
             step = 0
@@ -339,7 +362,7 @@ class TapeLoop:
                     break
             epoch_logs = {name: float(np.asarray(value)) for name, value in logs.items()}
             if validation_steps is not None and not model.stop_training:
-                val_steps = int(np.ceil(len(data.x_val) / self.batch_size))
+                val_steps = int(np.ceil(rows(data.x_val) / self.batch_size))
                 epoch_logs.update(self._validate(val_data, val_steps, validation_steps, callbacks, constants))
             callbacks.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
@@ -349,8 +372,8 @@ class TapeLoop:
 
     def _validate(self, val_data, val_steps: int, validation_steps, callbacks, constants) -> dict:
         model = self.model
-        self.val_loss_metric.reset_state()
-        self.val_accuracy.reset_state()
+        for metric in self._validation_metrics():
+            metric.reset_state()
         model.stop_evaluating = False
         callbacks.on_test_begin()
         logs = {}

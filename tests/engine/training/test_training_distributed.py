@@ -44,6 +44,16 @@ for name, options in [
         "traces": metrics.get("tape_traces"),
         "replicas": metrics.get("replicas"),
     }
+from tapedeck.engine.spec.experiment import load_preset
+for loop in ("fit", "tape"):   # several heads under the strategy: dict batches split across the replicas
+    heads = load_preset("digits_two_heads_functional")
+    heads.data.limit, heads.training.epochs, heads.training.batch_size = 300, 1, 30
+    heads.training.loop, heads.training.distribute = loop, "mirrored"
+    recorder = Recorder()
+    run(heads, recorder, runs_dir=sys.argv[1])
+    out["heads_" + loop] = {"reason": recorder.finished.reason, "message": recorder.finished.message,
+                            "losses": [e.loss for e in recorder.of(EpochEnd)],
+                            "heads": [sorted(e.heads) for e in recorder.of(EpochEnd)]}
 print("RESULT " + json.dumps(out))
 """
 
@@ -52,7 +62,7 @@ def test_mirrored_strategy_on_two_logical_cpus_and_determinism(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(ROOT / "tests")],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, env=env, timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stderr[-3000:]
     out = json.loads(lines[0][len("RESULT "):])
@@ -66,6 +76,11 @@ def test_mirrored_strategy_on_two_logical_cpus_and_determinism(tmp_path):
     assert abs(out["train_step"]["losses"][0] - out["fit"]["losses"][0]) / out["fit"]["losses"][0] < 0.05, out
     assert mirrored[1] < mirrored[0]
     assert out["tape"]["traces"]["train"] <= 2
+    for loop in ("fit", "tape"):
+        assert out["heads_" + loop]["reason"] == "completed", out["heads_" + loop]["message"]
+        assert "val_parity_accuracy" in out["heads_" + loop]["heads"][0]
+    fit, tape = out["heads_fit"]["losses"][0], out["heads_tape"]["losses"][0]
+    assert abs(fit - tape) / fit < 0.05, (fit, tape)   # the weighted sum, scaled per replica alike
     # deterministic mode with the same seed: identical runs
     assert out["det_a"]["losses"] == out["det_b"]["losses"]
     assert out["det_a"]["test"] == out["det_b"]["test"]
