@@ -13,7 +13,7 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
-from tapedeck.engine.codegen import several
+from tapedeck.engine.codegen import backbone, several
 from tapedeck.engine.codegen.data import data_code, literal
 from tapedeck.engine.codegen.streamed import streamed_data_code, streamed_training, streams
 from tapedeck.engine.codegen.training import fit_code, tape_code, train_step_code
@@ -121,6 +121,8 @@ def generate_code(experiment, api=None, loop=None) -> str:
     train = write(training, has_validation=has_validation, model=model, api=api)
     if streamed:
         train.text = streamed_training(train.text)
+    if backbone.has_backbone(nodes):   # its class, and the unfreeze step in the loop
+        train.text = backbone.with_backbone(train.text, nodes, loop, subclass=api == "subclassing")
 
     needed = data.imports | train.imports | ({"tf"} if training.deterministic else set())
     sections = [_header(experiment, api, loop), _imports(needed), _seed_code(training),
@@ -264,7 +266,9 @@ def _expression(node, float32: str | None = None) -> str:
 def layer_expression(spec, name: str | None = None, extra=()) -> str:
     """``layers.Conv2D(32, 3, activation="relu", name="c1")``: required arguments first and
     positional where the tutorial writes them so, the rest as keywords, defaults left out."""
-    params = catalogue.non_default_params(spec)
+    params, prefix = catalogue.non_default_params(spec), "layers."
+    if spec.type == "Backbone":   # the script's own class (engine.codegen.backbone); its schedule is loop code
+        params, prefix = backbone.constructor_params(params), ""
     args = []
     for key in POSITIONAL.get(spec.type, ()):
         if key not in params:
@@ -276,7 +280,7 @@ def layer_expression(spec, name: str | None = None, extra=()) -> str:
     if not getattr(spec, "trainable", True):
         args.append("trainable=False")   # frozen: model.trainable_variables leaves its weights out
     args += list(extra)
-    return f"layers.{spec.type}({', '.join(args)})"
+    return f"{prefix}{spec.type}({', '.join(args)})"
 
 
 def _sequential(nodes, float32=None) -> str:
