@@ -59,6 +59,21 @@ def feature_maps(model, layer_name: str, image) -> np.ndarray:
     return out[0]
 
 
+def _from_image(keras, source, output, layer_name: str):
+    """A model from one image to ``output``: from the model's only input, or, for a model of several
+    inputs, from the image input (H, W, C) the layer reads (a feature vector never reaches a convolution)."""
+    if len(source.inputs) == 1:
+        return keras.Model(source.inputs[0], output)
+    for candidate in source.inputs:
+        if len(candidate.shape) == 4:
+            try:
+                return keras.Model(candidate, output)
+            except ValueError:   # the layer needs another input too ("Graph disconnected")
+                continue
+    raise FeatureMapError(f"layer {layer_name!r} does not read one image input alone; its maps cannot be shown "
+                          f"for one image")
+
+
 def feature_map_grid(maps: np.ndarray, columns: int | None = None, gap: int = 1) -> np.ndarray:
     """The C maps tiled into one 2-D image, each scaled to [0, 1] on its own (gaps are NaN: drawn empty)."""
     maps = np.asarray(maps, dtype=np.float32)
@@ -110,7 +125,7 @@ def _extractor(model, layer_name: str):
     import keras
 
     source = _symbolic(model)
-    sub = keras.Model(source.inputs[0], source.get_layer(layer_name).output)
+    sub = _from_image(keras, source, source.get_layer(layer_name).output, layer_name)
 
     def extract(x):
         # training=False reaches every layer: augmentation stays identity, BatchNormalization keeps its

@@ -8,11 +8,14 @@ test stack), and the graph held ops the built-in TFLite runtime lacks (``ImagePr
 ``StatelessRandomUniformV2``; the TF Select fallback converts them, but ``tf.lite.Interpreter`` in
 TF 2.21 cannot run that). The exports therefore wire the *same trained layer objects* into a new
 functional graph that skips them: same weights (shared, not copied), outputs equal to
-``model(x, training=False)``, nothing random left.
+``model(x, training=False)``, nothing random left. A model of several inputs or heads gets a twin that
+takes and returns the same dicts (wired by ``model.inputs`` / ``model.outputs``, a subclass's input and
+head names, or a functional config's input and output layers).
 """
 from __future__ import annotations
 
-__all__ = ["augmentation_layer_names", "inference_model", "functional_twin", "input_shape"]
+__all__ = ["augmentation_layer_names", "inference_model", "functional_twin", "input_shape", "input_shapes",
+           "takes_dicts", "output_keys"]
 
 
 def augmentation_layer_names(model) -> list[str]:
@@ -38,22 +41,30 @@ def functional_twin(model, experiment=None, skip_augmentation: bool = False):
     """A functional model over the same trained layer objects (weights shared), or None if not rewirable.
 
     For a model subclass this gives what the subclass lacks: a symbolic graph, so any layer's output
-    can be asked for with ``keras.Model(twin.inputs[0], twin.get_layer(name).output)``.
+    can be asked for with ``keras.Model(twin.input, twin.get_layer(name).output)``. A model with several
+    inputs or heads gets a twin that takes and returns the same dicts (by input name, by head name).
     """
     import keras
 
     from tapedeck.engine.spec import catalogue, graph
 
     skipped = set(augmentation_layer_names(model)) if skip_augmentation else set()
-    specs = _specs(model, experiment)
-    if specs is None:
+    wiring = _wiring(model, experiment)
+    if wiring is None:
         return None
-    nodes, problems = graph.resolve(specs)
+    specs, input_names, head_names = wiring
+    nodes, problems = graph.resolve(specs, input_names, head_names)
     layers = {layer.name: layer for layer in _layers(model)}
+    shapes = input_shapes(model)
+    dicts = takes_dicts(model)
     if problems or any(node.name not in layers for node in nodes):
         return None
-    inputs = keras.Input(shape=input_shape(model), name=graph.INPUT)
-    tensors = {graph.INPUT: inputs}
+    if dicts and set(shapes) != set(input_names) or not dicts and len(shapes) != 1:
+        return None  # the model is called with other names than its wiring uses
+    if not dicts:
+        shapes = {input_names[0]: next(iter(shapes.values()))}
+    inputs = {name: keras.Input(shape=shapes[name], name=name) for name in input_names}
+    tensors = dict(inputs)
     for node in nodes:
         args = [tensors[ref] for ref in node.inputs]
         if node.name in skipped:
@@ -64,7 +75,29 @@ def functional_twin(model, experiment=None, skip_augmentation: bool = False):
             continue
         merge = getattr(catalogue.CATALOGUE.get(node.spec.type), "merge", False) or len(args) > 1
         tensors[node.name] = layers[node.name](args if merge else args[0])
-    return keras.Model(inputs, tensors[nodes[-1].name], name=f"{model.name}_twin")
+    heads = head_names or [nodes[-1].name]
+    if dicts:
+        keys = output_keys(model) or heads
+        return keras.Model(inputs, {key: tensors[head] for key, head in zip(keys, heads)}, name=f"{model.name}_twin")
+    return keras.Model(inputs[input_names[0]], tensors[heads[0]], name=f"{model.name}_twin")
+
+
+def takes_dicts(model) -> bool:
+    """Whether the model is called with a dict by input name and returns a dict by head (several inputs or heads)."""
+    if hasattr(model, "layer_outputs"):  # engine.model.build.TapedeckModel
+        return bool(getattr(model, "dicts", False))
+    try:
+        return isinstance(model.input, dict) or isinstance(model.output, dict)
+    except (AttributeError, ValueError):
+        return False
+
+
+def output_keys(model) -> list[str]:
+    """A dict model's output names, in order ([] for a model of one output)."""
+    if hasattr(model, "layer_outputs"):
+        return list(model.head_names) if model.dicts else []
+    output = getattr(model, "output", None)
+    return list(output) if isinstance(output, dict) else []
 
 
 def _layers(model):
@@ -73,23 +106,28 @@ def _layers(model):
     return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
-def _specs(model, experiment):
+def _wiring(model, experiment):
+    """(layer specs, input names, head layer names or None for the last layer), or None if unknown."""
+    from tapedeck.engine.spec import graph, heads
     from tapedeck.engine.spec.experiment import LayerSpec
 
     if experiment is not None:
-        return list(experiment.model.layers)
+        spec = experiment.model
+        declared = [h.layer for h in getattr(spec, "outputs", None) or []] or None
+        return list(spec.layers), [i.name for i in heads.inputs_of(spec)], declared
     if hasattr(model, "layer_specs"):
         from tapedeck.engine.model.build import _spec_from_dict
 
-        return [_spec_from_dict(entry) for entry in model.layer_specs]
+        return ([_spec_from_dict(entry) for entry in model.layer_specs], list(model.input_names),
+                list(model.head_names))
     import keras
 
     if isinstance(model, keras.Sequential):
-        return [LayerSpec(type(layer).__name__, {}, name=layer.name) for layer in _layers(model)]
-    return _functional_specs(model)
+        return [LayerSpec(type(layer).__name__, {}, name=layer.name) for layer in _layers(model)], [graph.INPUT], None
+    return _functional_wiring(model)
 
 
-def _functional_specs(model):
+def _functional_wiring(model):
     """Wiring of a functional model from its config (each layer's inbound ``keras_history``), or None."""
     from tapedeck.engine.spec import graph
     from tapedeck.engine.spec.experiment import LayerSpec
@@ -99,8 +137,13 @@ def _functional_specs(model):
         entries = config["layers"]
     except Exception:  # noqa: BLE001 — a model without a functional config: leave it as it is
         return None
-    input_names = {e["name"] for e in entries if e.get("class_name") == "InputLayer"}
-    if len(input_names) != 1:
+    input_names = [e["name"] for e in entries if e.get("class_name") == "InputLayer"]
+    if not input_names:
+        return None
+    dicts = takes_dicts(model)
+    # One plain input is wired as graph.INPUT (as the builders name it); a dict model keeps its names.
+    wired = {name: name if dicts else graph.INPUT for name in input_names}
+    if not dicts and len(input_names) != 1:
         return None
     specs = []
     for entry in entries:
@@ -109,9 +152,15 @@ def _functional_specs(model):
         nodes = entry.get("inbound_nodes") or []
         if len(nodes) != 1:
             return None  # a layer used twice (shared weights) is beyond a Tapedeck stack
-        refs = [graph.INPUT if name in input_names else name for name in _history_names(nodes[0].get("args"))]
+        refs = [wired.get(name, name) for name in _history_names(nodes[0].get("args"))]
         specs.append(LayerSpec(entry.get("class_name"), {}, name=entry["name"], inputs=refs))
-    return specs
+    heads = None
+    if dicts:
+        outputs = config.get("output_layers")
+        if not isinstance(outputs, dict):
+            return None
+        heads = [entry[0] for entry in outputs.values()]
+    return specs, [wired[name] for name in input_names] if dicts else [graph.INPUT], heads
 
 
 def _history_names(value) -> list[str]:
@@ -126,7 +175,19 @@ def _history_names(value) -> list[str]:
 
 
 def input_shape(model) -> tuple:
-    """One example's shape (no batch axis), for a built Tapedeck subclass or a functional/Sequential model."""
+    """One example's shape (no batch axis) of the model's first input, for a built Tapedeck subclass or a
+    functional/Sequential model."""
+    return next(iter(input_shapes(model).values()))
+
+
+def input_shapes(model) -> dict:
+    """Input name → one example's shape (no batch axis); one entry for a model of one input."""
     if hasattr(model, "layer_outputs"):
-        return tuple(model.get_build_config()["input_shape"][1:])
-    return tuple(model.inputs[0].shape[1:])
+        shape = model.get_build_config()["input_shape"]
+        if isinstance(shape, dict):
+            return {name: tuple(value[1:]) for name, value in shape.items()}
+        return {model.input_names[0]: tuple(shape[1:])}
+    structure = model.input if takes_dicts(model) else None
+    if isinstance(structure, dict):
+        return {name: tuple(tensor.shape[1:]) for name, tensor in structure.items()}
+    return {model.inputs[0].name: tuple(model.inputs[0].shape[1:])}

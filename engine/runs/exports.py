@@ -13,6 +13,10 @@
 - ``onnx``: an ONNX model through tf2onnx, checked in onnxruntime before it is written
   (``engine.runs.portable``).
 - ``script``: the standalone training script (``engine.codegen.script``) for an API × loop.
+
+A model of several inputs or heads keeps its names in every format: the SavedModel's ``serving_default``
+takes each input by name and returns a dict by head, the TFLite file carries that signature, and the ONNX
+graph has one input per model input and one output per head; the check compares every head.
 - ``history``: the epoch history as CSV.
 
 Everything is written atomically (a temporary name beside the target, then a rename), so a crash or a
@@ -119,9 +123,24 @@ def save_savedmodel(model, path, experiment=None) -> Path:
     path = Path(path)
     model = inference_model(model, experiment)
     with _atomic_folder(path) as temp:
-        with quiet():
-            model.export(str(temp), format="tf_saved_model", verbose=False)
+        _export(model, temp)
     return path
+
+
+def _export(model, folder) -> None:
+    """Keras's SavedModel export. A model of several inputs or heads is served with a signature naming
+    each input and head (``serving_default(image=..., extra=...)`` → ``{"digit": ..., "parity": ...}``):
+    Keras would name a subclass's dict input ``args_0``."""
+    import tensorflow as tf
+
+    from tapedeck.engine.model.inference import input_shapes, takes_dicts
+
+    options = {}
+    if takes_dicts(model):
+        options["input_signature"] = [{name: tf.TensorSpec((None, *shape), tf.float32, name=name)
+                                       for name, shape in input_shapes(model).items()}]
+    with quiet():
+        model.export(str(folder), format="tf_saved_model", verbose=False, **options)
 
 
 def tflite_bytes(model, experiment=None, scratch=None) -> bytes:
@@ -138,8 +157,8 @@ def tflite_bytes(model, experiment=None, scratch=None) -> bytes:
     # ``scratch``: a run folder's temporary area, so a killed export leaves nothing in the system's temp dir.
     with tempfile.TemporaryDirectory(prefix="tapedeck-tflite-", dir=scratch) as folder:
         saved = Path(folder) / "saved_model"
+        _export(model, saved)
         with quiet():
-            model.export(str(saved), format="tf_saved_model", verbose=False)
             return tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
 
 

@@ -53,29 +53,47 @@ def require_runtimes(fmt: str) -> None:
 
 
 def onnx_bytes(model, experiment=None) -> bytes:
-    """The ONNX model of ``model`` without its augmentation layers (``engine.model.inference``)."""
+    """The ONNX model of ``model`` without its augmentation layers (``engine.model.inference``).
+
+    A model with several inputs or heads gets one ONNX input per model input and one output per head,
+    each under its own name (tf2onnx names the outputs by the keys of the dict the model returns)."""
     convert = require("tf2onnx.convert", "tf2onnx", "ONNX export")
     import tensorflow as tf
 
-    from tapedeck.engine.model.inference import inference_model, input_shape
+    from tapedeck.engine.model.inference import inference_model, input_shape, input_shapes, takes_dicts
 
     served = inference_model(model, experiment)
-    signature = (tf.TensorSpec((None, *input_shape(served)), tf.float32, name="input"),)
-    function = tf.function(lambda x: served(x, training=False), input_signature=signature)
+    if takes_dicts(served):
+        shapes = input_shapes(served)
+        signature = tuple(tf.TensorSpec((None, *shape), tf.float32, name=name) for name, shape in shapes.items())
+        function = tf.function(lambda *args: served(dict(zip(shapes, args)), training=False),
+                               input_signature=signature)
+    else:
+        signature = (tf.TensorSpec((None, *input_shape(served)), tf.float32, name="input"),)
+        function = tf.function(lambda x: served(x, training=False), input_signature=signature)
     with quiet():
         proto, _ = convert.from_function(function, input_signature=signature, opset=ONNX_OPSET)
     return proto.SerializeToString()
 
 
-def onnx_predict(content: bytes, x: np.ndarray) -> np.ndarray:
+def onnx_predict(content: bytes, x):
+    """The ONNX model's prediction for ``x``: an array, or for a dict of inputs by name a dict by output name."""
     runtime = require("onnxruntime", "onnxruntime", "Checking an ONNX export")
     session = runtime.InferenceSession(content, providers=["CPUExecutionProvider"])
+    if isinstance(x, dict):
+        names = [output.name for output in session.get_outputs()]
+        return dict(zip(names, session.run(None, {i.name: x[i.name] for i in session.get_inputs()})))
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
-def litert_predict(content: bytes, x: np.ndarray) -> np.ndarray:
+def litert_predict(content: bytes, x):
+    """LiteRT's prediction for ``x``: an array, or for a dict of inputs by name a dict by output name (through
+    the file's ``serving_default`` signature, which keeps the SavedModel's names)."""
     interpreter_module = require("ai_edge_litert.interpreter", "ai-edge-litert", "Checking a TensorFlow Lite export")
     interpreter = interpreter_module.Interpreter(model_content=content)
+    if isinstance(x, dict):
+        runner = interpreter.get_signature_runner("serving_default")
+        return {name: np.asarray(value) for name, value in runner(**x).items()}
     index = interpreter.get_input_details()[0]["index"]
     interpreter.resize_tensor_input(index, x.shape)
     interpreter.allocate_tensors()
@@ -84,31 +102,53 @@ def litert_predict(content: bytes, x: np.ndarray) -> np.ndarray:
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
-def probe_inputs(model, count: int = PROBES, seed: int = 0) -> np.ndarray:
-    """Fixed inputs in [0, 1) of the model's input shape: the same every time, no data set needed."""
-    from tapedeck.engine.model.inference import input_shape
+def probe_inputs(model, count: int = PROBES, seed: int = 0):
+    """Fixed inputs in [0, 1) of the model's input shape: the same every time, no data set needed; a dict by
+    input name for a model of several inputs or heads."""
+    from tapedeck.engine.model.inference import input_shape, input_shapes, takes_dicts
 
-    return np.random.default_rng(seed).random((count, *input_shape(model)), dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    if takes_dicts(model):
+        return {name: rng.random((count, *shape), dtype=np.float32) for name, shape in input_shapes(model).items()}
+    return rng.random((count, *input_shape(model)), dtype=np.float32)
 
 
-def verify(fmt: str, model, content: bytes, x: np.ndarray | None = None) -> float:
-    """The largest difference between the export's predictions and ``model(x, training=False)``.
+def _outputs(prediction) -> dict:
+    """Head name → array; a model of one output is the one head ``output``."""
+    if isinstance(prediction, dict):
+        return {name: np.asarray(value) for name, value in prediction.items()}
+    return {"output": np.asarray(prediction)}
 
-    Raises ExportError when it is above TOLERANCE (or the shapes differ): nothing should be written then.
+
+def verify(fmt: str, model, content: bytes, x=None) -> float:
+    """The largest difference between the export's predictions and ``model(x, training=False)``, over every
+    head of a several-head model.
+
+    Raises ExportError when it is above TOLERANCE (or the shapes or head names differ): nothing should be
+    written then.
     """
     predict = {"onnx": onnx_predict, "tflite": litert_predict}[fmt]
     x = probe_inputs(model) if x is None else x
-    reference = np.asarray(model(x, training=False))
-    got = np.asarray(predict(content, x))
-    if got.shape != reference.shape:
-        raise ExportError(f"the {fmt} export predicts shape {got.shape} where the app's model predicts "
-                          f"{reference.shape}; it was not written")
-    if np.isnan(got).any() and not np.isnan(reference).any():
-        raise ExportError(f"the {fmt} export gives NaN where the app's model gives numbers ({int(np.isnan(got).sum())} "
-                          f"of {got.size} outputs on {len(x)} inputs; TFLite's L2 normalization, for one, "
-                          f"turns a vector of zeros into NaN); it was not written")
-    difference = float(np.max(np.abs(got - reference))) if reference.size else 0.0
+    reference = _outputs(model(x, training=False))
+    got = _outputs(predict(content, x))
+    if set(got) != set(reference):
+        raise ExportError(f"the {fmt} export has outputs {', '.join(sorted(got))} where the app's model has "
+                          f"{', '.join(sorted(reference))}; it was not written")
+    rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    difference = 0.0
+    for name, expected in reference.items():
+        where = "" if len(reference) == 1 else f" (head {name!r})"
+        if got[name].shape != expected.shape:
+            raise ExportError(f"the {fmt} export predicts shape {got[name].shape}{where} where the app's model "
+                              f"predicts {expected.shape}; it was not written")
+        if np.isnan(got[name]).any() and not np.isnan(expected).any():
+            raise ExportError(f"the {fmt} export gives NaN{where} where the app's model gives numbers "
+                              f"({int(np.isnan(got[name]).sum())} of {got[name].size} outputs on {rows} inputs; "
+                              f"TFLite's L2 normalization, for one, turns a vector of zeros into NaN); it was not "
+                              f"written")
+        if expected.size:
+            difference = max(difference, float(np.max(np.abs(got[name] - expected))))
     if not difference <= TOLERANCE:
         raise ExportError(f"the {fmt} export predicts differently from the app's model (largest difference "
-                          f"{difference:.3g} on {len(x)} inputs, above {TOLERANCE:g}); it was not written")
+                          f"{difference:.3g} on {rows} inputs, above {TOLERANCE:g}); it was not written")
     return difference
