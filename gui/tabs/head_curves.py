@@ -19,6 +19,8 @@ __all__ = ["HeadCurves", "test_summary", "head_keys"]
 
 # Okabe–Ito, as the runs panel: colour-blind-safe and dark enough on white.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
+KEY = " <span style='color:#666'>(solid: validation · dashed: training)</span>"
+LOSS_TITLE = f"Loss per head{KEY}"
 
 
 def head_keys(head) -> tuple[str, str]:
@@ -58,7 +60,7 @@ class HeadCurves(QWidget):
 
         self.loss_plot = pg.PlotWidget(background="w")
         self.metric_plot = pg.PlotWidget(background="w")
-        for widget, title, label, corner in ((self.loss_plot, "Loss per head", "loss", (-8, 8)),
+        for widget, title, label, corner in ((self.loss_plot, LOSS_TITLE, "loss", (-8, 8)),
                                              (self.metric_plot, "Accuracy per head", "accuracy", (-8, -8))):
             item = widget.getPlotItem()
             item.setTitle(title, color="#222", size="10pt")
@@ -93,13 +95,18 @@ class HeadCurves(QWidget):
             widget.getPlotItem().clear()   # the curves and their legend entries
             widget.getPlotItem().legend.clear()
             widget.setXRange(max(0, event.initial_epoch), event.epochs, padding=0.02)
+            span = event.epochs - max(0, event.initial_epoch)
+            axis = widget.getPlotItem().getAxis("bottom")
+            if 0 < span <= 12:      # whole epochs (1, 2, 3 — not 1.5), as the plots above
+                axis.setTickSpacing(major=1, minor=1)
+            else:
+                axis.setTickSpacing()
         self._curves = {}
         regression = any(head.metric == "mae" for head in self.heads)
         classes = any(head.metric == "accuracy" for head in self.heads)
         label = "accuracy · MAE" if regression and classes else "MAE" if regression else "accuracy"
-        self.metric_plot.getPlotItem().setTitle(
-            "Accuracy per head" if not regression else "Accuracy / MAE per head" if classes else "MAE per head",
-            color="#222", size="10pt")
+        what = "Accuracy" if not regression else "Accuracy / MAE" if classes else "MAE"
+        self.metric_plot.getPlotItem().setTitle(f"{what} per head{KEY}", color="#222", size="10pt")
         self.metric_plot.getPlotItem().setLabel("left", label)
         for position, head in enumerate(self.heads):
             colour = PALETTE[position % len(PALETTE)]

@@ -2,10 +2,9 @@
 head column, per-head problems on the head's row and dead branches as warnings, not errors."""
 from __future__ import annotations
 
+from tapedeck.gui.editor.stack_model import HEAD_COLUMN
 from tests.gui.conftest import small_digits
 from tests.gui.editor.test_editor import settle
-
-from tapedeck.gui.editor.stack_model import HEAD_COLUMN
 
 
 def head_texts(window):
