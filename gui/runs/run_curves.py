@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 # Colour-blind-safe qualitative palette (Okabe–Ito), dark enough on white.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999933")
@@ -27,6 +27,25 @@ def history_series(history, key):
     return xs, ys
 
 
+TOTAL = ""   # the head selector's first entry: the total loss and the first head's accuracy
+
+
+def history_heads(histories) -> list[str]:
+    """The heads several-head runs' history columns name (``digit_loss``, ``val_parity_accuracy``), in order."""
+    heads: dict[str, None] = {}
+    for history in histories:
+        for row in history[:1]:
+            for key in row:
+                if key.endswith("_loss") and not key.startswith("val_") and key != "loss":
+                    heads[key[: -len("_loss")]] = None
+    return list(heads)
+
+
+def head_metric(histories, head: str) -> str:
+    """A head's metric column: accuracy for classes, MAE for a regression head (as Keras names them)."""
+    return "mae" if any(f"{head}_mae" in row for history in histories for row in history[:1]) else "accuracy"
+
+
 class RunCurves(QWidget):
     """Importing pyqtgraph costs ~0.5 s, and the window builds this panel before its first paint:
     the plots are made the first time there is something to draw or the widget is shown."""
@@ -39,10 +58,20 @@ class RunCurves(QWidget):
         self._plots = QHBoxLayout()
         self.key = QLabel("solid: validation · dashed: training", self)
         self.key.setStyleSheet("color: #555")
+        # Several-head runs: whose curves the plots show (the total, or one head's loss and accuracy / MAE).
+        self.head_box = QComboBox(self)
+        self.head_box.setToolTip("Several-head runs: the total loss, or one head's own loss and accuracy (MAE)")
+        self.head_box.currentIndexChanged.connect(lambda _i: self._redraw())
+        self._shown: list = []
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.head_box)
+        bottom.addStretch(1)
+        bottom.addWidget(self.key)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self._plots, 1)
-        layout.addWidget(self.key, 0, Qt.AlignRight)
+        layout.addLayout(bottom)
+        self.head_box.hide()
 
     def showEvent(self, event) -> None:  # noqa: N802 — Qt's name
         super().showEvent(event)
@@ -82,11 +111,38 @@ class RunCurves(QWidget):
 
     def show_runs(self, runs) -> None:
         """``runs``: (legend name, history rows) pairs, e.g. from RunSummary.name / .history."""
+        self._shown = list(runs)
+        heads = history_heads([history for _name, history in self._shown])
+        wanted = self.head_box.currentData()
+        self.head_box.blockSignals(True)
+        self.head_box.clear()
+        self.head_box.addItem("Curves: total loss", TOTAL)
+        for head in heads:
+            self.head_box.addItem(f"Curves: head {head}", head)
+        self.head_box.setCurrentIndex(max(0, self.head_box.findData(wanted)))
+        self.head_box.blockSignals(False)
+        self.head_box.setVisible(bool(heads))
+        self._redraw()
+
+    def set_head(self, head: str) -> None:
+        """Show ``head``'s own curves ("" or TOTAL: the total loss)."""
+        self.head_box.setCurrentIndex(max(0, self.head_box.findData(head)))
+
+    def _redraw(self) -> None:
+        runs = self._shown
         if self.loss_plot is None and not runs:
             self.runs = []
             return
         self._build()
         import pyqtgraph as pg
+
+        head = self.head_box.currentData() or TOTAL
+        metric = head_metric([h for _n, h in runs], head) if head else "accuracy"
+        keys = (f"{head}_loss", f"{head}_{metric}") if head else ("loss", "accuracy")
+        self.loss_plot.getPlotItem().setTitle(f"Loss — {head}" if head else "Loss", color="#222", size="10pt")
+        self.acc_plot.getPlotItem().setTitle(f"{'MAE' if metric == 'mae' else 'Accuracy'}" + (f" — {head}" if head
+                                             else ""), color="#222", size="10pt")
+        self.acc_plot.getPlotItem().setLabel("left", "MAE" if metric == "mae" else "accuracy")
 
         for widget in (self.loss_plot, self.acc_plot):
             widget.getPlotItem().clear()  # removes the curves and their legend entries
@@ -95,7 +151,7 @@ class RunCurves(QWidget):
         self.runs = []
         for position, (name, history) in enumerate(runs):
             colour = PALETTE[position % len(PALETTE)]
-            for widget, key in ((self.loss_plot, "loss"), (self.acc_plot, "accuracy")):
+            for widget, key in zip((self.loss_plot, self.acc_plot), keys):
                 item = widget.getPlotItem()
                 xs, ys = history_series(history, f"val_{key}")
                 item.plot(xs, ys, pen=pg.mkPen(colour, width=2.5), symbol="o", symbolSize=6,
@@ -103,7 +159,10 @@ class RunCurves(QWidget):
                 xs, ys = history_series(history, key)
                 item.plot(xs, ys, pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine))
             self.runs.append(name)
-        self.acc_plot.setYRange(0, 1, padding=0.02)
+        if metric == "mae":
+            self.acc_plot.getPlotItem().enableAutoRange(axis="y")
+        else:
+            self.acc_plot.setYRange(0, 1, padding=0.02)
         epochs = max((row["epoch"] for _name, history in runs for row in history), default=0)
         for widget in (self.loss_plot, self.acc_plot):
             widget.getPlotItem().enableAutoRange(axis="x")

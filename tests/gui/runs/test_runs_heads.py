@@ -47,3 +47,36 @@ def test_runs_table_and_differences_show_each_heads_test_figure(qtbot, tmp_path)
     assert digit[order.index(str(first))] == f"{100 * heads['digit']['accuracy']:.1f}%"
     assert "test · parity" in rows and "training.learning_rate" in panel.difference_keys()
     assert not any(key.startswith("test · ") for key in panel.difference_keys())
+
+
+def test_run_curves_pick_a_heads_own_curves(qtbot):
+    from tapedeck.gui.runs.run_curves import RunCurves, history_heads
+
+    two = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e, "accuracy": 0.5, "val_accuracy": 0.6,
+            "digit_loss": 0.8 / e, "val_digit_loss": 0.9 / e, "digit_accuracy": 0.7, "val_digit_accuracy": 0.1 * e,
+            "age_loss": 2.0 / e, "val_age_loss": 2.5 / e, "age_mae": 3.0 / e, "val_age_mae": 4.0 / e}
+           for e in (1, 2, 3)]
+    one = [{"epoch": e, "loss": 0.5, "val_loss": 0.6, "accuracy": 0.9, "val_accuracy": 0.8} for e in (1, 2)]
+    assert history_heads([two, one]) == ["digit", "age"] and history_heads([one]) == []
+    curves = RunCurves()
+    qtbot.addWidget(curves)
+    curves.show()
+    curves.show_runs([("one", one)])
+    assert curves.head_box.isHidden()
+    curves.show_runs([("two", two), ("one", one)])
+    assert not curves.head_box.isHidden() and curves.head_box.count() == 3
+
+    def solid(widget):   # the first run's validation curve on a plot
+        return list(widget.getPlotItem().listDataItems()[0].getData()[1])
+
+    assert solid(curves.loss_plot) == pytest.approx([1.2, 0.6, 0.4])        # the total
+    curves.set_head("digit")
+    assert solid(curves.loss_plot) == pytest.approx([0.9, 0.45, 0.3])
+    assert solid(curves.acc_plot) == pytest.approx([0.1, 0.2, 0.3])
+    assert curves.acc_plot.getPlotItem().titleLabel.text == "Accuracy — digit"
+    curves.set_head("age")                                                  # a regression head: MAE
+    assert solid(curves.acc_plot) == pytest.approx([4.0, 2.0, 4.0 / 3])
+    assert curves.acc_plot.getPlotItem().titleLabel.text == "MAE — age"
+    assert curves.acc_plot.getPlotItem().listDataItems()[2].getData()[0] is None   # "one" has no age: empty
+    curves.show_runs([("two", two)])                                        # the chosen head stays chosen
+    assert curves.head_box.currentData() == "age"
