@@ -123,16 +123,22 @@ class RunFolder:
             return []
         with open(self.history_path, newline="", encoding="utf-8") as handle:
             rows = []
-            for row in csv.DictReader(handle):
-                rows.append({key: _parse_number(row.get(key, "")) for key in HISTORY_COLUMNS})
+            reader = csv.DictReader(handle)
+            # A several-head run adds each head's columns (digit_loss, val_parity_accuracy) after these.
+            columns = list(HISTORY_COLUMNS) + [c for c in reader.fieldnames or () if c and c not in HISTORY_COLUMNS]
+            for row in reader:
+                rows.append({key: _parse_number(row.get(key, "") or "") for key in columns})
             return rows
 
     def write_history(self, rows: list[dict]) -> None:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        columns = list(HISTORY_COLUMNS)
+        columns += [key for row in rows for key in row if key not in columns]
+        columns = list(dict.fromkeys(columns))
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: _format_number(row.get(key)) for key in HISTORY_COLUMNS})
+            writer.writerow({key: _format_number(row.get(key)) for key in columns})
         write_text_atomic(self.history_path, buffer.getvalue())
 
     def append_history(self, row: dict) -> None:

@@ -111,9 +111,14 @@ def head_losses(plan, reduction=None) -> dict:
     return {p.name: _loss(p, reduction=reduction) for p in plan}
 
 
+def figure_name(plan, head: HeadPlan, figure: str, prefix: str = "") -> str:
+    """Keras's name for a head's figure: ``digit_accuracy`` with several heads, plain ``accuracy`` with one."""
+    return f"{prefix}{head.name}_{figure}" if len(plan) > 1 else f"{prefix}{figure}"
+
+
 def head_metrics(plan, prefix: str = "") -> dict:
     """The tape loop's running metric per head, named like fit's (``digit_accuracy``, ``val_parity_mae``)."""
-    return {p.name: _metric(p, f"{prefix}{p.name}_{p.metric}") for p in plan}
+    return {p.name: _metric(p, figure_name(plan, p, p.metric, prefix)) for p in plan}
 
 
 def weighted_loss(plan, per_head: dict):
@@ -128,6 +133,8 @@ def head_infos(plan) -> tuple:
 
 def head_logs(logs: dict, plan) -> dict:
     """Keras's per-head figures out of its logs (train and val), as plain floats."""
+    if len(plan) == 1:   # one head (several inputs): Keras keeps the plain names, which EpochEnd carries
+        return {}
     names = [f"{p.name}_{suffix}" for p in plan for suffix in ("loss", p.metric)]
     wanted = names + [f"val_{n}" for n in names]
     return {key: float(logs[key]) for key in wanted if key in logs}

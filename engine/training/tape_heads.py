@@ -2,8 +2,9 @@
 
 The tutorial's loop computes one loss; with several heads the step differentiates
 ``sum(weight_h * loss_h)`` (what ``fit`` does from ``loss_weights``), and keeps a running loss and metric per
-head under the names ``fit`` gives them (``digit_loss``, ``parity_accuracy``, ``val_parity_mae``), so the
-callbacks, curves and history cannot tell the loops apart.
+head under the names ``fit`` gives them (``digit_loss``, ``parity_accuracy``, ``val_parity_mae``; one head
+fed by several inputs keeps Keras's plain ``loss`` and ``accuracy``), so the callbacks, curves and history
+cannot tell the loops apart.
 """
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ class HeadsTapeLoop(TapeLoop):
         import keras
 
         super()._make_metrics(make_accuracy)
-        self.head_loss = {p.name: keras.metrics.Mean(name=f"{p.name}_loss") for p in self.plan}
+        named = heads_io.figure_name
+        self.head_loss = {p.name: keras.metrics.Mean(name=named(self.plan, p, "loss")) for p in self.plan}
         self.head_metric = heads_io.head_metrics(self.plan)
-        self.val_head_loss = {p.name: keras.metrics.Mean(name=f"val_{p.name}_loss") for p in self.plan}
+        self.val_head_loss = {p.name: keras.metrics.Mean(name=named(self.plan, p, "loss", "val_")) for p in self.plan}
         self.val_head_metric = heads_io.head_metrics(self.plan, "val_")
 
     def _train_metrics(self) -> list:
@@ -67,7 +69,10 @@ class HeadsTapeLoop(TapeLoop):
             self.val_head_metric[p.name].update_state(y[p.name], outputs[p.name])
 
     def _logs(self, total, losses, metrics) -> dict:
+        """fit's names: the total ``loss``, then each head's; one head (several inputs) keeps plain names."""
         logs = {"loss": total.result()}
+        if len(self.plan) == 1:
+            return {**logs, self.plan[0].metric: metrics[self.plan[0].name].result()}
         for p in self.plan:
             logs[f"{p.name}_loss"] = losses[p.name].result()
             logs[f"{p.name}_{p.metric}"] = metrics[p.name].result()

@@ -77,6 +77,20 @@ def test_two_inputs_from_an_npz_train_and_report(tmp_path):
     started = _first(events, RunStarted)
     assert started.inputs == ("image", "features")
     assert _first(events, TestResult).heads["digit"]["accuracy"] > 0.5
+    from tapedeck.engine.runs.folder import RunFolder
+
+    history = RunFolder(started.run_dir).read_history()
+    assert [row["epoch"] for row in history] == [1, 2] and history[1]["val_accuracy"] > 0.3   # one head: plain names
+
+
+def test_two_heads_write_their_figures_to_the_history(tmp_path):
+    from tapedeck.engine.runs.folder import RunFolder
+
+    experiment = load_preset("digits_two_heads_functional")
+    experiment.data.limit, experiment.training.epochs, experiment.training.loop = 200, 1, "tape"
+    events = _run(experiment, tmp_path)
+    row = RunFolder(_first(events, RunStarted).run_dir).read_history()[0]
+    assert set(_first(events, EpochEnd).heads) <= set(row) and row["val_parity_accuracy"] > 0
 
 
 def test_cifar100_fine_and_coarse_preset_checks_and_trains_on_real_format_files(tmp_path):
