@@ -114,10 +114,6 @@ class DataSpec:
 class ModelSpec:
     api: str = "sequential"
     layers: list[LayerSpec] = field(default_factory=list)
-
-
-@dataclass
-class TrainingSpec:
     inputs: list[InputSpec] = field(default_factory=list)   # empty: one input "input" fed by the images
     outputs: list[HeadSpec] = field(default_factory=list)   # empty: one head, the last layer, on the labels
 
@@ -130,6 +126,10 @@ class TrainingSpec:
         if self.outputs:
             d["outputs"] = [h.to_dict() for h in self.outputs]
         return d
+
+
+@dataclass
+class TrainingSpec:
     loop: str = "fit"
     optimizer: str = "adam"
     learning_rate: float = 0.001
