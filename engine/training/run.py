@@ -303,6 +303,11 @@ class _Session:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(folder.tensorboard_dir), write_graph=False,
                                                          histogram_freq=1))
         callbacks.append(CheckpointCallback(folder, state))
+        from tapedeck.engine.training.unfreeze import unfreeze_callback
+
+        self._unfreeze = unfreeze_callback(self.experiment, lambda text: self.emit(RunNote("unfreeze", text)))
+        if self._unfreeze is not None:
+            callbacks.insert(-1, self._unfreeze)
 
         epochs = int(training.epochs)
         traces = {}
@@ -318,6 +323,8 @@ class _Session:
             state.interrupted = "stopped"
         if traces:
             self.metrics["tape_traces"] = traces
+        if self._unfreeze is not None:
+            self.metrics["unfrozen"] = self._unfreeze.events
         self._broken_files_note(dataset)
         self.metrics.update(self.clock.summary(), gradients_recorded=self.inspector.recorded)
 
@@ -513,7 +520,10 @@ class _Session:
                 steps_per_execution=int(training.steps_per_execution),
                 **compile_options(training.execution),
             )
-            optimizer.build(model.trainable_variables)
+            from tapedeck.engine.training.unfreeze import optimizer_variables
+
+            # built for the variables a Backbone's unfreeze adds too: Keras refuses unknown ones later
+            optimizer.build(optimizer_variables(model, self.experiment))
             if training.loop == "train_step":
                 from tapedeck.engine.training.train_step import bind_train_step
 
@@ -541,6 +551,8 @@ class _Session:
                         summaries=self._gradient_writer(strategy),
                         steps_per_execution=int(training.steps_per_execution))
         self._tape_loop = loop
+        if self._unfreeze is not None:   # a Backbone unfreezing between epochs: the loop traces again
+            self._unfreeze.listeners.append(lambda: loop.variables_changed(self._scales(model)))
         callback_list = keras.callbacks.CallbackList(
             callbacks, model=model, epochs=epochs, steps=math.ceil(rows(data.x_train) / training.batch_size),
             verbose=0,

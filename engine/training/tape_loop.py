@@ -55,6 +55,7 @@ class TapeLoop:
         self.steps_per_execution = max(1, int(steps_per_execution))
         self.traces = {"train": 0, "validation": 0, "inspect": 0}
         self.recent: deque = deque(maxlen=4)   # (global step, per-variable sum g²) of the last steps
+        self._stale = False   # the trainable variables changed: trace the steps again (variables_changed)
         if inspector is not None:
             inspector.groups = layer_groups(model.trainable_variables)
         with strategy.scope():
@@ -98,6 +99,16 @@ class TapeLoop:
         per_example = self.loss_fn(y, outputs)
         self.val_loss_metric.update_state(tf.reduce_mean(per_example) + self._regularization(), sample_weight=weight)
         self.val_accuracy.update_state(y, outputs)
+
+    def variables_changed(self, scales=None) -> None:
+        """Between epochs the trainable variables changed (``engine.training.unfreeze``): the compiled
+        steps captured the old list, so they are traced again before the next step."""
+        from tapedeck.engine.training.inspection import layer_groups
+
+        self.scales = scales
+        if self.inspector is not None:
+            self.inspector.groups = layer_groups(self.model.trainable_variables)
+        self._stale = True
 
     # -- data -----------------------------------------------------------------------------------
     def _dataset(self, x, y, shuffle: bool):
@@ -348,6 +359,9 @@ class TapeLoop:
             for metric in self._train_metrics():
                 metric.reset_state()
             callbacks.on_epoch_begin(epoch)
+            if self._stale:   # a callback changed the trainable variables (a Backbone unfroze)
+                self._stale = False
+                train_steps, inspect_step, validation_steps = self._compile_steps(train_data, val_data)
             iterator = iter(train_data)
             step = 0
             while step < steps_per_epoch:
