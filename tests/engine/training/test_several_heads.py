@@ -108,3 +108,18 @@ def test_cifar100_fine_and_coarse_preset_checks_and_trains_on_real_format_files(
     assert set(result.heads) == {"fine", "coarse"}
     assert np.asarray(result.heads["coarse"]["confusion"]).shape == (20, 20)
     assert result.heads["fine"]["class_names"][3] == "bear"
+
+
+def test_a_two_head_run_resumes_from_its_checkpoint(tmp_path):
+    from tapedeck.engine.runs.folder import RunFolder
+
+    experiment = load_preset("digits_two_heads_functional")
+    experiment.data.limit, experiment.training.epochs = 200, 1
+    first = _first(_run(experiment, tmp_path), RunStarted).run_dir
+    experiment.training.epochs = 2
+    events = []
+    run(experiment, events.append, runs_dir=tmp_path, resume_dir=first)
+    assert events[-1].reason == "completed", events[-1]
+    history = RunFolder(first).read_history()
+    assert [row["epoch"] for row in history] == [1, 2] and history[1]["parity_loss"] > 0
+    assert set(_first(events, TestResult).heads) == {"digit", "parity"}
