@@ -3,12 +3,11 @@
 Train, Pause and Stop live once, in the window's toolbar (and the Run menu); this tab shows what
 they do: the progress bar says "Paused" while paused and the ETA is only shown while steps run.
 
-Events only append to arrays; a ~30 Hz timer pushes them to curves that were created once. The
-loss and accuracy curves are gui.widgets.path_curve's Qt path items (clipped to the view and peak-
-downsampled, painted without Python, so drawing takes next to no time from the training thread);
-the once-an-epoch learning-rate curve is pyqtgraph's own, with clip-to-view and peak downsampling
-set after it is added (before, they do nothing). A huge finite loss switches the loss axis to log
-scale.
+Events only append to arrays; a 10 Hz timer pushes them to curves that were created once, and
+only while the tab is in view. The loss, accuracy and learning-rate curves are
+gui.widgets.path_curve's Qt path items (clipped to the view and peak-downsampled, painted without
+Python, so drawing takes next to no time from the training thread); the legends are cached as
+pixmaps. A huge finite loss switches the loss axis to log scale.
 """
 from __future__ import annotations
 
@@ -33,15 +32,19 @@ from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunSta
 from tapedeck.gui.tabs.head_curves import HeadCurves, test_summary
 from tapedeck.gui.widgets.path_curve import PathCurve
 
-REDRAW_MS = 33
-# The progress bar repaints synchronously on every new value (~0.5 ms with the speed label, a
-# sixth of a frame): 5 updates a second read the same and leave the training thread the time.
-PROGRESS_S = 0.2
+# Curves move 10 times a second: each redraw repaints both plots (axes, grid, legend: Python
+# paint and boundingRect calls that take the GIL from the training thread); at 30 a second that was
+# ~5% of a CPU beside training, for no difference a person sees in a curve that grows each batch.
+REDRAW_MS = 100
+# The progress bar repaints synchronously on every new value (0.5-4 ms with the speed label, the
+# GIL held throughout): twice a second reads the same and leaves the training thread the time.
+PROGRESS_S = 0.5
 LR_STRIP_PX = 96         # the learning-rate strip's height: the rate is usually one flat line
 LOG_SWITCH = 1e6          # a finite loss above this turns the loss axis logarithmic
 BATCH_COLOR = "#8fb3d9"
 TRAIN_COLOR = "#1f5fa8"
 VAL_COLOR = "#d9631e"
+LR_COLOR = "#2e8b57"
 
 
 class Series:
@@ -105,6 +108,19 @@ def _plot(title: str | None, y_label: str, legend_offset=(-8, 8), legend: bool =
     return widget
 
 
+def _cache_legend(plot_item) -> None:
+    """Once its entries are in: the legend (box, samples and labels, painted in Python) as pixmaps,
+    repainted only when it changes. It lies over the curves, so each redraw beneath repainted it."""
+    legend = plot_item.legend
+    if legend is None:
+        return
+    pending = [legend]
+    while pending:
+        item = pending.pop()
+        item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        pending.extend(item.childItems())
+
+
 def _lr_strip():
     """The learning rate as a strip under the loss and accuracy plots: ~90 px, no legend or title."""
     widget = _plot(None, "lr", legend=False)
@@ -136,13 +152,6 @@ def _live_plot_class():
         paintEvent = QGraphicsView.paintEvent   # noqa: N815 - Qt's name
 
     return LivePlot
-
-
-def _tune(curve):
-    """After the curve is in its plot: only draw what is visible, peak-downsampled."""
-    curve.setClipToView(True)
-    curve.setDownsampling(auto=True, method="peak")
-    return curve
 
 
 class TrainingPanel(QWidget):
@@ -218,8 +227,6 @@ class TrainingPanel(QWidget):
         it is on screen instead of before."""
         if self.plots_built:
             return
-        import pyqtgraph as pg
-
         self.loss_plot = _plot("Loss", "loss")
         self.acc_plot = _plot("Accuracy", "accuracy", legend_offset=(-8, -8))   # accuracy rises: legend low
         self.lr_plot = _lr_strip()
@@ -231,8 +238,10 @@ class TrainingPanel(QWidget):
         self.batch_acc_curve = PathCurve(acc_item, BATCH_COLOR, "train (batch)")
         self.acc_curve = PathCurve(acc_item, TRAIN_COLOR, "train (epoch)", width=3, symbol="o")
         self.val_acc_curve = PathCurve(acc_item, VAL_COLOR, "validation", width=3, symbol="s")
-        self.lr_curve = _tune(lr_item.plot(pen=pg.mkPen("#2e8b57", width=2), symbol="o", symbolSize=6,
-                                           symbolBrush="#2e8b57"))
+        # A PathCurve too: pyqtgraph's scatter painted the rate's markers in Python, ~11 ms each epoch.
+        self.lr_curve = PathCurve(lr_item, LR_COLOR, None, width=2, symbol="o", size=6)
+        for plot_item in (loss_item, acc_item):
+            _cache_legend(plot_item)
         self._pairs = ((self.batch_loss_curve, self.batch_loss, False), (self.loss_curve, self.epoch_loss, False),
                        (self.val_loss_curve, self.epoch_val_loss, True), (self.batch_acc_curve, self.batch_acc, False),
                        (self.acc_curve, self.epoch_acc, False), (self.val_acc_curve, self.epoch_val_acc, True),
@@ -396,7 +405,7 @@ class TrainingPanel(QWidget):
         changed, so the learning-rate plot repaints once per epoch, not with every batch."""
         if self._last_batch is not self._progress_shown and time.monotonic() - self._progress_at >= PROGRESS_S:
             self._show_progress()
-        if not self._dirty or not self.plots_built:
+        if not self._dirty or not self.plots_built or self._behind_another_tab():
             return
         self._dirty = False
         self.redraws += 1
@@ -411,6 +420,14 @@ class TrainingPanel(QWidget):
                 if rates.size:   # a constant rate would auto-range to a meaningless band around it
                     self.lr_plot.setYRange(0, float(rates.max()) * 1.15, padding=0)
         self._fit_loss_axis()
+
+    def _behind_another_tab(self) -> bool:
+        """The window shows another tab: nothing here is painted, so the curves wait (showEvent)."""
+        return not self.isVisible() and self.window() is not self and self.window().isVisible()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.redraw()
 
     def _show_progress(self, final: bool = False) -> None:
         started, batch = self._started, self._last_batch

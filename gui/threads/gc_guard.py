@@ -48,6 +48,10 @@ class _GuiThreadCollector:
         self._threshold = gc.get_threshold()
         self._last_full = time.monotonic()
         gc.disable()
+        # Everything alive now (TensorFlow, Keras, Qt wrappers: most of the heap) moves to the
+        # permanent generation, so the collections during the run walk only what the run allocates:
+        # a full pass took 10-70 ms of GUI thread, the GIL held, an event-loop gap.
+        gc.freeze()
         gc.collect = _deferred_off_gui_thread
         if self._timer is None:
             self._timer = QTimer()
@@ -63,6 +67,7 @@ class _GuiThreadCollector:
         if self._holders == 0:
             self._timer.stop()
             gc.collect = _collect
+            gc.unfreeze()
             gc.enable()
             if self._full_requested:   # a worker asked for one just before it ended
                 self._full_requested = False

@@ -27,7 +27,8 @@ def test_one_short_epoch_fills_plots_and_predictions(qtbot, window):
     bx, by = training.batch_loss_curve.getData()
     assert len(bx) == training.batch_loss.size
     rate = window.document.experiment.training.learning_rate
-    assert len(training.lr_curve.yData) == 1 and abs(training.lr_curve.yData[0] - rate) < 1e-8
+    rates = training.lr_curve.getData()[1]
+    assert len(rates) == 1 and abs(rates[0] - rate) < 1e-8
     assert "Finished" in training.status.text()
     assert training.progress.value() == training.progress.maximum()
 
