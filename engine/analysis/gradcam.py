@@ -61,8 +61,9 @@ def default_gradcam_layer(model) -> str:
     return names[-1]
 
 
-def gradcam(model, image, class_index: int, layer: str | None = None) -> GradCam:
-    """The heat map of ``class_index`` for one preprocessed image (H, W, C) or (1, H, W, C)."""
+def gradcam(model, image, class_index: int, layer: str | None = None, head: str | None = None) -> GradCam:
+    """The heat map of ``class_index`` for one preprocessed image (H, W, C) or (1, H, W, C). ``head``: the
+    output layer whose class it is, for a several-head model (default: its first output)."""
     import tensorflow as tf
 
     x = np.asarray(image, dtype=np.float32)
@@ -71,7 +72,7 @@ def gradcam(model, image, class_index: int, layer: str | None = None) -> GradCam
     if x.ndim != 4 or x.shape[0] != 1:
         raise GradCamError(f"expected one image of shape (H, W, C), received an array of shape {np.shape(image)}")
     layer = layer or default_gradcam_layer(model)
-    grad_model, logits_of = _gradient_model(model, layer)
+    grad_model, logits_of = _gradient_model(model, layer, head)
     x = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
         maps, before_output, output = grad_model(x, training=False)
@@ -93,28 +94,36 @@ def gradcam(model, image, class_index: int, layer: str | None = None) -> GradCam
     return GradCam(np.clip(cam, 0.0, 1.0), int(class_index), layer, probability)
 
 
-def gradcam_pair(model, image, predicted: int, true: int | None, layer: str | None = None):
+def gradcam_pair(model, image, predicted: int, true: int | None, layer: str | None = None, head: str | None = None):
     """(predicted class's map, true class's map or None): the two the Analysis tab shows side by side."""
-    first = gradcam(model, image, predicted, layer)
-    second = None if true is None else gradcam(model, image, true, first.layer)
+    first = gradcam(model, image, predicted, layer, head)
+    second = None if true is None else gradcam(model, image, true, first.layer, head)
     return first, second
 
 
-def run_gradcam(run_dir, index: int, layer: str | None = None, class_index: int | None = None) -> dict:
+def run_gradcam(run_dir, index: int, layer: str | None = None, class_index: int | None = None,
+                head: str | None = None) -> dict:
     """Headless: reopen a run, and return the image and the heat maps of test image ``index`` for the
-    predicted and the true class (or ``class_index`` in place of the predicted one)."""
+    predicted and the true class (or ``class_index`` in place of the predicted one); a several-head run's
+    ``head`` (default: its first classification head)."""
     from tapedeck.engine.analysis.reopen import open_run
 
     analysed = open_run(run_dir)
+    chosen = analysed.head(head) if analysed.heads else None
+    if chosen is not None and chosen.regression:
+        classes = ", ".join(n for n, h in analysed.heads.items() if not h.regression)
+        raise GradCamError(f"head {chosen.name!r} predicts numbers, not classes; Grad-CAM needs a class: pick a "
+                           f"classification head ({classes})")
     count = len(analysed.dataset.x_test)
     if not 0 <= int(index) < count:
         raise GradCamError(f"test image {index} does not exist; the run's test set has {count} images "
                            f"(0 to {count - 1})")
     image = analysed.dataset.x_test[int(index)]
-    predicted = int(analysed.predicted_labels[int(index)]) if class_index is None else int(class_index)
-    true = int(analysed.true_labels[int(index)])
-    first, second = gradcam_pair(analysed.model, image, predicted, true, layer)
-    return {"image": image, "predicted": first, "true": second, "class_names": analysed.class_names,
+    labels = chosen if chosen is not None else analysed
+    predicted = int(labels.predicted_labels[int(index)]) if class_index is None else int(class_index)
+    true = int(labels.true_labels[int(index)])
+    first, second = gradcam_pair(analysed.model, image, predicted, true, layer, chosen.name if chosen else None)
+    return {"image": image, "predicted": first, "true": second, "class_names": labels.class_names,
             "layers": gradcam_layer_names(analysed.model)}
 
 
@@ -151,11 +160,12 @@ def _probability(output, logits, index: int) -> float:
     return float(shifted[index] / shifted.sum())
 
 
-def _gradient_model(model, layer: str):
-    """(keras.Model x → [maps, output layer's input, output], logits from those two), made once per layer."""
+def _gradient_model(model, layer: str, head: str | None = None):
+    """(keras.Model x → [maps, output layer's input, output], logits from those two), made once per layer
+    and head; a several-head model's head is an output layer by name (default: its first output)."""
     cache = _models.setdefault(model, {})
-    if layer in cache:
-        return cache[layer]
+    if (layer, head) in cache:
+        return cache[(layer, head)]
     import keras
 
     names = gradcam_layer_names(model)
@@ -166,10 +176,24 @@ def _gradient_model(model, layer: str):
                                f"{', '.join(names) or 'none'}")
         raise GradCamError(f"no layer named {layer!r}; layers with maps are: {', '.join(names) or 'none'}")
     source = _symbolic(model)
-    last = source.layers[-1]
-    grad_model = keras.Model(source.inputs[0], [source.get_layer(layer).output, last.input, source.output])
-    cache[layer] = (grad_model, _logits_function(last))
-    return cache[layer]
+    last = _output_layer(source, head)
+    grad_model = keras.Model(source.inputs[0], [source.get_layer(layer).output, last.input, last.output])
+    cache[(layer, head)] = (grad_model, _logits_function(last))
+    return cache[(layer, head)]
+
+
+def _output_layer(source, head: str | None):
+    """The layer whose classes Grad-CAM weighs: ``head``, else the first output (the last layer for one)."""
+    outputs = list(getattr(source, "outputs", None) or [])
+    if head is None and len(outputs) > 1:
+        history = getattr(outputs[0], "_keras_history", None)
+        head = getattr(history, "operation", None).name if history is not None else None
+    if head is None:
+        return source.layers[-1]
+    try:
+        return source.get_layer(head)
+    except ValueError:
+        raise GradCamError(f"no output layer named {head!r}") from None
 
 
 def _logits_function(last):

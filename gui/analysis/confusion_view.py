@@ -40,6 +40,8 @@ from tapedeck.gui.widgets.table_items import SortItem
 
 TILE_PX = 72
 INDEX_ROLE = Qt.UserRole + 3
+GRADCAM_TIP = ("Where the evidence for the predicted and the true class lies in the image "
+               "(double-click a tile does the same)")
 
 
 def heat(fraction: float, diagonal: bool) -> QColor:
@@ -150,8 +152,7 @@ class ConfusionView(QWidget):
         self.galleries.addTab(self.wrong_gallery, "Most confidently wrong")
         self.galleries.setUsesScrollButtons(False)
         self.gradcam_button = QPushButton("Grad-CAM of the selected image…", self)
-        self.gradcam_button.setToolTip("Where the evidence for the predicted and the true class lies in the image "
-                                       "(double-click a tile does the same)")
+        self.gradcam_button.setToolTip(GRADCAM_TIP)
         self.gradcam_button.setEnabled(False)
         self.gradcam_button.clicked.connect(lambda: self.open_gradcam())
         for gallery in (self.cell_gallery, self.wrong_gallery):
@@ -227,6 +228,7 @@ class ConfusionView(QWidget):
             self.head_box.blockSignals(False)
         self.head = self.analysed.head(name)
         self.cell_gallery.clear()
+        self._selection_changed()
         if self.head.regression:
             self._show_values()
             return
@@ -342,12 +344,20 @@ class ConfusionView(QWidget):
     def _current_gallery(self) -> Gallery:
         return self.cell_gallery if self.galleries.currentIndex() == 0 else self.wrong_gallery
 
+    def _gradcam_head(self) -> bool:
+        """Grad-CAM looks at the run's first classification head (its class names); another head's
+        classes it would misname, so there it is off."""
+        return self.head is None or not self.analysed.heads or self.head.name == self.analysed.main_head
+
     def _selection_changed(self) -> None:
-        self.gradcam_button.setEnabled(bool(self._current_gallery().selectedItems()))
+        self.gradcam_button.setEnabled(bool(self._current_gallery().selectedItems()) and self._gradcam_head())
+        self.gradcam_button.setToolTip(
+            GRADCAM_TIP if self._gradcam_head() else
+            f"Grad-CAM shows head {self.analysed.main_head}'s classes: pick that head above to use it")
 
     def open_gradcam(self, index: int | None = None):
         """Grad-CAM of test image ``index`` (default: the selected tile) for its predicted and true class."""
-        if self.analysed is None:
+        if self.analysed is None or not self._gradcam_head():
             return None
         if index is None:
             selected = self._current_gallery().selectedItems()

@@ -54,3 +54,16 @@ def test_a_regression_head_has_values_and_mae_not_a_confusion():
     assert head.regression and head.accuracy is None
     assert head.mae == pytest.approx((0.5 + 0 + 1) / 3)
     assert head.errors()[:, 0].tolist() == [0.5, 0.0, -1.0]
+
+
+def test_gradcam_of_each_head_of_a_two_head_run():
+    from tapedeck.engine.analysis.gradcam import GradCamError, run_gradcam
+
+    digit = run_gradcam(two_head_run(), 3)                   # the first head: digit's 10 classes
+    assert digit["class_names"] == [str(i) for i in range(10)]
+    assert digit["predicted"].heatmap.shape == (8, 8) and 0.0 <= digit["predicted"].heatmap.min()
+    parity = run_gradcam(two_head_run(), 3, head="parity")
+    assert parity["class_names"] == ["even", "odd"] and parity["true"] is not None
+    assert 0.0 <= parity["predicted"].probability <= 1.0
+    with pytest.raises(GradCamError, match="outside the model's 2 classes"):
+        run_gradcam(two_head_run(), 3, class_index=4, head="parity")

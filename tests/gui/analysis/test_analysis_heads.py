@@ -47,6 +47,13 @@ def test_the_head_selector_switches_matrix_table_and_galleries(qtbot, analysed):
     assert all(analysed.head("parity").true_labels[i] == 0 for i in view.cell_gallery.indices())
     wrong = analysed.head("parity").most_confidently_wrong(48)
     assert view.wrong_gallery.indices() == [e.index for e in wrong]
+    view.cell_gallery.setCurrentRow(0)                      # Grad-CAM names the first head's classes only
+    assert not view.gradcam_button.isEnabled() and view.open_gradcam(0) is None
+    assert "pick that head" in view.gradcam_button.toolTip()
+    view.set_head("digit")
+    view.wrong_gallery.setCurrentRow(0)
+    view.galleries.setCurrentIndex(1)
+    assert view.gradcam_button.isEnabled()
 
 
 def test_a_regression_head_shows_a_scatter_and_its_largest_errors(qtbot, analysed):
