@@ -236,7 +236,7 @@ def _layer_spec(layer, inputs):
     class_name = type(layer).__name__
     where = f"layer {layer.name!r} ({class_name})"
     kind = catalogue.CATALOGUE.get(class_name)
-    if kind is None or getattr(__import__("keras").layers, class_name, None) is not type(layer):
+    if kind is None or _catalogue_class(class_name) is not type(layer):
         return None, [f"{where}: the catalogue has no {class_name} layer"], None
     config = layer.get_config()
     problems, params = [], {}
@@ -248,7 +248,8 @@ def _layer_spec(layer, inputs):
                 param, param.default):
             params[param.name] = value
     _drop_implied(kind.name, params, config)
-    reference = _reference_config(type(layer), config, kind)
+    uncarried = [key for key in config if kind.param(key) is None and key not in _BOOKKEEPING]
+    reference = _reference_config(type(layer), config, kind) if uncarried else None
     _collapse_factors(type(layer), kind, params, config)
     dtype = None
     for key, value in config.items():
@@ -266,6 +267,20 @@ def _layer_spec(layer, inputs):
                      trainable=bool(layer.trainable))
     problems += [f"{where}: {p.lstrip('.')}" for p in catalogue.check_params(spec, "")]
     return (None if problems else spec), problems, (dtype if dtype and dtype.startswith("mixed") else None)
+
+
+def _catalogue_class(type_name: str):
+    """The class the catalogue builds for ``type_name`` (``keras.layers.<type>``, or Tapedeck's Backbone)."""
+    try:
+        from tapedeck.engine.spec.backbones import keras_class
+    except ImportError:   # a catalogue without pretrained backbones
+        import keras
+
+        return getattr(keras.layers, type_name, None)
+    try:
+        return keras_class(type_name)
+    except AttributeError:
+        return None
 
 
 def _json_value(param, value):

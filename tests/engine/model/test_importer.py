@@ -63,6 +63,8 @@ def _stack_for(kind) -> list:
                 LayerSpec("Flatten"), LayerSpec("Dense", {"units": 3})]
     if kind.name in ("GroupNormalization",):
         spec.params["groups"] = 1
+    if kind.name == "Backbone":   # offline: no ImageNet weights, and the smallest input
+        spec.params.update(weights=None, input_size=32)
     if kind.name in ("Resizing", "CenterCrop", "RandomCrop"):
         spec.params.update(height=4, width=4)
     if kind.name == "Reshape":
