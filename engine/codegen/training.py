@@ -28,8 +28,12 @@ class TrainingCode:
     imports: set = field(default_factory=set)
 
 
-def _monitor(monitor: str, has_validation: bool) -> str:
-    """Without a validation split there is no ``val_*`` to watch: watch the training metric instead."""
+def _monitor(monitor: str, has_validation: bool, heads=None) -> str:
+    """Without a validation split there is no ``val_*`` to watch: watch the training metric instead. A
+    several-head model has no plain ``accuracy``: its first classification head's stands in (as in a run)."""
+    first = next((head.name for head in heads or () if not head.regression), None)
+    if first and monitor in ("accuracy", "val_accuracy"):
+        monitor = monitor.replace("accuracy", f"{first}_accuracy")
     return monitor[len("val_"):] if monitor.startswith("val_") and not has_validation else monitor
 
 
@@ -204,10 +208,12 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
             f'keras.callbacks.ReduceLROnPlateau(monitor="{_monitor("val_loss", has_validation)}", '
             f"factor={_number(training.schedule_factor)}, patience={training.schedule_patience})")
     if training.early_stopping:
-        monitor = _monitor(training.early_stopping_monitor, has_validation)
+        monitor = _monitor(training.early_stopping_monitor, has_validation, model.heads)
         args = [f'monitor="{monitor}"']
         if monitor.endswith("accuracy"):
             args.append('mode="max"')
+        elif model.heads:   # Keras cannot tell the direction of a head's figure (val_parity_loss) itself
+            args.append('mode="min"')
         args.append(f"patience={training.early_stopping_patience}")
         if training.restore_best_weights:
             args.append("restore_best_weights=True")
@@ -318,7 +324,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
         parts.append(several.total_loss_function(model.heads))
     parts.append(_steps(distributed, training.execution, training, accumulate, model.multipliers,
                         several.step_texts(distributed) if model.heads else None))
-    parts.append(_epoch_loop(training, has_validation, distributed, bool(model.heads)))
+    parts.append(_epoch_loop(training, has_validation, distributed, model.heads))
     parts.append("\n".join([
         section("Evaluation"),
         "_, accuracy = evaluate(test_ds)",
@@ -446,7 +452,7 @@ def _steps(distributed: bool, execution: str = "graph", training=None, accumulat
     return text
 
 
-def _epoch_loop(training, has_validation: bool, distributed: bool, dicts: bool = False) -> str:
+def _epoch_loop(training, has_validation: bool, distributed: bool, dicts=None) -> str:
     before, after = [], []
     if training.tensorboard:
         before.append('summary_writer = tf.summary.create_file_writer("logs")')
@@ -468,7 +474,7 @@ def _epoch_loop(training, has_validation: bool, distributed: bool, dicts: bool =
             "        plateau_wait = 0",
         ]
     if training.early_stopping:
-        monitor = _monitor(training.early_stopping_monitor, has_validation)
+        monitor = _monitor(training.early_stopping_monitor, has_validation, dicts)   # dicts: the heads
         higher = monitor.endswith("accuracy")
         patience = training.early_stopping_patience
         before += [f"best = {'-' if higher else ''}math.inf", "wait = 0"]

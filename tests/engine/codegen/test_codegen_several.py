@@ -211,3 +211,16 @@ def test_a_two_input_npz_script_runs_on_the_same_file(tmp_path, monkeypatch, cap
     figures = _head_figures(capsys.readouterr().out)
     assert figures["digit"][0] == "accuracy" and figures["size"][0] == "MAE"
     assert 0.0 <= figures["size"][1] < 1.0
+
+
+def test_early_stopping_watches_a_heads_figure():
+    """As in a run: a head's figure in its direction (Keras cannot tell it alone), val_accuracy the first
+    classification head's."""
+    experiment = load_preset("digits_two_heads_functional")
+    experiment.training.early_stopping = True
+    experiment.training.early_stopping_monitor = "val_parity_loss"
+    assert ('keras.callbacks.EarlyStopping(monitor="val_parity_loss", mode="min", patience=3, '
+            'restore_best_weights=True)') in generate_code(experiment, "functional", "fit")
+    experiment.training.early_stopping_monitor = "val_accuracy"
+    assert 'EarlyStopping(monitor="val_digit_accuracy", mode="max"' in generate_code(experiment, "functional", "fit")
+    assert 'if logs["val_digit_accuracy"] > best:' in generate_code(experiment, "subclassing", "tape")
