@@ -132,16 +132,23 @@ def open_run(run_dir, dataset=None) -> AnalysedRun:
     return AnalysedRun(run_dir, experiment, model, dataset, probabilities)
 
 
-def predict_probabilities(model, training, x, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (N, classes) by direct calls (``model.predict`` costs ~100 ms of setup per call)."""
+def predict_probabilities(model, training, x, batch_size: int = 256, head: str | None = None) -> np.ndarray:
+    """Class probabilities (N, classes) by direct calls (``model.predict`` costs ~100 ms of setup per call).
+    A several-head model returns a dict: ``head``'s output is taken (default: its first, the first head)."""
     from tapedeck.engine.training.evaluation import probability_converter
 
     to_probabilities = probability_converter(training)
+
+    def one(out):
+        if isinstance(out, dict):
+            out = out[head] if head is not None else next(iter(out.values()))
+        return np.asarray(out)
+
     if hasattr(x, "batches"):   # streamed: batch by batch from disk; only the probabilities are kept
-        outputs = [np.asarray(model(batch, training=False)) for batch in x.batches(batch_size)]
+        outputs = [one(model(batch, training=False)) for batch in x.batches(batch_size)]
     else:
         x = np.asarray(x, dtype=np.float32)
-        outputs = [np.asarray(model(x[start:start + batch_size], training=False))
+        outputs = [one(model(x[start:start + batch_size], training=False))
                    for start in range(0, len(x), batch_size)]
     if not outputs:
         return np.zeros((0, 0), dtype=np.float32)

@@ -67,3 +67,12 @@ def test_gradcam_of_each_head_of_a_two_head_run():
     assert 0.0 <= parity["predicted"].probability <= 1.0
     with pytest.raises(GradCamError, match="outside the model's 2 classes"):
         run_gradcam(two_head_run(), 3, class_index=4, head="parity")
+
+
+def test_own_input_on_a_two_head_model_reads_the_first_head(analysed):
+    from tapedeck.engine.analysis.own_input import predict_one
+
+    image = analysed.dataset.x_test[:1]
+    probabilities = predict_one(analysed.model, analysed.experiment.training, image)
+    assert probabilities.shape == (10,) and probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+    assert probabilities == pytest.approx(analysed.head("digit").probabilities[0], abs=1e-5)
