@@ -18,6 +18,7 @@ import traceback
 from dataclasses import dataclass
 
 from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.spec.experiment import FILE_SOURCES
 from tapedeck.engine.spec.heads import is_multi
 from tapedeck.engine.text import cut_words
 from tapedeck.engine.training.events import Finished, RunNote, RunStarted
@@ -283,7 +284,8 @@ class _Session:
         self._precision_note(training)
         if getattr(self, "_weights_note", None):
             self.emit(RunNote("weights", self._weights_note))
-        self.emit(RunNote("data", self.data_plan.message))
+        if self.experiment.data.source in FILE_SOURCES:   # where streaming is a choice, say which was made
+            self.emit(RunNote("data", self.data_plan.message))
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
                                     on_epoch=lambda event: folder.append_history(_history_row(event)),
                                     heads=(self.several.plan, sample_index) if self.several else None)
@@ -440,7 +442,7 @@ class _Session:
 
         try:
             dataset, self.data_plan = load_for(self.experiment.data, self.experiment)
-            self.metrics["data_streamed"] = self.data_plan.streamed
+            self.metrics.update(data_streamed=self.data_plan.streamed, data_plan=self.data_plan.message)
             return dataset
         except DataError as error:
             raise UserProblemError([str(error)]) from None
