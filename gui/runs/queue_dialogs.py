@@ -321,6 +321,15 @@ class SweepDialog(QueueDialog):
             return None
         return axes
 
+    def _queue_over(self, results) -> None:
+        super()._queue_over(results)
+        done = self.controller.search_result
+        if self.search != "grid" and done is not None and done.resumed_from:
+            more = " Raise the trial count to continue it." if not results else ""
+            self.progress.setText(self.progress.text() + f" The study {done.study_name} already held "
+                                  f"{done.resumed_from} finished trial(s); the table ranks all {len(done.trials)}."
+                                  + more)
+
     def _event(self, index: int, event) -> None:
         from tapedeck.engine.queues.search import TrialDone
 
@@ -370,8 +379,9 @@ class SweepDialog(QueueDialog):
     def fill_table(self, results) -> None:
         from tapedeck.engine.queues.sweep import ranking
 
-        if self.search != "grid":   # every trial of this search so far, whichever call this is
-            results = self.trials
+        if self.search != "grid":   # every finished trial of the study (a resumed one too), else those so far
+            done = self.controller.search_result
+            results = done.trials if done is not None and not self.controller.running else self.trials
         ranked = ranking([r.run_dir for r in results], self.axes)
         settings = [axis.setting for axis in self.axes]
         headers = ["run", "rank", *settings, "best val acc", "epoch", "test acc", "status"]

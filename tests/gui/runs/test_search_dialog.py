@@ -54,3 +54,9 @@ def test_a_tpe_search_runs_off_the_gui_thread_and_shows_its_trials(qtbot, tmp_pa
     assert "2 finished trial(s)" in dialog.importance.title.text()
     assert "Queue over: 2 of 2" in dialog.progress.text()
     dialog.grab().save(str(tmp_path / "search_dialog.png"))
+
+    dialog.trials_box.setValue(3)   # Start again: the stored study resumes, one trial more
+    assert dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=QUEUE_TIMEOUT_MS)
+    assert len(threads) == 3 and dialog.table.rowCount() == 3
+    assert "already held 2 finished trial(s); the table ranks all 3" in dialog.progress.text()
