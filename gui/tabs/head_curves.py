@@ -19,7 +19,7 @@ __all__ = ["HeadCurves", "test_summary", "head_keys"]
 
 # Okabe–Ito, as the runs panel: colour-blind-safe and dark enough on white.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
-KEY = " <span style='color:#666'>(solid: validation · dashed: training)</span>"
+KEY = " <span style='color:#666'>(solid: validation, dashed: training)</span>"
 LOSS_TITLE = f"Loss per head{KEY}"
 
 
@@ -106,7 +106,7 @@ class HeadCurves(QWidget):
         classes = any(head.metric == "accuracy" for head in self.heads)
         label = "accuracy · MAE" if regression and classes else "MAE" if regression else "accuracy"
         what = "Accuracy" if not regression else "Accuracy / MAE" if classes else "MAE"
-        self.metric_plot.getPlotItem().setTitle(f"{what} per head{KEY}", color="#222", size="10pt")
+        self.metric_plot.getPlotItem().setTitle(f"{what} per head", color="#222", size="10pt")
         self.metric_plot.getPlotItem().setLabel("left", label)
         for position, head in enumerate(self.heads):
             colour = PALETTE[position % len(PALETTE)]

@@ -1,10 +1,11 @@
 """Grab the window for a two-head model (offscreen, 1280x800), to look at it.
 
     QT_QPA_PLATFORM=offscreen python tests/screenshots/heads_screenshots.py OUT_DIR [--epochs 3] [--only-editor]
+        [--readme docs]
 
 The digits_two_heads_functional preset (digit + parity from one image): the editor with its inputs and
 head column, the Model tab's graph, then one short run: the per-head curves, Predictions and Analysis
-with the head selector on parity, and the Runs dock with the per-head test figures.
+with the head selector on parity, and the Runs dock with the per-head test figures and parity's curves.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def main() -> int:
     parser.add_argument("out")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--only-editor", action="store_true")
+    parser.add_argument("--readme", help="folder for screenshot-heads.png (the Training tab's per-head curves)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,8 +85,12 @@ def main() -> int:
     analysis.runs_dock.show()
     panel.refresh()
     panel.select_paths([str(s.path) for s in panel.summaries])
+    panel.curves.set_head("parity")
     analysis.runs_dock.resize(1280, 800)
     grab(analysis.runs_dock, "heads-runs-panel.png")
+    if args.readme:
+        Path(args.readme).mkdir(parents=True, exist_ok=True)
+        shutil.copy(out / "heads-curves.png", Path(args.readme) / "screenshot-heads.png")
     window.close()
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
