@@ -195,7 +195,8 @@ class ParamForm(QWidget):
         if param.kind == "choice":
             box = QComboBox(self._body)
             for choice in param.choices:
-                box.addItem(NONE_TEXT if choice is None else str(choice), choice)
+                none = NONE_TEXT if param.name == "activation" else "None"   # a Backbone's weights: none
+                box.addItem(none if choice is None else str(choice), choice)
             box.activated.connect(lambda i, p=param, b=box: self._set_param(p, b.itemData(i)))
             return box
         field = QLineEdit(self._body)
