@@ -26,7 +26,15 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.data.sources import guess_source
-from tapedeck.engine.spec.experiment import FILE_SOURCES, LOSSES, MONITORS, OPTIMIZERS, PRECISIONS, SCHEDULES
+from tapedeck.engine.spec.experiment import (
+    FILE_SOURCES,
+    LOSSES,
+    MONITORS,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    STREAMINGS,
+)
 
 SOURCE_LABELS = {
     "digits": "digits (scikit-learn, offline)", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
@@ -60,6 +68,12 @@ DATA_FIELDS = (
     Field("data", "color_mode", "colour", "choice", "image folder: keep colour or convert to grayscale",
           choices=("rgb", "grayscale"), visible=lambda e: e.data.source == "folder"),
     Field("data", "normalize", "scale to [0, 1]", "bool", "divide pixel values by 255"),
+    Field("data", "streaming", "streaming", "choice", "auto: read from disk batch by batch when the decoded "
+          "images exceed the memory budget; on: always; off: load the whole set",
+          choices=STREAMINGS, visible=lambda e: e.data.source in FILE_SOURCES),
+    Field("data", "memory_budget_mb", "memory budget (MiB)", "int", "auto streams a set whose decoded "
+          "float32 images exceed this", 1, 10_000_000, step=256,
+          visible=lambda e: e.data.source in FILE_SOURCES and e.data.streaming == "auto"),
 )
 
 TRAINING_FIELDS = (
