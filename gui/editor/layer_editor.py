@@ -324,6 +324,6 @@ class LayerEditor(QWidget):
             messages = self._checker.report.all_problems()
         lines = [f"⚠ {_escape(m)}" for m in messages]
         # A warning never hides a problem and is never mistaken for one: amber, after the problems.
-        lines += [f"<span style='color:#7a5c00'>ⓘ warning: {_escape(m)}</span>" for m in self._checker.warnings()]
+        lines += [f"<span style='color:#7a5c00'>Warning: {_escape(m)}</span>" for m in self._checker.warnings()]
         self.problem.setText("<br>".join(lines))
         self.problem.setVisible(bool(lines))

@@ -105,5 +105,5 @@ def test_two_head_preset_shows_heads_and_dead_branch_warning(qtbot, make_window)
     settle(qtbot, window)
     assert window.checker.ok
     assert any("'spare' reaches no head" in w for w in window.checker.warnings())
-    assert "warning" in window.editor.problem.text() and "spare" in window.editor.problem.text()
+    assert "Warning: layer" in window.editor.problem.text() and "spare" in window.editor.problem.text()
     assert window.editor.model.data(window.editor.model.index(len(names), 0), 0x0100) == []   # no row problem
