@@ -107,10 +107,10 @@ def experiment_from_model(model, name: str = "imported") -> ImportedModel:
     if type(model).__name__ == "TapedeckModel" and hasattr(model, "layer_specs"):
         return _from_tapedeck_subclass(model, name)
     if isinstance(model, keras.Sequential):
-        api, entries, problems = "sequential", _sequential_entries(model), []
+        api, entries, problems, ends = "sequential", _sequential_entries(model), [], ([], [])
     elif _is_functional(model):
         api = "functional"
-        entries, problems = _functional_entries(model)
+        entries, problems, ends = _functional_entries(model)
     else:
         raise ModelImportError(f"the model is a subclass of keras.Model ({type(model).__name__}) with its own "
                            "Python call; only Sequential, Functional and Tapedeck's own models can be imported")
@@ -124,11 +124,16 @@ def experiment_from_model(model, name: str = "imported") -> ImportedModel:
     if problems:
         raise ModelImportError("the model cannot be imported as it is:\n" + "\n".join(f"  {p}" for p in problems))
     _drop_auto_names(layers)
-    experiment = Experiment(name=name, model=ModelSpec(api=api, layers=layers))
+    experiment = Experiment(name=name, model=ModelSpec(api=api, layers=layers, inputs=ends[0], outputs=ends[1]))
     if precision:
         experiment.training.precision = precision
     input_shape = _input_shape(model)
     notes = _choose_data(experiment, input_shape)
+    if len(experiment.model.outputs) > 1 or len(experiment.model.inputs) > 1:
+        notes.append("a Keras model does not say what its heads learnt nor what feeds its other inputs: the import "
+                     f"guessed targets {', '.join(h.target for h in experiment.model.outputs) or 'label'} and data "
+                     f"{', '.join(i.data for i in experiment.model.inputs) or 'x'}; check them in the model's "
+                     "inputs and heads")
     try:
         experiment = Experiment.from_dict(experiment.to_dict())
     except ExperimentError as error:
@@ -162,34 +167,40 @@ def _sequential_entries(model) -> list:
     return [(layer, None) for layer in model.layers]
 
 
-def _functional_entries(model) -> tuple[list, list]:
-    """(layer, input names) per layer in an order where the output comes last; problems."""
+def _functional_entries(model) -> tuple[list, list, tuple]:
+    """(layer, input names) per layer, problems, and (InputSpecs, HeadSpecs) when the model has several
+    inputs or outputs (``model.inputs`` / ``model.outputs`` of the experiment; empty lists otherwise)."""
     import keras
 
+    from tapedeck.engine.spec.heads import DEFAULT_DATA, DEFAULT_TARGET, HeadSpec, InputSpec
+
     problems = []
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        problems.append(f"the model has {len(model.inputs)} input(s) and {len(model.outputs)} output(s); the "
-                        "import takes one input and one output")
-        return [], problems
-    input_layer = model.inputs[0]._keras_history.operation
-    output_layer = model.outputs[0]._keras_history.operation
+    input_layers = [t._keras_history.operation for t in model.inputs]
+    output_layers = [t._keras_history.operation for t in model.outputs]
+    several = len(input_layers) > 1 or len(output_layers) > 1
+    names = {id(layer): (layer.name if several else graph.INPUT) for layer in input_layers}
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    if output_layer in layers:   # the output is a sink: moving it last keeps every input before its use
-        layers.remove(output_layer)
-        layers.append(output_layer)
+    if not several and output_layers[0] in layers:   # a sink: moving it last keeps every input before its use
+        layers.remove(output_layers[0])
+        layers.append(output_layers[0])
     entries = []
-    previous = graph.INPUT
+    previous = names[id(input_layers[0])]
     for layer in layers:
         nodes = [node for node in layer._inbound_nodes if _in_model(node, model)]
         if len(nodes) != 1:
             problems.append(f"layer {layer.name!r} ({type(layer).__name__}) is called {len(nodes)} times "
                             "(a shared layer); each layer of an experiment is used once")
             continue
-        refs = [graph.INPUT if t._keras_history.operation is input_layer else t._keras_history.operation.name
+        refs = [names.get(id(t._keras_history.operation), t._keras_history.operation.name)
                 for t in nodes[0].input_tensors]
         entries.append((layer, None if refs == [previous] else refs))
         previous = layer.name
-    return entries, problems
+    if not several:
+        return entries, problems, ([], [])
+    inputs = [InputSpec(layer.name, DEFAULT_DATA if i == 0 else f"x_{layer.name}")
+              for i, layer in enumerate(input_layers)]
+    heads = [HeadSpec(layer.name, DEFAULT_TARGET if i == 0 else layer.name) for i, layer in enumerate(output_layers)]
+    return entries, problems, (inputs, heads)
 
 
 def _in_model(node, model) -> bool:
