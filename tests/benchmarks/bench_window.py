@@ -153,9 +153,10 @@ def main() -> int:
                              "(heavier steps than digits: less Python per sample)")
     args = parser.parse_args()
 
-    wall, own = measure_startup(args.launches)
-    print(f"startup: window visible {wall:.2f} s after launching python (main() itself {own:.2f} s); "
-          f"median of {args.launches}")
+    if args.launches:   # --launches 0: the training figures only
+        wall, own = measure_startup(args.launches)
+        print(f"startup: window visible {wall:.2f} s after launching python (main() itself {own:.2f} s); "
+              f"median of {args.launches}")
 
     from PySide6.QtWidgets import QApplication
 
