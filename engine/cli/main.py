@@ -14,9 +14,9 @@ from tapedeck.engine.cli.errors import USER_ERROR, fail, load_or_explain
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 
-COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export", "import", "sweep")
+COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export", "import", "sweep", "gradcam")
 # runs, compare and code answer in well under a second
-NEEDS_TENSORFLOW = ("check", "train", "step", "export", "import", "sweep")
+NEEDS_TENSORFLOW = ("check", "train", "step", "export", "import", "sweep", "gradcam")
 
 
 INTERRUPTED = 130   # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="several runs: a grid, or a random / TPE search through Optuna")
     add_sweep_arguments(sweep)
     sweep.set_defaults(func=sweep_command)
+
+    from tapedeck.engine.cli.gradcam import add_gradcam_arguments, gradcam_command
+
+    gradcam = sub.add_parser("gradcam", help="Grad-CAM heat maps of a run's test image (predicted and true class)")
+    add_gradcam_arguments(gradcam)
+    gradcam.set_defaults(func=gradcam_command)
     return parser
 
 

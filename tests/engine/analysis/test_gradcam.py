@@ -131,3 +131,23 @@ def test_a_subclassed_model_gives_the_functional_models_map():
     assert ours.layer == theirs.layer == default_gradcam_layer(functional)
     np.testing.assert_allclose(ours.heatmap, theirs.heatmap, atol=1e-5)
     assert ours.probability == pytest.approx(float(functional(image[np.newaxis])[0, 2]), abs=1e-5)
+
+
+def test_tapedeck_gradcam_prints_both_peaks_and_writes_the_picture(square_run, tmp_path, capsys):
+    from PIL import Image
+
+    from tapedeck.engine.cli.main import main
+
+    run_dir, corners = square_run
+    out = tmp_path / "cam.png"
+    assert main(["gradcam", str(run_dir), "--index", "3", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("Grad-CAM at layer conv2d_1")
+    top, left = corners[3]
+    for line in lines[1:3]:
+        row, col = (int(v) for v in line.replace(",", "").split()[-3::2])
+        assert top <= row < top + SIDE and left <= col < left + SIDE, line
+    with Image.open(out) as picture:
+        assert picture.size[0] == 3 * picture.size[1]   # the image and the two heat maps side by side
+    assert main(["gradcam", str(run_dir), "--index", "999"]) == 2
+    assert "has 120 images" in capsys.readouterr().err
