@@ -2,12 +2,15 @@
 
 Each search tries the same two settings over the same ranges — the learning rate from 1e-4 to 1e-1 and
 the hidden Dense layer's units from 16 to 128 — for the same number of trials. The grid gets the
-budget as trials / 2 learning rates (log-spaced across the range) × 2 widths (16 and 128); random and TPE draw it from the
-ranges through Optuna (TPE after two random start-up trials; the median pruner on). Printed per search:
+budget as trials / 2 learning rates (log-spaced across the range) × 2 widths (16 and 128); random and
+TPE draw it from the ranges through Optuna (TPE after a third of the budget, at least two, of random
+start-up trials; the median pruner on). Printed per search:
 the best validation accuracy, its settings, how many trials were pruned and how many epochs were
 trained in all. Not a timed test; run it and read the numbers:
 
     .venv/bin/python tests/benchmarks/bench_search.py [--trials 6] [--epochs 3] [--limit 800] [--random]
+
+Measured (see the README): 6 trials, grid 92.5% / TPE 96.2% / random 96.2%; 12 trials 95.0 / 96.2 / 96.2.
 """
 import argparse
 import os
