@@ -151,3 +151,14 @@ def test_tapedeck_gradcam_prints_both_peaks_and_writes_the_picture(square_run, t
         assert picture.size[0] == 3 * picture.size[1]   # the image and the two heat maps side by side
     assert main(["gradcam", str(run_dir), "--index", "999"]) == 2
     assert "has 120 images" in capsys.readouterr().err
+
+
+def test_a_backbone_is_the_default_layer_of_a_transfer_model():
+    from tapedeck.engine.model.build import build_model
+    from tests.engine.model.test_backbone import backbone_experiment
+
+    model = build_model(backbone_experiment(), (8, 8, 1))
+    assert default_gradcam_layer(model) == "backbone"
+    result = gradcam(model, np.random.default_rng(0).random((8, 8, 1), dtype=np.float32), 3)
+    assert result.layer == "backbone" and result.heatmap.shape == (8, 8)
+    assert 0.0 <= result.heatmap.min() <= result.heatmap.max() <= 1.0
