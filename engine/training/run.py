@@ -500,8 +500,10 @@ class _Session:
         with strategy.scope():
             if initial_epoch:
                 model = _load_checkpoint(folder)
+                from tapedeck.engine.training.unfreeze import optimizer_variables
+
                 optimizer = carry_optimizer_state(model.optimizer, make_optimizer(training, steps_per_epoch),
-                                                   model.trainable_variables)
+                                                   optimizer_variables(model, self.experiment))   # a Backbone's too
             else:
                 try:
                     model = build_model(self.experiment, dataset.input_shape,
