@@ -58,7 +58,7 @@ class Split:
 @dataclass
 class StreamSource:
     train: Split
-    test: Split | None         # None: hold out a share of train, as the in-memory loader does
+    test: Split                # an image folder without test/ holds its share out when it is opened
     image_shape: tuple         # one image as stored: (H, W) or (H, W, C)
     class_names: list[str] | None
     scale: float
@@ -70,8 +70,7 @@ class StreamSource:
     def decoded_bytes(self, limit: int | None) -> int:
         """What the in-memory loader would hold: float32 pixels of every image used."""
         train = self.train.count if limit is None else min(limit, self.train.count)
-        test = self.test.count if self.test is not None else 0
-        return (train + test) * math.prod(self.image_shape) * 4
+        return (train + self.test.count) * math.prod(self.image_shape) * 4
 
 
 def open_source(data) -> StreamSource:
