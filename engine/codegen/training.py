@@ -161,10 +161,31 @@ def _strategy_lines(training) -> list[str]:
     return []
 
 
-def _settings(training, needs_steps: bool, dicts: bool = False) -> list[str]:
+# "auto" is measured at the start of each Tapedeck run (metrics.json keeps what it chose); a script
+# cannot know that figure before it runs, so it writes this one and says where the run's own is.
+EXPORTED_AUTO_STEPS = 16
+
+
+def steps_per_call(training) -> int:
+    """The experiment's steps_per_execution as a number for the script."""
+    value = training.steps_per_execution
+    return EXPORTED_AUTO_STEPS if value == "auto" else int(value)
+
+
+def _steps_comment(training) -> list[str]:
+    if training.steps_per_execution != "auto":
+        return []
+    return [f'# steps_per_execution "auto" in Tapedeck: measured at the start of each run so that one call lasts '
+            f'~50 ms (the run\'s metrics.json says what it chose); {EXPORTED_AUTO_STEPS} here.']
+
+
+def _settings(training, needs_steps: bool, dicts: bool = False, several_per_call: bool = False) -> list[str]:
     lines = [f"batch_size = {training.batch_size}", f"epochs = {training.epochs}"]
-    if needs_steps:   # x_train is a dict by input name when the model has several inputs or heads
+    if needs_steps or several_per_call:   # x_train is a dict by input name when the model has several inputs or heads
         lines.append(f"steps_per_epoch = math.ceil({'num_train' if dicts else 'len(x_train)'} / batch_size)")
+    if several_per_call:
+        lines += _steps_comment(training)
+        lines.append(f"steps_per_execution = {steps_per_call(training)}  # training steps per compiled call")
     return lines
 
 
@@ -195,11 +216,12 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
         compile_args = ["optimizer=optimizer", *several.compile_arguments(model.heads)]
     else:
         compile_args = ["optimizer=optimizer", f"loss={loss_expression(training)}", f"metrics=[{metric}]"]
-    if training.steps_per_execution > 1:
-        compile_args.append(f"steps_per_execution={training.steps_per_execution}")
+    if steps_per_call(training) > 1:
+        compile_args.append(f"steps_per_execution={steps_per_call(training)}")
     compile_args += _execution_arguments(training.execution)
     compile_lines = optimizer_lines(training, clipping=not written_clipping) + ([EXECUTION_COMMENTS[training.execution]]
                                                  if training.execution in EXECUTION_COMMENTS else [])
+    compile_lines += _steps_comment(training) if steps_per_call(training) > 1 else []
     compile_lines += ["model.compile("] + [f"    {a}," for a in compile_args] + [")"]
 
     callbacks = []
@@ -252,12 +274,13 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
     imports = {"keras", "tf"}
     distributed = training.distribute != "none"
     needs_steps = training.schedule in ("step", "cosine")
-    if needs_steps or training.early_stopping or training.schedule == "plateau":
+    per_call = steps_per_call(training) > 1 and not model.heads   # several heads: one step per call
+    if needs_steps or per_call or training.early_stopping or training.schedule == "plateau":
         imports.add("math")
 
     data = [
         section("Settings"),
-        *_settings(training, needs_steps, bool(model.heads)),
+        *_settings(training, needs_steps, bool(model.heads), per_call),
         "",
         "train_ds = (",
         "    tf.data.Dataset.from_tensor_slices((x_train, y_train))",
@@ -324,7 +347,9 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
         parts.append(several.total_loss_function(model.heads))
     parts.append(_steps(distributed, training.execution, training, accumulate, model.multipliers,
                         several.step_texts(distributed) if model.heads else None))
-    parts.append(_epoch_loop(training, has_validation, distributed, model.heads))
+    if per_call:
+        parts.append(_several_steps(distributed, training.execution))
+    parts.append(_epoch_loop(training, has_validation, distributed, model.heads, per_call))
     parts.append("\n".join([
         section("Evaluation"),
         "_, accuracy = evaluate(test_ds)",
@@ -452,7 +477,25 @@ def _steps(distributed: bool, execution: str = "graph", training=None, accumulat
     return text
 
 
-def _epoch_loop(training, has_validation: bool, distributed: bool, dicts=None) -> str:
+def _several_steps(distributed: bool, execution: str) -> str:
+    """Several steps per call: Python, and the read of the loss for a progress line, once per call."""
+    step = "distributed_train_step" if distributed else "train_step"
+    decorator = _decorator(execution) if execution == "eager" else "@tf.function  # iterator ops stay outside XLA\n"
+    return (
+        f"{decorator}"
+        "def train_steps(iterator, steps):\n"
+        '    """`steps` training steps in one call (a tensor, so every count shares one trace)."""\n'
+        "\n"
+        "    def one_step(taken):\n"
+        f"        {step}(*next(iterator))\n"
+        "        return taken + 1\n"
+        "\n"
+        "    tf.while_loop(lambda taken: taken < steps, one_step, [tf.constant(0)])"
+    )
+
+
+def _epoch_loop(training, has_validation: bool, distributed: bool, dicts=None,
+                per_call: bool = False) -> str:
     before, after = [], []
     if training.tensorboard:
         before.append('summary_writer = tf.summary.create_file_writer("logs")')
@@ -504,8 +547,12 @@ def _epoch_loop(training, has_validation: bool, distributed: bool, dicts=None) -
         "for epoch in range(epochs):",
         "    train_loss.reset_state()",
         "    train_accuracy.reset_state()",
-        "    for images, labels in train_ds:",
-        f"        {step}(images, labels)",
+        *(["    iterator = iter(train_ds)",
+           "    for first in range(0, steps_per_epoch, steps_per_execution):",
+           "        train_steps(iterator, tf.constant(min(steps_per_execution, steps_per_epoch - first)))"]
+          if per_call else
+          ["    for images, labels in train_ds:",
+           f"        {step}(images, labels)"]),
         '    logs = {"loss": float(train_loss.result()), "accuracy": float(train_accuracy.result())}',
     ]
     if has_validation:

@@ -151,7 +151,7 @@ class TrainingSpec:
     early_stopping_patience: int = 3
     restore_best_weights: bool = True
     distribute: str = "none"
-    steps_per_execution: int = 1
+    steps_per_execution: int | str = "auto"   # steps per compiled call; auto: measured so a call lasts ~50 ms
     tensorboard: bool = False
     execution: str = "graph"     # graph (tf.function), eager (Python every step) or xla (jit_compile)
     inspect_every: int = 25      # GradientTape loop: per-layer gradient norms every N steps; 0 = off
@@ -209,6 +209,14 @@ def _is_int(value) -> bool:
 # The largest whole number a setting may hold: TensorFlow takes sizes and seeds as 32-bit or 64-bit C
 # integers, and a batch size of 2**63 ended in an OverflowError deep inside it rather than a message.
 MAX_INT = 2**31 - 1
+
+
+def _int_or_auto(value):
+    """``steps_per_execution``: a whole number of steps, or "auto" (the run measures a step and says what it chose)."""
+    if value == "auto" or (_is_int(value) and 1 <= value <= MAX_INT):
+        return None
+    return ('a positive integer (training steps per compiled call) or "auto" (measured so that one call '
+            'lasts about 50 ms)')
 
 
 def _int(lo=None, optional=False):
@@ -316,7 +324,7 @@ _TRAINING_RULES = {
     "early_stopping_patience": _int(0),
     "restore_best_weights": _bool,
     "distribute": _choice(DISTRIBUTES),
-    "steps_per_execution": _int(1),
+    "steps_per_execution": _int_or_auto,
     "tensorboard": _bool,
     "execution": _choice(EXECUTIONS),
     "inspect_every": _int(0),

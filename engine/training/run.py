@@ -282,6 +282,8 @@ class _Session:
         )
 
         self._precision_note(training)
+        if self._pacing_note:
+            self.emit(RunNote("steps_per_execution", self._pacing_note))
         if getattr(self, "_weights_note", None):
             self.emit(RunNote("weights", self._weights_note))
         if self.experiment.data.source in FILE_SOURCES:   # where streaming is a choice, say which was made
@@ -381,6 +383,22 @@ class _Session:
             self.metrics.setdefault("data_warnings", []).append(warning)
             self.emit(RunNote("data", warning))
 
+    def _pace(self, model, x_train, strategy, steps_per_epoch) -> None:
+        """``steps_per_execution``: the experiment's number, or "auto" measured here (engine.training.pacing)."""
+        from tapedeck.engine.training.pacing import resolve_steps_per_execution
+
+        setting = self.experiment.training.steps_per_execution
+        if setting == "auto" and getattr(strategy.extended, "_num_workers", 1) > 1:
+            setting, self._pacing_note = 1, ("steps_per_execution auto: 1 with several workers (each would "
+                                             "measure its own step; set a number to run several per call)")
+        else:
+            self._pacing_note = None
+        steps, note = resolve_steps_per_execution(setting, model, x_train, int(self.experiment.training.batch_size),
+                                                  steps_per_epoch)
+        self.steps_per_execution = steps
+        self._pacing_note = note or self._pacing_note
+        self.metrics["steps_per_execution"] = steps
+
     def _step_clock(self, model, training):
         """Step time and trace count; the tape loop counts its own traces, fit's are counted here."""
         from tapedeck.engine.training.execution import StepClock, count_fit_traces
@@ -391,7 +409,7 @@ class _Session:
             counts = count_fit_traces(model)
             traces = lambda: counts["train"]  # noqa: E731
         return StepClock(self.emit, training.execution, traces,
-                         1 if training.loop == "tape" else int(training.steps_per_execution))
+                         self.steps_per_execution)
 
     def _gradient_writer(self, strategy):
         """TensorBoard logging on, one replica: the inspected steps' gradient and weight histograms
@@ -517,11 +535,12 @@ class _Session:
             if training.precision == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                 # float16 underflows small gradients: scale the loss up, the gradients back down
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self._pace(model, dataset.x_train, strategy, steps_per_epoch)
             model.compile(
                 optimizer=optimizer,
                 **(self.several and compile_kwargs(self.several.plan)
                    or {"loss": make_loss(training), "metrics": [make_accuracy(training)]}),
-                steps_per_execution=int(training.steps_per_execution),
+                steps_per_execution=self.steps_per_execution,
                 **compile_options(training.execution),
             )
             from tapedeck.engine.training.unfreeze import optimizer_variables
@@ -553,7 +572,7 @@ class _Session:
                         int(training.batch_size), execution=training.execution, inspector=self.inspector,
                         probabilities=probability_converter(training), scales=self._scales(model),
                         summaries=self._gradient_writer(strategy),
-                        steps_per_execution=int(training.steps_per_execution))
+                        steps_per_execution=self.steps_per_execution)
         self._tape_loop = loop
         if self._unfreeze is not None:   # a Backbone unfreezing between epochs: the loop traces again
             self._unfreeze.listeners.append(lambda: loop.variables_changed(self._scales(model)))

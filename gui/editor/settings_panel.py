@@ -48,7 +48,7 @@ class Field:
     section: str            # "data" | "training"
     key: str
     label: str
-    kind: str               # int | float | bool | choice | optional_int | optional_float
+    kind: str               # int | float | bool | choice | optional_int | optional_float | auto_int
     tip: str
     low: float | None = None
     high: float | None = None
@@ -122,6 +122,12 @@ TRAINING_FIELDS = (
     Field("training", "clipvalue", "clip values", "optional_float",
           "clip every gradient entry to [-v, v]; off = no clipping (one kind of clipping at a time)",
           0.0, 1000.0, step=0.1, decimals=3),
+    Field("training", "steps_per_execution", "steps per call", "auto_int",
+          "training steps run inside one compiled call: Python, the callbacks and the read of the loss "
+          "happen once per call, so small models train faster. auto: measured at the start of the run so "
+          "a call lasts about 50 ms (the run's first note says the number). Stop, pause and the curves act "
+          "between calls, so within this many steps; Step and inspected steps in the GradientTape loop "
+          "still take exactly one step (in fit, Step advances one call)", 0, 1024),
     Field("training", "gradient_accumulation_steps", "accumulate batches", "int",
           "average the gradients of N batches, then update once (1 = every batch): a larger batch "
           "in the memory of a small one", 1, 1024),
@@ -209,13 +215,16 @@ class SettingsPanel(QWidget):
 
     # -- building ---------------------------------------------------------------------------
     def _add_field(self, form: QFormLayout, spec: Field) -> None:
-        if spec.kind == "int" or spec.kind == "optional_int":
+        if spec.kind in ("int", "optional_int", "auto_int"):
             editor = QSpinBox(self)
             editor.setRange(int(spec.low), int(spec.high))
             editor.setSingleStep(int(spec.step))
             if spec.kind == "optional_int":
                 editor.setSpecialValueText("all" if spec.key == "limit" else "none")
-            if spec.kind == "optional_int":
+            if spec.kind == "auto_int":   # the lowest value (0) stands for "auto"
+                editor.setSpecialValueText("auto")
+                editor.valueChanged.connect(lambda v, s=spec: self._set(s, "auto" if v <= s.low else int(v)))
+            elif spec.kind == "optional_int":
                 editor.valueChanged.connect(lambda v, s=spec: self._set(s, self._optional(s, int(v))))
             else:   # epochs, batch size…: every value, the lowest included, is a number
                 editor.valueChanged.connect(lambda v, s=spec: self._set(s, int(v)))
@@ -313,7 +322,7 @@ class SettingsPanel(QWidget):
             value = getattr(getattr(experiment, spec.section), spec.key)
             editor.blockSignals(True)
             if isinstance(editor, QSpinBox):
-                editor.setValue(int(spec.low) if value is None else int(value))
+                editor.setValue(int(spec.low) if value is None or value == "auto" else int(value))
             elif isinstance(editor, QDoubleSpinBox):
                 editor.setValue(float(spec.low) if value is None else float(value))
             elif isinstance(editor, QCheckBox):

@@ -38,7 +38,8 @@ def experiment(layers=None, data=None, name="test-run", **training) -> Experimen
         "name": name,
         "data": dict({"source": "digits"}, **(data or {})),
         "model": {"api": "sequential", "layers": copy.deepcopy(layers or SMALL_LAYERS)},
-        "training": dict({"epochs": 1, "seed": 0}, **training),
+        # one step per call unless a test asks: the control and event tests count single steps
+        "training": dict({"epochs": 1, "seed": 0, "steps_per_execution": 1}, **training),
     }
     return Experiment.from_dict(d)
 

@@ -281,7 +281,26 @@ OPTION_SETS = [
     dict(global_clipnorm=1.0, gradient_accumulation_steps=2),
     dict(clipnorm=1.0, optimizer="sgd"),
     dict(clipvalue=0.5, distribute="mirrored"),
+    dict(steps_per_execution="auto", execution="xla"),
+    dict(steps_per_execution=3, distribute="mirrored"),
 ]
+
+
+def test_steps_per_execution_is_written_for_both_loops():
+    """A number as it is; "auto" as the figure the script uses, with where a run's own figure is."""
+    fit = generate_code(_options_experiment(steps_per_execution=4), loop="fit")
+    tape = generate_code(_options_experiment(steps_per_execution=4), loop="tape")
+    assert "    steps_per_execution=4," in fit
+    assert "steps_per_execution = 4  # training steps per compiled call" in tape
+    assert "def train_steps(iterator, steps):" in tape and "tf.while_loop(lambda taken: taken < steps" in tape
+    assert "train_steps(iterator, tf.constant(min(steps_per_execution, steps_per_epoch - first)))" in tape
+    one = generate_code(_options_experiment(steps_per_execution=1), loop="tape")
+    assert "train_steps" not in one and "steps_per_execution" not in generate_code(
+        _options_experiment(steps_per_execution=1), loop="fit")
+    for loop in LOOPS:
+        text = generate_code(_options_experiment(steps_per_execution="auto"), loop=loop)
+        assert 'steps_per_execution "auto" in Tapedeck' in text and "metrics.json" in text
+        assert "steps_per_execution=16," in text or "steps_per_execution = 16" in text
 
 
 def test_clipping_and_accumulation_are_written_out_in_the_tape_loop():

@@ -83,6 +83,15 @@ def test_defaults_round_trip_and_write_every_field():
     assert Experiment.from_dict(d) == Experiment()
 
 
+def test_steps_per_execution_is_auto_unless_a_file_says_a_number():
+    """Files written before "auto" carry their number and keep it; a file without the key gets "auto"."""
+    assert Experiment().training.steps_per_execution == "auto"
+    old = Experiment().to_dict()
+    old["training"]["steps_per_execution"] = 1
+    assert Experiment.from_dict(old).training.steps_per_execution == 1
+    assert Experiment.from_dict(Experiment().to_dict()).training.steps_per_execution == "auto"
+
+
 def test_minimal_file_takes_defaults_and_keeps_layer_params_as_given():
     e = Experiment.from_dict({"format": FORMAT, "model": {"layers": [{"type": "Dense", "units": 3}]},
                               "training": {"learning_rate": 1}})
@@ -204,7 +213,8 @@ def test_unknown_keys_at_every_level_are_refused():
     ("training", "early_stopping_monitor", "val_acc", 'one of "val_loss", "val_accuracy"'),
     ("training", "early_stopping_patience", 1.5, "a non-negative integer"),
     ("training", "distribute", "tpu", 'one of "none", "auto", "mirrored", "multi_worker"'),
-    ("training", "steps_per_execution", 0, "a positive integer"),
+    ("training", "steps_per_execution", 0, 'a positive integer (training steps per compiled call) or "auto"'),
+    ("training", "steps_per_execution", "fast", 'a positive integer (training steps per compiled call) or "auto"'),
     ("training", "tensorboard", [], "true or false"),
 ])
 def test_wrong_type_or_range_names_key_expected_and_received(section, key, value, expected):

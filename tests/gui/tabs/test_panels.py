@@ -125,6 +125,16 @@ def test_settings_edit_and_undo(qtbot, window):
     assert epochs.value() == 1
 
 
+def test_steps_per_call_reads_auto_at_its_lowest_value_and_says_what_stop_does(qtbot, window):
+    editor = window.settings_panel.editors["training.steps_per_execution"]
+    assert isinstance(editor, QSpinBox) and "within this many steps" in editor.toolTip()
+    editor.setValue(8)
+    assert window.document.experiment.training.steps_per_execution == 8
+    editor.setValue(0)
+    assert window.document.experiment.training.steps_per_execution == "auto"
+    assert editor.text() == "auto" and not window.document.experiment.problems()
+
+
 def test_open_data_folder_guesses_the_format_and_names_a_bad_file(qtbot, window, tmp_path):
     idx = tmp_path / "idx"
     idx.mkdir()
