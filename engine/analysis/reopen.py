@@ -144,6 +144,11 @@ def predict_probabilities(model, training, x, batch_size: int = 256, head: str |
             out = out[head] if head is not None else next(iter(out.values()))
         return np.asarray(out)
 
+    name = _single_dict_input(model)
+    if name is not None:   # a several-head model takes a dict even for one input: give it one
+        call = model
+        model = lambda batch, training=False: call({name: batch}, training=training)  # noqa: E731
+
     if hasattr(x, "batches"):   # streamed: batch by batch from disk; only the probabilities are kept
         outputs = [one(model(batch, training=False)) for batch in x.batches(batch_size)]
     else:
@@ -153,6 +158,15 @@ def predict_probabilities(model, training, x, batch_size: int = 256, head: str |
     if not outputs:
         return np.zeros((0, 0), dtype=np.float32)
     return to_probabilities(np.concatenate(outputs, axis=0))
+
+
+def _single_dict_input(model) -> str | None:
+    """The input's name when a functional model takes a dict of one input (several heads), else None."""
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):   # a subclassed model has no symbolic input
+        return None
+    return next(iter(structure)) if isinstance(structure, dict) and len(structure) == 1 else None
 
 
 def confusion_matrix(true_labels, probabilities, num_classes: int) -> np.ndarray:
