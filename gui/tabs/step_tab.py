@@ -70,6 +70,8 @@ class StepPanel(QWidget):
         self._timer.timeout.connect(self.redraw)
 
         self.timing = QLabel("Step time and traces appear once an epoch has run.", self)
+        self.timing.setWordWrap(True)
+        self._per_call = ""   # the run's steps_per_execution note
         self.warning = QLabel(self)
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #b02a37;")
@@ -145,7 +147,11 @@ class StepPanel(QWidget):
         elif isinstance(event, StepTiming):
             traces = ("eager: no graph, Python runs every step" if event.traces is None
                       else f"{event.traces} trace(s) of the step function")
-            self.timing.setText(f"Execution {event.execution} · step {event.step_ms:.1f} ms (median) · {traces}")
+            self.timing.setText(f"Execution {event.execution} · step {event.step_ms:.1f} ms (median) · {traces}"
+                                + (f"\n{self._per_call}" if self._per_call else ""))
+        elif isinstance(event, RunNote) and event.kind == "steps_per_execution":
+            self._per_call = event.message   # information, not a warning: shown with the step time
+            self.timing.setText(event.message)
         elif isinstance(event, RunNote):
             self.warning.setText(f"⚠ {event.message}")
             self.warning.show()
@@ -154,6 +160,7 @@ class StepPanel(QWidget):
         self.loop = event.loop
         self.class_names = list(event.class_names)
         self.history.clear()
+        self._per_call = ""
         self.warning.hide()
         for curve in self._curves.values():
             curve.setData([], [])

@@ -9,6 +9,11 @@ Speed is measured in steady state: from the end of epoch 1 to the end of the las
 and start-up excluded alike), validation included in all three. Tapedeck's per-epoch costs
 (checkpoint, history, predictions) are inside that interval; the plain run has none.
 
+Tapedeck runs three ways per loop: one step per call (``steps_per_execution`` 1, what the preset
+files say), ``"auto"`` (a new experiment's default: a call of ~50 ms), and the fast settings
+(``--fast-steps`` steps per call, plus ``mixed_bfloat16`` only where /proc/cpuinfo lists amx_bf16 or
+avx512_bf16); each against plain Keras defaults, with the test accuracy of every way.
+
 Also measures stop latency: a stop requested from another thread while training, in both loops —
 optimizer steps taken after the request and milliseconds until the run's Finished event.
 
@@ -68,7 +73,16 @@ def steady_rate(ends: list, samples: int) -> float:
     return samples * (len(ends) - 1) / (ends[-1] - ends[0])
 
 
-def plain_keras(exp) -> float:
+def bf16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16): only then is it a fast setting."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def plain_keras(exp, accuracy: dict | None = None) -> float:
     """What a person writes by hand from the tutorial: the same layers, compile, fit."""
     import keras
 
@@ -87,10 +101,12 @@ def plain_keras(exp) -> float:
     timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()))
     model.fit(data.x_train, data.y_train, batch_size=exp.training.batch_size, epochs=exp.training.epochs,
               validation_data=(data.x_val, data.y_val), callbacks=[timer], verbose=0)
+    if accuracy is not None:
+        accuracy.setdefault("plain", []).append(model.evaluate(data.x_test, data.y_test, verbose=0)[1])
     return steady_rate(ends, len(data.x_train))
 
 
-def tapedeck(exp, loop: str, runs_dir, **training) -> float:
+def tapedeck(exp, loop: str, runs_dir, accuracy: dict | None = None, name: str | None = None, **training) -> float:
     from tapedeck.engine.training.events import EpochEnd
     from tapedeck.engine.training.run import run
 
@@ -108,6 +124,9 @@ def tapedeck(exp, loop: str, runs_dir, **training) -> float:
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     if metrics["status"] != "completed":
         raise SystemExit(f"Tapedeck {loop} run ended {metrics['status']}: {metrics.get('message')}")
+    if accuracy is not None:
+        accuracy.setdefault(name or loop, []).append(metrics["test"]["accuracy"])
+        accuracy.setdefault(f"{name or loop} steps/call", []).append(metrics.get("steps_per_execution"))
     from tapedeck.engine.data.datasets import load_dataset
 
     return steady_rate(ends, len(load_dataset(exp.data).x_train))
@@ -182,6 +201,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-stop", action="store_true", help="skip the stop-latency measurement")
+    parser.add_argument("--fast-steps", type=int, default=32, help="steps_per_execution of the fast settings")
     parser.add_argument("--modes", action="store_true", help="eager vs graph vs XLA, and gradient recording")
     args = parser.parse_args()
 
@@ -198,12 +218,21 @@ def main() -> None:
     if args.modes:
         execution_modes(exp, work / "runs", args.rounds)
         return
-    rates = {"plain": [], "fit": [], "tape": []}
-    ways = {
-        "plain": lambda: plain_keras(exp),
-        "fit": lambda: tapedeck(exp, "fit", work / "runs"),
-        "tape": lambda: tapedeck(exp, "tape", work / "runs"),
-    }
+    # The preset file says steps_per_execution 1 (one step per call, as before "auto"); a new
+    # experiment says "auto"; the fast settings add bfloat16 where the CPU has it and a fixed 32.
+    fast = {"steps_per_execution": args.fast_steps}
+    if bf16_cpu():
+        fast["precision"] = "mixed_bfloat16"
+    print(f"fast settings: {fast} (bfloat16 only where /proc/cpuinfo lists amx_bf16 or avx512_bf16)")
+    accuracy: dict = {}
+    ways = {"plain": lambda: plain_keras(exp, accuracy)}
+    for loop in ("fit", "tape"):
+        ways[f"{loop} 1/call"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} 1/call",
+                                                            steps_per_execution=1)
+        ways[f"{loop} auto"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} auto",
+                                                          steps_per_execution="auto")
+        ways[f"{loop} fast"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} fast", **fast)
+    rates = {name: [] for name in ways}
     names = list(ways)
     for round_number in range(1, args.rounds + 1):
         shift = (round_number - 1) % len(names)  # rotate the order: no way always goes first
@@ -212,8 +241,13 @@ def main() -> None:
         print(f"round {round_number}: " + "  ".join(f"{k} {v[-1]:8.0f}/s" for k, v in rates.items()), flush=True)
     median = {k: statistics.median(v) for k, v in rates.items()}
     print("median samples/s: " + "  ".join(f"{k} {v:.0f}" for k, v in median.items()))
-    print(f"ratio fit/plain  {median['fit'] / median['plain']:.3f}")
-    print(f"ratio tape/plain {median['tape'] / median['plain']:.3f}")
+    for name in median:
+        if name != "plain":
+            print(f"ratio {name} / plain: {median[name] / median['plain']:.3f}")
+    print("test accuracy (median): " + "  ".join(f"{k} {statistics.median(v):.4f}" for k, v in accuracy.items()
+                                                if "steps" not in k))
+    print("steps per call chosen: " + "  ".join(f"{k.replace(' steps/call', '')} {v}" for k, v in accuracy.items()
+                                               if "steps" in k))
     if not args.no_stop:
         for loop in ("fit", "tape"):
             steps, ms = stop_latency(exp, loop, work / "runs")

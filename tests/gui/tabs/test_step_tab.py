@@ -81,3 +81,18 @@ def test_clipping_and_accumulation_are_set_in_the_settings(qtbot, make_window):
     precision.setCurrentIndex(precision.findText("mixed_bfloat16"))
     precision.activated.emit(precision.currentIndex())
     assert window.document.experiment.training.precision == "mixed_bfloat16"
+
+
+def test_the_steps_per_call_note_is_shown_with_the_step_time_not_as_a_warning(qtbot):
+    from tapedeck.engine.training.events import RunNote, StepTiming
+    from tapedeck.gui.tabs.step_tab import StepPanel
+
+    panel = StepPanel()
+    qtbot.addWidget(panel)
+    note = "steps_per_execution auto: 8 training step(s) per call; Stop and pause act between calls"
+    panel.handle(RunNote("steps_per_execution", note))
+    panel.handle(StepTiming(epoch=1, step_ms=2.5, traces=1, execution="graph"))
+    assert "step 2.5 ms" in panel.timing.text() and note in panel.timing.text()
+    assert panel.warning.isHidden()
+    panel.handle(RunNote("retrace", "traced again"))
+    assert not panel.warning.isHidden()
