@@ -245,6 +245,7 @@ class _Session:
         batch_size = int(training.batch_size)
         steps_per_epoch = max(1, math.ceil(rows(data.x_train) / batch_size))
         folder, initial_epoch = self._open_folder()
+        self._train_inputs = data.x_train   # what the model is fed (a dict with several inputs): pacing times it
         model, optimizer = self._model(dataset, strategy, steps_per_epoch, folder, initial_epoch)
         if self.resume_dir is not None:
             if self.control.stop_requested:   # stopped before the resume began: the run stays as it was
@@ -535,7 +536,7 @@ class _Session:
             if training.precision == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                 # float16 underflows small gradients: scale the loss up, the gradients back down
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            self._pace(model, dataset.x_train, strategy, steps_per_epoch)
+            self._pace(model, getattr(self, "_train_inputs", dataset.x_train), strategy, steps_per_epoch)
             model.compile(
                 optimizer=optimizer,
                 **(self.several and compile_kwargs(self.several.plan)
