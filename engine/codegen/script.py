@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from tapedeck.engine.codegen import backbone, several
 from tapedeck.engine.codegen.data import data_code, literal
 from tapedeck.engine.codegen.streamed import streamed_data_code, streamed_training, streams
-from tapedeck.engine.codegen.training import fit_code, tape_code, train_step_code
+from tapedeck.engine.codegen.train_step_code import train_step_code
+from tapedeck.engine.codegen.training import fit_code, tape_code
 from tapedeck.engine.spec import catalogue, graph, heads
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 

@@ -228,7 +228,7 @@ class SeveralHeads:
         self.inputs = [spec.name for spec in heads.inputs_of(experiment.model)]
 
     def prepared(self, make):
-        """``make`` (run.py's _Prepared) with dicts of arrays; test_labels are the first classifier's."""
+        """``make`` (engine.training.prepared.Prepared) with dicts of arrays; test_labels are the first classifier's."""
         has_validation = len(self.dataset.x_val) > 0
         x_train, y_train = arrays(self.dataset, self.experiment, self.plan, 0)
         x_val, y_val = arrays(self.dataset, self.experiment, self.plan, 1) if has_validation else (None, None)

@@ -12,107 +12,20 @@ import contextlib
 import functools
 import math
 import platform
-import threading
 import time
 import traceback
-from dataclasses import dataclass
 
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.spec.experiment import FILE_SOURCES
 from tapedeck.engine.spec.heads import is_multi
 from tapedeck.engine.text import cut_words
+from tapedeck.engine.training.control import RunControl
 from tapedeck.engine.training.events import Finished, RunNote, RunStarted
 from tapedeck.engine.training.heads_io import compile_kwargs, rows
+from tapedeck.engine.training.prepared import Prepared as _Prepared
+from tapedeck.engine.training.prepared import prepare as _prepare
 
 __all__ = ["RunControl", "run", "UserProblemError"]
-
-
-class RunControl:
-    """Stop / pause / resume from another thread; the loops look at it between steps."""
-
-    def __init__(self):
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._lock = threading.Lock()
-        self._steps_left: int | None = None   # Step: train this many more steps, then pause
-        self._armed = False                    # the step in progress counts towards that request
-        self._pruned: str | None = None        # a search ended this run as poor (engine.queues.search)
-        self._stopped = False                  # a person (or the window) asked to stop
-
-    def stop(self) -> None:
-        self._stopped = True
-        self._stop.set()
-        self._running.set()  # a paused run must wake up to notice the stop
-
-    def prune(self, message: str) -> None:
-        """End the run in progress as "pruned" (a search judged it poor); ``rearm`` lets the next one run."""
-        self._pruned = message
-        self._stop.set()
-        self._running.set()
-
-    def rearm(self) -> None:
-        """After a pruned run: the next run of the search trains, unless a stop was asked meanwhile."""
-        with self._lock:
-            if self._pruned is not None and not self._stopped:
-                self._stop.clear()
-            self._pruned = None
-
-    @property
-    def prune_message(self) -> str | None:
-        """Why the run was pruned; None when it was not, or when a person's stop came too."""
-        return None if self._stopped else self._pruned
-
-    def pause(self) -> None:
-        if not self._stop.is_set():
-            self._running.clear()
-
-    def resume(self) -> None:
-        with self._lock:
-            self._steps_left = None
-        self._running.set()
-
-    def step(self, steps: int = 1) -> None:
-        """Train ``steps`` more steps, then pause: Step in the window, ``tapedeck step``."""
-        with self._lock:
-            self._steps_left = max(1, int(steps))
-            self._armed = False   # a step already under way when the request came does not count
-        self._running.set()
-
-    @property
-    def steps_left(self) -> int | None:
-        """Steps still to take before the run pauses; None when not stepping."""
-        return self._steps_left
-
-    def begin_step(self) -> bool:
-        """The loops call this as each step begins; True when it is the last step of a Step request."""
-        with self._lock:
-            self._armed = self._steps_left is not None
-            return self._armed and self._steps_left == 1
-
-    def step_done(self) -> bool:
-        """The loops call this after every step; True when it was the last step asked for (now paused)."""
-        with self._lock:
-            armed, self._armed = self._armed, False
-            if self._steps_left is None or not armed:
-                return False
-            self._steps_left -= 1
-            if self._steps_left > 0:
-                return False
-            self._steps_left = None
-        self.pause()
-        return True
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def wait_while_paused(self, timeout: float | None = None) -> None:
-        self._running.wait(timeout)
 
 
 class UserProblemError(TapedeckError):
@@ -121,20 +34,6 @@ class UserProblemError(TapedeckError):
     def __init__(self, problems):
         self.problems = tuple(problems)
         super().__init__("\n".join(self.problems))
-
-
-@dataclass
-class _Prepared:
-    """Arrays in the form the loss wants (one-hot when asked), plus the integer labels for metrics."""
-
-    x_train: object
-    y_train: object
-    x_val: object
-    y_val: object
-    x_test: object
-    y_test: object
-    test_labels: object
-    has_validation: bool
 
 
 def run(experiment, reporter, control: RunControl | None = None, runs_dir="runs", resume_dir=None):
@@ -626,33 +525,6 @@ def _tensorboard_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("tensorboard") is not None
-
-
-def _prepare(dataset, experiment) -> _Prepared:
-    import numpy as np
-
-    training = experiment.training
-    one_hot = getattr(experiment.data, "labels", "sparse") == "one_hot" or training.loss == "categorical_crossentropy"
-
-    def labels(y):
-        y = np.asarray(y, dtype=np.int64)
-        if one_hot:
-            return np.eye(dataset.num_classes, dtype=np.float32)[y]
-        if training.loss == "binary_crossentropy":
-            return y.astype(np.float32)
-        return y
-
-    has_validation = dataset.x_val is not None and len(dataset.x_val) > 0
-    return _Prepared(
-        x_train=dataset.x_train,
-        y_train=labels(dataset.y_train),
-        x_val=dataset.x_val if has_validation else None,
-        y_val=labels(dataset.y_val) if has_validation else None,
-        x_test=dataset.x_test,
-        y_test=labels(dataset.y_test),
-        test_labels=np.asarray(dataset.y_test, dtype=np.int64),
-        has_validation=has_validation,
-    )
 
 
 def _history_row(event) -> dict:
