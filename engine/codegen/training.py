@@ -488,9 +488,9 @@ def _several_steps(distributed: bool, execution: str) -> str:
         "\n"
         "    def one_step(taken):\n"
         f"        {step}(*next(iterator))\n"
-        "        return taken + 1\n"
+        "        return (taken + 1,)\n"
         "\n"
-        "    tf.while_loop(lambda taken: taken < steps, one_step, [tf.constant(0)])"
+        "    tf.while_loop(lambda taken: taken < steps, one_step, (tf.constant(0),))"
     )
 
 

@@ -114,9 +114,9 @@ def _whole_checks(path: Path, array: np.ndarray, where: str, name: str) -> float
         chunk = np.asarray(array[start:start + rows])
         if np.issubdtype(chunk.dtype, np.floating) and not np.isfinite(chunk).all():
             index = np.unravel_index(int(np.argmin(np.isfinite(chunk))), chunk.shape)
-            image = start + int(index[0])
-            raise DataError(f"{where}: {name} holds {chunk[index].item()} in image {image}; every pixel must be "
-                            "a finite number: fix or remove that image")
+            at = [start + int(index[0]), *map(int, index[1:])]   # worded as the in-memory check words it
+            raise DataError(f"{where}: {name} holds {chunk[index].item()} at index {at} (image {at[0]}); every "
+                            "pixel must be a finite number: fix or remove that image")
         if chunk.size:
             top = max(top, float(chunk.max()))
     if not np.isfinite(top):

@@ -24,10 +24,10 @@ def make_strategy(distribute: str):
     if distribute == "auto":
         gpus = tf.config.list_logical_devices("GPU")
         if len(gpus) > 1:
-            return tf.distribute.MirroredStrategy([d.name for d in gpus])
+            return _mirrored(tf, [d.name for d in gpus])
         return tf.distribute.get_strategy()
     if distribute == "mirrored":
-        return tf.distribute.MirroredStrategy(_mirror_devices(tf))
+        return _mirrored(tf, _mirror_devices(tf))
     if distribute == "multi_worker":
         config = os.environ.get("TF_CONFIG")
         if config:
@@ -44,6 +44,18 @@ def make_strategy(distribute: str):
 
 
 _WORKERS: dict = {}   # TF_CONFIG → this process's multi-worker strategy
+_MIRRORED: dict = {}  # devices → this process's MirroredStrategy over them
+
+
+def _mirrored(tf, devices: list[str]):
+    """One MirroredStrategy per device set and process. A new one numbers its all-reduce instances from
+    the same start, so the second mirrored run of another model in one process (the window, a queue)
+    met the first run's collectives: "Shape mismatch in the collective instance 100 ... expected shape
+    [101500] but another member in the group expected shape [2410]". Reusing it keeps counting."""
+    key = tuple(devices)
+    if key not in _MIRRORED:
+        _MIRRORED[key] = tf.distribute.MirroredStrategy(devices)
+    return _MIRRORED[key]
 
 
 def _multi_worker(tf, config):
