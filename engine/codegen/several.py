@@ -93,17 +93,8 @@ def head_codes(experiment) -> list[HeadCode]:
             for h in heads.heads_of(experiment.model, [n.name for n in nodes], experiment.training)]
 
 
-def several_words(model_spec) -> str:
-    """What makes the model more than Sequential can hold, for the refusal."""
-    parts = []
-    if len(model_spec.inputs) > 1:
-        parts.append(f"{len(model_spec.inputs)} inputs")
-    if len(model_spec.outputs) > 1:
-        parts.append(f"{len(model_spec.outputs)} heads")
-    return " and ".join(parts) or "named inputs and heads"
+several_words = heads.several_words   # one wording for the check, the builders and the export
 
-
-# --- the model -------------------------------------------------------------------------------------------
 
 def _variables(nodes, input_names, head_names, identifier, reserved) -> dict[str, str]:
     """Which variable holds each value: each input and head under its own name, ``x`` for a value only the

@@ -49,7 +49,8 @@ def build_model(experiment, input_shape, api=None, extra_shapes=None) -> keras.M
     multi = heads.is_multi(model_spec)
     if api == "sequential":
         if multi or outputs != [nodes[-1].name]:
-            raise BuildError(graph.SEQUENTIAL_MULTI_REFUSAL.format(what=_several(model_spec)))
+            raise BuildError(graph.SEQUENTIAL_MULTI_REFUSAL.format(what=heads.several_words(
+                model_spec, f"its output at layer {outputs[0]!r}, not the last layer")))
         return _sequential(nodes, tuple(input_shape), name)
     if api == "functional":
         return _functional(nodes, shapes, outputs, multi, name)
@@ -57,15 +58,6 @@ def build_model(experiment, input_shape, api=None, extra_shapes=None) -> keras.M
                           input_names=list(shapes), head_names=outputs, dicts=multi)
     model.build({k: (None, *v) for k, v in shapes.items()} if multi else (None, *input_shape))
     return model
-
-
-def _several(model_spec) -> str:
-    parts = []
-    if len(model_spec.inputs) > 1:
-        parts.append(f"{len(model_spec.inputs)} inputs")
-    if len(model_spec.outputs) > 1:
-        parts.append(f"{len(model_spec.outputs)} heads")
-    return " and ".join(parts) or f"its output at layer {model_spec.outputs[0].layer!r}, not the last layer"
 
 
 def _wiring(model_spec) -> tuple[list[str], list[str]]:

@@ -141,7 +141,7 @@ def check(experiment, input_shape, num_classes, api=None, feeds=None) -> CheckRe
         else:
             by_index[index].problems.append(message)
     if api == "sequential" and heads.is_multi(experiment.model):
-        report.problems.append(graph.SEQUENTIAL_MULTI_REFUSAL.format(what=_several(experiment.model)))
+        report.problems.append(graph.SEQUENTIAL_MULTI_REFUSAL.format(what=heads.several_words(experiment.model)))
     elif api == "sequential" and nodes and not graph.is_chain(nodes) and not graph_problems:
         report.problems.append(graph.SEQUENTIAL_REFUSAL)
     if declared:
@@ -167,12 +167,6 @@ def check(experiment, input_shape, num_classes, api=None, feeds=None) -> CheckRe
     else:
         _output_problems(nodes, report, shapes, experiment, num_classes)
     return report
-
-
-def _several(model) -> str:
-    parts = [f"{len(model.inputs)} inputs"] if len(model.inputs) > 1 else []
-    parts += [f"{len(model.outputs)} heads"] if len(model.outputs) > 1 else []
-    return " and ".join(parts)
 
 
 def _feeds(experiment, input_shape, num_classes, report):

@@ -16,7 +16,7 @@ from tapedeck.engine.text import shown
 
 __all__ = ["InputSpec", "HeadSpec", "DEFAULT_INPUT", "DEFAULT_TARGET", "CLASS_LOSSES", "REGRESSION_LOSSES",
            "HEAD_LOSSES", "read_inputs", "read_outputs", "inputs_of", "heads_of", "is_multi", "metric_name",
-           "is_regression"]
+           "is_regression", "several_words"]
 
 DEFAULT_INPUT = "input"
 DEFAULT_DATA = "x"
@@ -178,6 +178,13 @@ def is_multi(model) -> bool:
     """True with several inputs or several heads: then the model takes and returns dicts and metrics are
     named per head (``fine_loss``). One input and one head keep today's plain tensors and names."""
     return len(getattr(model, "inputs", None) or []) > 1 or len(getattr(model, "outputs", None) or []) > 1
+
+
+def several_words(model, fallback: str = "named inputs and heads") -> str:
+    """What makes the model more than Sequential can hold ("2 inputs and 2 heads"), for its refusal."""
+    parts = [f"{len(model.inputs)} inputs"] if len(model.inputs) > 1 else []
+    parts += [f"{len(model.outputs)} heads"] if len(model.outputs) > 1 else []
+    return " and ".join(parts) or fallback
 
 
 def metric_name(head: HeadSpec) -> str:
