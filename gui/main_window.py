@@ -290,14 +290,27 @@ class MainWindow(QMainWindow):
             if experiment is not None:
                 if path and not Path(path).is_file():
                     path = None
-                saved = None
-                if path:
-                    try:
-                        saved = load_experiment(path).to_dict()
-                    except (ExperimentError, OSError):
-                        saved = None
-                return experiment, path, saved != experiment.to_dict()
+                return experiment, path, self._had_changes(experiment, path)
         return load_preset(DEFAULT_PRESET), None, False
+
+    def _had_changes(self, experiment: Experiment, path: str | None) -> bool:
+        """Unsaved work to keep asking about: differs from its file, or the window said it had changes.
+
+        Without a file, the closing window's own word (``session/modified``) decides: an untouched
+        preset is not unsaved work, and asking "Save the changes?" about it on every later close blocks
+        Qt's quit (which closes the window) behind a question nobody asked for."""
+        if path:
+            try:
+                return load_experiment(path).to_dict() != experiment.to_dict()
+            except (ExperimentError, OSError):
+                return True
+        flag = self.settings.value("session/modified")
+        if flag is None:   # written before the flag existed: unsaved unless it is a preset as shipped
+            try:
+                return load_preset(experiment.name).to_dict() != experiment.to_dict()
+            except (ExperimentError, OSError, ValueError):
+                return True
+        return str(flag).lower() in ("true", "1")
 
     def report_unexpected(self, kind, error, trace) -> None:
         """sys.excepthook while the window runs: a fault in a slot shows in the window, not only on
@@ -520,6 +533,7 @@ class MainWindow(QMainWindow):
             hook()
         self.settings.setValue("session/experiment", dumps(self.document.experiment))
         self.settings.setValue("session/path", self.document.path or "")
+        self.settings.setValue("session/modified", self.document.modified)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         event.accept()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from tapedeck.engine.spec.experiment import save_experiment
+from tapedeck.engine.spec.experiment import dumps, load_preset, save_experiment
 from tests.gui.conftest import small_digits
 
 
@@ -38,6 +38,31 @@ def test_the_window_reopens_the_last_experiment(qtbot, tmp_path):
     third = _window(qtbot, settings, tmp_path / "runs")
     assert third.document.experiment.training.epochs == 9 and third.document.modified
     third.close()
+
+
+def test_an_untouched_preset_reopens_unmodified_and_an_edited_one_modified(qtbot, tmp_path):
+    """No file behind either: the closing window's word decides (it once said "modified" for any
+    fileless session, so every later close asked to save, and Qt's quit hung behind the question)."""
+    settings = tmp_path / "settings.ini"
+    first = _window(qtbot, settings, tmp_path / "runs")
+    assert first.document.path is None and not first.document.modified
+    first.close()
+    second = _window(qtbot, settings, tmp_path / "runs")
+    assert second.document.experiment.name == "digits_cnn" and not second.document.modified
+    edited = second.document.edited()
+    edited.training.epochs = 7
+    second.document.apply(edited, "epochs")
+    second.close()
+    third = _window(qtbot, settings, tmp_path / "runs")
+    assert third.document.experiment.training.epochs == 7 and third.document.modified
+    third.close()
+    old = QSettings(str(settings), QSettings.IniFormat)   # a session written before the flag existed
+    old.remove("session/modified")
+    old.sync()
+    assert _window(qtbot, settings, tmp_path / "runs").document.modified          # epochs 7: not the preset
+    old.setValue("session/experiment", dumps(load_preset("digits_cnn")))   # the preset as shipped
+    old.sync()
+    assert not _window(qtbot, settings, tmp_path / "runs").document.modified
 
 
 def test_a_fault_in_a_slot_shows_in_the_window(qtbot, tmp_path, capsys):
