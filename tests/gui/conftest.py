@@ -19,6 +19,7 @@ def small_digits(preset: str = "digits_cnn", epochs: int = 1, limit: int = 300, 
     experiment.data.limit = limit
     experiment.training.epochs = epochs
     experiment.training.batch_size = batch_size
+    experiment.training.steps_per_execution = 1   # the presets say "auto": tests count steps and events
     return experiment
 
 

@@ -23,6 +23,7 @@ def short_experiment(name="history-run", api="functional", limit=LIMIT, epochs=E
     experiment.model.api = api
     experiment.data.limit = limit
     experiment.training.epochs = epochs
+    experiment.training.steps_per_execution = 1   # the presets say "auto": tests count steps and events
     return experiment
 
 
