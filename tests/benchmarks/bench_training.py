@@ -9,10 +9,14 @@ Speed is measured in steady state: from the end of epoch 1 to the end of the las
 and start-up excluded alike), validation included in all three. Tapedeck's per-epoch costs
 (checkpoint, history, predictions) are inside that interval; the plain run has none.
 
-Tapedeck runs three ways per loop: one step per call (``steps_per_execution`` 1, what the preset
-files say), ``"auto"`` (a new experiment's default: a call of ~50 ms), and the fast settings
-(``--fast-steps`` steps per call, plus ``mixed_bfloat16`` only where /proc/cpuinfo lists amx_bf16 or
-avx512_bf16); each against plain Keras defaults, with the test accuracy of every way.
+Tapedeck runs three ways per loop: one step per call (``steps_per_execution`` 1, what files written
+before "auto" say), ``"auto"`` (what the presets and a new experiment say: a call of ~50 ms), and the
+fast settings (``--fast-steps`` steps per call, plus ``mixed_bfloat16`` only where /proc/cpuinfo lists
+amx_bf16 or avx512_bf16); each against plain Keras defaults, the fast settings also against plain
+Keras with the same two lines (``plain fast``), with the test accuracy of every way.
+
+Every rate is given twice: per wall-clock second and per CPU-second of this process (see ``Rate``),
+and every ratio is paired by round (a way against the reference measured minutes apart at most).
 
 Also measures stop latency: a stop requested from another thread while training, in both loops —
 optimizer steps taken after the request and milliseconds until the run's Finished event.
@@ -30,12 +34,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,9 +74,29 @@ def preset(npz_path, epochs: int):
     return exp
 
 
-def steady_rate(ends: list, samples: int) -> float:
-    """Samples per second from the end of epoch 1 to the end of the last epoch."""
-    return samples * (len(ends) - 1) / (ends[-1] - ends[0])
+class Rate(NamedTuple):
+    """Samples per wall-clock second, and per second of this process's CPU time (all its threads).
+
+    On this shared machine the wall figure of one setting moves by up to 2x between minutes while its
+    CPU time per epoch stays within ~10% (measured: epochs of 2.4 s and 4.9 s wall both took 4.3-4.9
+    CPU-seconds; in the slow ones the process got one core of two). The CPU figure is what a setting
+    costs; the wall figure is what a user waits, on a machine that is theirs alone.
+    """
+
+    wall: float
+    cpu: float
+
+
+def moment() -> tuple[float, float]:
+    """(wall clock, CPU seconds of this process so far)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter(), usage.ru_utime + usage.ru_stime
+
+
+def steady_rate(ends: list, samples: int) -> Rate:
+    """Samples per second from the end of epoch 1 to the end of the last epoch (``ends``: moments)."""
+    done = samples * (len(ends) - 1)
+    return Rate(done / (ends[-1][0] - ends[0][0]), done / max(ends[-1][1] - ends[0][1], 1e-9))
 
 
 def bf16_cpu() -> bool:
@@ -82,31 +108,38 @@ def bf16_cpu() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def plain_keras(exp, accuracy: dict | None = None) -> float:
-    """What a person writes by hand from the tutorial: the same layers, compile, fit."""
+def plain_keras(exp, accuracy: dict | None = None, name: str = "plain", precision: str = "float32",
+                steps_per_execution: int = 1) -> Rate:
+    """What a person writes by hand from the tutorial: the same layers, compile, fit (Keras defaults,
+    unless the fast settings are asked for: then the policy line and ``steps_per_execution`` too)."""
     import keras
 
     from tapedeck.engine.data.datasets import load_dataset
 
     data = load_dataset(exp.data)  # the same split and scaling Tapedeck trains on
     keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy(precision)
     layers = [keras.Input(data.input_shape)]
-    for spec in exp.model.layers:
-        layers.append(getattr(keras.layers, spec.type)(**{k: tuple(v) if isinstance(v, list) else v
-                                                           for k, v in spec.params.items()}))
+    for index, spec in enumerate(exp.model.layers):
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.params.items()}
+        if index == len(exp.model.layers) - 1 and precision != "float32":
+            params["dtype"] = "float32"   # the output layer in float32, as the mixed-precision guide says
+        layers.append(getattr(keras.layers, spec.type)(**params))
     model = keras.Sequential(layers)
+    keras.config.set_dtype_policy("float32")
     model.compile(optimizer=keras.optimizers.Adam(exp.training.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
     ends = []
-    timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()))
+    timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(moment()))
     model.fit(data.x_train, data.y_train, batch_size=exp.training.batch_size, epochs=exp.training.epochs,
               validation_data=(data.x_val, data.y_val), callbacks=[timer], verbose=0)
     if accuracy is not None:
-        accuracy.setdefault("plain", []).append(model.evaluate(data.x_test, data.y_test, verbose=0)[1])
+        accuracy.setdefault(name, []).append(model.evaluate(data.x_test, data.y_test, verbose=0)[1])
     return steady_rate(ends, len(data.x_train))
 
 
-def tapedeck(exp, loop: str, runs_dir, accuracy: dict | None = None, name: str | None = None, **training) -> float:
+def tapedeck(exp, loop: str, runs_dir, accuracy: dict | None = None, name: str | None = None, **training) -> Rate:
     from tapedeck.engine.training.events import EpochEnd
     from tapedeck.engine.training.run import run
 
@@ -118,7 +151,7 @@ def tapedeck(exp, loop: str, runs_dir, accuracy: dict | None = None, name: str |
 
     def reporter(event):
         if isinstance(event, EpochEnd):
-            ends.append(time.perf_counter())
+            ends.append(moment())
 
     run_dir = run(exp, reporter, runs_dir=runs_dir)
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
@@ -176,13 +209,7 @@ def execution_modes(exp, runs_dir, rounds: int) -> None:
             for loop in ("fit", "tape") for mode in ("eager", "graph", "xla")}
     ways["tape graph, no recording"] = lambda: tapedeck(exp, "tape", runs_dir, inspect_every=0)
     ways["train_step graph"] = lambda: tapedeck(exp, "train_step", runs_dir)
-    rates: dict = {name: [] for name in ways}
-    names = list(ways)
-    for round_number in range(1, rounds + 1):
-        shift = (round_number - 1) % len(names)
-        for name in names[shift:] + names[:shift]:
-            rates[name].append(ways[name]())
-        print(f"round {round_number}: " + "  ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()), flush=True)
+    rates, _ = interleave(ways, rounds)
     median = {k: statistics.median(v) for k, v in rates.items()}
     for loop in ("fit", "tape"):
         eager, graph, xla = (median[f"{loop} {mode}"] for mode in ("eager", "graph", "xla"))
@@ -193,6 +220,30 @@ def execution_modes(exp, runs_dir, rounds: int) -> None:
     print(f"gradient recording every 25 steps: tape graph {median['tape graph']:.0f}/s vs "
           f"{median['tape graph, no recording']:.0f}/s without "
           f"(ratio {median['tape graph'] / median['tape graph, no recording']:.3f})")
+
+
+def interleave(ways: dict, rounds: int) -> tuple[dict, dict]:
+    """Every way once per round, the order rotated (no way always goes first); wall and CPU rates."""
+    rates: dict = {name: [] for name in ways}
+    cpu: dict = {name: [] for name in ways}
+    names = list(ways)
+    for round_number in range(1, rounds + 1):
+        shift = (round_number - 1) % len(names)
+        for name in names[shift:] + names[:shift]:
+            rate = ways[name]()
+            rates[name].append(rate.wall)
+            cpu[name].append(rate.cpu)
+        print(f"round {round_number}: " + "  ".join(f"{k} {rates[k][-1]:.0f}/s ({cpu[k][-1]:.0f}/cpu-s)"
+                                                   for k in names), flush=True)
+    return rates, cpu
+
+
+def paired(name: str, against: str, rates: dict) -> str:
+    """The ratio to a reference measured in the same round (minutes apart at most), median and range
+    over the rounds: the machine's speed drifts by tens of percent between minutes, a round's pair less."""
+    ratios = sorted(a / b for a, b in zip(rates[name], rates[against]))
+    return (f"ratio {name} / {against}: {statistics.median(ratios):.3f} (paired by round, "
+            f"{ratios[0]:.2f}-{ratios[-1]:.2f} over {len(ratios)})")
 
 
 def main() -> None:
@@ -218,32 +269,31 @@ def main() -> None:
     if args.modes:
         execution_modes(exp, work / "runs", args.rounds)
         return
-    # The preset file says steps_per_execution 1 (one step per call, as before "auto"); a new
-    # experiment says "auto"; the fast settings add bfloat16 where the CPU has it and a fixed 32.
+    # "1/call": one step per call (what files written before "auto" say); "auto": what the presets and
+    # a new experiment say; the fast settings add bfloat16 where the CPU has it and a fixed 32.
     fast = {"steps_per_execution": args.fast_steps}
     if bf16_cpu():
         fast["precision"] = "mixed_bfloat16"
     print(f"fast settings: {fast} (bfloat16 only where /proc/cpuinfo lists amx_bf16 or avx512_bf16)")
     accuracy: dict = {}
-    ways = {"plain": lambda: plain_keras(exp, accuracy)}
+    ways = {"plain": lambda: plain_keras(exp, accuracy),
+            "plain fast": lambda: plain_keras(exp, accuracy, "plain fast", **fast)}
     for loop in ("fit", "tape"):
         ways[f"{loop} 1/call"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} 1/call",
                                                             steps_per_execution=1)
         ways[f"{loop} auto"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} auto",
                                                           steps_per_execution="auto")
         ways[f"{loop} fast"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} fast", **fast)
-    rates = {name: [] for name in ways}
-    names = list(ways)
-    for round_number in range(1, args.rounds + 1):
-        shift = (round_number - 1) % len(names)  # rotate the order: no way always goes first
-        for name in names[shift:] + names[:shift]:
-            rates[name].append(ways[name]())
-        print(f"round {round_number}: " + "  ".join(f"{k} {v[-1]:8.0f}/s" for k, v in rates.items()), flush=True)
-    median = {k: statistics.median(v) for k, v in rates.items()}
-    print("median samples/s: " + "  ".join(f"{k} {v:.0f}" for k, v in median.items()))
-    for name in median:
-        if name != "plain":
-            print(f"ratio {name} / plain: {median[name] / median['plain']:.3f}")
+    rates, cpu = interleave(ways, args.rounds)
+    for figure, table in (("wall-clock", rates), ("CPU-time", cpu)):
+        print(f"median samples/s ({figure}): " + "  ".join(f"{k} {statistics.median(v):.0f}"
+                                                         for k, v in table.items()))
+        for name in table:
+            if name.startswith("plain"):
+                continue
+            versus = "plain fast" if name.endswith("fast") else "plain"
+            for against in dict.fromkeys(("plain", versus)):
+                print(f"{figure} " + paired(name, against, table))
     print("test accuracy (median): " + "  ".join(f"{k} {statistics.median(v):.4f}" for k, v in accuracy.items()
                                                 if "steps" not in k))
     print("steps per call chosen: " + "  ".join(f"{k.replace(' steps/call', '')} {v}" for k, v in accuracy.items()
