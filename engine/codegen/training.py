@@ -166,6 +166,12 @@ def _strategy_lines(training) -> list[str]:
 EXPORTED_AUTO_STEPS = 16
 
 
+# Keras 3's several-steps fit fails on several replicas ("You must feed a value for placeholder tensor"),
+# so a distributed fit runs one step per call, in Tapedeck (engine.training.run) and in the script alike.
+DISTRIBUTED_STEPS_COMMENT = ("# steps_per_execution left at 1: Keras's several-steps fit fails on several replicas "
+                             "(the GradientTape loop runs several)")
+
+
 def steps_per_call(training) -> int:
     """The experiment's steps_per_execution as a number for the script."""
     value = training.steps_per_execution
@@ -216,12 +222,15 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
         compile_args = ["optimizer=optimizer", *several.compile_arguments(model.heads)]
     else:
         compile_args = ["optimizer=optimizer", f"loss={loss_expression(training)}", f"metrics=[{metric}]"]
-    if steps_per_call(training) > 1:
+    several_steps = steps_per_call(training) > 1 and not distributed
+    if several_steps:
         compile_args.append(f"steps_per_execution={steps_per_call(training)}")
     compile_args += _execution_arguments(training.execution)
     compile_lines = optimizer_lines(training, clipping=not written_clipping) + ([EXECUTION_COMMENTS[training.execution]]
                                                  if training.execution in EXECUTION_COMMENTS else [])
-    compile_lines += _steps_comment(training) if steps_per_call(training) > 1 else []
+    compile_lines += _steps_comment(training) if several_steps else []
+    if distributed and steps_per_call(training) > 1:
+        compile_lines.append(DISTRIBUTED_STEPS_COMMENT)
     compile_lines += ["model.compile("] + [f"    {a}," for a in compile_args] + [")"]
 
     callbacks = []

@@ -288,7 +288,14 @@ class _Session:
         from tapedeck.engine.training.pacing import resolve_steps_per_execution
 
         setting = self.experiment.training.steps_per_execution
-        if setting == "auto" and getattr(strategy.extended, "_num_workers", 1) > 1:
+        loop = self.experiment.training.loop
+        if strategy.num_replicas_in_sync > 1 and loop != "tape" and setting != 1:
+            # Keras 3's several-step loop fails on replicas at its first call ("You must feed a value for
+            # placeholder tensor" from the iterator's has_next branch); the tape loop pulls exactly its steps
+            setting, self._pacing_note = 1, (
+                f"steps_per_execution {setting}: 1 step per call in {loop} on {strategy.num_replicas_in_sync} "
+                f"replicas (Keras's several-steps loop fails there); the GradientTape loop runs several")
+        elif setting == "auto" and getattr(strategy.extended, "_num_workers", 1) > 1:
             setting, self._pacing_note = 1, ("steps_per_execution auto: 1 with several workers (each would "
                                              "measure its own step; set a number to run several per call)")
         else:

@@ -27,7 +27,9 @@ def digits_cnn() -> Experiment:
     try:
         from tapedeck.engine.spec.experiment import load_preset
 
-        return load_preset("digits_cnn")
+        experiment = load_preset("digits_cnn")
+        experiment.training.steps_per_execution = 1   # the preset says "auto": tests count steps and events
+        return experiment
     except Exception:  # noqa: BLE001 — preset missing in a partial checkout
         return experiment(layers=DIGITS_CNN_LAYERS, epochs=10, name="digits_cnn")
 
