@@ -15,3 +15,32 @@ def test_skipped_files_are_shown_in_the_notice(window):
     window._on_event(event)
     assert window.notice.isVisible()
     assert "cat/broken.png" in window.notice.text() and "skipped 2" in window.notice.text()
+
+
+def test_a_notice_that_expires_mid_run_is_hidden_when_the_run_ends(window, monkeypatch):
+    """Hiding the notice re-lays out the window (an event-loop stall): not while training."""
+    running = {"now": True}
+    monkeypatch.setattr(type(window.controller), "running", property(lambda self: running["now"]))
+    window.show_notice("steps_per_execution auto: 4 training step(s) per call")
+    window._notice_timer.timeout.emit()          # the notice's time is up, mid-run
+    assert window.notice.isVisible() and "auto: 4" in window.notice.text()
+    running["now"] = False
+    window._running_changed(False)
+    assert not window.notice.isVisible()
+    window.show_notice("a new notice")           # expiring with no run: hidden at once
+    window._notice_timer.timeout.emit()
+    assert not window.notice.isVisible()
+
+
+def test_what_auto_chose_goes_to_the_status_line_not_the_notice(window):
+    """Every run on "auto" says it: in the status line (and Inside the step), not in a notice that
+    re-lays out the window as each run starts."""
+    from tapedeck.engine.training.events import RunNote
+
+    window.statusBar().showMessage("Run folder: runs/x")
+    window._on_event(RunNote("steps_per_execution", "steps_per_execution auto: 3 training step(s) per call"))
+    assert not window.notice.isVisible()
+    assert window.statusBar().currentMessage() == ("Run folder: runs/x · steps_per_execution auto: 3 training "
+                                                   "step(s) per call")
+    window._on_event(RunNote("precision", "mixed_float16 without a GPU"))   # a warning: the notice
+    assert window.notice.isVisible() and "float16" in window.notice.text()
