@@ -255,8 +255,8 @@ class MainWindow(QMainWindow):
             self._notice_timer.start()
 
     def _notice_expired(self) -> None:
-        """Hiding the notice re-lays out the whole window (40-80 ms on the GUI thread, measured as
-        event-loop stalls during training): while a run goes, it waits for the run's end."""
+        """Hiding the notice re-lays out the whole window (showing it was measured as a 90-114 ms
+        event-loop stall): while a run goes, it waits for the run's end."""
         if self.controller.running:
             self._notice_due = True
         else:
