@@ -205,10 +205,11 @@ def stop_latency(exp, loop: str, runs_dir) -> tuple[int, float]:
 
 def execution_modes(exp, runs_dir, rounds: int) -> None:
     """Eager vs graph vs XLA in both loops, and the cost of gradient recording, in one run."""
-    ways = {f"{loop} {mode}": (lambda loop=loop, mode=mode: tapedeck(exp, loop, runs_dir, execution=mode))
+    one = {"steps_per_execution": 1}   # one step per call: the lesson is the step, not the call
+    ways = {f"{loop} {mode}": (lambda loop=loop, mode=mode: tapedeck(exp, loop, runs_dir, execution=mode, **one))
             for loop in ("fit", "tape") for mode in ("eager", "graph", "xla")}
-    ways["tape graph, no recording"] = lambda: tapedeck(exp, "tape", runs_dir, inspect_every=0)
-    ways["train_step graph"] = lambda: tapedeck(exp, "train_step", runs_dir)
+    ways["tape graph, no recording"] = lambda: tapedeck(exp, "tape", runs_dir, inspect_every=0, **one)
+    ways["train_step graph"] = lambda: tapedeck(exp, "train_step", runs_dir, **one)
     rates, _ = interleave(ways, rounds)
     median = {k: statistics.median(v) for k, v in rates.items()}
     for loop in ("fit", "tape"):
