@@ -24,6 +24,7 @@ __all__ = [
     "ReporterCallback",
     "CheckpointCallback",
     "BATCH_EVENT_INTERVAL",
+    "last_step",
 ]
 
 BATCH_EVENT_INTERVAL = 0.05  # seconds: at most ~20 batch events a second, whatever the step rate
@@ -43,6 +44,13 @@ class RunState:
     completed_epochs: list = field(default_factory=list)  # EpochEnd events
     train_seconds: float = 0.0
     train_samples_seen: int = 0
+
+
+def last_step(batch, steps_per_epoch: int) -> int:
+    """The 1-based step a call ended on. Keras's ``fit`` with ``steps_per_execution`` passes its last
+    call's nominal end (``begin + steps_per_execution - 1``), past the epoch when the epoch's steps are
+    not a multiple of it: "step 90/81" in the window. The epoch has no steps beyond its last."""
+    return min(int(batch) + 1, int(steps_per_epoch))
 
 
 def _finite(value) -> bool:
@@ -102,7 +110,8 @@ class DivergenceCallback(keras.callbacks.Callback):
         if loss is not None and not _finite(loss):
             self.state.interrupted = "diverged"
             self.state.diverged_epoch = self._epoch + 1
-            self.state.diverged_step = self._epoch * self.state.steps_per_epoch + int(batch) + 1
+            self.state.diverged_step = self._epoch * self.state.steps_per_epoch + last_step(
+                batch, self.state.steps_per_epoch)
             self.state.last_loss = float(loss)
             self.model.stop_training = True
 
@@ -138,8 +147,8 @@ class ReporterCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        step = int(batch) + 1
         steps = self.state.steps_per_epoch
+        step = last_step(batch, steps)
         self._seen = min(step * self.state.batch_size, self.state.train_samples)
         now = time.perf_counter()
         if step < steps and now - self._last_emit < self.interval:

@@ -200,7 +200,9 @@ class WeightInspectCallback(keras.callbacks.Callback):
         self._epoch = int(epoch)
 
     def _step(self, batch) -> int:
-        return self._epoch * self.steps_per_epoch + int(batch) + 1
+        from tapedeck.engine.training.callbacks import last_step
+
+        return self._epoch * self.steps_per_epoch + last_step(batch, self.steps_per_epoch)
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.inspector.groups is None:

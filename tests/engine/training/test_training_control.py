@@ -148,6 +148,19 @@ def test_steps_per_execution_reports_every_execution_and_stops_there(tmp_path):
     assert _iterations(run_dir) <= seen[0] + 4
 
 
+@pytest.mark.parametrize("loop", ["fit", "tape"])
+def test_several_steps_per_call_never_report_a_step_past_the_epoch(loop, tmp_path):
+    """540 training images at batch 32: 17 steps, so the last call of 4 ends on step 17, not 20
+    (Keras's fit passed its nominal end, and the window showed "step 20/17")."""
+    recorder = Recorder()
+    run(experiment(data={"limit": 600}, epochs=2, steps_per_execution=4, loop=loop), recorder, runs_dir=tmp_path)
+    assert recorder.finished.reason == "completed", recorder.finished.message
+    batches = recorder.of(BatchEnd)
+    assert batches[0].steps == 17 and max(b.step for b in batches) == 17
+    for epoch in (1, 2):
+        assert [b.step for b in batches if b.epoch == epoch][-1] == 17
+
+
 DIVERGING = [
     {"type": "Flatten"},
     {"type": "Dense", "units": 32},  # linear: the logits grow geometrically with SGD at lr 30
