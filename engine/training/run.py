@@ -295,6 +295,10 @@ class _Session:
             setting, self._pacing_note = 1, (
                 f"steps_per_execution {setting}: 1 step per call in {loop} on {strategy.num_replicas_in_sync} "
                 f"replicas (Keras's several-steps loop fails there); the GradientTape loop runs several")
+        elif setting == "auto" and loop != "tape" and self.control.steps_left is not None:
+            # begun with Step: in fit a Step is one call, and the person asked to see one step
+            setting, self._pacing_note = 1, ("steps_per_execution auto: 1 step per call, as the run began with "
+                                             "Step (in fit a Step is one call; set a number to override)")
         elif setting == "auto" and getattr(strategy.extended, "_num_workers", 1) > 1:
             setting, self._pacing_note = 1, ("steps_per_execution auto: 1 with several workers (each would "
                                              "measure its own step; set a number to run several per call)")

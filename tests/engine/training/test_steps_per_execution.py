@@ -116,6 +116,29 @@ def test_auto_resolves_to_a_number_the_run_says(loop, tmp_path):
     assert not [n for n in explicit.of(RunNote) if n.kind == "steps_per_execution"]
 
 
+@pytest.mark.parametrize("loop", ("fit", "train_step"))
+def test_a_run_begun_with_step_on_auto_takes_one_step_per_call(loop, tmp_path):
+    """In fit a Step is one call: a run the person began with Step (the window's Step, `tapedeck step`)
+    gets one step per call from "auto", so that Step is one step, and says why."""
+    control = RunControl()
+    control.step(1)
+    inspected = threading.Event()
+    recorder = Recorder(on_event=lambda event: inspected.set() if isinstance(event, StepInspected) else None)
+    exp = experiment(data={"limit": 300}, loop=loop, steps_per_execution="auto")
+    thread = threading.Thread(target=run, args=(exp, recorder, control), kwargs={"runs_dir": tmp_path})
+    thread.start()
+    assert inspected.wait(120), "no step was inspected"
+    deadline = time.time() + 60
+    while not control.paused and time.time() < deadline:
+        time.sleep(0.01)
+    control.stop()
+    thread.join(60)
+    assert recorder.finished.reason == "stopped"
+    assert _iterations(recorder.finished.run_dir) == 1
+    notes = [n.message for n in recorder.of(RunNote) if n.kind == "steps_per_execution"]
+    assert notes and "as the run began with Step" in notes[0]
+
+
 def test_choose_steps_aims_at_fifty_ms_within_the_caps():
     assert choose_steps(0.005, 100) == 10
     assert choose_steps(0.0001, 1000) == MAX_STEPS
