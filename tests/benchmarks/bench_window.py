@@ -7,7 +7,7 @@ while training, and training throughput in the window against the same run headl
   window being exposed (and main()'s own share), median of several launches.
 * stalls: a 5 ms QTimer on the GUI thread records the gaps between its ticks from RunStarted to
   Finished; any gap well past 5 ms is time the event loop could not run. Max and 99th percentile.
-* throughput: samples/s from the engine's own BatchEnd events (the last step of each epoch, epoch 1
+* throughput: samples/s from the engine's own BatchEnd events (each epoch's last report, epoch 1
   left out: it pays for tracing), headless (`engine.training.run.run` on the main thread, no event
   loop, as `tapedeck train` runs it) and in the window, alternating rounds; the median ratio. Also
   samples per CPU-second of the whole process (GUI thread included), the steadier figure on a shared
