@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from tapedeck.engine.training.callbacks import last_step
 from tapedeck.engine.training.events import GradientRecord, LayerStats, StepInspected
 
 __all__ = ["VARIABLE_COLUMNS", "layer_groups", "layer_stats", "weight_only_rows", "Inspector",
@@ -200,8 +201,6 @@ class WeightInspectCallback(keras.callbacks.Callback):
         self._epoch = int(epoch)
 
     def _step(self, batch) -> int:
-        from tapedeck.engine.training.callbacks import last_step
-
         return self._epoch * self.steps_per_epoch + last_step(batch, self.steps_per_epoch)
 
     def on_train_batch_begin(self, batch, logs=None):

@@ -64,3 +64,32 @@ class Recorder:
     @property
     def finished(self):
         return self.events[-1]
+
+
+def optimizer_iterations(run_dir) -> int:
+    """Optimizer steps a finished run took, read from its saved model."""
+    from pathlib import Path
+
+    import keras
+    import numpy as np
+
+    model = keras.models.load_model(Path(run_dir) / "model.keras")
+    return int(np.asarray(model.optimizer.iterations))
+
+
+def stop_at_first_report(exp: Experiment, runs_dir):
+    """Run ``exp`` and ask it to stop at its first BatchEnd: (recorder, control, steps reported, run folder)."""
+    from tapedeck.engine.training.events import BatchEnd
+    from tapedeck.engine.training.run import RunControl, run
+
+    control = RunControl()
+    seen = []
+
+    def on_event(event):
+        if isinstance(event, BatchEnd):
+            seen.append(event.step)
+            control.stop()
+
+    recorder = Recorder(on_event)
+    run_dir = run(exp, recorder, control, runs_dir=runs_dir)
+    return recorder, control, seen, run_dir

@@ -13,14 +13,7 @@ import pytest
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, RunNote, StepInspected
 from tapedeck.engine.training.pacing import MAX_STEPS, choose_steps
 from tapedeck.engine.training.run import RunControl, run
-from tests.support.training_support import Recorder, experiment
-
-
-def _iterations(run_dir) -> int:
-    import keras
-
-    model = keras.models.load_model(Path(run_dir) / "model.keras")
-    return int(np.asarray(model.optimizer.iterations))
+from tests.support.training_support import Recorder, experiment, optimizer_iterations, stop_at_first_report
 
 
 def test_tape_loop_takes_the_same_steps_and_loss_with_several_steps_per_call(tmp_path):
@@ -32,7 +25,7 @@ def test_tape_loop_takes_the_same_steps_and_loss_with_several_steps_per_call(tmp
                                  steps_per_execution=steps), recorder, runs_dir=tmp_path)
         assert recorder.finished.reason == "completed"
         metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-        runs[steps] = (recorder, _iterations(run_dir), metrics)
+        runs[steps] = (recorder, optimizer_iterations(run_dir), metrics)
     (one, one_steps, _), (five, five_steps, metrics) = runs[1], runs[5]
     assert one_steps == five_steps == 24
     np.testing.assert_allclose([e.loss for e in five.of(EpochEnd)], [e.loss for e in one.of(EpochEnd)], rtol=1e-4)
@@ -54,20 +47,11 @@ def test_calls_end_before_an_inspected_step(tmp_path):
 
 
 def test_stop_acts_within_one_call(tmp_path):
-    control = RunControl()
-    seen = []
-
-    def on_event(event):
-        if isinstance(event, BatchEnd):
-            seen.append(event.step)
-            control.stop()
-
-    recorder = Recorder(on_event)
-    run_dir = run(experiment(data={"limit": 600}, loop="tape", batch_size=8, inspect_every=0, steps_per_execution=6),
-                  recorder, control, runs_dir=tmp_path)
+    recorder, control, seen, run_dir = stop_at_first_report(
+        experiment(data={"limit": 600}, loop="tape", batch_size=8, inspect_every=0, steps_per_execution=6), tmp_path)
     assert recorder.finished.reason == "stopped"
     assert seen[0] == 6
-    assert _iterations(run_dir) <= seen[0] + 6
+    assert optimizer_iterations(run_dir) <= seen[0] + 6
 
 
 def test_step_takes_exactly_the_steps_asked_for_between_calls_of_several(tmp_path):
@@ -98,7 +82,7 @@ def test_step_takes_exactly_the_steps_asked_for_between_calls_of_several(tmp_pat
     thread.join(60)
     assert recorder.finished.reason == "stopped" and len(inspected) == 1
     assert (inspected[0] - 3) % 8 == 0, inspected   # paused after a call of 8, then three single steps
-    assert _iterations(recorder.finished.run_dir) == inspected[0]
+    assert optimizer_iterations(recorder.finished.run_dir) == inspected[0]
 
 
 @pytest.mark.parametrize("loop", ("fit", "tape"))
@@ -134,7 +118,7 @@ def test_a_run_begun_with_step_on_auto_takes_one_step_per_call(loop, tmp_path):
     control.stop()
     thread.join(60)
     assert recorder.finished.reason == "stopped"
-    assert _iterations(recorder.finished.run_dir) == 1
+    assert optimizer_iterations(recorder.finished.run_dir) == 1
     notes = [n.message for n in recorder.of(RunNote) if n.kind == "steps_per_execution"]
     assert notes and "as the run began with Step" in notes[0]
 

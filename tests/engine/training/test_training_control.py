@@ -11,16 +11,9 @@ import pytest
 
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
 from tapedeck.engine.training.run import RunControl, run
-from tests.support.training_support import Recorder, experiment
+from tests.support.training_support import Recorder, experiment, optimizer_iterations, stop_at_first_report
 
 LOOPS = ("fit", "tape")
-
-
-def _iterations(run_dir) -> int:
-    import keras
-
-    model = keras.models.load_model(Path(run_dir) / "model.keras")
-    return int(np.asarray(model.optimizer.iterations))
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -37,7 +30,7 @@ def test_stop_takes_effect_within_one_step(loop, tmp_path):
     run_dir = run(experiment(data={"limit": 600}, loop=loop, epochs=3), recorder, control, runs_dir=tmp_path)
     finished = recorder.finished
     assert finished.reason == "stopped"
-    assert _iterations(run_dir) <= stopped_at["step"] + 1
+    assert optimizer_iterations(run_dir) <= stopped_at["step"] + 1
     assert not recorder.of(EpochEnd)  # the cut-short epoch is not reported, written or checkpointed
     folder = Path(run_dir)
     assert json.loads((folder / "metrics.json").read_text())["status"] == "stopped"
@@ -132,20 +125,11 @@ def test_stop_at_the_end_of_an_epoch_skips_the_validation_pass(loop, tmp_path):
 
 
 def test_steps_per_execution_reports_every_execution_and_stops_there(tmp_path):
-    control = RunControl()
-    seen = []
-
-    def on_event(event):
-        if isinstance(event, BatchEnd):
-            seen.append(event.step)
-            control.stop()
-
-    recorder = Recorder(on_event)
-    run_dir = run(experiment(data={"limit": 600}, epochs=1, steps_per_execution=4), recorder, control,
-                  runs_dir=tmp_path)
+    recorder, _control, seen, run_dir = stop_at_first_report(
+        experiment(data={"limit": 600}, epochs=1, steps_per_execution=4), tmp_path)
     assert recorder.finished.reason == "stopped"
     assert seen[0] == 4  # callbacks see the end of each 4-step execution
-    assert _iterations(run_dir) <= seen[0] + 4
+    assert optimizer_iterations(run_dir) <= seen[0] + 4
 
 
 @pytest.mark.parametrize("loop", ["fit", "tape"])
