@@ -19,7 +19,7 @@ import statistics
 import time
 
 __all__ = ["TARGET_SECONDS", "MAX_STEPS", "STEP_PER_FORWARD", "choose_steps", "estimate_step_seconds",
-           "resolve_steps_per_execution"]
+           "resolve_steps_per_execution", "one_step_reason"]
 
 TARGET_SECONDS = 0.05
 MAX_STEPS = 64
@@ -70,3 +70,21 @@ def resolve_steps_per_execution(setting, model, x, batch_size: int, steps_per_ep
     return steps, (f"steps_per_execution auto: {steps} training step(s) per call (a step ≈ {seconds * 1000:.1f} ms "
                    f"estimated, calls of ≈ {TARGET_SECONDS * 1000:.0f} ms, {cap}); Stop and pause act between "
                    f"calls, within {steps} step(s); set a number to override")
+
+
+def one_step_reason(setting, loop: str, replicas: int, workers: int, begun_with_step: bool) -> str | None:
+    """Why this run takes one step per call whatever the setting says (a note for the run), or None."""
+    if replicas > 1 and loop != "tape" and setting != 1:
+        # Keras 3's several-step loop fails on replicas at its first call ("You must feed a value for
+        # placeholder tensor" from the iterator's has_next branch); the tape loop pulls exactly its steps
+        return (f"steps_per_execution {setting}: 1 step per call in {loop} on {replicas} replicas "
+                f"(Keras's several-steps loop fails there); the GradientTape loop runs several")
+    if setting != "auto":
+        return None
+    if loop != "tape" and begun_with_step:   # in fit a Step is one call, and the person asked to see one step
+        return ("steps_per_execution auto: 1 step per call, as the run began with Step (in fit a Step is one "
+                "call; set a number to override)")
+    if workers > 1:
+        return ("steps_per_execution auto: 1 with several workers (each would measure its own step; set a "
+                "number to run several per call)")
+    return None

@@ -285,25 +285,15 @@ class _Session:
 
     def _pace(self, model, x_train, strategy, steps_per_epoch) -> None:
         """``steps_per_execution``: the experiment's number, or "auto" measured here (engine.training.pacing)."""
-        from tapedeck.engine.training.pacing import resolve_steps_per_execution
+        from tapedeck.engine.training.pacing import one_step_reason, resolve_steps_per_execution
 
-        setting = self.experiment.training.steps_per_execution
-        loop = self.experiment.training.loop
-        if strategy.num_replicas_in_sync > 1 and loop != "tape" and setting != 1:
-            # Keras 3's several-step loop fails on replicas at its first call ("You must feed a value for
-            # placeholder tensor" from the iterator's has_next branch); the tape loop pulls exactly its steps
-            setting, self._pacing_note = 1, (
-                f"steps_per_execution {setting}: 1 step per call in {loop} on {strategy.num_replicas_in_sync} "
-                f"replicas (Keras's several-steps loop fails there); the GradientTape loop runs several")
-        elif setting == "auto" and loop != "tape" and self.control.steps_left is not None:
-            # begun with Step: in fit a Step is one call, and the person asked to see one step
-            setting, self._pacing_note = 1, ("steps_per_execution auto: 1 step per call, as the run began with "
-                                             "Step (in fit a Step is one call; set a number to override)")
-        elif setting == "auto" and getattr(strategy.extended, "_num_workers", 1) > 1:
-            setting, self._pacing_note = 1, ("steps_per_execution auto: 1 with several workers (each would "
-                                             "measure its own step; set a number to run several per call)")
-        else:
-            self._pacing_note = None
+        training = self.experiment.training
+        setting = training.steps_per_execution
+        self._pacing_note = one_step_reason(setting, training.loop, strategy.num_replicas_in_sync,
+                                            getattr(strategy.extended, "_num_workers", 1),
+                                            self.control.steps_left is not None)
+        if self._pacing_note:
+            setting = 1
         steps, note = resolve_steps_per_execution(setting, model, x_train, int(self.experiment.training.batch_size),
                                                   steps_per_epoch)
         self.steps_per_execution = steps

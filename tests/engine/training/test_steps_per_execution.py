@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, RunNote, StepInspected
-from tapedeck.engine.training.pacing import MAX_STEPS, choose_steps
+from tapedeck.engine.training.pacing import MAX_STEPS, choose_steps, one_step_reason
 from tapedeck.engine.training.run import RunControl, run
 from tests.support.training_support import Recorder, experiment, optimizer_iterations, stop_at_first_report
 
@@ -121,6 +121,17 @@ def test_a_run_begun_with_step_on_auto_takes_one_step_per_call(loop, tmp_path):
     assert optimizer_iterations(recorder.finished.run_dir) == 1
     notes = [n.message for n in recorder.of(RunNote) if n.kind == "steps_per_execution"]
     assert notes and "as the run began with Step" in notes[0]
+
+
+def test_one_step_per_call_where_several_cannot_work_or_were_not_wanted():
+    assert "on 2 replicas" in one_step_reason(8, "fit", 2, 1, False)          # Keras's loop fails there
+    assert "on 2 replicas" in one_step_reason("auto", "train_step", 2, 1, False)
+    assert one_step_reason(8, "tape", 2, 1, False) is None                    # the tape loop pulls its steps
+    assert "began with Step" in one_step_reason("auto", "fit", 1, 1, True)
+    assert one_step_reason(8, "fit", 1, 1, True) is None                      # a number is the person's word
+    assert one_step_reason("auto", "tape", 1, 1, True) is None                # tape Steps are exact anyway
+    assert "several workers" in one_step_reason("auto", "tape", 2, 2, False)
+    assert one_step_reason("auto", "fit", 1, 1, False) is None
 
 
 def test_choose_steps_aims_at_fifty_ms_within_the_caps():
