@@ -215,9 +215,14 @@ class ExportDialog(QDialog):
                     except (OSError, ValueError) as error:
                         results.append((fmt, "", f"{out / name}.{fmt}: {error}"))
         finally:
+            from shiboken6 import Shiboken
+
             for widget in widgets.values():
+                # Deleted now, while its Python items are whole: with deleteLater the cyclic GC could clear
+                # the pyqtgraph items' attributes first, and Qt's teardown then called their sizeHint
+                # ("'LabelItem' object has no attribute '_sizeHint'", seen once in a full suite run).
                 widget.close()
-                widget.deleteLater()
+                Shiboken.delete(widget)
         return results
 
     def shutdown(self, timeout_ms: int = 60000) -> bool:
