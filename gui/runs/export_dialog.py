@@ -203,7 +203,7 @@ class ExportDialog(QDialog):
         """This run's plots, drawn from its history.csv, in each of ``formats`` (GUI thread: Qt paints)."""
         if not formats:
             return []
-        from tapedeck.gui.runs.run_plots import run_plot_widgets
+        from tapedeck.gui.runs.run_plots import delete_plot_widgets, run_plot_widgets
 
         widgets = run_plot_widgets(self.summary.history, self.summary.name or Path(self.run_dir).name)
         results = []
@@ -215,14 +215,7 @@ class ExportDialog(QDialog):
                     except (OSError, ValueError) as error:
                         results.append((fmt, "", f"{out / name}.{fmt}: {error}"))
         finally:
-            from shiboken6 import Shiboken
-
-            for widget in widgets.values():
-                # Deleted now, while its Python items are whole: with deleteLater the cyclic GC could clear
-                # the pyqtgraph items' attributes first, and Qt's teardown then called their sizeHint
-                # ("'LabelItem' object has no attribute '_sizeHint'", seen once in a full suite run).
-                widget.close()
-                Shiboken.delete(widget)
+            delete_plot_widgets(widgets.values())
         return results
 
     def shutdown(self, timeout_ms: int = 60000) -> bool:

@@ -43,7 +43,7 @@ def _plot_widget(title: str, y_label: str, epochs: int):
 
 def run_plot_widgets(history, label: str) -> dict:
     """{file name: PlotWidget} for one run's history rows: loss, accuracy and (when recorded) the
-    learning rate. The caller exports ``widget.getPlotItem()`` and then ``close()``s them."""
+    learning rate. The caller exports ``widget.getPlotItem()`` and then hands them to ``delete_plot_widgets``."""
     import pyqtgraph as pg
 
     epochs = max((row["epoch"] for row in history), default=0)
@@ -68,3 +68,17 @@ def run_plot_widgets(history, label: str) -> dict:
     for widget in plots.values():
         widget.show()   # laid out, never on screen (WA_DontShowOnScreen)
     return plots
+
+
+def delete_plot_widgets(widgets) -> None:
+    """Delete the widgets at once, each with its scene and every item in it, while their Python halves are whole.
+
+    Not pyqtgraph's ``PlotWidget.close()``: it takes the ViewBox (curves, legend) out of the scene, which leaves
+    that tree to the cyclic GC; the GC cleared the items' attributes and the C++ teardown then called a legend
+    label's sizeHint ("'LabelItem' object has no attribute '_sizeHint'", failing whichever test was running when
+    the collector ran).
+    """
+    from shiboken6 import Shiboken
+
+    for widget in list(widgets):
+        Shiboken.delete(widget)

@@ -44,7 +44,7 @@ def test_export_takes_the_run_just_trained_and_draws_each_run_from_its_own_histo
     for _fmt, path, _problem in results:
         with Image.open(path) as image:
             assert image.width >= 800
-    from tapedeck.gui.runs.run_plots import run_plot_widgets
+    from tapedeck.gui.runs.run_plots import delete_plot_widgets, run_plot_widgets
 
     history = read_run(old).history
     widgets = run_plot_widgets(history, "old")
@@ -53,8 +53,7 @@ def test_export_takes_the_run_just_trained_and_draws_each_run_from_its_own_histo
         assert np.allclose(loss.yData, [row["loss"] for row in history])     # the old run's, not the new one's
         assert len(loss.yData) == 2 and finished.epoch == 1
     finally:
-        for widget in widgets.values():
-            widget.close()
+        delete_plot_widgets(widgets.values())
 
 
 def test_resume_a_stopped_run_and_train_more_epochs(qtbot, make_window, tmp_path, monkeypatch):
