@@ -362,8 +362,8 @@ def _file_reader(files: np.ndarray, mode: str, size: tuple, root: Path, broken: 
             out[kept] = img.reshape(size[0], size[1], channels)
             kept += 1
         if len(rows) and not kept:   # an empty batch would be a step on nothing (a NaN loss)
-            raise DataError(f"{root}: none of the {len(rows)} image files of one batch decodes (e.g. "
-                            f"{broken[-1] if broken else files[rows[0]]}); check the files")
+            raise DataError(f"{root}: none of the {len(rows)} image file(s) of one batch decodes (e.g. "
+                            f"{broken[-1] if broken else files[rows[0]]}): remove or replace the broken files")
         return out[:kept], keep
 
     return read

@@ -15,7 +15,7 @@ import platform
 import time
 import traceback
 
-from tapedeck.engine.errors import TapedeckError
+from tapedeck.engine.errors import TapedeckError, user_problem
 from tapedeck.engine.spec.experiment import FILE_SOURCES
 from tapedeck.engine.spec.heads import is_multi
 from tapedeck.engine.text import cut_words
@@ -68,7 +68,12 @@ class _Session:
                 problems = tuple(cut_words(line) for line in problem.problems)
                 finished = Finished("failed", "\n".join(problems), self._run_dir(), problems=problems)
             except Exception as error:  # noqa: BLE001 — the contract: a run never raises
-                finished = Finished("failed", cut_words(_describe(error)), self._run_dir())
+                problem = user_problem(error)   # e.g. a streamed file that does not decode, quoted by TensorFlow
+                if problem:
+                    problems = (cut_words(problem),)
+                    finished = Finished("failed", problems[0], self._run_dir(), problems=problems)
+                else:
+                    finished = Finished("failed", cut_words(_describe(error)), self._run_dir())
                 self.metrics["traceback"] = traceback.format_exc()
             self._write_status(finished)
         try:

@@ -181,6 +181,34 @@ def test_a_broken_image_in_a_streamed_folder_is_skipped_and_named(tmp_path):
     assert sum(map(sum, result.confusion)) == len(load_dataset(_experiment("folder", root).data).y_test)
 
 
+def test_a_batch_with_no_image_that_decodes_ends_the_run_with_its_file_named(tmp_path, capsys):
+    """Batch size 1 and a broken file: that step would train on nothing. TensorFlow quotes the reader's
+    DataError inside its own error ("Graph execution error" and a page of frames); the person gets the
+    DataError's line and exit code 2, as for any bad data file."""
+    from tapedeck.engine.cli.main import main
+
+    root = write_class_folder(tmp_path / "pets", per_class=4, size=(12, 10))
+    (root / "cat" / "cat_broken.png").write_bytes(b"not a png at all")
+    experiment = _experiment("folder", root, validation_split=0.0)
+    experiment.training.batch_size = 1
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(experiment.to_dict()))
+    assert main(["train", str(path), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "cat/cat_broken.png" in err and "remove or replace the broken files" in err
+    assert "Graph execution error" not in err and "Traceback" not in err
+
+
+def test_only_tapedeck_errors_quoted_by_tensorflow_are_the_persons():
+    from tapedeck.engine.errors import describe, user_problem
+
+    quoted = RuntimeError("Graph execution error:\n  File x\ntapedeck.engine.data.readers.DataError: a.png: broken\n")
+    assert user_problem(quoted) == "a.png: broken" and describe(quoted) == "a.png: broken"
+    for text in ("tapedeck.engine.data.readers.ValueError: x", "tapedeck.nowhere.DataError: x", "plain"):
+        assert user_problem(RuntimeError(text)) is None
+    assert describe(RuntimeError("tapedeck.engine.data.readers.ValueError: x")).startswith("RuntimeError: ")
+
+
 def test_cache_file_is_written_and_keyed_by_the_data(sources, tmp_path):
     cache = tmp_path / "cache" / "pets"
     recorder = Recorder()
