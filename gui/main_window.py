@@ -474,10 +474,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Run folder: {event.run_dir}{precision}", 8000)
             if event.warnings:   # e.g. image files skipped: named at once, not only in metrics.json
                 self.show_notice("\n".join(event.warnings))
-        elif isinstance(event, RunNote) and event.kind == "steps_per_execution":
-            # said at every run's start (Inside the step keeps it): the status line, not the notice,
-            # whose appearing re-lays out the window (a 90-110 ms stall measured at run start)
-            short = event.message.split(" (")[0] + " (more in Inside the step)"   # the whole note is long
+        elif isinstance(event, RunNote) and event.kind in ("steps_per_execution", "data_plan"):
+            # what auto chose, said at every run's start: the status line, not the notice, whose
+            # appearing re-lays out the window (a 90-110 ms stall measured at run start)
+            short = event.message
+            if event.kind == "steps_per_execution":   # the whole note is long; Inside the step keeps it
+                short = event.message.split(" (")[0] + " (more in Inside the step)"
             current = self.statusBar().currentMessage()
             self.statusBar().showMessage(f"{current} · {short}" if current else short, 15000)
         elif isinstance(event, RunNote):

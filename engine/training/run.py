@@ -192,7 +192,7 @@ class _Session:
         if getattr(self, "_weights_note", None):
             self.emit(RunNote("weights", self._weights_note))
         if self.experiment.data.source in FILE_SOURCES:   # where streaming is a choice, say which was made
-            self.emit(RunNote("data", self.data_plan.message))
+            self.emit(RunNote("data_plan", self.data_plan.message))
         reporter = ReporterCallback(self.emit, state, sample_images, sample_labels, to_probabilities,
                                     on_epoch=lambda event: folder.append_history(_history_row(event)),
                                     heads=(self.several.plan, sample_index) if self.several else None)

@@ -152,7 +152,7 @@ class StepPanel(QWidget):
         elif isinstance(event, RunNote) and event.kind == "steps_per_execution":
             self._per_call = event.message   # information, not a warning: shown with the step time
             self.timing.setText(event.message)
-        elif isinstance(event, RunNote):
+        elif isinstance(event, RunNote) and event.kind != "data_plan":   # where the data is read: not a warning
             self.warning.setText(f"⚠ {event.message}")
             self.warning.show()
 

@@ -43,5 +43,10 @@ def test_what_auto_chose_goes_to_the_status_line_not_the_notice(window):
     assert not window.notice.isVisible()
     assert window.statusBar().currentMessage() == ("Run folder: runs/x · steps_per_execution auto: 3 training "
                                                    "step(s) per call (more in Inside the step)")
+    window._on_event(RunNote("data_plan", "data: in memory (decoded ≈ 0.1 MiB, within data.memory_budget_mb 1,024)"))
+    assert not window.notice.isVisible()
+    assert window.statusBar().currentMessage().endswith(
+        "(more in Inside the step) · data: in memory (decoded ≈ 0.1 MiB, within data.memory_budget_mb 1,024)")
+    assert window.step_panel.warning.isHidden()   # not a warning in Inside the step either
     window._on_event(RunNote("precision", "mixed_float16 without a GPU"))   # a warning: the notice
     assert window.notice.isVisible() and "float16" in window.notice.text()

@@ -87,7 +87,7 @@ def test_each_source_streamed_trains_one_epoch_in_each_loop(sources, source, loo
     recorder = Recorder()
     run_dir = run(_experiment(source, sources[source], loop), recorder, runs_dir=tmp_path)
     assert recorder.finished.reason == "completed", recorder.finished.message
-    notes = [n.message for n in recorder.of(RunNote) if n.kind == "data"]
+    notes = [n.message for n in recorder.of(RunNote) if n.kind == "data_plan"]
     assert notes and notes[0].startswith("data: streamed from disk")
     metrics = json.loads((tmp_path / run_dir.split("/")[-1] / "metrics.json").read_text())
     assert metrics["data_streamed"] is True and metrics["epochs_completed"] == 1
