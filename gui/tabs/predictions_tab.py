@@ -110,6 +110,7 @@ class PredictionsPanel(QWidget):
         self.head: str | None = None
         self._latest: Predictions | None = None
         self._latest_test: TestResult | None = None
+        self._test_due = False                     # _latest_test arrived while hidden: shown when visible
         self._grid_host = QWidget(self)
         self._grid = QGridLayout(self._grid_host)
         self._grid.setSpacing(4)
@@ -167,6 +168,7 @@ class PredictionsPanel(QWidget):
             # Laying out the tiles on a hidden tab would stall the event loop as training starts.
             self._samples, self._pending = event, None
             self._latest = self._latest_test = None
+            self._test_due = False
             self._show_heads(event.heads)
             if self.isVisible():
                 self.flush()
@@ -176,9 +178,13 @@ class PredictionsPanel(QWidget):
             if self.isVisible():
                 self.flush()
         elif isinstance(event, TestResult):
-            self.flush()
             self._latest_test = event
-            self._show_test(event)
+            # A hidden tab draws the tiles and the matrix when shown: done at a run's end on the Training
+            # tab, they were most of a 40-70 ms event-loop stall as the run finished.
+            self._test_due = not self.isVisible()
+            if not self._test_due:
+                self.flush()
+                self._show_test(event)
 
     def _show_heads(self, heads) -> None:
         self._heads = {head.layer: head for head in heads or ()}
@@ -220,6 +226,9 @@ class PredictionsPanel(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         self.flush()
+        if self._test_due and self._latest_test is not None:
+            self._test_due = False
+            self._show_test(self._latest_test)
         self._fit_columns()
         self._fit_confusion()
 

@@ -33,6 +33,8 @@ def test_one_short_epoch_fills_plots_and_predictions(qtbot, window):
     assert training.progress.value() == training.progress.maximum()
 
     predictions = window.predictions
+    assert not predictions.tiles and predictions.confusion.rowCount() == 0   # a hidden tab waits to be shown
+    window.tabs.setCurrentWidget(predictions)
     assert 16 <= len(predictions.tiles) <= 64
     assert all(not tile.picture.pixmap().isNull() for tile in predictions.tiles)
     assert all(tile.picture.pixmap().width() >= 64 for tile in predictions.tiles)   # 8x8 scaled up
@@ -148,11 +150,11 @@ def test_tape_loop_with_functional_model_reports_the_same_events(qtbot, make_win
     experiment = small_digits("digits_residual", epochs=2, limit=300)
     experiment.training.loop = "tape"
     window = make_window(experiment)
-    window.tabs.setCurrentWidget(window.predictions)      # visible: refreshed every epoch
-    window.train_action.trigger()
+    window.train_action.trigger()                          # shows the Training tab
     finished = wait_run_over(qtbot, window)
     assert finished.reason == "completed", finished.message
     assert window.training.epoch_loss.size == 2 and window.training.batch_loss.size >= 2
+    window.tabs.setCurrentWidget(window.predictions)      # drawn when shown: the last epoch's predictions
     assert window.predictions.summary.text().startswith("Epoch 2:")
     ran = json.loads((Path(finished.run_dir) / "experiment.json").read_text())
     assert ran["training"]["loop"] == "tape" and ran["model"]["api"] == "functional"
