@@ -477,9 +477,9 @@ class MainWindow(QMainWindow):
         elif isinstance(event, RunNote) and event.kind in ("steps_per_execution", "data_plan"):
             # what auto chose, said at every run's start: the status line, not the notice, whose
             # appearing re-lays out the window (a 90-110 ms stall measured at run start)
-            short = event.message
-            if event.kind == "steps_per_execution":   # the whole note is long; Inside the step keeps it
-                short = event.message.split(" (")[0] + " (more in Inside the step)"
+            short = event.message.split(" (")[0]   # the first clause: the whole note ran under the versions at 1280 px
+            if event.kind == "steps_per_execution":   # Inside the step keeps the whole note
+                short += " (more in Inside the step)"
             current = self.statusBar().currentMessage()
             self.statusBar().showMessage(f"{current} · {short}" if current else short, 15000)
         elif isinstance(event, RunNote):
