@@ -348,12 +348,21 @@ def output_activation(nodes):
 
 
 def precision_warning(precision: str) -> str | None:
-    """float16 pays off on GPUs only: on a CPU it is emulated and slower; bfloat16 is not."""
-    if precision != "mixed_float16":
+    """16-bit precisions pay off only on hardware that computes them: float16 on GPUs, bfloat16 on
+    GPUs and on CPUs with bfloat16 units (engine.model.cpu); elsewhere they are emulated and slower."""
+    if precision == "float32":
         return None
     import tensorflow as tf
 
     if tf.config.list_logical_devices("GPU"):
         return None
+    from tapedeck.engine.model import cpu
+
+    slow_bf16 = cpu.bfloat16_slow_note()
+    if precision == "mixed_bfloat16":
+        return f"training.precision mixed_bfloat16: {slow_bf16}" if slow_bf16 else None
+    if slow_bf16:
+        return ("training.precision mixed_float16 without a GPU runs slower than float32 on this CPU, "
+                "and so would mixed_bfloat16 (no bfloat16 units); use float32")
     return ("training.precision mixed_float16 without a GPU runs slower than float32 on this CPU; "
             "mixed_bfloat16 is the 16-bit choice for CPUs (fast where they have AMX or AVX512-BF16)")

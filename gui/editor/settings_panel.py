@@ -190,6 +190,7 @@ class SettingsPanel(QWidget):
         train_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         for spec in TRAINING_FIELDS:
             self._add_field(train_form, spec)
+        self.precision_note = self._precision_note(train_form)
 
         body = QWidget(self)
         column = QVBoxLayout(body)
@@ -253,6 +254,27 @@ class SettingsPanel(QWidget):
         key = f"{spec.section}.{spec.key}"
         self.editors[key] = editor
         self._rows[key] = (form, label, editor)
+
+    def _precision_note(self, form: QFormLayout) -> QLabel:
+        """On a CPU without bfloat16 units (engine.model.cpu) the bfloat16 choice says so in its own
+        text, and a note under the selector says it while it is chosen: emulated, it trains ~5x slower."""
+        from tapedeck.engine.model.cpu import bfloat16_slow_note
+
+        note = QLabel(self)
+        note.setObjectName("precisionNote")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #7a5c00")
+        slow = bfloat16_slow_note()
+        combo = self.editors["training.precision"]
+        if slow:
+            index = list(PRECISIONS).index("mixed_bfloat16")
+            combo.setItemText(index, "mixed_bfloat16 (slow on this CPU: no bfloat16 units)")
+            combo.setItemData(index, slow, Qt.ToolTipRole)
+            note.setText(f"mixed_bfloat16: {slow}.")
+        form.addRow(note)
+        note.setVisible(False)
+        self._slow_bfloat16 = bool(slow)
+        return note
 
     @staticmethod
     def _optional(spec: Field, value: int):
@@ -334,6 +356,7 @@ class SettingsPanel(QWidget):
             _form, row_label, row_editor = self._rows[key]
             row_label.setVisible(shown)
             row_editor.setVisible(shown)
+        self.precision_note.setVisible(self._slow_bfloat16 and experiment.training.precision == "mixed_bfloat16")
 
     def _show_data_info(self) -> None:
         checker = self._checker
