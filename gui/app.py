@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | No
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "tapedeck"])
-    app.setApplicationName("Tapedeck")
-    app.setOrganizationName("Tapedeck")
+    set_identity(app)
 
     from tapedeck.gui.main_window import MainWindow
 
@@ -133,6 +132,21 @@ def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | No
 
     _when_exposed(window, on_screen)
     return app.exec()
+
+
+def set_identity(app) -> None:
+    """Name, icon and desktop-file id: the settings' location, the task bar's icon, and on Wayland the
+    link from the window to the menu entry `tapedeck --install-desktop` writes."""
+    from PySide6.QtGui import QIcon, QPixmap
+
+    from tapedeck.gui.desktop_entry import APP_ID, icon_bytes
+
+    app.setApplicationName("Tapedeck")
+    app.setOrganizationName("Tapedeck")
+    app.setDesktopFileName(APP_ID)
+    pixmap = QPixmap()
+    if pixmap.loadFromData(icon_bytes(), "SVG"):
+        app.setWindowIcon(QIcon(pixmap))
 
 
 def _when_exposed(window, callback) -> None:

@@ -30,6 +30,7 @@ def test_packages_listed_are_the_folders_with_an_init():
     folders = sorted("tapedeck." + str(p.parent.relative_to(ROOT)).replace(os.sep, ".")
                      for folder in ("engine", "gui", "resources") for p in (ROOT / folder).rglob("__init__.py")
                      if "__pycache__" not in p.parts)
+    folders = sorted(folders + ["tapedeck"])   # launcher/: the package's top, only __main__.py, no __init__.py
     assert sorted(re.findall(r'"([\w.]+)"', listed)) == folders
 
 
@@ -58,3 +59,11 @@ def test_an_installed_copy_has_unique_names_a_working_command_and_its_presets(tm
                              env=env, capture_output=True, text=True, timeout=120)
     assert command.returncode == 0, command.stderr[-3000:]
     assert "model.fit(" in command.stdout
+
+    # `python -m tapedeck` is the command too (launcher/__main__.py), and the icon ships as package data
+    module = subprocess.run([sys.executable, "-m", "tapedeck", "--version"], cwd=away, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert module.returncode == 0, module.stderr[-3000:]
+    version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), flags=re.M).group(1)
+    assert module.stdout.strip() == f"tapedeck {version}"
+    assert (target / "tapedeck" / "resources" / "icons" / "tapedeck.svg").is_file()

@@ -37,6 +37,17 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's), as pip reports it."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("tapedeck")
+    except PackageNotFoundError:   # run from a checkout that was never installed
+        return "unknown (not installed; pip install -e . in the checkout)"
+
+
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow and probe devices with their C++ start-up chatter (oneDNN, CUDA probes) kept off the terminal.
 
@@ -69,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tapedeck",
         description="Desktop trainer for Keras models. Without a command, `tapedeck [EXP.json]` "
-        "opens the window.",
+        "opens the window; `tapedeck --install-desktop` adds it to the desktop's application menu.",
     )
+    parser.add_argument("--version", action="version", version=f"tapedeck {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     check = sub.add_parser("check", help="print each layer's output shape and parameters")
