@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tapedeck.engine.errors import TapedeckError
 
-__all__ = ["write_text_atomic", "write_bytes_atomic", "atomic_path", "WriteError", "why_unwritable"]
+__all__ = ["write_text_atomic", "write_bytes_atomic", "atomic_path", "WriteError", "why_unwritable",
+           "exclusive_lock"]
 
 
 class WriteError(TapedeckError, OSError):
@@ -96,3 +97,34 @@ def write_bytes_atomic(path, data: bytes) -> None:
 def write_text_atomic(path, text: str) -> None:
     """UTF-8 text version of :func:`write_bytes_atomic` (no platform newline translation)."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def exclusive_lock(path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if missing) for the ``with`` block: processes that
+    share a folder (two sweeps on one runs folder) take turns. Released by the OS if the holder dies."""
+    path = Path(path)
+    with open(path, "a+b") as handle:
+        try:
+            import fcntl
+        except ImportError:   # Windows: lock the first byte instead
+            import msvcrt
+
+            handle.seek(0)
+            while True:
+                try:
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:   # LK_LOCK gives up after ten seconds; keep waiting
+                    continue
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

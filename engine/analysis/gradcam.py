@@ -177,9 +177,29 @@ def _gradient_model(model, layer: str, head: str | None = None):
         raise GradCamError(f"no layer named {layer!r}; layers with maps are: {', '.join(names) or 'none'}")
     source = _symbolic(model)
     last = _output_layer(source, head)
-    grad_model = keras.Model(source.inputs[0], [source.get_layer(layer).output, last.input, last.output])
+    if isinstance(source, keras.Sequential):
+        grad_model = _walked_sequential(keras, source, layer, last.name)
+    else:
+        grad_model = keras.Model(source.inputs[0], [source.get_layer(layer).output, last.input, last.output])
     cache[(layer, head)] = (grad_model, _logits_function(last))
     return cache[(layer, head)]
+
+
+def _walked_sequential(keras, model, layer: str, last: str):
+    """The gradient model of a Sequential model, from one walk of its layers on a new input.
+
+    A Sequential model's layers are called several times as it is built and loaded, and ``layer.output`` /
+    ``last.input`` read each layer's *first* call: the maps and the score then came from two different
+    symbolic graphs, the gradient between them was None and Grad-CAM failed on the default preset
+    ("Attempt to convert a value (None) to a Tensor"). Walking the layers once gives tensors of one graph.
+    """
+    first = model.inputs[0]
+    x = inputs = keras.Input(shape=tuple(first.shape[1:]), dtype=first.dtype)
+    walked = {}
+    for each in model.layers:
+        before, x = x, each(x)
+        walked[each.name] = (before, x)
+    return keras.Model(inputs, [walked[layer][1], walked[last][0], walked[last][1]])
 
 
 def _output_layer(source, head: str | None):

@@ -52,6 +52,9 @@ def sweep_command(args) -> int:
     control = RunControl()
     restore = _install_interrupt(control)
     try:
+        from tapedeck.engine.queues.search import check_runs_folder
+
+        check_runs_folder(args.out)   # before any run: a file in the way fails every run otherwise
         if args.search == "grid":
             axes, results = _grid(experiment, args, control)
         else:

@@ -26,7 +26,7 @@ from tapedeck.engine.queues.sweep import MAX_AXES, MAX_RUNS, SweepAxis, SweepErr
 from tapedeck.engine.training.events import EpochEnd, Finished
 
 __all__ = ["SEARCHES", "SearchAxis", "TrialDone", "SearchResult", "parse_search_axis", "check_axes",
-           "run_search", "storage_path", "study_name_for", "importances"]
+           "run_search", "storage_path", "study_name_for", "importances", "check_runs_folder"]
 
 SEARCHES = ("random", "tpe")
 STORAGE = "optuna.sqlite3"
@@ -142,22 +142,77 @@ def _sampler(search: str, seed, trials: int, done: int):
 
 
 def _open_study(runs_dir, name, search, seed, trials, pruner):
+    """Open (or create) the study; two sweeps on one runs folder take turns at creating the database.
+
+    Optuna creates its tables on first use without a lock of its own, so a second sweep started at the same
+    moment failed with "table studies already exists"; a lock file beside the database serialises the
+    opening, after which SQLite's own locking lets both sweeps add trials (waiting up to a minute for it).
+    """
     import optuna
+    import sqlalchemy.exc
+
+    from tapedeck.engine.files import exclusive_lock
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    Path(runs_dir).mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{storage_path(runs_dir).resolve()}"
-    storage = optuna.storages.RDBStorage(url)
-    done = 0
-    try:
-        existing = optuna.load_study(study_name=name, storage=storage)
-        done = len(_finished(existing))
-    except KeyError:
-        pass
+    check_runs_folder(runs_dir)
+    path = storage_path(runs_dir).resolve()
+    url = f"sqlite:///{path}"
+    _refuse_foreign_file(path)
     pruner = pruner if pruner is not None else optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
-    study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True,
-                                sampler=_sampler(search, seed, trials, done), pruner=pruner)
+    try:
+        with exclusive_lock(path.with_name(path.name + ".lock")):
+            storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+            done = 0
+            try:
+                existing = optuna.load_study(study_name=name, storage=storage)
+                done = len(_finished(existing))
+            except KeyError:
+                pass
+            study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
+                                        load_if_exists=True, sampler=_sampler(search, seed, trials, done),
+                                        pruner=pruner)
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        first = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise SweepError([f"{path}: the Optuna study file cannot be used ({first}); it is damaged or was written "
+                          "by another program: move it away (or delete it) to start a new study there, or give "
+                          "--out another runs folder"]) from None
     return study, url, done
+
+
+SQLITE_SIGNATURE = b"SQLite format 3\x00"
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    """A study file that is not an SQLite database (damaged, or another file by that name) is named with the
+    fix before SQLAlchemy reports it as a DatabaseError deep in Optuna's schema check."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_SIGNATURE))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise SweepError([f"{path}: is a folder where the Optuna study file belongs; move it away"]) from None
+    except OSError as error:
+        raise SweepError([f"{path}: the Optuna study file cannot be read ({error.strerror})"]) from None
+    if head and head != SQLITE_SIGNATURE:
+        raise SweepError([f"{path}: is not an Optuna study database (it is damaged or another program wrote "
+                          "it); move it away (or delete it) to start a new study there, or give --out another "
+                          "runs folder"])
+
+
+def check_runs_folder(runs_dir) -> Path:
+    """Create the runs folder, or a SweepError naming it when a file is in the way (as ``train`` says)."""
+    from tapedeck.engine.files import why_unwritable
+
+    root = Path(runs_dir)
+    if root.exists() and not root.is_dir():
+        raise SweepError([f"{root}: is a file, not a runs folder; give --out (or the runs folder setting) a "
+                          "folder, or move the file"])
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SweepError([why_unwritable(root, error)]) from None
+    return root
 
 
 def _finished(study) -> list:
