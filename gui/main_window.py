@@ -50,6 +50,7 @@ from tapedeck.gui.tabs.step_tab import StepPanel
 from tapedeck.gui.tabs.training_tab import TrainingPanel
 from tapedeck.gui.threads.jobs import Job, running_jobs, shutdown_all
 from tapedeck.gui.threads.run_controller import RunController
+from tapedeck.gui.widgets import wheel_guard
 
 MAX_RECENT = 8
 CLOSE_WAIT_MS = 10000
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
     def __init__(self, experiment: Experiment | None = None, path: str | None = None,
                  settings: QSettings | None = None, runs_dir: str | None = None):
         super().__init__()
+        wheel_guard.install()            # the wheel scrolls forms, never edits an unfocused box
         self.settings = settings if settings is not None else QSettings("Tapedeck", "Tapedeck")
         self.ask_to_save = True          # tests turn the "unsaved changes" question off
         self.tf_status = "Loading TensorFlow…"
