@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 from tapedeck.engine.errors import TapedeckError
 
 __all__ = ["write_text_atomic", "write_bytes_atomic", "atomic_path", "WriteError", "why_unwritable",
-           "exclusive_lock"]
+           "exclusive_lock", "clean_leftovers"]
 
 
 class WriteError(TapedeckError, OSError):
@@ -44,37 +45,73 @@ def why_unwritable(path, error: OSError) -> str:
     return f"{path}: cannot be written ({error.strerror or type(error).__name__}); {fix}"
 
 
+TEMP_FOLDER = re.compile(r"^\.tmp-(\d+)-[0-9a-f]{8}$")                   # .tmp-<pid>-<hex>/, holds one file
+OLD_TEMP_FILE = re.compile(r"^.+\.tmp-(\d+)-[0-9a-f]{8}(\.[A-Za-z0-9]+)?$")  # model.tmp-<pid>-<hex>.keras
+
+
 def _temp_name(path: Path) -> Path:
-    """Keep the real suffix last (``model.tmp-1234.keras``): Keras and numpy check the extension."""
-    suffix = "".join(path.suffixes[-1:])
-    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
-    return path.with_name(f"{stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}")
+    """``<folder>/.tmp-<pid>-<hex>/<name>``: the file keeps its own name (Keras and numpy check the
+    extension) inside a hidden folder of this writer's own, so nothing that globs ``*.keras`` in the folder
+    finds a half-written model, and a leftover names the process that wrote it."""
+    return path.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}" / path.name
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":   # Windows' os.kill(pid, 0) would send Ctrl-C: keep every leftover there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def clean_leftovers(folder) -> list[str]:
+    """Remove temporaries that writers which died mid-write (kill -9, a power cut) left in ``folder``:
+    this version's ``.tmp-<pid>-<hex>/`` folders and earlier versions' ``name.tmp-<pid>-<hex>.ext`` files,
+    only where that process is gone. Returns the names removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = TEMP_FOLDER.match(entry.name) or OLD_TEMP_FILE.match(entry.name)
+        if not match or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(entry.name)
+    return removed
 
 
 @contextlib.contextmanager
 def atomic_path(path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``, on failure delete it.
+    """Yield a temporary path for ``path``; on success rename it onto ``path``, on failure delete it.
 
-    For writers that insist on a file name of their own (``model.save``, ``np.save``).
+    For writers that insist on a file name of their own (``model.save``, ``np.save``). Leftovers of
+    writers that died in this folder are removed first.
     """
     path = Path(path)
+    temp = _temp_name(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(path.parent)
+        temp.parent.mkdir()
     except OSError as error:
         raise WriteError(error.errno, why_unwritable(path, error)) from None
-    temp = _temp_name(path)
     try:
         yield temp
         if not temp.exists():
             raise FileNotFoundError(f"{temp}: the writer created no file, so {path} was left unchanged")
         os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            if temp.is_dir():
-                shutil.rmtree(temp)
-            else:
-                temp.unlink()
-        raise
+    finally:
+        shutil.rmtree(temp.parent, ignore_errors=True)
 
 
 def write_bytes_atomic(path, data: bytes) -> None:

@@ -8,9 +8,7 @@ TensorFlow, 2 a user mistake (bad experiment, unreadable data, a stack that does
 from __future__ import annotations
 
 import re
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -84,7 +82,7 @@ def train_command(args) -> int:
     experiment, code = _load(args)
     if experiment is None:
         return code
-    from tapedeck.engine.training.run import RunControl, run
+    from tapedeck.engine.objectives.run import RunControl, run
 
     control = RunControl()
     reporter = ConsoleReporter(sys.stdout)
@@ -97,20 +95,10 @@ def train_command(args) -> int:
 
 
 def _install_interrupt(control):
-    """First Ctrl-C: stop after this step. Second: the default behaviour (KeyboardInterrupt)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.getsignal(signal.SIGINT)
+    """First Ctrl-C or SIGTERM: stop after this step. Second: abort (``engine.cli.signals``)."""
+    from tapedeck.engine.cli.signals import install_stop_signals
 
-    def on_interrupt(signum, frame):
-        if control.stop_requested:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        print("\nStopping after the current step (Ctrl-C again to abort)…", file=sys.stderr, flush=True)
-        control.stop()
-
-    signal.signal(signal.SIGINT, on_interrupt)
-    return lambda: signal.signal(signal.SIGINT, previous)
+    return install_stop_signals(control)
 
 
 class ConsoleReporter:

@@ -8,6 +8,7 @@ thing wrong and gives it to the command a person would type; it must end with ex
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 
@@ -117,3 +118,55 @@ def test_gradcam_headless_on_the_default_sequential_preset(sequential_run, tmp_p
     assert code == 0, captured.err[-2000:]
     assert "Grad-CAM at layer conv2d_1" in captured.out and "peak at row" in captured.out
     assert (tmp_path / "cam.png").stat().st_size > 0
+
+
+DEAD_PID = 2**22 + 7   # above Linux's largest pid: no such process
+
+
+def test_leftover_temporaries_of_dead_writers_are_cleaned_at_the_next_write(tmp_path):
+    """kill -9 mid-write left ``checkpoint.tmp-<pid>-<hex>.keras`` (a broken zip) beside the real checkpoint;
+    the next write into the folder removes the dead writers' temporaries and keeps a live one's."""
+    import os
+
+    from tapedeck.engine.files import write_text_atomic
+
+    (tmp_path / f"checkpoint.tmp-{DEAD_PID}-0123abcd.keras").write_bytes(b"PK\x03\x04 cut")
+    (tmp_path / f".tmp-{DEAD_PID}-89abcdef").mkdir()
+    (tmp_path / f".tmp-{DEAD_PID}-89abcdef" / "model.keras").write_bytes(b"PK")
+    live = tmp_path / f".tmp-{os.getppid()}-00000000"
+    live.mkdir()
+    (tmp_path / "notes.tmp.txt").write_text("a person's file")
+    write_text_atomic(tmp_path / "history.csv", "epoch\n1\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "history.csv", "notes.tmp.txt"])
+
+
+_SIGTERM_MID_CHECKPOINT = """
+import os, signal, sys
+import keras
+original = keras.Model.save
+def save(self, filepath, *args, **kwargs):
+    result = original(self, filepath, *args, **kwargs)
+    if "checkpoint" in str(filepath):
+        os.kill(os.getpid(), signal.SIGTERM)   # the checkpoint's temporary is written, not yet renamed
+    return result
+keras.Model.save = save
+from tapedeck.engine.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_while_a_checkpoint_is_written_stops_like_ctrl_c(tmp_path):
+    """SIGTERM killed the process at once (exit -15) with ``checkpoint.tmp-…keras`` left in the run folder;
+    now it stops after the current step like Ctrl-C: the checkpoint is whole and nothing temporary is left."""
+    import subprocess
+    import sys
+
+    experiment = _experiment(tmp_path, change=lambda e: e["training"].update(epochs=3))
+    done = subprocess.run([sys.executable, "-c", _SIGTERM_MID_CHECKPOINT, "train", experiment, "--out",
+                           str(tmp_path / "runs")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert "SIGTERM" in done.stderr and "Traceback" not in done.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "stopped"
+    assert json.loads((run_dir / "checkpoint.json").read_text())["epoch"] == 1
+    assert not [p.name for p in run_dir.iterdir() if ".tmp-" in p.name]

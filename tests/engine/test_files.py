@@ -37,10 +37,11 @@ def test_failed_rename_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
 def test_atomic_path_keeps_real_suffix_and_renames_on_success(tmp_path):
     target = tmp_path / "model.keras"
     with files.atomic_path(target) as temp:
-        assert temp.parent == tmp_path
-        assert temp.suffix == ".keras" and temp != target
+        assert temp.parent.parent == tmp_path and temp.parent.name.startswith(".tmp-")
+        assert temp.name == "model.keras" and temp != target
         assert not target.exists()
         temp.write_bytes(b"weights")
+        assert list(tmp_path.glob("*.keras")) == []   # a half-written model is not found by its suffix
     assert target.read_bytes() == b"weights"
     assert os.listdir(tmp_path) == ["model.keras"]
 
