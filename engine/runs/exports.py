@@ -121,6 +121,8 @@ def save_savedmodel(model, path, experiment=None) -> Path:
     from tapedeck.engine.model.inference import inference_model
 
     path = Path(path)
+    if path.is_dir() and any(path.iterdir()):
+        _refuse_foreign_files(path)
     model = inference_model(model, experiment)
     with _atomic_folder(path) as temp:
         _export(model, temp)
@@ -295,11 +297,32 @@ def _target(run_dir: Path, fmt: str, out, api, loop) -> Path:
         return out / default.name
     if fmt == "savedmodel" and out.exists() and not out.is_dir():
         raise ExportError(f"{out}: is a file; a SavedModel is a folder, give a new folder name")
-    if fmt == "savedmodel" and out.is_dir() and any(out.iterdir()) and not (out / "saved_model.pb").exists():
-        raise ExportError(f"{out}: is a folder with other files in it; give a new folder name for the SavedModel")
+    if fmt == "savedmodel" and out.is_dir() and any(out.iterdir()):
+        _refuse_foreign_files(out)
     if _SUFFIX[fmt] and out.suffix != _SUFFIX[fmt]:
         raise ExportError(f"{out}: a {fmt} export must end in {_SUFFIX[fmt]} (or name an existing folder)")
     return out
+
+
+# What a SavedModel export writes (Keras's ``model.export``, TensorFlow's writer): a folder holding only
+# these is an earlier export and may be replaced whole.
+SAVEDMODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "fingerprint.pb", "variables", "assets",
+                                "assets.extra", "keras_metadata.pb"})
+
+
+def _refuse_foreign_files(out: Path) -> None:
+    """A SavedModel is replaced as a whole folder: never when it holds anything an export did not write (a
+    person's notes.txt was deleted with the old export)."""
+    entries = sorted(p.name for p in out.iterdir())
+    foreign = [name for name in entries if name not in SAVEDMODEL_ENTRIES]
+    if not foreign:
+        return
+    shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    if "saved_model.pb" in entries:
+        raise ExportError(f"{out}: holds files a SavedModel export does not write ({shown}); the export replaces "
+                          "the folder whole, so move them out first or give a new folder name")
+    raise ExportError(f"{out}: is a folder with other files in it ({shown}); give a new folder name for the "
+                      "SavedModel")
 
 
 @contextlib.contextmanager

@@ -170,3 +170,21 @@ def test_sigterm_while_a_checkpoint_is_written_stops_like_ctrl_c(tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "stopped"
     assert json.loads((run_dir / "checkpoint.json").read_text())["epoch"] == 1
     assert not [p.name for p in run_dir.iterdir() if ".tmp-" in p.name]
+
+
+def test_a_savedmodel_export_never_deletes_a_persons_file_in_the_folder(tmp_path, capsys):
+    """``served/`` holds an earlier SavedModel and notes.txt: the export swapped the folder whole and
+    notes.txt was gone (exit 0). Now refused, naming the file; a folder of only an export is replaced."""
+    from tests.support.run_support import copy_run, trained_run
+
+    run_dir = copy_run(trained_run(), tmp_path / "runs")
+    served = tmp_path / "served"
+    assert main(["export", str(run_dir), "--format", "savedmodel", "--out", str(served)]) == 0
+    assert main(["export", str(run_dir), "--format", "savedmodel", "--out", str(served)]) == 0   # replaced
+    (served / "notes.txt").write_text("which request shapes the server sees")
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--format", "savedmodel", "--out", str(served)]) == 2
+    err = capsys.readouterr().err
+    assert "served: holds files a SavedModel export does not write (notes.txt)" in err
+    assert (served / "notes.txt").read_text() == "which request shapes the server sees"
+    assert (served / "saved_model.pb").exists()
