@@ -154,14 +154,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_check(args) -> int:
     from tapedeck.engine.data.datasets import describe
-    from tapedeck.engine.model.check import check
+    from tapedeck.engine.objectives.check import check_experiment
     from tapedeck.engine.text import cut_words
 
     experiment = load_or_explain(args.experiment)
     if experiment is None:
         return USER_ERROR
     input_shape, num_classes, _names = describe(experiment.data)
-    report = check(experiment, input_shape, num_classes, api=args.api)
+    report = check_experiment(experiment, input_shape, num_classes, api=args.api)
     print(report.format_table())
     from tapedeck.engine.data.streaming import plan_data
 

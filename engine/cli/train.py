@@ -69,12 +69,14 @@ def _load(args):
         changes[("training", "epochs")] = args.epochs
     if args.loop:
         changes[("training", "loop")] = args.loop
-    if args.api:
-        changes[("model", "api")] = args.api
     if args.limit:
         changes[("data", "limit")] = args.limit
     for (section, key), value in changes.items():
         setattr(getattr(experiment, section), key, value)
+    if args.api:   # every model of the experiment (a GAN's two)
+        from tapedeck.engine.objectives.check import with_api
+
+        experiment = with_api(experiment, args.api)
     return experiment, None
 
 

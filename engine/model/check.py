@@ -117,11 +117,13 @@ def known_input_shape(data_spec) -> tuple[tuple, int] | None:
     return tuple(shape), num_classes
 
 
-def check(experiment, input_shape, num_classes, api=None, feeds=None) -> CheckReport:
+def check(experiment, input_shape, num_classes, api=None, feeds=None, classify=True) -> CheckReport:
     """Infer every layer's output shape and parameters; collect every problem, never raise for them.
 
     A model with declared inputs or heads needs ``feeds`` (engine.data.targets.Feeds: the data arrays'
     shapes and the targets); without it they are asked of the data set described by the experiment.
+    ``classify=False``: one of several models (a GAN's generator); its objective checks what it outputs
+    (engine.model.check_models), so the classifier's rules on loss, labels and output width stay out.
     """
     api = api or experiment.model.api
     input_shape = tuple(int(d) if d is not None else None for d in input_shape)
@@ -148,7 +150,7 @@ def check(experiment, input_shape, num_classes, api=None, feeds=None) -> CheckRe
         report.inputs = check_heads.input_shapes(experiment.model, feeds, report.problems)
     else:
         report.inputs = {graph.INPUT: input_shape}
-        report.problems += check_rules.training_problems(experiment, num_classes)
+        report.problems += check_rules.training_problems(experiment, num_classes) if classify else []
 
     shapes, report.trainable, report.non_trainable = _infer(nodes, report.layers, report.inputs)
     if report.trainable == 0 and any(not node.spec.trainable for node in nodes):
@@ -164,7 +166,7 @@ def check(experiment, input_shape, num_classes, api=None, feeds=None) -> CheckRe
         check_heads.head_problems(nodes, shapes, experiment, feeds, by_index, report.problems)
         report.warnings += check_heads.dead_branch_warnings(nodes, experiment)
         report.heads = _head_rows(nodes, shapes, experiment, feeds)
-    else:
+    elif classify:
         _output_problems(nodes, report, shapes, experiment, num_classes)
     return report
 

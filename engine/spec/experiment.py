@@ -20,6 +20,7 @@ from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.files import write_text_atomic
 from tapedeck.engine.spec import catalogue
 from tapedeck.engine.spec.heads import HeadSpec, InputSpec, read_inputs, read_outputs
+from tapedeck.engine.spec.objectives import OBJECTIVES, ObjectiveSpec, read_model_optimizer, read_objective
 from tapedeck.engine.spec.value_rules import _bool, _choice, _float, _int, _int_or_auto, _size_pair, _text
 from tapedeck.engine.text import shown
 
@@ -116,10 +117,14 @@ class ModelSpec:
     layers: list[LayerSpec] = field(default_factory=list)
     inputs: list[InputSpec] = field(default_factory=list)   # empty: one input "input" fed by the images
     outputs: list[HeadSpec] = field(default_factory=list)   # empty: one head, the last layer, on the labels
+    # One of several models (a GAN's generator): its own {"name", "learning_rate", "beta_1"}; None: training's
+    optimizer: dict | None = None
 
     def to_dict(self) -> dict:
         """Inputs and outputs only when declared, so one-input, one-head files read as before."""
         d = {"api": self.api}
+        if self.optimizer is not None:
+            d["optimizer"] = dict(self.optimizer)
         if self.inputs:
             d["inputs"] = [i.to_dict() for i in self.inputs]
         d["layers"] = [layer.to_dict() for layer in self.layers]
@@ -169,16 +174,30 @@ class Experiment:
     data: DataSpec = field(default_factory=DataSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
+    objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
+    # Several models (any objective but classify): role -> stack, in the objective's order; then
+    # ``model`` is unused. A classify experiment keeps its one stack in ``model``.
+    models: dict[str, ModelSpec] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """The canonical file form: format first, then name, data, model, training; every field."""
-        return {
-            "format": FORMAT,
-            "name": self.name,
-            "data": _copy.deepcopy(dataclasses.asdict(self.data)),
-            "model": self.model.to_dict(),
-            "training": dataclasses.asdict(self.training),
-        }
+        """The canonical file form: format first, then name, (objective,) data, model(s), training.
+
+        A classify experiment writes no objective and one ``model``: files from before objectives
+        existed save byte for byte as they were read."""
+        d = {"format": FORMAT, "name": self.name}
+        if not self.objective.is_classify:
+            d["objective"] = self.objective.to_dict()
+        d["data"] = _copy.deepcopy(dataclasses.asdict(self.data))
+        if self.objective.is_classify:
+            d["model"] = self.model.to_dict()
+        else:
+            d["models"] = {role: spec.to_dict() for role, spec in self.models.items()}
+        d["training"] = dataclasses.asdict(self.training)
+        return d
+
+    def stacks(self) -> dict[str, ModelSpec]:
+        """Every model this experiment trains, by role ({"model": ...} for classify)."""
+        return {"model": self.model} if self.objective.is_classify else dict(self.models)
 
     @classmethod
     def from_dict(cls, d) -> Experiment:
@@ -326,12 +345,15 @@ def _read_layer(d, path, problems) -> LayerSpec | None:
     return spec if len(problems) == before else None
 
 
-def _read_model(d, path, problems) -> ModelSpec:
+def _read_model(d, path, problems, one_of_several=False) -> ModelSpec:
     if not isinstance(d, dict):
         problems.append(f"{path}: expected an object {{\"api\": ..., \"layers\": [...]}}, received {shown(d)}")
         return ModelSpec()
     model = ModelSpec()
-    keys = ("api", "inputs", "layers", "outputs")
+    keys = ("api", "optimizer", "inputs", "layers", "outputs") if one_of_several else ("api", "inputs", "layers",
+                                                                                         "outputs")
+    if one_of_several and "optimizer" in d:
+        model.optimizer = read_model_optimizer(d["optimizer"], f"{path}.optimizer", problems)
     for key in d:
         if key not in keys:
             _unknown(key, keys, f"{path}.", problems)
@@ -361,11 +383,13 @@ def _read_experiment(d, problems) -> Experiment | None:
     d = _migrate(d, problems)
     if d is None:
         return None
-    sections = ("format", "name", "data", "model", "training")
+    sections = ("format", "name", "objective", "data", "model", "models", "training")
     for key in d:
         if key not in sections:
             _unknown(key, sections, "", problems)
     experiment = Experiment()
+    if "objective" in d:
+        experiment.objective = read_objective(d["objective"], "objective", problems)
     if "name" in d:
         expected = _text()(d["name"])
         if expected:
@@ -379,8 +403,7 @@ def _read_experiment(d, problems) -> Experiment | None:
             problems.append(f"data.path: missing; source {shown(source)} reads a file or folder, "
                             f"give its location in \"path\"")
         problems.extend(_streaming_problems(experiment.data))
-    if "model" in d:
-        experiment.model = _read_model(d["model"], "model", problems)
+    _read_models(d, experiment, problems)
     if "training" in d:
         experiment.training = _read_section(TrainingSpec, _TRAINING_RULES, d["training"], "training", problems)
         chosen = [key for key in CLIPPINGS if getattr(experiment.training, key) is not None]
@@ -391,6 +414,37 @@ def _read_experiment(d, problems) -> Experiment | None:
             problems.append("training.gradient_accumulation_steps: Keras cannot accumulate gradients under a "
                             "tf.distribute strategy; set distribute to \"none\" or accumulation to 1")
     return experiment
+
+
+def _read_models(d, experiment, problems) -> None:
+    """``model`` for classify; ``models`` (one stack per role the objective names) for the others."""
+    objective = experiment.objective
+    if objective.is_classify:
+        if "models" in d:
+            problems.append("models: only an objective with several models (e.g. \"objective\": {\"kind\": "
+                            "\"gan\"}) reads \"models\"; a classifier's one stack goes in \"model\"")
+        if "model" in d:
+            experiment.model = _read_model(d["model"], "model", problems)
+        return
+    roles = OBJECTIVES[objective.kind].models
+    if "model" in d:
+        problems.append(f"model: objective {shown(objective.kind)} trains several models; put each stack in "
+                        f"\"models\" under its role ({', '.join(roles)})")
+    given = d.get("models")
+    if not isinstance(given, dict):
+        problems.append(f"models: expected an object with one stack per role ({', '.join(roles)}), "
+                        f"received {shown(given)}")
+        return
+    for role in given:
+        if role not in roles:
+            problems.append(f"models.{role}: objective {shown(objective.kind)} has no model {shown(role)}; "
+                            f"its models: {', '.join(roles)}")
+    for role in roles:
+        if role not in given:
+            problems.append(f"models.{role}: missing; objective {shown(objective.kind)} trains "
+                            f"{' and '.join(roles)}")
+            continue
+        experiment.models[role] = _read_model(given[role], f"models.{role}", problems, one_of_several=True)
 
 
 def _streaming_problems(data: DataSpec) -> list[str]:
@@ -504,12 +558,14 @@ def dumps(experiment: Experiment) -> str:
     """The file text: two-space indentation, one line per layer so stacks read top to bottom."""
     d = experiment.to_dict()
     lines = {}
-    for key in ("inputs", "layers", "outputs"):   # one line per input, layer and head
-        if key in d["model"]:
-            entries = d["model"][key]
-            marks = [f"\x00{key}{i}\x00" for i in range(len(entries))]
-            d["model"][key] = marks
-            lines.update(zip(marks, entries))
+    stacks = [d["model"]] if "model" in d else list(d["models"].values())
+    for number, stack in enumerate(stacks):
+        for key in ("optimizer", "inputs", "layers", "outputs"):   # one line per input, layer and head
+            if key in stack:
+                entries = [stack[key]] if key == "optimizer" else stack[key]
+                marks = [f"\x00{number}{key}{i}\x00" for i in range(len(entries))]
+                stack[key] = marks[0] if key == "optimizer" else marks
+                lines.update(zip(marks, entries))
     text = json.dumps(d, indent=2, ensure_ascii=False)
     for mark, entry in lines.items():
         text = text.replace(json.dumps(mark), json.dumps(entry, ensure_ascii=False), 1)

@@ -28,6 +28,11 @@ _NOTES = {
     "digits_residual": PresetNote("Digits residual block",
                                   "A skip connection (Add): what the Functional API and subclassing can express "
                                   "and Sequential cannot."),
+    "digits_gan": PresetNote(
+        "Digits GAN (DCGAN, two models)",
+        "A generator and a discriminator trained against each other with two GradientTapes: why the "
+        "tutorial says the step must sometimes be written out. Samples from fixed noise each epoch, judged "
+        "by a classifier of the real digits."),
     "digits_two_heads_functional": PresetNote(
         "Digits, two heads — Functional API",
         "One image, two outputs: the digit and its parity (even/odd, derived from the digit label), a shared "

@@ -22,6 +22,7 @@ __all__ = [
     "LayerStats",
     "GradientRecord",
     "StepInspected",
+    "SampleGrid",
     "FINISH_REASONS",
 ]
 
@@ -51,6 +52,10 @@ class RunStarted:
     # class_names and the sample labels above) and the input names; empty for one input and one head.
     heads: tuple = ()
     inputs: tuple = ()
+    # What the step does (engine.spec.objectives) and, for objectives with several models, each one's
+    # role, parameter count and summary: (("generator", 149057, "..."), ("discriminator", ...)).
+    objective: str = "classify"
+    models: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -196,3 +201,17 @@ class Finished:
     step: int | None = None
     epoch: int | None = None
     problems: tuple = field(default=())
+
+
+@dataclass(frozen=True)
+class SampleGrid:
+    """A generative objective's samples at the end of an epoch, from the same inputs every time (a GAN's
+    fixed noise), so the grid shows the model change rather than new noise; ``labels`` names each
+    image's class where the objective asks for one (None otherwise)."""
+
+    epoch: int
+    images: Any           # (N, H, W, C) float32
+    columns: int
+    labels: Any = None
+    quality: dict = field(default_factory=dict)   # the judge's figures (engine.objectives.judge.Quality)
+

@@ -1,0 +1,33 @@
+"""The check of any experiment, whatever its objective: what ``tapedeck check`` prints and the run
+refuses. A classifier's is engine.model.check; several models are checked one by one
+(engine.model.check_models) and the objective adds what its run cannot do (engine.objectives.refusals).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from tapedeck.engine.model.check import check
+from tapedeck.engine.model.check_models import check_models
+from tapedeck.engine.objectives.refusals import gan_refusals
+
+__all__ = ["check_experiment", "with_api"]
+
+
+def with_api(experiment, api: str | None):
+    """The experiment written in ``api`` (every model of it); unchanged when ``api`` is None."""
+    if api is None:
+        return experiment
+    if experiment.objective.is_classify:
+        return dataclasses.replace(experiment, model=dataclasses.replace(experiment.model, api=api))
+    return dataclasses.replace(experiment, models={role: dataclasses.replace(spec, api=api)
+                                                   for role, spec in experiment.models.items()})
+
+
+def check_experiment(experiment, input_shape, num_classes, api=None):
+    """A report with ``ok``, ``all_problems()`` and ``format_table()`` for any objective."""
+    if experiment.objective.is_classify:
+        return check(experiment, input_shape, num_classes, api=api)
+    experiment = with_api(experiment, api)
+    report = check_models(experiment, input_shape, num_classes)
+    report.problems += gan_refusals(experiment)
+    return report

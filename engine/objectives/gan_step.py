@@ -1,0 +1,142 @@
+"""The GAN step written out: two models, two tapes, two optimizers.
+
+This is the tutorial's reason for ``tf.GradientTape``: ``fit`` minimises one model's loss, while a GAN
+updates the discriminator to tell real from generated images and then the generator to fool it. The
+same two functions serve the GradientTape loop (wrapped in ``tf.function`` as the execution mode says)
+and ``fit`` with a custom ``train_step`` (:class:`GanModel`, the Keras guide's "DCGAN overriding
+train_step" shape). Figures are measured before each update, on the batch the update uses.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+__all__ = ["GanSteps", "GanModel", "FIGURES"]
+
+# What one step reports, in the order history.csv and the window show them.
+FIGURES = ("d_loss", "g_loss", "d_accuracy", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+
+
+def _logits(output):
+    return tf.cast(tf.reshape(output, (-1,)), tf.float32)   # float32 losses under a 16-bit policy
+
+
+class GanSteps:
+    """The discriminator's step and the generator's step for one loss (``bce``, ``hinge``, ``wgan-gp``)."""
+
+    def __init__(self, generator, discriminator, g_optimizer, d_optimizer, objective, seed=None,
+                 execution="graph"):
+        self.generator, self.discriminator = generator, discriminator
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.loss = objective.loss
+        self.latent_dim = int(objective.latent_dim)
+        self.smoothing = float(objective.label_smoothing)
+        self.gp_weight = float(objective.gp_weight)
+        self.noise = keras.random.SeedGenerator(seed)
+        self.traces = {"d": 0, "g": 0}
+        if execution == "eager":
+            self.d_step, self.g_step = self.discriminator_step, self.generator_step
+        else:
+            xla = execution == "xla"
+            self.d_step = tf.function(self._counted(self.discriminator_step, "d"), jit_compile=xla)
+            self.g_step = tf.function(self._counted(self.generator_step, "g"), jit_compile=xla)
+
+    def _counted(self, function, key):
+        def traced(*args):
+            self.traces[key] += 1   # Python runs here only while tracing
+            return function(*args)
+        return traced
+
+    def sample_noise(self, batch):
+        return keras.random.normal((batch, self.latent_dim), seed=self.noise)
+
+    # -- the two updates --------------------------------------------------------------------------
+    def discriminator_step(self, real):
+        batch = tf.shape(real)[0]
+        fake = self.generator(self.sample_noise(batch), training=True)
+        with tf.GradientTape() as tape:
+            real_out = _logits(self.discriminator(real, training=True))
+            fake_out = _logits(self.discriminator(fake, training=True))
+            loss = self._d_loss(real_out, fake_out)
+            if self.loss == "wgan-gp":
+                loss += self.gp_weight * self._gradient_penalty(real, fake)
+        variables = self.discriminator.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        self.d_optimizer.apply_gradients(zip(gradients, variables))
+        return {"d_loss": loss, "d_real": self._seen(real_out), "d_fake": self._seen(fake_out),
+                "d_accuracy": self._accuracy(real_out, fake_out), "d_grad_norm": tf.linalg.global_norm(gradients)}
+
+    def generator_step(self, batch):
+        with tf.GradientTape() as tape:
+            fake = self.generator(self.sample_noise(batch), training=True)
+            fake_out = _logits(self.discriminator(fake, training=True))
+            loss = self._g_loss(fake_out)
+        variables = self.generator.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        self.g_optimizer.apply_gradients(zip(gradients, variables))
+        return {"g_loss": loss, "g_grad_norm": tf.linalg.global_norm(gradients)}
+
+    # -- the losses ------------------------------------------------------------------------------
+    def _d_loss(self, real_out, fake_out):
+        if self.loss == "bce":   # real labelled 1 - smoothing, generated 0
+            real_target = tf.fill(tf.shape(real_out), 1.0 - self.smoothing)
+            return (tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(real_target, real_out))
+                    + tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_out), fake_out)))
+        if self.loss == "hinge":
+            return tf.reduce_mean(tf.nn.relu(1.0 - real_out)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_out))
+        return tf.reduce_mean(fake_out) - tf.reduce_mean(real_out)   # wgan-gp: the critic's estimate
+
+    def _g_loss(self, fake_out):
+        if self.loss == "bce":   # non-saturating: maximise log D(G(z)) rather than minimise log(1 - D(G(z)))
+            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_out), fake_out))
+        return -tf.reduce_mean(fake_out)
+
+    def _gradient_penalty(self, real, fake):
+        """WGAN-GP: the critic's gradient norm held near 1 on points between real and generated images."""
+        batch = tf.shape(real)[0]
+        shape = tf.concat([[batch], tf.ones(tf.rank(real) - 1, tf.int32)], axis=0)
+        mix = keras.random.uniform(shape, seed=self.noise)
+        between = real + mix * (tf.cast(fake, real.dtype) - real)
+        with tf.GradientTape() as tape:
+            tape.watch(between)
+            out = _logits(self.discriminator(between, training=True))
+        gradient = tape.gradient(out, between)
+        norm = tf.sqrt(tf.reduce_sum(tf.square(tf.cast(gradient, tf.float32)), axis=tf.range(1, tf.rank(real))) + 1e-12)
+        return tf.reduce_mean(tf.square(norm - 1.0))
+
+    # -- what the step shows ----------------------------------------------------------------------
+    def _seen(self, out):
+        """Mean D output: a probability for bce, the raw score for hinge and wgan-gp."""
+        return tf.reduce_mean(tf.sigmoid(out)) if self.loss == "bce" else tf.reduce_mean(out)
+
+    def _accuracy(self, real_out, fake_out):
+        """Share of the batch the discriminator tells right (real above 0, generated below)."""
+        right = tf.concat([tf.cast(real_out > 0, tf.float32), tf.cast(fake_out <= 0, tf.float32)], axis=0)
+        return tf.reduce_mean(right)
+
+
+class GanModel(keras.Model):
+    """``fit`` with a custom ``train_step``: one call trains the discriminator ``d_steps`` times, then
+    the generator once. Keras resets the trackers each epoch, so ``fit``'s logs are epoch means."""
+
+    def __init__(self, steps: GanSteps, d_steps: int, **kwargs):
+        super().__init__(**kwargs)
+        self.steps, self.d_steps = steps, int(d_steps)
+        self.generator, self.discriminator = steps.generator, steps.discriminator
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in FIGURES}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, tuple) else data
+        for _ in range(self.d_steps):
+            figures = self.steps.discriminator_step(real)
+        figures.update(self.steps.generator_step(tf.shape(real)[0]))
+        for name, value in figures.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def call(self, inputs, training=None):
+        return self.generator(inputs, training=training)

@@ -1,0 +1,42 @@
+"""What a GAN run cannot do yet, refused before anything is built, one line each with the way out.
+
+Each line names the setting as the file spells it; the check and the run both ask here, so the window,
+``tapedeck check`` and ``tapedeck train`` refuse the same things the same way.
+"""
+from __future__ import annotations
+
+from tapedeck.engine.spec.objectives import objective_kind
+
+__all__ = ["gan_refusals"]
+
+
+def gan_refusals(experiment, resuming: bool = False) -> list[str]:
+    kind = objective_kind(experiment.objective)
+    training = experiment.training
+    name = kind.name
+    problems = []
+    if training.loop not in kind.loops:
+        problems.append(f"training.loop: {training.loop!r} cannot train objective {name!r}: {kind.why_not_fit}; "
+                        f"choose {' or '.join(repr(loop) for loop in kind.loops)}")
+    if training.distribute != "none":
+        problems.append(f"training.distribute: objective {name!r} trains on one device in this version; "
+                        "set distribute to \"none\"")
+    if training.precision == "mixed_float16":
+        problems.append(f"training.precision: mixed_float16 needs loss scaling for each of objective {name!r}'s "
+                        "optimizers, which this version does not do; choose float32 (or mixed_bfloat16)")
+    if training.gradient_accumulation_steps != 1:
+        problems.append("training.gradient_accumulation_steps: a GAN updates both models every step; set it to 1")
+    clipped = [key for key in ("clipnorm", "global_clipnorm", "clipvalue") if getattr(training, key) is not None]
+    if clipped:
+        problems.append(f"training.{clipped[0]}: gradient clipping is not applied to objective {name!r}'s models; "
+                        "set it to null")
+    if training.initial_weights is not None:
+        problems.append(f"training.initial_weights: a weights file holds one model; objective {name!r} trains "
+                        f"{' and '.join(kind.models)}, so set it to null")
+    if training.tensorboard:
+        problems.append(f"training.tensorboard: objective {name!r} writes history.csv and sample grids, not "
+                        "TensorBoard logs, in this version; set tensorboard to false")
+    if resuming:
+        problems.append(f"--resume: a run of objective {name!r} cannot be resumed in this version; start a new "
+                        "run (its generator.keras and discriminator.keras are kept)")
+    return problems

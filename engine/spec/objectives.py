@@ -1,0 +1,154 @@
+"""What a run's step does — the training objective — as the experiment file declares it.
+
+``classify`` (one model, labelled pairs) is what every file without an ``objective`` section means,
+so those files read and save exactly as before. Any other objective names the models it trains
+(``models`` in the file, one layer stack each) and its own settings. This table is the one place the
+file format knows objectives: adding one (reinforcement learning adds its own, whose data come from
+an environment rather than a data set) is one entry here plus its engine module
+(``engine.objectives``), its code export and its view.
+
+No Keras import here: the window reads experiments before TensorFlow has loaded.
+"""
+from __future__ import annotations
+
+import copy as _copy
+from dataclasses import dataclass, field
+
+from tapedeck.engine.spec.value_rules import _choice, _float, _int
+from tapedeck.engine.text import shown
+
+__all__ = ["ObjectiveKind", "ObjectiveSpec", "OBJECTIVES", "CLASSIFY", "read_objective", "objective_kind",
+           "MODEL_OPTIMIZERS", "read_model_optimizer"]
+
+CLASSIFY = "classify"
+MODEL_OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of an objective: its default, its rule (value_rules) and what it is for."""
+
+    default: object
+    rule: object
+    words: str
+
+
+@dataclass(frozen=True)
+class ObjectiveKind:
+    """One objective: the models it trains, its settings, the loops that can express its step."""
+
+    name: str
+    models: tuple            # role names, in the order the editor and the files list them
+    settings: dict           # name -> Setting
+    loops: tuple             # the training loops that can run it
+    why_not_fit: str = ""    # one sentence: why plain model.fit cannot (shown where fit is refused)
+    data: str = "dataset"    # where the examples come from: "dataset" (or, for RL, "environment")
+    # role -> (what it takes, what it must give): "image" (the data's image shape), "latent"
+    # (latent_dim values), "one" (one value per example); engine.model.check_models holds them to it
+    io: dict = field(default_factory=dict)
+    summary: str = ""
+
+    def defaults(self) -> dict:
+        return {name: _copy.deepcopy(s.default) for name, s in self.settings.items()}
+
+
+_NO_FIT = ("plain model.fit minimises one model's loss on labelled pairs; here two models are trained "
+           "against each other, so the step is written out (the GradientTape loop, or fit with a custom "
+           "train_step)")
+
+OBJECTIVES: dict[str, ObjectiveKind] = {
+    CLASSIFY: ObjectiveKind(CLASSIFY, ("model",), {}, ("fit", "tape", "train_step"),
+                            summary="one model learns labelled pairs"),
+    "gan": ObjectiveKind(
+        "gan", ("generator", "discriminator"),
+        {
+            "latent_dim": Setting(32, _int(1), "size of the noise vector the generator turns into an image"),
+            "loss": Setting("bce", _choice(("bce", "hinge", "wgan-gp")),
+                            "bce: non-saturating cross-entropy; hinge; wgan-gp: Wasserstein with a gradient penalty"),
+            "d_steps": Setting(1, lambda v: _int(1)(v) or (None if v <= 10 else "a whole number from 1 to 10"),
+                               "discriminator steps per generator step"),
+            "label_smoothing": Setting(0.0, _float(0.0, 0.5, hi_open=True),
+                                       "real images are labelled 1 - this for the discriminator (bce)"),
+            "gp_weight": Setting(10.0, _float(0.0), "weight of the gradient penalty (wgan-gp)"),
+            "quality_samples": Setting(500, _int(0), "generated images the judge scores each epoch; 0 = off"),
+        },
+        ("tape", "train_step"), why_not_fit=_NO_FIT,
+        io={"generator": ("latent", "image"), "discriminator": ("image", "one")},
+        summary="a generator and a discriminator trained against each other"),
+}
+
+
+@dataclass
+class ObjectiveSpec:
+    kind: str = CLASSIFY
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def is_classify(self) -> bool:
+        return self.kind == CLASSIFY
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **_copy.deepcopy(self.settings)}
+
+    def __getattr__(self, name):   # objective.latent_dim reads a setting
+        settings = self.__dict__.get("settings", {})
+        if name in settings:
+            return settings[name]
+        raise AttributeError(name)
+
+
+def objective_kind(spec: ObjectiveSpec) -> ObjectiveKind:
+    return OBJECTIVES[spec.kind]
+
+
+def read_objective(d, path: str, problems: list) -> ObjectiveSpec:
+    """The ``objective`` section: {"kind": ..., setting: value, ...}; missing settings take defaults."""
+    if not isinstance(d, dict):
+        problems.append(f"{path}: expected an object {{\"kind\": \"gan\", ...}}, received {shown(d)}")
+        return ObjectiveSpec()
+    kind = d.get("kind", CLASSIFY)
+    if kind not in OBJECTIVES:
+        problems.append(f"{path}.kind: expected one of {', '.join(shown(k) for k in OBJECTIVES)}, "
+                        f"received {shown(kind)}")
+        return ObjectiveSpec()
+    table = OBJECTIVES[kind]
+    settings = table.defaults()
+    for key, value in d.items():
+        if key == "kind":
+            continue
+        if key not in table.settings:
+            known = ", ".join(table.settings) or "none"
+            problems.append(f"{path}.{key}: unknown setting of objective {shown(kind)}; its settings: {known}")
+            continue
+        expected = table.settings[key].rule(value)
+        if expected:
+            problems.append(f"{path}.{key}: expected {expected}, received {shown(value)}")
+            continue
+        settings[key] = float(value) if isinstance(table.settings[key].default, float) else _copy.deepcopy(value)
+    return ObjectiveSpec(kind, settings)
+
+
+_MODEL_OPTIMIZER_RULES = {
+    "name": _choice(MODEL_OPTIMIZERS),
+    "learning_rate": _float(0.0, lo_open=True),
+    "beta_1": _float(0.0, 1.0, hi_open=True),
+}
+
+
+def read_model_optimizer(d, path, problems) -> dict | None:
+    """One model's own optimizer: {"name": "adam", "learning_rate": 0.0002, "beta_1": 0.5} (the GAN default)."""
+    if not isinstance(d, dict):
+        problems.append(f"{path}: expected an object {{\"name\": \"adam\", \"learning_rate\": ..., "
+                        f"\"beta_1\": ...}}, received {shown(d)}")
+        return None
+    result = {"name": "adam", "learning_rate": 0.0002, "beta_1": 0.5}
+    for key, value in d.items():
+        if key not in _MODEL_OPTIMIZER_RULES:
+            problems.append(f"{path}.{key}: unknown key; known keys: {', '.join(_MODEL_OPTIMIZER_RULES)}")
+            continue
+        expected = _MODEL_OPTIMIZER_RULES[key](value)
+        if expected:
+            problems.append(f"{path}.{key}: expected {expected}, received {shown(value)}")
+            continue
+        result[key] = float(value) if key != "name" else value
+    return result
