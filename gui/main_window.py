@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QSizePolicy,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -54,6 +53,7 @@ from tapedeck.gui.widgets import wheel_guard
 
 MAX_RECENT = 8
 CLOSE_WAIT_MS = 10000
+LAYOUT_VERSION = 1      # of the docks and toolbars saved with saveState: raise it when they change
 
 
 def blank_experiment() -> Experiment:
@@ -155,6 +155,13 @@ class MainWindow(QMainWindow):
         from tapedeck.gui.runs.runs_menu import install_analysis  # Runs dock, Analysis tab, Runs menu
 
         self.analysis = install_analysis(self)
+        self._restore_layout()
+
+    def _restore_layout(self) -> None:
+        """Docks and toolbars where the person left them (every dock exists by now, the Runs dock too)."""
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self._docks_sized = self.restoreState(state, LAYOUT_VERSION)   # their sizes too
 
     # -- construction -------------------------------------------------------------------------
     def _add_dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:
@@ -194,25 +201,46 @@ class MainWindow(QMainWindow):
         self.train_action = self._action("Train", self.train, ["Ctrl+Return", "Ctrl+Enter"],
                                          "Train the model (Ctrl+Enter)")
         self.pause_action = self._action("Pause", self.toggle_pause, [],
-                                         "Pause or resume the run between steps")
+                                         "Pause the run between steps")
+        self.pause_action.setCheckable(True)
         self.step_action = self._action("Step", self.step, ["F10"],
                                         "Take one training step and show it in Inside the step (F10)")
         self.stop_action = self._action("Stop", self.stop, ["Esc"], "Stop the run after the current step (Esc)")
         self.stop_action.setShortcutContext(Qt.WindowShortcut)
 
     def _build_toolbar(self) -> None:
+        """Two toolbars: the selectors, and Train/Pause/Step/Stop. Where both do not fit on one row
+        (a 1024-px screen) the run toolbar wraps to a second row (`_wrap_toolbars`) instead of hiding
+        Stop behind an overflow button."""
         toolbar = QToolBar("Model and training", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.addWidget(self.selectors)
-        spacer = QWidget(toolbar)
-        spacer.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
-        toolbar.addWidget(spacer)
-        toolbar.addAction(self.train_action)
-        toolbar.addAction(self.pause_action)
-        toolbar.addAction(self.step_action)
-        toolbar.addAction(self.stop_action)
         self.addToolBar(Qt.TopToolBarArea, toolbar)
+        self.selectors_toolbar = toolbar
+        run_bar = QToolBar("Run", self)
+        run_bar.setObjectName("runToolbar")
+        run_bar.setMovable(False)
+        for action in (self.train_action, self.pause_action, self.step_action, self.stop_action):
+            run_bar.addAction(action)
+        self.addToolBar(Qt.TopToolBarArea, run_bar)
+        self.run_toolbar = run_bar
+
+    def _wrap_toolbars(self) -> None:
+        """The run toolbar on the selectors' row when both fit whole, else on a row of its own."""
+        if self.toolBarArea(self.run_toolbar) != Qt.TopToolBarArea:
+            return
+        needed = self.selectors_toolbar.sizeHint().width() + self.run_toolbar.sizeHint().width() + 16
+        wrap = self.width() < needed
+        if wrap != self.toolBarBreak(self.run_toolbar):
+            if wrap:
+                self.insertToolBarBreak(self.run_toolbar)
+            else:
+                self.removeToolBarBreak(self.run_toolbar)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._wrap_toolbars()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -222,7 +250,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         presets = file_menu.addMenu("Open &preset")
         presets.setToolTipsVisible(True)
-        for name in list_presets():
+        for name in [n for n in list_presets() if load_preset(n).objective.is_classify]:   # see open_path
             note = preset_note(name)
             action = presets.addAction(note.title, lambda n=name: self.open_preset(n))
             action.setToolTip(f"{note.teaches}\n({name})" if note.teaches else name)
@@ -245,7 +273,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.editor.up_action)
         edit_menu.addAction(self.editor.down_action)
         run_menu = self.menuBar().addMenu("&Run")
-        for action in (self.train_action, self.pause_action, self.stop_action):
+        for action in (self.train_action, self.pause_action, self.step_action, self.stop_action):
             run_menu.addAction(action)
 
     def show_notice(self, text: str) -> None:
@@ -268,7 +296,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._docks_sized:   # first show: give the docks room the stack table needs
             self._docks_sized = True
-            self.resizeDocks([self.stack_dock], [450], Qt.Horizontal)
+            # the stack table's room, and the tabs' at 1024 px (a third of the width there)
+            self.resizeDocks([self.stack_dock], [max(340, min(450, self.width() // 3))], Qt.Horizontal)
             self.resizeDocks([self.stack_dock, self.form_dock], [330, 400], Qt.Vertical)
 
     # -- TensorFlow in the background -----------------------------------------------------------
@@ -359,6 +388,9 @@ class MainWindow(QMainWindow):
             return str(error)
         except OSError as error:
             return f"{path}: {error.strerror or error}"
+        if not experiment.objective.is_classify:   # the window edits one stack; several models: headless for now
+            return (f"{path}: objective {experiment.objective.kind!r} trains several models, which the window "
+                    f"cannot edit yet; train it with: tapedeck train {path}")
         self.document.replace(experiment, path)
         self._remember(path)
         return None
@@ -520,12 +552,20 @@ class MainWindow(QMainWindow):
 
     def _update_state(self) -> None:
         running = self.controller.running
-        self.train_action.setEnabled(self.can_train or (running and self.controller.paused))
+        paused = running and self.controller.paused
+        self.train_action.setEnabled(self.can_train or paused)
         self.step_action.setEnabled(self.can_train or running)
-        self.train_action.setToolTip("Train the model (Ctrl+Enter)" if self.can_train
-                                     else f"Cannot train: {self._why_not_train()}")
+        # Paused, Train continues the run: it says so (it said "Train", with "Cannot train" as tip)
+        self.train_action.setText("Continue" if paused else "Train")
+        if paused:
+            self.train_action.setToolTip("Continue the paused run (Ctrl+Enter)")
+        else:
+            self.train_action.setToolTip("Train the model (Ctrl+Enter)" if self.can_train
+                                         else f"Cannot train: {self._why_not_train()}")
         self.pause_action.setEnabled(running)
-        self.pause_action.setText("Resume" if self.controller.paused else "Pause")
+        self.pause_action.setChecked(paused)    # one word for one thing: pressed while paused
+        self.pause_action.setToolTip("Paused: Continue (or Pause again) to go on" if paused
+                                     else "Pause the run between steps")
         self.stop_action.setEnabled(running)
         text = self.tf_status
         if self.checker.check_ms is not None and self.checker.report is not None:
@@ -557,6 +597,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("session/path", self.document.path or "")
         self.settings.setValue("session/modified", self.document.modified)
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
         event.accept()
 

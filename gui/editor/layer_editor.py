@@ -76,7 +76,8 @@ class LayerEditor(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)   # long names elide; shapes and counts stay whole
+        # names stay whole (they are what the form, the check and the code speak of); the type elides
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
         header.setStretchLastSection(False)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.table.selectionModel().currentRowChanged.connect(
@@ -119,7 +120,7 @@ class LayerEditor(QWidget):
         self.problem.setTextFormat(Qt.RichText)   # problems in red (style sheet), warnings in amber
         self.problem.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
 
-        self.setMinimumWidth(400)
+        self.setMinimumWidth(330)     # with a 660-px tab area the window fits a 1024-px screen
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.inputs)

@@ -43,10 +43,10 @@ class Selectors(QWidget):
         layout.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(_caption("Model:", self))
         self._add_choices(layout, APIS, self.api_group, self.api_buttons, self.choose_api)
-        layout.addSpacing(18)
+        layout.addSpacing(10)
         layout.addWidget(_caption("Training:", self))
         self._add_choices(layout, LOOPS, self.loop_group, self.loop_buttons, self.choose_loop)
-        layout.addSpacing(18)
+        layout.addSpacing(10)
         layout.addWidget(_caption("Execution:", self))
         self.execution = QComboBox(self)
         for key, text, tip in EXECUTIONS:

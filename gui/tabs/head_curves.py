@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from tapedeck.engine.training.events import EpochEnd, RunStarted, TestResult
+from tapedeck.gui.widgets.plain_axes import plain_axes
 
 __all__ = ["HeadCurves", "test_summary", "head_keys"]
 
@@ -66,6 +67,7 @@ class HeadCurves(QWidget):
             item.setTitle(title, color="#222", size="10pt")
             item.setLabel("bottom", "epoch")
             item.setLabel("left", label)
+            plain_axes(item)
             item.showGrid(x=True, y=True, alpha=0.25)
             item.addLegend(offset=corner, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
             widget.setMinimumHeight(140)

@@ -173,13 +173,13 @@ class ModelView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
-        self.table.setMinimumWidth(300)
+        self.table.setMinimumWidth(260)
         self.totals = QLabel(self)
         self.scene = GraphScene(self)
         self.view = QGraphicsView(self.scene, self)
         self.view.setRenderHint(QPainter.Antialiasing)
         self.view.setAlignment(Qt.AlignHCenter | Qt.AlignTop)
-        self.view.setMinimumWidth(300)
+        self.view.setMinimumWidth(200)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -191,6 +191,7 @@ class ModelView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([480, 320])
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         checker.report_changed.connect(self.refresh)
@@ -232,7 +233,21 @@ class ModelView(QWidget):
         else:
             self.totals.setText(f"Total params: … ({self._checker.waiting_for() or 'not checked'})")
         self.scene.draw(nodes, report, input_shape, inputs, heads)
+        self._give_table_its_width()
         self._fit_width()
+
+    def _give_table_its_width(self) -> None:
+        """The summary table as wide as its columns (it was clipped on the right), the graph the rest
+        (at least its minimum; the table scrolls when the tab is narrower than both)."""
+        total = sum(self.splitter.sizes())
+        if total <= 0:
+            return
+        header = self.table.horizontalHeader()
+        needed = sum(max(header.sectionSizeHint(c), self.table.sizeHintForColumn(c))
+                     for c in range(self.table.columnCount()))
+        needed += self.table.verticalScrollBar().sizeHint().width() + 2 * self.table.frameWidth()
+        table = max(self.table.minimumWidth(), min(needed, total - self.view.minimumWidth()))
+        self.splitter.setSizes([table, total - table])
 
     def _heads(self, nodes, report) -> dict[str, str]:
         """Head layer → "target ×weight" from the check's head rows; one head: the last layer on the labels."""
@@ -253,4 +268,6 @@ class ModelView(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
+        if event.oldSize().width() <= 0:     # first shown: now the splitter knows its width
+            self._give_table_its_width()
         self._fit_width()

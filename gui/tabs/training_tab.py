@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
 from tapedeck.gui.tabs.head_curves import HeadCurves, test_summary
 from tapedeck.gui.widgets.path_curve import PathCurve
+from tapedeck.gui.widgets.plain_axes import plain_axes
 
 # Curves move 10 times a second: each redraw repaints both plots (axes, grid, legend: Python
 # paint and boundingRect calls that take the GIL from the training thread); at 30 a second that was
@@ -94,6 +95,7 @@ def _plot(title: str | None, y_label: str, legend_offset=(-8, 8), legend: bool =
         item.setTitle(title, color="#222", size="10pt")
         item.setLabel("bottom", "epoch")
     item.setLabel("left", y_label)
+    plain_axes(item)          # "loss (×0.001)" with ticks 100-600 read wrong
     item.showGrid(x=True, y=True, alpha=0.25)
     if legend:
         item.addLegend(offset=legend_offset, labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
@@ -310,6 +312,7 @@ class TrainingPanel(QWidget):
                        self.epoch_acc, self.epoch_val_acc, self.lr):
             series.clear()
         self._started = event
+        self._earlier_epochs(event)
         self._last_batch = None
         self._test_text = ""
         self.paused = False
@@ -326,6 +329,24 @@ class TrainingPanel(QWidget):
         self._loss_range = None
         self._dirty = True
 
+    def _earlier_epochs(self, event: RunStarted) -> None:
+        """A resumed run's curves start with the epochs trained before (its history.csv): they began
+        at the resumed epoch, so its first epochs were missing."""
+        if event.initial_epoch <= 0 or not event.run_dir:
+            return
+        from tapedeck.engine.runs.folder import RunFolder
+
+        try:
+            rows = RunFolder(event.run_dir).read_history()
+        except (OSError, ValueError):
+            return
+        for row in rows:
+            if row.get("epoch") is None or row["epoch"] > event.initial_epoch:
+                continue
+            self._epoch(EpochEnd(epoch=int(row["epoch"]), loss=row.get("loss"), accuracy=row.get("accuracy"),
+                                 val_loss=row.get("val_loss"), val_accuracy=row.get("val_accuracy"),
+                                 learning_rate=row.get("learning_rate"), seconds=row.get("seconds") or 0.0))
+
     def _title_for_heads(self, event: RunStarted) -> None:
         """A several-head run's main plots: the weighted total loss, its first classification head's accuracy."""
         if not self.plots_built:
@@ -340,7 +361,7 @@ class TrainingPanel(QWidget):
         """A fixed epoch axis: growing data then never re-lays out the x axes (the costly part)."""
         if not self.plots_built:
             return
-        first = max(0, event.initial_epoch)
+        first = 0 if self.epoch_loss.size else max(0, event.initial_epoch)   # a resumed run's history shows
         for plot in (self.loss_plot, self.acc_plot):
             plot.setXRange(first, event.epochs, padding=0.02)
         self.lr_plot.setXRange(first + 0.5, event.epochs + 0.5, padding=0)
@@ -369,7 +390,7 @@ class TrainingPanel(QWidget):
         """Paused: the progress bar says so and the ETA goes (no step runs, so there is none)."""
         self.paused = paused
         if paused:
-            self.progress.setFormat("Paused — Resume or Stop in the toolbar")
+            self.progress.setFormat("Paused — Continue or Stop in the toolbar")
             self.speed.setText("paused")
         else:
             self._progress_shown = None

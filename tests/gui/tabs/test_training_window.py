@@ -55,7 +55,10 @@ def test_pause_resume_then_stop_mid_epoch(qtbot, make_window):
     qtbot.waitUntil(lambda: window.training.batch_loss.size >= 2, timeout=60_000)
 
     window.pause_action.trigger()
-    assert window.controller.paused and window.pause_action.text() == "Resume"
+    assert window.controller.paused and window.pause_action.isChecked()
+    # paused, Train continues the run and says so (issue 23, fault 4)
+    assert window.train_action.isEnabled() and window.train_action.text() == "Continue"
+    assert "Continue" in window.train_action.toolTip() and "Cannot" not in window.train_action.toolTip()
     time.sleep(0.3)                      # a step in flight may still report
     qtbot.wait(50)
     seen = window.training.batch_loss.size
@@ -64,7 +67,8 @@ def test_pause_resume_then_stop_mid_epoch(qtbot, make_window):
     assert window.controller.running
 
     window.pause_action.trigger()
-    assert not window.controller.paused and window.pause_action.text() == "Pause"
+    assert not window.controller.paused and not window.pause_action.isChecked()
+    assert window.train_action.text() == "Train"
     qtbot.waitUntil(lambda: window.training.batch_loss.size > seen + 1, timeout=30_000)
 
     window.stop_action.trigger()
@@ -85,7 +89,8 @@ def test_stop_while_paused(qtbot, make_window):
     window.stop_action.trigger()
     finished = wait_run_over(qtbot, window, timeout=30_000)
     assert finished.reason == "stopped"
-    assert not window.pause_action.isEnabled() and window.pause_action.text() == "Pause"
+    assert not window.pause_action.isEnabled() and not window.pause_action.isChecked()
+    assert window.train_action.text() == "Train"
 
 
 def test_failed_run_shows_its_message_and_the_window_stays_usable(qtbot, make_window, tmp_path):

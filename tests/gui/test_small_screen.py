@@ -1,0 +1,59 @@
+"""Issue 23, fault 2: the window fits a 1024x700 screen with every control reachable."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QToolBar
+
+
+def _toolbar_actions(window):
+    for toolbar in window.findChildren(QToolBar):
+        for action in toolbar.actions():
+            if action.isVisible() and not action.isSeparator():
+                yield toolbar, action
+
+
+def test_the_window_fits_1024_by_700_with_every_toolbar_control_on_screen(window, qtbot):
+    assert window.minimumSizeHint().width() <= 1024
+    assert window.minimumSizeHint().height() <= 700
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.width() == 1024)
+    qtbot.wait(50)
+    shown = list(_toolbar_actions(window))
+    assert {window.train_action, window.pause_action, window.step_action, window.stop_action} <= \
+        {action for _bar, action in shown}
+    for toolbar, action in shown:
+        widget = toolbar.widgetForAction(action)
+        assert widget is not None and widget.isVisible(), f"{action.text()!r} is behind the overflow button"
+        right = widget.mapTo(window, widget.rect().topRight()).x()
+        assert right <= window.width(), f"{action.text()!r} is off the right edge"
+    for page in range(window.tabs.count()):   # no tab needs more width than the window leaves it
+        window.tabs.setCurrentIndex(page)
+        qtbot.wait(10)
+        assert window.tabs.widget(page).width() >= window.tabs.widget(page).minimumSizeHint().width() - 1
+    assert window.width() == 1024
+
+
+def test_a_wide_window_keeps_one_toolbar_row(window, qtbot):
+    window.resize(1400, 800)
+    qtbot.wait(20)
+    assert not window.toolBarBreak(window.run_toolbar)
+    window.resize(1024, 700)
+    qtbot.wait(20)
+    assert window.toolBarBreak(window.run_toolbar)
+
+
+def test_step_is_in_the_run_menu(window):
+    run_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Run")
+    assert window.step_action in run_menu.actions()
+
+
+def test_docks_and_toolbars_come_back_where_they_were_left(make_window, qtbot):
+    from PySide6.QtCore import Qt
+
+    first = make_window(wait=False)
+    first.addDockWidget(Qt.RightDockWidgetArea, first.settings_dock)
+    first.addToolBar(Qt.BottomToolBarArea, first.run_toolbar)
+    first.close()
+    again = make_window(wait=False)
+    assert again.dockWidgetArea(again.settings_dock) == Qt.RightDockWidgetArea
+    assert again.toolBarArea(again.run_toolbar) == Qt.BottomToolBarArea
+    again.close()
