@@ -41,18 +41,19 @@ class ModelsReport:
         return "\n\n".join(f"{role}\n{report.format_table()}" for role, report in self.reports.items())
 
 
-def io_shapes(experiment, image_shape) -> dict:
-    """What the objective's words stand for in this experiment: "image", "latent", "one"."""
-    shapes = {"image": tuple(image_shape), "one": (1,)}
+def io_shapes(experiment, image_shape, env_shapes=None) -> dict:
+    """What the objective's words stand for in this experiment: "image", "latent", "one"; an objective
+    that acts in an environment adds its words ("observation", "actions") in ``env_shapes``."""
+    shapes = {"image": tuple(image_shape), "one": (1,), **(env_shapes or {})}
     latent = experiment.objective.settings.get("latent_dim")
     if latent is not None:
         shapes["latent"] = (int(latent),)
     return shapes
 
 
-def check_models(experiment, image_shape, num_classes) -> ModelsReport:
+def check_models(experiment, image_shape, num_classes, env_shapes=None) -> ModelsReport:
     kind = objective_kind(experiment.objective)
-    shapes = io_shapes(experiment, image_shape)
+    shapes = io_shapes(experiment, image_shape, env_shapes)
     result = ModelsReport({})
     for role, spec in experiment.stacks().items():
         takes, gives = kind.io[role]
@@ -90,11 +91,15 @@ def _fix(role: str, gives: str, wanted: tuple) -> str:
     if gives == "image":
         return (f"make the last layer give {_shape(wanted)} (e.g. Conv2DTranspose with {wanted[-1]} filter(s), "
                 f"strides that reach {wanted[0]}×{wanted[1]}, activation sigmoid for pixels in [0, 1])")
+    if gives == "actions":
+        return (f"end it with Dense with {wanted[0]} units and no activation (one logit per action of the "
+                "environment)")
     return f"make the last layer give {_shape(wanted)}"
 
 
 def _words(key: str, shapes: dict) -> str:
-    names = {"image": "the data's image shape", "latent": "the latent vector", "one": "one value"}
+    names = {"image": "the data's image shape", "latent": "the latent vector", "one": "one value",
+             "observation": "the environment's observation", "actions": "one logit per action"}
     return f"{names.get(key, key)} {_shape(shapes[key])}"
 
 
