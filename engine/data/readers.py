@@ -439,6 +439,7 @@ def read_npz(path) -> RawSet:
             if missing:
                 raise DataError(f"{path}: missing key(s) {', '.join(missing)} (has {', '.join(f.files) or 'none'}); "
                                 f"save it with np.savez(path, {'=…, '.join(_NPZ_KEYS)}=…)")
+            _ambiguous_label(path, f.files)
             arrays = {k: f[k] for k in _NPZ_KEYS}
             names = [str(n) for n in f["class_names"]] if "class_names" in f.files else None
             extras, extra_names = _npz_extras(path, f)
@@ -465,11 +466,41 @@ def read_npz(path) -> RawSet:
                 named = key.replace("_", f"_{split}_", 1)
                 raise DataError(f"{path}: {named} holds {len(array)} rows but {main} holds {len(arrays[main])} "
                                 f"images; every named array needs one row per image")
+    _check_named_arrays(path, extras)
     return RawSet(x_train, arrays["y_train"], arrays["x_test"], arrays["y_test"], class_names=names,
                   scale=scale, description=f"npz file {path}", extras=extras, extra_names=extra_names)
 
 
 _NAMED = re.compile(r"^([xy])_(train|test)_([A-Za-z0-9_]+)$")
+
+
+def _check_named_arrays(path: Path, extras: dict) -> None:
+    """What training would find too late in the named arrays: a test twin of another shape (a whole epoch
+    trained, then "Input 0 … incompatible"), and NaN or inf (a float target's run diverged; a feature's run
+    ended with val_loss nan and exit 0). Each refusal names the array, as NaN pixels are named."""
+    for key, (train, test) in extras.items():
+        kind, _, which = key.partition("_")
+        names = (f"{kind}_train_{which}", f"{kind}_test_{which}")
+        if np.shape(train)[1:] != np.shape(test)[1:]:
+            raise DataError(f"{path}: {names[0]} rows have shape {np.shape(train)[1:]} but {names[1]} rows have "
+                            f"{np.shape(test)[1:]}; both splits of a named array need one shape per row")
+        for name, array in zip(names, (train, test)):
+            if not np.issubdtype(array.dtype, np.floating):
+                continue
+            finite = np.isfinite(array)
+            if finite.all():
+                continue
+            index = np.unravel_index(int(np.argmin(finite)), array.shape)
+            raise DataError(f"{path}: {name} holds {array[index].item()} at index {list(map(int, index))} (row "
+                            f"{int(index[0])}); every value must be a finite number: fix or remove that row")
+
+
+def _ambiguous_label(path: Path, files) -> None:
+    """``y_train_label`` beside ``y_train``: both would be target ``label``, and the named one won silently."""
+    for split in ("train", "test"):
+        if f"y_{split}" in files and f"y_{split}_label" in files:
+            raise DataError(f"{path}: holds both y_{split} and y_{split}_label, and both would be target 'label'; "
+                            f"rename y_{split}_label (and its twin) to another target name, or remove it")
 
 
 def _npz_extras(path: Path, f) -> tuple[dict, dict]:

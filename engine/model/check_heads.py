@@ -63,7 +63,7 @@ def head_problems(nodes, shapes, experiment, feeds, by_index, model_problems) ->
 
 
 def _shape_problems(chain, shapes, experiment, head, feeds) -> list[str]:
-    kind, _names, width, _derived = feeds.targets[head.target]
+    kind, names, width, _derived = feeds.targets[head.target]
     shape = shapes[head.layer]
     if kind == "values":
         if tuple(shape) != (width,):
@@ -71,6 +71,10 @@ def _shape_problems(chain, shapes, experiment, head, feeds) -> list[str]:
                     f"{head.target!r} has {width} value(s) per example; end the head with a Dense with "
                     f"units={width} (no activation)"]
         return []
+    if width < 2:   # "has 1 classes; set its units to 1" was advice the softmax check then refused
+        only = f" ({names[0]})" if names else ""
+        return [f"head {head.layer!r}: target {head.target!r} holds one class{only}; a target needs two or more "
+                f"classes to learn, so add examples of the others or give the head another target"]
     own = copy.deepcopy(experiment)
     own.training.loss, own.training.from_logits = head.loss, head.from_logits
     rank = check_rules.output_rank_problem(chain, shapes, width)

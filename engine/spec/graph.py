@@ -64,6 +64,20 @@ def _names(layers, reserved=(INPUT,)) -> list[str]:
     return names
 
 
+# TensorFlow's root name-scope rule (``ops.name_scope``): a layer's name becomes its scope when the model is
+# called, and a name outside it (数字, parité, "a b") passed the check, then failed inside Functional.call().
+_SCOPE_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.-]*$")
+
+
+def _ascii_name(name, index: int) -> str:
+    """A name close to ``name`` that TensorFlow takes: accents dropped, other characters as _."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    plain = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain).strip("_-")
+    return plain if _SCOPE_NAME.match(plain) else f"layer_{index}"
+
+
 def _is_merge(type_name) -> bool:
     kind = catalogue.CATALOGUE.get(type_name) if isinstance(type_name, str) else None
     return bool(kind and kind.merge)
@@ -86,6 +100,10 @@ def resolve(layers, input_names=(INPUT,), heads=None) -> tuple[list[Node], list[
     problems: list[tuple[int | None, str]] = []
     position = {}  # name -> first index holding it
     for index, (spec, name) in enumerate(zip(layers, names)):
+        if not _SCOPE_NAME.match(str(name)):
+            problems.append((index, f"name {name!r} cannot name a TensorFlow layer (only the letters A-Z and a-z, "
+                                    f"digits and _ . - are allowed, not starting with _ or -); choose a name "
+                                    f"such as {_ascii_name(name, index)!r}"))
         if name == INPUT or name in input_names:
             problems.append((index, f"name {name!r} is reserved for the model input; choose another name"))
         elif name in position:

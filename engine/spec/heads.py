@@ -154,6 +154,10 @@ def read_outputs(value, path, problems) -> list[HeadSpec]:
             continue
         seen[head.layer] = len(result)
         result.append(head)
+    if result and len(result) == len(value) and not any(head.loss_weight for head in result):
+        # the weighted sum of the heads' losses is then 0: a run "trains" to loss 0.0000 and learns nothing
+        problems.append(f"{path}: every head's loss_weight is 0, so the total loss is always 0 and nothing "
+                        f"trains; give at least one head a loss_weight above 0")
     return result
 
 

@@ -52,10 +52,94 @@ def _sweep_onto_a_file(search):
     return build
 
 
+def _preset(name, **data) -> dict:
+    from tapedeck.engine.spec.experiment import load_preset
+
+    experiment = load_preset(name).to_dict()
+    experiment["data"].update(data)
+    experiment["training"].update(epochs=1, batch_size=16)
+    return experiment
+
+
+def _write(tmp_path, experiment, name="exp.json") -> str:
+    return str(bad.write_experiment(tmp_path / name, experiment))
+
+
+_RNG = np.random.default_rng(0)
+_X = _RNG.random((60, 8, 8)).astype(np.float32)
+_Y = np.arange(60) % 10
+_F = _RNG.random((60, 4)).astype(np.float32)
+
+
+def _features_npz(tmp_path, extra_heads=(), drop=(), **arrays) -> str:
+    """The npz_image_and_features preset (image + 4 features → digit) on a small npz holding ``arrays`` over
+    the defaults; ``extra_heads``: (layer name, target, units, loss) heads on the joined features."""
+    defaults = dict(x_train=_X, y_train=_Y, x_test=_X, y_test=_Y, x_train_features=_F, x_test_features=_F)
+    merged = {key: value for key, value in {**defaults, **arrays}.items() if key not in drop}
+    np.savez(tmp_path / "data.npz", **merged)
+    experiment = _preset("npz_image_and_features", path=str(tmp_path / "data.npz"), limit=None)
+    for layer, target, units, loss in extra_heads:
+        experiment["model"]["layers"].append({"type": "Dense", "name": layer, "inputs": ["joined"], "units": units,
+                                              "activation": "softmax" if loss is None else None})
+        head = {"layer": layer, "target": target}
+        if loss:
+            head["loss"] = loss
+        experiment["model"]["outputs"].append(head)
+    return _write(tmp_path, experiment)
+
+
+def _with_nan(array, index):
+    array = array.copy()
+    array[index] = np.nan
+    return array
+
+
+def _unicode_heads(tmp_path):
+    experiment = _preset("digits_two_heads_functional", limit=120)
+    renamed = {"digit": "数字", "parity": "parité"}
+    for layer in experiment["model"]["layers"]:
+        layer["name"] = renamed.get(layer.get("name"), layer.get("name"))
+    for head in experiment["model"]["outputs"]:
+        head["layer"] = renamed[head["layer"]]
+    return ["train", _write(tmp_path, experiment), "--out", str(tmp_path / "runs")]
+
+
+def _zero_loss_weights(tmp_path):
+    experiment = _preset("digits_two_heads_functional", limit=120)
+    for head in experiment["model"]["outputs"]:
+        head["loss_weight"] = 0
+    return ["train", _write(tmp_path, experiment), "--out", str(tmp_path / "runs")]
+
+
+_SCORE = _RNG.random(60).astype(np.float32)
+
 CASES = [
     Case("optuna study file of random bytes", _damaged_study, "optuna.sqlite3: is not an Optuna study database"),
     Case("sweep --out a file (random)", _sweep_onto_a_file("random"), "is a file, not a runs folder"),
     Case("sweep --out a file (grid)", _sweep_onto_a_file("grid"), "is a file, not a runs folder"),
+    # Several inputs and heads.
+    Case("head layers named 数字 and parité (not TensorFlow scope names)", _unicode_heads,
+         "name 'parité' cannot name a TensorFlow layer"),
+    Case("NaN in a float target y_train_score",
+         lambda t: ["train", _features_npz(t, [("score", "score", 1, "mean_squared_error")],
+                                           y_train_score=_with_nan(_SCORE, 5), y_test_score=_SCORE),
+                    "--out", str(t / "runs")],
+         "y_train_score holds nan at index [5]"),
+    Case("NaN in a feature input x_train_features",
+         lambda t: ["train", _features_npz(t, x_train_features=_with_nan(_F, (3, 2))), "--out", str(t / "runs")],
+         "x_train_features holds nan at index [3, 2]"),
+    Case("x_test_features 8 wide beside x_train_features 4 wide",
+         lambda t: ["train", _features_npz(t, x_test_features=_RNG.random((60, 8)).astype(np.float32)),
+                    "--out", str(t / "runs")],
+         "x_train_features rows have shape (4,) but x_test_features rows have (8,)"),
+    Case("every head's loss_weight 0", _zero_loss_weights, "every head's loss_weight is 0"),
+    Case("y_train_label beside y_train",
+         lambda t: ["check", _features_npz(t, y_train_label=_Y % 2, y_test_label=_Y % 2)],
+         "holds both y_train and y_train_label"),
+    Case("a one-class target",
+         lambda t: ["check", _features_npz(t, [("par", "parity", 2, None)], y_train_parity=np.zeros(60, int),
+                                           y_test_parity=np.zeros(60, int))],
+         "target 'parity' holds one class (0); a target needs two or more classes"),
 ]
 
 
