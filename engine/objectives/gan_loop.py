@@ -89,4 +89,4 @@ def train_tape(steps, gan, dataset, callbacks, epochs: int, initial_epoch: int, 
 def train_fit(gan, dataset, callbacks, epochs: int, initial_epoch: int, execution: str) -> None:
     """``fit`` with the overridden ``train_step`` (engine.objectives.gan_step.GanModel)."""
     gan.compile(run_eagerly=execution == "eager", jit_compile=execution == "xla")
-    gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+    gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0, shuffle=False)

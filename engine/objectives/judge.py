@@ -19,7 +19,8 @@ import numpy as np
 __all__ = ["Judge", "Quality", "frechet_distance", "judge_for"]
 
 COMPONENTS = 20
-MAX_TRAIN = 5000   # rows the judge learns from: enough for digits and MNIST, seconds on 2 cores
+MAX_TRAIN = 5000       # rows the judge learns from: enough for digits and MNIST, seconds on 2 cores
+COVERED_SHARE = 0.25   # a class is covered when it holds a quarter of a fair share: strays do not count
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ class Judge:
         shares = counts[counts > 0] / counts.sum()
         entropy = max(0.0, float(-(shares * np.log2(shares)).sum()))
         finite = np.isfinite(features).all()
+        fair = len(chosen) / max(len(counts), 1)
         return Quality(frechet=frechet_distance(features, self.reference) if finite else math.inf,
-                       classes_covered=int((counts > 0).sum()), class_entropy=entropy,
+                       classes_covered=int((counts >= max(1.0, COVERED_SHARE * fair)).sum()), class_entropy=entropy,
                        confidence=float(probabilities.max(axis=1).mean()))
 
     def nearest_real(self, images, real_images) -> np.ndarray:

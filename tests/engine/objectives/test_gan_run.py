@@ -1,0 +1,100 @@
+"""GAN runs for real on the digits: both loops, the three APIs, the three losses; what the run folder
+keeps (each model reloads in plain Keras), the events, Stop, and the command line."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tapedeck.engine.objectives.run import RunControl, run
+from tapedeck.engine.spec.experiment import load_preset, save_experiment
+from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, SampleGrid
+
+FIGURES = ("d_loss", "g_loss", "d_accuracy", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+
+
+def short_gan(api="sequential", loop="tape", loss="bce", epochs=2, limit=128):
+    experiment = load_preset("digits_gan")
+    experiment.data.limit = limit
+    experiment.training.epochs = epochs
+    experiment.training.batch_size = 32
+    experiment.training.loop = loop
+    experiment.objective.settings.update(loss=loss, quality_samples=100)
+    for spec in experiment.models.values():
+        spec.api = api
+    return experiment
+
+
+@pytest.mark.parametrize("api, loop, loss", [("sequential", "tape", "bce"), ("functional", "train_step", "hinge"),
+                                             ("subclassing", "tape", "wgan-gp")])
+def test_a_short_gan_run_trains_saves_and_reloads_in_plain_keras(tmp_path, api, loop, loss):
+    import keras
+
+    events = []
+    run_dir = run(short_gan(api, loop, loss), events.append, runs_dir=tmp_path)
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.reason == "completed", finished
+    started = next(e for e in events if isinstance(e, RunStarted))
+    assert started.objective == "gan" and [role for role, *_ in started.models] == ["generator", "discriminator"]
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    for event in epochs:
+        assert all(np.isfinite(event.heads[name]) for name in FIGURES)
+        assert {"quality_frechet", "quality_classes_covered"} <= set(event.heads)
+    assert any(isinstance(e, BatchEnd) and e.heads for e in events)
+    grids = [e for e in events if isinstance(e, SampleGrid)]
+    assert [g.images.shape for g in grids] == [(64, 8, 8, 1)] * 2
+    assert not np.allclose(grids[0].images, grids[1].images)   # the generator learnt between the two
+
+    from pathlib import Path
+
+    folder = Path(run_dir)
+    assert (folder / "samples" / "epoch-002.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    generator = keras.models.load_model(folder / "generator.keras")
+    discriminator = keras.models.load_model(folder / "discriminator.keras")
+    images = np.asarray(generator(np.zeros((3, 32), "float32")))
+    assert images.shape == (3, 8, 8, 1) and images.min() >= 0.0 and images.max() <= 1.0
+    assert np.asarray(discriminator(images)).shape == (3, 1)
+    history = (folder / "history.csv").read_text().splitlines()
+    assert len(history) == 3 and all(name in history[0].split(",") for name in FIGURES)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and set(metrics["quality"]) == {
+        "frechet", "classes_covered", "class_entropy", "confidence"}
+
+
+def test_stop_before_the_first_step_keeps_no_models(tmp_path):
+    control = RunControl()
+    control.stop()
+    events = []
+    run_dir = run(short_gan(), events.append, control, runs_dir=tmp_path)
+    assert events[-1].reason == "stopped"
+    from pathlib import Path
+
+    assert not (Path(run_dir) / "generator.keras").exists()
+
+
+def test_stop_during_the_run_ends_it_after_the_current_step(tmp_path):
+    control = RunControl()
+    events = []
+
+    def reporter(event):
+        events.append(event)
+        if isinstance(event, BatchEnd):
+            control.stop()
+
+    run(short_gan(epochs=5), reporter, control, runs_dir=tmp_path)
+    assert events[-1].reason == "stopped"
+    assert not any(isinstance(e, EpochEnd) and e.epoch > 1 for e in events)
+
+
+def test_the_command_line_refuses_fit_with_the_reason(tmp_path):
+    path = tmp_path / "gan.json"
+    save_experiment(short_gan(), path)
+    done = subprocess.run([sys.executable, "-m", "tapedeck.engine.cli.main", "train", str(path), "--loop", "fit",
+                           "--out", str(tmp_path / "runs")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "training.loop: 'fit' cannot train objective 'gan'" in done.stderr
+    assert "Traceback" not in done.stderr
