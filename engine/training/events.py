@@ -23,6 +23,7 @@ __all__ = [
     "GradientRecord",
     "StepInspected",
     "SampleGrid",
+    "EnvFrames",
     "FINISH_REASONS",
 ]
 
@@ -215,3 +216,21 @@ class SampleGrid:
     labels: Any = None
     quality: dict = field(default_factory=dict)   # the judge's figures (engine.objectives.judge.Quality)
 
+
+
+@dataclass(frozen=True)
+class EnvFrames:
+    """A reinforcement-learning run's play, sampled (every ``frame_every``-th update): what the first of
+    the environments did step by step, for the window to draw at its own pace — its physical state
+    (``env.unwrapped.state``: the cart and pole, the acrobot's two angles), the observation, the policy's
+    action probabilities, the value estimate (NaN without a value model), the action and reward taken."""
+
+    update: int
+    env_id: str
+    states: Any           # (T, S) float32
+    observations: Any     # (T, O) float32
+    probabilities: Any    # (T, A) float32
+    values: Any           # (T,) float32
+    actions: Any          # (T,) int
+    rewards: Any          # (T,) float32
+    episode_ends: Any     # (T,) bool: the episode ended at this step (the next frame starts a new one)
