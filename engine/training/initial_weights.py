@@ -9,6 +9,7 @@ run folder, so the run records exactly what it started from.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -31,12 +32,25 @@ def start_from_weights(model, path, folder=None) -> str | None:
     if not path.is_file():
         raise UserProblemError([f"{where}: {path} does not exist; import the model again with --keep-weights "
                                 "or set initial_weights to null to start from fresh weights"])
+    fix = ("make one with `tapedeck import MODEL.keras -o EXP.json --keep-weights`, or set initial_weights to null "
+           "to start from fresh weights")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded_file = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UserProblemError([f"{where}: {path} is not a weights file Tapedeck wrote ({error}); {fix}"]) from None
+    if not isinstance(loaded_file, np.lib.npyio.NpzFile):   # a .npy holds one bare array
+        raise UserProblemError([f"{where}: {path} holds one array, not a weights file Tapedeck wrote (a .weights.npz "
+                                f"of arrays named <layer>:<index>); {fix}"])
+    try:
+        with loaded_file as archive:
             stored = {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as error:
-        raise UserProblemError([f"{where}: {path} is not a weights file Tapedeck wrote ({error}); "
-                                "import the model again with --keep-weights"]) from None
+        raise UserProblemError([f"{where}: {path} is not a weights file Tapedeck wrote ({error}); {fix}"]) from None
+    foreign = [key for key in stored if not re.fullmatch(r".+:\d+", key)]
+    if foreign or not stored:
+        what = f"arrays named {', '.join(foreign[:3])}" if foreign else "no arrays"
+        raise UserProblemError([f"{where}: {path} holds {what}, not a weights file Tapedeck wrote (arrays named "
+                                f"<layer>:<index>); {fix}"])
     by_layer: dict[str, list] = {}
     for key, value in stored.items():
         name, _, index = key.rpartition(":")

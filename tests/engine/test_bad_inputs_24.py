@@ -113,6 +113,25 @@ def _zero_loss_weights(tmp_path):
 
 _SCORE = _RNG.random(60).astype(np.float32)
 
+
+def _initial_weights(write):
+    def build(tmp_path):
+        path = write(tmp_path)
+        experiment = bad.base_experiment()
+        experiment["training"]["initial_weights"] = str(path)
+        return ["train", _write(tmp_path, experiment), "--out", str(tmp_path / "runs")]
+    return build
+
+
+def _npy(tmp_path):
+    np.save(tmp_path / "w.npy", np.zeros(3))
+    return tmp_path / "w.npy"
+
+
+def _npz_w_b(tmp_path):
+    np.savez(tmp_path / "w.npz", w=np.zeros(3), b=np.zeros(2))
+    return tmp_path / "w.npz"
+
 CASES = [
     Case("optuna study file of random bytes", _damaged_study, "optuna.sqlite3: is not an Optuna study database"),
     Case("sweep --out a file (random)", _sweep_onto_a_file("random"), "is a file, not a runs folder"),
@@ -132,6 +151,10 @@ CASES = [
          lambda t: ["train", _features_npz(t, x_test_features=_RNG.random((60, 8)).astype(np.float32)),
                     "--out", str(t / "runs")],
          "x_train_features rows have shape (4,) but x_test_features rows have (8,)"),
+    Case("initial_weights naming a .npy", _initial_weights(_npy),
+         "w.npy holds one array, not a weights file Tapedeck wrote"),
+    Case("initial_weights naming an npz keyed w and b", _initial_weights(_npz_w_b),
+         "holds arrays named w, b, not a weights file Tapedeck wrote"),
     Case("every head's loss_weight 0", _zero_loss_weights, "every head's loss_weight is 0"),
     Case("y_train_label beside y_train",
          lambda t: ["check", _features_npz(t, y_train_label=_Y % 2, y_test_label=_Y % 2)],
