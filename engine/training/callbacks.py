@@ -227,17 +227,33 @@ class ReporterCallback(keras.callbacks.Callback):
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-    """Last in the list, so it saves what EarlyStopping/ReduceLROnPlateau left (the new rate included)."""
+    """Last in the list, so it saves what EarlyStopping/ReduceLROnPlateau left (the new rate included).
 
-    def __init__(self, folder, state: RunState):
+    The state is copied at the epoch's end and written by a background writer
+    (engine.training.checkpoint_writer); training's end waits for the write, and the run enters this
+    as a context so that no write outlives its hold on the run folder."""
+
+    def __init__(self, folder, state: RunState, background: bool = True):
         super().__init__()
+        from tapedeck.engine.training.checkpoint_writer import CheckpointWriter
+
         self.folder = folder
         self.state = state
+        self.writer = CheckpointWriter(folder, background)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.state.interrupted:
             return
-        self.folder.save_checkpoint(self.model, int(epoch) + 1)
+        self.writer.save(self.model, int(epoch) + 1, more=int(epoch) + 1 < int(self.params.get("epochs") or 0))
+
+    def on_train_end(self, logs=None):
+        self.writer.wait()   # the final model, a divergence's kept checkpoint and Finished come after it
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.writer.__exit__(*exc)
 
 
 def _float(value) -> float:

@@ -211,7 +211,7 @@ class _Session:
         if training.tensorboard:   # histogram_freq: weight histograms each epoch
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(folder.tensorboard_dir), write_graph=False,
                                                          histogram_freq=1))
-        callbacks.append(CheckpointCallback(folder, state))
+        callbacks.append(self._held.enter_context(CheckpointCallback(folder, state)))   # no write outlives the run
         from tapedeck.engine.training.unfreeze import unfreeze_callback
 
         self._unfreeze = unfreeze_callback(self.experiment, lambda text: self.emit(RunNote("unfreeze", text)))
