@@ -9,6 +9,7 @@ code must not wait for TensorFlow to load.
 """
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -99,6 +100,8 @@ def generate_code(experiment, api=None, loop=None) -> str:
     or heads (``graph.SEQUENTIAL_MULTI_REFUSAL``). A model of several inputs or heads is written with dicts
     (``engine.codegen.several``); one input and one head as the tutorial writes it.
     """
+    if not experiment.objective.is_classify:   # several models: the objective's own script
+        return _objective_script(experiment, api, loop)
     api = api or experiment.model.api
     loop = loop or experiment.training.loop
     if api not in APIS:
@@ -129,6 +132,19 @@ def generate_code(experiment, api=None, loop=None) -> str:
     sections = [_header(experiment, api, loop), _imports(needed), _seed_code(training),
                 _precision_code(training), train.prelude, data.text, train.text]
     return tidy("\n\n".join(s.strip("\n") for s in sections if s.strip())) + "\n"
+
+
+def _objective_script(experiment, api, loop) -> str:
+    """The script of an objective with several models (engine.codegen.objective_code), each model written
+    by this module's writers."""
+    from tapedeck.engine.codegen.objective_code import objective_code
+
+    def parts(spec, chosen_api):
+        single = dataclasses.replace(experiment, model=spec, models={},
+                                     objective=dataclasses.replace(experiment.objective, kind="classify"))
+        return _model_parts(_nodes(single, chosen_api), chosen_api)
+
+    return tidy(objective_code(experiment, api, loop, parts))
 
 
 def model_code(experiment, api=None) -> str:

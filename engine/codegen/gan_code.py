@@ -1,0 +1,257 @@
+"""The GAN script a person would write: two models, two optimizers, and the step written out — two
+``tf.GradientTape`` blocks in a loop, or ``fit`` with an overridden ``train_step`` (the Keras guide's
+"DCGAN overriding train_step"). The fixed-noise grid is saved each epoch as Tapedeck saves it.
+
+Each model comes from the same writer as a classifier's (``script._model_parts``), renamed; the data
+section is the classifier's. The script needs TensorFlow/Keras, NumPy and Pillow (``save_img``).
+"""
+from __future__ import annotations
+
+import re
+
+from tapedeck.engine.codegen.data import data_code, section
+from tapedeck.engine.spec.objectives import objective_kind
+
+__all__ = ["gan_code"]
+
+LOOP_WORDS = {"tape": "two tf.GradientTape blocks in a training loop written out",
+              "train_step": "model.fit on a keras.Model whose train_step is overridden"}
+
+
+def gan_code(experiment, api, loop, model_parts) -> str:
+    """``model_parts(spec, api)`` writes one stack (script._model_parts over its resolved nodes)."""
+    objective, training = experiment.objective, experiment.training
+    data = data_code(experiment.data)
+    models = [_model(role, experiment.models[role], api, model_parts)
+              for role in objective_kind(objective).models]
+    decorator = {"graph": "@tf.function", "eager": "", "xla": "@tf.function(jit_compile=True)"}[training.execution]
+    body = _tape_loop(decorator, objective.loss) if loop == "tape" else _fit_loop(training.execution, objective.loss)
+    parts = [
+        _header(experiment, api, loop),
+        "import os\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers"
+        + ("\nfrom sklearn.datasets import load_digits" if "load_digits" in data.imports else ""),
+        f"# One call seeds Python's random, NumPy and TensorFlow.\nkeras.utils.set_random_seed({training.seed or 0})",
+        data.text,
+        _settings(experiment),
+        section("Models"),
+        *models,
+        _optimizers(experiment),
+        section("Losses"),
+        _losses(objective.loss),
+        section("Training"),
+        _grid(),
+        body,
+        'print(f"Saved the last sample grid: samples/epoch-{epochs:03d}.png")',
+    ]
+    return "\n\n\n".join(part.strip("\n") for part in parts if part.strip()) + "\n"
+
+
+def _header(experiment, api, loop) -> str:
+    name = repr(experiment.name)[1:-1].replace('"""', "'''")
+    words = {"sequential": "the Sequential API", "functional": "the Functional API",
+             "subclassing": "keras.Model subclasses"}[api]
+    return (f'"""{name}\n\nA generative adversarial network: a generator and a discriminator written with {words},\n'
+            f"trained against each other with {LOOP_WORDS[loop]}.\n"
+            f"Exported from Tapedeck; runs on its own with TensorFlow 2 (Keras 3), NumPy and Pillow.\n"
+            '"""')
+
+
+def _model(role: str, spec, api: str, model_parts) -> str:
+    """One stack as the classifier's writer writes it, under the role's name."""
+    parts = model_parts(spec, api)
+    text = "\n\n".join(part for part in (parts.class_text, parts.build_text) if part)
+    cls = role.capitalize()
+    text = re.sub(r"\bMyModel\b", cls, text)
+    text = re.sub(r"^model = ", f"{role} = ", text, flags=re.M)
+    if role == "generator":
+        text = re.sub(r"\binput_shape\b", "(latent_dim,)", text)
+    taken = "latent vectors" if role == "generator" else "images"
+    return f"# The {role}: takes {taken}.\n{text}"
+
+
+def _settings(experiment) -> str:
+    objective, training = experiment.objective, experiment.training
+    lines = [section("Settings"),
+             f"batch_size = {training.batch_size}",
+             f"epochs = {training.epochs}",
+             f"latent_dim = {objective.latent_dim}  # the noise vector the generator turns into an image",
+             f"d_steps = {objective.d_steps}  # discriminator steps per generator step"]
+    if objective.loss == "bce":
+        lines.append(f"label_smoothing = {objective.label_smoothing!r}  # real images are labelled 1 - this")
+    if objective.loss == "wgan-gp":
+        lines.append(f"gp_weight = {objective.gp_weight!r}  # weight of the gradient penalty")
+    lines += ["",
+              "# A GAN learns from the images alone: the training and validation images together.",
+              "x_real = np.concatenate([x_train, x_val]) if len(x_val) else x_train"
+              if experiment.data.validation_split > 0 else "x_real = x_train",
+              "train_ds = (",
+              "    tf.data.Dataset.from_tensor_slices(x_real)",
+              "    .shuffle(len(x_real))",
+              "    .batch(batch_size, drop_remainder=True)",
+              ")"]
+    return "\n".join(lines)
+
+
+def _optimizers(experiment) -> str:
+    lines = []
+    for role in ("generator", "discriminator"):
+        settings = experiment.models[role].optimizer or {"name": experiment.training.optimizer,
+                                                         "learning_rate": experiment.training.learning_rate}
+        name = settings.get("name", "adam")
+        rate = settings["learning_rate"]
+        args = f"learning_rate={rate!r}" + (f", beta_1={settings.get('beta_1', 0.5)!r}"
+                                            if name in ("adam", "adamw") else "")
+        keras_name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}[name]
+        lines.append(f"{role[0]}_optimizer = keras.optimizers.{keras_name}({args})")
+    return "# Each model has its own optimizer (Adam with beta_1 0.5 is the usual GAN choice).\n" + "\n".join(lines)
+
+
+_BCE = '''def discriminator_loss(real_output, fake_output):
+    """Real images labelled 1 - label_smoothing, generated ones 0."""
+    real_target = tf.fill(tf.shape(real_output), 1.0 - label_smoothing)
+    return cross_entropy(real_target, real_output) + cross_entropy(tf.zeros_like(fake_output), fake_output)
+
+
+def generator_loss(fake_output):
+    """Non-saturating: the generator wants its images called real."""
+    return cross_entropy(tf.ones_like(fake_output), fake_output)'''
+
+_HINGE = '''def discriminator_loss(real_output, fake_output):
+    return tf.reduce_mean(tf.nn.relu(1.0 - real_output)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_output))
+
+
+def generator_loss(fake_output):
+    return -tf.reduce_mean(fake_output)'''
+
+_WGAN = '''def discriminator_loss(real_output, fake_output):
+    """The critic's estimate of the Wasserstein distance, negated (the penalty is added in the step)."""
+    return tf.reduce_mean(fake_output) - tf.reduce_mean(real_output)
+
+
+def generator_loss(fake_output):
+    return -tf.reduce_mean(fake_output)
+
+
+def gradient_penalty(real, fake):
+    """WGAN-GP: the critic's gradient norm held near 1 between real and generated images."""
+    mix = tf.random.uniform([tf.shape(real)[0], 1, 1, 1])
+    between = real + mix * (fake - real)
+    with tf.GradientTape() as tape:
+        tape.watch(between)
+        output = discriminator(between, training=True)
+    gradient = tape.gradient(output, between)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=[1, 2, 3]) + 1e-12)
+    return tf.reduce_mean(tf.square(norm - 1.0))'''
+
+
+def _losses(loss: str) -> str:
+    if loss == "bce":
+        return ("# The discriminator outputs logits.\n"
+                "cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)\n\n\n" + _BCE)
+    return _HINGE if loss == "hinge" else _WGAN
+
+
+def _grid() -> str:
+    return '''# The same noise every epoch, so the grid shows the generator change.
+fixed_noise = np.random.default_rng(0).normal(size=(64, latent_dim)).astype("float32")
+
+
+def save_grid(epoch):
+    """samples/epoch-NNN.png: what the generator makes of the fixed noise, 8 x 8."""
+    images = np.asarray(generator(fixed_noise, training=False))
+    grid = np.concatenate([np.concatenate(list(images[row * 8:(row + 1) * 8]), axis=1) for row in range(8)])
+    os.makedirs("samples", exist_ok=True)
+    keras.utils.save_img(f"samples/epoch-{epoch:03d}.png", grid, scale=True)'''
+
+
+def _d_update(indent: str, loss: str, self_: str = "") -> str:
+    """The discriminator's update, written once for both loops (``self_`` = "self." inside the class)."""
+    gp = f"\n{indent}    d_loss += gp_weight * gradient_penalty(real, fake)" if loss == "wgan-gp" else ""
+    return (f"{indent}noise = tf.random.normal((tf.shape(real)[0], latent_dim))\n"
+            f"{indent}fake = {self_}generator(noise, training=True)\n"
+            f"{indent}with tf.GradientTape() as tape:\n"
+            f"{indent}    real_output = {self_}discriminator(real, training=True)\n"
+            f"{indent}    fake_output = {self_}discriminator(fake, training=True)\n"
+            f"{indent}    d_loss = discriminator_loss(real_output, fake_output){gp}\n"
+            f"{indent}variables = {self_}discriminator.trainable_variables\n"
+            f"{indent}d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))")
+
+
+def _g_update(indent: str, self_: str = "") -> str:
+    return (f"{indent}noise = tf.random.normal((tf.shape(real)[0], latent_dim))\n"
+            f"{indent}with tf.GradientTape() as tape:\n"
+            f"{indent}    fake_output = {self_}discriminator({self_}generator(noise, training=True), training=True)\n"
+            f"{indent}    g_loss = generator_loss(fake_output)\n"
+            f"{indent}variables = {self_}generator.trainable_variables\n"
+            f"{indent}g_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))")
+
+
+def _tape_loop(decorator: str, loss: str) -> str:
+    deco = decorator + "\n" if decorator else ""
+    return f'''d_loss_mean = keras.metrics.Mean(name="d_loss")
+g_loss_mean = keras.metrics.Mean(name="g_loss")
+
+
+{deco}def discriminator_step(real):
+    """Teach the discriminator to tell real images from generated ones."""
+{_d_update("    ", loss)}
+    d_loss_mean.update_state(d_loss)
+
+
+{deco}def generator_step(real):
+    """Teach the generator to make images the discriminator calls real."""
+{_g_update("    ")}
+    g_loss_mean.update_state(g_loss)
+
+
+for epoch in range(epochs):
+    d_loss_mean.reset_state()
+    g_loss_mean.reset_state()
+    for real in train_ds:
+        for _ in range(d_steps):
+            discriminator_step(real)
+        generator_step(real)
+    print(f"Epoch {{epoch + 1}}/{{epochs}}: d_loss {{float(d_loss_mean.result()):.4f}}, "
+          f"g_loss {{float(g_loss_mean.result()):.4f}}")
+    save_grid(epoch + 1)
+
+generator.save("generator.keras")
+discriminator.save("discriminator.keras")'''
+
+
+def _fit_loop(execution: str, loss: str) -> str:
+    options = {"graph": "", "eager": ", run_eagerly=True", "xla": ", jit_compile=True"}[execution]
+    return f'''class GAN(keras.Model):
+    """fit with the step written out: d_steps discriminator updates, then one generator update."""
+
+    def __init__(self, generator, discriminator):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.d_loss_mean = keras.metrics.Mean(name="d_loss")
+        self.g_loss_mean = keras.metrics.Mean(name="g_loss")
+
+    @property
+    def metrics(self):
+        return [self.d_loss_mean, self.g_loss_mean]  # reset by fit at each epoch
+
+    def train_step(self, real):
+        for _ in range(d_steps):
+{_d_update("            ", loss, "self.")}
+{_g_update("        ", "self.")}
+        self.d_loss_mean.update_state(d_loss)
+        self.g_loss_mean.update_state(g_loss)
+        return {{"d_loss": self.d_loss_mean.result(), "g_loss": self.g_loss_mean.result()}}
+
+
+class SampleGrid(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        save_grid(epoch + 1)
+
+
+gan = GAN(generator, discriminator)
+gan.compile({options.lstrip(", ")})
+gan.fit(train_ds, epochs=epochs, callbacks=[SampleGrid()], verbose=2)
+
+generator.save("generator.keras")
+discriminator.save("discriminator.keras")'''
