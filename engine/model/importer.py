@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,11 @@ __all__ = ["ModelImportError", "ImportedModel", "import_model", "experiment_from
            "WEIGHTS_SUFFIX"]
 
 WEIGHTS_SUFFIX = ".weights.npz"
+# model → {Keras layer name: experiment layer name} for layers the import renamed, so the kept weights
+# are keyed by the names the experiment uses
+_RENAMED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# model → the JSON config it was built from: it holds freshly initialised weights, none to keep
+_FROM_CONFIG: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 # Keys of every layer config that are not constructor arguments of the layer's own kind.
 _BOOKKEEPING = ("name", "trainable", "dtype")
@@ -59,6 +65,8 @@ def import_model(path) -> ImportedModel:
     if not path.is_file():
         raise ModelImportError(f"{path}: no such file; give a .keras model file or a Keras model .json config")
     model = _load(path)
+    if path.suffix == ".json":
+        _FROM_CONFIG[model] = path
     return experiment_from_model(model, name=path.name.split(".")[0] or "imported")
 
 
@@ -84,12 +92,49 @@ def _load(path: Path):
         raise ModelImportError(_refusal(path, error)) from None
 
 
+def _stored_config(path: Path):
+    """The model's config as stored (a .json file, or config.json inside a .keras zip), or None."""
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text(encoding="utf-8"))
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def _unknown_classes(config) -> list[str]:
+    """Class names in the config that Keras does not hold (``MyCustomLayer (my_package.layers)``): Keras's
+    own message names only the outermost model it failed to rebuild."""
+    import keras
+
+    found, todo = [], [config]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            name, module = item.get("class_name"), item.get("module")
+            if isinstance(name, str) and "config" in item and not (isinstance(module, str)
+                                                                   and module.split(".")[0] == "keras"):
+                if keras.saving.get_registered_object(item.get("registered_name") or name) is None \
+                        and not hasattr(keras.layers, name) and not hasattr(keras.models, name):
+                    found.append(f"{name} ({module})" if module else name)
+            todo.extend(item.values())
+    return list(dict.fromkeys(found))
+
+
 def _refusal(path: Path, error: Exception) -> str:
     text = str(error)
     if "Lambda" in text or "safe_mode" in text:
         return (f"{path}: refused: the model holds a Lambda layer, whose Python code would run as the file "
                 "loads; Tapedeck loads models with Keras's safe_mode, which never runs code from a file. "
                 "Rebuild that part with layers from the catalogue, then save and import again")
+    unknown = _unknown_classes(_stored_config(path))
+    if unknown:
+        return (f"{path}: holds {'a class' if len(unknown) == 1 else 'classes'} Keras does not know: "
+                f"{cut(', '.join(unknown))}; a custom layer from someone's code cannot be imported, only Keras's own "
+                "layers: rebuild that part with layers from the catalogue, save and import again")
     if "Could not locate" in text or "registered" in text:
         return (f"{path}: holds a class Keras does not know ({cut(text.splitlines()[0])}); a custom layer or "
                 "model from someone's code cannot be imported, only Keras's own layers")
@@ -106,11 +151,16 @@ def experiment_from_model(model, name: str = "imported") -> ImportedModel:
 
     if type(model).__name__ == "TapedeckModel" and hasattr(model, "layer_specs"):
         return _from_tapedeck_subclass(model, name)
+    new_names = _new_names(model)
+
+    def own(layer) -> str:
+        return new_names.get(id(layer), (layer.name,))[0]
+
     if isinstance(model, keras.Sequential):
         api, entries, problems, ends = "sequential", _sequential_entries(model), [], ([], [])
     elif _is_functional(model):
         api = "functional"
-        entries, problems, ends = _functional_entries(model)
+        entries, problems, ends = _functional_entries(model, own)
     else:
         raise ModelImportError(f"the model is a subclass of keras.Model ({type(model).__name__}) with its own "
                            "Python call; only Sequential, Functional and Tapedeck's own models can be imported")
@@ -120,6 +170,7 @@ def experiment_from_model(model, name: str = "imported") -> ImportedModel:
         problems += found
         precision = precision or dtype
         if spec is not None:
+            spec.name = own(layer)
             layers.append(spec)
     if problems:
         raise ModelImportError("the model cannot be imported as it is:\n" + "\n".join(f"  {p}" for p in problems))
@@ -128,7 +179,10 @@ def experiment_from_model(model, name: str = "imported") -> ImportedModel:
     if precision:
         experiment.training.precision = precision
     input_shape = _input_shape(model)
-    notes = _choose_data(experiment, input_shape)
+    by_id = {id(layer): layer.name for layer in model.layers}
+    notes = [f"layer {by_id[key]!r} is named {new!r} in the experiment: {why}" for key, (new, why) in new_names.items()]
+    notes += _choose_data(experiment, input_shape)
+    _RENAMED[model] = {by_id[key]: new for key, (new, _why) in new_names.items()}
     if len(experiment.model.outputs) > 1 or len(experiment.model.inputs) > 1:
         notes.append("a Keras model does not say what its heads learnt nor what feeds its other inputs: the import "
                      f"guessed targets {', '.join(h.target for h in experiment.model.outputs) or 'label'} and data "
@@ -167,7 +221,7 @@ def _sequential_entries(model) -> list:
     return [(layer, None) for layer in model.layers]
 
 
-def _functional_entries(model) -> tuple[list, list, tuple]:
+def _functional_entries(model, own=lambda layer: layer.name) -> tuple[list, list, tuple]:
     """(layer, input names) per layer, problems, and (InputSpecs, HeadSpecs) when the model has several
     inputs or outputs (``model.inputs`` / ``model.outputs`` of the experiment; empty lists otherwise)."""
     import keras
@@ -191,15 +245,15 @@ def _functional_entries(model) -> tuple[list, list, tuple]:
             problems.append(f"layer {layer.name!r} ({type(layer).__name__}) is called {len(nodes)} times "
                             "(a shared layer); each layer of an experiment is used once")
             continue
-        refs = [names.get(id(t._keras_history.operation), t._keras_history.operation.name)
+        refs = [names.get(id(t._keras_history.operation), own(t._keras_history.operation))
                 for t in nodes[0].input_tensors]
         entries.append((layer, None if refs == [previous] else refs))
-        previous = layer.name
+        previous = own(layer)
     if not several:
         return entries, problems, ([], [])
     inputs = [InputSpec(layer.name, DEFAULT_DATA if i == 0 else f"x_{layer.name}")
               for i, layer in enumerate(input_layers)]
-    heads = [HeadSpec(layer.name, DEFAULT_TARGET if i == 0 else layer.name) for i, layer in enumerate(output_layers)]
+    heads = [HeadSpec(own(layer), DEFAULT_TARGET if i == 0 else own(layer)) for i, layer in enumerate(output_layers)]
     return entries, problems, (inputs, heads)
 
 
@@ -364,6 +418,31 @@ def _plain(value):
     return json.loads(json.dumps(value, default=lambda o: getattr(o, "get_config", lambda: repr(o))()))
 
 
+def _new_names(model) -> dict:
+    """{id(layer): (new name, why)} for layer names the check refuses: ``input`` (the model input's) and names
+    TensorFlow cannot scope. An import must not write an experiment its own check then refuses, so such a
+    layer gets a name it takes, everywhere the experiment and the kept weights name it."""
+    import keras
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    taken = {layer.name for layer in model.layers} | {graph.INPUT}
+    result = {}
+    for index, layer in enumerate(layers):
+        if layer.name == graph.INPUT:
+            why, base = "Tapedeck reserves that name for the model input", f"{layer.name}_layer"
+        elif not graph.scope_name_ok(layer.name):
+            why = "TensorFlow takes only the letters A-Z, digits and _ . - in a layer's name"
+            base = graph.ascii_name(layer.name, index)
+        else:
+            continue
+        new, count = base, 1
+        while new in taken:
+            new, count = f"{base}_{count}", count + 1
+        taken.add(new)
+        result[id(layer)] = (new, why)
+    return result
+
+
 def _drop_auto_names(layers) -> None:
     """Leave out names Tapedeck would give anyway (dense, dense_1, …): the file then reads like one a
     person wrote. A name stays when dropping it would rename any layer."""
@@ -377,14 +456,20 @@ def _drop_auto_names(layers) -> None:
 # --- weights ------------------------------------------------------------------------------------------
 
 def save_weights(model, path) -> Path:
-    """Every layer's weights (trainable and not) as ``<layer name>:<index>`` arrays in one .npz, atomically."""
+    """Every layer's weights (trainable and not) as ``<layer name>:<index>`` arrays in one .npz, atomically
+    (by the names the imported experiment uses); refused for a model built from a JSON config."""
     import numpy as np
 
+    if model in _FROM_CONFIG:
+        raise ModelImportError(f"{_FROM_CONFIG[model]}: is a model config (JSON), which holds no trained weights to "
+                               "keep; import the .keras file the model was saved to, or import without keeping "
+                               "the weights (training then starts from fresh ones)")
     path = Path(path)
     arrays = {}
+    renamed = _RENAMED.get(model, {})
     for layer in _all_layers(model):
         for index, value in enumerate(layer.get_weights()):
-            arrays[f"{layer.name}:{index}"] = np.asarray(value)
+            arrays[f"{renamed.get(layer.name, layer.name)}:{index}"] = np.asarray(value)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_bytes_atomic(path, buffer.getvalue())

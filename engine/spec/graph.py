@@ -69,7 +69,12 @@ def _names(layers, reserved=(INPUT,)) -> list[str]:
 _SCOPE_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.-]*$")
 
 
-def _ascii_name(name, index: int) -> str:
+def scope_name_ok(name) -> bool:
+    """Whether TensorFlow takes ``name`` as a layer's name scope."""
+    return bool(_SCOPE_NAME.match(str(name)))
+
+
+def ascii_name(name, index: int) -> str:
     """A name close to ``name`` that TensorFlow takes: accents dropped, other characters as _."""
     import unicodedata
 
@@ -103,7 +108,7 @@ def resolve(layers, input_names=(INPUT,), heads=None) -> tuple[list[Node], list[
         if not _SCOPE_NAME.match(str(name)):
             problems.append((index, f"name {name!r} cannot name a TensorFlow layer (only the letters A-Z and a-z, "
                                     f"digits and _ . - are allowed, not starting with _ or -); choose a name "
-                                    f"such as {_ascii_name(name, index)!r}"))
+                                    f"such as {ascii_name(name, index)!r}"))
         if name == INPUT or name in input_names:
             problems.append((index, f"name {name!r} is reserved for the model input; choose another name"))
         elif name in position:

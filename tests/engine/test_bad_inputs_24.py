@@ -132,6 +132,39 @@ def _npz_w_b(tmp_path):
     np.savez(tmp_path / "w.npz", w=np.zeros(3), b=np.zeros(2))
     return tmp_path / "w.npz"
 
+def _small_model(name="flat"):
+    import keras
+
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(name=name),
+                             keras.layers.Dense(10, activation="softmax", name="out")])
+
+
+def _config_json(tmp_path):
+    (tmp_path / "config.json").write_text(_small_model().to_json())
+    return ["import", str(tmp_path / "config.json"), "-o", str(tmp_path / "exp.json"), "--keep-weights"]
+
+
+def _custom_class(suffix):
+    def build(tmp_path):
+        import zipfile
+
+        model = _small_model()
+        config = json.loads(model.to_json())
+        config["config"]["layers"][1].update(class_name="MyCustomLayer", module="my_package.layers",
+                                             registered_name="MyCustomLayer")
+        path = tmp_path / f"custom{suffix}"
+        if suffix == ".json":
+            path.write_text(json.dumps(config))
+        else:
+            model.save(tmp_path / "plain.keras")
+            with zipfile.ZipFile(tmp_path / "plain.keras") as source, zipfile.ZipFile(path, "w") as target:
+                for name in source.namelist():
+                    data = json.dumps(config).encode() if name == "config.json" else source.read(name)
+                    target.writestr(name, data)
+        return ["import", str(path)]
+    return build
+
+
 CASES = [
     Case("optuna study file of random bytes", _damaged_study, "optuna.sqlite3: is not an Optuna study database"),
     Case("sweep --out a file (random)", _sweep_onto_a_file("random"), "is a file, not a runs folder"),
@@ -155,6 +188,13 @@ CASES = [
          "w.npy holds one array, not a weights file Tapedeck wrote"),
     Case("initial_weights naming an npz keyed w and b", _initial_weights(_npz_w_b),
          "holds arrays named w, b, not a weights file Tapedeck wrote"),
+    # Model import.
+    Case("import config.json --keep-weights (a config holds no weights)", _config_json,
+         "config.json: is a model config (JSON), which holds no trained weights to keep"),
+    Case("a .keras config naming a custom layer class", _custom_class(".keras"),
+         "holds a class Keras does not know: MyCustomLayer (my_package.layers)"),
+    Case("a JSON config naming a custom layer class", _custom_class(".json"),
+         "holds a class Keras does not know: MyCustomLayer (my_package.layers)"),
     Case("every head's loss_weight 0", _zero_loss_weights, "every head's loss_weight is 0"),
     Case("y_train_label beside y_train",
          lambda t: ["check", _features_npz(t, y_train_label=_Y % 2, y_test_label=_Y % 2)],
@@ -295,3 +335,37 @@ def test_a_savedmodel_export_never_deletes_a_persons_file_in_the_folder(tmp_path
     assert "served: holds files a SavedModel export does not write (notes.txt)" in err
     assert (served / "notes.txt").read_text() == "which request shapes the server sees"
     assert (served / "saved_model.pb").exists()
+
+
+def test_import_renames_a_layer_named_input_so_its_own_check_accepts_it(tmp_path, capsys):
+    """A layer named ``input`` was written as it is, and ``check`` then refused the experiment ("name 'input'
+    is reserved"). It is renamed (and said so), and the kept weights follow the new name."""
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(name="flat"),
+                              keras.layers.Dense(10, activation="softmax", name="input")])
+    model.save(tmp_path / "model.keras")
+    argv = ["import", str(tmp_path / "model.keras"), "-o", str(tmp_path / "exp.json"), "--keep-weights"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "layer 'input' is named 'input_layer' in the experiment" in err
+    experiment = json.loads((tmp_path / "exp.json").read_text())
+    assert experiment["model"]["layers"][1]["name"] == "input_layer"
+    assert main(["check", str(tmp_path / "exp.json")]) == 0, capsys.readouterr().err
+    with np.load(tmp_path / "exp.weights.npz") as weights:
+        assert sorted(weights.files) == ["input_layer:0", "input_layer:1"]   # the name the experiment uses
+
+
+def test_import_renames_functional_layers_tensorflow_cannot_scope(tmp_path, capsys):
+    import keras
+
+    inputs = keras.Input((4,), name="features")
+    hidden = keras.layers.Dense(8, name="caché")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax", name="sortie")(hidden)
+    model = keras.Model(inputs, outputs)
+    from tapedeck.engine.model.importer import experiment_from_model
+
+    imported = experiment_from_model(model)
+    names = [(layer.name, layer.inputs) for layer in imported.experiment.model.layers]
+    assert names == [("cache", None), ("sortie", None)]
+    assert any("'caché' is named 'cache'" in note for note in imported.notes)
