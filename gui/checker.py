@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from tapedeck.engine.spec import graph
+from tapedeck.gui.editor.field_names import in_window_words
 from tapedeck.gui.threads.jobs import Job
 
 
@@ -72,10 +73,11 @@ class Checker(QObject):
                 and self.dataset is not None)
 
     def problems_for_row(self, row: int) -> list[str]:
+        """The row's problems, fields named as the window labels them (the engine says file keys)."""
         found = [message for index, message in self.graph_problems if index == row]
         if self.report is not None and row < len(self.report.layers):
             found += [p for p in self.report.layers[row].problems if p not in found]
-        return found
+        return [in_window_words(p) for p in found]
 
     def model_problems(self) -> list[str]:
         found = [message for index, message in self.graph_problems
@@ -84,11 +86,11 @@ class Checker(QObject):
             found += [p for p in self.report.problems if p not in found]
         if self.check_error:
             found.append(self.check_error)
-        return found
+        return [in_window_words(p) for p in found]
 
     def warnings(self) -> list[str]:
         """Worth knowing but no reason to refuse training (a layer that reaches no head)."""
-        return list(self.report.warnings) if self.report is not None else []
+        return [in_window_words(w) for w in self.report.warnings] if self.report is not None else []
 
     @property
     def feeds(self):
@@ -170,7 +172,7 @@ class Checker(QObject):
         if key != self._data_key:
             return
         self.data_loading = False
-        self.dataset, self.data_error = dataset, error
+        self.dataset, self.data_error = dataset, in_window_words(error)
         self.data_changed.emit()
         self._run_check(self._document.experiment)
         self.report_changed.emit()

@@ -53,11 +53,13 @@ class Document(QObject):
     changed = Signal()            # the experiment changed (edit, undo, redo, open, new)
     selection_hint = Signal(int)  # the layer row an edit or undo is about
     path_changed = Signal()
+    replaced = Signal()           # another experiment (open, new, preset): not an edit of this one
 
     def __init__(self, experiment: Experiment, path: str | None = None, parent=None):
         super().__init__(parent)
         self._experiment = experiment
         self._path = str(path) if path else None
+        self.saved_experiment: Experiment | None = experiment.copy()   # what Discard goes back to
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
 
@@ -94,12 +96,15 @@ class Document(QObject):
         self.undo_stack.clear()
         self._path = str(path) if path else None
         self._experiment = experiment
+        self.saved_experiment = experiment.copy()
         self.undo_stack.setClean()
         self.changed.emit()
         self.path_changed.emit()
+        self.replaced.emit()
 
     def mark_saved(self, path: str) -> None:
         self._path = str(path)
+        self.saved_experiment = self._experiment.copy()
         self.undo_stack.setClean()
         self.path_changed.emit()
 

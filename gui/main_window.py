@@ -34,9 +34,10 @@ from tapedeck.engine.spec.experiment import (
     save_experiment,
 )
 from tapedeck.engine.spec.presets import preset_note
-from tapedeck.engine.training.events import Finished, RunNote, RunStarted, StepInspected
+from tapedeck.engine.training.events import EpochEnd, Finished, RunNote, RunStarted, StepInspected
 from tapedeck.gui.checker import Checker
 from tapedeck.gui.document import Document
+from tapedeck.gui.editor.field_names import in_window_words
 from tapedeck.gui.editor.layer_editor import LayerEditor
 from tapedeck.gui.editor.param_form import ParamForm
 from tapedeck.gui.editor.selectors import Selectors
@@ -50,6 +51,7 @@ from tapedeck.gui.tabs.training_tab import TrainingPanel
 from tapedeck.gui.threads.jobs import Job, running_jobs, shutdown_all
 from tapedeck.gui.threads.run_controller import RunController
 from tapedeck.gui.widgets import wheel_guard
+from tapedeck.gui.widgets.notice import Notice
 
 MAX_RECENT = 8
 CLOSE_WAIT_MS = 10000
@@ -74,6 +76,9 @@ class MainWindow(QMainWindow):
         self.tf_status = "Loading TensorFlow…"
         self._tf_job: Job | None = None
         self._close_when_stopped = False
+        self._discarded = False          # the person answered Discard on closing
+        self._run_dir: str | None = None  # the run going on (its folder), for the question on closing
+        self._run_epoch = 0
         self.close_hooks: list = []      # called once the window really closes (child processes end)
         reopened_modified = False
         if experiment is None:
@@ -82,6 +87,7 @@ class MainWindow(QMainWindow):
         self.document = Document(experiment, path, self)
         if reopened_modified:
             self.document.undo_stack.resetClean()   # unsaved when the window closed: still unsaved
+            self.document.saved_experiment = None   # and no saved version of it to go back to
         self.checker = Checker(self.document, self)
         self.controller = RunController(runs_dir or os.path.join(os.getcwd(), "runs"), self)
         self._build_actions()
@@ -106,14 +112,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.code, "Code")
         self.tabs.addTab(self.model_view, "Model")
         self.tabs.addTab(self.data_tab, "Data")
-        self.notice = QLabel(self)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.setTextInteractionFlags(Qt.TextBrowserInteraction)
-        self.notice.setOpenExternalLinks(True)      # TensorBoard's address
-        self.notice.setStyleSheet("QLabel#notice { background: #fff3cd; color: #664d03; "
-                                  "border: 1px solid #e6c65c; border-radius: 4px; padding: 6px; }")
-        self.notice.hide()
+        self.notice = Notice(self)
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
         self._notice_timer.setInterval(15000)
@@ -141,6 +140,7 @@ class MainWindow(QMainWindow):
 
         self.document.changed.connect(self._update_state)
         self.document.path_changed.connect(self._update_title)
+        self.document.replaced.connect(self._experiment_replaced)
         self.checker.report_changed.connect(self._update_state)
         self.checker.data_changed.connect(self._update_state)
         self.controller.event.connect(self._on_event)
@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
 
         self.analysis = install_analysis(self)
         self._restore_layout()
+        self._offer_interrupted_run()
 
     def _restore_layout(self) -> None:
         """Docks and toolbars where the person left them (every dock exists by now, the Runs dock too)."""
@@ -276,12 +277,13 @@ class MainWindow(QMainWindow):
         for action in (self.train_action, self.pause_action, self.step_action, self.stop_action):
             run_menu.addAction(action)
 
-    def show_notice(self, text: str) -> None:
-        """A message about the last choice (e.g. why Sequential was refused); empty hides it."""
+    def show_notice(self, text: str, actions: tuple = ()) -> None:
+        """A message about the last choice (e.g. why Sequential was refused), with a button per
+        (label, slot) in `actions`; empty hides it."""
         self._notice_due = False
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
-        if text:
+        self.notice.show_message(in_window_words(text), actions)
+        self._notice_timer.stop()
+        if text and not actions:      # one with a button waits for it (or Dismiss)
             self._notice_timer.start()
 
     def _notice_expired(self) -> None:
@@ -451,7 +453,8 @@ class MainWindow(QMainWindow):
             QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
         if answer == QMessageBox.Save:
             return self.save()
-        return answer == QMessageBox.Discard
+        self._discarded = answer == QMessageBox.Discard
+        return self._discarded
 
     # -- running --------------------------------------------------------------------------------
     @property
@@ -504,6 +507,7 @@ class MainWindow(QMainWindow):
             self.training.set_paused(True)
             QTimer.singleShot(0, self._update_state)
         if isinstance(event, RunStarted):
+            self._run_dir, self._run_epoch = event.run_dir, event.initial_epoch
             precision = "" if event.precision == "float32" else f" · precision {event.precision}"
             self.statusBar().showMessage(f"Run folder: {event.run_dir}{precision}", 8000)
             if event.warnings:   # e.g. image files skipped: named at once, not only in metrics.json
@@ -518,9 +522,20 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{current} · {short}" if current else short, 15000)
         elif isinstance(event, RunNote):
             self.show_notice(event.message)
+        elif isinstance(event, EpochEnd):
+            self._run_epoch = event.epoch
         elif isinstance(event, Finished):
             detail = f": {event.message}" if event.message and event.message != event.reason else ""
             self.statusBar().showMessage(f"Run {event.reason.replace('_', ' ')}{detail}"[:300], 15000)
+
+    def _experiment_replaced(self) -> None:
+        """Another experiment opened: the last one's results leave the tabs (a run still going keeps
+        its own; they are of the experiment it copied, and it says its name)."""
+        if self.controller.running:
+            return
+        for panel in (self.training, self.predictions, self.step_panel):
+            panel.clear_run()
+        self.show_notice("")
 
     def _running_changed(self, running: bool) -> None:
         for widget in (self.editor, self.form, self.settings_panel):
@@ -575,9 +590,14 @@ class MainWindow(QMainWindow):
 
     # -- closing --------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        if not self._close_when_stopped and not self._may_discard():
-            event.ignore()
-            return
+        if not self._close_when_stopped:
+            self._discarded = False
+            if not self._may_stop_run() or not self._may_discard():
+                event.ignore()
+                return
+            # a run stopped by closing: the next start says so and offers Resume
+            self.settings.setValue("session/interrupted_run",
+                                   self._run_dir if self.controller.running and self._run_dir else "")
         # Only now that the person has agreed to close: stop every job (the run, sweeps, exports,
         # analysis and data loads, the TensorFlow import) in one place.
         if running_jobs():
@@ -593,13 +613,63 @@ class MainWindow(QMainWindow):
             return
         for hook in self.close_hooks:
             hook()
-        self.settings.setValue("session/experiment", dumps(self.document.experiment))
+        self._save_session()
+        event.accept()
+
+    def _save_session(self) -> None:
+        """What the next start reopens: the experiment as it is, or, after Discard, as it was saved
+        (nothing kept when it never was: the next start opens the default preset)."""
+        experiment, modified = self.document.experiment, self.document.modified
+        if self._discarded:
+            experiment, modified = self.document.saved_experiment, False
+        if experiment is None:
+            self.settings.remove("session/experiment")
+        else:
+            self.settings.setValue("session/experiment", dumps(experiment))
         self.settings.setValue("session/path", self.document.path or "")
-        self.settings.setValue("session/modified", self.document.modified)
+        self.settings.setValue("session/modified", modified)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
-        event.accept()
+
+    def _may_stop_run(self) -> bool:
+        """Closing while a run goes asks about the run first: it was stopped without a word."""
+        if not self.controller.running or not self.ask_to_save:
+            return True
+        name = Path(self._run_dir).name if self._run_dir else "the run"
+        done = (f"after epoch {self._run_epoch}: Runs ▸ Resume continues it from there"
+                if self._run_epoch else "none yet: it stops before its first epoch ends, so there is "
+                                        "nothing to resume")
+        return self._ask_about_run(
+            f"{name} is still training. Closing stops it. Its checkpoint is kept ({done}).")
+
+    def _ask_about_run(self, text: str) -> bool:
+        box = QMessageBox(QMessageBox.Question, "A run is in progress", text, QMessageBox.Cancel, self)
+        stop = box.addButton("Stop the run and close", QMessageBox.AcceptRole)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.exec()
+        return box.clickedButton() is stop
+
+    def _offer_interrupted_run(self) -> None:
+        """The window closed mid-run last time: say so, and offer Resume where a checkpoint was kept."""
+        run_dir = str(self.settings.value("session/interrupted_run") or "")
+        if not run_dir:
+            return
+        self.settings.remove("session/interrupted_run")
+        from tapedeck.engine.runs.folder import RunFolder
+
+        folder = RunFolder(run_dir)
+        if not folder.path.is_dir():
+            return
+        name = Path(run_dir).name
+        epoch = folder.checkpoint_epoch()
+        if epoch is None:
+            self.show_notice(f"The last run, {name}, was stopped when the window closed, before its first "
+                             "epoch ended: it has no checkpoint to resume from.")
+            return
+        self.show_notice(f"The last run, {name}, was stopped when the window closed after epoch {epoch}. "
+                         "Resume continues it from its checkpoint.",
+                         (("Resume", lambda: self.analysis.resume_run(run_dir)),))
 
 
 def import_tensorflow() -> str:

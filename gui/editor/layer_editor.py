@@ -306,7 +306,10 @@ class LayerEditor(QWidget):
 
     def _update_labels(self) -> None:
         report = self._checker.report
-        if report is not None:
+        if report is not None and (not report.ok or self._checker.graph_problems):
+            # a count of a model that cannot be built reads as if it could (issue 23)
+            self.totals.setText("Parameters: — (counted once the stack checks)")
+        elif report is not None:
             total = report.trainable + report.non_trainable
             self.totals.setText(f"Parameters: {format_count(total)} total · "
                                 f"{format_count(report.trainable)} trainable · "

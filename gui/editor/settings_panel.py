@@ -63,7 +63,10 @@ DATA_FIELDS = (
           "out for validation, in [0, 1)", 0.0, 0.95, step=0.05, decimals=2),
     Field("data", "limit", "limit", "optional_int", "use only the first N training examples "
           "(0 = all): quick experiments", 0, 10_000_000, step=100),
-    Field("data", "label_mode", "labels", "choice", "CIFAR-100: 100 fine classes or 20 coarse ones",
+    Field("data", "labels", "label format", "choice", "sparse: each label is a class number "
+          "(sparse_categorical_crossentropy); one_hot: a row of 0s and a 1 per label (categorical_crossentropy)",
+          choices=("sparse", "one_hot")),
+    Field("data", "label_mode", "CIFAR-100 classes", "choice", "CIFAR-100: 100 fine classes or 20 coarse ones",
           choices=("fine", "coarse"), visible=lambda e: e.data.source in ("cifar100", "cifar")),
     Field("data", "color_mode", "colour", "choice", "image folder: keep colour or convert to grayscale",
           choices=("rgb", "grayscale"), visible=lambda e: e.data.source == "folder"),

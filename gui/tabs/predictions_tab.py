@@ -232,6 +232,18 @@ class PredictionsPanel(QWidget):
         self._fit_columns()
         self._fit_confusion()
 
+    def clear_run(self) -> None:
+        """Another experiment opened: no tiles or test results of the last run's."""
+        self._samples = self._pending = self._latest = self._latest_test = None
+        self._test_due = False
+        self._keep_tiles(np.zeros((0, 1, 1, 1), np.float32))
+        self.summary.setText("Sample predictions appear here after the first epoch of a run.")
+        self.confusion.clear()
+        self.confusion.setRowCount(0)
+        self.confusion.setColumnCount(0)
+        self.test_label.setText("")
+        self._show_heads(())
+
     def _set_samples(self, event: RunStarted) -> None:
         self.class_names = [str(n) for n in event.class_names]
         images = _shown_images(event.sample_images)

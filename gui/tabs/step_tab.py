@@ -174,6 +174,24 @@ class StepPanel(QWidget):
             self._add_reference()
         self._set_hint()
 
+    def clear_run(self) -> None:
+        """Another experiment opened: the last run's step, curves and notes go."""
+        self.inspected = None
+        self.history.clear()
+        self._per_call = ""
+        self.warning.hide()
+        for curve in self._curves.values():
+            curve.setData([], [])
+        self._curves.clear()
+        if self._plot is not None:
+            self._plot.getPlotItem().clear()
+            self._add_reference()
+        self.timing.setText("Step time and traces appear once an epoch has run.")
+        self.title.setText("Press Step (F10) to take one training step apart.")
+        self.table.setRowCount(0)
+        while self.batch_grid.count():
+            self.batch_grid.takeAt(0).widget().deleteLater()
+
     def _set_hint(self) -> None:
         if self.loop in ("tape", "train_step"):
             self.gradients_hint.setText("sampled every inspect_every steps")

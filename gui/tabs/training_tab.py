@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
+from tapedeck.gui.editor.field_names import in_window_words
 from tapedeck.gui.tabs.head_curves import HeadCurves, test_summary
 from tapedeck.gui.widgets.path_curve import PathCurve
 from tapedeck.gui.widgets.plain_axes import plain_axes
@@ -329,6 +330,25 @@ class TrainingPanel(QWidget):
         self._loss_range = None
         self._dirty = True
 
+    def clear_run(self) -> None:
+        """Another experiment opened: the last run's curves and words go (they stayed under the new one)."""
+        for series in (self.batch_loss, self.batch_acc, self.epoch_loss, self.epoch_val_loss,
+                       self.epoch_acc, self.epoch_val_acc, self.lr):
+            series.clear()
+        self._started = self._last_batch = self._progress_shown = None
+        self._test_text = ""
+        self.paused = False
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("not started")
+        self.status.setStyleSheet("")
+        self.status.setText("Press Train (Ctrl+Enter) to start.")
+        self.speed.setText("")
+        self.head_curves.values = {}
+        self.head_curves.hide()
+        self._dirty = True
+        self.redraw()
+
     def _earlier_epochs(self, event: RunStarted) -> None:
         """A resumed run's curves start with the epochs trained before (its history.csv): they began
         at the resumed epoch, so its first epochs were missing."""
@@ -406,7 +426,8 @@ class TrainingPanel(QWidget):
             words = f"Stopped after epoch {event.epoch}" if event.epoch else "Stopped before the first epoch ended"
             text = words
         else:
-            text = f"{words}: {event.message}" if event.message and event.message != event.reason else words
+            message = in_window_words(event.message)     # fields as the window labels them
+            text = f"{words}: {message}" if message and event.message != event.reason else words
         if self._test_text:
             text += f" — {self._test_text}"
         self._test_text = ""   # this run's: a next run that fails before testing must not show it

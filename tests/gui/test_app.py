@@ -87,6 +87,7 @@ CLOSE_SCRIPT = textwrap.dedent("""
         experiment.training.epochs, experiment.training.batch_size = 50, 8
         window = MainWindow(experiment, settings=QSettings(os.path.join(runs, "s.ini"), QSettings.IniFormat),
                             runs_dir=runs)
+        window.ask_to_save = False                 # no question about the run (test_closing.py asks it)
         window.show()
         window.start_background_loading()
         until(lambda: window.can_train, 120)

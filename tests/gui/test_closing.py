@@ -1,0 +1,83 @@
+"""Issue 23, fault 5: closing mid-run asks about the run; Discard discards; the next start says a
+run was interrupted and offers Resume."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from tapedeck.engine.runs.folder import RunFolder
+from tests.gui.conftest import small_digits, wait_checked, wait_run_over
+
+
+def _window(qtbot, tmp_path, experiment=None):
+    from tapedeck.gui.main_window import MainWindow
+
+    window = MainWindow(experiment, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
+                        runs_dir=str(tmp_path / "runs"))
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def test_closing_mid_run_asks_and_cancel_keeps_it_running(qtbot, tmp_path, monkeypatch):
+    window = _window(qtbot, tmp_path, small_digits(epochs=40, limit=1200, batch_size=8))
+    wait_checked(qtbot, window)
+    asked = []
+    monkeypatch.setattr(type(window), "_ask_about_run", lambda self, text: asked.append(text) or False)
+    window.train()
+    qtbot.waitUntil(lambda: window._run_epoch >= 1, timeout=60_000)
+    window.close()
+    assert asked and "still training" in asked[0] and "Resume" in asked[0]
+    assert window.isVisible() and window.controller.running      # Cancel: nothing stopped
+    monkeypatch.setattr(type(window), "_ask_about_run", lambda self, text: True)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    run_dir = window._run_dir
+    window.close()
+    qtbot.waitUntil(lambda: not window.controller.running, timeout=30_000)
+    assert not window.isVisible()
+    assert RunFolder(run_dir).checkpoint_epoch() >= 1
+
+    again = _window(qtbot, tmp_path)            # the next start: said, with Resume
+    assert "stopped when the window closed" in again.notice.text() and again.notice.isVisibleTo(again)
+    resume = again.notice.button("Resume")
+    assert resume is not None
+    wait_checked(qtbot, again)
+    resume.click()
+    qtbot.waitUntil(lambda: again._run_dir is not None, timeout=30_000)
+    assert again._run_dir == run_dir            # the same folder goes on
+    again.stop()
+    wait_run_over(qtbot, again)
+    again.close()
+    third = _window(qtbot, tmp_path)            # said once
+    assert "stopped when the window closed" not in third.notice.text()
+
+
+def test_discard_on_closing_really_discards(qtbot, tmp_path, monkeypatch):
+    window = _window(qtbot, tmp_path)
+    epochs = window.document.experiment.training.epochs
+    edited = window.document.edited()
+    edited.training.epochs = epochs + 7
+    window.document.apply(edited, "epochs")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    window.close()
+    again = _window(qtbot, tmp_path)
+    assert again.document.experiment.training.epochs == epochs and not again.document.modified
+    again.ask_to_save = False
+    again.close()
+
+
+def test_discard_of_changes_reopened_unsaved_opens_no_stale_copy(qtbot, tmp_path, monkeypatch):
+    window = _window(qtbot, tmp_path)
+    window.ask_to_save = False                  # closes keeping the unsaved edit
+    edited = window.document.edited()
+    edited.training.epochs = 77
+    window.document.apply(edited, "epochs")
+    window.close()
+    again = _window(qtbot, tmp_path)
+    assert again.document.modified and again.document.experiment.training.epochs == 77
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    again.close()
+    third = _window(qtbot, tmp_path)
+    assert third.document.experiment.training.epochs != 77 and not third.document.modified
+    third.ask_to_save = False
+    third.close()
