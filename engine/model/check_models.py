@@ -41,19 +41,26 @@ class ModelsReport:
         return "\n\n".join(f"{role}\n{report.format_table()}" for role, report in self.reports.items())
 
 
-def io_shapes(experiment, image_shape, env_shapes=None) -> dict:
+def io_shapes(experiment, image_shape, env_shapes=None, num_classes=None) -> dict:
     """What the objective's words stand for in this experiment: "image", "latent", "one"; an objective
-    that acts in an environment adds its words ("observation", "actions") in ``env_shapes``."""
+    that acts in an environment adds its words ("observation", "actions") in ``env_shapes``; a conditional
+    GAN's stacks take the label's code beside their input ("latent+label", "image+label")."""
     shapes = {"image": tuple(image_shape), "one": (1,), **(env_shapes or {})}
     latent = experiment.objective.settings.get("latent_dim")
     if latent is not None:
         shapes["latent"] = (int(latent),)
+    if "label_input" in experiment.objective.settings and num_classes:
+        from tapedeck.engine.spec.objectives import label_code_width
+
+        shapes["latent+label"] = (int(latent) + label_code_width(experiment.objective, num_classes, False),)
+        shapes["image+label"] = (*tuple(image_shape)[:-1],
+                                 tuple(image_shape)[-1] + label_code_width(experiment.objective, num_classes, True))
     return shapes
 
 
 def check_models(experiment, image_shape, num_classes, env_shapes=None) -> ModelsReport:
     kind = objective_kind(experiment.objective)
-    shapes = io_shapes(experiment, image_shape, env_shapes)
+    shapes = io_shapes(experiment, image_shape, env_shapes, num_classes)
     result = ModelsReport({})
     for role, spec in experiment.stacks().items():
         takes, gives = kind.io[role]
@@ -99,6 +106,8 @@ def _fix(role: str, gives: str, wanted: tuple) -> str:
 
 def _words(key: str, shapes: dict) -> str:
     names = {"image": "the data's image shape", "latent": "the latent vector", "one": "one value",
+             "latent+label": "the latent vector and the label's code", "image+label": "the image and the label's "
+             "channels",
              "observation": "the environment's observation", "actions": "one logit per action"}
     return f"{names.get(key, key)} {_shape(shapes[key])}"
 

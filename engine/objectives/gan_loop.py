@@ -8,7 +8,6 @@ import math
 import time
 
 import keras
-import tensorflow as tf
 
 from tapedeck.engine.objectives.gan_step import FIGURES
 from tapedeck.engine.training.callbacks import BATCH_EVENT_INTERVAL
@@ -69,11 +68,12 @@ def train_tape(steps, gan, dataset, callbacks, epochs: int, initial_epoch: int, 
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
         totals, count = {}, 0
-        for batch, real in enumerate(dataset):
+        for batch, data in enumerate(dataset):
             callbacks.on_train_batch_begin(batch)
+            real, labels = data if isinstance(data, tuple) else (data, None)   # (images, labels): conditional
             for _ in range(d_steps):
-                figures = steps.d_step(real)
-            figures.update(steps.g_step(tf.shape(real)[0]))
+                figures = steps.d_step(real, labels)
+            figures.update(steps.g_step(real, labels))
             count += 1
             for name, value in figures.items():
                 totals[name] = totals.get(name, 0.0) + float(value)

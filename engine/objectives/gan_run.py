@@ -81,7 +81,9 @@ class _GanSession:
         dataset = self._load_data()
         self._check(dataset)
         x_train = np.concatenate([dataset.x_train, dataset.x_val]) if len(dataset.x_val) else dataset.x_train
+        y_train = np.concatenate([dataset.y_train, dataset.y_val]) if len(dataset.y_val) else dataset.y_train
         training, objective = self.experiment.training, self.experiment.objective
+        self.conditional = "label_input" in objective.settings   # cgan: the label goes into both models
         batch = int(training.batch_size)
         if len(x_train) < batch:
             raise UserProblemError([f"training.batch_size: {batch} is more than the {len(x_train)} training images; "
@@ -94,8 +96,7 @@ class _GanSession:
         steps = GanSteps(models["generator"], models["discriminator"], models["g_optimizer"],
                          models["d_optimizer"], objective, seed=training.seed, execution=training.execution)
         gan = GanModel(steps, objective.d_steps, name="gan")
-        noise = np.random.default_rng(training.seed or 0).normal(size=(GRID, int(objective.latent_dim)))
-        self.noise = noise.astype("float32")
+        self.noise, self.grid_labels = self._fixed_inputs(dataset.num_classes)
         state = RunState(steps_per_epoch=len(x_train) // batch, batch_size=batch, train_samples=len(x_train))
         self._started_event(dataset, models, state)
         self.diagnosis = Diagnosis(dataset.num_classes, objective.loss)
@@ -105,7 +106,7 @@ class _GanSession:
 
         callbacks = [GanCallback(self.emit, self.control, state, self._epoch_end), ControlCallback(self.control, state)]
         self.state = state
-        self._loop(steps, gan, x_train, callbacks, state)
+        self._loop(steps, gan, (x_train, y_train.astype("int32")) if self.conditional else x_train, callbacks, state)
         self.metrics.update(epochs_completed=len(state.completed_epochs), train_seconds=state.train_seconds,
                             traces=dict(steps.traces))
         return self._finish(state, models, folder)
@@ -161,7 +162,7 @@ class _GanSession:
         from tapedeck.engine.model.build import BuildError, build_model
         from tapedeck.engine.model.check_models import io_shapes
 
-        shapes = io_shapes(self.experiment, dataset.input_shape)
+        shapes = io_shapes(self.experiment, dataset.input_shape, num_classes=dataset.num_classes)
         kind = objective_kind(self.experiment.objective)
         built = {}
         for role, spec in self.experiment.stacks().items():
@@ -171,6 +172,14 @@ class _GanSession:
                 built[role] = build_model(single, shapes[kind.io[role][0]])
             except BuildError as error:
                 raise UserProblemError([f"models.{role}: {error}"]) from None
+            if self.conditional:   # the stack fed its input and the label's code
+                from tapedeck.engine.objectives import conditional
+
+                objective = self.experiment.objective
+                built[role] = (conditional.wrap_generator(built[role], objective, dataset.num_classes)
+                               if role == "generator" else
+                               conditional.wrap_discriminator(built[role], objective, dataset.num_classes,
+                                                              dataset.input_shape))
             built[role[0] + "_optimizer"] = _optimizer(spec.optimizer, self.experiment.training)
         return built
 
@@ -200,13 +209,28 @@ class _GanSession:
         key = (data.source, data.path, data.limit, data.normalize, data.color_mode, str(data.image_size))
         return judge_for(dataset, key)
 
+    def _fixed_inputs(self, num_classes: int):
+        """The grid's noise, the same every epoch: 64 vectors, or (conditional) 8 per class for up to 10
+        classes, one row per class."""
+        rows = min(int(num_classes), 10) if self.conditional else GRID // 8
+        rng = np.random.default_rng(self.experiment.training.seed or 0)
+        noise = rng.normal(size=(rows * 8, int(self.experiment.objective.latent_dim))).astype("float32")
+        labels = np.repeat(np.arange(rows), 8).astype("int32") if self.conditional else None
+        return noise, labels
+
+    def _generate(self, noise, labels=None) -> np.ndarray:
+        generator = self.models["generator"]
+        given = [noise, labels.reshape(-1, 1)] if self.conditional else noise
+        return np.asarray(generator(given, training=False), dtype=np.float32)
+
     def _loop(self, steps, gan, x_train, callbacks, state) -> None:
         import keras
         import tensorflow as tf
 
         training = self.experiment.training
         seed = training.seed if training.seed is not None else None
-        data = tf.data.Dataset.from_tensor_slices(x_train).shuffle(len(x_train), seed=seed)
+        rows = len(x_train[0]) if isinstance(x_train, tuple) else len(x_train)
+        data = tf.data.Dataset.from_tensor_slices(x_train).shuffle(rows, seed=seed)
         data = data.batch(state.batch_size, drop_remainder=True).prefetch(2)
         if self.control.stop_requested:
             state.interrupted = "stopped"
@@ -224,7 +248,7 @@ class _GanSession:
 
     # -- each epoch ---------------------------------------------------------------------------------
     def _epoch_end(self, epoch: int, figures: dict, seconds: float) -> None:
-        images = np.asarray(self.models["generator"](self.noise, training=False), dtype=np.float32)
+        images = self._generate(self.noise, self.grid_labels)
         quality = self._quality()
         named = dict(figures, **{f"quality_{k}": v for k, v in quality.items()})
         event = EpochEnd(epoch=epoch, loss=figures.get("d_loss", float("nan")),
@@ -237,7 +261,7 @@ class _GanSession:
 
         write_bytes_atomic(self.folder.path / "samples" / f"epoch-{epoch:03d}.png", grid_png(images, 8))
         self.emit(event)
-        self.emit(SampleGrid(epoch=epoch, images=images, columns=8, quality=quality))
+        self.emit(SampleGrid(epoch=epoch, images=images, columns=8, labels=self.grid_labels, quality=quality))
         for note in self.diagnosis.notes(epoch, figures, quality or None):
             self.metrics.setdefault("diagnoses", []).append(note)
             self.emit(RunNote("diagnosis", note))
@@ -250,8 +274,12 @@ class _GanSession:
             return {}
         rng = np.random.default_rng(12345)
         noise = rng.normal(size=(count, int(self.experiment.objective.latent_dim))).astype("float32")
-        images = np.asarray(self.models["generator"](noise, training=False), dtype=np.float32)
-        return self.judge.score(images).as_dict()
+        labels = rng.integers(0, self.judge.num_classes, count).astype("int32") if self.conditional else None
+        images = self._generate(noise, labels)
+        quality = self.judge.score(images).as_dict()
+        if self.conditional:   # asked for a class: does the judge see that class?
+            quality["label_accuracy"] = self.judge.accuracy(images, labels)
+        return quality
 
     # -- the end --------------------------------------------------------------------------------
     def _finish(self, state, models, folder) -> Finished:

@@ -50,26 +50,32 @@ class GanSteps:
     def sample_noise(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.noise)
 
+    @staticmethod
+    def _with(inputs, labels):
+        """A conditional GAN's models take the label beside their input (engine.objectives.conditional)."""
+        return inputs if labels is None else [inputs, labels]
+
     # -- the two updates --------------------------------------------------------------------------
-    def discriminator_step(self, real):
+    def discriminator_step(self, real, labels=None):
         batch = tf.shape(real)[0]
-        fake = self.generator(self.sample_noise(batch), training=True)
+        fake = self.generator(self._with(self.sample_noise(batch), labels), training=True)
         with tf.GradientTape() as tape:
-            real_out = _logits(self.discriminator(real, training=True))
-            fake_out = _logits(self.discriminator(fake, training=True))
+            real_out = _logits(self.discriminator(self._with(real, labels), training=True))
+            fake_out = _logits(self.discriminator(self._with(fake, labels), training=True))
             loss = self._d_loss(real_out, fake_out)
             if self.loss == "wgan-gp":
-                loss += self.gp_weight * self._gradient_penalty(real, fake)
+                loss += self.gp_weight * self._gradient_penalty(real, fake, labels)
         variables = self.discriminator.trainable_variables
         gradients = tape.gradient(loss, variables)
         self.d_optimizer.apply_gradients(zip(gradients, variables))
         return {"d_loss": loss, "d_real": self._seen(real_out), "d_fake": self._seen(fake_out),
                 "d_accuracy": self._accuracy(real_out, fake_out), "d_grad_norm": tf.linalg.global_norm(gradients)}
 
-    def generator_step(self, batch):
+    def generator_step(self, real, labels=None):
+        """``real`` gives the batch size (and ``labels`` the classes asked for, in a conditional GAN)."""
         with tf.GradientTape() as tape:
-            fake = self.generator(self.sample_noise(batch), training=True)
-            fake_out = _logits(self.discriminator(fake, training=True))
+            fake = self.generator(self._with(self.sample_noise(tf.shape(real)[0]), labels), training=True)
+            fake_out = _logits(self.discriminator(self._with(fake, labels), training=True))
             loss = self._g_loss(fake_out)
         variables = self.generator.trainable_variables
         gradients = tape.gradient(loss, variables)
@@ -91,7 +97,7 @@ class GanSteps:
             return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_out), fake_out))
         return -tf.reduce_mean(fake_out)
 
-    def _gradient_penalty(self, real, fake):
+    def _gradient_penalty(self, real, fake, labels=None):
         """WGAN-GP: the critic's gradient norm held near 1 on points between real and generated images."""
         batch = tf.shape(real)[0]
         shape = tf.concat([[batch], tf.ones(tf.rank(real) - 1, tf.int32)], axis=0)
@@ -99,7 +105,7 @@ class GanSteps:
         between = real + mix * (tf.cast(fake, real.dtype) - real)
         with tf.GradientTape() as tape:
             tape.watch(between)
-            out = _logits(self.discriminator(between, training=True))
+            out = _logits(self.discriminator(self._with(between, labels), training=True))
         gradient = tape.gradient(out, between)
         norm = tf.sqrt(tf.reduce_sum(tf.square(tf.cast(gradient, tf.float32)), axis=tf.range(1, tf.rank(real))) + 1e-12)
         return tf.reduce_mean(tf.square(norm - 1.0))
@@ -130,10 +136,10 @@ class GanModel(keras.Model):
         return list(self.trackers.values())
 
     def train_step(self, data):
-        real = data[0] if isinstance(data, tuple) else data
+        real, labels = data if isinstance(data, tuple) else (data, None)   # (images, labels): conditional
         for _ in range(self.d_steps):
-            figures = self.steps.discriminator_step(real)
-        figures.update(self.steps.generator_step(tf.shape(real)[0]))
+            figures = self.steps.discriminator_step(real, labels)
+        figures.update(self.steps.generator_step(real, labels))
         for name, value in figures.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -21,7 +21,7 @@ def _gan(*args, **kwargs):
     return run_gan(*args, **kwargs)
 
 
-RUNS = {"classify": _classify, "gan": _gan}
+RUNS = {"classify": _classify, "gan": _gan, "cgan": _gan}
 
 
 def run(experiment, reporter, control: RunControl | None = None, runs_dir="runs", resume_dir=None):

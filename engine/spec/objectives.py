@@ -18,7 +18,7 @@ from tapedeck.engine.spec.value_rules import _choice, _float, _int
 from tapedeck.engine.text import shown
 
 __all__ = ["ObjectiveKind", "ObjectiveSpec", "OBJECTIVES", "CLASSIFY", "read_objective", "objective_kind",
-           "MODEL_OPTIMIZERS", "read_model_optimizer"]
+           "label_code_width", "MODEL_OPTIMIZERS", "read_model_optimizer"]
 
 CLASSIFY = "classify"
 MODEL_OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -76,6 +76,17 @@ OBJECTIVES: dict[str, ObjectiveKind] = {
         io={"generator": ("latent", "image"), "discriminator": ("image", "one")},
         summary="a generator and a discriminator trained against each other"),
 }
+OBJECTIVES["cgan"] = ObjectiveKind(
+    "cgan", ("generator", "discriminator"),
+    {
+        **OBJECTIVES["gan"].settings,
+        "label_input": Setting("one_hot", _choice(("one_hot", "embedding")),
+                               "how the class label joins each model's input: one_hot, or a learned Embedding"),
+        "embedding_dim": Setting(16, _int(1), "values of the label's embedding beside the noise (embedding)"),
+    },
+    ("tape", "train_step"), why_not_fit=_NO_FIT,
+    io={"generator": ("latent+label", "image"), "discriminator": ("image+label", "one")},
+    summary="a GAN told which class to draw: the label goes into both models")
 
 
 @dataclass
@@ -95,6 +106,14 @@ class ObjectiveSpec:
         if name in settings:
             return settings[name]
         raise AttributeError(name)
+
+
+def label_code_width(objective: ObjectiveSpec, num_classes: int, for_image: bool) -> int:
+    """A conditional GAN: how many values (generator) or channels (discriminator) the label adds to a
+    stack's input — its one-hot code, or a learned embedding (engine.objectives.conditional)."""
+    if objective.settings.get("label_input", "one_hot") == "one_hot":
+        return int(num_classes)
+    return 1 if for_image else int(objective.settings["embedding_dim"])
 
 
 def objective_kind(spec: ObjectiveSpec) -> ObjectiveKind:

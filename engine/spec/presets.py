@@ -33,6 +33,10 @@ _NOTES = {
         "A generator and a discriminator trained against each other with two GradientTapes: why the "
         "tutorial says the step must sometimes be written out. Samples from fixed noise each epoch, judged "
         "by a classifier of the real digits."),
+    "digits_cgan": PresetNote(
+        "Digits conditional GAN (ask for a digit)",
+        "The label goes into both models (one-hot, concatenated): the generator learns to draw the digit it "
+        "is asked for, one row per class in the sample grid."),
     "digits_two_heads_functional": PresetNote(
         "Digits, two heads — Functional API",
         "One image, two outputs: the digit and its parity (even/odd, derived from the digit label), a shared "

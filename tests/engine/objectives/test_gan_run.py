@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tapedeck.engine.objectives.run import RunControl, run
-from tapedeck.engine.spec.experiment import load_preset, save_experiment
+from tapedeck.engine.spec.experiment import LayerSpec, load_preset, save_experiment
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, SampleGrid
 
 FIGURES = ("d_loss", "g_loss", "d_accuracy", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
@@ -98,3 +98,35 @@ def test_the_command_line_refuses_fit_with_the_reason(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "training.loop: 'fit' cannot train objective 'gan'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("label_input, loop", [("one_hot", "tape"), ("embedding", "train_step")])
+def test_a_conditional_gan_takes_the_label_in_both_models(tmp_path, label_input, loop):
+    import keras
+
+    experiment = short_gan(loop=loop)
+    experiment.objective.kind = "cgan"
+    experiment.objective.settings.update(label_input=label_input, embedding_dim=8)
+    events = []
+    run_dir = run(experiment, events.append, runs_dir=tmp_path)
+    assert events[-1].reason == "completed", events[-1]
+    grid = [e for e in events if isinstance(e, SampleGrid)][-1]
+    assert grid.images.shape == (80, 8, 8, 1) and list(grid.labels[::8]) == list(range(10))   # a row per class
+    assert 0.0 <= [e for e in events if isinstance(e, EpochEnd)][-1].heads["quality_label_accuracy"] <= 1.0
+    from pathlib import Path
+
+    generator = keras.models.load_model(Path(run_dir) / "generator.keras")
+    images = np.asarray(generator([np.zeros((4, 32), "float32"), np.array([[0], [3], [5], [9]], "int32")]))
+    assert images.shape == (4, 8, 8, 1)
+    discriminator = keras.models.load_model(Path(run_dir) / "discriminator.keras")
+    assert np.asarray(discriminator([images, np.array([[0], [3], [5], [9]], "int32")])).shape == (4, 1)
+
+
+def test_a_conditional_stack_sized_without_the_label_is_named():
+    from tapedeck.engine.objectives.check import check_experiment
+
+    experiment = load_preset("digits_cgan")
+    assert check_experiment(experiment, (8, 8, 1), 10).ok
+    experiment.models["generator"].layers.insert(0, LayerSpec("Reshape", {"target_shape": [32]}))   # 42 values
+    problems = check_experiment(experiment, (8, 8, 1), 10).all_problems()
+    assert any("models.generator: layer 0" in p and "Reshape" in p for p in problems), problems
