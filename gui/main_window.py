@@ -469,6 +469,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self._why_not_train(), 6000)
             return
         self.tabs.setCurrentWidget(self.training)
+        self.step_panel.optimizer = self.document.experiment.training.optimizer
         self.controller.start(self.document.experiment)
 
     def toggle_pause(self) -> None:
@@ -487,6 +488,7 @@ class MainWindow(QMainWindow):
             self.controller.step()
             self.training.set_paused(False)
         elif self.can_train:
+            self.step_panel.optimizer = self.document.experiment.training.optimizer
             self.controller.start(self.document.experiment, steps=1)
         else:
             self.statusBar().showMessage(self._why_not_train(), 6000)

@@ -27,7 +27,7 @@ def _number(value) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
-def format_layer_table(layers, gradients_visible: bool) -> str:
+def format_layer_table(layers, gradients_visible: bool, optimizer: str | None = None) -> str:
     header = f"{'layer':<20} {'grad norm':>10} {'weight norm':>12} {'update/weight':>14} {'zero grads':>11} " \
              f"{'non-finite':>11}  verdict"
     lines = [header]
@@ -35,7 +35,8 @@ def format_layer_table(layers, gradients_visible: bool) -> str:
         zero = "-" if layer.zero_grad_share is None else f"{100 * layer.zero_grad_share:.1f}%"
         nonfinite = "-" if layer.nonfinite is None else str(layer.nonfinite)
         lines.append(f"{layer.name[:20]:<20} {_number(layer.grad_norm):>10} {_number(layer.weight_norm):>12} "
-                     f"{_number(layer.update_ratio):>14} {zero:>11} {nonfinite:>11}  {verdict(layer.update_ratio)}")
+                     f"{_number(layer.update_ratio):>14} {zero:>11} {nonfinite:>11}  "
+                     f"{verdict(layer.update_ratio, optimizer, layer.zero_grad_share)}")
     if not gradients_visible:
         lines.append("gradients: plain model.fit keeps them inside Keras; use --loop tape to see them")
     return "\n".join(lines)
@@ -44,8 +45,9 @@ def format_layer_table(layers, gradients_visible: bool) -> str:
 class StepReporter(ConsoleReporter):
     """The run's own lines, the inspected steps as tables, and a stop once the last step is shown."""
 
-    def __init__(self, stream, control, every: int = 0):
+    def __init__(self, stream, control, every: int = 0, optimizer: str | None = None):
         super().__init__(stream, tty=False)
+        self.optimizer = optimizer   # the verdict's healthy band depends on it (health.band)
         self.control = control
         self.every = every
         self.inspected = 0
@@ -54,12 +56,12 @@ class StepReporter(ConsoleReporter):
         # The last step's record comes just before its full inspection, which prints it.
         if self.every and self.control.steps_left != 1:
             self._print(f"\nstep {event.step} (epoch {event.epoch})")
-            self._print(format_layer_table(event.layers, True))
+            self._print(format_layer_table(event.layers, True, self.optimizer))
 
     def _on_step_inspected(self, event) -> None:
         self.inspected += 1
         self._print(f"\nstep {event.step} (epoch {event.epoch}) · batch loss {event.loss:.4f}")
-        self._print(format_layer_table(event.layers, event.gradients_visible))
+        self._print(format_layer_table(event.layers, event.gradients_visible, self.optimizer))
         self.control.stop()   # the run pauses after this step; stop it there
 
     def _on_finished(self, event) -> None:
@@ -79,7 +81,7 @@ def step_command(args) -> int:
     experiment.training.inspect_every = args.every or 0
     control = RunControl()
     control.step(args.steps)
-    reporter = StepReporter(sys.stdout, control, args.every or 0)
+    reporter = StepReporter(sys.stdout, control, args.every or 0, experiment.training.optimizer)
     run(experiment, reporter, control, runs_dir=args.out, resume_dir=args.resume)
     if reporter.exit_code == 0 and not reporter.inspected:
         print("tapedeck: the run ended before its steps could be inspected", file=sys.stderr)

@@ -30,6 +30,9 @@ TILE_PX = 64
 COLUMNS = 8          # before the tab has a width; then as many as fit
 RIGHT = "#146c43"
 WRONG = "#b02a37"
+# the one meaning of the two colours, in every tab that uses them
+LEGEND = (f"<b style='color:{RIGHT}'>green</b> predicted right, "
+          f"<b style='color:{WRONG}'>red</b> wrong")
 
 
 class Tile(QFrame):
@@ -251,7 +254,7 @@ class PredictionsPanel(QWidget):
         self._keep_tiles(images)
         for i, tile in enumerate(self.tiles):
             tile.caption.setText(f"<span style='color:#555'>true {self._name(int(labels[i]))}</span><br>…")
-        self.summary.setText(f"{len(self.tiles)} fixed test images; predictions refresh each epoch.")
+        self.summary.setText(f"{len(self.tiles)} fixed test images; predictions refresh each epoch · {LEGEND}.")
         self.confusion.clear()
         self.confusion.setRowCount(0)
         self.confusion.setColumnCount(0)
@@ -337,7 +340,7 @@ class PredictionsPanel(QWidget):
         right = int((true[: len(predicted)] == predicted).sum())
         which = f" for head {self.head}" if self._heads else ""
         self.summary.setText(f"Epoch {event.epoch}: {right} of {len(predicted)} sample images right{which} "
-                             f"(green right, red wrong; the percentage is the model's confidence).")
+                             f"({LEGEND}; the percentage is the model's confidence).")
 
     def _show_values(self, epoch: int, true, predicted) -> None:
         true, predicted = np.asarray(true, dtype=float), np.asarray(predicted, dtype=float)

@@ -9,6 +9,8 @@ non-finite values — and the batch with its predictions before and after the up
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QPixmap
@@ -36,11 +38,12 @@ from tapedeck.engine.training.events import (
     StepInspected,
     StepTiming,
 )
-from tapedeck.engine.training.health import judged, verdict
+from tapedeck.engine.training.health import judged, verdict, what_to_look_at
+from tapedeck.gui.tabs.predictions_tab import LEGEND, RIGHT, WRONG
 from tapedeck.gui.widgets.images import to_qimage
 
 COLUMNS = ("layer", "grad norm", "weight norm", "update / weight", "zero grads", "non-finite", "verdict")
-VERDICT_COLOURS = {"ok": "#146c43", "low": "#8a6d00", "high": "#b02a37", "nonfinite": "#b02a37"}
+VERDICT_COLOURS = {"ok": "#146c43", "low": "#8a6d00", "high": "#b02a37", "nonfinite": "#b02a37", "dead": "#b02a37"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
 TILE_PX = 56
@@ -54,10 +57,15 @@ def _number(value) -> str:
     return "–" if value is None else f"{value:.3g}"
 
 
+def _coloured(name: str, right: bool) -> str:
+    return f"<b style='color:{RIGHT if right else WRONG}'>{html.escape(name)}</b>"
+
+
 class StepPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.loop = "fit"
+        self.optimizer: str | None = None   # the run's: the verdict's healthy band depends on it
         self.class_names: list = []
         self.history: dict[str, list] = {}      # layer -> [(step, LayerStats)]
         self.inspected: StepInspected | None = None
@@ -86,6 +94,10 @@ class StepPanel(QWidget):
 
         self.title = QLabel("Press Step (F10) to take one training step apart.", self)
         self.title.setWordWrap(True)
+        self.guide = QLabel(self)     # how to read the verdicts for this optimizer
+        self.guide.setWordWrap(True)
+        self.guide.setStyleSheet("color: #555;")
+        self.guide.hide()
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
@@ -121,10 +133,12 @@ class StepPanel(QWidget):
         inspector_layout.setContentsMargins(0, 0, 0, 0)
         inspector_layout.addWidget(self.title)
         inspector_layout.addWidget(self.table)
+        inspector_layout.addWidget(self.guide)
         batch = QWidget(self)
         batch_layout = QVBoxLayout(batch)
         batch_layout.setContentsMargins(0, 0, 0, 0)
-        batch_title = QLabel("The batch: true class · predicted before → after the update", self)
+        batch_title = QLabel(f"The batch: true class · predicted before → after the update "
+                             f"({LEGEND}) · p of the true class, ▲ rose ▼ fell", self)
         batch_title.setWordWrap(True)
         batch_layout.addWidget(batch_title)
         batch_layout.addWidget(scroll, 1)
@@ -189,6 +203,7 @@ class StepPanel(QWidget):
         self.timing.setText("Step time and traces appear once an epoch has run.")
         self.title.setText("Press Step (F10) to take one training step apart.")
         self.table.setRowCount(0)
+        self.guide.hide()
         while self.batch_grid.count():
             self.batch_grid.takeAt(0).widget().deleteLater()
 
@@ -270,15 +285,18 @@ class StepPanel(QWidget):
             zero = None if layer.zero_grad_share is None else f"{100 * layer.zero_grad_share:.1f}%"
             cells = (layer.name, _number(layer.grad_norm), _number(layer.weight_norm), _number(layer.update_ratio),
                      zero or "–", "–" if layer.nonfinite is None else str(layer.nonfinite),
-                     verdict(layer.update_ratio))
+                     verdict(layer.update_ratio, self.optimizer, layer.zero_grad_share))
             for column, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 if column:
                     cell.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter if column < len(cells) - 1
                                           else Qt.AlignLeft | Qt.AlignVCenter)
                 if column == len(cells) - 1:
-                    cell.setForeground(QBrush(QColor(VERDICT_COLOURS[judged(layer.update_ratio)])))
+                    kind = judged(layer.update_ratio, self.optimizer, layer.zero_grad_share)
+                    cell.setForeground(QBrush(QColor(VERDICT_COLOURS[kind])))
                 self.table.setItem(row, column, cell)
+        self.guide.setText(what_to_look_at(self.optimizer))
+        self.guide.show()
         self._show_batch(event)
 
     def _show_batch(self, event: StepInspected) -> None:
@@ -303,12 +321,19 @@ class StepPanel(QWidget):
         picture.setAlignment(Qt.AlignCenter)
         before, after = event.before[index], event.after[index]
         truth = int(event.labels[index])
-        caption = QLabel(f"{self._name(truth)}\n{self._name(int(before.argmax()))} → "
-                         f"{self._name(int(after.argmax()))}\np {before[truth]:.2f} → {after[truth]:.2f}", tile)
+        was, now = int(before.argmax()), int(after.argmax())
+        # One meaning per colour, as in Predictions: green predicted right, red wrong. Whether the true
+        # class's probability rose is an arrow: it was green even for a prediction still wrong.
+        arrow = "▲" if after[truth] > before[truth] else "▼" if after[truth] < before[truth] else "="
+        caption = QLabel(f"<span style='color:#555'>{self._name(truth)}</span><br>"
+                         f"{_coloured(self._name(was), was == truth)} → {_coloured(self._name(now), now == truth)}"
+                         f"<br><span style='color:#555'>p {before[truth]:.2f} → {after[truth]:.2f} {arrow}</span>",
+                         tile)
+        caption.setTextFormat(Qt.RichText)
         caption.setAlignment(Qt.AlignCenter)
-        better = after[truth] >= before[truth]
-        caption.setStyleSheet(f"color: {'#146c43' if better else '#b02a37'}; font-size: 9pt;")
-        caption.setToolTip("true class · predicted before → after this step · probability of the true class")
+        caption.setStyleSheet("font-size: 9pt;")
+        caption.setToolTip("true class · predicted before → after this step (green right, red wrong) · "
+                           "probability of the true class, ▲ rose ▼ fell")
         layout.addWidget(picture)
         layout.addWidget(caption)
         return tile
