@@ -9,6 +9,7 @@ Shapes and class names are known here so the layer check can run without loading
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -128,13 +129,31 @@ def missing_files(name: str) -> list[Path]:
     return [folder / f for f, _ in keras_set(name).files if not (folder / f).exists()]
 
 
+def why_no_download(error: str) -> str:
+    """Keras's "URL fetch failure on URL: None -- [Errno -2] Name or service not known" in words."""
+    lowered = error.lower()
+    if any(sign in lowered for sign in ("errno -2", "errno -3", "name or service not known",
+                                        "temporary failure in name resolution", "nodename nor servname")):
+        return "no network: the download server's name did not resolve"
+    if "timed out" in lowered:
+        return "the download timed out"
+    if "refused" in lowered or "errno 111" in lowered:
+        return "the connection was refused"
+    if "certificate" in lowered or "ssl" in lowered:
+        return "the secure connection failed (certificate or proxy)"
+    detail = re.sub(r"^URL fetch failure on \S+?: (None -- )?", "", error.strip())
+    return f"the download failed: {detail}" if detail else "the download failed"
+
+
 def _offline_message(ks: KerasSet, error: str, had: set[Path]) -> str:
     folder = cache_folder(ks.name)
     wanted = [(f, url) for f, url in ks.files if url in error] or list(ks.files)
-    lines = [f"{ks.title} is not in Keras's cache and could not be downloaded ({error})."]
+    lines = [f"{ks.title} is not in Keras's cache and could not be downloaded ({why_no_download(error)})."]
     for fname, url in wanted:
         target = folder / fname
-        lines.append(f"Download {url} and save it as {target}")
+        renamed = "" if url.endswith(fname) else \
+            f" (the name Keras looks for, without {url.rsplit('/', 1)[-1]}'s extension)"
+        lines.append(f"Download {url} and save it as {target}{renamed}")
         if target in had and not target.exists():
             lines.append(f"(the copy that was at {target} did not match Keras's checksum, so Keras removed it)")
     if len(ks.files) > 1:
