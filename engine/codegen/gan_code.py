@@ -21,11 +21,13 @@ LOOP_WORDS = {"tape": "two tf.GradientTape blocks in a training loop written out
 def gan_code(experiment, api, loop, model_parts) -> str:
     """``model_parts(spec, api)`` writes one stack (script._model_parts over its resolved nodes)."""
     objective, training = experiment.objective, experiment.training
+    cond = "label_input" in objective.settings   # cgan: the label goes into both models
     data = data_code(experiment.data)
-    models = [_model(role, experiment.models[role], api, model_parts)
+    models = [_model(role, experiment.models[role], api, model_parts, cond)
               for role in objective_kind(objective).models]
     decorator = {"graph": "@tf.function", "eager": "", "xla": "@tf.function(jit_compile=True)"}[training.execution]
-    body = _tape_loop(decorator, objective.loss) if loop == "tape" else _fit_loop(training.execution, objective.loss)
+    body = _tape_loop(decorator, objective.loss, cond) if loop == "tape" else \
+        _fit_loop(training.execution, objective.loss, cond)
     parts = [
         _header(experiment, api, loop),
         "import os\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers"
@@ -35,11 +37,12 @@ def gan_code(experiment, api, loop, model_parts) -> str:
         _settings(experiment),
         section("Models"),
         *models,
+        _conditional(objective) if cond else "",
         _optimizers(experiment),
         section("Losses"),
-        _losses(objective.loss),
+        _losses(objective.loss, cond),
         section("Training"),
-        _grid(),
+        _grid(cond),
         body,
         'print(f"Saved the last sample grid: samples/epoch-{epochs:03d}.png")',
     ]
@@ -56,7 +59,7 @@ def _header(experiment, api, loop) -> str:
             '"""')
 
 
-def _model(role: str, spec, api: str, model_parts) -> str:
+def _model(role: str, spec, api: str, model_parts, cond: bool = False) -> str:
     """One stack as the classifier's writer writes it, under the role's name."""
     parts = model_parts(spec, api)
     text = "\n\n".join(part for part in (parts.class_text, parts.build_text) if part)
@@ -64,8 +67,12 @@ def _model(role: str, spec, api: str, model_parts) -> str:
     text = re.sub(r"\bMyModel\b", cls, text)
     text = re.sub(r"^model = ", f"{role} = ", text, flags=re.M)
     if role == "generator":
-        text = re.sub(r"\binput_shape\b", "(latent_dim,)", text)
+        text = re.sub(r"\binput_shape\b", "(latent_dim + label_width,)" if cond else "(latent_dim,)", text)
+    elif cond:
+        text = re.sub(r"\binput_shape\b", "(*input_shape[:-1], input_shape[-1] + label_channels)", text)
     taken = "latent vectors" if role == "generator" else "images"
+    if cond:
+        taken += " with the label's code"
     return f"# The {role}: takes {taken}.\n{text}"
 
 
@@ -83,9 +90,14 @@ def _settings(experiment) -> str:
     lines += ["",
               "# A GAN learns from the images alone: the training and validation images together.",
               "x_real = np.concatenate([x_train, x_val]) if len(x_val) else x_train"
-              if experiment.data.validation_split > 0 else "x_real = x_train",
-              "train_ds = (",
-              "    tf.data.Dataset.from_tensor_slices(x_real)",
+              if experiment.data.validation_split > 0 else "x_real = x_train"]
+    if "label_input" in objective.settings:
+        lines += ["y_real = (np.concatenate([y_train, y_val]) if len(x_val) else y_train).astype(\"int32\")"
+                  if experiment.data.validation_split > 0 else "y_real = y_train.astype(\"int32\")",
+                  *_label_widths(objective)]
+    real = "(x_real, y_real[:, None])" if "label_input" in objective.settings else "x_real"
+    lines += ["train_ds = (",
+              f"    tf.data.Dataset.from_tensor_slices({real})",
               "    .shuffle(len(x_real))",
               "    .batch(batch_size, drop_remainder=True)",
               ")"]
@@ -104,6 +116,43 @@ def _optimizers(experiment) -> str:
         keras_name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}[name]
         lines.append(f"{role[0]}_optimizer = keras.optimizers.{keras_name}({args})")
     return "# Each model has its own optimizer (Adam with beta_1 0.5 is the usual GAN choice).\n" + "\n".join(lines)
+
+
+def _label_widths(objective) -> list[str]:
+    if objective.label_input == "one_hot":
+        return ["label_width = num_classes  # the label's one-hot code beside the noise",
+                "label_channels = num_classes  # and as one channel per class beside the image"]
+    return [f"label_width = {objective.embedding_dim}  # a learned embedding of the label beside the noise",
+            "label_channels = 1  # and a learned map of one value per pixel beside the image"]
+
+
+def _conditional(objective) -> str:
+    """The two stacks wrapped so each takes the label beside its input (as Tapedeck wraps them)."""
+    if objective.label_input == "one_hot":
+        g_code = "code = layers.CategoryEncoding(num_classes, output_mode=\"one_hot\")(label)"
+        d_code = ("code = layers.CategoryEncoding(num_classes, output_mode=\"one_hot\")(label)\n"
+                  "    planes = layers.UpSampling2D(input_shape[:2])(layers.Reshape((1, 1, num_classes))(code))")
+    else:
+        g_code = "code = layers.Flatten()(layers.Embedding(num_classes, label_width)(label))"
+        d_code = ("code = layers.Flatten()(layers.Embedding(num_classes, input_shape[0] * input_shape[1])(label))\n"
+                  "    planes = layers.Reshape((*input_shape[:2], 1))(code)")
+    return f'''# The class label goes into both models: beside the noise, and beside the image.
+def with_label_generator(stack):
+    noise = keras.Input((latent_dim,))
+    label = keras.Input((1,), dtype="int32")
+    {g_code}
+    return keras.Model([noise, label], stack(layers.Concatenate()([noise, code])))
+
+
+def with_label_discriminator(stack):
+    image = keras.Input(input_shape)
+    label = keras.Input((1,), dtype="int32")
+    {d_code}
+    return keras.Model([image, label], stack(layers.Concatenate()([image, planes])))
+
+
+generator = with_label_generator(generator)
+discriminator = with_label_discriminator(discriminator)'''
 
 
 _BCE = '''def discriminator_loss(real_output, fake_output):
@@ -144,73 +193,97 @@ def gradient_penalty(real, fake):
     return tf.reduce_mean(tf.square(norm - 1.0))'''
 
 
-def _losses(loss: str) -> str:
+def _losses(loss: str, cond: bool = False) -> str:
     if loss == "bce":
         return ("# The discriminator outputs logits.\n"
                 "cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)\n\n\n" + _BCE)
-    return _HINGE if loss == "hinge" else _WGAN
+    if loss == "hinge":
+        return _HINGE
+    if cond:
+        return (_WGAN.replace("def gradient_penalty(real, fake):", "def gradient_penalty(real, fake, labels):")
+                .replace("output = discriminator(between, training=True)",
+                         "output = discriminator([between, labels], training=True)"))
+    return _WGAN
 
 
-def _grid() -> str:
-    return '''# The same noise every epoch, so the grid shows the generator change.
-fixed_noise = np.random.default_rng(0).normal(size=(64, latent_dim)).astype("float32")
+def _grid(cond: bool = False) -> str:
+    if cond:
+        fixed = '''# The same noise every epoch, 8 per class for up to 10 classes: one row per class.
+rows = min(num_classes, 10)
+fixed_noise = np.random.default_rng(0).normal(size=(rows * 8, latent_dim)).astype("float32")
+fixed_labels = np.repeat(np.arange(rows), 8).astype("int32")[:, None]'''
+        call = "generator([fixed_noise, fixed_labels], training=False)"
+    else:
+        fixed = '''# The same noise every epoch, so the grid shows the generator change.
+rows = 8
+fixed_noise = np.random.default_rng(0).normal(size=(64, latent_dim)).astype("float32")'''
+        call = "generator(fixed_noise, training=False)"
+    return fixed + f'''
 
 
 def save_grid(epoch):
-    """samples/epoch-NNN.png: what the generator makes of the fixed noise, 8 x 8."""
-    images = np.asarray(generator(fixed_noise, training=False))
-    grid = np.concatenate([np.concatenate(list(images[row * 8:(row + 1) * 8]), axis=1) for row in range(8)])
+    """samples/epoch-NNN.png: what the generator makes of the fixed noise, 8 a row."""
+    images = np.asarray({call})
+    grid = np.concatenate([np.concatenate(list(images[row * 8:(row + 1) * 8]), axis=1) for row in range(rows)])
     os.makedirs("samples", exist_ok=True)
-    keras.utils.save_img(f"samples/epoch-{epoch:03d}.png", grid, scale=True)'''
+    keras.utils.save_img(f"samples/epoch-{{epoch:03d}}.png", grid, scale=True)'''
 
 
-def _d_update(indent: str, loss: str, self_: str = "") -> str:
+def _with(value: str, cond: bool) -> str:
+    """A conditional GAN's models take the label beside their input."""
+    return f"[{value}, labels]" if cond else value
+
+
+def _d_update(indent: str, loss: str, self_: str = "", cond: bool = False) -> str:
     """The discriminator's update, written once for both loops (``self_`` = "self." inside the class)."""
-    gp = f"\n{indent}    d_loss += gp_weight * gradient_penalty(real, fake)" if loss == "wgan-gp" else ""
+    gp_args = "real, fake, labels" if cond else "real, fake"
+    gp = f"\n{indent}    d_loss += gp_weight * gradient_penalty({gp_args})" if loss == "wgan-gp" else ""
     return (f"{indent}noise = tf.random.normal((tf.shape(real)[0], latent_dim))\n"
-            f"{indent}fake = {self_}generator(noise, training=True)\n"
+            f"{indent}fake = {self_}generator({_with('noise', cond)}, training=True)\n"
             f"{indent}with tf.GradientTape() as tape:\n"
-            f"{indent}    real_output = {self_}discriminator(real, training=True)\n"
-            f"{indent}    fake_output = {self_}discriminator(fake, training=True)\n"
+            f"{indent}    real_output = {self_}discriminator({_with('real', cond)}, training=True)\n"
+            f"{indent}    fake_output = {self_}discriminator({_with('fake', cond)}, training=True)\n"
             f"{indent}    d_loss = discriminator_loss(real_output, fake_output){gp}\n"
             f"{indent}variables = {self_}discriminator.trainable_variables\n"
             f"{indent}d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))")
 
 
-def _g_update(indent: str, self_: str = "") -> str:
+def _g_update(indent: str, self_: str = "", cond: bool = False) -> str:
+    fake = f"{self_}generator({_with('noise', cond)}, training=True)"
     return (f"{indent}noise = tf.random.normal((tf.shape(real)[0], latent_dim))\n"
             f"{indent}with tf.GradientTape() as tape:\n"
-            f"{indent}    fake_output = {self_}discriminator({self_}generator(noise, training=True), training=True)\n"
+            f"{indent}    fake_output = {self_}discriminator({_with(fake, cond)}, training=True)\n"
             f"{indent}    g_loss = generator_loss(fake_output)\n"
             f"{indent}variables = {self_}generator.trainable_variables\n"
             f"{indent}g_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))")
 
 
-def _tape_loop(decorator: str, loss: str) -> str:
+def _tape_loop(decorator: str, loss: str, cond: bool = False) -> str:
     deco = decorator + "\n" if decorator else ""
+    args = "real, labels" if cond else "real"
     return f'''d_loss_mean = keras.metrics.Mean(name="d_loss")
 g_loss_mean = keras.metrics.Mean(name="g_loss")
 
 
-{deco}def discriminator_step(real):
+{deco}def discriminator_step({args}):
     """Teach the discriminator to tell real images from generated ones."""
-{_d_update("    ", loss)}
+{_d_update("    ", loss, cond=cond)}
     d_loss_mean.update_state(d_loss)
 
 
-{deco}def generator_step(real):
+{deco}def generator_step({args}):
     """Teach the generator to make images the discriminator calls real."""
-{_g_update("    ")}
+{_g_update("    ", cond=cond)}
     g_loss_mean.update_state(g_loss)
 
 
 for epoch in range(epochs):
     d_loss_mean.reset_state()
     g_loss_mean.reset_state()
-    for real in train_ds:
+    for {args} in train_ds:
         for _ in range(d_steps):
-            discriminator_step(real)
-        generator_step(real)
+            discriminator_step({args})
+        generator_step({args})
     print(f"Epoch {{epoch + 1}}/{{epochs}}: d_loss {{float(d_loss_mean.result()):.4f}}, "
           f"g_loss {{float(g_loss_mean.result()):.4f}}")
     save_grid(epoch + 1)
@@ -219,8 +292,9 @@ generator.save("generator.keras")
 discriminator.save("discriminator.keras")'''
 
 
-def _fit_loop(execution: str, loss: str) -> str:
+def _fit_loop(execution: str, loss: str, cond: bool = False) -> str:
     options = {"graph": "", "eager": ", run_eagerly=True", "xla": ", jit_compile=True"}[execution]
+    unpack = "real, labels = data" if cond else "real = data"
     return f'''class GAN(keras.Model):
     """fit with the step written out: d_steps discriminator updates, then one generator update."""
 
@@ -235,10 +309,11 @@ def _fit_loop(execution: str, loss: str) -> str:
     def metrics(self):
         return [self.d_loss_mean, self.g_loss_mean]  # reset by fit at each epoch
 
-    def train_step(self, real):
+    def train_step(self, data):
+        {unpack}
         for _ in range(d_steps):
-{_d_update("            ", loss, "self.")}
-{_g_update("        ", "self.")}
+{_d_update("            ", loss, "self.", cond)}
+{_g_update("        ", "self.", cond)}
         self.d_loss_mean.update_state(d_loss)
         self.g_loss_mean.update_state(g_loss)
         return {{"d_loss": self.d_loss_mean.result(), "g_loss": self.g_loss_mean.result()}}

@@ -14,7 +14,7 @@ def _gan(*args):
     return gan_code(*args)
 
 
-WRITERS = {"gan": _gan}
+WRITERS = {"gan": _gan, "cgan": _gan}
 
 
 def objective_code(experiment, api, loop, model_parts) -> str:

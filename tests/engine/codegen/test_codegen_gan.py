@@ -17,8 +17,8 @@ from tapedeck.engine.spec.experiment import load_preset
 APIS = ("sequential", "functional", "subclassing")
 
 
-def short_gan(loss="bce", epochs=2):
-    experiment = load_preset("digits_gan")
+def short_gan(loss="bce", epochs=2, preset="digits_gan"):
+    experiment = load_preset(preset)
     experiment.training.epochs = epochs
     experiment.data.limit = 160
     experiment.objective.settings["loss"] = loss
@@ -34,8 +34,20 @@ def test_every_api_loop_and_loss_is_valid_python_with_both_models():
                 assert "generator = " in source and "discriminator = " in source
                 assert "g_optimizer = keras.optimizers.Adam(learning_rate=0.0005, beta_1=0.5)" in source
                 assert ("gradient_penalty(real, fake)" in source) == (loss == "wgan-gp")
-                assert ("def train_step(self, real):" in source) == (loop == "train_step")
+                assert ("def train_step(self, data):" in source) == (loop == "train_step")
                 assert source.count("tf.GradientTape()") >= 2
+
+
+def test_a_conditional_gan_script_feeds_the_label_to_both_models():
+    for label_input in ("one_hot", "embedding"):
+        experiment = short_gan("wgan-gp", preset="digits_cgan")
+        experiment.objective.settings["label_input"] = label_input
+        for loop in ("tape", "train_step"):
+            source = generate_code(experiment, api="functional", loop=loop)
+            ast.parse(source)
+            assert "generator = with_label_generator(generator)" in source
+            assert "discriminator([between, labels], training=True)" in source
+            assert "fixed_labels = np.repeat(np.arange(rows), 8)" in source
 
 
 def test_fit_is_refused_with_the_reason():
@@ -60,13 +72,15 @@ def _run(path):
 def test_exported_scripts_run_standalone_and_save_models_that_reload(tmp_path):
     cases = {"sequential_tape_bce": ("sequential", "tape", "bce"),
              "subclassing_train_step_wgan": ("subclassing", "train_step", "wgan-gp"),
-             "functional_tape_hinge": ("functional", "tape", "hinge")}
+             "functional_tape_hinge": ("functional", "tape", "hinge"),
+             "cgan_sequential_train_step_bce": ("sequential", "train_step", "bce")}
     paths = []
     for name, (api, loop, loss) in cases.items():
         folder = tmp_path / name
         folder.mkdir()
         path = folder / "gan.py"
-        path.write_text(generate_code(short_gan(loss), api=api, loop=loop))
+        preset = "digits_cgan" if name.startswith("cgan") else "digits_gan"
+        path.write_text(generate_code(short_gan(loss, preset=preset), api=api, loop=loop))
         paths.append(path)
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(_run, paths))
