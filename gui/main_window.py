@@ -33,6 +33,7 @@ from tapedeck.engine.spec.experiment import (
     loads,
     save_experiment,
 )
+from tapedeck.engine.spec.objectives import objective_kind
 from tapedeck.engine.spec.presets import preset_note
 from tapedeck.engine.training.events import EpochEnd, Finished, RunNote, RunStarted, StepInspected
 from tapedeck.gui.checker import Checker
@@ -46,6 +47,7 @@ from tapedeck.gui.tabs.code_tab import CodeView
 from tapedeck.gui.tabs.data_tab import DataTab
 from tapedeck.gui.tabs.model_tab import ModelView
 from tapedeck.gui.tabs.predictions_tab import PredictionsPanel
+from tapedeck.gui.tabs.samples_tab import SamplesPanel
 from tapedeck.gui.tabs.step_tab import StepPanel
 from tapedeck.gui.tabs.training_tab import TrainingPanel
 from tapedeck.gui.threads.jobs import Job, running_jobs, shutdown_all
@@ -56,6 +58,11 @@ from tapedeck.gui.widgets.notice import Notice
 MAX_RECENT = 8
 CLOSE_WAIT_MS = 10000
 LAYOUT_VERSION = 1      # of the docks and toolbars saved with saveState: raise it when they change
+
+
+def _in_window(experiment) -> bool:
+    """Whether the window can show this objective's runs (those that learn from a data set)."""
+    return objective_kind(experiment.objective).data == "dataset"
 
 
 def blank_experiment() -> Experiment:
@@ -103,6 +110,10 @@ class MainWindow(QMainWindow):
         self.code = CodeView(self.document, self.checker, self)
         self.model_view = ModelView(self.document, self.checker, self)
         self.data_tab = DataTab(self.document, self)
+        self.samples = SamplesPanel(self)   # a generator's grid and its judge (objective views)
+        from tapedeck.gui.editor.model_switcher import ModelSwitcher
+
+        self.model_switcher = ModelSwitcher(self.document, self.checker, self)   # several models: which one
 
         self.tabs = QTabWidget(self)
         self.step_panel = StepPanel(self)
@@ -112,6 +123,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.code, "Code")
         self.tabs.addTab(self.model_view, "Model")
         self.tabs.addTab(self.data_tab, "Data")
+        self.tabs.addTab(self.samples, "Samples")
         self.notice = Notice(self)
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
@@ -126,7 +138,13 @@ class MainWindow(QMainWindow):
         column.addWidget(self.notice)
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        self.stack_dock = self._add_dock("Layer stack", self.editor, Qt.LeftDockWidgetArea, "stackDock")
+        stack = QWidget(self)   # the model switcher (several models) over the layer stack
+        stack_column = QVBoxLayout(stack)
+        stack_column.setContentsMargins(0, 0, 0, 0)
+        stack_column.setSpacing(0)
+        stack_column.addWidget(self.model_switcher)
+        stack_column.addWidget(self.editor, 1)
+        self.stack_dock = self._add_dock("Layer stack", stack, Qt.LeftDockWidgetArea, "stackDock")
         self.form_dock = self._add_dock("Layer parameters", self.form, Qt.LeftDockWidgetArea, "formDock")
         self.settings_dock = self._add_dock("Data and training", self.settings_panel,
                                             Qt.LeftDockWidgetArea, "settingsDock")
@@ -143,6 +161,8 @@ class MainWindow(QMainWindow):
         self.document.replaced.connect(self._experiment_replaced)
         self.checker.report_changed.connect(self._update_state)
         self.checker.data_changed.connect(self._update_state)
+        self.checker.data_changed.connect(self._say_data_problem)
+        self._data_problem_said: str | None = None
         self.controller.event.connect(self._on_event)
         self.controller.running_changed.connect(self._running_changed)
         self.resize(1280, 800)
@@ -251,7 +271,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         presets = file_menu.addMenu("Open &preset")
         presets.setToolTipsVisible(True)
-        for name in [n for n in list_presets() if load_preset(n).objective.is_classify]:   # see open_path
+        for name in [n for n in list_presets() if _in_window(load_preset(n))]:   # see open_path
             note = preset_note(name)
             action = presets.addAction(note.title, lambda n=name: self.open_preset(n))
             action.setToolTip(f"{note.teaches}\n({name})" if note.teaches else name)
@@ -390,9 +410,9 @@ class MainWindow(QMainWindow):
             return str(error)
         except OSError as error:
             return f"{path}: {error.strerror or error}"
-        if not experiment.objective.is_classify:   # the window edits one stack; several models: headless for now
-            return (f"{path}: objective {experiment.objective.kind!r} trains several models, which the window "
-                    f"cannot edit yet; train it with: tapedeck train {path}")
+        if not _in_window(experiment):
+            return (f"{path}: objective {experiment.objective.kind!r} learns by acting in an environment, which "
+                    f"the window cannot show yet; train it with: tapedeck train {path}")
         self.document.replace(experiment, path)
         self._remember(path)
         return None
@@ -504,6 +524,7 @@ class MainWindow(QMainWindow):
         self.training.handle(event)
         self.predictions.handle(event)
         self.step_panel.handle(event)
+        self.samples.handle(event)
         if isinstance(event, StepInspected):   # the run pauses right after this step
             self.tabs.setCurrentWidget(self.step_panel)
             self.training.set_paused(True)
@@ -530,12 +551,32 @@ class MainWindow(QMainWindow):
             detail = f": {event.message}" if event.message and event.message != event.reason else ""
             self.statusBar().showMessage(f"Run {event.reason.replace('_', ' ')}{detail}"[:300], 15000)
 
+    def _say_data_problem(self) -> None:
+        """A data set that does not load is said once, above the tabs, with its fixes as buttons
+        (it was said in the layer list, squeezing it, and again in the settings)."""
+        error = self.checker.data_error
+        if error == self._data_problem_said:
+            return
+        said, self._data_problem_said = self._data_problem_said, error
+        if not error:
+            if said and self.notice.text().startswith("The data did not load"):
+                self.show_notice("")
+            return
+        source = self.document.experiment.data.source
+        panel = self.settings_panel
+        actions = [] if source == "digits" else [("Use digits instead", lambda: panel._set_source("digits"))]
+        if source in ("fashion_mnist", "idx", "folder"):
+            actions.append(("Open the downloaded folder…", panel._open_folder))
+        else:
+            actions.append(("Open the downloaded file…", panel._open_file))
+        self.show_notice(f"The data did not load. {error}", tuple(actions))
+
     def _experiment_replaced(self) -> None:
         """Another experiment opened: the last one's results leave the tabs (a run still going keeps
         its own; they are of the experiment it copied, and it says its name)."""
         if self.controller.running:
             return
-        for panel in (self.training, self.predictions, self.step_panel):
+        for panel in (self.training, self.predictions, self.step_panel, self.samples):
             panel.clear_run()
         self.show_notice("")
 
@@ -567,7 +608,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Tapedeck — {self.document.display_name()}[*]")
         self.setWindowModified(self.document.modified)
 
+    def _show_objective_views(self) -> None:
+        """The tabs the experiment's objective fills (a classifier's Predictions, a GAN's Samples)."""
+        views = objective_kind(self.document.experiment.objective).views
+        for widget, view in ((self.predictions, "predictions"), (self.step_panel, "step"), (self.samples, "samples")):
+            self.tabs.setTabVisible(self.tabs.indexOf(widget), view in views)
+
     def _update_state(self) -> None:
+        self._show_objective_views()
         running = self.controller.running
         paused = running and self.controller.paused
         self.train_action.setEnabled(self.can_train or paused)

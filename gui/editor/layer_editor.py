@@ -49,6 +49,9 @@ def new_layer(type_name: str, earlier_names: list[str], input_names=("input",)) 
     return LayerSpec(type=type_name, params=kind.initial_params(), name=None, inputs=inputs)
 
 
+DATA_POINTER = "The data did not load: the message above the tabs says why, with its fixes."
+
+
 class LayerEditor(QWidget):
     """Stack table + palette; `current_row` follows the table's selection."""
 
@@ -320,8 +323,8 @@ class LayerEditor(QWidget):
         row = self.current_row
         messages = self._checker.problems_for_row(row) if row >= 0 else []
         messages = messages + self._checker.model_problems()
-        if self._checker.data_error:
-            messages.append(self._checker.data_error)
+        if self._checker.data_error:   # said whole once, above the tabs with its fixes; here a pointer
+            messages.append(DATA_POINTER)
         if not messages and self._checker.graph_problems:
             messages = [f"layer {i}: {m}" for i, m in self._checker.graph_problems]
         if not messages and self._checker.report is not None and not self._checker.report.ok:

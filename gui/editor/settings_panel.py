@@ -365,9 +365,12 @@ class SettingsPanel(QWidget):
         checker = self._checker
         if checker.data_loading:
             self.data_info.setText("<i>Loading data…</i>")
-        elif checker.data_error:
-            self.data_info.setText(f"<span style='color:#b02a37'>{_escape(checker.data_error)}</span>")
+        elif checker.data_error:   # whole above the tabs, with its fixes as buttons; whole here on hover
+            self.data_info.setText("<span style='color:#b02a37'>The data did not load: the message above the "
+                                   "tabs says why, with its fixes.</span>")
+            self.data_info.setToolTip(checker.data_error)
         elif checker.dataset is not None:
+            self.data_info.setToolTip("")
             d = checker.dataset
             warnings = "".join(f"<br><span style='color:#7a5c00'>{_escape(w)}</span>" for w in d.warnings)
             self.data_info.setText(

@@ -207,7 +207,8 @@ class TrainingPanel(QWidget):
         self._grid.setRowStretch(1, 0)
         self.head_curves = HeadCurves(self)   # a several-head run: loss and accuracy per head, under the total
         self._grid.addWidget(self.head_curves, 2, 0, 1, 2)
-        self._grid.setRowStretch(2, 1)
+        self._grid.setRowStretch(2, 0)   # 1 while the head plots show (_fit_rows); an empty stretched
+        # row kept the lower half of the tab blank at 1280x800 and 1920x1080 (issue 23)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         status_row = QHBoxLayout()
@@ -296,6 +297,7 @@ class TrainingPanel(QWidget):
     def handle(self, event) -> None:
         self.head_curves.handle(event)
         if isinstance(event, RunStarted):
+            self._fit_rows()
             self._run_started(event)
         elif isinstance(event, BatchEnd):
             self._batch(event)
@@ -330,6 +332,10 @@ class TrainingPanel(QWidget):
         self._loss_range = None
         self._dirty = True
 
+    def _fit_rows(self) -> None:
+        """The head plots' row takes height only while they show."""
+        self._grid.setRowStretch(2, 0 if self.head_curves.isHidden() else 1)
+
     def clear_run(self) -> None:
         """Another experiment opened: the last run's curves and words go (they stayed under the new one)."""
         for series in (self.batch_loss, self.batch_acc, self.epoch_loss, self.epoch_val_loss,
@@ -346,6 +352,7 @@ class TrainingPanel(QWidget):
         self.speed.setText("")
         self.head_curves.values = {}
         self.head_curves.hide()
+        self._fit_rows()
         self._dirty = True
         self.redraw()
 

@@ -57,3 +57,12 @@ def test_docks_and_toolbars_come_back_where_they_were_left(make_window, qtbot):
     assert again.dockWidgetArea(again.settings_dock) == Qt.RightDockWidgetArea
     assert again.toolBarArea(again.run_toolbar) == Qt.BottomToolBarArea
     again.close()
+
+
+def test_the_training_plots_fill_the_tab_at_every_size(window, qtbot):
+    window.training.build_plots()
+    for width, height in ((1024, 700), (1280, 800), (1920, 1080)):
+        window.resize(width, height)
+        qtbot.wait(30)
+        plots = window.training.loss_plot.height() + window.training.lr_plot.height()
+        assert plots >= 0.6 * window.training.height(), (width, height, plots, window.training.height())
