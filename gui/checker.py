@@ -52,6 +52,8 @@ class Checker(QObject):
         self.nodes: list = []
         self.graph_problems: list[tuple[int, str]] = []
         self.report = None          # engine.model.check.CheckReport or None while not computable
+        self.models_report = None   # several models: engine.model.check_models.ModelsReport (``report`` is
+                                    # the edited model's), problems of the others and of the objective
         self.check_error: str | None = None
         self.check_ms: float | None = None
         self.dataset: DataInfo | None = None   # shape and sizes of the current data section
@@ -68,9 +70,9 @@ class Checker(QObject):
     # -- state -------------------------------------------------------------------------
     @property
     def ok(self) -> bool:
-        """True when the stack checks against the loaded data: what Train requires."""
+        """True when the stack (every stack) checks against the loaded data: what Train requires."""
         return (self.report is not None and self.report.ok and not self.graph_problems
-                and self.dataset is not None)
+                and self.dataset is not None and (self.models_report is None or self.models_report.ok))
 
     def problems_for_row(self, row: int) -> list[str]:
         """The row's problems, fields named as the window labels them (the engine says file keys)."""
@@ -84,9 +86,25 @@ class Checker(QObject):
                  if index is None or index < 0 or index >= len(self.nodes)]
         if self.report is not None:
             found += [p for p in self.report.problems if p not in found]
+        if self.models_report is not None:   # the other models' and the objective's, named
+            found += [p for p in self._other_models_problems() if p not in found]
         if self.check_error:
             found.append(self.check_error)
         return [in_window_words(p) for p in found]
+
+    def role_ok(self, role: str) -> bool:
+        """Several models: whether ``role``'s stack checks (the model switcher marks those that do not)."""
+        report = self.models_report.reports.get(role) if self.models_report is not None else None
+        return report is None or report.ok
+
+    def _other_models_problems(self) -> list[str]:
+        current = self._document.experiment.current_role
+        found = []
+        for role, report in self.models_report.reports.items():
+            if role != current and not report.ok:
+                found.append(f"the {role} does not check (switch to it above the layer stack): "
+                             f"{report.all_problems()[0]}")
+        return found + list(self.models_report.problems)
 
     def warnings(self) -> list[str]:
         """Worth knowing but no reason to refuse training (a layer that reaches no head)."""
@@ -131,7 +149,7 @@ class Checker(QObject):
         self.report_changed.emit()
 
     def _run_check(self, experiment) -> None:
-        self.report, self.check_error = None, None
+        self.report, self.models_report, self.check_error = None, None, None
         from tapedeck.engine.model.check import check, known_input_shape
 
         if self.dataset is not None:
@@ -144,7 +162,13 @@ class Checker(QObject):
         started = time.perf_counter()
         try:
             # The loaded set's feeds save check a second look at the data files for declared inputs/heads.
-            self.report = check(experiment, shape[0], shape[1], api=experiment.model.api, feeds=self.feeds)
+            if experiment.objective.is_classify:
+                self.report = check(experiment, shape[0], shape[1], api=experiment.model.api, feeds=self.feeds)
+            else:   # every model, held to the objective's contract; the rows show the edited one
+                from tapedeck.engine.objectives.check import check_experiment
+
+                self.models_report = check_experiment(experiment, shape[0], shape[1])
+                self.report = self.models_report.reports.get(experiment.current_role)
         except Exception as error:  # noqa: BLE001 - the engine promises not to; never crash the window
             self.check_error = f"The shape check failed unexpectedly: {type(error).__name__}: {error}"
         self.check_ms = (time.perf_counter() - started) * 1000

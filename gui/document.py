@@ -102,6 +102,14 @@ class Document(QObject):
         self.path_changed.emit()
         self.replaced.emit()
 
+    def select_model(self, role: str) -> None:
+        """Show another of the experiment's models (a GAN's discriminator) in the editor: what is looked
+        at, not an edit, so no undo step and the file stays as it was."""
+        if self._experiment.current_role in (None, role):
+            return
+        self._experiment.select_model(role)
+        self.changed.emit()
+
     def mark_saved(self, path: str) -> None:
         self._path = str(path)
         self.saved_experiment = self._experiment.copy()

@@ -19,11 +19,12 @@ LOOP_WORDS = {"tape": "two tf.GradientTape blocks in a training loop written out
 
 
 def gan_code(experiment, api, loop, model_parts) -> str:
-    """``model_parts(spec, api)`` writes one stack (script._model_parts over its resolved nodes)."""
+    """``model_parts(spec, api)`` writes one stack (script._model_parts over its resolved nodes); ``api``
+    None writes each model in its own API."""
     objective, training = experiment.objective, experiment.training
     cond = "label_input" in objective.settings   # cgan: the label goes into both models
     data = data_code(experiment.data)
-    models = [_model(role, experiment.models[role], api, model_parts, cond)
+    models = [_model(role, experiment.models[role], api or experiment.models[role].api, model_parts, cond)
               for role in objective_kind(objective).models]
     decorator = {"graph": "@tf.function", "eager": "", "xla": "@tf.function(jit_compile=True)"}[training.execution]
     body = _tape_loop(decorator, objective.loss, cond) if loop == "tape" else \
@@ -51,9 +52,12 @@ def gan_code(experiment, api, loop, model_parts) -> str:
 
 def _header(experiment, api, loop) -> str:
     name = repr(experiment.name)[1:-1].replace('"""', "'''")
-    words = {"sequential": "the Sequential API", "functional": "the Functional API",
-             "subclassing": "keras.Model subclasses"}[api]
-    return (f'"""{name}\n\nA generative adversarial network: a generator and a discriminator written with {words},\n'
+    names = {"sequential": "the Sequential API", "functional": "the Functional API",
+             "subclassing": "keras.Model subclasses"}
+    chosen = {role: api or spec.api for role, spec in experiment.models.items()}
+    words = names[next(iter(chosen.values()))] if len(set(chosen.values())) == 1 else \
+        " and ".join(f"{names[value]} ({role})" for role, value in chosen.items())
+    return (f'"""{name}\n\nA generative adversarial network: a generator and a discriminator,\nwritten with {words},\n'
             f"trained against each other with {LOOP_WORDS[loop]}.\n"
             f"Exported from Tapedeck; runs on its own with TensorFlow 2 (Keras 3), NumPy and Pillow.\n"
             '"""')

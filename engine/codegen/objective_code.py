@@ -20,9 +20,8 @@ WRITERS = {"gan": _gan, "cgan": _gan}
 def objective_code(experiment, api, loop, model_parts) -> str:
     """``api``/``loop`` default to the experiment's own; ValueError (one message) for what cannot be written."""
     kind = objective_kind(experiment.objective)
-    api = api or next(iter(experiment.models.values())).api
     loop = loop or experiment.training.loop
-    if api not in APIS:
+    if api is not None and api not in APIS:
         raise ValueError(f"api: expected one of {', '.join(APIS)}, received {api!r}")
     if loop not in kind.loops:
         raise ValueError(f"loop: {loop!r} cannot train objective {kind.name!r}: {kind.why_not_fit}; choose "

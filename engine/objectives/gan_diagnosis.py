@@ -2,7 +2,8 @@
 
 Two failures are common enough to name: the discriminator wins (it tells every generated image apart,
 D(G(z)) → 0, and the generator's gradient shrinks so it stops learning), and mode collapse (the judge
-finds only a few classes among the generated images). Each note is said once when it appears.
+found most classes among the generated images, then only a few: a young generator finds few anyway,
+so only a loss counts). Each note is said once when it appears.
 """
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ __all__ = ["Diagnosis"]
 
 WINNING_FAKE = 0.05      # mean D(G(z)) below this (bce) ...
 WINNING_ACCURACY = 0.95  # ... while D tells this share of the batch apart
-COLLAPSE_SHARE = 0.5     # the judge finds at most half the classes, or half the entropy ...
-COLLAPSE_FROM = 5        # ... from this epoch on (before it the generator has barely begun)
+FOUND_SHARE = 0.6        # once the judge has found this share of the classes ...
+COLLAPSE_SHARE = 0.5     # ... finding half as many or fewer again is a collapse (early epochs find few anyway)
 
 
 class Diagnosis:
     def __init__(self, num_classes: int, loss: str):
         self.num_classes, self.loss = int(num_classes), loss
         self.said: set = set()
+        self.best = 0   # the most classes the judge has found in one epoch
 
     def notes(self, epoch: int, figures: dict, quality: dict | None) -> list[str]:
         found = {}
@@ -30,13 +32,15 @@ class Diagnosis:
                 f"{figures['d_accuracy']:.0%} of each batch apart and the generator's gradient norm is "
                 f"{figures.get('g_grad_norm', float('nan')):.2g}; weaken it (fewer filters, more dropout, a lower "
                 f"learning rate or label smoothing) or give the generator more steps")
-        if quality and epoch >= COLLAPSE_FROM and self.num_classes > 1:
+        if quality and self.num_classes > 1:
             covered, entropy = quality["classes_covered"], quality["class_entropy"]
-            if covered <= COLLAPSE_SHARE * self.num_classes or entropy < COLLAPSE_SHARE * math.log2(self.num_classes):
+            self.best = max(self.best, covered)
+            if self.best >= FOUND_SHARE * self.num_classes and covered <= COLLAPSE_SHARE * self.best:
                 found["collapse"] = (
-                    f"epoch {epoch}: mode collapse — the judge finds {covered} of {self.num_classes} classes "
-                    f"among the generated images (class entropy {entropy:.2f} of {math.log2(self.num_classes):.2f} "
-                    f"bits); try label smoothing, a lower generator learning rate or more discriminator steps")
+                    f"epoch {epoch}: mode collapse — the judge found {self.best} of {self.num_classes} classes "
+                    f"among the generated images earlier and finds {covered} now (class entropy {entropy:.2f} of "
+                    f"{math.log2(self.num_classes):.2f} bits): the generator makes a few kinds of image whatever "
+                    f"the noise; try label smoothing, a lower generator learning rate or more discriminator steps")
         new = [text for key, text in found.items() if key not in self.said]
         self.said = set(found)   # said again only after it cleared
         return new

@@ -198,7 +198,9 @@ class _GanSession:
             sample_images=dataset.x_test[index], sample_labels=dataset.y_test[index], loop=training.loop,
             api=", ".join(sorted({self.experiment.models[role].api for role in roles})),
             precision=training.precision, warnings=tuple(getattr(dataset, "warnings", ()) or ()),
-            objective=self.experiment.objective.kind, models=described))
+            objective=self.experiment.objective.kind, models=described,
+            figures={"loss": "Discriminator loss (the Samples tab has both models')",
+                     "accuracy": "Discriminator accuracy: real and generated told apart"}))
 
     def _judge(self, dataset):
         if not int(self.experiment.objective.quality_samples):

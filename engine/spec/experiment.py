@@ -199,6 +199,16 @@ class Experiment:
         """Every model this experiment trains, by role ({"model": ...} for classify)."""
         return {"model": self.model} if self.objective.is_classify else dict(self.models)
 
+    @property
+    def current_role(self) -> str | None:
+        """With several models, ``model`` is the one being edited — the same object as one entry of
+        ``models`` (copies keep it so) — and this is its role; None for a classifier."""
+        return next((role for role, spec in self.models.items() if spec is self.model), None)
+
+    def select_model(self, role: str) -> None:
+        """Edit ``models[role]`` through ``model`` from now on (the window's model switcher)."""
+        self.model = self.models[role]
+
     @classmethod
     def from_dict(cls, d) -> Experiment:
         """Validate everything and build the experiment, or raise ExperimentError listing ALL problems."""
@@ -445,6 +455,8 @@ def _read_models(d, experiment, problems) -> None:
                             f"{' and '.join(roles)}")
             continue
         experiment.models[role] = _read_model(given[role], f"models.{role}", problems, one_of_several=True)
+    if roles[0] in experiment.models:
+        experiment.select_model(roles[0])   # ``model`` is the stack being edited: the first role's
 
 
 def _streaming_problems(data: DataSpec) -> list[str]:

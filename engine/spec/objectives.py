@@ -47,6 +47,9 @@ class ObjectiveKind:
     # (latent_dim values), "one" (one value per example); engine.model.check_models holds them to it
     io: dict = field(default_factory=dict)
     summary: str = ""
+    # the window's views this objective's runs fill, beside the common ones (curves, Code, Model, Data):
+    # "predictions" and "step" (a classifier's), "samples" (a generator's grid and its judge)
+    views: tuple = ("predictions", "step")
 
     def defaults(self) -> dict:
         return {name: _copy.deepcopy(s.default) for name, s in self.settings.items()}
@@ -73,7 +76,7 @@ OBJECTIVES: dict[str, ObjectiveKind] = {
             "quality_samples": Setting(500, _int(0), "generated images the judge scores each epoch; 0 = off"),
         },
         ("tape", "train_step"), why_not_fit=_NO_FIT,
-        io={"generator": ("latent", "image"), "discriminator": ("image", "one")},
+        io={"generator": ("latent", "image"), "discriminator": ("image", "one")}, views=("samples",),
         summary="a generator and a discriminator trained against each other"),
 }
 OBJECTIVES["cgan"] = ObjectiveKind(
@@ -85,7 +88,7 @@ OBJECTIVES["cgan"] = ObjectiveKind(
         "embedding_dim": Setting(16, _int(1), "values of the label's embedding beside the noise (embedding)"),
     },
     ("tape", "train_step"), why_not_fit=_NO_FIT,
-    io={"generator": ("latent+label", "image"), "discriminator": ("image+label", "one")},
+    io={"generator": ("latent+label", "image"), "discriminator": ("image+label", "one")}, views=("samples",),
     summary="a GAN told which class to draw: the label goes into both models")
 
 

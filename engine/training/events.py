@@ -57,6 +57,9 @@ class RunStarted:
     # role, parameter count and summary: (("generator", 149057, "..."), ("discriminator", ...)).
     objective: str = "classify"
     models: tuple = ()
+    # What ``loss`` and ``accuracy`` of this run's BatchEnd/EpochEnd mean where not a classifier's, in
+    # words for a plot's title: {"loss": "Discriminator loss", "accuracy": "..."}.
+    figures: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QButtonGroup, QComboBox, QHBoxLayout, QLabel, QRadioButton, QWidget
 
 from tapedeck.engine.spec import graph
+from tapedeck.engine.spec.objectives import objective_kind
 
 APIS = (("sequential", "Sequential", "keras.Sequential([...]): one chain of layers, input to output"),
         ("functional", "Functional API", "keras.Input → layers called on tensors → keras.Model(inputs, "
@@ -39,6 +40,7 @@ class Selectors(QWidget):
         self.loop_group = QButtonGroup(self)
         self.api_buttons: dict[str, QRadioButton] = {}
         self.loop_buttons: dict[str, QRadioButton] = {}
+        self._running = False
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(_caption("Model:", self))
@@ -100,14 +102,26 @@ class Selectors(QWidget):
         self._document.apply(changed, f"Execution: {execution}")
 
     def set_enabled_for_run(self, running: bool) -> None:
+        self._running = running
         for button in list(self.api_buttons.values()) + list(self.loop_buttons.values()) + [self.execution]:
             button.setEnabled(not running)
+        self._offer_loops()
+
+    def _offer_loops(self) -> None:
+        """Only the loops that can write the objective's step; the others say why in one sentence
+        (plain fit cannot train two models against each other)."""
+        kind = objective_kind(self._document.experiment.objective)
+        for (loop, _text, tip), button in zip(LOOPS, self.loop_buttons.values()):
+            allowed = loop in kind.loops
+            button.setEnabled(allowed and not self._running)
+            button.setToolTip(tip if allowed else f"Not for a {kind.name.upper()}: {kind.why_not_fit}.")
 
     def _show(self) -> None:
         experiment = self._document.experiment
         self.api_buttons[experiment.model.api].setChecked(True)
         self.loop_buttons[experiment.training.loop].setChecked(True)
         self.execution.setCurrentIndex(max(0, self.execution.findData(experiment.training.execution)))
+        self._offer_loops()
 
 
 def _caption(text: str, parent) -> QLabel:

@@ -119,7 +119,8 @@ class CodeView(QWidget):
         try:
             from tapedeck.engine.codegen.script import generate_code
 
-            text = generate_code(experiment, api=api, loop=loop)
+            # several models: each written in its own API
+            text = generate_code(experiment, api=api if experiment.objective.is_classify else None, loop=loop)
             self.error = None
         except Exception as error:  # noqa: BLE001 - a stack that cannot be exported says why
             self.error = str(error) or type(error).__name__

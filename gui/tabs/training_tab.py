@@ -379,9 +379,12 @@ class TrainingPanel(QWidget):
         if not self.plots_built:
             return
         first = next((head.layer for head in event.heads if head.metric == "accuracy"), None)
-        self.loss_plot.getPlotItem().setTitle("Total loss (weighted sum of the heads)" if event.heads else "Loss",
+        named = getattr(event, "figures", {}) or {}   # another objective's meaning of loss and accuracy
+        self.loss_plot.getPlotItem().setTitle(named.get("loss") or ("Total loss (weighted sum of the heads)"
+                                                                    if event.heads else "Loss"),
                                               color="#222", size="10pt")
-        self.acc_plot.getPlotItem().setTitle(f"Accuracy — {first}" if event.heads and first else "Accuracy",
+        self.acc_plot.getPlotItem().setTitle(named.get("accuracy") or (f"Accuracy — {first}" if event.heads and first
+                                                                       else "Accuracy"),
                                              color="#222", size="10pt")
 
     def _fix_x_axes(self, event: RunStarted) -> None:

@@ -1,4 +1,4 @@
-"""Training off the GUI thread: ``engine.training.run.run`` as a job (``gui.threads.jobs``).
+"""Training off the GUI thread: ``engine.objectives.run.run`` (any objective) as a job (``gui.threads.jobs``).
 
 The engine's reporter is the job's ``report``: it runs in the worker thread and only queues the
 event; the GUI thread receives every waiting event per queued signal, so a burst of batch events
@@ -56,7 +56,7 @@ class RunController(QObject):
         self._launch(lambda control: self._train(experiment, control, resume_dir=run_dir))
 
     def _train(self, experiment, control, resume_dir=None):
-        from tapedeck.engine.training.run import run
+        from tapedeck.engine.objectives.run import run
 
         run(experiment, self.job.report, control, runs_dir=self.runs_dir, resume_dir=resume_dir)
 

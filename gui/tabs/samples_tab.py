@@ -1,0 +1,165 @@
+"""Samples: what a generative run's generator makes, and whether it is any good.
+
+The grid comes from the same noise every epoch (one row per class for a conditional GAN), so what
+changes is the generator; a slider scrubs back through the epochs. Beside it the two players'
+figures — each model's loss, and D's mean output on real images D(x) and on generated ones
+D(G(z)), measured before each update — and the judge's verdict (Fréchet distance to real images,
+classes covered, class entropy): the losses say who is winning, the judge whether the images are
+good. Diagnoses in words (the discriminator winning, mode collapse) appear under them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+
+from tapedeck.engine.objectives.samples import grid_array
+from tapedeck.engine.training.events import BatchEnd, EpochEnd, RunNote, RunStarted, SampleGrid
+from tapedeck.gui.widgets.images import to_qimage
+from tapedeck.gui.widgets.plain_axes import plain_axes
+
+__all__ = ["SamplesPanel"]
+
+# Curves per plot: (figure name, legend, colour).
+LOSSES = (("d_loss", "discriminator loss", "#c0392b"), ("g_loss", "generator loss", "#2c6fbb"))
+OUTPUTS = (("d_real", "D(x): real images", "#27ae60"), ("d_fake", "D(G(z)): generated", "#8e44ad"))
+QUALITY = (("quality_frechet", "Fréchet distance to real (lower is better)", "#d35400"),)
+
+
+def _plot(title: str, y_label: str):
+    import pyqtgraph as pg
+
+    widget = pg.PlotWidget(background="w")
+    item = widget.getPlotItem()
+    item.setTitle(title, color="#222", size="10pt")
+    item.setLabel("bottom", "epoch")
+    item.setLabel("left", y_label)
+    plain_axes(item)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.addLegend(offset=(-8, 8), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    widget.setMinimumHeight(130)
+    return widget
+
+
+class SamplesPanel(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.grids: list[SampleGrid] = []
+        self.history: dict[str, list] = {}
+        self.class_names: list = []
+        self.picture = QLabel("The generator's samples appear here after each epoch.", self)
+        self.picture.setAlignment(Qt.AlignCenter)
+        self.picture.setMinimumSize(200, 200)
+        self.picture.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)   # the pixmap follows the label, not back
+        self.slider = QSlider(Qt.Horizontal, self)
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self._show_grid)
+        self.slider.setToolTip("Scrub through the epochs: the same noise each time, so what changes is the generator")
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.verdict = QLabel(self)
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.plots = {"losses": _plot("Losses of the two models", "loss"),
+                      "outputs": _plot("What the discriminator says", "mean D output"),
+                      "quality": _plot("Judged by a classifier of the real images", "distance")}
+        self.curves = {}
+        for key, table in (("losses", LOSSES), ("outputs", OUTPUTS), ("quality", QUALITY)):
+            for name, legend, colour in table:
+                self.curves[name] = self.plots[key].plot([], [], name=legend, pen=colour, symbol="o", symbolSize=4,
+                                                         symbolBrush=colour, symbolPen=None)
+        left = QVBoxLayout()
+        left.addWidget(self.picture, 1)
+        left.addWidget(self.slider)
+        left.addWidget(self.caption)
+        layout = QGridLayout(self)
+        layout.addLayout(left, 0, 0, 3, 1)
+        layout.addWidget(self.plots["losses"], 0, 1)
+        layout.addWidget(self.plots["outputs"], 1, 1)
+        layout.addWidget(self.plots["quality"], 2, 1)
+        layout.addWidget(self.verdict, 3, 0, 1, 2)
+        layout.setColumnStretch(0, 1)
+        layout.setColumnStretch(1, 1)
+
+    # -- events ------------------------------------------------------------------------------
+    def handle(self, event) -> None:
+        if isinstance(event, RunStarted):
+            self.clear_run()
+            self.class_names = list(event.class_names)
+            self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
+        elif isinstance(event, EpochEnd):
+            self._epoch(event)
+        elif isinstance(event, SampleGrid):
+            self._grid(event)
+        elif isinstance(event, RunNote) and event.kind == "diagnosis":
+            self.verdict.setText(f"<span style='color:#b03a2e'><b>{event.message}</b></span>")
+        elif isinstance(event, BatchEnd):
+            pass   # the epoch's means are what these curves show
+
+    def clear_run(self) -> None:
+        self.grids.clear()
+        self.history.clear()
+        for curve in self.curves.values():
+            curve.setData([], [])
+        self.slider.setEnabled(False)
+        self.picture.setPixmap(QPixmap())
+        self.picture.setText("The generator's samples appear here after each epoch.")
+        self.caption.setText("")
+        self.verdict.setText("")
+
+    def _epoch(self, event: EpochEnd) -> None:
+        for name, value in event.heads.items():
+            self.history.setdefault(name, []).append((event.epoch, value))
+        for name, curve in self.curves.items():
+            points = [(x, y) for x, y in self.history.get(name, []) if isinstance(y, (int, float)) and math.isfinite(y)]
+            if points:
+                curve.setData([x for x, _ in points], [y for _, y in points])
+
+    def _grid(self, event: SampleGrid) -> None:
+        at_end = not self.grids or self.slider.value() == len(self.grids) - 1
+        self.grids.append(event)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, len(self.grids) - 1)
+        if at_end:   # following the run unless the person has scrubbed back
+            self.slider.setValue(len(self.grids) - 1)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(len(self.grids) > 1)
+        self._show_grid(self.slider.value())
+
+    def _show_grid(self, index: int) -> None:
+        if not 0 <= index < len(self.grids):
+            return
+        grid = self.grids[index]
+        self.shown_epoch = grid.epoch
+        picture = grid_array(grid.images, grid.columns)
+        self._pixmap = QPixmap.fromImage(to_qimage(picture))
+        self._scale()
+        self.caption.setText(self._words(grid))
+
+    def _words(self, grid: SampleGrid) -> str:
+        text = f"Epoch {grid.epoch}: the generator's images from the fixed noise"
+        if grid.labels is not None and self.class_names:
+            rows = [self.class_names[int(label)] for label in np.asarray(grid.labels)[::grid.columns]]
+            text += " — one row per class asked for: " + ", ".join(rows)
+        quality = grid.quality
+        if quality:
+            text += (f". Judge: Fréchet distance {quality['frechet']:.2f}, {quality['classes_covered']} classes "
+                     f"covered, class entropy {quality['class_entropy']:.2f} bits, confidence "
+                     f"{quality['confidence']:.2f}")
+            if "label_accuracy" in quality:
+                text += f", drawn as the class asked for {quality['label_accuracy']:.0%}"
+        return text + "."
+
+    def _scale(self) -> None:
+        pixmap = getattr(self, "_pixmap", None)
+        if pixmap is None or pixmap.isNull():
+            return
+        size = self.picture.size()
+        self.picture.setPixmap(pixmap.scaled(size, Qt.KeepAspectRatio, Qt.FastTransformation))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._scale()

@@ -1,0 +1,77 @@
+"""A GAN in the window: both models edited with the same stack editor (a switcher picks which), the
+check naming the model that does not fit, fit not offered for it, and a short run off the GUI thread
+that draws the sample grid and changes it epoch by epoch."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from tests.gui.conftest import small_digits, wait_run_over
+
+
+def short_gan(epochs=2):
+    experiment = small_digits("digits_gan", epochs=epochs, limit=128)
+    experiment.objective.settings["quality_samples"] = 100
+    return experiment
+
+
+def test_the_switcher_edits_each_model_and_the_check_names_the_one_that_does_not_fit(qtbot, make_window):
+    window = make_window(short_gan())
+    switcher = window.model_switcher
+    assert switcher.isVisible() and [switcher.bar.tabText(i) for i in range(2)] == ["generator", "discriminator"]
+    assert window.editor.model.rowCount() == 6 and window.checker.ok
+    switcher.bar.setCurrentIndex(1)
+    assert window.document.experiment.current_role == "discriminator"
+    assert window.editor.model.rowCount() == 7
+    assert not window.document.modified   # looking at another model is not an edit
+    changed = window.document.edited()
+    changed.model.layers[-1].params["units"] = 10   # the discriminator must give one value
+    window.document.apply(changed, "units")
+    qtbot.waitUntil(lambda: not window.checker.ok, timeout=30_000)
+    assert any("the discriminator gives (10,) per example" in p for p in window.checker.problems_for_row(6))
+    switcher.bar.setCurrentIndex(0)   # from the generator, the other model's problem is still named
+    qtbot.waitUntil(lambda: switcher.bar.tabText(1) == "⚠ discriminator", timeout=30_000)
+    assert any(p.startswith("the discriminator does not check") for p in window.checker.model_problems())
+    assert not window.train_action.isEnabled()
+    window.document.undo_stack.undo()
+    qtbot.waitUntil(lambda: window.checker.ok, timeout=30_000)
+    assert window.document.experiment.models["discriminator"].layers[-1].params["units"] == 1
+
+
+def test_fit_is_not_offered_for_a_gan_and_says_why(make_window):
+    window = make_window(short_gan())
+    fit = window.selectors.loop_buttons["fit"]
+    assert not fit.isEnabled() and "plain model.fit minimises one model's loss" in fit.toolTip()
+    assert window.selectors.loop_buttons["tape"].isEnabled()
+    tabs = window.tabs
+    visible = {tabs.tabText(i) for i in range(tabs.count()) if tabs.isTabVisible(i)}
+    assert "Samples" in visible and "Predictions" not in visible and "Inside the step" not in visible
+
+
+def test_a_short_gan_run_trains_off_the_gui_thread_and_the_grid_changes(qtbot, make_window, monkeypatch):
+    from tapedeck.engine.objectives import gan_run
+
+    threads = []
+    original = gan_run.run_gan
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gan_run, "run_gan", recording)
+    window = make_window(short_gan())
+    window.train_action.trigger()
+    finished = wait_run_over(qtbot, window, timeout=120_000)
+    assert finished.reason == "completed", finished
+    assert threads and threads[0] is not threading.main_thread()
+    samples = window.samples
+    assert [grid.epoch for grid in samples.grids] == [1, 2]
+    assert not np.allclose(samples.grids[0].images, samples.grids[1].images)
+    assert samples.picture.pixmap() is not None and not samples.picture.pixmap().isNull()
+    assert "Fréchet distance" in samples.caption.text()
+    samples.slider.setValue(0)
+    assert samples.shown_epoch == 1 and samples.caption.text().startswith("Epoch 1:")
+    xs, _ys = samples.curves["g_loss"].getData()
+    assert list(xs) == [1, 2]
+    assert "Discriminator loss" in window.training.loss_plot.getPlotItem().titleLabel.text
