@@ -25,6 +25,9 @@ HEALTHY = (1e-4, 3e-2)
 HEALTHY_ADAPTIVE = (1e-4, 0.2)
 ADAPTIVE = frozenset({"adam", "adamw", "nadam", "adamax", "rmsprop", "adagrad", "adadelta", "adafactor",
                       "lion", "lamb", "ftrl"})
+_NAMES = {"adam": "Adam", "adamw": "AdamW", "nadam": "Nadam", "adamax": "Adamax", "rmsprop": "RMSprop",
+          "adagrad": "Adagrad", "adadelta": "Adadelta", "adafactor": "Adafactor", "lion": "Lion", "lamb": "LAMB",
+          "ftrl": "FTRL", "sgd": "SGD"}
 DEAD_SHARE = 0.999   # of exactly-zero gradient entries: the layer gets no gradient at all
 
 
@@ -48,18 +51,23 @@ def judged(ratio: float, optimizer: str | None = None, zero_grad_share: float | 
 def verdict(ratio: float, optimizer: str | None = None, zero_grad_share: float | None = None) -> str:
     kind = judged(ratio, optimizer, zero_grad_share)
     adaptive = (optimizer or "").lower() in ADAPTIVE
-    high = (f"large updates even for {optimizer}: lower the learning rate" if adaptive
+    high = (f"large updates even for {_name(optimizer)}: lower the learning rate" if adaptive
             else "large updates: learning rate may be too high")
     return {"nonfinite": "non-finite update: diverging", "low": "barely moving", "high": high,
             "dead": "no gradient: dead ReLUs? lower the learning rate", "ok": "learning"}[kind]
 
 
+def _name(optimizer: str | None) -> str:
+    return _NAMES.get((optimizer or "sgd").lower(), optimizer or "SGD")
+
+
 def what_to_look_at(optimizer: str | None = None) -> str:
     """One line on reading the table for `optimizer`."""
     low, high = band(optimizer)
+    name = _name(optimizer)
     if (optimizer or "").lower() in ADAPTIVE:
-        return (f"{optimizer} moves each weight by about the learning rate in its first steps, so update / "
+        return (f"{name} moves each weight by about the learning rate in its first steps, so update / "
                 f"weight up to {high:g} is normal there. Look at whether the loss falls over the next steps, "
                 "and at zero grads: a layer at 100 % has stopped learning.")
-    return (f"With {optimizer or 'SGD'}, update / weight near 1e-3 is healthy; above {high:g} the learning rate "
+    return (f"With {name}, update / weight near 1e-3 is healthy; above {high:g} the learning rate "
             f"is too high, below {low:g} too low. A layer at 100 % zero grads has stopped learning.")

@@ -28,7 +28,7 @@ from tapedeck.gui.editor import io_edits
 from tapedeck.gui.editor.inputs_bar import InputsBar
 from tapedeck.gui.editor.io_dialogs import HeadDialog, fallback_feeds
 from tapedeck.gui.editor.layer_palette import LayerPalette, palette_groups
-from tapedeck.gui.editor.stack_model import StackModel
+from tapedeck.gui.editor.stack_model import HEAD_COLUMN, StackModel
 
 __all__ = ["LayerEditor", "new_layer", "palette_groups"]
 
@@ -308,6 +308,9 @@ class LayerEditor(QWidget):
         self.current_changed.emit(row)
 
     def _update_labels(self) -> None:
+        # The Head column only once heads are declared: for the one implicit head it said
+        # "label (default)" on the last row and pushed Params out of a 1024-px window's dock.
+        self.table.setColumnHidden(HEAD_COLUMN, not self._document.experiment.model.outputs)
         report = self._checker.report
         if report is not None and (not report.ok or self._checker.graph_problems):
             # a count of a model that cannot be built reads as if it could (issue 23)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from tapedeck.engine.spec import graph
 from tapedeck.engine.spec.catalogue import check_value, describe, layer_type
 from tapedeck.engine.spec.heads import inputs_of
+from tapedeck.gui.widgets.narrow import narrow
 
 INT_LIMIT = 2**31 - 1
 NONE_TEXT = "None (linear)"
@@ -140,7 +141,7 @@ class ParamForm(QWidget):
             picker.itemChanged.connect(lambda _item: self._set_merge_inputs(picker))
             self._add_row("inputs", picker)
         else:
-            source = QComboBox(self._body)
+            source = narrow(QComboBox(self._body))
             source.setToolTip("Which layer feeds this one; pick an earlier layer to start a branch")
             source.activated.connect(lambda _i: self._set_single_input(source.currentText()))
             self._add_row("input from", source)
@@ -193,7 +194,7 @@ class ParamForm(QWidget):
             box.toggled.connect(lambda v, p=param: self._set_param(p, bool(v)))
             return box
         if param.kind == "choice":
-            box = QComboBox(self._body)
+            box = narrow(QComboBox(self._body))
             for choice in param.choices:
                 none = NONE_TEXT if param.name == "activation" else "None"   # a Backbone's weights: none
                 box.addItem(none if choice is None else str(choice), choice)

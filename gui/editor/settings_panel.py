@@ -35,6 +35,7 @@ from tapedeck.engine.spec.experiment import (
     SCHEDULES,
     STREAMINGS,
 )
+from tapedeck.gui.widgets.narrow import narrow
 
 SOURCE_LABELS = {
     "digits": "digits (scikit-learn, offline)", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
@@ -158,7 +159,7 @@ class SettingsPanel(QWidget):
         data_box = QGroupBox("Data", self)
         data_form = QFormLayout(data_box)
         data_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        self.source = QComboBox(data_box)
+        self.source = narrow(QComboBox(data_box))
         for key, label in SOURCE_LABELS.items():
             self.source.addItem(label, key)
         self.source.setToolTip("Named sets load through keras.datasets (cached in ~/.keras/datasets); "
@@ -247,7 +248,7 @@ class SettingsPanel(QWidget):
             editor = QCheckBox(self)
             editor.toggled.connect(lambda v, s=spec: self._set(s, bool(v)))
         else:
-            editor = QComboBox(self)
+            editor = narrow(QComboBox(self))
             editor.addItems([str(c) for c in spec.choices])
             editor.activated.connect(lambda i, s=spec: self._set(s, s.choices[i]))
         editor.setToolTip(spec.tip)

@@ -304,6 +304,7 @@ class StepPanel(QWidget):
             self.batch_grid.takeAt(0).widget().deleteLater()
         if event.images is None:
             note = QLabel("model.fit does not show its batches; the GradientTape loop does.", self.batch)
+            note.setWordWrap(True)
             self.batch_grid.addWidget(note, 0, 0)
             return
         width = self.batch_scroll.viewport().width()

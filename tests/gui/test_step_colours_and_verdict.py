@@ -17,7 +17,7 @@ def test_the_default_presets_first_step_is_healthy_and_colours_mean_right_or_wro
     qtbot.waitUntil(lambda: panel.inspected is not None and window.controller.paused, timeout=60_000)
     verdicts = [panel.table.item(row, panel.table.columnCount() - 1).text() for row in range(panel.table.rowCount())]
     assert verdicts and all(v == "learning" for v in verdicts), verdicts
-    assert "adam" in panel.guide.text() and panel.guide.isVisibleTo(panel)
+    assert "Adam moves each weight" in panel.guide.text() and panel.guide.isVisibleTo(panel)
     event = panel.inspected
     captions = [panel.batch_grid.itemAt(i).widget().findChildren(type(panel.title))[1].text()
                 for i in range(panel.batch_grid.count())]

@@ -39,10 +39,12 @@ def main() -> int:
     experiment.data.limit = args.limit
     window = open_window(app, experiment, tempfile.mkdtemp(prefix="tapedeck-sizes-"), size=SIZES[0])
     window.editor.select_row(2)
-    window.train()
+    window.step()                                    # one step first: Inside the step has content
+    until(app, lambda: window.step_panel.inspected is not None, 120)
+    window.stop()
+    until(app, lambda: not window.controller.running, 60)
+    window.train()                                   # then a whole run: curves, predictions
     until(app, lambda: not window.controller.running, 300)
-    window.step()                                    # one step: Inside the step has content
-    until(app, lambda: window.controller.paused or not window.controller.running, 120)
     settle(app, 0.5)
     pages = [(tab, window.tabs.tabText(window.tabs.indexOf(tab)).split()[0].lower())
              for tab in (window.training, window.step_panel, window.predictions, window.code,
@@ -58,8 +60,6 @@ def main() -> int:
         settle(app, 0.3)
         window.grab().save(str(out / f"{width}x{height}_settings.png"))
         window.form_dock.raise_()
-    window.stop()
-    until(app, lambda: not window.controller.running, 60)
     window.close()
     return 0
 
