@@ -9,6 +9,10 @@ Speed is measured in steady state: from the end of epoch 1 to the end of the las
 and start-up excluded alike), validation included in all three. Tapedeck's per-epoch costs
 (checkpoint, history, predictions) are inside that interval; the plain run has none.
 
+The reference for the tape loop is ``hand tape``: the GradientTape loop a person writes from the Keras
+guide, in the exported script's own shape (one ``tf.function`` step per batch, ``from_tensor_slices(...)
+.shuffle(len).batch``), measured in the same rounds as plain ``fit``.
+
 Tapedeck runs three ways per loop: one step per call (``steps_per_execution`` 1, what files written
 before "auto" say), ``"auto"`` (what the presets and a new experiment say: a call of ~50 ms), and the
 fast settings (``--fast-steps`` steps per call, plus ``mixed_bfloat16`` only where /proc/cpuinfo lists
@@ -99,15 +103,6 @@ def steady_rate(ends: list, samples: int) -> Rate:
     return Rate(done / (ends[-1][0] - ends[0][0]), done / max(ends[-1][1] - ends[0][1], 1e-9))
 
 
-def bf16_cpu() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16): only then is it a fast setting."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
 def plain_keras(exp, accuracy: dict | None = None, name: str = "plain", precision: str = "float32",
                 steps_per_execution: int = 1) -> Rate:
     """What a person writes by hand from the tutorial: the same layers, compile, fit (Keras defaults,
@@ -136,6 +131,64 @@ def plain_keras(exp, accuracy: dict | None = None, name: str = "plain", precisio
               validation_data=(data.x_val, data.y_val), callbacks=[timer], verbose=0)
     if accuracy is not None:
         accuracy.setdefault(name, []).append(model.evaluate(data.x_test, data.y_test, verbose=0)[1])
+    return steady_rate(ends, len(data.x_train))
+
+
+def hand_tape(exp, accuracy: dict | None = None, name: str = "hand tape") -> Rate:
+    """The GradientTape loop a person writes from the Keras guide, in the exported script's own shape:
+    ``from_tensor_slices(...).shuffle(len).batch``, a ``tf.function`` step per batch (one step per call),
+    metrics updated in the step, read once per epoch; validation each epoch."""
+    import keras
+    import tensorflow as tf
+
+    from tapedeck.engine.data.datasets import load_dataset
+
+    data = load_dataset(exp.data)
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input(data.input_shape)]
+    for spec in exp.model.layers:
+        layers.append(getattr(keras.layers, spec.type)(**{k: tuple(v) if isinstance(v, list) else v
+                                                        for k, v in spec.params.items()}))
+    model = keras.Sequential(layers)
+    batch = exp.training.batch_size
+    train_ds = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).shuffle(len(data.x_train)).batch(batch)
+    val_ds = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(batch)
+    optimizer = keras.optimizers.Adam(exp.training.learning_rate)
+    loss_object = keras.losses.SparseCategoricalCrossentropy()
+    train_loss, train_accuracy = keras.metrics.Mean(), keras.metrics.SparseCategoricalAccuracy()
+    val_loss, val_accuracy = keras.metrics.Mean(), keras.metrics.SparseCategoricalAccuracy()
+
+    @tf.function
+    def train_step(images, labels):
+        with tf.GradientTape() as tape:
+            predictions = model(images, training=True)
+            loss = loss_object(labels, predictions)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        train_loss.update_state(loss)
+        train_accuracy.update_state(labels, predictions)
+
+    @tf.function
+    def test_step(images, labels):
+        predictions = model(images, training=False)
+        val_loss.update_state(loss_object(labels, predictions))
+        val_accuracy.update_state(labels, predictions)
+
+    ends = []
+    for _epoch in range(exp.training.epochs):
+        for metric in (train_loss, train_accuracy, val_loss, val_accuracy):
+            metric.reset_state()
+        for images, labels in train_ds:
+            train_step(images, labels)
+        for images, labels in val_ds:
+            test_step(images, labels)
+        float(train_loss.result()), float(val_accuracy.result())   # what the script prints
+        ends.append(moment())
+    if accuracy is not None:
+        val_accuracy.reset_state()
+        for images, labels in tf.data.Dataset.from_tensor_slices((data.x_test, data.y_test)).batch(batch):
+            test_step(images, labels)
+        accuracy.setdefault(name, []).append(float(val_accuracy.result()))
     return steady_rate(ends, len(data.x_train))
 
 
@@ -255,6 +308,8 @@ def main() -> None:
     parser.add_argument("--no-stop", action="store_true", help="skip the stop-latency measurement")
     parser.add_argument("--fast-steps", type=int, default=32, help="steps_per_execution of the fast settings")
     parser.add_argument("--modes", action="store_true", help="eager vs graph vs XLA, and gradient recording")
+    parser.add_argument("--ways", help="only these ways, comma-separated (e.g. 'plain,hand tape,tape auto'); "
+                                       "a ratio is printed where its reference was measured too")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -272,29 +327,41 @@ def main() -> None:
         return
     # "1/call": one step per call (what files written before "auto" say); "auto": what the presets and
     # a new experiment say; the fast settings add bfloat16 where the CPU has it and a fixed 32.
-    fast = {"steps_per_execution": args.fast_steps}
-    if bf16_cpu():
-        fast["precision"] = "mixed_bfloat16"
-    print(f"fast settings: {fast} (bfloat16 only where /proc/cpuinfo lists amx_bf16 or avx512_bf16)")
+    from tapedeck.engine.model import cpu as cpu_features
+
+    fast = {"steps_per_execution": args.fast_steps, "precision": cpu_features.fast_precision()}
+    print(f"CPU {cpu_features.cpu_name()}, bfloat16 units: {cpu_features.bfloat16_units()}; fast settings: {fast} "
+          f"(bfloat16 only where /proc/cpuinfo lists amx_bf16 or avx512_bf16)")
     accuracy: dict = {}
     ways = {"plain": lambda: plain_keras(exp, accuracy),
-            "plain fast": lambda: plain_keras(exp, accuracy, "plain fast", **fast)}
+            "plain fast": lambda: plain_keras(exp, accuracy, "plain fast", **fast),
+            "hand tape": lambda: hand_tape(exp, accuracy)}
     for loop in ("fit", "tape"):
         ways[f"{loop} 1/call"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} 1/call",
                                                             steps_per_execution=1)
         ways[f"{loop} auto"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} auto",
                                                           steps_per_execution="auto")
         ways[f"{loop} fast"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} fast", **fast)
+    if args.ways:
+        keep = [name.strip() for name in args.ways.split(",")]
+        unknown = [name for name in keep if name not in ways]
+        if unknown:
+            raise SystemExit(f"--ways: no way named {', '.join(unknown)}; the ways are {', '.join(ways)}")
+        ways = {name: ways[name] for name in keep}
     rates, cpu = interleave(ways, args.rounds)
     for figure, table in (("wall-clock", rates), ("CPU-time", cpu)):
         print(f"median samples/s ({figure}): " + "  ".join(f"{k} {statistics.median(v):.0f}"
                                                          for k, v in table.items()))
         for name in table:
-            if name.startswith("plain"):
+            if name.startswith(("plain", "hand")):
                 continue
-            versus = "plain fast" if name.endswith("fast") else "plain"
-            for against in dict.fromkeys(("plain", versus)):
-                print(f"{figure} " + paired(name, against, table))
+            versus = ["plain fast"] if name.endswith("fast") else []
+            hand = ["hand tape"] if name.startswith("tape") else []   # the loop it teaches, by hand
+            for against in ["plain", *hand, *versus]:
+                if against in table:
+                    print(f"{figure} " + paired(name, against, table))
+        if "hand tape" in table and "plain" in table:
+            print(f"{figure} " + paired("hand tape", "plain", table))
     print("test accuracy (median): " + "  ".join(f"{k} {statistics.median(v):.4f}" for k, v in accuracy.items()
                                                 if "steps" not in k))
     print("steps per call chosen: " + "  ".join(f"{k.replace(' steps/call', '')} {v}" for k, v in accuracy.items()
