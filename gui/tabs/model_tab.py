@@ -191,6 +191,7 @@ class ModelView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([480, 320])
+        splitter.setChildrenCollapsible(False)   # the graph stays at its minimum, never squeezed away
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
@@ -239,8 +240,8 @@ class ModelView(QWidget):
     def _give_table_its_width(self) -> None:
         """The summary table as wide as its columns (it was clipped on the right), the graph the rest
         (at least its minimum; the table scrolls when the tab is narrower than both)."""
-        total = sum(self.splitter.sizes())
-        if total <= 0:
+        total = self.splitter.width() - self.splitter.handleWidth()
+        if total <= self.table.minimumWidth() + self.view.minimumWidth():
             return
         header = self.table.horizontalHeader()
         needed = sum(max(header.sectionSizeHint(c), self.table.sizeHintForColumn(c))
@@ -268,6 +269,5 @@ class ModelView(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
-        if event.oldSize().width() <= 0:     # first shown: now the splitter knows its width
-            self._give_table_its_width()
+        self._give_table_its_width()   # the graph gets the room the table does not need
         self._fit_width()

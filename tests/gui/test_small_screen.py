@@ -66,3 +66,15 @@ def test_the_training_plots_fill_the_tab_at_every_size(window, qtbot):
         qtbot.wait(30)
         plots = window.training.loss_plot.height() + window.training.lr_plot.height()
         assert plots >= 0.6 * window.training.height(), (width, height, plots, window.training.height())
+
+
+def test_the_model_summary_is_not_clipped_and_the_graph_keeps_its_room(window, qtbot):
+    view = window.model_view
+    for width, height in ((1280, 800), (1920, 1080)):
+        window.resize(width, height)
+        window.tabs.setCurrentWidget(view)
+        qtbot.wait(30)
+        table = view.table
+        needed = sum(table.horizontalHeader().sectionSize(c) for c in range(table.columnCount() - 1))
+        assert table.viewport().width() >= needed, (width, table.viewport().width(), needed)
+        assert view.view.width() >= view.view.minimumWidth()
