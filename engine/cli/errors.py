@@ -16,11 +16,16 @@ def fail(message: str) -> int:
 
 
 def load_or_explain(path):
-    """Load an experiment file; on a mistake print every problem (each names its key) and return None."""
-    from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
+    """Load an experiment file — or a bundled preset by name (``tapedeck train cartpole_ppo``) where no
+    such file exists; on a mistake print every problem (each names its key) and return None."""
+    from pathlib import Path
+
+    from tapedeck.engine.spec.experiment import ExperimentError, list_presets, load_experiment, load_preset
     from tapedeck.engine.text import cut_words
 
     try:
+        if not Path(path).exists() and str(path) in list_presets():
+            return load_preset(str(path))
         return load_experiment(path)
     except ExperimentError as error:
         lines = str(error).splitlines()

@@ -14,9 +14,9 @@ from tapedeck.engine.cli.errors import USER_ERROR, fail, load_or_explain
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 
-COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export", "import", "sweep", "gradcam")
+COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export", "import", "sweep", "gradcam", "evaluate")
 # runs, compare and code answer in well under a second
-NEEDS_TENSORFLOW = ("check", "train", "step", "export", "import", "sweep", "gradcam")
+NEEDS_TENSORFLOW = ("check", "train", "step", "export", "import", "sweep", "gradcam", "evaluate")
 
 
 INTERRUPTED = 130   # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
@@ -149,6 +149,13 @@ def _parser() -> argparse.ArgumentParser:
     gradcam = sub.add_parser("gradcam", help="Grad-CAM heat maps of a run's test image (predicted and true class)")
     add_gradcam_arguments(gradcam)
     gradcam.set_defaults(func=gradcam_command)
+
+    from tapedeck.engine.cli.evaluate import add_evaluate_arguments, evaluate_command
+
+    evaluate = sub.add_parser("evaluate", help="play a reinforcement-learning run's greedy policy: mean and "
+                                               "spread of the return")
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(func=evaluate_command)
     return parser
 
 

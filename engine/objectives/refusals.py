@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tapedeck.engine.spec.objectives import objective_kind
 
-__all__ = ["gan_refusals"]
+__all__ = ["gan_refusals", "rl_refusals"]
 
 
 def gan_refusals(experiment, resuming: bool = False) -> list[str]:
@@ -39,4 +39,40 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
     if resuming:
         problems.append(f"--resume: a run of objective {name!r} cannot be resumed in this version; start a new "
                         "run (its generator.keras and discriminator.keras are kept)")
+    return problems
+
+
+def rl_refusals(experiment, resuming: bool = False) -> list[str]:
+    """What a reinforcement-learning run cannot do, one line each; the environment itself is checked by
+    engine.objectives.environments (it needs gymnasium)."""
+    kind = objective_kind(experiment.objective)
+    training, objective = experiment.training, experiment.objective
+    name = kind.name
+    problems = []
+    if training.loop not in kind.loops:
+        problems.append(f"training.loop: {training.loop!r} cannot train objective {name!r}: {kind.why_not_fit}; "
+                        f"choose {' or '.join(repr(loop) for loop in kind.loops)}")
+    if training.distribute != "none":
+        problems.append(f"training.distribute: objective {name!r} trains on one device; set distribute to \"none\"")
+    if training.precision != "float32":
+        problems.append(f"training.precision: objective {name!r}'s networks are small and its log-probabilities "
+                        "need float32; set precision to \"float32\"")
+    if training.gradient_accumulation_steps != 1:
+        problems.append(f"training.gradient_accumulation_steps: objective {name!r} updates once per batch of "
+                        "play; set it to 1 (play more steps per update instead)")
+    if training.initial_weights is not None:
+        problems.append(f"training.initial_weights: a weights file holds one classifier; objective {name!r} "
+                        "starts its models fresh, so set it to null")
+    if training.tensorboard:
+        problems.append(f"training.tensorboard: objective {name!r} writes history.csv, not TensorBoard logs, in "
+                        "this version; set tensorboard to false")
+    if "minibatches" in objective.settings:
+        samples = int(objective.envs) * int(objective.steps)
+        if samples % int(objective.minibatches):
+            problems.append(f"objective.minibatches: {objective.envs} envs × {objective.steps} steps = {samples} "
+                            f"samples do not split into {objective.minibatches} equal minibatches; choose a "
+                            f"divisor of {samples}")
+    if resuming:
+        problems.append(f"--resume: a run of objective {name!r} cannot be resumed in this version; start a new "
+                        "run (its policy.keras is kept)")
     return problems

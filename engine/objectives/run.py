@@ -21,7 +21,13 @@ def _gan(*args, **kwargs):
     return run_gan(*args, **kwargs)
 
 
-RUNS = {"classify": _classify, "gan": _gan, "cgan": _gan}
+def _rl(*args, **kwargs):
+    from tapedeck.engine.objectives.rl_run import run_rl
+
+    return run_rl(*args, **kwargs)
+
+
+RUNS = {"classify": _classify, "gan": _gan, "cgan": _gan, "reinforce": _rl, "actor_critic": _rl, "ppo": _rl}
 
 
 def run(experiment, reporter, control: RunControl | None = None, runs_dir="runs", resume_dir=None):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy as _copy
 from dataclasses import dataclass, field
 
-from tapedeck.engine.spec.value_rules import _choice, _float, _int
+from tapedeck.engine.spec.value_rules import _bool, _choice, _float, _int, _text
 from tapedeck.engine.text import shown
 
 __all__ = ["ObjectiveKind", "ObjectiveSpec", "OBJECTIVES", "CLASSIFY", "read_objective", "objective_kind",
@@ -90,6 +90,78 @@ OBJECTIVES["cgan"] = ObjectiveKind(
     ("tape", "train_step"), why_not_fit=_NO_FIT,
     io={"generator": ("latent+label", "image"), "discriminator": ("image+label", "one")}, views=("samples",),
     summary="a GAN told which class to draw: the label goes into both models")
+
+# Reinforcement learning: no data set, the examples come from acting in a gymnasium environment
+# (engine.objectives.environments); io words "observation" and "actions" are the environment's spaces.
+_NO_FIT_RL = ("there is no fixed dataset — the data comes from acting: each update's examples are the episodes "
+              "the policy just played, and its loss is built from their rewards")
+
+
+def _gamma(value):
+    return _float(0.0, 1.0, lo_open=True)(value)
+
+
+def _whole(lo, hi):
+    return lambda v: _int(lo)(v) or (None if v <= hi else f"a whole number from {lo} to {hi}")
+
+
+def _rl_settings(**own) -> dict:
+    """The settings every RL objective has, then its own."""
+    common = {
+        "env": Setting("CartPole-v1", _text(), "gymnasium environment id (vector observations, discrete actions)"),
+        "gamma": Setting(0.99, _gamma, "discount γ of future rewards, in (0, 1]"),
+        "entropy": Setting(0.01, _float(0.0), "weight of the entropy bonus (keeps the policy exploring)"),
+        "envs": Setting(8, _whole(1, 256), "environments played side by side (gymnasium.make_vec)"),
+        "target": Setting(None, _float(optional=True),
+                          "the greedy mean return that counts as solved; null: the environment's own (475 for "
+                          "CartPole-v1)"),
+        "eval_episodes": Setting(20, _whole(1, 1000), "greedy episodes that judge whether the target is reached"),
+        "stop_at_target": Setting(True, _bool, "end the run once the greedy policy reaches the target"),
+        "frame_every": Setting(10, _int(0), "send the environment's frames of every N-th update to the window; "
+                                           "0 = never"),
+    }
+    return {**common, **own}
+
+
+_ADVANTAGE = {
+    "gae_lambda": Setting(0.95, _float(0.0, 1.0), "GAE(λ): 1 = Monte-Carlo advantages, 0 = one-step"),
+    "value_weight": Setting(0.5, _float(0.0), "weight of the value loss in the total"),
+    "critic_loss": Setting("mse", _choice(("mse", "huber")), "the value model's loss: mse or huber"),
+    "normalize_advantages": Setting(True, _bool, "scale each batch's advantages to mean 0, spread 1"),
+}
+
+OBJECTIVES.update({
+    "reinforce": ObjectiveKind(
+        "reinforce", ("policy",),
+        _rl_settings(
+            episodes_per_update=Setting(8, _whole(1, 256), "whole episodes played (side by side) per update"),
+            baseline=Setting("normalize", _choice(("normalize", "none")),
+                             "normalize: returns scaled to mean 0, spread 1 (the batch's mean is the baseline)")),
+        ("tape",), why_not_fit=_NO_FIT_RL, data="environment",
+        io={"policy": ("observation", "actions")},
+        summary="REINFORCE: whole episodes, each action pushed up by the return that followed it"),
+    "actor_critic": ObjectiveKind(
+        "actor_critic", ("policy", "value"),
+        _rl_settings(
+            steps=Setting(16, _whole(1, 4096), "steps each environment plays per update"),
+            returns=Setting("gae", _choice(("gae", "nstep")),
+                            "gae: GAE(λ) advantages; nstep: n-step returns bootstrapped from the value"),
+            **_ADVANTAGE),
+        ("tape",), why_not_fit=_NO_FIT_RL, data="environment",
+        io={"policy": ("observation", "actions"), "value": ("observation", "one")},
+        summary="advantage actor-critic: a policy and a value model learn from short stretches of play"),
+    "ppo": ObjectiveKind(
+        "ppo", ("policy", "value"),
+        _rl_settings(
+            steps=Setting(128, _whole(1, 4096), "steps each environment plays per update"),
+            epochs=Setting(4, _whole(1, 100), "passes over each batch of experience"),
+            minibatches=Setting(4, _whole(1, 1024), "minibatches per pass"),
+            clip=Setting(0.2, _float(0.0, 1.0, lo_open=True), "the ratio new/old policy is clipped to 1 ± this"),
+            **_ADVANTAGE),
+        ("tape",), why_not_fit=_NO_FIT_RL, data="environment",
+        io={"policy": ("observation", "actions"), "value": ("observation", "one")},
+        summary="PPO: several clipped passes over each batch of play (discrete actions)"),
+})
 
 
 @dataclass

@@ -37,6 +37,22 @@ _NOTES = {
         "Digits conditional GAN (ask for a digit)",
         "The label goes into both models (one-hot, concatenated): the generator learns to draw the digit it "
         "is asked for, one row per class in the sample grid."),
+    "cartpole_ppo": PresetNote(
+        "CartPole PPO (reinforcement learning)",
+        "No data set: a policy learns to balance the pole from the rewards of its own play. PPO's clipped "
+        "passes over each batch of experience solve CartPole-v1 in seconds to a minute."),
+    "cartpole_reinforce": PresetNote(
+        "CartPole REINFORCE",
+        "The simplest policy gradient: whole episodes, each action pushed up by the (normalized) return that "
+        "followed it; one model, no value estimate."),
+    "cartpole_actor_critic": PresetNote(
+        "CartPole actor-critic (A2C)",
+        "Two models: a policy and a value model that judges states; short stretches of play, advantages by "
+        "GAE(λ), updates without waiting for an episode to end."),
+    "acrobot_actor_critic": PresetNote(
+        "Acrobot actor-critic",
+        "Swing a two-link arm up above the bar (Acrobot-v1, three actions, reward -1 per step): the same "
+        "actor-critic on a harder, sparse-feeling task."),
     "digits_two_heads_functional": PresetNote(
         "Digits, two heads — Functional API",
         "One image, two outputs: the digit and its parity (even/odd, derived from the digit label), a shared "

@@ -1,0 +1,355 @@
+"""A reinforcement-learning run, start to finish: ``run_rl(experiment, reporter, control, runs_dir)``.
+
+REINFORCE, advantage actor-critic and PPO share it; what differs is how they play (whole episodes or
+stretches of steps, engine.objectives.rl_play) and their loss (engine.objectives.rl_step). Each update
+is one EpochEnd (``training.epochs`` counts updates) with the episode return, its running mean, the
+episode length, policy and value loss, entropy (PPO: approximate KL and clip fraction) as named
+metrics; every ``frame_every``-th update also sends the first environment's play as EnvFrames. When
+the greedy policy reaches the target (CartPole-v1: mean return ≥ 475 over 20 episodes) the run ends
+solved. The run folder keeps ``policy.keras`` (observations → action logits; and ``value.keras``),
+``history.csv`` and ``metrics.json`` (seeds, when it was solved, the final greedy returns). Like every
+run it never raises: everything ends in one Finished event.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import math
+import time
+import traceback
+
+import numpy as np
+
+from tapedeck.engine.errors import user_problem
+from tapedeck.engine.files import atomic_path
+from tapedeck.engine.objectives.environments import EnvError, env_spaces, greedy_returns
+from tapedeck.engine.objectives.refusals import rl_refusals
+from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
+from tapedeck.engine.text import cut_words
+from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted
+from tapedeck.engine.training.run import UserProblemError, _count, _describe, _summary
+
+__all__ = ["run_rl", "RUNNING_MEAN", "EVAL_SEED"]
+
+RUNNING_MEAN = 100        # episodes in the running mean of the return (gymnasium's convention)
+EVAL_SEED = 1_000_000     # greedy evaluations play episodes seeded apart from the training ones
+HISTORY_INTERVAL = 1.0   # seconds between rewrites of history.csv
+EVAL_SHARE = 0.1          # greedy checks of the target take at most this share of the run's time
+
+
+def run_rl(experiment, reporter, control, runs_dir="runs", resume_dir=None):
+    return _RlSession(experiment, reporter, control, runs_dir, resume_dir).execute()
+
+
+class _RlSession:
+    def __init__(self, experiment, reporter, control, runs_dir, resume_dir):
+        self.experiment, self.emit, self.control = experiment, reporter, control
+        self.runs_dir, self.resume_dir = runs_dir, resume_dir
+        self.objective = experiment.objective
+        self.kind = objective_kind(experiment.objective)
+        self.folder = None
+        self.metrics: dict = {"objective": experiment.objective.to_dict()}
+        self.started = time.perf_counter()
+        self.eval_seconds = 0.0
+        self.history: list[dict] = []
+        self.history_written = 0.0
+
+    def execute(self):
+        with contextlib.ExitStack() as self._held:
+            try:
+                finished = self._train()
+            except UserProblemError as problem:
+                problems = tuple(cut_words(line) for line in problem.problems)
+                finished = Finished("failed", "\n".join(problems), self._run_dir(), problems=problems)
+            except Exception as error:  # noqa: BLE001 — the contract: a run never raises
+                problem = user_problem(error)
+                problems = (cut_words(problem),) if problem else ()
+                finished = Finished("failed", problems[0] if problems else cut_words(_describe(error)),
+                                    self._run_dir(), problems=problems)
+                if not problem:
+                    self.metrics["traceback"] = traceback.format_exc()
+            self._write_status(finished)
+        self.emit(finished)
+        return self._run_dir()
+
+    def _run_dir(self):
+        return str(self.folder.path) if self.folder is not None else None
+
+    def _write_status(self, finished) -> None:
+        if self.folder is None:
+            return
+        self.metrics.update(status=finished.reason, message=finished.message, epoch=finished.epoch,
+                            wall_seconds=time.perf_counter() - self.started)
+        try:
+            self.folder.write_metrics(self.metrics)
+        except OSError:
+            traceback.print_exc()
+
+    # -- before the first update ---------------------------------------------------------------------
+    def _train(self) -> Finished:
+        problems = rl_refusals(self.experiment, resuming=self.resume_dir is not None)
+        try:
+            self.spaces = env_spaces(self.objective.env)
+        except EnvError as error:
+            problems.insert(0, str(error))
+        if problems:
+            raise UserProblemError(problems)
+        self._check()
+        seed = self._seed()
+        folder = self._open_folder()
+        models = self._build()
+        from tapedeck.engine.objectives.rl_play import Player
+        from tapedeck.engine.objectives.rl_step import RlSteps, optimizer_for
+
+        optimizers = {role: optimizer_for(self.experiment.models[role].optimizer, self.experiment.training)
+                      for role in models}
+        self.steps = RlSteps(self.kind.name, self.objective, models["policy"], models.get("value"),
+                             optimizers["policy"], optimizers.get("value"), self.spaces.observation[0],
+                             self.experiment.training.execution)
+        count = int(self.objective.episodes_per_update) if self.kind.name == "reinforce" else int(self.objective.envs)
+        self.player = Player(self.objective.env, count, seed, self.steps.act)
+        self._held.callback(self.player.close)
+        self.models, self.optimizers = models, optimizers
+        self._started_event(models, count)
+        return self._updates(folder)
+
+    def _check(self) -> None:
+        from tapedeck.engine.model.check_models import check_models
+
+        shapes = {"observation": self.spaces.observation, "actions": (self.spaces.actions,)}
+        report = check_models(self.experiment, self.spaces.observation, self.spaces.actions, shapes)
+        if not report.ok:
+            raise UserProblemError(report.all_problems())
+
+    def _seed(self) -> int:
+        """The run's seed (training.seed, or one drawn and recorded), for Keras and the environments."""
+        import keras
+
+        seed = self.experiment.training.seed
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**31 - 1 - 10_000))
+        keras.utils.set_random_seed(int(seed))
+        self.metrics["seeds"] = {"run": int(seed), "environments": f"{seed}, {seed} + 1, ... (one per copy)",
+                                 "evaluation": f"{EVAL_SEED}, {EVAL_SEED} + 1, ... (one per greedy episode)"}
+        return int(seed)
+
+    def _open_folder(self):
+        from tapedeck.engine.runs.folder import RunFolder, RunFolderError
+
+        try:
+            folder = RunFolder.create(self.runs_dir, self.experiment.name)
+            self._held.enter_context(folder.locked())
+            folder.write_history([])
+        except RunFolderError as error:
+            raise UserProblemError([str(error)]) from None
+        self.folder = folder
+        folder.write_experiment(self.experiment)
+        return folder
+
+    def _build(self) -> dict:
+        from tapedeck.engine.model.build import BuildError, build_model
+
+        built = {}
+        for role, spec in self.experiment.stacks().items():
+            single = dataclasses.replace(self.experiment, name=role, model=spec, models={},
+                                         objective=ObjectiveSpec(CLASSIFY))
+            try:
+                built[role] = build_model(single, self.spaces.observation)
+            except BuildError as error:
+                raise UserProblemError([f"models.{role}: {error}"]) from None
+        return built
+
+    def _started_event(self, models, count) -> None:
+        training = self.experiment.training
+        roles = self.kind.models
+        described = tuple((role, _count(models[role].trainable_weights), _summary(models[role])) for role in roles)
+        per_update = count * int(self.objective.settings.get("steps", 0)) or count
+        self.emit(RunStarted(
+            run_dir=str(self.folder.path), name=self.experiment.name,
+            summary="\n\n".join(f"{role}\n{summary}" for role, _n, summary in described),
+            trainable=sum(n for _r, n, _s in described),
+            non_trainable=sum(_count(models[role].non_trainable_weights) for role in roles),
+            epochs=int(training.epochs), steps_per_epoch=1, batch_size=per_update,
+            num_classes=self.spaces.actions, class_names=[f"action {i}" for i in range(self.spaces.actions)],
+            sample_images=np.zeros((0, *self.spaces.observation), np.float32), sample_labels=np.zeros(0, int),
+            loop=training.loop, api=", ".join(sorted({self.experiment.models[role].api for role in roles})),
+            precision=training.precision, objective=self.kind.name, models=described))
+
+    # -- the updates ---------------------------------------------------------------------------------
+    def _updates(self, folder) -> Finished:
+        training, objective = self.experiment.training, self.objective
+        target = self._target()
+        recent = collections.deque(maxlen=RUNNING_MEAN)
+        done, solved, reason = 0, None, None
+        for update in range(1, int(training.epochs) + 1):
+            if self.control.paused and not self.control.stop_requested:
+                self.control.wait_while_paused()
+            if self.control.stop_requested:
+                reason = "stopped"
+                break
+            self.control.begin_step()
+            figures, seconds = self._update(update, recent)
+            done = update
+            self._report(update, figures, seconds)
+            self.control.step_done()
+            if not all(math.isfinite(figures.get(name, 0.0)) for name in ("policy_loss", "value_loss")):
+                reason = "diverged"
+                break
+            if target is not None and objective.stop_at_target and self._worth_judging(recent, target):
+                solved = self._judge(update, target)
+                if solved:
+                    break
+        self._write_history()
+        self.metrics.update(updates_completed=done, env_steps=self.player.env_steps, traces=dict(self.steps.traces))
+        return self._finish(folder, done, reason, solved, target)
+
+    def _target(self):
+        target = self.objective.target
+        if target is None:
+            target = self.spaces.threshold
+        self.metrics["target"] = target
+        return None if target is None else float(target)
+
+    def _update(self, update: int, recent) -> tuple[dict, float]:
+        """Play, then learn: one update; the figures of the episodes that ended meanwhile."""
+        from tapedeck.engine.objectives.rl_play import Frames
+
+        objective = self.objective
+        frames = Frames() if objective.frame_every and update % int(objective.frame_every) == 0 else None
+        start = time.perf_counter()
+        if self.kind.name == "reinforce":
+            played = self.player.play_episodes(float(objective.gamma), objective.baseline == "normalize", frames)
+            figures = self.steps.learn(played.observations, played.actions, played.advantages, played.returns,
+                                       played.log_probs, played.weights)
+        else:
+            lam = 1.0 if objective.settings.get("returns") == "nstep" else float(objective.gae_lambda)
+            played = self.player.play_steps(int(objective.steps), float(objective.gamma), lam, frames)
+            figures = self._learn_batches(played)
+        seconds = time.perf_counter() - start
+        episodes = self.player.take_finished()
+        recent.extend(value for value, _length in episodes)
+        figures = {name: value for name, value in figures.items() if self._shows(name)}
+        if self.kind.models != ("policy",):
+            figures["value_mean"] = float(np.mean(played.values))
+            figures["return_target_mean"] = float(np.mean(played.returns[played.weights > 0]))
+            figures["explained_variance"] = _explained(played.values, played.returns)
+        figures = {"episode_return": float(np.mean([r for r, _n in episodes])) if episodes else math.nan,
+                   "return_mean": float(np.mean(recent)) if recent else math.nan,
+                   "episode_length": float(np.mean([n for _r, n in episodes])) if episodes else math.nan,
+                   "episodes": float(len(episodes)), "env_steps": float(self.player.env_steps),
+                   "steps_per_second": played.steps / max(seconds, 1e-9), **figures}
+        if frames is not None:
+            self.emit(EnvFrames(update=update, env_id=objective.env, **frames.arrays()))
+        return figures, seconds
+
+    def _shows(self, name: str) -> bool:
+        if name in ("approx_kl", "clip_fraction"):
+            return self.kind.name == "ppo"
+        return not (name.startswith("value") and "value" not in self.kind.models)
+
+    def _learn_batches(self, played) -> dict:
+        """Actor-critic: one update on the whole stretch. PPO: ``epochs`` passes of ``minibatches``."""
+        objective = self.objective
+        normalize = bool(objective.normalize_advantages)
+        if self.kind.name != "ppo":
+            return self.steps.learn(played.observations, played.actions, _normalized(played.advantages, normalize),
+                                    played.returns, played.log_probs, played.weights)
+        size = len(played.actions) // int(objective.minibatches)
+        totals: dict = {}
+        count = 0
+        for _epoch in range(int(objective.epochs)):
+            order = self.player.rng.permutation(len(played.actions))
+            for start in range(0, size * int(objective.minibatches), size):
+                part = order[start:start + size]
+                figures = self.steps.learn(played.observations[part], played.actions[part],
+                                           _normalized(played.advantages[part], normalize), played.returns[part],
+                                           played.log_probs[part], played.weights[part])
+                count += 1
+                for name, value in figures.items():
+                    totals[name] = totals.get(name, 0.0) + value
+        return {name: total / count for name, total in totals.items()}
+
+    def _report(self, update: int, figures: dict, seconds: float) -> None:
+        loss = figures["policy_loss"] + float(self.objective.settings.get("value_weight", 0.0)) * figures.get(
+            "value_loss", 0.0)
+        event = EpochEnd(epoch=update, loss=loss, accuracy=math.nan, val_loss=None, val_accuracy=None,
+                         learning_rate=float(self.optimizers["policy"].learning_rate), seconds=seconds, heads=figures)
+        self.history.append({"epoch": update, "loss": loss, "learning_rate": event.learning_rate,
+                             "seconds": round(seconds, 4), **figures})
+        now = time.perf_counter()
+        if now - self.history_written >= HISTORY_INTERVAL:
+            self._write_history()
+        self.emit(event)
+
+    def _write_history(self) -> None:
+        """history.csv rewritten whole (never half a row), at most once a HISTORY_INTERVAL and at the end:
+        an update can take milliseconds, and rewriting thousands of rows after each would dominate."""
+        self.folder.write_history(self.history)
+        self.history_written = time.perf_counter()
+
+    # -- judging and the end ---------------------------------------------------------------------------
+    def _worth_judging(self, recent, target: float) -> bool:
+        """Near the target (the latest episodes within a quarter of it) and greedy checks so far under
+        EVAL_SHARE of the time: judging is then a small, bounded cost of the run."""
+        if not recent:
+            return False
+        latest = float(np.mean(list(recent)[-int(self.objective.eval_episodes):]))
+        near = latest >= target - 0.25 * abs(target)
+        return near and self.eval_seconds <= EVAL_SHARE * (time.perf_counter() - self.started)
+
+    def _greedy(self) -> np.ndarray:
+        start = time.perf_counter()
+        returns = greedy_returns(lambda observations: self.steps.act(observations)[0], self.objective.env,
+                                 int(self.objective.eval_episodes), EVAL_SEED)
+        self.eval_seconds += time.perf_counter() - start
+        return returns
+
+    def _judge(self, update: int, target: float):
+        returns = self._greedy()
+        self.metrics.setdefault("greedy_checks", []).append({"update": update, "mean": float(returns.mean())})
+        if returns.mean() < target:
+            return None
+        return {"update": update, "env_steps": self.player.env_steps,
+                "seconds": round(time.perf_counter() - self.started, 2), "mean": float(returns.mean()),
+                "spread": float(returns.std())}
+
+    def _finish(self, folder, done: int, reason, solved, target) -> Finished:
+        run_dir = str(folder.path)
+        if reason == "diverged":
+            return Finished("diverged", f"a loss became non-finite at update {done}; lower the learning rates",
+                            run_dir, epoch=done)
+        if done:
+            for role, model in self.models.items():
+                with atomic_path(folder.path / f"{role}.keras") as temp:
+                    model.save(temp)
+            if solved:
+                self.metrics["greedy"] = {"mean": solved["mean"], "spread": solved["spread"],
+                                          "episodes": int(self.objective.eval_episodes)}
+            else:
+                returns = self._greedy()
+                self.metrics["greedy"] = {"mean": float(returns.mean()), "spread": float(returns.std()),
+                                          "episodes": len(returns)}
+        self.metrics["solved"] = solved
+        if reason == "stopped":
+            return Finished("stopped", "stopped on request", run_dir, epoch=done or None)
+        greedy = self.metrics.get("greedy")
+        said = (f"; greedy mean return {greedy['mean']:.1f} ± {greedy['spread']:.1f} over {greedy['episodes']} "
+                "episodes") if greedy else ""
+        if solved:
+            return Finished("completed", f"solved at update {done} ({solved['env_steps']:,} environment steps, "
+                            f"{solved['seconds']:.0f} s){said}", run_dir, epoch=done)
+        aim = f" (target {target:g} not reached)" if target is not None else ""
+        return Finished("completed", f"{done} update(s) trained{aim}{said}", run_dir, epoch=done)
+
+
+def _normalized(values: np.ndarray, normalize: bool) -> np.ndarray:
+    if not normalize or len(values) < 2:
+        return values
+    return (values - values.mean()) / (values.std() + 1e-8)
+
+
+def _explained(values: np.ndarray, returns: np.ndarray) -> float:
+    """1 - Var(returns - values) / Var(returns): how much of the return the value model predicts."""
+    spread = float(np.var(returns))
+    return math.nan if spread == 0 else 1.0 - float(np.var(returns - values)) / spread
