@@ -1,4 +1,4 @@
-"""The headless `tapedeck` sub-commands (check, code, train, runs, compare, export, import, sweep) for scripts
+"""The headless `tapedeck` sub-commands (check, code, train, evaluate, runs, compare, export, import, sweep) for scripts
 and servers; `gui.entry` routes everything else to the window.
 
 Exit codes: 0 success, 2 a user mistake (bad experiment, missing data, a stack that does
@@ -171,8 +171,12 @@ def cmd_check(args) -> int:
     report = check_experiment(experiment, input_shape, num_classes, api=args.api)
     print(report.format_table())
     from tapedeck.engine.data.streaming import plan_data
+    from tapedeck.engine.spec.objectives import objective_kind
 
-    print(plan_data(experiment.data, experiment).message)   # streamed from disk or in memory, and why
+    if objective_kind(experiment.objective).data == "environment":   # reinforcement learning: no data set
+        print(f"data: played in {experiment.objective.env} (no data set: the examples come from acting)")
+    else:
+        print(plan_data(experiment.data, experiment).message)   # streamed from disk or in memory, and why
     from tapedeck.engine.model.check_rules import precision_warning
 
     warning = precision_warning(experiment.training.precision)
