@@ -12,6 +12,8 @@ import math
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from tapedeck.gui.widgets.plain_axes import plain_axes
+
 # Colour-blind-safe qualitative palette (Okabe–Ito), dark enough on white.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999933")
 
@@ -91,6 +93,7 @@ class RunCurves(QWidget):
             item.setTitle(title, color="#222", size="10pt")
             item.setLabel("bottom", "epoch")
             item.setLabel("left", label)
+            plain_axes(item)   # no "loss (x0.001)" (issue 23)
             item.showGrid(x=True, y=True, alpha=0.25)
             self.legends.append(item.addLegend(offset=corner, labelTextColor="#222",
                                                brush=pg.mkBrush(255, 255, 255, 210)))

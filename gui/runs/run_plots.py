@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from tapedeck.gui.runs.run_curves import history_series
+from tapedeck.gui.widgets.plain_axes import plain_axes
 
 EXPORT_SIZE = (960, 560)
 FONT_PT = 11
@@ -32,6 +33,7 @@ def _plot_widget(title: str, y_label: str, epochs: int):
         axis.setLabel(label, **{"font-size": f"{FONT_PT}pt", "color": "#222"})
         axis.setTickFont(font)
         axis.setTextPen("#222")
+    plain_axes(item)   # no "loss (x0.001)" in an exported figure either (issue 23)
     if 0 < epochs <= 12:
         item.getAxis("bottom").setTickSpacing(major=1, minor=1)   # whole epochs
     item.showGrid(x=True, y=True, alpha=0.25)

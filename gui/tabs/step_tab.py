@@ -41,6 +41,7 @@ from tapedeck.engine.training.events import (
 from tapedeck.engine.training.health import judged, verdict, what_to_look_at
 from tapedeck.gui.tabs.predictions_tab import LEGEND, RIGHT, WRONG
 from tapedeck.gui.widgets.images import to_qimage
+from tapedeck.gui.widgets.plain_axes import plain_axes
 
 COLUMNS = ("layer", "grad norm", "weight norm", "update / weight", "zero grads", "non-finite", "verdict")
 VERDICT_COLOURS = {"ok": "#146c43", "low": "#8a6d00", "high": "#b02a37", "nonfinite": "#b02a37", "dead": "#b02a37"}
@@ -235,7 +236,7 @@ class StepPanel(QWidget):
         self._plot = pg.PlotWidget(background="w")
         item = self._plot.getPlotItem()
         item.setLogMode(y=True)
-        item.getAxis("left").enableAutoSIPrefix(False)   # "2·10²" with a "(x0.001)" label reads wrong
+        plain_axes(item)   # "2·10²" with a "(x0.001)" label reads wrong; the step axis neither
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setLabel("bottom", "step")
         item.addLegend(offset=(-8, 8), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))

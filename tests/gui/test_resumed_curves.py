@@ -50,3 +50,31 @@ def test_a_fresh_run_starts_empty(qtbot, tmp_path):
     qtbot.addWidget(panel)
     panel.handle(_started(tmp_path, initial_epoch=0, epochs=2))
     assert panel.epoch_loss.size == 0
+
+
+def test_no_plot_of_the_window_scales_its_axes_by_an_si_prefix(window, qtbot):
+    import pyqtgraph as pg
+
+    from tapedeck.gui.runs.run_curves import RunCurves
+    from tapedeck.gui.runs.run_plots import delete_plot_widgets, run_plot_widgets
+
+    window.training.build_plots()
+    window.training.head_curves._build()
+    window.tabs.setCurrentWidget(window.step_panel)     # builds its Gradients plot
+    qtbot.wait(20)
+    curves = RunCurves()
+    qtbot.addWidget(curves)
+    curves._build()
+    exported = run_plot_widgets([_row(1, 0.0003), _row(2, 0.0002)], "run")
+    try:
+        widgets = window.findChildren(pg.PlotWidget) + curves.findChildren(pg.PlotWidget) + list(exported.values())
+        assert len(widgets) >= 9
+        for widget in widgets:
+            for name in ("left", "bottom"):
+                owner, chain = widget, []
+                while owner is not None:
+                    chain.append(type(owner).__name__)
+                    owner = owner.parent()
+                assert not widget.getPlotItem().getAxis(name).autoSIPrefix, (name, chain)
+    finally:
+        delete_plot_widgets(exported.values())
