@@ -43,6 +43,7 @@ from tapedeck.gui.editor.layer_editor import LayerEditor
 from tapedeck.gui.editor.param_form import ParamForm
 from tapedeck.gui.editor.selectors import Selectors
 from tapedeck.gui.editor.settings_panel import SettingsPanel
+from tapedeck.gui.runs.runs_folder import configured_runs_dir
 from tapedeck.gui.tabs.code_tab import CodeView
 from tapedeck.gui.tabs.data_tab import DataTab
 from tapedeck.gui.tabs.model_tab import ModelView
@@ -96,7 +97,7 @@ class MainWindow(QMainWindow):
             self.document.undo_stack.resetClean()   # unsaved when the window closed: still unsaved
             self.document.saved_experiment = None   # and no saved version of it to go back to
         self.checker = Checker(self.document, self)
-        self.controller = RunController(runs_dir or os.path.join(os.getcwd(), "runs"), self)
+        self.controller = RunController(runs_dir or configured_runs_dir(self.settings), self)
         self._build_actions()
 
         self.editor = LayerEditor(self.document, self.checker, self)
