@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import json
 import os
 
 from tapedeck.engine.errors import TapedeckError
@@ -29,15 +28,7 @@ def make_strategy(distribute: str):
     if distribute == "mirrored":
         return _mirrored(tf, _mirror_devices(tf))
     if distribute == "multi_worker":
-        config = os.environ.get("TF_CONFIG")
-        if config:
-            try:
-                json.loads(config)
-            except ValueError as error:
-                raise StrategyError(
-                    f"TF_CONFIG is not valid JSON ({error}); set it as the TensorFlow multi-worker guide shows"
-                ) from None
-        return _multi_worker(tf, config)
+        return _multi_worker(tf, os.environ.get("TF_CONFIG"))
     raise StrategyError(
         f"training.distribute: expected none, auto, mirrored or multi_worker, received {distribute!r}"
     )
@@ -62,8 +53,14 @@ def _multi_worker(tf, config):
     """One strategy per process: it starts this worker's server and configures the collective ops,
     which TensorFlow allows once, before anything else; a later run in the process reuses it."""
     if config not in _WORKERS:
+        from tapedeck.engine.training.multi_worker import TFConfigError, checked_tf_config, start_worker
+
         try:
-            _WORKERS[config] = tf.distribute.MultiWorkerMirroredStrategy()
+            parsed = checked_tf_config(config) if config else None
+            # checked, announced and time-limited (engine.training.multi_worker); unset: one local worker
+            _WORKERS[config] = start_worker(tf, parsed) if parsed else tf.distribute.MultiWorkerMirroredStrategy()
+        except TFConfigError as error:
+            raise StrategyError(str(error)) from None
         except RuntimeError as error:
             if "at program startup" not in str(error):
                 raise

@@ -165,6 +165,33 @@ def _custom_class(suffix):
     return build
 
 
+def _tf_config(value, taken_port=False):
+    """``train`` of a multi_worker experiment with TF_CONFIG set to ``value`` (a function of a port)."""
+    def build(tmp_path, monkeypatch):
+        import socket
+
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        if taken_port:
+            holder.listen()
+            _HELD.append(holder)
+        else:
+            holder.close()
+        monkeypatch.setenv("TF_CONFIG", value if isinstance(value, str) else json.dumps(value(port)))
+        return ["train", _experiment(tmp_path, change=lambda e: e["training"].update(distribute="multi_worker")),
+                "--out", str(tmp_path / "runs")]
+    build.needs_env = True
+    return build
+
+
+_HELD: list = []
+
+
+def _one_worker(port, **task):
+    return {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": task}
+
+
 CASES = [
     Case("optuna study file of random bytes", _damaged_study, "optuna.sqlite3: is not an Optuna study database"),
     Case("sweep --out a file (random)", _sweep_onto_a_file("random"), "is a file, not a runs folder"),
@@ -188,6 +215,20 @@ CASES = [
          "w.npy holds one array, not a weights file Tapedeck wrote"),
     Case("initial_weights naming an npz keyed w and b", _initial_weights(_npz_w_b),
          "holds arrays named w, b, not a weights file Tapedeck wrote"),
+    # TF_CONFIG (training.distribute multi_worker).
+    Case("TF_CONFIG a list", _tf_config("[1, 2]"), "TF_CONFIG must be an object with \"cluster\""),
+    Case("TF_CONFIG a string", _tf_config('"worker"'), "TF_CONFIG must be an object with \"cluster\""),
+    Case("TF_CONFIG with no task", _tf_config(lambda port: {"cluster": {"worker": [f"127.0.0.1:{port}"]}}),
+         "TF_CONFIG has no \"task\""),
+    Case("TF_CONFIG task index 5 of 1 worker", _tf_config(lambda port: _one_worker(port, type="worker", index=5)),
+         "TF_CONFIG task index 5: the cluster has 1 worker(s)"),
+    Case("TF_CONFIG task type ps",
+         _tf_config(lambda port: {"cluster": {"worker": [f"127.0.0.1:{port}"], "ps": [f"127.0.0.1:{port + 1}"]},
+                                  "task": {"type": "ps", "index": 0}}),
+         "TF_CONFIG task type 'ps'"),
+    Case("TF_CONFIG naming this worker on a port in use",
+         _tf_config(lambda port: _one_worker(port, type="worker", index=0), taken_port=True),
+         "is taken (port"),
     # Model import.
     Case("import config.json --keep-weights (a config holds no weights)", _config_json,
          "config.json: is a model config (JSON), which holds no trained weights to keep"),
@@ -209,8 +250,12 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_is_one_line_naming_it(case, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argv = case.build(tmp_path)
-    code = main(argv)
+    argv = case.build(tmp_path, monkeypatch) if getattr(case.build, "needs_env", False) else case.build(tmp_path)
+    try:
+        code = main(argv)
+    finally:
+        while _HELD:
+            _HELD.pop().close()
     err = capsys.readouterr().err
     assert code == case.code, err[-2000:]
     assert "Traceback" not in err
@@ -369,3 +414,69 @@ def test_import_renames_functional_layers_tensorflow_cannot_scope(tmp_path, caps
     names = [(layer.name, layer.inputs) for layer in imported.experiment.model.layers]
     assert names == [("cache", None), ("sortie", None)]
     assert any("'caché' is named 'cache'" in note for note in imported.notes)
+
+
+_WAIT = """
+import sys
+from tapedeck.engine.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _waiting_worker(tmp_path, timeout_s):
+    """Worker 0 of a two-worker TF_CONFIG whose worker 1 is never started."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    config = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": 0}}
+    env = dict(os.environ, TF_CONFIG=json.dumps(config), TAPEDECK_WORKER_TIMEOUT=str(timeout_s),
+               TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    experiment = _experiment(tmp_path, change=lambda e: e["training"].update(distribute="multi_worker"))
+    process = subprocess.Popen([sys.executable, "-c", _WAIT, "train", experiment, "--out", str(tmp_path / "runs")],
+                               cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    return process, ports
+
+
+def test_a_worker_waiting_for_a_missing_one_says_so_and_gives_up_at_its_limit(tmp_path):
+    """Worker 1 never started: train printed nothing and waited forever. Now a line names worker 1 and its
+    address and the limit; at the limit it names the worker that never answered and stops (TensorFlow's
+    wait holds the GIL, so a watchdog process ends it with SIGTERM)."""
+    import signal
+    import time
+
+    process, ports = _waiting_worker(tmp_path, 4)
+    start = time.monotonic()
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == -signal.SIGTERM, err[-2000:]
+    assert f"waiting up to 4 s (TAPEDECK_WORKER_TIMEOUT) for the other task(s) to join: worker 1 at " \
+           f"127.0.0.1:{ports[1]}" in err
+    assert f"worker 1 at 127.0.0.1:{ports[1]} did not join within 4 s" in err
+    assert "Traceback" not in err
+    assert time.monotonic() - start < 100
+
+
+def test_sigterm_is_obeyed_while_a_worker_waits_for_the_others(tmp_path):
+    """TensorFlow's wait is C++: a Python handler never ran and SIGTERM was ignored for ten minutes."""
+    import signal
+    import subprocess
+
+    process, _ports = _waiting_worker(tmp_path, 600)
+    try:
+        line = ""
+        while "waiting up to" not in line:
+            line = process.stderr.readline()
+            assert line, "the worker ended before it waited"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == -signal.SIGTERM
+    except subprocess.TimeoutExpired:
+        raise AssertionError("SIGTERM was ignored while the worker waited") from None
+    finally:
+        process.kill()
+        process.wait()
