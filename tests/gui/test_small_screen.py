@@ -78,3 +78,21 @@ def test_the_model_summary_is_not_clipped_and_the_graph_keeps_its_room(window, q
         needed = sum(table.horizontalHeader().sectionSize(c) for c in range(table.columnCount() - 1))
         assert table.viewport().width() >= needed, (width, table.viewport().width(), needed)
         assert view.view.width() >= view.view.minimumWidth()
+
+
+def test_layer_names_stay_whole_at_1024_a_bad_row_included(window, qtbot):
+    window.resize(1024, 700)
+    editor = window.editor
+    flatten = next(i for i, layer in enumerate(window.document.experiment.model.layers) if layer.type == "Flatten")
+    editor.add_layer("Conv2D", row=flatten + 1)          # after Flatten: a marked row
+    window.checker.refresh()
+    qtbot.waitUntil(lambda: not window.checker.ok, timeout=10_000)
+    qtbot.wait(30)
+    table, model = editor.table, editor.model
+    metrics = table.fontMetrics()
+    bad = [r for r in range(model.rowCount()) if model.data(model.index(r, 0), 0x0100)]   # Qt.UserRole: problems
+    assert bad
+    for row in range(model.rowCount()):
+        text = model.data(model.index(row, 1))
+        assert table.columnWidth(1) >= metrics.horizontalAdvance(text), text
+    assert table.columnViewportPosition(4) + table.columnWidth(4) <= table.viewport().width()   # Params shows
