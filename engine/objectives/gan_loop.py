@@ -13,7 +13,23 @@ from tapedeck.engine.objectives.gan_step import FIGURES
 from tapedeck.engine.training.callbacks import BATCH_EVENT_INTERVAL
 from tapedeck.engine.training.events import BatchEnd
 
-__all__ = ["GanCallback", "train_tape", "train_fit"]
+__all__ = ["GanCallback", "Callbacks", "train_tape", "train_fit"]
+
+
+class Callbacks:
+    """The GradientTape loop's callbacks, called as fit calls them but with the logs as given: Keras's
+    CallbackList turns every batch's logs into Python floats, which makes each step wait for the device
+    (the figures are read only when a report is due: engine.objectives.gan_step.Running)."""
+
+    def __init__(self, callbacks, model):
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    def __getattr__(self, name):
+        if not name.startswith("on_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: [getattr(c, name)(*args, **kwargs) for c in self.callbacks]
 
 
 class GanCallback(keras.callbacks.Callback):
@@ -32,20 +48,22 @@ class GanCallback(keras.callbacks.Callback):
         self.control.begin_step()
 
     def on_train_batch_end(self, batch, logs=None):
-        figures = {name: float(logs[name]) for name in FIGURES if name in (logs or {})}
+        """Reads the figures only when it reports (at most ~20 times a second, every step while stepping,
+        the epoch's last step): divergence is seen then, and no other step waits for the device."""
         steps = self.state.steps_per_epoch
         step = min(int(batch) + 1, steps)
         seen = step * self.state.batch_size
+        now = time.perf_counter()
+        if step < steps and now - self._last < BATCH_EVENT_INTERVAL and self.control.steps_left is None:
+            return
+        self._last = now
+        figures = {name: float(logs[name]) for name in FIGURES if name in (logs if logs is not None else {})}
         if not all(math.isfinite(figures.get(name, 0.0)) for name in ("d_loss", "g_loss")):
             self.state.interrupted = "diverged"
             self.state.diverged_epoch = self._epoch + 1
             self.state.diverged_step = self._epoch * steps + step
             self.state.last_loss = figures.get("d_loss") if not math.isfinite(figures.get("d_loss", 0.0)) \
                 else figures.get("g_loss")
-        now = time.perf_counter()
-        if step < steps and now - self._last < BATCH_EVENT_INTERVAL:
-            return
-        self._last = now
         self.emit(BatchEnd(epoch=self._epoch + 1, step=step, steps=steps, loss=figures.get("d_loss", math.nan),
                            accuracy=figures.get("d_accuracy", math.nan), samples_seen=seen,
                            samples_per_second=seen / max(now - self._start, 1e-9), heads=figures))
@@ -56,8 +74,8 @@ class GanCallback(keras.callbacks.Callback):
         self.state.train_samples_seen += self.state.steps_per_epoch * self.state.batch_size
         if self.state.interrupted:
             return   # a cut-short epoch is not an epoch
-        self.on_epoch(int(epoch) + 1, {name: float(logs[name]) for name in FIGURES if name in (logs or {})},
-                      seconds)
+        given = logs if logs is not None else {}
+        self.on_epoch(int(epoch) + 1, {name: float(given[name]) for name in FIGURES if name in given}, seconds)
 
 
 def train_tape(steps, gan, dataset, callbacks, epochs: int, initial_epoch: int, d_steps: int) -> None:
@@ -67,22 +85,19 @@ def train_tape(steps, gan, dataset, callbacks, epochs: int, initial_epoch: int, 
     callbacks.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
-        totals, count = {}, 0
+        steps.running.reset()
         for batch, data in enumerate(dataset):
             callbacks.on_train_batch_begin(batch)
             real, labels = data if isinstance(data, tuple) else (data, None)   # (images, labels): conditional
             for _ in range(d_steps):
-                figures = steps.d_step(real, labels)
-            figures.update(steps.g_step(real, labels))
-            count += 1
-            for name, value in figures.items():
-                totals[name] = totals.get(name, 0.0) + float(value)
-            callbacks.on_train_batch_end(batch, {name: total / count for name, total in totals.items()})
+                steps.d_step(real, labels)
+            steps.g_step(real, labels)
+            callbacks.on_train_batch_end(batch, steps.running.logs())
             if gan.stop_training:
                 break
         if gan.stop_training:
             break
-        callbacks.on_epoch_end(epoch, {name: total / max(count, 1) for name, total in totals.items()})
+        callbacks.on_epoch_end(epoch, steps.running.means())
     callbacks.on_train_end()
 
 

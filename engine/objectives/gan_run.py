@@ -226,7 +226,6 @@ class _GanSession:
         return np.asarray(generator(given, training=False), dtype=np.float32)
 
     def _loop(self, steps, gan, x_train, callbacks, state) -> None:
-        import keras
         import tensorflow as tf
 
         training = self.experiment.training
@@ -238,10 +237,9 @@ class _GanSession:
             state.interrupted = "stopped"
             return
         if training.loop == "tape":
-            from tapedeck.engine.objectives.gan_loop import train_tape
+            from tapedeck.engine.objectives.gan_loop import Callbacks, train_tape
 
-            callback_list = keras.callbacks.CallbackList(callbacks, model=gan, epochs=int(training.epochs),
-                                                         steps=state.steps_per_epoch, verbose=0)
+            callback_list = Callbacks(callbacks, gan)
             train_tape(steps, gan, data, callback_list, int(training.epochs), 0, int(self.experiment.objective.d_steps))
         else:
             from tapedeck.engine.objectives.gan_loop import train_fit

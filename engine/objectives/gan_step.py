@@ -11,10 +11,77 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-__all__ = ["GanSteps", "GanModel", "FIGURES"]
+__all__ = ["GanSteps", "GanModel", "FIGURES", "Running"]
 
 # What one step reports, in the order history.csv and the window show them.
 FIGURES = ("d_loss", "g_loss", "d_accuracy", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+
+
+class Running:
+    """The epoch's running means of the figures, summed on the device inside the step: the loop reads
+    them only when it reports (a few times a second), so no step waits for the device to answer."""
+
+    def __init__(self):
+        self.sums = {name: tf.Variable(0.0, trainable=False) for name in FIGURES}
+        self.counts = {name: tf.Variable(0.0, trainable=False) for name in FIGURES}
+
+    def add(self, figures) -> None:
+        for name, value in figures.items():
+            self.sums[name].assign_add(tf.cast(value, tf.float32))
+            self.counts[name].assign_add(1.0)
+
+    def reset(self) -> None:
+        for variable in (*self.sums.values(), *self.counts.values()):
+            variable.assign(0.0)
+
+    def means(self) -> dict:
+        return {name: float(self.sums[name].numpy()) / float(self.counts[name].numpy())
+                for name in FIGURES if float(self.counts[name].numpy())}
+
+    def logs(self):
+        return _LazyLogs(self)
+
+
+class _LazyLogs(dict):
+    """Logs for the callbacks that read the device only if a callback looks (GanCallback looks when it
+    reports). Keras's CallbackList passes them on as they are when every callback is Tapedeck's own."""
+
+    def __init__(self, running):
+        super().__init__()
+        self._running, self._read = running, False
+
+    def _load(self):
+        if not self._read:
+            self._read = True
+            self.update(self._running.means())
+
+    def __getitem__(self, key):
+        self._load()
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self._load()
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self._load()
+        return super().__iter__()
+
+    def get(self, key, default=None):
+        self._load()
+        return super().get(key, default)
+
+    def items(self):   # Keras's CallbackList copies the logs through items()
+        self._load()
+        return super().items()
+
+    def keys(self):
+        self._load()
+        return super().keys()
+
+    def __len__(self):
+        self._load()
+        return super().__len__()
 
 
 def _logits(output):
@@ -34,18 +101,21 @@ class GanSteps:
         self.gp_weight = float(objective.gp_weight)
         self.noise = keras.random.SeedGenerator(seed)
         self.traces = {"d": 0, "g": 0}
+        self.running = Running()   # the GradientTape loop's figures (fit keeps its own trackers)
+        d_step, g_step = self._tracked(self.discriminator_step, "d"), self._tracked(self.generator_step, "g")
         if execution == "eager":
-            self.d_step, self.g_step = self.discriminator_step, self.generator_step
+            self.d_step, self.g_step = d_step, g_step
         else:
-            xla = execution == "xla"
-            self.d_step = tf.function(self._counted(self.discriminator_step, "d"), jit_compile=xla)
-            self.g_step = tf.function(self._counted(self.generator_step, "g"), jit_compile=xla)
+            self.d_step = tf.function(d_step, jit_compile=execution == "xla")
+            self.g_step = tf.function(g_step, jit_compile=execution == "xla")
 
-    def _counted(self, function, key):
-        def traced(*args):
-            self.traces[key] += 1   # Python runs here only while tracing
-            return function(*args)
-        return traced
+    def _tracked(self, function, key):
+        def step(real, labels=None):
+            self.traces[key] += 1   # in a tf.function Python runs here only while tracing
+            figures = function(real, labels)
+            self.running.add(figures)
+            return figures
+        return step
 
     def sample_noise(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.noise)
