@@ -6,6 +6,7 @@ final ``os.replace`` is atomic) and renames only once the data is complete.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -110,8 +111,16 @@ def atomic_path(path) -> Iterator[Path]:
         if not temp.exists():
             raise FileNotFoundError(f"{temp}: the writer created no file, so {path} was left unchanged")
         os.replace(temp, path)
+    except OSError as error:
+        if isinstance(error, WriteError) or error.errno not in _WRITE_FAULTS:
+            raise
+        # a full disk or a folder gone read-only under a writer (model.save, np.save): the path and the fix
+        raise WriteError(error.errno, why_unwritable(path, error)) from None
     finally:
         shutil.rmtree(temp.parent, ignore_errors=True)
+
+
+_WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def write_bytes_atomic(path, data: bytes) -> None:

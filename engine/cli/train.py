@@ -207,6 +207,7 @@ class ConsoleReporter:
                 self.exit_code = 1
             if event.run_dir:
                 self._print(f"run folder: {event.run_dir}", file=stream)
+                _resume_hint(event.run_dir, self._print)
             return
         self.exit_code = {"completed": 0, "early_stopped": 0, "stopped": 130, "diverged": 1}.get(event.reason, 1)
         self._print(f"{event.reason.replace('_', ' ')}: {event.message}")
@@ -219,6 +220,17 @@ class ConsoleReporter:
                             f"{kind} {figures[kind]:.4f}")
             if not self.test.heads:
                 self._print(f"test accuracy {self.test.accuracy:.4f}")
+
+
+def _resume_hint(run_dir, say) -> None:
+    """A run that failed after an epoch (a full disk at the next checkpoint) keeps that checkpoint: say how
+    to continue from it."""
+    from tapedeck.engine.runs.folder import RunFolder
+
+    epoch = RunFolder(run_dir).checkpoint_epoch()
+    if epoch:
+        say(f"tapedeck: its checkpoint after epoch {epoch} is kept; once fixed, continue with "
+            f"`tapedeck train --resume {run_dir}`", file=sys.stderr)
 
 
 def _clock(seconds: float) -> str:

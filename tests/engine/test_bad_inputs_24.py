@@ -480,3 +480,32 @@ def test_sigterm_is_obeyed_while_a_worker_waits_for_the_others(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_full_disk_at_an_epoch_end_checkpoint_says_free_space_and_resume(tmp_path, capsys, monkeypatch):
+    """ENOSPC while checkpoint.keras was written: OSError, exit 1. Now exit 2 naming the file, the full
+    disk and the resume; the earlier checkpoint is kept (resume worked, and still works)."""
+    import errno
+
+    import keras
+
+    original = keras.Model.save
+    saves = []
+
+    def save(self, filepath, *args, **kwargs):
+        if "checkpoint" in str(filepath):
+            saves.append(filepath)
+            if len(saves) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save", save)
+    experiment = _experiment(tmp_path, change=lambda e: e["training"].update(epochs=3))
+    code = main(["train", experiment, "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2, err[-2000:]
+    assert "checkpoint.keras: cannot be written (No space left on device); the disk is full" in err
+    assert "--resume" in err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "checkpoint.json").read_text())["epoch"] == 1
+    assert not [p.name for p in run_dir.iterdir() if ".tmp-" in p.name]
