@@ -93,6 +93,7 @@ OBJECTIVES["cgan"] = ObjectiveKind(
 
 # Reinforcement learning: no data set, the examples come from acting in a gymnasium environment
 # (engine.objectives.environments); io words "observation" and "actions" are the environment's spaces.
+# Their view ("environment": the play drawn from EnvFrames, the curves of returns) is the window's to add.
 _NO_FIT_RL = ("there is no fixed dataset — the data comes from acting: each update's examples are the episodes "
               "the policy just played, and its loss is built from their rewards")
 
@@ -105,8 +106,9 @@ def _whole(lo, hi):
     return lambda v: _int(lo)(v) or (None if v <= hi else f"a whole number from {lo} to {hi}")
 
 
-def _rl_settings(**own) -> dict:
-    """The settings every RL objective has, then its own."""
+def _rl_settings(copies=True, **own) -> dict:
+    """The settings every RL objective has, then its own; ``copies=False``: the objective decides how many
+    environments play side by side (REINFORCE: one per episode of an update)."""
     common = {
         "env": Setting("CartPole-v1", _text(), "gymnasium environment id (vector observations, discrete actions)"),
         "gamma": Setting(0.99, _gamma, "discount γ of future rewards, in (0, 1]"),
@@ -120,6 +122,8 @@ def _rl_settings(**own) -> dict:
         "frame_every": Setting(10, _int(0), "send the environment's frames of every N-th update to the window; "
                                            "0 = never"),
     }
+    if not copies:
+        del common["envs"]
     return {**common, **own}
 
 
@@ -134,10 +138,11 @@ OBJECTIVES.update({
     "reinforce": ObjectiveKind(
         "reinforce", ("policy",),
         _rl_settings(
-            episodes_per_update=Setting(8, _whole(1, 256), "whole episodes played (side by side) per update"),
+            copies=False,
+            episodes_per_update=Setting(8, _whole(1, 256), "whole episodes played side by side per update"),
             baseline=Setting("normalize", _choice(("normalize", "none")),
                              "normalize: returns scaled to mean 0, spread 1 (the batch's mean is the baseline)")),
-        ("tape",), why_not_fit=_NO_FIT_RL, data="environment",
+        ("tape",), why_not_fit=_NO_FIT_RL, data="environment", views=("environment",),
         io={"policy": ("observation", "actions")},
         summary="REINFORCE: whole episodes, each action pushed up by the return that followed it"),
     "actor_critic": ObjectiveKind(
@@ -147,7 +152,7 @@ OBJECTIVES.update({
             returns=Setting("gae", _choice(("gae", "nstep")),
                             "gae: GAE(λ) advantages; nstep: n-step returns bootstrapped from the value"),
             **_ADVANTAGE),
-        ("tape",), why_not_fit=_NO_FIT_RL, data="environment",
+        ("tape",), why_not_fit=_NO_FIT_RL, data="environment", views=("environment",),
         io={"policy": ("observation", "actions"), "value": ("observation", "one")},
         summary="advantage actor-critic: a policy and a value model learn from short stretches of play"),
     "ppo": ObjectiveKind(
@@ -158,7 +163,7 @@ OBJECTIVES.update({
             minibatches=Setting(4, _whole(1, 1024), "minibatches per pass"),
             clip=Setting(0.2, _float(0.0, 1.0, lo_open=True), "the ratio new/old policy is clipped to 1 ± this"),
             **_ADVANTAGE),
-        ("tape",), why_not_fit=_NO_FIT_RL, data="environment",
+        ("tape",), why_not_fit=_NO_FIT_RL, data="environment", views=("environment",),
         io={"policy": ("observation", "actions"), "value": ("observation", "one")},
         summary="PPO: several clipped passes over each batch of play (discrete actions)"),
 })
