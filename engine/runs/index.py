@@ -108,22 +108,24 @@ def read_run(path) -> RunSummary:
     return summary
 
 
-def list_runs(runs_dir="runs", include_foreign: bool = False) -> list[RunSummary]:
-    """Every run under ``runs_dir``, newest first; a missing folder is an empty list (nothing trained yet)."""
+def list_runs(runs_dir="runs", include_foreign: bool = False, read=None) -> list[RunSummary]:
+    """Every run under ``runs_dir``, newest first; a missing folder is an empty list (nothing trained yet).
+
+    ``read(folder)`` summarises one folder (``engine.runs.listing`` passes its cached reader)."""
     root = Path(runs_dir)
     if root.exists() and not root.is_dir():
         raise RunIndexError(f"{root}: is a file, not a runs folder; give the folder that holds run folders")
     if not root.exists():
         return []
     children = [child for child in sorted(root.iterdir()) if child.is_dir() and not child.name.startswith(".")]
-    summaries = [_read_listed(child) for child in children]
+    summaries = [(read or read_listed)(child) for child in children]
     if not include_foreign:
         summaries = [s for s in summaries if s.is_run]
     summaries.sort(key=lambda s: (s.date, s.path.name), reverse=True)
     return summaries
 
 
-def _read_listed(path: Path) -> RunSummary:
+def read_listed(path: Path) -> RunSummary:
     """``read_run`` for the listing: a folder it cannot make sense of is one row with a note, and the
     rest of the runs are still listed (read_run handles what it knows; this is the last guard)."""
     try:

@@ -103,6 +103,7 @@ class ImportModelAction(QObject):
     def import_path(self, path, keep_weights: bool) -> None:
         self.window.statusBar().showMessage(f"Importing {Path(path).name}…")
         self.action.setEnabled(False)
+        self.importer.runs_dir = str(self.window.controller.runs_dir)   # the person may have chosen another
         self.importer.start(path, keep_weights)
 
     def _done(self, experiment, notes, error) -> None:

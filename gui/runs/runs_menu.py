@@ -16,10 +16,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMessageBox
 
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.gui.analysis.analysis_tab import AnalysisTab
+from tapedeck.gui.runs.runs_folder import remember_runs_dir
 from tapedeck.gui.runs.runs_panel import RunsPanel
 from tapedeck.gui.runs.tensorboard import TensorBoardLauncher
 
@@ -97,6 +98,8 @@ class AnalysisInstall(QObject):
         self.export_action = self._action("&Export…", self.export,
                                           "Export the run you are looking at: model, script, history, plots")
         self.refresh_action = self._action("&Refresh", self.runs_panel.refresh, "Re-read the runs folder")
+        self.folder_action = self._action("Runs &folder…", lambda: self.choose_runs_dir(),
+                                          "Choose the folder runs are written to and listed from")
 
     def _action(self, text, slot, tip) -> QAction:
         action = QAction(text, self.window)
@@ -140,6 +143,28 @@ class AnalysisInstall(QObject):
             self.window.show_notice("Select one run in the Runs panel, then Runs ▸ Analyse.")
             return
         self.analyse(paths[0])
+
+    def choose_runs_dir(self, folder: str | None = None) -> bool:
+        """Write and list runs in another folder (asked for when None); remembered in the settings."""
+        window = self.window
+        problem = self._queue_busy(need_check=False)
+        if problem:
+            window.show_notice(f"The runs folder stays {window.controller.runs_dir} for now. {problem}")
+            return False
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(window, "Runs folder", str(window.controller.runs_dir))
+            if not folder:
+                return False
+        folder = str(Path(folder).expanduser().resolve())
+        if Path(folder).exists() and not Path(folder).is_dir():
+            window.show_notice(f"{folder} is a file, not a folder: choose a folder for the runs.")
+            return False
+        window.controller.runs_dir = folder
+        self.runs_panel.set_runs_dir(folder)
+        self.analysis_tab.runs_dir = folder
+        remember_runs_dir(window.settings, folder)
+        window.statusBar().showMessage(f"Runs are written to and listed from {folder}", 8000)
+        return True
 
     # -- queues -----------------------------------------------------------------------------------
     def _queue_busy(self, need_check: bool = True) -> str | None:

@@ -69,6 +69,7 @@ def main() -> int:
     panel = analysis.runs_panel
     analysis.runs_dock.show()
     panel.refresh()
+    until(lambda: not panel.listing)
     panel.select_paths([str(s.path) for s in panel.summaries])
     analysis.runs_dock.resize(1280, 800)
     grab(analysis.runs_dock, "runs-panel.png")
@@ -114,6 +115,7 @@ def main() -> int:
     grab(compare, "compare-dialog.png")
     compare.close()
     panel.refresh()
+    until(lambda: not panel.listing)
     panel.select_paths([d for d in sweep.run_dirs.values()])
     analysis.runs_dock.show()
     analysis.runs_dock.resize(1280, 800)

@@ -84,6 +84,7 @@ def main() -> int:
     panel = analysis.runs_panel
     analysis.runs_dock.show()
     panel.refresh()
+    until(lambda: not panel.listing)
     panel.select_paths([str(s.path) for s in panel.summaries])
     panel.curves.set_head("parity")
     analysis.runs_dock.resize(1280, 800)

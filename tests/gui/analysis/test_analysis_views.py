@@ -43,6 +43,7 @@ def test_runs_panel_lists_overlays_and_diffs(qtbot, runs_root):
 
     panel = RunsPanel(str(runs_root))
     qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: not panel.listing)   # the runs folder is listed in the background
     assert panel.table.rowCount() == 2
     names = {panel.table.item(r, 0).text() for r in range(2)}
     assert names == {"history-run", "history-run-b"}
@@ -72,6 +73,7 @@ def test_runs_panel_opens_and_deletes(qtbot, tmp_path, monkeypatch):
     run = copy_run(trained_run(), tmp_path)
     panel = RunsPanel(str(tmp_path))
     qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: not panel.listing)   # the runs folder is listed in the background
     panel.select_paths([str(run)])
     opened = []
     panel.open_experiment.connect(opened.append)
@@ -82,6 +84,7 @@ def test_runs_panel_opens_and_deletes(qtbot, tmp_path, monkeypatch):
     assert panel.delete_selected() == [] and run.exists()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
     assert panel.delete_selected() == [str(run)]
+    qtbot.waitUntil(lambda: not panel.listing)
     assert not run.exists() and panel.table.rowCount() == 0
 
 

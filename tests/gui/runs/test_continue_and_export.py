@@ -27,6 +27,7 @@ def test_export_takes_the_run_just_trained_and_draws_each_run_from_its_own_histo
     window = make_window(small_digits(epochs=1, limit=120))
     panel = window.analysis.runs_panel
     panel.refresh()
+    qtbot.waitUntil(lambda: not panel.listing)   # the runs folder is listed in the background
     panel.select_paths([str(old)])              # selected in the (hidden) Runs panel
     window.train()
     finished = wait_run_over(qtbot, window)
@@ -86,6 +87,7 @@ def test_resume_a_stopped_run_and_train_more_epochs(qtbot, make_window, tmp_path
     assert "Train more epochs" in window.notice.text() and not window.controller.running
     panel = window.analysis.runs_panel          # the same from the Runs panel's buttons
     panel.refresh()
+    qtbot.waitUntil(lambda: not panel.listing)   # the runs folder is listed in the background
     panel.select_paths([str(stopped)])
     asked = []
     panel.train_more.connect(asked.append)

@@ -32,6 +32,7 @@ def test_runs_table_and_differences_show_each_heads_test_figure(qtbot, tmp_path)
 
     panel = RunsPanel(str(tmp_path))
     qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: not panel.listing)   # the runs folder is listed in the background
     column = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())].index("test acc")
     texts = {panel.table.item(r, 0).data(PATH_ROLE): panel.table.item(r, column).text()
              for r in range(panel.table.rowCount())}

@@ -29,7 +29,7 @@ def test_window_run_appears_in_runs_and_analysis(qtbot, make_window):
     window.train()
     finished = wait_run_over(qtbot, window)
     assert finished.reason == "completed"
-    assert analysis.runs_panel.table.rowCount() == 1  # refreshed when the run ended
+    qtbot.waitUntil(lambda: analysis.runs_panel.table.rowCount() == 1)  # listed again when the run ended
     assert analysis.analysis_tab.analysed is None  # not loaded while nobody looks at it
     window.tabs.setCurrentWidget(analysis.analysis_tab)
     qtbot.waitUntil(lambda: analysis.analysis_tab.analysed is not None, timeout=60_000)

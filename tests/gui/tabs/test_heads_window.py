@@ -21,5 +21,6 @@ def test_train_a_two_head_model_from_the_window(qtbot, make_window):
     assert len(window.predictions.tiles) > 0 and "true" in window.predictions.tiles[0].caption.text()
     panel = window.analysis.runs_panel
     panel.refresh()
+    qtbot.waitUntil(lambda: not panel.listing)   # the runs folder is listed in the background
     column = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())].index("test acc")
     assert panel.table.item(0, column).text().startswith("digit ") and "· parity " in panel.table.item(0, column).text()
