@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from tapedeck.engine.spec import graph
-from tapedeck.gui.editor.field_names import in_window_words
 from tapedeck.gui.threads.jobs import Job
+from tapedeck.gui.widgets.field_names import in_window_words
 
 
 @dataclass(frozen=True)

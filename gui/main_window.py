@@ -35,7 +35,6 @@ from tapedeck.engine.spec.presets import preset_note
 from tapedeck.engine.training.events import EpochEnd, Finished, RunNote, RunStarted, StepInspected
 from tapedeck.gui.checker import Checker
 from tapedeck.gui.document import Document
-from tapedeck.gui.editor.field_names import in_window_words
 from tapedeck.gui.editor.layer_editor import LayerEditor
 from tapedeck.gui.editor.param_form import ParamForm
 from tapedeck.gui.editor.selectors import Selectors
@@ -51,6 +50,7 @@ from tapedeck.gui.tabs.training_tab import TrainingPanel
 from tapedeck.gui.threads.jobs import Job, running_jobs, shutdown_all
 from tapedeck.gui.threads.run_controller import RunController
 from tapedeck.gui.widgets import wheel_guard
+from tapedeck.gui.widgets.field_names import in_window_words
 from tapedeck.gui.widgets.notice import Notice
 from tapedeck.gui.window_session import SessionMixin
 

@@ -35,6 +35,7 @@ from tapedeck.engine.spec.experiment import (
     SCHEDULES,
     STREAMINGS,
 )
+from tapedeck.gui.widgets import field_names
 from tapedeck.gui.widgets.narrow import narrow
 
 SOURCE_LABELS = {
@@ -142,6 +143,8 @@ TRAINING_FIELDS = (
           "random seed for weights and shuffling; none = a different run each time",
           -1, 2**31 - 1),
 )
+
+field_names.register({f"{spec.section}.{spec.key}": spec.label for spec in DATA_FIELDS + TRAINING_FIELDS})
 
 
 class SettingsPanel(QWidget):

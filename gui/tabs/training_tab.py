@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
-from tapedeck.gui.editor.field_names import in_window_words
 from tapedeck.gui.tabs.head_curves import HeadCurves, test_summary
+from tapedeck.gui.widgets.field_names import in_window_words
 from tapedeck.gui.widgets.path_curve import PathCurve
 from tapedeck.gui.widgets.plain_axes import plain_axes
 

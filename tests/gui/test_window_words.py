@@ -2,7 +2,8 @@
 file keys), and shows no parameter count for a stack that does not check."""
 from __future__ import annotations
 
-from tapedeck.gui.editor.field_names import in_window_words
+import tapedeck.gui.editor.settings_panel  # noqa: F401 - the settings form registers its labels
+from tapedeck.gui.widgets.field_names import in_window_words
 
 
 def test_file_keys_become_the_window_labels_and_nothing_else_changes():
