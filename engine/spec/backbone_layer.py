@@ -64,7 +64,12 @@ class Backbone(keras.layers.Layer):
         kwargs = {"include_top": False, "weights": weights, "input_shape": (self.input_size, self.input_size, 3)}
         if backbones.FAMILIES[self.architecture].alphas:
             kwargs["alpha"] = self.alpha
-        return constructor(**kwargs)
+        if weights is None:
+            return constructor(**kwargs)
+        try:
+            return constructor(**kwargs)
+        except (OSError, ValueError, KeyError, TypeError) as error:   # h5py's and Keras's words for a bad file
+            raise backbones.unreadable_weights(self.architecture, weights, error) from None
 
     def call(self, inputs):
         x = inputs

@@ -25,7 +25,7 @@ from tapedeck.engine.text import shown
 
 __all__ = ["Family", "FAMILIES", "ARCHITECTURES", "BackboneWeightsError", "keras_class", "keras_home",
            "weights_file_name", "weights_file", "alpha_rule", "backbone_problems", "unfreeze_plan",
-           "catalogue_entry"]
+           "catalogue_entry", "unreadable_weights", "HDF5_SIGNATURE"]
 
 _MOBILENET_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 _MOBILENET_V3_ALPHAS = (0.75, 1.0)
@@ -97,14 +97,54 @@ def weights_file(architecture: str, alpha: float = 1.0, size: int = 224) -> Path
     name = weights_file_name(architecture, alpha, size)
     folder = keras_home() / "models"
     path = folder / name
-    if path.is_file():
-        return path
     url = FAMILIES[architecture].url + name
+    if path.is_file():
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(len(HDF5_SIGNATURE))
+        except OSError as error:
+            raise BackboneWeightsError(f"{path}: cannot be read ({error.strerror}); {_again(url, folder)}") from None
+        if head != HDF5_SIGNATURE:
+            raise BackboneWeightsError(f"{path}: is not an HDF5 weights file ({'empty' if not head else 'damaged'}); "
+                                       f"{_again(url, folder)}")
+        _readable_hdf5(path, url, folder)
+        return path
     raise BackboneWeightsError(
         f"the ImageNet weights of {architecture} are not in Keras's cache: put {name} into {folder} "
         f"(download it from {url} on a machine with internet, or run keras.applications.{architecture}"
         f"(include_top=False) there once and copy ~/.keras/models), or set the Backbone's weights to "
         f"null to start from random weights")
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _again(url: str, folder) -> str:
+    return (f"download it again from {url} into {folder}, or set the Backbone's weights to null to start from "
+            f"random weights")
+
+
+def _readable_hdf5(path: Path, url: str, folder) -> None:
+    """Open the file's HDF5 structure (its superblock and root, not the data): a file cut short is named
+    here, at the check, rather than as h5py's "truncated file: eof = …" when the model is built."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as error:
+        cut_short = "truncated" in str(error)
+        raise BackboneWeightsError(f"{path}: {'is cut short' if cut_short else 'cannot be read as HDF5'}; "
+                                   f"{_again(url, folder)}") from None
+
+
+def unreadable_weights(architecture: str, path, error: Exception) -> BackboneWeightsError:
+    """A weights file that opens but does not load into the network (another network's weights): the
+    file and the remedy, short enough to survive the check's 300-character cut of a build error."""
+    del error   # Keras's words ("Layer count mismatch …") are about its internals, not the person's file
+    return BackboneWeightsError(f"{Path(path).name}: holds another network's weights, not {architecture}'s; set the "
+                                f"Backbone's weights to null, or download it again from {FAMILIES[architecture].url} "
+                                f"into {Path(path).parent}")
 
 
 def alpha_rule(values):

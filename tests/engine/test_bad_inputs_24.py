@@ -509,3 +509,45 @@ def test_a_full_disk_at_an_epoch_end_checkpoint_says_free_space_and_resume(tmp_p
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert json.loads((run_dir / "checkpoint.json").read_text())["epoch"] == 1
     assert not [p.name for p in run_dir.iterdir() if ".tmp-" in p.name]
+
+
+def _backbone_experiment(tmp_path):
+    experiment = bad.base_experiment()
+    experiment["model"] = {"api": "functional", "layers": [
+        {"type": "Backbone", "architecture": "MobileNetV3Small", "input_size": 32, "weights": "imagenet",
+         "trainable": False},
+        {"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 10, "activation": "softmax"}]}
+    return _write(tmp_path, experiment)
+
+
+@pytest.mark.parametrize("content,expect", [
+    (b"", "is not an HDF5 weights file (empty)"),
+    (np.random.default_rng(0).bytes(3000), "is not an HDF5 weights file (damaged)"),
+    ("cut", "is cut short"),
+    ("other", "holds another network's weights, not MobileNetV3Small's"),
+])
+def test_a_bad_backbone_weights_file_is_named_with_the_download(content, expect, tmp_path, capsys, monkeypatch):
+    """Random bytes, an empty file, a cut HDF5 or another network's HDF5 in Keras's cache: "Unable to
+    synchronously open file (file signature not found)" named no file and no remedy."""
+    import h5py
+
+    from tapedeck.engine.spec import backbones
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    path = tmp_path / "keras" / "models" / backbones.weights_file_name("MobileNetV3Small", 1.0, 32)
+    path.parent.mkdir(parents=True)
+    if content in ("cut", "other"):
+        with h5py.File(path, "w") as f:
+            f.attrs["layer_names"] = [b"conv1"]
+            f.create_group("conv1").attrs["weight_names"] = [b"conv1/kernel:0"]
+            f["conv1"].create_dataset("conv1/kernel:0", data=np.zeros((3, 3, 3, 8), np.float32))
+        if content == "cut":
+            path.write_bytes(path.read_bytes()[:900])
+    else:
+        path.write_bytes(content)
+    code = main(["train", _backbone_experiment(tmp_path), "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2, err[-2000:]
+    assert "Traceback" not in err
+    assert (str(path) in err or path.name in err) and expect in err, err[-2000:]
+    assert "download it again from https://" in err and "weights to null" in err
