@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["CheckpointWriter"]
+__all__ = ["CheckpointWriter", "MAX_SHADOW_BYTES"]
+
+# The shadow holds a second copy of the weights and the optimizer's state (3x the weights with Adam):
+# 57 MB for the tutorial CNN. Past this, the memory matters more than the wait, and saves stay synchronous.
+MAX_SHADOW_BYTES = 512 * 2**20
 
 
 class CheckpointWriter:
@@ -37,7 +41,7 @@ class CheckpointWriter:
         """Checkpoint ``model`` after ``epoch``: copy and hand off, or save here when no shadow fits
         (``more``: epochs follow, so a shadow loaded now would serve them)."""
         self.wait()
-        if not self.background or not _single_replica():
+        if not self.background or not _single_replica() or _state_bytes(model) > MAX_SHADOW_BYTES:
             self.folder.save_checkpoint(model, epoch)
             return
         signature = _signature(model)
@@ -106,6 +110,12 @@ def _state(model) -> list:
     (its step count, learning rate and slots)."""
     optimizer = getattr(model, "optimizer", None)
     return list(model.weights) + (list(optimizer.variables) if optimizer is not None else [])
+
+
+def _state_bytes(model) -> int:
+    import numpy as np
+
+    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in _state(model))
 
 
 def _signature(model) -> tuple:

@@ -107,6 +107,18 @@ def test_a_failed_background_write_is_raised_on_the_training_thread(tmp_path):
     assert json.loads(folder.real.checkpoint_state_path.read_text())["epoch"] == 1   # the last whole one
 
 
+def test_a_state_too_large_to_copy_is_saved_on_the_training_thread(tmp_path, monkeypatch):
+    from tapedeck.engine.training import checkpoint_writer
+
+    monkeypatch.setattr(checkpoint_writer, "MAX_SHADOW_BYTES", 1000)   # the small model's state: ~2.4 kB
+    folder = Folder(tmp_path)
+    x, y = data()
+    checkpoint = CheckpointCallback(folder, RunState(steps_per_epoch=4, batch_size=16, train_samples=64))
+    with checkpoint:
+        small_model().fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[checkpoint])
+    assert folder.threads == [threading.current_thread().name] * 3
+
+
 KILLED = """
 import sys
 from tapedeck.engine.training.run import run
