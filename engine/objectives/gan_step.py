@@ -18,25 +18,27 @@ FIGURES = ("d_loss", "g_loss", "d_accuracy", "d_real", "d_fake", "d_grad_norm", 
 
 
 class Running:
-    """The epoch's running means of the figures, summed on the device inside the step: the loop reads
-    them only when it reports (a few times a second), so no step waits for the device to answer."""
+    """The epoch's running means of the figures, summed on the device inside the step (one vector of
+    sums, one of counts: two updates a step): the loop reads them only when it reports (a few times a
+    second), so no step waits for the device to answer."""
 
     def __init__(self):
-        self.sums = {name: tf.Variable(0.0, trainable=False) for name in FIGURES}
-        self.counts = {name: tf.Variable(0.0, trainable=False) for name in FIGURES}
+        self.sums = tf.Variable(tf.zeros(len(FIGURES)), trainable=False)
+        self.counts = tf.Variable(tf.zeros(len(FIGURES)), trainable=False)
 
     def add(self, figures) -> None:
-        for name, value in figures.items():
-            self.sums[name].assign_add(tf.cast(value, tf.float32))
-            self.counts[name].assign_add(1.0)
+        given = [FIGURES.index(name) for name in figures]
+        values = [tf.cast(value, tf.float32) for value in figures.values()]
+        self.sums.assign_add(tf.scatter_nd([[i] for i in given], values, [len(FIGURES)]))
+        self.counts.assign_add(tf.scatter_nd([[i] for i in given], tf.ones(len(given)), [len(FIGURES)]))
 
     def reset(self) -> None:
-        for variable in (*self.sums.values(), *self.counts.values()):
-            variable.assign(0.0)
+        self.sums.assign(tf.zeros(len(FIGURES)))
+        self.counts.assign(tf.zeros(len(FIGURES)))
 
     def means(self) -> dict:
-        return {name: float(self.sums[name].numpy()) / float(self.counts[name].numpy())
-                for name in FIGURES if float(self.counts[name].numpy())}
+        sums, counts = self.sums.numpy(), self.counts.numpy()
+        return {name: float(sums[i]) / float(counts[i]) for i, name in enumerate(FIGURES) if counts[i]}
 
     def logs(self):
         return _LazyLogs(self)
