@@ -310,9 +310,9 @@ class MainWindow(SessionMixin, QMainWindow):
         super().showEvent(event)
         if not self._docks_sized:   # first show: give the docks room the stack table needs
             self._docks_sized = True
-            # the stack table's room, and the tabs' at 1024 px (a third of the width there)
+            # the stack table's room (the whole digits stack at 700 px), and the tabs' at 1024 px
             self.resizeDocks([self.stack_dock], [max(340, min(450, self.width() // 3))], Qt.Horizontal)
-            self.resizeDocks([self.stack_dock, self.form_dock], [330, 400], Qt.Vertical)
+            self.resizeDocks([self.stack_dock, self.form_dock], [390, 330], Qt.Vertical)
 
     # -- TensorFlow in the background -----------------------------------------------------------
     def start_background_loading(self) -> None:
