@@ -82,6 +82,7 @@ class MainWindow(SessionMixin, QMainWindow):
         self._tf_job: Job | None = None
         self._close_when_stopped = False
         self._discarded = False          # the person answered Discard on closing
+        self._closing = False
         self._run_dir: str | None = None  # the run going on (its folder), for the question on closing
         self._run_epoch = 0
         self.close_hooks: list = []      # called once the window really closes (child processes end)
@@ -486,6 +487,8 @@ class MainWindow(SessionMixin, QMainWindow):
             self.tabs.setCurrentWidget(self.step_panel)
             self.training.set_paused(True)
             QTimer.singleShot(0, self._update_state)
+        if isinstance(event, (RunStarted, Finished)):
+            self._note_run(event)
         if isinstance(event, RunStarted):
             self._run_dir, self._run_epoch = event.run_dir, event.initial_epoch
             precision = "" if event.precision == "float32" else f" · precision {event.precision}"
@@ -602,9 +605,7 @@ class MainWindow(SessionMixin, QMainWindow):
             if not self._may_stop_run() or not self._may_discard():
                 event.ignore()
                 return
-            # a run stopped by closing: the next start says so and offers Resume
-            self.settings.setValue("session/interrupted_run",
-                                   self._run_dir if self.controller.running and self._run_dir else "")
+            self._closing = True   # a run stopped now stays noted as interrupted (see _note_run)
         # Only now that the person has agreed to close: stop every job (the run, sweeps, exports,
         # analysis and data loads, the TensorFlow import) in one place.
         if running_jobs():

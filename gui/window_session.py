@@ -18,6 +18,7 @@ from tapedeck.engine.spec.experiment import (
     load_preset,
     loads,
 )
+from tapedeck.engine.training.events import Finished, RunStarted
 
 LAYOUT_VERSION = 1      # of the docks and toolbars saved with saveState: raise it when they change
 
@@ -98,8 +99,18 @@ class SessionMixin:
         box.exec()
         return box.clickedButton() is stop
 
+    def _note_run(self, event) -> None:
+        """A run in progress is noted in the settings until it finishes: one the window's closing
+        stopped, or one the process did not survive, is then said at the next start."""
+        if isinstance(event, RunStarted) and event.run_dir:
+            self.settings.setValue("session/interrupted_run", event.run_dir)
+            self.settings.sync()
+        elif isinstance(event, Finished) and not self._closing:
+            self.settings.remove("session/interrupted_run")
+
     def _offer_interrupted_run(self) -> None:
-        """The window closed mid-run last time: say so, and offer Resume where a checkpoint was kept."""
+        """The last run did not finish (the window closed, or Tapedeck ended, during it): say so, and
+        offer Resume where a checkpoint was kept."""
         run_dir = str(self.settings.value("session/interrupted_run") or "")
         if not run_dir:
             return
@@ -112,9 +123,9 @@ class SessionMixin:
         name = Path(run_dir).name
         epoch = folder.checkpoint_epoch()
         if epoch is None:
-            self.show_notice(f"The last run, {name}, was stopped when the window closed, before its first "
-                             "epoch ended: it has no checkpoint to resume from.")
+            self.show_notice(f"The last run, {name}, did not finish: Tapedeck closed during it, before its "
+                             "first epoch ended, so it has no checkpoint to resume from.")
             return
-        self.show_notice(f"The last run, {name}, was stopped when the window closed after epoch {epoch}. "
+        self.show_notice(f"The last run, {name}, did not finish: Tapedeck closed during it, after epoch {epoch}. "
                          "Resume continues it from its checkpoint.",
                          (("Resume", lambda: self.analysis.resume_run(run_dir)),))

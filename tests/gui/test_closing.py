@@ -38,7 +38,7 @@ def test_closing_mid_run_asks_and_cancel_keeps_it_running(qtbot, tmp_path, monke
     assert RunFolder(run_dir).checkpoint_epoch() >= 1
 
     again = _window(qtbot, tmp_path)            # the next start: said, with Resume
-    assert "stopped when the window closed" in again.notice.text() and again.notice.isVisibleTo(again)
+    assert "did not finish: Tapedeck closed during it" in again.notice.text() and again.notice.isVisibleTo(again)
     resume = again.notice.button("Resume")
     assert resume is not None
     wait_checked(qtbot, again)
@@ -49,7 +49,7 @@ def test_closing_mid_run_asks_and_cancel_keeps_it_running(qtbot, tmp_path, monke
     wait_run_over(qtbot, again)
     again.close()
     third = _window(qtbot, tmp_path)            # said once
-    assert "stopped when the window closed" not in third.notice.text()
+    assert "did not finish" not in third.notice.text()
 
 
 def test_discard_on_closing_really_discards(qtbot, tmp_path, monkeypatch):
@@ -81,3 +81,17 @@ def test_discard_of_changes_reopened_unsaved_opens_no_stale_copy(qtbot, tmp_path
     assert third.document.experiment.training.epochs != 77 and not third.document.modified
     third.ask_to_save = False
     third.close()
+
+
+def test_a_run_is_noted_until_it_finishes_so_a_crash_is_said_too(qtbot, tmp_path):
+    window = _window(qtbot, tmp_path, small_digits(epochs=1, limit=200))
+    window.ask_to_save = False
+    wait_checked(qtbot, window)
+    window.train()
+    qtbot.waitUntil(lambda: window._run_dir is not None, timeout=30_000)
+    outside = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)   # what a crash would leave
+    assert outside.value("session/interrupted_run") == window._run_dir
+    assert wait_run_over(qtbot, window).reason == "completed"
+    outside.sync()
+    assert not outside.value("session/interrupted_run")
+    window.close()
