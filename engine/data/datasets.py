@@ -179,7 +179,15 @@ def _int_labels(y: np.ndarray, where: str, name: str) -> np.ndarray:
     bad = (y != np.round(y)) | (y < 0)
     if np.any(bad):
         raise DataError(f"{where}: {name} must be class indices 0, 1, 2, …; found {y[np.argmax(bad)].item()!r}")
+    if y.size and y.max() >= MAX_CLASSES:   # before a class list (or a one-hot row) of that length is made
+        index = int(np.argmax(y))
+        raise DataError(f"{where}: {name} hold {y[index].item()!r} at index {index}, which would mean "
+                        f"{int(y[index]) + 1:,} classes; class indices run from 0 to the number of classes - 1 "
+                        f"(at most {MAX_CLASSES:,}): fix that label")
     return y.astype(np.int64)
+
+
+MAX_CLASSES = 100_000   # ImageNet-21k has ~21,841; a label past this is damage, not a data set
 
 
 def _images(x: np.ndarray, scale: float, normalize: bool) -> np.ndarray:

@@ -151,6 +151,12 @@ def read_idx(path: Path, dims: int) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
+def is_idx_name(name: str) -> bool:
+    """Whether ``name`` is one of an IDX set's files as this reader finds them (MNIST's, EMNIST's
+    ``emnist-digits-train-images-idx3-ubyte``, dotted ``train-images.idx3-ubyte``, gzipped or not)."""
+    return bool(_IDX_NAME.match(name))
+
+
 def _idx_groups(folder: Path) -> dict[str, dict[tuple[str, str], Path]]:
     """IDX files in a folder grouped by name prefix ("" for MNIST, "emnist-balanced-" for EMNIST)."""
     groups: dict[str, dict[tuple[str, str], Path]] = {}

@@ -16,7 +16,9 @@ def guess_source(path: str) -> tuple[str | None, str]:
         return None, (f"{path}: not a data set Tapedeck reads. Pick a .npz file, a CIFAR .tar.gz, or a "
                       "folder (IDX files, CIFAR batches, or one sub-folder of images per class).")
     entries = set(os.listdir(path)) if os.path.isdir(path) else set()
-    if any(e.startswith("train-images-idx3-ubyte") for e in entries):
+    from tapedeck.engine.data.readers import is_idx_name
+
+    if any(is_idx_name(e) for e in entries):   # the reader's own rule: EMNIST's and dotted names too
         return "idx", ""
     if {"data_batch_1", "batches.meta"} & entries or {"train", "meta"} <= entries:
         return "cifar", ""

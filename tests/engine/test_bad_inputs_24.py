@@ -551,3 +551,30 @@ def test_a_bad_backbone_weights_file_is_named_with_the_download(content, expect,
     assert "Traceback" not in err
     assert (str(path) in err or path.name in err) and expect in err, err[-2000:]
     assert "download it again from https://" in err and "weights to null" in err
+
+
+@pytest.mark.parametrize("prefix,dotted", [("emnist-digits-", False), ("", True)])
+def test_idx_folders_named_as_emnist_names_them_are_guessed_as_idx(prefix, dotted, tmp_path):
+    from tapedeck.engine.data.readers import read_idx_folder
+    from tapedeck.engine.data.sources import guess_source
+    from tests.support.datafiles import write_idx_set
+
+    folder = write_idx_set(tmp_path / "set", gz=False, prefix=prefix, test_word="test")
+    if dotted:
+        for path in folder.iterdir():
+            path.rename(path.with_name(path.name.replace("-idx", ".idx")))
+    assert guess_source(str(folder)) == ("idx", "")
+    assert len(read_idx_folder(folder).x_train) == 30   # and the reader takes what the guess says
+
+
+def test_idx_labels_of_int32_holding_2_147_483_647_are_refused_before_allocating(tmp_path, capsys):
+    """A MemoryError traceback: one class name per index up to the largest label was made first."""
+    labels = (np.arange(30) % 10).astype(">i4")
+    labels[3] = 2**31 - 1
+    raw = bad.idx_header(1, (30,), type_code=0x0C) + labels.tobytes()
+    folder = bad.idx_folder_with(tmp_path / "idx", "train-labels-idx1-ubyte", raw)
+    for command in ("check", "train"):
+        argv = [command, _experiment(tmp_path, {"source": "idx", "path": str(folder)})]
+        assert main(argv + (["--out", str(tmp_path / "runs")] if command == "train" else [])) == 2
+        err = capsys.readouterr().err
+        assert "hold 2147483647 at index 3, which would mean 2,147,483,648 classes" in err, err[-1500:]
