@@ -8,6 +8,7 @@ TensorFlow, 2 a user mistake (bad experiment, unreadable data, a stack that does
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from tapedeck.engine.cli.errors import USER_ERROR, load_or_explain
 from tapedeck.engine.cli.errors import fail as _fail
 from tapedeck.engine.spec.experiment import APIS, LOOPS
 from tapedeck.engine.text import cut_words
+from tapedeck.engine.training.progress import eta_text
 
 __all__ = ["add_train_arguments", "train_command", "ConsoleReporter"]
 
@@ -118,6 +120,9 @@ class ConsoleReporter:
         self._last_draw = 0.0
         self._bar_open = False
         self._timing = None
+        self.batch_size = 1
+        # one character short of the terminal: a line that fills the last column wraps on some terminals
+        self.width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 200) - 1)
 
     def __call__(self, event) -> None:
         handler = getattr(self, f"_on_{_snake(type(event).__name__)}", None)
@@ -132,6 +137,7 @@ class ConsoleReporter:
 
     def _on_run_started(self, event) -> None:
         self.epochs, self.steps, self.initial_epoch = event.epochs, event.steps_per_epoch, event.initial_epoch
+        self.batch_size = event.batch_size
         self._started = time.perf_counter()
         resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
         self._print(f"{event.name}: {event.trainable:,} trainable parameters, {event.epochs} epochs of "
@@ -147,26 +153,9 @@ class ConsoleReporter:
         if now - self._last_draw < 0.1 and event.step < event.steps:
             return
         self._last_draw = now
-        done = event.step / max(event.steps, 1)
-        filled = int(round(done * BAR_WIDTH))
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        line = (f"\repoch {event.epoch}/{self.epochs} [{bar}] {event.step}/{event.steps} "
-                f"loss {event.loss:.4f} acc {event.accuracy:.4f} {event.samples_per_second:,.0f}/s "
-                f"ETA {self._eta(event)}")
-        self.stream.write(line.ljust(100))
+        self.stream.write("\r" + progress_line(event, self.epochs, self.batch_size, self.width))
         self.stream.flush()
         self._bar_open = True
-
-    def _eta(self, event) -> str:
-        """Remaining steps of the whole run at the pace of the run so far."""
-        if self._started is None:
-            return "?"
-        done_steps = (event.epoch - 1 - self.initial_epoch) * self.steps + event.step
-        remaining = (self.epochs - event.epoch) * self.steps + (event.steps - event.step)
-        elapsed = time.perf_counter() - self._started
-        if done_steps <= 0:
-            return "?"
-        return _clock(elapsed / done_steps * remaining)
 
     def _on_step_timing(self, event) -> None:
         self._timing = event   # arrives just before its epoch's EpochEnd; shown on that line
@@ -233,11 +222,18 @@ def _resume_hint(run_dir, say) -> None:
             f"`tapedeck train --resume {run_dir}`", file=sys.stderr)
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+def progress_line(event, epochs: int, batch_size: int, width: int = 79) -> str:
+    """The terminal's progress line, exactly ``width`` characters (spaces rub out a longer line
+    before it): the bar takes what the figures leave, so an 80-column terminal never wraps it."""
+    figures = (f"{event.step}/{event.steps} loss {event.loss:.4f} acc {event.accuracy:.4f} "
+               f"{event.samples_per_second:,.0f}/s ETA {eta_text(event, epochs, batch_size)}")
+    head = f"epoch {event.epoch}/{epochs} "
+    room = width - len(head) - len(figures) - 3
+    if room < 5:   # a very narrow terminal: the figures without a bar
+        return (head + figures)[:width].ljust(width)
+    bar_width = min(BAR_WIDTH, room)
+    filled = int(round(event.step / max(event.steps, 1) * bar_width))
+    return f"{head}[{'#' * filled}{'.' * (bar_width - filled)}] {figures}".ljust(width)
 
 
 def _snake(name: str) -> str:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
+from tapedeck.engine.training.progress import eta_text
 from tapedeck.gui.tabs.head_curves import HeadCurves, test_summary
 from tapedeck.gui.widgets.field_names import in_window_words
 from tapedeck.gui.widgets.path_curve import PathCurve
@@ -491,23 +492,13 @@ class TrainingPanel(QWidget):
         self.progress.setValue(min(done, self.progress.maximum()))
         self.progress.setFormat(f"epoch {batch.epoch}/{started.epochs} · step {batch.step}/{batch.steps}")
         speed = batch.samples_per_second or 0.0
-        remaining = (started.epochs * batch.steps - done) * started.batch_size
         if final:   # the run is over: its speed stays, an ETA would be stale
             self.speed.setText(f"{speed:,.0f} samples/s")
             return
-        eta = _duration(remaining / speed) if speed > 0 else "…"
-        self.speed.setText(f"{speed:,.0f} samples/s · ETA {eta}")
+        # the same figure as `tapedeck train`'s progress line (engine.training.progress)
+        self.speed.setText(f"{speed:,.0f} samples/s · ETA {eta_text(batch, started.epochs, started.batch_size)}")
 
 
 def _finite(x, y):
     keep = np.isfinite(y)
     return x[keep], y[keep]
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds}s"
