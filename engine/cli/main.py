@@ -94,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("experiment", help="experiment file (JSON)")
     code.add_argument("--api", choices=APIS)
     code.add_argument("--loop", choices=LOOPS)
-    code.add_argument("-o", "--output", help="write the script to this file instead of stdout")
+    code.add_argument("-o", "--output", help="write the script to this file instead of stdout "
+                                             "(a Jupyter notebook, a cell per section, when it ends in .ipynb)")
     code.set_defaults(func=cmd_code)
 
     from tapedeck.engine.cli.train import add_train_arguments, train_command
@@ -202,6 +203,10 @@ def cmd_code(args) -> int:
     except ValueError as error:
         return fail(str(error))
     if args.output:
+        if args.output.lower().endswith(".ipynb"):
+            from tapedeck.engine.codegen.notebook import notebook_text
+
+            source = notebook_text(source)
         write_text_atomic(args.output, source)
         print(f"wrote {args.output}")
     else:

@@ -1,16 +1,21 @@
 """The Code tab: the engine's standalone script for the current API style × loop, highlighted,
-regenerated as the experiment changes; copy and save buttons.
+regenerated as the experiment changes; copy and save buttons. Save as… writes the script (.py) or the
+same script as a Jupyter notebook (.ipynb, a cell per section: engine.codegen.notebook) and says where.
 """
 from __future__ import annotations
 
 import keyword
 import re
+from pathlib import Path
 
-from PySide6.QtCore import QRegularExpression, QTimer
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from tapedeck.engine.files import write_text_atomic
+from tapedeck.engine.files import WriteError, write_text_atomic
+
+PYTHON_FILTER = "Python script (*.py)"
+NOTEBOOK_FILTER = "Jupyter notebook (*.ipynb)"
 
 
 def _format(colour: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
@@ -77,6 +82,8 @@ class CodeView(QWidget):
     """``checker`` (gui.checker.Checker, optional): while the stack does not check, the script would
     fail too, so the caption says so and Copy / Save are off."""
 
+    saved = Signal(str)   # the file just written (the window may show it in its status bar)
+
     def __init__(self, document, checker=None, parent=None):
         super().__init__(parent)
         self._document = document
@@ -94,14 +101,20 @@ class CodeView(QWidget):
         self.copy_button.setToolTip("Copy the whole script to the clipboard")
         self.copy_button.clicked.connect(self.copy)
         self.save_button = QPushButton("Save as…", self)
-        self.save_button.setToolTip("Save the script as a .py file")
+        self.save_button.setToolTip("Save the script as a Python file (.py) or a Jupyter notebook (.ipynb)")
         self.save_button.clicked.connect(self._save_dialog)
+        self.confirmation = QLabel(self)   # "Saved …" or why not: a save is never silent
+        self.confirmation.setWordWrap(True)
+        self.confirmation.setTextInteractionFlags(self.confirmation.textInteractionFlags()
+                                                  | Qt.TextSelectableByMouse)
         row = QHBoxLayout()
         row.addWidget(self.caption, 1)
         row.addWidget(self.copy_button)
         row.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addWidget(self.confirmation)
+        self.confirmation.hide()
         layout.addWidget(self.editor, 1)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -151,15 +164,54 @@ class CodeView(QWidget):
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.editor.toPlainText())
 
-    def save(self, path: str) -> None:
-        write_text_atomic(path, self.editor.toPlainText())
+    def save(self, path: str) -> bool:
+        """Write the script to ``path``, as a notebook when it ends in .ipynb; the tab says what it
+        wrote, or why it could not."""
+        text = self.editor.toPlainText()
+        try:
+            if Path(path).suffix.lower() == ".ipynb":
+                from tapedeck.engine.codegen.notebook import notebook_text
 
-    def default_name(self) -> str:
-        """<experiment>_<api>_<loop>.py: the fit and the tape script of one stack do not overwrite each other."""
+                text = notebook_text(text)
+            write_text_atomic(path, text)
+        except WriteError as error:
+            self._confirm(f"<span style='color:#b02a37'>Not saved: {_escaped(str(error))}</span>", path)
+            return False
+        kind = "notebook" if Path(path).suffix.lower() == ".ipynb" else "script"
+        self._confirm(f"Saved the {kind} to <b>{_escaped(Path(path).name)}</b> in {_escaped(str(Path(path).parent))}",
+                      path)
+        self.saved.emit(str(path))
+        return True
+
+    def _confirm(self, html: str, path: str) -> None:
+        self.confirmation.setText(html)
+        self.confirmation.setToolTip(str(path))
+        self.confirmation.show()
+
+    def default_name(self, suffix: str = ".py") -> str:
+        """<experiment>_<api>_<loop>.py: the fit and the tape script of one stack do not overwrite each
+        other; an API or loop the experiment's name already says is not repeated
+        (digits_two_heads_functional → digits_two_heads_functional_fit.py)."""
         experiment = self._document.experiment
-        return f"{self._document.display_name()}_{experiment.model.api}_{experiment.training.loop}.py"
+        name = re.sub(r"[^\w.-]+", "_", self._document.display_name()).strip("_.") or "script"
+        words = set(re.split(r"[_.-]+", name.lower()))
+        extra = [part for part in (experiment.model.api, experiment.training.loop) if part.lower() not in words]
+        return "_".join([name, *extra]) + suffix
 
     def _save_dialog(self) -> None:
-        path, _filter = QFileDialog.getSaveFileName(self, "Save the script", self.default_name(), "Python (*.py)")
-        if path:
-            self.save(path)
+        path, chosen = QFileDialog.getSaveFileName(self, "Save the script", self.default_name(),
+                                                   f"{PYTHON_FILTER};;{NOTEBOOK_FILTER}")
+        if not path:
+            return
+        wanted = ".ipynb" if chosen == NOTEBOOK_FILTER else ".py"
+        if Path(path).suffix.lower() not in (".py", ".ipynb"):   # no extension typed: the chosen filter's
+            path += wanted
+        elif chosen == NOTEBOOK_FILTER and Path(path).suffix.lower() == ".py":   # the suggested name, kept
+            path = str(Path(path).with_suffix(".ipynb"))
+        self.save(path)
+
+
+def _escaped(text: str) -> str:
+    from html import escape
+
+    return escape(text)
