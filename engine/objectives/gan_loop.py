@@ -78,26 +78,25 @@ class GanCallback(keras.callbacks.Callback):
         self.on_epoch(int(epoch) + 1, {name: float(given[name]) for name in FIGURES if name in given}, seconds)
 
 
-def train_tape(steps, gan, dataset, callbacks, epochs: int, initial_epoch: int, d_steps: int) -> None:
-    """The loop a person writes: for each batch, ``d_steps`` discriminator updates, then one generator
-    update. The logs are running means over the epoch, as ``fit`` reports them."""
-    gan.stop_training = False   # fit sets it; the callbacks set it to stop
+def train_tape(running, update, model, dataset, callbacks, epochs: int, initial_epoch: int) -> None:
+    """The loop a person writes: ``update(real, labels)`` for each batch (a GAN's: ``d_steps``
+    discriminator updates, then one generator update). The logs are the running means of the epoch
+    (``running``, an engine.objectives.gan_step.Running), as ``fit`` reports them."""
+    model.stop_training = False   # fit sets it; the callbacks set it to stop
     callbacks.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
-        steps.running.reset()
+        running.reset()
         for batch, data in enumerate(dataset):
             callbacks.on_train_batch_begin(batch)
             real, labels = data if isinstance(data, tuple) else (data, None)   # (images, labels): conditional
-            for _ in range(d_steps):
-                steps.d_step(real, labels)
-            steps.g_step(real, labels)
-            callbacks.on_train_batch_end(batch, steps.running.logs())
-            if gan.stop_training:
+            update(real, labels)
+            callbacks.on_train_batch_end(batch, running.logs())
+            if model.stop_training:
                 break
-        if gan.stop_training:
+        if model.stop_training:
             break
-        callbacks.on_epoch_end(epoch, steps.running.means())
+        callbacks.on_epoch_end(epoch, running.means())
     callbacks.on_train_end()
 
 

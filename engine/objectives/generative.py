@@ -1,0 +1,235 @@
+"""What every generative objective's run shares (a GAN's, a VAE's): the session that never raises
+and ends in one Finished event, the thread's dtype policy and seed, the data held in memory, the check
+of every model, the run folder, each model built from its stack with its own optimizer, RunStarted
+naming the models, the judge, an epoch's record (history row, sample grid PNG, events) and the models
+saved at the end. A subclass writes ``_train`` (its step and loop) and ``_epoch_end``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+import traceback
+
+import numpy as np
+
+from tapedeck.engine.errors import user_problem
+from tapedeck.engine.files import atomic_path, write_bytes_atomic
+from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
+from tapedeck.engine.text import cut_words
+from tapedeck.engine.training.events import EpochEnd, Finished, RunStarted, SampleGrid
+from tapedeck.engine.training.run import UserProblemError, _count, _describe, _summary
+
+__all__ = ["GenerativeSession", "make_optimizer", "UserProblemError"]
+
+
+class GenerativeSession:
+    # What ``loss`` and ``accuracy`` of the BatchEnd/EpochEnd events mean (RunStarted.figures) and which
+    # named figure each is; a subclass says.
+    figures: dict = {}
+    loss_figure = ""
+    accuracy_figure = ""
+    divergence_advice = "lower the learning rates"
+
+    def __init__(self, experiment, reporter, control, runs_dir, resume_dir):
+        self.experiment, self.emit, self.control = experiment, reporter, control
+        self.runs_dir, self.resume_dir = runs_dir, resume_dir
+        self.folder = None
+        self.metrics: dict = {"objective": experiment.objective.to_dict()}
+        self.started = time.perf_counter()
+
+    def execute(self):
+        with contextlib.ExitStack() as self._held:
+            try:
+                finished = self._train()
+            except UserProblemError as problem:
+                problems = tuple(cut_words(line) for line in problem.problems)
+                finished = Finished("failed", "\n".join(problems), self._run_dir(), problems=problems)
+            except Exception as error:  # noqa: BLE001 — the contract: a run never raises
+                problem = user_problem(error)
+                problems = (cut_words(problem),) if problem else ()
+                finished = Finished("failed", problems[0] if problems else cut_words(_describe(error)),
+                                    self._run_dir(), problems=problems)
+                self.metrics["traceback"] = traceback.format_exc()
+            self._write_status(finished)
+        self.emit(finished)
+        return self._run_dir()
+
+    def _run_dir(self):
+        return str(self.folder.path) if self.folder is not None else None
+
+    def _write_status(self, finished) -> None:
+        if self.folder is None:
+            return
+        self.metrics.update(status=finished.reason, message=finished.message, epoch=finished.epoch,
+                            wall_seconds=time.perf_counter() - self.started)
+        try:
+            self.folder.write_metrics(self.metrics)
+        except OSError:
+            traceback.print_exc()
+
+    # -- shared steps ---------------------------------------------------------------------------
+    def _set_thread_state(self) -> None:
+        import keras
+
+        training = self.experiment.training
+        previous = keras.config.dtype_policy().name
+        keras.config.set_dtype_policy(training.precision)
+        self._held.callback(keras.config.set_dtype_policy, previous)
+        if training.seed is not None:
+            keras.utils.set_random_seed(int(training.seed))
+
+    def _load_data(self):
+        from tapedeck.engine.data.datasets import DataError
+        from tapedeck.engine.data.streaming import load_for
+
+        try:
+            dataset, plan = load_for(self.experiment.data, self.experiment)
+        except DataError as error:
+            raise UserProblemError([str(error)]) from None
+        except Exception as error:  # noqa: BLE001 — Keras's loaders raise a bare Exception offline
+            raise UserProblemError([f"data.source {self.experiment.data.source!r}: could not load "
+                                    f"({_describe(error)})"]) from None
+        if plan.streamed:
+            raise UserProblemError([f"data.streaming: objective {self.experiment.objective.kind!r} trains from images "
+                                    "held in memory; this set would be streamed from disk, so set data.streaming "
+                                    "to \"off\" (or data.limit lower)"])
+        return dataset
+
+    def _check(self, dataset) -> None:
+        from tapedeck.engine.model.check_models import check_models
+
+        report = check_models(self.experiment, dataset.input_shape, dataset.num_classes)
+        if not report.ok:
+            raise UserProblemError(report.all_problems())
+
+    def _open_folder(self):
+        from tapedeck.engine.runs.folder import RunFolder, RunFolderError
+
+        try:
+            folder = RunFolder.create(self.runs_dir, self.experiment.name)
+            self._held.enter_context(folder.locked())
+            folder.write_history([])
+        except RunFolderError as error:
+            raise UserProblemError([str(error)]) from None
+        self.folder = folder
+        folder.write_experiment(self.experiment)
+        return folder
+
+    def _real(self, dataset):
+        """The training and validation images (and labels) together: a generative model has no held-out
+        figure to watch, and the judge keeps the test images as its reference."""
+        x = np.concatenate([dataset.x_train, dataset.x_val]) if len(dataset.x_val) else dataset.x_train
+        y = np.concatenate([dataset.y_train, dataset.y_val]) if len(dataset.y_val) else dataset.y_train
+        batch = int(self.experiment.training.batch_size)
+        if len(x) < batch:
+            raise UserProblemError([f"training.batch_size: {batch} is more than the {len(x)} training images; "
+                                    f"lower the batch size (or the data limit's cut)"])
+        return x, y.astype("int32")
+
+    def _build(self, dataset) -> dict:
+        """Each model from its stack in its own API, and its own optimizer (Adam, β₁ 0.5 by default)."""
+        from tapedeck.engine.model.build import BuildError, build_model
+        from tapedeck.engine.model.check_models import io_shapes
+
+        shapes = io_shapes(self.experiment, dataset.input_shape, num_classes=dataset.num_classes)
+        kind = objective_kind(self.experiment.objective)
+        built = {}
+        for role, spec in self.experiment.stacks().items():
+            single = dataclasses.replace(self.experiment, name=role, model=spec, models={},
+                                         objective=ObjectiveSpec(CLASSIFY))
+            try:
+                built[role] = build_model(single, shapes[kind.io[role][0]])
+            except BuildError as error:
+                raise UserProblemError([f"models.{role}: {error}"]) from None
+            built[role] = self._wrap(role, built[role], dataset)
+            built[role[0] + "_optimizer"] = make_optimizer(spec.optimizer, self.experiment.training)
+        return built
+
+    def _started_event(self, dataset, models, state) -> None:
+        training = self.experiment.training
+        roles = objective_kind(self.experiment.objective).models
+        described = tuple((role, _count(models[role].trainable_weights), _summary(models[role])) for role in roles)
+        index = dataset.sample_index
+        self.emit(RunStarted(
+            run_dir=str(self.folder.path), name=self.experiment.name,
+            summary="\n\n".join(f"{role}\n{summary}" for role, _n, summary in described),
+            trainable=sum(n for _r, n, _s in described),
+            non_trainable=sum(_count(models[role].non_trainable_weights) for role in roles),
+            epochs=int(training.epochs), steps_per_epoch=state.steps_per_epoch, batch_size=state.batch_size,
+            num_classes=dataset.num_classes, class_names=list(dataset.class_names),
+            sample_images=dataset.x_test[index], sample_labels=dataset.y_test[index], loop=training.loop,
+            api=", ".join(sorted({self.experiment.models[role].api for role in roles})),
+            precision=training.precision, warnings=tuple(getattr(dataset, "warnings", ()) or ()),
+            objective=self.experiment.objective.kind, models=described, figures=dict(self.figures)))
+
+    def _judge(self, dataset):
+        if not int(self.experiment.objective.quality_samples):
+            return None
+        from tapedeck.engine.objectives.judge import judge_for
+
+        data = self.experiment.data
+        key = (data.source, data.path, data.limit, data.normalize, data.color_mode, str(data.image_size))
+        return judge_for(dataset, key)
+
+    def _wrap(self, role, model, dataset):
+        """A subclass may put something around a stack (a conditional GAN's label inputs)."""
+        return model
+
+    def _dataset(self, arrays, state):
+        import tensorflow as tf
+
+        seed = self.experiment.training.seed
+        rows = len(arrays[0]) if isinstance(arrays, tuple) else len(arrays)
+        data = tf.data.Dataset.from_tensor_slices(arrays).shuffle(rows, seed=seed)
+        return data.batch(state.batch_size, drop_remainder=True).prefetch(2)
+
+    def _record_epoch(self, epoch: int, figures: dict, quality: dict, seconds: float, grid: SampleGrid) -> None:
+        """The epoch's figures as events and a history row, its grid as events and samples/epoch-NNN.png."""
+        named = dict(figures, **{f"quality_{k}": v for k, v in quality.items()})
+        optimizer = next(value for key, value in self.models.items() if key.endswith("_optimizer"))
+        event = EpochEnd(epoch=epoch, loss=figures.get(self.loss_figure, float("nan")),
+                         accuracy=figures.get(self.accuracy_figure, float("nan")), val_loss=None, val_accuracy=None,
+                         learning_rate=float(optimizer.learning_rate), seconds=seconds, heads=named)
+        self.state.completed_epochs.append(event)
+        self.folder.append_history({"epoch": epoch, "loss": event.loss, "accuracy": event.accuracy,
+                                    "learning_rate": event.learning_rate, "seconds": round(seconds, 4), **named})
+        from tapedeck.engine.objectives.samples import grid_png
+
+        write_bytes_atomic(self.folder.path / "samples" / f"epoch-{epoch:03d}.png", grid_png(grid.images, grid.columns))
+        self.emit(event)
+        self.emit(grid)
+        if quality:
+            self.metrics["quality"] = quality
+
+    # -- the end --------------------------------------------------------------------------------
+    def _finish(self, state, models, folder) -> Finished:
+        run_dir = str(folder.path)
+        last = state.completed_epochs[-1].epoch if state.completed_epochs else None
+        if state.interrupted == "diverged":
+            return Finished("diverged", f"a loss became {state.last_loss} at epoch {state.diverged_epoch}, step "
+                            f"{state.diverged_step}; {self.divergence_advice}",
+                            run_dir, step=state.diverged_step, epoch=state.diverged_epoch)
+        if state.train_samples_seen:
+            for role in objective_kind(self.experiment.objective).models:
+                with atomic_path(folder.path / f"{role}.keras") as temp:
+                    models[role].save(temp)
+        if state.interrupted == "stopped":
+            return Finished("stopped", "stopped on request", run_dir, epoch=last)
+        return Finished("completed", f"{last or 0} epoch(s) trained", run_dir, epoch=last)
+
+
+def make_optimizer(settings, training):
+    """A model's own optimizer; where it names none, the training section's optimizer and rate."""
+    import keras
+
+    name = (settings or {}).get("name", training.optimizer)
+    rate = float((settings or {}).get("learning_rate", training.learning_rate))
+    if name in ("adam", "adamw"):
+        beta_1 = float((settings or {}).get("beta_1", 0.5))
+        if name == "adamw":
+            return keras.optimizers.AdamW(rate, weight_decay=training.weight_decay, beta_1=beta_1)
+        return keras.optimizers.Adam(rate, beta_1=beta_1)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(rate)
+    return keras.optimizers.SGD(rate)
