@@ -132,7 +132,18 @@ def _check_classes(names: list[str], labels: list[int], dirs_root: Path) -> None
                             "files or remove the folder")
 
 
+def _require_pillow() -> None:
+    """An image folder is decoded with Pillow, an optional package: its absence is one line with the fix,
+    said before any file is read (a ModuleNotFoundError traceback otherwise)."""
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError:
+        raise DataError("data.source 'folder': reading image files needs Pillow, which is not installed; run "
+                        "`pip install pillow` (or `pip install tapedeck`), or use an .npz or IDX data set") from None
+
+
 def _options(path, image_size, color_mode):
+    _require_pillow()
     root = existing_path(path, "image folder")
     if not root.is_dir():
         raise DataError(f"{root}: is a file; set data.path to a folder with one sub-folder of images per class")

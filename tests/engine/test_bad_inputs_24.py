@@ -578,3 +578,20 @@ def test_idx_labels_of_int32_holding_2_147_483_647_are_refused_before_allocating
         assert main(argv + (["--out", str(tmp_path / "runs")] if command == "train" else [])) == 2
         err = capsys.readouterr().err
         assert "hold 2147483647 at index 3, which would mean 2,147,483,648 classes" in err, err[-1500:]
+
+
+def test_an_image_folder_without_pillow_is_one_line_with_the_install_command(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from tests.support.datafiles import write_class_folder
+
+    folder = write_class_folder(tmp_path / "photos", classes=("cat", "dog"), per_class=4, size=(8, 8))
+    experiment = _experiment(tmp_path, {"source": "folder", "path": str(folder), "limit": None})
+    for name in [m for m in sys.modules if m == "PIL" or m.startswith("PIL.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "PIL", None)   # import PIL raises ModuleNotFoundError
+    for argv in (["check", experiment], ["train", experiment, "--out", str(tmp_path / "runs")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "needs Pillow, which is not installed; run `pip install pillow`" in err, err[-1500:]
+        assert "Traceback" not in err
