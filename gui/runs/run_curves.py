@@ -86,17 +86,19 @@ class RunCurves(QWidget):
 
         self.loss_plot = pg.PlotWidget(background="w")
         self.acc_plot = pg.PlotWidget(background="w")
-        # Loss falls and accuracy rises: each legend goes in the corner its curves leave empty.
-        for widget, title, label, corner in ((self.loss_plot, "Loss", "loss", (-8, 8)),
-                                             (self.acc_plot, "Accuracy", "accuracy", (-8, -8))):
+        # The legend sits under each plot, outside its curves: in a corner it covered the curves of runs
+        # that learn in different ways (issue 23, fault 12).
+        for widget, title, label in ((self.loss_plot, "Loss", "loss"), (self.acc_plot, "Accuracy", "accuracy")):
             item = widget.getPlotItem()
             item.setTitle(title, color="#222", size="10pt")
             item.setLabel("bottom", "epoch")
             item.setLabel("left", label)
             plain_axes(item)   # no "loss (x0.001)" (issue 23)
             item.showGrid(x=True, y=True, alpha=0.25)
-            self.legends.append(item.addLegend(offset=corner, labelTextColor="#222",
-                                               brush=pg.mkBrush(255, 255, 255, 210)))
+            legend = pg.LegendItem(labelTextColor="#222", colCount=1)
+            item.layout.addItem(legend, 4, 1)     # the row under the bottom axis
+            item.legend = legend                  # plot(name=…) adds its entry here
+            self.legends.append(legend)
             widget.setMinimumHeight(90)   # docked below the window it may be short
             self._plots.addWidget(widget)
         self.acc_plot.setYRange(0, 1, padding=0.02)
@@ -151,6 +153,7 @@ class RunCurves(QWidget):
             widget.getPlotItem().clear()  # removes the curves and their legend entries
         for legend in self.legends:
             legend.clear()
+            legend.setColumnCount(1 if len(runs) <= 3 else 2)   # many runs: the legend stays short
         self.runs = []
         for position, (name, history) in enumerate(runs):
             colour = PALETTE[position % len(PALETTE)]

@@ -12,6 +12,7 @@ is a ``gui.threads.jobs.Job``: the window stops them all on close.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
@@ -53,17 +54,26 @@ class AnalysisInstall(QObject):
         self.last_run: str | None = None   # the run trained last in this window
         self.tensorboard = TensorBoardLauncher(self)
         self.tensorboard.url_ready.connect(self._tensorboard_ready)
-        self.tensorboard.failed.connect(lambda _run, message: window.show_notice(message))
+        self.tensorboard.failed.connect(lambda _run, message: self.say(message))
         window.close_hooks.append(self.tensorboard.shutdown)
 
         self.runs_panel.open_experiment.connect(self.open_experiment)
         self.runs_panel.analyse_run.connect(self.analyse)
-        self.runs_panel.message.connect(window.show_notice)
+        self.runs_panel.message.connect(self.say)
         self.runs_panel.resume_run.connect(lambda path: self.resume_run(path))
         self.runs_panel.train_more.connect(lambda path: self.train_more(path))
         self.runs_panel.open_tensorboard.connect(lambda path: self.open_tensorboard(path))
         window.controller.running_changed.connect(self._window_run_changed)
         self._build_menu()
+
+    def say(self, text: str) -> None:
+        """A message about a run: in the Runs panel when it floats on screen (it would cover the window's
+        notice), else in the window's notice."""
+        if self.runs_dock.isVisible() and self.runs_dock.isFloating():
+            self.runs_panel.show_problem(text)
+            self.window.statusBar().showMessage(re.sub(r"<[^>]+>", "", text), 10000)
+        else:
+            self.window.show_notice(text)
 
     def _place_dock(self, visible: bool) -> None:
         if visible and not self._dock_placed and self.runs_dock.isFloating():
@@ -77,6 +87,8 @@ class AnalysisInstall(QObject):
     def _build_menu(self) -> None:
         window = self.window
         self.menu = window.menuBar().addMenu("R&uns")
+        self.menu.setToolTipsVisible(True)      # a disabled Resume says why in its tooltip
+        self.menu.aboutToShow.connect(self._update_continue_actions)
         panel = self.runs_dock.toggleViewAction()
         panel.setText("Runs &panel")
         panel.setShortcut(QKeySequence("Ctrl+Shift+R"))
@@ -100,6 +112,20 @@ class AnalysisInstall(QObject):
         self.refresh_action = self._action("&Refresh", self.runs_panel.refresh, "Re-read the runs folder")
         self.folder_action = self._action("Runs &folder…", lambda: self.choose_runs_dir(),
                                           "Choose the folder runs are written to and listed from")
+
+    def _update_continue_actions(self) -> None:
+        """Resume / Train more are enabled only for a run they can continue; otherwise their tooltip
+        says why (asked as the menu opens: the run looked at changes with the tab and the selection)."""
+        from tapedeck.gui.runs.runs_panel import continue_problem
+
+        run_dir, _why = self.looked_at_run()
+        for action, more, tip in ((self.resume_action, False, "Continue the run you are looking at from its "
+                                   "last checkpoint"),
+                                  (self.more_action, True, "Continue the run you are looking at for N more epochs")):
+            reason = continue_problem(run_dir, more) if run_dir else None
+            action.setEnabled(reason is None)
+            action.setToolTip(f"Cannot {'continue' if more else 'resume'} {Path(run_dir).name}: {reason}"
+                              if reason else tip)
 
     def _action(self, text, slot, tip) -> QAction:
         action = QAction(text, self.window)
@@ -140,7 +166,7 @@ class AnalysisInstall(QObject):
         paths = self.runs_panel.selected_paths()
         if len(paths) != 1:
             self.runs_dock.show()
-            self.window.show_notice("Select one run in the Runs panel, then Runs ▸ Analyse.")
+            self.say("Select one run in the Runs panel, then Runs ▸ Analyse.")
             return
         self.analyse(paths[0])
 
@@ -149,7 +175,7 @@ class AnalysisInstall(QObject):
         window = self.window
         problem = self._queue_busy(need_check=False)
         if problem:
-            window.show_notice(f"The runs folder stays {window.controller.runs_dir} for now. {problem}")
+            self.say(f"The runs folder stays {window.controller.runs_dir} for now. {problem}")
             return False
         if folder is None:
             folder = QFileDialog.getExistingDirectory(window, "Runs folder", str(window.controller.runs_dir))
@@ -157,7 +183,7 @@ class AnalysisInstall(QObject):
                 return False
         folder = str(Path(folder).expanduser().resolve())
         if Path(folder).exists() and not Path(folder).is_dir():
-            window.show_notice(f"{folder} is a file, not a folder: choose a folder for the runs.")
+            self.say(f"{folder} is a file, not a folder: choose a folder for the runs.")
             return False
         window.controller.runs_dir = folder
         self.runs_panel.set_runs_dir(folder)
@@ -190,7 +216,7 @@ class AnalysisInstall(QObject):
     def _open_queue(self, make):
         problem = self._queue_busy()
         if problem:
-            self.window.show_notice(problem)
+            self.say(problem)
             return None
         dialog = make(self.window.document.experiment, str(self.window.controller.runs_dir))
         dialog.open_run.connect(self.analyse)
@@ -230,7 +256,7 @@ class AnalysisInstall(QObject):
         run_dir, why = self.looked_at_run()
         if not run_dir:
             self.runs_dock.show()
-            self.window.show_notice(f"Select the run to {what} in the Runs panel, then try again.")
+            self.say(f"Select the run to {what} in the Runs panel, then try again.")
         return run_dir, why
 
     def export(self):
@@ -265,18 +291,18 @@ class AnalysisInstall(QObject):
             run_dir, why = self._run_or_ask("continue")
             if not run_dir:
                 return False
+        from tapedeck.engine.training.resume import resume_plan
+
+        try:   # first what no waiting mends (the run has no checkpoint), then what does
+            plan = resume_plan(run_dir, more)
+        except TapedeckError as error:
+            self.say(f"Cannot continue {Path(run_dir).name}: {error}")
+            return False
         problem = self._queue_busy(need_check=False)
         if problem is None and not window.checker.tf_ready:
             problem = "TensorFlow is still loading; try again in a moment."
         if problem:
-            window.show_notice(problem)
-            return False
-        from tapedeck.engine.training.resume import resume_plan
-
-        try:
-            plan = resume_plan(run_dir, more)
-        except TapedeckError as error:
-            window.show_notice(f"Cannot continue {Path(run_dir).name}: {error}")
+            self.say(problem)
             return False
         window.tabs.setCurrentWidget(window.training)
         window.controller.continue_run(plan)
@@ -298,7 +324,7 @@ class AnalysisInstall(QObject):
         return False
 
     def _tensorboard_ready(self, run_dir: str, url: str) -> None:
-        self.window.show_notice(f"TensorBoard for <b>{Path(run_dir).name}</b>: <a href=\"{url}\">{url}</a>")
+        self.say(f"TensorBoard for <b>{Path(run_dir).name}</b>: <a href=\"{url}\">{url}</a>")
 
     def _forget(self, dialog) -> None:
         if dialog in self.dialogs and not getattr(dialog, "running", False):

@@ -38,12 +38,30 @@ from tapedeck.gui.threads.jobs import Job
 from tapedeck.gui.widgets.table_items import SortItem
 
 # API, loop and execution side by side: runs of one experiment differ there first (fault 12 of issue 23)
+RESUME_TIP = "Continue the run from its last checkpoint to its planned epochs"
+MORE_TIP = "Continue the run for N more epochs (finished runs too)"
 COLUMNS = ("name", "date", "dataset", "API", "loop", "execution", "epochs", "best val acc", "test acc", "status")
 FIRST_NUMBER = COLUMNS.index("epochs")
 HEAD_ROW = "test · "   # the differences table's per-head rows: "test · digit"
 PATH_ROLE = Qt.UserRole + 2
 STATUS_COLOURS = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#8a6d00", "pruned": "#8a6d00",
                   "diverged": "#b02a37", "failed": "#b02a37", "incomplete": "#666"}
+
+
+def continue_problem(run_dir, more: bool = False) -> str | None:
+    """Why the run cannot be resumed (``more``: continued for more epochs), in words; None when it can.
+    Reads the run's small files only (engine.training.resume.resume_plan, no TensorFlow)."""
+    from tapedeck.engine.errors import TapedeckError
+    from tapedeck.engine.training.resume import resume_plan
+
+    try:
+        resume_plan(run_dir, 1 if more else None)
+    except TapedeckError as error:
+        text = str(error)
+        for prefix in (f"{run_dir}: ", f"{Path(run_dir).name}: "):   # the panel shows which run already
+            text = text.removeprefix(prefix)
+        return text
+    return None
 
 
 def _execution(experiment) -> str | None:
@@ -114,8 +132,8 @@ class RunsPanel(QWidget):
         self.resume_button = QPushButton("Resume", self)
         self.more_button = QPushButton("Train more…", self)
         self.tensorboard_button = QPushButton("TensorBoard", self)
-        self.resume_button.setToolTip("Continue the run from its last checkpoint to its planned epochs")
-        self.more_button.setToolTip("Continue the run for N more epochs (finished runs too)")
+        self.resume_button.setToolTip(RESUME_TIP)
+        self.more_button.setToolTip(MORE_TIP)
         self.tensorboard_button.setToolTip("Open the run's TensorBoard logs in the browser")
         self.delete_button = QPushButton("Delete…", self)
         self.open_button.setToolTip("Load the run's experiment into the editor")
@@ -135,14 +153,22 @@ class RunsPanel(QWidget):
         self.hint = QLabel("", self)
         self.hint.setStyleSheet("color: #555")
         buttons.addWidget(self.hint)
+        # What the panel's own actions have to say: shown here, in the panel, because the panel usually
+        # floats over the window and would hide the window's notice (fault 7 of issue 23).
+        self.problem = QLabel("", self)
+        self.problem.setObjectName("runsPanelProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setOpenExternalLinks(True)     # TensorBoard's address
+        self.problem.hide()
 
         self.curves = RunCurves(self)
         self.differences = QTableWidget(0, 3, self)
         self.differences.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.differences.verticalHeader().hide()
         self.differences.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        # Run names of a sweep share their start; keep their distinct ends visible.
-        self.differences.horizontalHeader().setTextElideMode(Qt.ElideLeft)
+        # Headers are "name\nwhat differs", sized to their text (the table scrolls sideways): eliding
+        # cut multi-line headers to "…" (issue 23, fault 12).
+        self.differences.horizontalHeader().setTextElideMode(Qt.ElideNone)
         self.differences.setWordWrap(True)
         self.differences_title = QLabel("<b>Experiment differences</b> — select two or more runs", self)
         lower = QWidget(self)
@@ -158,6 +184,7 @@ class RunsPanel(QWidget):
         top_column = QVBoxLayout(top)
         top_column.setContentsMargins(0, 0, 0, 0)
         top_column.addLayout(buttons)
+        top_column.addWidget(self.problem)
         top_column.addWidget(self.table, 1)
         splitter = QSplitter(Qt.Vertical, self)
         splitter.addWidget(top)
@@ -278,15 +305,24 @@ class RunsPanel(QWidget):
 
     # -- what the selection shows ------------------------------------------------------------------
     def _selection_changed(self) -> None:
+        self.show_problem("")      # it was about the runs selected before
         chosen = self.selected_summaries()
         self.labels = run_labels(chosen)
         self.curves.show_runs(list(zip(self.labels, [s.history for s in chosen])))
         one = len(chosen) == 1
-        for button in (self.open_button, self.analyse_button, self.resume_button, self.more_button,
-                       self.tensorboard_button):
+        for button in (self.open_button, self.analyse_button, self.tensorboard_button):
             button.setEnabled(one)
+        for button, tip, more in ((self.resume_button, RESUME_TIP, False), (self.more_button, MORE_TIP, True)):
+            reason = continue_problem(chosen[0].path, more) if one else None
+            button.setEnabled(one and reason is None)
+            button.setToolTip(f"Cannot {'continue' if more else 'resume'} this run: {reason}" if reason else tip)
         self.delete_button.setEnabled(bool(chosen))
         self._show_differences(chosen)
+
+    def show_problem(self, text: str) -> None:
+        """A message about the panel's own action, in the panel (empty hides it)."""
+        self.problem.setText(text)
+        self.problem.setVisible(bool(text))
 
     def _show_differences(self, chosen) -> None:
         self.differences.clearContents()
@@ -305,7 +341,8 @@ class RunsPanel(QWidget):
         else:
             rows = differences_among(experiments)
         rows = _head_rows(chosen) + rows
-        titles = run_labels(chosen)
+        # "name · what differs" on two lines: the header grows taller, not cut ("…cnn · functio")
+        titles = [label.replace(" · ", "\n", 1) for label in run_labels(chosen)]
         self.differences.setColumnCount(1 + len(chosen))
         self.differences.setHorizontalHeaderLabels(["setting", *titles])
         for column, summary in enumerate(chosen, start=1):
