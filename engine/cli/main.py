@@ -12,7 +12,7 @@ import sys
 
 from tapedeck.engine.cli.errors import USER_ERROR, fail, load_or_explain
 from tapedeck.engine.errors import TapedeckError
-from tapedeck.engine.spec.experiment import APIS, LOOPS
+from tapedeck.engine.spec.experiment import APIS, EXECUTIONS, LOOPS
 
 COMMANDS = ("check", "code", "train", "step", "runs", "compare", "export", "import", "sweep", "gradcam", "evaluate")
 # runs, compare and code answer in well under a second
@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("experiment", help="experiment file (JSON)")
     code.add_argument("--api", choices=APIS)
     code.add_argument("--loop", choices=LOOPS)
+    code.add_argument("--execution", choices=EXECUTIONS,
+                      help="how each step runs in the script: graph (tf.function), eager or xla (jit_compile)")
     code.add_argument("-o", "--output", help="write the script to this file instead of stdout "
                                              "(a Jupyter notebook, a cell per section, when it ends in .ipynb)")
     code.set_defaults(func=cmd_code)
@@ -198,6 +200,8 @@ def cmd_code(args) -> int:
     experiment = load_or_explain(args.experiment)
     if experiment is None:
         return USER_ERROR
+    if args.execution:
+        experiment.training.execution = args.execution
     try:
         source = generate_code(experiment, api=args.api, loop=args.loop)
     except ValueError as error:

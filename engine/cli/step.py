@@ -20,7 +20,6 @@ def add_step_arguments(parser) -> None:
     parser.add_argument("--steps", type=_positive_int, default=1, metavar="N", help="steps to take (default 1)")
     parser.add_argument("--every", type=_positive_int, metavar="K",
                         help="also show every K-th step (GradientTape loop)")
-    parser.add_argument("--execution", choices=("graph", "eager", "xla"), help="how the step is executed")
 
 
 def _number(value) -> str:
@@ -76,8 +75,6 @@ def step_command(args) -> int:
         return code
     from tapedeck.engine.training.run import RunControl, run
 
-    if args.execution:
-        experiment.training.execution = args.execution
     experiment.training.inspect_every = args.every or 0
     control = RunControl()
     control.step(args.steps)

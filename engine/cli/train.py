@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tapedeck.engine.cli.errors import USER_ERROR, load_or_explain
 from tapedeck.engine.cli.errors import fail as _fail
-from tapedeck.engine.spec.experiment import APIS, LOOPS
+from tapedeck.engine.spec.experiment import APIS, EXECUTIONS, LOOPS
 from tapedeck.engine.text import cut_words
 from tapedeck.engine.training.progress import eta_text
 
@@ -31,6 +31,8 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("--loop", choices=LOOPS, help="model.fit or the GradientTape loop")
     parser.add_argument("--api", choices=APIS,
                         help="how the model is written")
+    parser.add_argument("--execution", choices=EXECUTIONS,
+                        help="how each step runs: graph (tf.function), eager (Python every step) or xla")
     parser.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N training examples")
     parser.add_argument("--resume", metavar="RUN_DIR",
                         help="continue a run folder from its last checkpoint (optimizer state included)")
@@ -73,6 +75,8 @@ def _load(args):
         changes[("training", "loop")] = args.loop
     if args.limit:
         changes[("data", "limit")] = args.limit
+    if args.execution:
+        changes[("training", "execution")] = args.execution
     for (section, key), value in changes.items():
         setattr(getattr(experiment, section), key, value)
     if args.api:   # every model of the experiment (a GAN's two)
