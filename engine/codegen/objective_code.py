@@ -14,7 +14,13 @@ def _gan(*args):
     return gan_code(*args)
 
 
-WRITERS = {"gan": _gan, "cgan": _gan}
+def _rl(*args):
+    from tapedeck.engine.codegen.rl_code import rl_code
+
+    return rl_code(*args)
+
+
+WRITERS = {"gan": _gan, "cgan": _gan, "reinforce": _rl, "actor_critic": _rl, "ppo": _rl}
 
 
 def objective_code(experiment, api, loop, model_parts) -> str:
