@@ -74,7 +74,7 @@ class RlSteps:
         figures = self._learn(tf.convert_to_tensor(observations, tf.float32), tf.convert_to_tensor(actions, tf.int32),
                               *(tf.convert_to_tensor(a, tf.float32) for a in (advantages, returns, old_log_probs,
                                                                                weights)))
-        return {name: float(value) for name, value in figures.items()}
+        return dict(zip(FIGURES, figures.numpy().tolist()))   # one transfer, not one per figure
 
     def learn_step(self, observations, actions, advantages, returns, old_log_probs, weights):
         """The loss of the objective, its gradients, one update of each model with its own optimizer.
@@ -116,13 +116,14 @@ class RlSteps:
         self.policy_optimizer.apply_gradients(zip(policy_gradients, policy_variables))
         if self.value is not None:
             self.value_optimizer.apply_gradients(zip(value_gradients, value_variables))
-        return {
+        figures = {
             "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
             "approx_kl": mean((ratio - 1.0) - log_ratio),   # ≥ 0; how far this update moved the policy
             "clip_fraction": mean(tf.cast(tf.abs(ratio - 1.0) > self.clip, tf.float32)),
             "policy_grad_norm": tf.linalg.global_norm(policy_gradients),
             "value_grad_norm": tf.linalg.global_norm(value_gradients) if value_gradients else tf.constant(0.0),
         }
+        return tf.stack([tf.cast(figures[name], tf.float32) for name in FIGURES])
 
 
 def optimizer_for(settings, training):
