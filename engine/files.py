@@ -17,7 +17,7 @@ from pathlib import Path
 from tapedeck.engine.errors import TapedeckError
 
 __all__ = ["write_text_atomic", "write_bytes_atomic", "atomic_path", "WriteError", "why_unwritable",
-           "exclusive_lock", "clean_leftovers"]
+           "exclusive_lock", "clean_leftovers", "keras_file_damage"]
 
 
 class WriteError(TapedeckError, OSError):
@@ -174,3 +174,20 @@ def exclusive_lock(path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def keras_file_damage(path, error: BaseException) -> str:
+    """Why a ``.keras`` file did not load, in words about the file: one cut short (a kill or a full disk
+    mid-copy) lacks the zip's closing directory, and Keras calls that "File not found", which sends the
+    person looking for a file that is right there."""
+    import zipfile
+
+    try:
+        complete = zipfile.is_zipfile(path)
+    except OSError:
+        complete = True   # unreadable: Keras's own words say more
+    if not complete:
+        return "it is cut short or damaged: not a complete .keras archive"
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(error).__name__}: {first[:200]}"

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tapedeck.engine.errors import TapedeckError
-from tapedeck.engine.files import atomic_path, write_bytes_atomic, write_text_atomic
+from tapedeck.engine.files import atomic_path, keras_file_damage, write_bytes_atomic, write_text_atomic
 from tapedeck.engine.text import cut
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportResult", "load_run_model", "save_keras", "save_savedmodel",
@@ -98,9 +98,7 @@ def _load(path: Path, fix: str):
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # noqa: BLE001 — a damaged file is a user-facing problem
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ExportError(f"{path}: damaged, it does not load ({type(error).__name__}: {cut(first)}); "
-                          f"{fix}") from None
+        raise ExportError(f"{path}: does not load ({cut(keras_file_damage(path, error))}); {fix}") from None
 
 
 def save_keras(model, path) -> Path:

@@ -523,7 +523,10 @@ def _load_checkpoint(folder):
     try:
         return keras.models.load_model(folder.checkpoint_path)
     except Exception as error:  # noqa: BLE001 — a damaged or foreign file: the person's to see
-        raise UserProblemError([f"{folder.checkpoint_path}: could not be loaded ({_describe(error).splitlines()[0]}); "
+        from tapedeck.engine.files import keras_file_damage
+
+        why = keras_file_damage(folder.checkpoint_path, error)
+        raise UserProblemError([f"{folder.checkpoint_path}: could not be loaded ({why}); "
                                 "the checkpoint is damaged, so this run cannot be resumed: start a new run"]) from None
 
 

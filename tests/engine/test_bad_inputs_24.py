@@ -595,3 +595,19 @@ def test_an_image_folder_without_pillow_is_one_line_with_the_install_command(tmp
         err = capsys.readouterr().err
         assert "needs Pillow, which is not installed; run `pip install pillow`" in err, err[-1500:]
         assert "Traceback" not in err
+
+
+def test_a_cut_short_model_or_checkpoint_is_named_as_such_not_file_not_found(tmp_path, capsys):
+    """Keras calls a .keras zip cut short "File not found"; the person then looks for a file that is there."""
+    from tests.support.run_support import copy_run, trained_run
+
+    run_dir = copy_run(trained_run(), tmp_path / "runs")
+    for name in ("model.keras", "checkpoint.keras"):
+        (run_dir / name).write_bytes((run_dir / name).read_bytes()[:3000])
+    cases = [(["export", str(run_dir), "--format", "keras", "--out", str(tmp_path / "m.keras")], "--from-checkpoint"),
+             (["train", "--resume", str(run_dir), "--epochs", "3"], "cannot be resumed")]
+    for argv, remedy in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "cut short or damaged: not a complete .keras archive" in err and remedy in err, err[-1500:]
+        assert "File not found" not in err
