@@ -98,7 +98,7 @@ def _load(path: Path, fix: str):
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # noqa: BLE001 — a damaged file is a user-facing problem
-        raise ExportError(f"{path}: does not load ({cut(keras_file_damage(path, error))}); {fix}") from None
+        raise ExportError(f"{path}: damaged, it does not load ({cut(keras_file_damage(path, error))}); {fix}") from None
 
 
 def save_keras(model, path) -> Path:
