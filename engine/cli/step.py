@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from tapedeck.engine.cli.errors import USER_ERROR
+from tapedeck.engine.cli.errors import USER_ERROR, fail
 from tapedeck.engine.cli.train import ConsoleReporter, _load, _positive_int, add_train_arguments
 from tapedeck.engine.training.health import verdict
 
@@ -73,6 +73,10 @@ def step_command(args) -> int:
     experiment, code = _load(args)
     if experiment is None:
         return code
+    if not experiment.objective.is_classify:   # its per-layer inspection reads one classifier's step
+        return fail(f"step: takes a classifier's step apart; objective {experiment.objective.kind!r} has its own "
+                    "step, so run `tapedeck train EXP --epochs 1` (one epoch; for reinforcement learning, one "
+                    "update)")
     from tapedeck.engine.training.run import RunControl, run
 
     experiment.training.inspect_every = args.every or 0

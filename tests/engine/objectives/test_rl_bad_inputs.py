@@ -125,3 +125,8 @@ def test_returns_and_advantages_by_hand():
     assert np.allclose(advantages(rewards, values, done, np.array([10.0]), 0.5, 1.0)[:, 0], [1.0, 0.75, 4.0])
     assert np.allclose(advantages(rewards, values, done, np.array([10.0]), 0.5, 0.0)[:, 0], [0.625, 0.75, 4.0])
 
+
+
+def test_tapedeck_step_points_to_train_one_update(capsys):
+    err = one_line(capsys, ["step", "cartpole_ppo"])
+    assert "objective 'ppo' has its own step, so run `tapedeck train EXP --epochs 1`" in err
