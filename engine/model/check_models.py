@@ -49,6 +49,7 @@ def io_shapes(experiment, image_shape, env_shapes=None, num_classes=None) -> dic
     latent = experiment.objective.settings.get("latent_dim")
     if latent is not None:
         shapes["latent"] = (int(latent),)
+        shapes["two_latent"] = (2 * int(latent),)   # a VAE encoder's mean and log-variance
     if "label_input" in experiment.objective.settings and num_classes:
         from tapedeck.engine.spec.objectives import label_code_width
 
@@ -95,6 +96,9 @@ def _hold_output(report: CheckReport, role: str, gives: str, shapes: dict) -> No
 def _fix(role: str, gives: str, wanted: tuple) -> str:
     if gives == "one":
         return "end it with Flatten (if needed) and Dense with 1 unit (no activation: the loss reads logits)"
+    if gives == "two_latent":
+        return (f"end it with Dense with {wanted[0]} units and no activation (the first half is read as the "
+                "mean, the second as the log-variance)")
     if gives == "image":
         return (f"make the last layer give {_shape(wanted)} (e.g. Conv2DTranspose with {wanted[-1]} filter(s), "
                 f"strides that reach {wanted[0]}×{wanted[1]}, activation sigmoid for pixels in [0, 1])")
@@ -106,7 +110,8 @@ def _fix(role: str, gives: str, wanted: tuple) -> str:
 
 def _words(key: str, shapes: dict) -> str:
     names = {"image": "the data's image shape", "latent": "the latent vector", "one": "one value",
-             "latent+label": "the latent vector and the label's code", "image+label": "the image and the label's "
+             "latent+label": "the latent vector and the label's code",
+             "two_latent": "a mean and a log-variance per latent value", "image+label": "the image and the label's "
              "channels",
              "observation": "the environment's observation", "actions": "one logit per action"}
     return f"{names.get(key, key)} {_shape(shapes[key])}"

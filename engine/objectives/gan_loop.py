@@ -36,9 +36,13 @@ class GanCallback(keras.callbacks.Callback):
     """Running figures → sampled BatchEnd events; the epoch's means → ``on_epoch(epoch, figures)``;
     a non-finite loss ends the run as diverged; Step counts generator steps."""
 
-    def __init__(self, emit, control, state, on_epoch):
+    def __init__(self, emit, control, state, on_epoch, figures=FIGURES, loss="d_loss", accuracy="d_accuracy",
+                 watched=("d_loss", "g_loss")):
+        """``figures``: the names the step reports; ``loss``/``accuracy``: which of them BatchEnd carries as
+        its loss and accuracy; ``watched``: the losses whose non-finite value ends the run."""
         super().__init__()
         self.emit, self.control, self.state, self.on_epoch = emit, control, state, on_epoch
+        self.figures, self.loss, self.accuracy, self.watched = tuple(figures), loss, accuracy, tuple(watched)
         self._epoch, self._start, self._last = 0, 0.0, 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -57,15 +61,15 @@ class GanCallback(keras.callbacks.Callback):
         if step < steps and now - self._last < BATCH_EVENT_INTERVAL and self.control.steps_left is None:
             return
         self._last = now
-        figures = {name: float(logs[name]) for name in FIGURES if name in (logs if logs is not None else {})}
-        if not all(math.isfinite(figures.get(name, 0.0)) for name in ("d_loss", "g_loss")):
+        figures = {name: float(logs[name]) for name in self.figures if name in (logs if logs is not None else {})}
+        bad = [name for name in self.watched if not math.isfinite(figures.get(name, 0.0))]
+        if bad:
             self.state.interrupted = "diverged"
             self.state.diverged_epoch = self._epoch + 1
             self.state.diverged_step = self._epoch * steps + step
-            self.state.last_loss = figures.get("d_loss") if not math.isfinite(figures.get("d_loss", 0.0)) \
-                else figures.get("g_loss")
-        self.emit(BatchEnd(epoch=self._epoch + 1, step=step, steps=steps, loss=figures.get("d_loss", math.nan),
-                           accuracy=figures.get("d_accuracy", math.nan), samples_seen=seen,
+            self.state.last_loss = figures[bad[0]]
+        self.emit(BatchEnd(epoch=self._epoch + 1, step=step, steps=steps, loss=figures.get(self.loss, math.nan),
+                           accuracy=figures.get(self.accuracy, math.nan), samples_seen=seen,
                            samples_per_second=seen / max(now - self._start, 1e-9), heads=figures))
 
     def on_epoch_end(self, epoch, logs=None):
@@ -75,7 +79,7 @@ class GanCallback(keras.callbacks.Callback):
         if self.state.interrupted:
             return   # a cut-short epoch is not an epoch
         given = logs if logs is not None else {}
-        self.on_epoch(int(epoch) + 1, {name: float(given[name]) for name in FIGURES if name in given}, seconds)
+        self.on_epoch(int(epoch) + 1, {name: float(given[name]) for name in self.figures if name in given}, seconds)
 
 
 def train_tape(running, update, model, dataset, callbacks, epochs: int, initial_epoch: int) -> None:

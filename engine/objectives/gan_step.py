@@ -22,23 +22,24 @@ class Running:
     sums, one of counts: two updates a step): the loop reads them only when it reports (a few times a
     second), so no step waits for the device to answer."""
 
-    def __init__(self):
-        self.sums = tf.Variable(tf.zeros(len(FIGURES)), trainable=False)
-        self.counts = tf.Variable(tf.zeros(len(FIGURES)), trainable=False)
+    def __init__(self, names=FIGURES):
+        self.names = tuple(names)
+        self.sums = tf.Variable(tf.zeros(len(self.names)), trainable=False)
+        self.counts = tf.Variable(tf.zeros(len(self.names)), trainable=False)
 
     def add(self, figures) -> None:
-        given = [FIGURES.index(name) for name in figures]
+        given = [[self.names.index(name)] for name in figures]
         values = [tf.cast(value, tf.float32) for value in figures.values()]
-        self.sums.assign_add(tf.scatter_nd([[i] for i in given], values, [len(FIGURES)]))
-        self.counts.assign_add(tf.scatter_nd([[i] for i in given], tf.ones(len(given)), [len(FIGURES)]))
+        self.sums.assign_add(tf.scatter_nd(given, values, [len(self.names)]))
+        self.counts.assign_add(tf.scatter_nd(given, tf.ones(len(given)), [len(self.names)]))
 
     def reset(self) -> None:
-        self.sums.assign(tf.zeros(len(FIGURES)))
-        self.counts.assign(tf.zeros(len(FIGURES)))
+        self.sums.assign(tf.zeros(len(self.names)))
+        self.counts.assign(tf.zeros(len(self.names)))
 
     def means(self) -> dict:
         sums, counts = self.sums.numpy(), self.counts.numpy()
-        return {name: float(sums[i]) / float(counts[i]) for i, name in enumerate(FIGURES) if counts[i]}
+        return {name: float(sums[i]) / float(counts[i]) for i, name in enumerate(self.names) if counts[i]}
 
     def logs(self):
         return _LazyLogs(self)

@@ -37,8 +37,9 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
         problems.append(f"training.tensorboard: objective {name!r} writes history.csv and sample grids, not "
                         "TensorBoard logs, in this version; set tensorboard to false")
     if resuming:
+        kept = " and ".join(f"{role}.keras" for role in kind.models)
         problems.append(f"--resume: a run of objective {name!r} cannot be resumed in this version; start a new "
-                        "run (its generator.keras and discriminator.keras are kept)")
+                        f"run (its {kept} are kept)")
     return problems
 
 

@@ -27,7 +27,13 @@ def _rl(*args, **kwargs):
     return run_rl(*args, **kwargs)
 
 
-RUNS = {"classify": _classify, "gan": _gan, "cgan": _gan, "reinforce": _rl, "actor_critic": _rl, "ppo": _rl}
+def _vae(*args, **kwargs):
+    from tapedeck.engine.objectives.vae_run import run_vae
+
+    return run_vae(*args, **kwargs)
+
+
+RUNS = {"classify": _classify, "gan": _gan, "cgan": _gan, "vae": _vae, "reinforce": _rl, "actor_critic": _rl, "ppo": _rl}
 
 
 def run(experiment, reporter, control: RunControl | None = None, runs_dir="runs", resume_dir=None):

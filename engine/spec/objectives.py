@@ -90,6 +90,21 @@ OBJECTIVES["cgan"] = ObjectiveKind(
     ("tape", "train_step"), why_not_fit=_NO_FIT,
     io={"generator": ("latent+label", "image"), "discriminator": ("image+label", "one")}, views=("samples",),
     summary="a GAN told which class to draw: the label goes into both models")
+OBJECTIVES["vae"] = ObjectiveKind(
+    "vae", ("encoder", "decoder"),
+    {
+        "latent_dim": Setting(2, _int(1), "size of the code each image is squeezed to (2: the plane can be drawn)"),
+        "reconstruction": Setting("bce", _choice(("bce", "mse")),
+                                   "how a reconstruction is scored, summed over pixels: bce (pixels in [0, 1]) or mse"),
+        "beta": Setting(1.0, _float(0.0), "weight of the KL term (1: the plain VAE; above 1: a beta-VAE)"),
+        "quality_samples": Setting(500, _int(0), "images decoded from random codes the judge scores; 0 = off"),
+    },
+    ("tape", "train_step"),
+    why_not_fit=("plain model.fit minimises one model's loss on labelled pairs; a VAE's loss is the decoder's "
+                 "reconstruction plus the encoder's KL term, through a random sample between them, so the step is "
+                 "written out (the GradientTape loop, or fit with a custom train_step)"),
+    io={"encoder": ("image", "two_latent"), "decoder": ("latent", "image")}, views=("samples",),
+    summary="a variational autoencoder: an encoder and a decoder, reconstruction plus KL")
 
 # Reinforcement learning: no data set, the examples come from acting in a gymnasium environment
 # (engine.objectives.environments); io words "observation" and "actions" are the environment's spaces.

@@ -53,6 +53,10 @@ _NOTES = {
         "Acrobot actor-critic",
         "Swing a two-link arm up above the bar (Acrobot-v1, three actions, reward -1 per step): the same "
         "actor-critic on a harder, sparse-feeling task."),
+    "digits_vae": PresetNote(
+        "Digits VAE (2-D latent plane)",
+        "An encoder and a decoder with a loss of two terms, reconstruction and KL, through a random sample: the "
+        "latent plane decoded as a map of the digits."),
     "digits_two_heads_functional": PresetNote(
         "Digits, two heads — Functional API",
         "One image, two outputs: the digit and its parity (even/odd, derived from the digit label), a shared "

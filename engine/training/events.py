@@ -218,6 +218,9 @@ class SampleGrid:
     columns: int
     labels: Any = None
     quality: dict = field(default_factory=dict)   # the judge's figures (engine.objectives.judge.Quality)
+    # which picture: "samples" (from fixed noise), "reconstructions" (a VAE's: originals above their
+    # reconstructions, row by row) or "latent_plane" (a 2-D latent space decoded on a grid)
+    kind: str = "samples"
 
 
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from tapedeck.engine.objectives.samples import grid_array
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, RunNote, RunStarted, SampleGrid
@@ -24,8 +24,13 @@ from tapedeck.gui.widgets.plain_axes import plain_axes
 __all__ = ["SamplesPanel"]
 
 # Curves per plot: (figure name, legend, colour).
-LOSSES = (("d_loss", "discriminator loss", "#c0392b"), ("g_loss", "generator loss", "#2c6fbb"))
-OUTPUTS = (("d_real", "D(x): real images", "#27ae60"), ("d_fake", "D(G(z)): generated", "#8e44ad"))
+LOSSES = (("d_loss", "discriminator loss", "#c0392b"), ("g_loss", "generator loss", "#2c6fbb"),
+          ("reconstruction", "reconstruction (VAE)", "#2c6fbb"))
+OUTPUTS = (("d_real", "D(x): real images", "#27ae60"), ("d_fake", "D(G(z)): generated", "#8e44ad"),
+           ("kl", "KL of the code (VAE)", "#8e44ad"))
+# The pictures a run may send (SampleGrid.kind), as the selector names them.
+KINDS = {"samples": "Generated from fixed noise", "reconstructions": "Test images above their reconstructions",
+         "latent_plane": "The latent plane, decoded"}
 QUALITY = (("quality_frechet", "Fréchet distance to real (lower is better)", "#d35400"),)
 
 
@@ -47,7 +52,11 @@ def _plot(title: str, y_label: str):
 class SamplesPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.grids: list[SampleGrid] = []
+        self.grids: list[SampleGrid] = []          # the shown kind's, epoch by epoch
+        self.by_kind: dict[str, list[SampleGrid]] = {}
+        self.kind = QComboBox(self)
+        self.kind.setToolTip("Which picture of the generative model to show")
+        self.kind.activated.connect(lambda _index: self._choose_kind(self.kind.currentData()))
         self.history: dict[str, list] = {}
         self.class_names: list = []
         self.picture = QLabel("The generator's samples appear here after each epoch.", self)
@@ -72,6 +81,7 @@ class SamplesPanel(QWidget):
                 self.curves[name] = self.plots[key].plot([], [], name=legend, pen=colour, symbol="o", symbolSize=4,
                                                          symbolBrush=colour, symbolPen=None)
         left = QVBoxLayout()
+        left.addWidget(self.kind)
         left.addWidget(self.picture, 1)
         left.addWidget(self.slider)
         left.addWidget(self.caption)
@@ -100,7 +110,10 @@ class SamplesPanel(QWidget):
             pass   # the epoch's means are what these curves show
 
     def clear_run(self) -> None:
-        self.grids.clear()
+        self.grids = []
+        self.by_kind.clear()
+        self.kind.clear()
+        self.kind.setVisible(False)
         self.history.clear()
         for curve in self.curves.values():
             curve.setData([], [])
@@ -111,6 +124,13 @@ class SamplesPanel(QWidget):
         self.verdict.setText("")
 
     def _epoch(self, event: EpochEnd) -> None:
+        if event.epoch == 1 or not self.history:   # the plots say what this run's figures are
+            vae = "kl" in event.heads
+            self.plots["losses"].getPlotItem().setTitle("The two terms of the loss" if vae else
+                                                        "Losses of the two models", color="#222", size="10pt")
+            self.plots["outputs"].getPlotItem().setTitle("How far the codes are from a standard normal" if vae else
+                                                         "What the discriminator says", color="#222", size="10pt")
+            self.plots["outputs"].getPlotItem().setLabel("left", "KL" if vae else "mean D output")
         for name, value in event.heads.items():
             self.history.setdefault(name, []).append((event.epoch, value))
         for name, curve in self.curves.items():
@@ -119,8 +139,28 @@ class SamplesPanel(QWidget):
                 curve.setData([x for x, _ in points], [y for _, y in points])
 
     def _grid(self, event: SampleGrid) -> None:
-        at_end = not self.grids or self.slider.value() == len(self.grids) - 1
-        self.grids.append(event)
+        kind = getattr(event, "kind", "samples")
+        if kind not in self.by_kind:
+            self.by_kind[kind] = []
+            self.kind.addItem(KINDS.get(kind, kind), kind)
+            self.kind.setVisible(self.kind.count() > 1)
+        self.by_kind[kind].append(event)
+        if self.kind.currentData() == kind:
+            self._follow()
+
+    def _choose_kind(self, kind) -> None:
+        self.grids = self.by_kind.get(kind, [])
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, len(self.grids) - 1))
+        self.slider.setValue(len(self.grids) - 1)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(len(self.grids) > 1)
+        self._show_grid(self.slider.value())
+
+    def _follow(self) -> None:
+        """The shown kind's grids grew: follow the run unless the person has scrubbed back."""
+        self.grids = self.by_kind.get(self.kind.currentData(), [])
+        at_end = self.slider.value() >= len(self.grids) - 2
         self.slider.blockSignals(True)
         self.slider.setRange(0, len(self.grids) - 1)
         if at_end:   # following the run unless the person has scrubbed back
@@ -140,7 +180,9 @@ class SamplesPanel(QWidget):
         self.caption.setText(self._words(grid))
 
     def _words(self, grid: SampleGrid) -> str:
-        text = f"Epoch {grid.epoch}: the generator's images from the fixed noise"
+        text = {"reconstructions": f"Epoch {grid.epoch}: test images (top) and their reconstructions (below)",
+                "latent_plane": f"Epoch {grid.epoch}: the decoder's image at each point of the 2-D code plane"}.get(
+            getattr(grid, "kind", "samples"), f"Epoch {grid.epoch}: the generator's images from the fixed noise")
         if grid.labels is not None and self.class_names:
             rows = [self.class_names[int(label)] for label in np.asarray(grid.labels)[::grid.columns]]
             text += " — one row per class asked for: " + ", ".join(rows)
