@@ -60,6 +60,9 @@ def env_spaces(env_id: str) -> EnvSpaces:
     if not isinstance(observation, gym.spaces.Box) or len(observation.shape) != 1:
         raise EnvError(f"{where} observes {observation}; Tapedeck's RL takes {SUPPORTED}, so choose such "
                          "an environment")
+    if spec.max_episode_steps is None:
+        raise EnvError(f"{where} has no time limit, so an episode may never end and an update (or a greedy "
+                       "evaluation) would wait for ever; register it with max_episode_steps, or choose another")
     return EnvSpaces(env_id, tuple(int(d) for d in observation.shape), int(actions.n), spec.reward_threshold,
                      spec.max_episode_steps)
 

@@ -29,6 +29,7 @@ class _Raising(gym.Env):
 
 if "TapedeckRaising-v0" not in gym.registry:
     gym.register("TapedeckRaising-v0", entry_point=_Raising, max_episode_steps=10)
+    gym.register("TapedeckEndless-v0", entry_point=_Raising)   # no time limit
 
 
 def written(tmp_path, preset="cartpole_ppo", **settings):
@@ -53,6 +54,8 @@ def one_line(capsys, argv) -> str:
                      r"as CartPole-v1"),
     ("Pendulum-v1", r"objective\.env: 'Pendulum-v1' has Box actions .*; Tapedeck's policies choose one of a few "
                     r"discrete actions, so choose an environment with vector observations"),
+    ("TapedeckEndless-v0", r"objective\.env: 'TapedeckEndless-v0' has no time limit, so an episode may never end "
+                           r".*; register it with max_episode_steps"),
 ])
 def test_an_environment_tapedeck_cannot_train_on_is_named_by_check_and_train(tmp_path, capsys, env, words):
     _experiment, path = written(tmp_path, env=env)
