@@ -24,6 +24,7 @@ __all__ = [
     "StepInspected",
     "SampleGrid",
     "EnvFrames",
+    "UpdateInspected",
     "FINISH_REASONS",
 ]
 
@@ -240,3 +241,18 @@ class EnvFrames:
     actions: Any          # (T,) int
     rewards: Any          # (T,) float32
     episode_ends: Any     # (T,) bool: the episode ended at this step (the next frame starts a new one)
+
+
+@dataclass(frozen=True)
+class UpdateInspected:
+    """A reinforcement-learning update taken apart (the last update of a Step request): the experience it
+    learned from, step by step in the order played (at most its first 4,096 steps), and its figures."""
+
+    update: int
+    observations: Any     # (N, O) float32
+    actions: Any          # (N,) int: the actions chosen
+    probabilities: Any    # (N,) float32: the probability the policy gave each chosen action when it acted
+    advantages: Any       # (N,) float32: how much better than expected each action turned out
+    returns: Any          # (N,) float32: the (discounted, bootstrapped) return each step's value is held to
+    values: Any           # (N,) float32: the value model's estimate when acting (NaN without one)
+    figures: dict = field(default_factory=dict)   # the update's EpochEnd heads
