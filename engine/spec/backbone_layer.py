@@ -25,8 +25,13 @@ __all__ = ["Backbone"]
 
 
 def _in_stateless_scope() -> bool:
-    from keras.src.backend.common.stateless_scope import in_stateless_scope
-
+    """Whether the check's shape pass is running (``keras.StatelessScope``). Keras exports the scope but not
+    this question; where a release moves it, the answer is "no": the weights file is then read at the
+    check too (slower, same result)."""
+    try:
+        from keras.src.backend.common.stateless_scope import in_stateless_scope
+    except ImportError:
+        return False
     return in_stateless_scope()
 
 

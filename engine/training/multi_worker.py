@@ -274,12 +274,12 @@ def fit_under_workers(model):
        scalars are averaged across replicas with ``axis=None`` instead, everything else as Keras does.
     """
     import tensorflow as tf
-    from keras.src.backend.tensorflow import trainer as keras_trainer
 
     strategy = getattr(model, "_distribute_strategy", None)
     if strategy is None or worker_count(strategy) <= 1 or tf.distribute.get_strategy() is not strategy:
         yield
         return
+    keras_trainer = _keras_trainer()
     original = keras_trainer.reduce_per_replica
 
     def reduce_per_replica(values, strategy, reduction):
@@ -302,6 +302,20 @@ def fit_under_workers(model):
     finally:
         keras_trainer.reduce_per_replica = original
         model._distribute_strategy = strategy
+
+
+def _keras_trainer():
+    """Keras's TensorFlow trainer module, whose ``reduce_per_replica`` the workaround replaces. Private, so a
+    Keras release may move it: then the run stops with the version named and a way on, not an ImportError."""
+    try:
+        from keras.src.backend.tensorflow import trainer
+    except ImportError:
+        trainer = None
+    if trainer is None or not hasattr(trainer, "reduce_per_replica"):
+        raise TFConfigError(f"multi_worker with the fit loop relies on keras.src.backend.tensorflow.trainer."
+                            f"reduce_per_replica, which Keras {keras.__version__} does not have (tested with 3.15); "
+                            f"use training.loop tape, or Keras 3.15")
+    return trainer
 
 
 def worker_folders(strategy, runs_dir, resume_dir, held: contextlib.ExitStack):
