@@ -53,9 +53,14 @@ def sweepable_settings(experiment) -> list[tuple[str, str, object]]:
     found = [(f"training.{name}", name.replace("_", " "), getattr(experiment.training, name))
              for name in TRAINING_SETTINGS]
     nodes, _problems = graph.resolve(experiment.model.layers)
+    # An output layer's units are the class count (or the target's width): the data fix them, so a
+    # sweep over them only trains runs that fail the check.
+    heads = {head.layer for head in experiment.model.outputs} or ({nodes[-1].name} if nodes else set())
     for node in nodes:
         kind = catalogue.CATALOGUE.get(node.spec.type)
         for param in LAYER_PARAMS:
+            if param == "units" and node.name in heads:
+                continue
             if kind is not None and kind.param(param) is not None:
                 current = node.spec.params.get(param, kind.param(param).default)
                 found.append((f"model.layers[{node.index}].{param}", f"{node.name} {param}", current))
