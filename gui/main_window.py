@@ -486,7 +486,7 @@ class MainWindow(SessionMixin, QMainWindow):
         if isinstance(event, StepInspected):   # the run pauses right after this step
             self.tabs.setCurrentWidget(self.step_panel)
             self.training.set_paused(True)
-            QTimer.singleShot(0, self._update_state)
+            self._update_once_paused(100)
         if isinstance(event, (RunStarted, Finished)):
             self._note_run(event)
         if isinstance(event, RunStarted):
@@ -510,6 +510,14 @@ class MainWindow(SessionMixin, QMainWindow):
         elif isinstance(event, Finished):
             detail = f": {event.message}" if event.message and event.message != event.reason else ""
             self.statusBar().showMessage(f"Run {event.reason.replace('_', ' ')}{detail}"[:300], 15000)
+
+    def _update_once_paused(self, tries: int) -> None:
+        """The run pauses just after it reports the step (in its own thread): Train reads Continue
+        once it has (a single deferred update could come first, leaving Train disabled)."""
+        if self.controller.paused or not self.controller.running or tries <= 0:
+            self._update_state()
+        else:
+            QTimer.singleShot(20, lambda: self._update_once_paused(tries - 1))
 
     def _say_data_problem(self) -> None:
         """A data set that does not load is said once, above the tabs, with its fixes as buttons

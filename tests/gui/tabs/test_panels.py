@@ -148,7 +148,7 @@ def test_open_data_folder_guesses_the_format_and_names_a_bad_file(qtbot, window,
     assert window.document.experiment.data.source == "idx"
     assert window.document.experiment.data.path == str(idx)
     qtbot.waitUntil(lambda: window.checker.data_error is not None, timeout=30_000)
-    assert "idx" in window.settings_panel.data_info.text()
+    assert "idx" in window.notice.text() and "idx" in window.settings_panel.data_info.toolTip()   # said once
     assert not window.train_action.isEnabled()
     text_file = tmp_path / "notes.txt"
     text_file.write_text("hello")

@@ -121,7 +121,8 @@ def test_missing_data_is_named_and_blocks_train(qtbot, make_window, tmp_path):
     window = make_window(experiment, wait=False)
     window.start_background_loading()
     qtbot.waitUntil(lambda: window.checker.data_error is not None, timeout=60_000)
-    assert "absent.npz" in window.settings_panel.data_info.text()
+    assert "absent.npz" in window.notice.text()                       # said once, above the tabs
+    assert "absent.npz" in window.settings_panel.data_info.toolTip()
     assert not window.train_action.isEnabled()
     assert "absent.npz" in window.train_action.toolTip()
     window.train()                                     # refused with the reason, no run
