@@ -20,7 +20,8 @@ __all__ = ["Player", "Played", "Frames", "discounted", "advantages"]
 
 @dataclass
 class Played:
-    """One update's experience, flattened over steps (and copies); ``weights`` 0 marks padding."""
+    """One update's experience, flattened over steps (and copies); ``weights`` 0 marks padding; ``values``
+    are the value model's estimates when acting (NaN without one)."""
 
     observations: np.ndarray
     actions: np.ndarray
@@ -123,7 +124,7 @@ class Player:
         steps = int(taken.sum())
         padded = _bucket(steps)
         return Played(_pad(flat["observations"], padded), _pad(flat["actions"], padded),
-                      _pad(flat["log_probs"], padded), np.zeros(padded, np.float32), _pad(advantages, padded),
+                      _pad(flat["log_probs"], padded), np.full(padded, np.nan, np.float32), _pad(advantages, padded),
                       _pad(flat["returns"], padded), _pad(np.ones(steps, np.float32), padded), steps)
 
     # -- stretches of steps (actor-critic, PPO) ------------------------------------------------------

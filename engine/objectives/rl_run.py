@@ -27,7 +27,7 @@ from tapedeck.engine.objectives.environments import EnvError, env_spaces, greedy
 from tapedeck.engine.objectives.refusals import rl_refusals
 from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
 from tapedeck.engine.text import cut_words
-from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted
+from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted, UpdateInspected
 from tapedeck.engine.training.run import UserProblemError, _count, _describe, _summary
 
 __all__ = ["run_rl", "RUNNING_MEAN", "EVAL_SEED"]
@@ -188,8 +188,8 @@ class _RlSession:
             if self.control.stop_requested:
                 reason = "stopped"
                 break
-            self.control.begin_step()
-            figures, seconds = self._update(update, recent)
+            inspect = self.control.begin_step()   # the last update of a Step request is taken apart
+            figures, seconds = self._update(update, recent, inspect)
             done = update
             self._report(update, figures, seconds)
             self.control.step_done()
@@ -211,7 +211,7 @@ class _RlSession:
         self.metrics["target"] = target
         return None if target is None else float(target)
 
-    def _update(self, update: int, recent) -> tuple[dict, float]:
+    def _update(self, update: int, recent, inspect: bool = False) -> tuple[dict, float]:
         """Play, then learn: one update; the figures of the episodes that ended meanwhile."""
         from tapedeck.engine.objectives.rl_play import Frames
 
@@ -241,6 +241,8 @@ class _RlSession:
                    "steps_per_second": played.steps / max(seconds, 1e-9), **figures}
         if frames is not None:
             self.emit(EnvFrames(update=update, env_id=objective.env, **frames.arrays()))
+        if inspect:
+            self.emit(_inspected(update, played, figures))
         return figures, seconds
 
     def _shows(self, name: str) -> bool:
@@ -341,6 +343,15 @@ class _RlSession:
                             f"{solved['seconds']:.0f} s){said}", run_dir, epoch=done)
         aim = f" (target {target:g} not reached)" if target is not None else ""
         return Finished("completed", f"{done} update(s) trained{aim}{said}", run_dir, epoch=done)
+
+
+def _inspected(update: int, played, figures: dict, limit: int = 4096) -> UpdateInspected:
+    """What one update learned from (padding left out, at most ``limit`` steps)."""
+    real = np.flatnonzero(played.weights > 0)[:limit]
+    return UpdateInspected(update=update, observations=played.observations[real], actions=played.actions[real],
+                           probabilities=np.exp(played.log_probs[real]).astype(np.float32),
+                           advantages=played.advantages[real], returns=played.returns[real],
+                           values=played.values[real], figures=dict(figures))
 
 
 def _normalized(values: np.ndarray, normalize: bool) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 
 from tapedeck.engine.objectives.run import RunControl, run
 from tapedeck.engine.spec.experiment import load_preset
-from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted
+from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted, UpdateInspected
 
 
 def short(preset="cartpole_ppo", updates=2, execution="graph", **settings):
@@ -114,6 +114,28 @@ def test_stop_and_step(tmp_path):
     assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1]
     assert events[-1].reason == "stopped"
     assert (Path(events[-1].run_dir) / "policy.keras").is_file()   # what one update learnt is kept
+    inspected = [e for e in events if isinstance(e, UpdateInspected)]
+    assert [e.update for e in inspected] == [1]   # Step's update taken apart: what it learned from
+    looked = inspected[0]
+    assert len(looked.actions) == 2 * 16 and looked.observations.shape == (32, 4)   # 2 envs x 16 steps
+    assert ((looked.probabilities > 0) & (looked.probabilities <= 1)).all()
+    assert np.allclose(looked.returns, looked.advantages + looked.values, atol=1e-4)
+    assert looked.figures["policy_loss"] == next(e for e in events if isinstance(e, EpochEnd)).heads["policy_loss"]
+
+
+def test_reinforce_inspected_update_has_no_values(tmp_path):
+    control = RunControl()
+    control.step(1)
+    events = []
+
+    def reporter(event):
+        events.append(event)
+        if isinstance(event, EpochEnd):
+            control.stop()
+
+    run(short("cartpole_reinforce", updates=5), reporter, control, runs_dir=tmp_path)
+    looked = next(e for e in events if isinstance(e, UpdateInspected))
+    assert np.isnan(looked.values).all() and len(looked.actions) == int(looked.figures["env_steps"])
 
 
 def test_the_target_ends_the_run_solved(tmp_path):
