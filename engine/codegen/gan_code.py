@@ -64,19 +64,24 @@ def _header(experiment, api, loop) -> str:
 
 
 def _model(role: str, spec, api: str, model_parts, cond: bool = False) -> str:
-    """One stack as the classifier's writer writes it, under the role's name."""
+    """One stack of a GAN as the classifier's writer writes it, under the role's name."""
+    if role == "generator":
+        return named_model(role, spec, api, model_parts, "(latent_dim + label_width,)" if cond else "(latent_dim,)",
+                           "latent vectors" + (" with the label's code" if cond else ""))
+    return named_model(role, spec, api, model_parts,
+                       "(*input_shape[:-1], input_shape[-1] + label_channels)" if cond else None,
+                       "images" + (" with the label's channels" if cond else ""))
+
+
+def named_model(role: str, spec, api: str, model_parts, input_expr: str | None, taken: str) -> str:
+    """One stack as the classifier's writer writes it, renamed ``role`` (and its class ``Role``), fed
+    ``input_expr`` instead of the data's ``input_shape`` where given."""
     parts = model_parts(spec, api)
     text = "\n\n".join(part for part in (parts.class_text, parts.build_text) if part)
-    cls = role.capitalize()
-    text = re.sub(r"\bMyModel\b", cls, text)
+    text = re.sub(r"\bMyModel\b", role.capitalize(), text)
     text = re.sub(r"^model = ", f"{role} = ", text, flags=re.M)
-    if role == "generator":
-        text = re.sub(r"\binput_shape\b", "(latent_dim + label_width,)" if cond else "(latent_dim,)", text)
-    elif cond:
-        text = re.sub(r"\binput_shape\b", "(*input_shape[:-1], input_shape[-1] + label_channels)", text)
-    taken = "latent vectors" if role == "generator" else "images"
-    if cond:
-        taken += " with the label's code"
+    if input_expr:
+        text = re.sub(r"\binput_shape\b", input_expr, text)
     return f"# The {role}: takes {taken}.\n{text}"
 
 

@@ -20,7 +20,13 @@ def _rl(*args):
     return rl_code(*args)
 
 
-WRITERS = {"gan": _gan, "cgan": _gan, "reinforce": _rl, "actor_critic": _rl, "ppo": _rl}
+def _vae(*args):
+    from tapedeck.engine.codegen.vae_code import vae_code
+
+    return vae_code(*args)
+
+
+WRITERS = {"gan": _gan, "cgan": _gan, "vae": _vae, "reinforce": _rl, "actor_critic": _rl, "ppo": _rl}
 
 
 def objective_code(experiment, api, loop, model_parts) -> str:

@@ -1,0 +1,184 @@
+"""The VAE script a person would write: an encoder and a decoder (each by the classifier's writer), the
+reparameterised sample and the loss of two terms written out, trained with one tf.GradientTape in a
+loop or with ``fit`` and an overridden ``train_step``; the decoded grid saved each epoch as Tapedeck saves
+it. Needs TensorFlow/Keras, NumPy and Pillow (``save_img``)."""
+from __future__ import annotations
+
+from tapedeck.engine.codegen.data import data_code, section
+from tapedeck.engine.codegen.gan_code import LOOP_WORDS, named_model
+
+__all__ = ["vae_code"]
+
+
+def vae_code(experiment, api, loop, model_parts) -> str:
+    objective, training = experiment.objective, experiment.training
+    data = data_code(experiment.data)
+    models = [named_model("encoder", experiment.models["encoder"], api or experiment.models["encoder"].api,
+                          model_parts, None, "images, gives a mean and a log-variance per code value"),
+              named_model("decoder", experiment.models["decoder"], api or experiment.models["decoder"].api,
+                          model_parts, "(latent_dim,)", "codes, gives images")]
+    decorator = {"graph": "@tf.function\n", "eager": "", "xla": "@tf.function(jit_compile=True)\n"}[training.execution]
+    parts = [
+        _header(experiment, api, loop),
+        "import os\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers"
+        + ("\nfrom sklearn.datasets import load_digits" if "load_digits" in data.imports else ""),
+        f"# One call seeds Python's random, NumPy and TensorFlow.\nkeras.utils.set_random_seed({training.seed or 0})",
+        data.text,
+        _settings(experiment),
+        section("Models"),
+        *models,
+        _optimizers(experiment),
+        section("Loss"),
+        _loss(objective.reconstruction),
+        section("Training"),
+        _grid(),
+        _tape_loop(decorator) if loop == "tape" else _fit_loop(training.execution),
+        'print(f"Saved the last decoded grid: samples/epoch-{epochs:03d}.png")',
+    ]
+    return "\n\n\n".join(part.strip("\n") for part in parts if part.strip()) + "\n"
+
+
+def _header(experiment, api, loop) -> str:
+    name = repr(experiment.name)[1:-1].replace('"""', "'''")
+    return (f'"""{name}\n\nA variational autoencoder: an encoder to a mean and a log-variance per code value, a '
+            f"sample drawn from them,\nand a decoder back to the image; the loss is the reconstruction plus the KL "
+            f"term.\nTrained with {LOOP_WORDS[loop].replace('two tf.GradientTape blocks', 'one tf.GradientTape')}.\n"
+            f"Exported from Tapedeck; runs on its own with TensorFlow 2 (Keras 3), NumPy and Pillow.\n" '"""')
+
+
+def _settings(experiment) -> str:
+    objective, training = experiment.objective, experiment.training
+    real = ("x_real = np.concatenate([x_train, x_val]) if len(x_val) else x_train"
+            if experiment.data.validation_split > 0 else "x_real = x_train")
+    return "\n".join([
+        section("Settings"),
+        f"batch_size = {training.batch_size}",
+        f"epochs = {training.epochs}",
+        f"latent_dim = {objective.latent_dim}  # the size of each image's code",
+        f"beta = {objective.beta!r}  # weight of the KL term (1: the plain VAE)",
+        "",
+        "# A VAE learns from the images alone: the training and validation images together.",
+        real,
+        "train_ds = tf.data.Dataset.from_tensor_slices(x_real).shuffle(len(x_real)).batch(batch_size, "
+        "drop_remainder=True)",
+    ])
+
+
+def _optimizers(experiment) -> str:
+    lines = ["# Each model has its own optimizer."]
+    for role, short in (("encoder", "e"), ("decoder", "d")):
+        settings = experiment.models[role].optimizer or {"name": experiment.training.optimizer,
+                                                         "learning_rate": experiment.training.learning_rate}
+        name = settings.get("name", "adam")
+        keras_name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}[name]
+        beta_1 = f", beta_1={settings.get('beta_1', 0.9)!r}" if name in ("adam", "adamw") else ""
+        lines.append(f"{short}_optimizer = keras.optimizers.{keras_name}(learning_rate="
+                     f"{settings['learning_rate']!r}{beta_1})")
+    return "\n".join(lines)
+
+
+_BCE = '''    rebuilt = tf.clip_by_value(rebuilt, 1e-7, 1.0 - 1e-7)
+    error = -(images * tf.math.log(rebuilt) + (1.0 - images) * tf.math.log(1.0 - rebuilt))'''
+_MSE = '''    error = tf.square(images - rebuilt)'''
+
+
+def _loss(reconstruction: str) -> str:
+    return f'''def reconstruction_error(images, rebuilt):
+    """Per image, summed over its pixels ({reconstruction})."""
+{_BCE if reconstruction == "bce" else _MSE}
+    return tf.reduce_sum(error, axis=[1, 2, 3])
+
+
+def vae_loss(images):
+    """Encode, draw a code from the mean and log-variance (the reparameterisation), decode; the loss
+    is the reconstruction plus beta times the KL divergence of the code from a standard normal."""
+    mean, log_var = tf.split(encoder(images, training=True), 2, axis=-1)
+    code = mean + tf.exp(0.5 * log_var) * tf.random.normal(tf.shape(mean))
+    rebuilt = decoder(code, training=True)
+    reconstruction = tf.reduce_mean(reconstruction_error(images, rebuilt))
+    kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=-1))
+    return reconstruction + beta * kl, reconstruction, kl
+
+
+def apply(tape, loss):
+    """Each model's gradients to its own optimizer."""
+    gradients = tape.gradient(loss, encoder.trainable_variables + decoder.trainable_variables)
+    count = len(encoder.trainable_variables)
+    e_optimizer.apply_gradients(zip(gradients[:count], encoder.trainable_variables))
+    d_optimizer.apply_gradients(zip(gradients[count:], decoder.trainable_variables))'''
+
+
+def _grid() -> str:
+    return '''# The same codes every epoch, so the grid shows the decoder change.
+fixed_codes = np.random.default_rng(0).normal(size=(64, latent_dim)).astype("float32")
+
+
+def save_grid(epoch):
+    """samples/epoch-NNN.png: the decoder's images of the fixed codes, 8 x 8."""
+    images = np.asarray(decoder(fixed_codes, training=False))
+    grid = np.concatenate([np.concatenate(list(images[row * 8:(row + 1) * 8]), axis=1) for row in range(8)])
+    os.makedirs("samples", exist_ok=True)
+    keras.utils.save_img(f"samples/epoch-{epoch:03d}.png", grid, scale=True)'''
+
+
+def _tape_loop(decorator: str) -> str:
+    return f'''loss_mean = keras.metrics.Mean(name="loss")
+reconstruction_mean = keras.metrics.Mean(name="reconstruction")
+kl_mean = keras.metrics.Mean(name="kl")
+
+
+{decorator}def train_step(images):
+    with tf.GradientTape() as tape:
+        loss, reconstruction, kl = vae_loss(images)
+    apply(tape, loss)
+    loss_mean.update_state(loss)
+    reconstruction_mean.update_state(reconstruction)
+    kl_mean.update_state(kl)
+
+
+for epoch in range(epochs):
+    for metric in (loss_mean, reconstruction_mean, kl_mean):
+        metric.reset_state()
+    for images in train_ds:
+        train_step(images)
+    print(f"Epoch {{epoch + 1}}/{{epochs}}: loss {{float(loss_mean.result()):.4f}}, "
+          f"reconstruction {{float(reconstruction_mean.result()):.4f}}, kl {{float(kl_mean.result()):.4f}}")
+    save_grid(epoch + 1)
+
+encoder.save("encoder.keras")
+decoder.save("decoder.keras")'''
+
+
+def _fit_loop(execution: str) -> str:
+    options = {"graph": "", "eager": "run_eagerly=True", "xla": "jit_compile=True"}[execution]
+    return f'''class VAE(keras.Model):
+    """fit with the step written out."""
+
+    def __init__(self):
+        super().__init__()
+        self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", "reconstruction", "kl")]
+
+    @property
+    def metrics(self):
+        return self.trackers  # reset by fit at each epoch
+
+    def train_step(self, images):
+        with tf.GradientTape() as tape:
+            figures = vae_loss(images)
+        apply(tape, figures[0])
+        for tracker, value in zip(self.trackers, figures):
+            tracker.update_state(value)
+        return {{tracker.name: tracker.result() for tracker in self.trackers}}
+
+
+class SampleGrid(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        save_grid(epoch + 1)
+
+
+vae = VAE()
+vae.compile({options})
+vae.fit(train_ds, epochs=epochs, callbacks=[SampleGrid()], verbose=2)
+
+encoder.save("encoder.keras")
+decoder.save("decoder.keras")'''
