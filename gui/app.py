@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None, on_visible: Callable[[float], None] | No
     from tapedeck.gui.main_window import MainWindow
 
     window = MainWindow(experiment, path)      # no file given: the last session's experiment
+    from tapedeck.gui.drops import install_drops
+
+    install_drops(window)                      # experiments, data sets and models dropped on it
     if path:
         window._remember(path)
     sys.excepthook = window.report_unexpected

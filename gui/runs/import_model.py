@@ -91,7 +91,13 @@ class ImportModelAction(QObject):
             return
         path, _filter = QFileDialog.getOpenFileName(self.window, "Import a Keras model", "",
                                                     "Keras models (*.keras *.json);;All files (*)")
-        if not path:
+        if path:
+            self.ask_and_import(path)
+
+    def ask_and_import(self, path: str) -> None:
+        """Ask whether to keep the trained weights, then import (the menu entry, and a model dropped
+        on the window)."""
+        if self.importer.running:
             return
         answer = QMessageBox.question(
             self.window, "Keep the trained weights?",
