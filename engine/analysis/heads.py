@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tapedeck.engine.analysis.confusion import class_table, confusion_cell, confusion_matrix, most_confidently_wrong
+
 __all__ = ["HeadAnalysis", "predict_heads", "single_head"]
 
 
@@ -62,23 +64,15 @@ class HeadAnalysis:
                 - np.asarray(self.true, dtype=np.float64).reshape(n, -1))
 
     def confusion(self) -> np.ndarray:
-        from tapedeck.engine.analysis.reopen import confusion_matrix
-
         return confusion_matrix(self.true_labels, self.probabilities, len(self.class_names))
 
     def cell(self, true_class: int, predicted_class: int):
-        from tapedeck.engine.analysis.reopen import confusion_cell
-
         return confusion_cell(self.true_labels, self.probabilities, true_class, predicted_class)
 
     def most_confidently_wrong(self, count: int = 16):
-        from tapedeck.engine.analysis.reopen import most_confidently_wrong
-
         return most_confidently_wrong(self.true_labels, self.probabilities, count)
 
     def class_table(self):
-        from tapedeck.engine.analysis.reopen import class_table
-
         return class_table(self.confusion(), self.class_names)
 
 

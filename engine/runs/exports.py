@@ -37,8 +37,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.files import atomic_path, keras_file_damage, write_bytes_atomic, write_text_atomic
+from tapedeck.engine.runs.export_common import ExportError, quiet
 from tapedeck.engine.text import cut
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "ExportResult", "load_run_model", "save_keras", "save_savedmodel",
@@ -48,10 +48,6 @@ __all__ = ["EXPORT_FORMATS", "ExportError", "ExportResult", "load_run_model", "s
 EXPORT_FORMATS = ("keras", "savedmodel", "tflite", "onnx", "script", "history")
 _SUFFIX = {"keras": ".keras", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx", "script": ".py",
            "history": ".csv"}
-
-
-class ExportError(TapedeckError):
-    """The run or the target cannot be exported as asked; the message names the path and the fix."""
 
 
 @dataclass(frozen=True)
@@ -343,21 +339,6 @@ def _atomic_folder(path: Path):
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-
-
-@contextlib.contextmanager
-def quiet():
-    """The SavedModel writer and the converter print progress on stdout/absl; keep terminals clean."""
-    import logging
-
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        absl.setLevel(level)
 
 
 def _size(path: Path) -> int:

@@ -19,7 +19,7 @@ import importlib
 
 import numpy as np
 
-from tapedeck.engine.runs.exports import ExportError, quiet
+from tapedeck.engine.runs.export_common import ExportError, quiet
 
 __all__ = ["TOLERANCE", "PROBES", "NEEDS", "require", "require_runtimes", "onnx_bytes", "onnx_predict",
            "litert_predict", "probe_inputs", "verify"]
