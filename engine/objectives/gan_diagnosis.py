@@ -15,6 +15,8 @@ WINNING_FAKE = 0.05      # mean D(G(z)) below this (bce) ...
 WINNING_ACCURACY = 0.95  # ... while D tells this share of the batch apart
 FOUND_SHARE = 0.6        # once the judge has found this share of the classes ...
 COLLAPSE_SHARE = 0.5     # ... finding half as many or fewer again is a collapse (early epochs find few anyway)
+ONE_KIND_BITS = 0.5      # or, from epoch ONE_KIND_FROM on, a class histogram this narrow: nearly one kind of image
+ONE_KIND_FROM = 10
 
 
 class Diagnosis:
@@ -35,12 +37,15 @@ class Diagnosis:
         if quality and self.num_classes > 1:
             covered, entropy = quality["classes_covered"], quality["class_entropy"]
             self.best = max(self.best, covered)
-            if self.best >= FOUND_SHARE * self.num_classes and covered <= COLLAPSE_SHARE * self.best:
+            lost = self.best >= FOUND_SHARE * self.num_classes and covered <= COLLAPSE_SHARE * self.best
+            if lost or (epoch >= ONE_KIND_FROM and entropy < ONE_KIND_BITS):
+                before = f"found {self.best} of {self.num_classes} classes earlier and finds {covered} now" if lost \
+                    else f"finds nearly a single class ({covered} of {self.num_classes})"
                 found["collapse"] = (
-                    f"epoch {epoch}: mode collapse — the judge found {self.best} of {self.num_classes} classes "
-                    f"among the generated images earlier and finds {covered} now (class entropy {entropy:.2f} of "
-                    f"{math.log2(self.num_classes):.2f} bits): the generator makes a few kinds of image whatever "
-                    f"the noise; try label smoothing, a lower generator learning rate or more discriminator steps")
+                    f"epoch {epoch}: mode collapse — among the generated images the judge {before} (class entropy "
+                    f"{entropy:.2f} of {math.log2(self.num_classes):.2f} bits): the generator makes a few kinds of "
+                    f"image whatever the noise; try label smoothing, a lower generator learning rate, a larger "
+                    f"latent vector or more discriminator steps")
         new = [text for key, text in found.items() if key not in self.said]
         self.said = set(found)   # said again only after it cleared
         return new

@@ -53,6 +53,19 @@ _NOTES = {
         "Acrobot actor-critic",
         "Swing a two-link arm up above the bar (Acrobot-v1, three actions, reward -1 per step): the same "
         "actor-critic on a harder, sparse-feeling task."),
+    "mnist_gan": PresetNote(
+        "MNIST GAN (DCGAN, 28×28)",
+        "The digits DCGAN grown to MNIST's 28×28 images: a 7×7 start upsampled twice by Conv2DTranspose. Needs "
+        "MNIST (downloaded by Keras, or the IDX files in a folder)."),
+    "digits_gan_strong_discriminator": PresetNote(
+        "Digits GAN that fails: the discriminator too strong",
+        "On purpose: the discriminator learns 20 times faster and steps 5 times per generator step, so it tells "
+        "every generated image apart from epoch 1 (D(G(z)) near 0) and the samples stay blobs; the Samples tab "
+        "says so in words."),
+    "digits_gan_mode_collapse": PresetNote(
+        "Digits GAN that fails: mode collapse",
+        "On purpose: a 2-value latent vector, a fast generator and no label smoothing: the generator settles on "
+        "nearly one kind of image whatever the noise, and the judge's class histogram shows it."),
     "digits_vae": PresetNote(
         "Digits VAE (2-D latent plane)",
         "An encoder and a decoder with a loss of two terms, reconstruction and KL, through a random sample: the "
