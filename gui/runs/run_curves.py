@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from tapedeck.gui.widgets.plain_axes import plain_axes
+from tapedeck.gui.widgets.theme import colours, palette_changed
 
 # Colour-blind-safe qualitative palette (Okabe–Ito), dark enough on white.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999933")
@@ -59,7 +60,7 @@ class RunCurves(QWidget):
         self.runs: list[str] = []  # the legend names, in drawing order
         self._plots = QHBoxLayout()
         self.key = QLabel("solid: validation · dashed: training", self)
-        self.key.setStyleSheet("color: #555")
+        self.key.setStyleSheet(f"color: {colours()['muted']}")
         # Several-head runs: whose curves the plots show (the total, or one head's loss and accuracy / MAE).
         self.head_box = QComboBox(self)
         self.head_box.setToolTip("Several-head runs: the total loss, or one head's own loss and accuracy (MAE)")
@@ -75,6 +76,16 @@ class RunCurves(QWidget):
         layout.addLayout(bottom)
         self.head_box.hide()
 
+    def changeEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        super().changeEvent(event)
+        if palette_changed(event) and self.loss_plot is not None:   # light ⇄ dark
+            theme = colours()
+            self.key.setStyleSheet(f"color: {theme['muted']}")
+            for widget, legend in zip((self.loss_plot, self.acc_plot), self.legends):
+                widget.setBackground(theme["background"])
+                legend.setLabelTextColor(theme["text"])
+            self._redraw()
+
     def showEvent(self, event) -> None:  # noqa: N802 — Qt's name
         super().showEvent(event)
         self._build()
@@ -84,18 +95,18 @@ class RunCurves(QWidget):
             return
         import pyqtgraph as pg
 
-        self.loss_plot = pg.PlotWidget(background="w")
-        self.acc_plot = pg.PlotWidget(background="w")
+        self.loss_plot = pg.PlotWidget(background=colours()["background"])
+        self.acc_plot = pg.PlotWidget(background=colours()["background"])
         # The legend sits under each plot, outside its curves: in a corner it covered the curves of runs
         # that learn in different ways (issue 23, fault 12).
         for widget, title, label in ((self.loss_plot, "Loss", "loss"), (self.acc_plot, "Accuracy", "accuracy")):
             item = widget.getPlotItem()
-            item.setTitle(title, color="#222", size="10pt")
+            item.setTitle(title, color=colours()["text"], size="10pt")
             item.setLabel("bottom", "epoch")
             item.setLabel("left", label)
             plain_axes(item)   # no "loss (x0.001)" (issue 23)
             item.showGrid(x=True, y=True, alpha=0.25)
-            legend = pg.LegendItem(labelTextColor="#222", colCount=1)
+            legend = pg.LegendItem(labelTextColor=colours()["text"], colCount=1)
             item.layout.addItem(legend, 4, 1)     # the row under the bottom axis
             item.legend = legend                  # plot(name=…) adds its entry here
             self.legends.append(legend)
@@ -144,9 +155,10 @@ class RunCurves(QWidget):
         head = self.head_box.currentData() or TOTAL
         metric = head_metric([h for _n, h in runs], head) if head else "accuracy"
         keys = (f"{head}_loss", f"{head}_{metric}") if head else ("loss", "accuracy")
-        self.loss_plot.getPlotItem().setTitle(f"Loss — {head}" if head else "Loss", color="#222", size="10pt")
+        text = colours()["text"]
+        self.loss_plot.getPlotItem().setTitle(f"Loss — {head}" if head else "Loss", color=text, size="10pt")
         self.acc_plot.getPlotItem().setTitle(f"{'MAE' if metric == 'mae' else 'Accuracy'}" + (f" — {head}" if head
-                                             else ""), color="#222", size="10pt")
+                                             else ""), color=text, size="10pt")
         self.acc_plot.getPlotItem().setLabel("left", "MAE" if metric == "mae" else "accuracy")
 
         for widget in (self.loss_plot, self.acc_plot):

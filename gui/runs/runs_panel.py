@@ -35,7 +35,8 @@ from tapedeck.gui.runs.head_figures import head_figures, head_test_text
 from tapedeck.gui.runs.run_curves import RunCurves
 from tapedeck.gui.runs.run_labels import run_labels
 from tapedeck.gui.threads.jobs import Job
-from tapedeck.gui.widgets.table_items import SortItem
+from tapedeck.gui.widgets.table_items import SORT_ROLE, SortItem
+from tapedeck.gui.widgets.theme import colours, palette_changed
 
 # API, loop and execution side by side: runs of one experiment differ there first (fault 12 of issue 23)
 RESUME_TIP = "Continue the run from its last checkpoint to its planned epochs"
@@ -44,8 +45,8 @@ COLUMNS = ("name", "date", "dataset", "API", "loop", "execution", "epochs", "bes
 FIRST_NUMBER = COLUMNS.index("epochs")
 HEAD_ROW = "test · "   # the differences table's per-head rows: "test · digit"
 PATH_ROLE = Qt.UserRole + 2
-STATUS_COLOURS = {"completed": "#146c43", "early_stopped": "#146c43", "stopped": "#8a6d00", "pruned": "#8a6d00",
-                  "diverged": "#b02a37", "failed": "#b02a37", "incomplete": "#666"}
+STATUS_COLOURS = {"completed": "good", "early_stopped": "good", "stopped": "warn", "pruned": "warn",
+                  "diverged": "bad", "failed": "bad", "incomplete": "neutral"}   # gui.widgets.theme's roles
 
 
 def continue_problem(run_dir, more: bool = False) -> str | None:
@@ -151,7 +152,7 @@ class RunsPanel(QWidget):
             buttons.addWidget(button)
         buttons.addStretch(1)
         self.hint = QLabel("", self)
-        self.hint.setStyleSheet("color: #555")
+        self.hint.setStyleSheet(f"color: {colours()['muted']}")
         buttons.addWidget(self.hint)
         # What the panel's own actions have to say: shown here, in the panel, because the panel usually
         # floats over the window and would hide the window's notice (fault 7 of issue 23).
@@ -278,7 +279,7 @@ class RunsPanel(QWidget):
             if column >= FIRST_NUMBER:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             self.table.setItem(row, column, item)
-        cells[-1].setForeground(QColor(STATUS_COLOURS.get(s.status, "#333")))
+        cells[-1].setForeground(QColor(colours()[STATUS_COLOURS.get(s.status, "neutral")]))
 
     def _add_row_to_selection(self, row: int) -> None:
         index = self.table.model().index(row, 0)
@@ -318,6 +319,16 @@ class RunsPanel(QWidget):
             button.setToolTip(f"Cannot {'continue' if more else 'resume'} this run: {reason}" if reason else tip)
         self.delete_button.setEnabled(bool(chosen))
         self._show_differences(chosen)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if palette_changed(event):   # light ⇄ dark: the status words and the hint take the new colours
+            self.hint.setStyleSheet(f"color: {colours()['muted']}")
+            column = COLUMNS.index("status")
+            for row in range(self.table.rowCount()):
+                item = self.table.item(row, column)
+                if item is not None:
+                    item.setForeground(QColor(colours()[STATUS_COLOURS.get(item.data(SORT_ROLE), "neutral")]))
 
     def show_problem(self, text: str) -> None:
         """A message about the panel's own action, in the panel (empty hides it)."""

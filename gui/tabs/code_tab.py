@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QSyntax
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from tapedeck.engine.files import WriteError, write_text_atomic
+from tapedeck.gui.widgets.theme import colours, is_dark, palette_changed
 
 PYTHON_FILTER = "Python script (*.py)"
 NOTEBOOK_FILTER = "Jupyter notebook (*.ipynb)"
@@ -27,24 +28,40 @@ def _format(colour: str, bold: bool = False, italic: bool = False) -> QTextCharF
     return fmt
 
 
-class PythonHighlighter(QSyntaxHighlighter):
-    """Keywords, builtins, decorators, numbers, strings (incl. triple-quoted) and comments."""
+SYNTAX_LIGHT = {"keyword": "#7b30a8", "builtin": "#1a5fa3", "decorator": "#a35a00", "number": "#0a7a6a",
+                "definition": "#1f4e96", "string": "#b2571a", "comment": "#6a737d"}
+SYNTAX_DARK = {"keyword": "#c792ea", "builtin": "#82aaff", "decorator": "#ffcb6b", "number": "#7fdbca",
+               "definition": "#8fb8ff", "string": "#f1a66a", "comment": "#8b949e"}
 
-    def __init__(self, document):
+
+class PythonHighlighter(QSyntaxHighlighter):
+    """Keywords, builtins, decorators, numbers, strings (incl. triple-quoted) and comments, in colours
+    for a light or a dark background (``set_dark``)."""
+
+    def __init__(self, document, dark: bool = False):
         super().__init__(document)
+        self._triple = re.compile(r'"""|\'\'\'')
+        self.dark = None
+        self.set_dark(dark)
+
+    def set_dark(self, dark: bool) -> None:
+        if dark == self.dark:
+            return
+        self.dark = dark
+        colour = SYNTAX_DARK if dark else SYNTAX_LIGHT
         words = "|".join(keyword.kwlist)
         self._rules = [
-            (QRegularExpression(rf"\b({words})\b"), _format("#7b30a8", bold=True)),
+            (QRegularExpression(rf"\b({words})\b"), _format(colour["keyword"], bold=True)),
             (QRegularExpression(r"\b(print|range|len|int|float|str|list|dict|tuple|super|self|"
-                                r"isinstance|zip|enumerate|sum|max|min)\b"), _format("#1a5fa3")),
-            (QRegularExpression(r"^\s*@[\w.]+"), _format("#a35a00")),
-            (QRegularExpression(r"\b[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\b"), _format("#0a7a6a")),
-            (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), _format("#1f4e96", bold=True)),
-            (QRegularExpression(r"(?<![\"'])(\"[^\"\n]*\"|'[^'\n]*')"), _format("#b2571a")),
+                                r"isinstance|zip|enumerate|sum|max|min)\b"), _format(colour["builtin"])),
+            (QRegularExpression(r"^\s*@[\w.]+"), _format(colour["decorator"])),
+            (QRegularExpression(r"\b[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\b"), _format(colour["number"])),
+            (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), _format(colour["definition"], bold=True)),
+            (QRegularExpression(r"(?<![\"'])(\"[^\"\n]*\"|'[^'\n]*')"), _format(colour["string"])),
         ]
-        self._comment = (QRegularExpression(r"#[^\n]*"), _format("#6a737d", italic=True))
-        self._string = _format("#b2571a")
-        self._triple = re.compile(r'"""|\'\'\'')
+        self._comment = (QRegularExpression(r"#[^\n]*"), _format(colour["comment"], italic=True))
+        self._string = _format(colour["string"])
+        self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
         for pattern, fmt in self._rules:
@@ -96,7 +113,7 @@ class CodeView(QWidget):
         font = QFontDatabase.systemFont(QFontDatabase.FixedFont)
         font.setPointSize(max(font.pointSize(), 10))
         self.editor.setFont(font)
-        self.highlighter = PythonHighlighter(self.editor.document())
+        self.highlighter = PythonHighlighter(self.editor.document(), is_dark())
         self.copy_button = QPushButton("Copy", self)
         self.copy_button.setToolTip("Copy the whole script to the clipboard")
         self.copy_button.clicked.connect(self.copy)
@@ -126,6 +143,12 @@ class CodeView(QWidget):
         self.error: str | None = None
         self.regenerate()
 
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if palette_changed(event):   # the system switched between light and dark
+            self.highlighter.set_dark(is_dark())
+            self.regenerate()
+
     def regenerate(self) -> None:
         experiment = self._document.experiment
         api, loop = experiment.model.api, experiment.training.loop
@@ -141,7 +164,7 @@ class CodeView(QWidget):
         problem = self.error or self._check_problem()
         if problem:
             self.caption.setText(f"Script — <b>{api}</b> model, <b>{loop}</b> training. "
-                                 "<span style='color:#b02a37'>The stack does not check yet, so this script "
+                                 f"<span style='color:{colours()['bad']}'>The stack does not check yet, so this script "
                                  "would fail too: fix the marked layers first.</span>")
         else:
             self.caption.setText(f"Standalone script — <b>{api}</b> model, <b>{loop}</b> training. "
@@ -175,7 +198,7 @@ class CodeView(QWidget):
                 text = notebook_text(text)
             write_text_atomic(path, text)
         except WriteError as error:
-            self._confirm(f"<span style='color:#b02a37'>Not saved: {_escaped(str(error))}</span>", path)
+            self._confirm(f"<span style='color:{colours()['bad']}'>Not saved: {_escaped(str(error))}</span>", path)
             return False
         kind = "notebook" if Path(path).suffix.lower() == ".ipynb" else "script"
         self._confirm(f"Saved the {kind} to <b>{_escaped(Path(path).name)}</b> in {_escaped(str(Path(path).parent))}",
