@@ -110,7 +110,9 @@ def atomic_path(path) -> Iterator[Path]:
         yield temp
         if not temp.exists():
             raise FileNotFoundError(f"{temp}: the writer created no file, so {path} was left unchanged")
+        _fsync(temp)
         os.replace(temp, path)
+        _fsync(path.parent)   # the rename itself: without it a power cut can undo it, or leave an empty name
     except OSError as error:
         if isinstance(error, WriteError) or error.errno not in _WRITE_FAULTS:
             raise
@@ -123,6 +125,25 @@ def atomic_path(path) -> Iterator[Path]:
 _WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
+def _fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to the disk: a checkpoint, a history or an experiment must
+    survive a power cut whole, not as the zero-length file a renamed but unflushed write can leave. A
+    folder cannot be opened for this on Windows (its renames are flushed by the file system there)."""
+    if path.is_dir() and os.name != "posix":
+        return
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.EBADF):   # a file system that cannot sync folders
+            raise
+    finally:
+        os.close(handle)
+
+
 def write_bytes_atomic(path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see either the old file or the whole new one.
 
@@ -132,8 +153,6 @@ def write_bytes_atomic(path, data: bytes) -> None:
         with atomic_path(path) as temp:
             with open(temp, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
     except WriteError:
         raise
     except OSError as error:

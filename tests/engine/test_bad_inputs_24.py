@@ -674,3 +674,26 @@ def test_two_file_import_circles_of_issue_21_are_untied(module, never):
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert never not in imported
+
+
+def test_atomic_writes_flush_the_file_and_the_rename_to_disk(tmp_path, monkeypatch):
+    """Without fsync a power cut could leave a zero-length history.csv or checkpoint after the rename."""
+    import os
+
+    from tapedeck.engine import files
+
+    synced = []
+    real = os.fsync
+
+    def spy(handle):
+        synced.append(os.readlink(f"/proc/self/fd/{handle}") if os.path.exists("/proc/self/fd") else handle)
+        return real(handle)
+
+    monkeypatch.setattr(files.os, "fsync", spy)
+    files.write_text_atomic(tmp_path / "history.csv", "epoch\n1\n")
+    with files.atomic_path(tmp_path / "checkpoint.keras") as temp:
+        temp.write_bytes(b"PK")
+    if os.path.exists("/proc/self/fd"):
+        assert synced.count(str(tmp_path)) == 2 and len(synced) == 4, synced
+    else:
+        assert len(synced) == 4
