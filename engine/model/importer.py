@@ -182,6 +182,9 @@ def experiment_from_model(model, name: str = "imported") -> ImportedModel:
     by_id = {id(layer): layer.name for layer in model.layers}
     notes = [f"layer {by_id[key]!r} is named {new!r} in the experiment: {why}" for key, (new, why) in new_names.items()]
     notes += _choose_data(experiment, input_shape)
+    if precision:   # never chosen silently: bfloat16 without the CPU's units for it is slower, not faster
+        notes.append(f"the model's layers compute in {precision}, so training.precision is {precision}; set it "
+                     f"to float32 where this machine has no {precision.split('_')[1]} units (tapedeck check warns)")
     _RENAMED[model] = {by_id[key]: new for key, (new, _why) in new_names.items()}
     if len(experiment.model.outputs) > 1 or len(experiment.model.inputs) > 1:
         notes.append("a Keras model does not say what its heads learnt nor what feeds its other inputs: the import "

@@ -697,3 +697,15 @@ def test_atomic_writes_flush_the_file_and_the_rename_to_disk(tmp_path, monkeypat
         assert synced.count(str(tmp_path)) == 2 and len(synced) == 4, synced
     else:
         assert len(synced) == 4
+
+
+def test_an_imported_mixed_precision_model_says_which_precision_it_chose():
+    """The import copied mixed_bfloat16 from the layers into training.precision without a word."""
+    import keras
+
+    from tapedeck.engine.model.importer import experiment_from_model
+
+    layers = [keras.Input((4,)), keras.layers.Dense(3, activation="softmax", dtype="mixed_bfloat16", name="out")]
+    imported = experiment_from_model(keras.Sequential(layers))
+    assert imported.experiment.training.precision == "mixed_bfloat16"
+    assert any("training.precision is mixed_bfloat16" in note for note in imported.notes), imported.notes
