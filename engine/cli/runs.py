@@ -134,6 +134,8 @@ def add_export_arguments(parser) -> None:
                         help="where to look for a RUN given by name (default: runs)")
     parser.add_argument("--from-checkpoint", action="store_true",
                         help="export the last checkpoint instead of model.keras (when that is damaged)")
+    parser.add_argument("--model", metavar="ROLE",
+                        help="a run of several models (a GAN's generator and discriminator): which one")
 
 
 def export_command(args) -> int:
@@ -143,7 +145,7 @@ def export_command(args) -> int:
     if path is None:
         return _fail(f"{args.run}: no such run folder; `tapedeck runs {args.runs_dir}` lists the runs there")
     result = export_run(path, args.format, out=args.out, api=args.api, loop=args.loop,
-                        from_checkpoint=args.from_checkpoint)
+                        from_checkpoint=args.from_checkpoint, model=args.model)
     checked = ("" if result.max_difference is None else
                f"; predicts as the model does, largest difference {result.max_difference:.1g}")
     print(f"wrote {result.path} ({_size(result.bytes)}, {result.seconds:.1f} s{checked})")

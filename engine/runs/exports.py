@@ -60,15 +60,22 @@ class ExportResult:
     max_difference: float | None = None
 
 
-def load_run_model(run_dir, from_checkpoint: bool = False):
+def load_run_model(run_dir, from_checkpoint: bool = False, role: str | None = None):
     """The model a run folder holds (``model.keras``, else the last checkpoint), without its optimizer.
 
     ``from_checkpoint`` reads checkpoint.keras even when model.keras is there: what to do when the
-    final model is damaged, which the error for a damaged model.keras offers.
+    final model is damaged, which the error for a damaged model.keras offers. ``role`` names one model
+    of a run with several (a GAN's ``generator.keras``).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ExportError(f"{run_dir}: no such run folder; give a folder `tapedeck runs` lists")
+    if role is not None:
+        path = run_dir / f"{role}.keras"
+        if not path.is_file():
+            raise ExportError(f"{run_dir}: holds no {role}.keras (the run stopped before its first step, or "
+                              "diverged); train it again")
+        return _load(path, "train the run again")
     model_path, checkpoint = run_dir / "model.keras", run_dir / "checkpoint.keras"
     if from_checkpoint or not model_path.is_file():
         if checkpoint.is_file():
@@ -209,18 +216,22 @@ def save_history_csv(rows: list[dict], path) -> Path:
     return Path(path)
 
 
-def default_export_path(run_dir, fmt: str, api=None, loop=None) -> Path:
-    """``<run>/exports/model.keras``, ``saved_model/``, ``model.tflite``, ``train_<api>_<loop>.py``, ``history.csv``."""
-    names = {"keras": "model.keras", "savedmodel": "saved_model", "tflite": "model.tflite", "onnx": "model.onnx",
+def default_export_path(run_dir, fmt: str, api=None, loop=None, role=None) -> Path:
+    """``<run>/exports/model.keras``, ``saved_model/``, ``model.tflite``, ``train_<api>_<loop>.py``, ``history.csv``
+    (``<role>.keras``, ``<role>_saved_model/`` ... for one model of several)."""
+    stem = role or "model"
+    names = {"keras": f"{stem}.keras", "savedmodel": f"{role}_saved_model" if role else "saved_model",
+             "tflite": f"{stem}.tflite", "onnx": f"{stem}.onnx",
              "script": f"train_{api or 'model'}_{loop or 'fit'}.py", "history": "history.csv"}
     return Path(run_dir) / "exports" / names[fmt]
 
 
-def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint: bool = False) -> ExportResult:
+def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint: bool = False,
+               model: str | None = None) -> ExportResult:
     """Export a run folder's model (or script, or history) as ``fmt``; ``out`` a file/folder path or None.
 
     ``out`` naming an existing folder (other than for ``savedmodel``, which *is* a folder) puts the
-    default file name inside it.
+    default file name inside it. ``model`` picks one model of a run with several (a GAN's generator).
     """
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"--format: expected one of {', '.join(EXPORT_FORMATS)}, received {fmt!r}")
@@ -228,9 +239,10 @@ def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint
     if not (run_dir / "experiment.json").is_file():
         raise ExportError(f"{run_dir}: not a run folder (no experiment.json); give a folder `tapedeck runs` lists")
     experiment = _run_experiment(run_dir)
-    api = api or experiment.model.api
+    experiment, role = _one_model(experiment, model, fmt)
+    api = api or (experiment.model.api if role is None else None)
     loop = loop or experiment.training.loop
-    target = _target(run_dir, fmt, out, api, loop)
+    target = _target(run_dir, fmt, out, api, loop, role)
     if fmt in ("tflite", "onnx"):
         from tapedeck.engine.runs.portable import require_runtimes
 
@@ -246,7 +258,14 @@ def export_run(run_dir, fmt: str, out=None, api=None, loop=None, from_checkpoint
     else:
         from tapedeck.engine.runs.folder import RunFolder
 
-        model = load_run_model(run_dir, from_checkpoint)
+        model = load_run_model(run_dir, from_checkpoint, role)
+        if role is not None:   # the converters read the one model's stack
+            import dataclasses
+
+            from tapedeck.engine.spec.objectives import ObjectiveSpec
+
+            experiment = dataclasses.replace(experiment, model=experiment.models[role], models={},
+                                             objective=ObjectiveSpec())
 
         def tflite(m, t):
             with RunFolder(run_dir).scratch() as scratch:
@@ -282,8 +301,25 @@ def _run_experiment(run_dir: Path):
         raise ExportError(str(error).splitlines()[0]) from None
 
 
-def _target(run_dir: Path, fmt: str, out, api, loop) -> Path:
-    default = default_export_path(run_dir, fmt, api, loop)
+def _one_model(experiment, model: str | None, fmt: str):
+    """(experiment, role): which model of a run with several to export; ``--model`` is for those alone."""
+    if experiment.objective.is_classify:
+        if model is not None:
+            raise ExportError("--model: this run trained one model (a classifier); leave --model out")
+        return experiment, None
+    roles = list(experiment.models)
+    if fmt in ("script", "history"):
+        return experiment, None
+    if model is None:
+        raise ExportError(f"--model: this run trained {' and '.join(roles)}; say which to export "
+                          f"(--model {roles[0]})")
+    if model not in roles:
+        raise ExportError(f"--model: this run has no model {model!r}; its models: {', '.join(roles)}")
+    return experiment, model
+
+
+def _target(run_dir: Path, fmt: str, out, api, loop, role=None) -> Path:
+    default = default_export_path(run_dir, fmt, api, loop, role)
     if out is None:
         return default
     out = Path(out)
