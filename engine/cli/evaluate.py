@@ -75,6 +75,8 @@ def evaluate_command(args) -> int:
 def _load(path):
     import keras
 
+    import tapedeck.engine.model.build  # noqa: F401 — registers TapedeckModel, the class a subclassing API's model saves as
+
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # noqa: BLE001 — a damaged file: say which, no traceback

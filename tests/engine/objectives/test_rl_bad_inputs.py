@@ -3,6 +3,8 @@ no traceback — and `tapedeck train PRESET` / `tapedeck evaluate RUN` on the go
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -99,12 +101,16 @@ def test_fit_is_refused_with_the_reason_and_so_are_uneven_minibatches(tmp_path, 
 
 def test_train_a_preset_by_name_then_evaluate_it(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "cartpole_reinforce", "--epochs", "2", "--out", str(tmp_path / "runs")]) == 0
+    assert main(["train", "cartpole_reinforce", "--epochs", "2", "--api", "subclassing", "--out",
+                 str(tmp_path / "runs")]) == 0   # a subclass: evaluate must know its class
     out = capsys.readouterr().out
     assert "2 update(s) trained (target 475 not reached); greedy mean return" in out
     run_dir = next((tmp_path / "runs").iterdir())
-    assert main(["evaluate", str(run_dir), "--episodes", "3"]) == 0
-    line = capsys.readouterr().out.strip()
+    # in a fresh Python, as a person runs it: nothing of the training is imported there
+    done = subprocess.run([sys.executable, "-m", "tapedeck.engine.cli.main", "evaluate", str(run_dir), "--episodes",
+                           "3"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = done.stdout.strip()
     assert re.fullmatch(r"CartPole-v1: greedy policy over 3 episode\(s\) \(seeds 1000000\.\.1000002\): mean return "
                         r"[\d.]+ ± [\d.]+ \(min \d+, max \d+\)", line), line
 
