@@ -180,6 +180,11 @@ def cmd_check(args) -> int:
         print(f"data: played in {experiment.objective.env} (no data set: the examples come from acting)")
     else:
         print(plan_data(experiment.data, experiment).message)   # streamed from disk or in memory, and why
+    if experiment.data.source == "folder":   # the headers train reads: the files it would skip, named now
+        from tapedeck.engine.data.image_folder import header_warnings
+
+        for line in header_warnings(experiment.data.path, experiment.data.image_size, experiment.data.color_mode):
+            print(f"tapedeck: warning: {line}", file=sys.stderr)
     from tapedeck.engine.model.check_rules import precision_warning
 
     warning = precision_warning(experiment.training.precision)

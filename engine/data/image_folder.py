@@ -183,6 +183,33 @@ def describe_image_folder(path, image_size=None, color_mode: str = "rgb") -> tup
     return (size[0], size[1], 1 if mode == "L" else 3), names
 
 
+def header_warnings(path, image_size=None, color_mode: str = "rgb") -> list[str]:
+    """What a run would skip, told by ``tapedeck check`` from every file's header alone (no pixel decoded):
+    the files Pillow refuses to open (a header announcing 100,000 × 100,000 pixels, bytes that are no
+    image), in the words of the run's own warning."""
+    from PIL import Image
+
+    root, _mode, _size = _options(path, image_size, color_mode)
+    train_root, test_root = _roots(root)
+    names, files, _ = _list_classes(train_root)
+    if test_root is not None:
+        files = files + _list_classes(test_root, names)[1]
+    broken = []
+    for file in files:
+        try:
+            with Image.open(file):
+                pass
+        except Image.DecompressionBombError:
+            broken.append(f"{file.relative_to(root)} (refused as a possible decompression bomb: too many pixels "
+                          "to decode safely)")
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            broken.append(f"{file.relative_to(root)} ({cut(str(exc) or type(exc).__name__)})")
+    if not broken:
+        return []
+    listed = "; ".join(broken[:_LISTED]) + (f"; and {len(broken) - _LISTED} more" if len(broken) > _LISTED else "")
+    return [f"{root}: a run will skip {len(broken)} image file(s) that do not decode: {listed}"]
+
+
 def _first_size(files: list[Path], train_root: Path) -> tuple[int, int]:
     """(height, width) of the first training image, in file-name order, that Pillow can open."""
     from PIL import Image

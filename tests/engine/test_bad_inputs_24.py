@@ -709,3 +709,21 @@ def test_an_imported_mixed_precision_model_says_which_precision_it_chose():
     imported = experiment_from_model(keras.Sequential(layers))
     assert imported.experiment.training.precision == "mixed_bfloat16"
     assert any("training.precision is mixed_bfloat16" in note for note in imported.notes), imported.notes
+
+
+def test_check_names_the_png_whose_header_announces_100000_by_100000_pixels(tmp_path, capsys):
+    """check said nothing (exit 0) and train skipped the file later: the check reads the same headers."""
+    from tests.support.datafiles import write_class_folder
+
+    folder = write_class_folder(tmp_path / "photos", classes=("cat", "dog"), per_class=6, size=(8, 8))
+    bad.bomb_png(folder / "cat" / "a_bomb.png", side=100_000)
+
+    def two_classes(e):
+        e["model"]["layers"][-1]["units"] = 2
+
+    experiment = _experiment(tmp_path, {"source": "folder", "path": str(folder), "limit": None,
+                                        "validation_split": 0.0}, change=two_classes)
+    assert main(["check", experiment]) == 0
+    err = capsys.readouterr().err
+    assert "a run will skip 1 image file(s) that do not decode: cat/a_bomb.png (refused as a possible " \
+           "decompression bomb" in err, err[-1500:]
