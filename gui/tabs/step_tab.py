@@ -10,6 +10,7 @@ non-finite values — and the batch with its predictions before and after the up
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -38,7 +39,7 @@ from tapedeck.engine.training.events import (
     StepInspected,
     StepTiming,
 )
-from tapedeck.engine.training.health import judged, verdict, what_to_look_at
+from tapedeck.engine.training.health import band, judged, verdict, what_to_look_at
 from tapedeck.gui.tabs.predictions_tab import LEGEND, RIGHT, WRONG
 from tapedeck.gui.widgets.images import to_qimage
 from tapedeck.gui.widgets.plain_axes import plain_axes
@@ -244,13 +245,16 @@ class StepPanel(QWidget):
         self.plot_host.addWidget(self._plot)
 
     def _add_reference(self) -> None:
-        """The healthy update ratio, 1e-3, as a dashed line while update ratios are shown."""
+        """While update ratios are shown: SGD's healthy 1e-3 as a grey dashed line, and the top of the
+        run's optimizer's healthy band (health.band: 0.2 for Adam, 0.03 for SGD) as a red one."""
         import pyqtgraph as pg
 
         item = self._plot.getPlotItem()
         item.setLabel("left", self.metric.currentText())
         if self.metric.currentData() == "update_ratio":
             item.addItem(pg.InfiniteLine(pos=-3, angle=0, pen=pg.mkPen("#999", style=Qt.DashLine)))
+            top = math.log10(band(self.optimizer)[1])
+            item.addItem(pg.InfiniteLine(pos=top, angle=0, pen=pg.mkPen(VERDICT_COLOURS["high"], style=Qt.DashLine)))
 
     def _metric_changed(self) -> None:
         if self._plot is not None:
@@ -275,6 +279,12 @@ class StepPanel(QWidget):
                 self._curves[name] = item.plot(pen=colour, name=name, symbol="o", symbolSize=4,
                                                symbolBrush=colour, symbolPen=None)
             self._curves[name].setData(steps[keep], values[keep])
+        last = max((points[-1][0] for points in self.history.values() if points), default=0)
+        axis = item.getAxis("bottom")
+        if 0 < last <= 12:
+            axis.setTickSpacing(major=1, minor=1)   # whole steps: no 1.5
+        else:
+            axis.setTickSpacing()
 
     # -- the step inspector -----------------------------------------------------------------------
     def show_step(self, event: StepInspected) -> None:
