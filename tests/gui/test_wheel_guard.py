@@ -77,7 +77,9 @@ def test_the_wheel_over_a_box_scrolls_the_settings_panel(window, qtbot):
 
 def test_dialogs_take_no_wheel_either(window, qtbot, tmp_path):
     from tapedeck.gui.editor.io_dialogs import HeadDialog, InputDialog, fallback_feeds
+    from tapedeck.gui.runs.export_dialog import ExportDialog
     from tapedeck.gui.runs.queue_dialogs import CompareApisDialog, SweepDialog
+    from tests.support.run_support import trained_run
 
     experiment = window.document.experiment
     feeds = window.checker.feeds or fallback_feeds(experiment)
@@ -85,7 +87,8 @@ def test_dialogs_take_no_wheel_either(window, qtbot, tmp_path):
     dialogs = [InputDialog(feeds, lambda name: None, "extra", "x"),     # no parent: qtbot closes them
                HeadDialog(feeds, last, None, experiment.training.loss),
                SweepDialog(experiment, str(tmp_path / "runs")),
-               CompareApisDialog(experiment, str(tmp_path / "runs"))]
+               CompareApisDialog(experiment, str(tmp_path / "runs")),
+               ExportDialog(trained_run())]
     boxes = 0
     for dialog in dialogs:
         qtbot.addWidget(dialog)
