@@ -146,3 +146,15 @@ def test_the_target_ends_the_run_solved(tmp_path):
     assert finished.reason == "completed" and finished.message.startswith("solved at update 1 "), finished
     metrics = json.loads((Path(finished.run_dir) / "metrics.json").read_text())
     assert metrics["solved"]["update"] == 1 and metrics["solved"]["mean"] >= 5.0
+
+
+def test_ppo_learns(tmp_path):
+    """Not just runs: 12 updates of the preset (12,288 steps) at least triple the episode return of the
+    first (about 20 for a random policy); a wrong sign anywhere in the loss would not."""
+    experiment = load_preset("cartpole_ppo")
+    experiment.training.epochs = 12
+    experiment.objective.settings.update(stop_at_target=False, frame_every=0, eval_episodes=2)
+    returns = []
+    run(experiment, lambda e: returns.append(e.heads["return_mean"]) if isinstance(e, EpochEnd) else None,
+        runs_dir=tmp_path)
+    assert len(returns) == 12 and returns[-1] >= 3 * returns[0], returns
