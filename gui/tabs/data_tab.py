@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.gui.threads.jobs import Job
+from tapedeck.gui.widgets.field_names import in_window_words
 from tapedeck.gui.widgets.images import to_qimage
 
 PER_CLASS = 10        # images shown per class
@@ -119,7 +120,7 @@ class DataTab(QWidget):
     def _loaded(self, loaded, error) -> None:
         if error:
             self.loaded = None
-            self.title.setText(f"<span style='color:#b02a37'>Cannot show the data: {error}</span>")
+            self.title.setText(f"<span style='color:#b02a37'>Cannot show the data: {in_window_words(error)}</span>")
         else:
             self.loaded = loaded
             self._fill(loaded)
@@ -178,7 +179,7 @@ class DataTab(QWidget):
                 item.widget().deleteLater()
         if error:
             self.preview = None
-            self.preview_status.setText(f"<span style='color:#b02a37'>{error}</span>")
+            self.preview_status.setText(f"<span style='color:#b02a37'>{in_window_words(error)}</span>")
             return
         self.preview = preview
         names = ", ".join(spec.type for spec in _augmentation(self._document.experiment))

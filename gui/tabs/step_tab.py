@@ -41,6 +41,7 @@ from tapedeck.engine.training.events import (
 )
 from tapedeck.engine.training.health import band, judged, verdict, what_to_look_at
 from tapedeck.gui.tabs.predictions_tab import LEGEND, RIGHT, WRONG
+from tapedeck.gui.widgets.field_names import in_window_words
 from tapedeck.gui.widgets.images import to_qimage
 from tapedeck.gui.widgets.plain_axes import plain_axes
 
@@ -173,7 +174,7 @@ class StepPanel(QWidget):
             self._per_call = event.message   # information, not a warning: shown with the step time
             self.timing.setText(event.message)
         elif isinstance(event, RunNote) and event.kind != "data_plan":   # where the data is read: not a warning
-            self.warning.setText(f"⚠ {event.message}")
+            self.warning.setText(f"⚠ {in_window_words(event.message)}")
             self.warning.show()
 
     def _run_started(self, event: RunStarted) -> None:
