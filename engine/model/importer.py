@@ -62,6 +62,9 @@ class ImportedModel:
 def import_model(path) -> ImportedModel:
     """Load ``path`` (``.keras``, or ``.json`` holding ``model.to_json()``) with safe_mode and convert it."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelImportError(f"{path}: is a folder; give a .keras model file or a Keras model .json config (a "
+                               "SavedModel folder cannot be imported: load it and save it with model.save)")
     if not path.is_file():
         raise ModelImportError(f"{path}: no such file; give a .keras model file or a Keras model .json config")
     model = _load(path)
@@ -86,6 +89,9 @@ def _load(path: Path):
     except ModelImportError:
         raise
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        if path.suffix != ".json":   # the config.json inside a .keras archive
+            raise ModelImportError(f"{path}: the model's config.json inside it is damaged ({error}); save the "
+                                   "model again with model.save('model.keras')") from None
         raise ModelImportError(f"{path}: not a Keras model JSON config ({error}); "
                            "write it with model.to_json()") from None
     except Exception as error:  # noqa: BLE001 — whatever Keras refuses is the person's file

@@ -215,6 +215,43 @@ def check_runs_folder(runs_dir) -> Path:
     return root
 
 
+def _distribution(axis: SearchAxis):
+    import optuna.distributions as d
+
+    if axis.choices:
+        return d.CategoricalDistribution(list(axis.choices))
+    if axis.integer:
+        return d.IntDistribution(axis.low, axis.high, log=axis.log)
+    return d.FloatDistribution(float(axis.low), float(axis.high), log=axis.log)
+
+
+def _refuse_changed_space(study, axes, url) -> None:
+    """A resumed study whose earlier trials drew a setting from another kind of range (a list where there was a
+    range): Optuna raised "Cannot set different distribution kind to the same parameter name" mid-sweep."""
+    import optuna.distributions as d
+
+    earlier = {}
+    for trial in study.get_trials(deepcopy=False):
+        earlier.update(trial.distributions)
+    for axis in axes:
+        if axis.setting not in earlier:
+            continue
+        try:
+            d.check_distribution_compatibility(earlier[axis.setting], _distribution(axis))
+        except ValueError:
+            raise SweepError([f"{axis.setting}: study {study.study_name!r} (in {url.removeprefix('sqlite:///')}) "
+                              f"drew it from other values before ({_described(earlier[axis.setting])}); give "
+                              f"--study a new name to start another study, or search the same kind of values"]
+                             ) from None
+
+
+def _described(distribution) -> str:
+    choices = getattr(distribution, "choices", None)
+    if choices is not None:
+        return ", ".join(map(str, choices))
+    return f"{distribution.low:g}..{distribution.high:g}{':log' if getattr(distribution, 'log', False) else ''}"
+
+
 def _finished(study) -> list:
     import optuna
 
@@ -264,6 +301,7 @@ def run_search(experiment, axes, search: str = "tpe", trials: int = 10, reporter
     name = study_name or study_name_for(experiment, search)
     study, url, done = _open_study(runs_dir, name, search, experiment.training.seed if seed is None else seed,
                                    int(trials), pruner)
+    _refuse_changed_space(study, axes, url)
     results: list[QueueResult] = []
     index = 0
     # A trial that fails (or is refused) still spends one of this call's runs: no endless retries.

@@ -192,10 +192,33 @@ def _one_worker(port, **task):
     return {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": task}
 
 
+def _changed_search_space(tmp_path):
+    """Own case: a study resumed with a list where its trials drew from a range (Optuna's ValueError)."""
+    experiment = _experiment(tmp_path)
+    common = ["--search", "random", "--out", str(tmp_path / "runs"), "--limit", "40"]
+    assert main(["sweep", experiment, "--set", "training.learning_rate=1e-3..1e-2", "--trials", "1", *common]) == 0
+    return ["sweep", experiment, "--set", "training.learning_rate=0.001,0.002", "--trials", "2", *common]
+
+
+def _keras_with_broken_config(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "model.keras", "w") as archive:
+        archive.writestr("config.json", "{not json")
+        archive.writestr("metadata.json", "{}")
+    return ["import", str(tmp_path / "model.keras")]
+
+
 CASES = [
     Case("optuna study file of random bytes", _damaged_study, "optuna.sqlite3: is not an Optuna study database"),
     Case("sweep --out a file (random)", _sweep_onto_a_file("random"), "is a file, not a runs folder"),
     Case("sweep --out a file (grid)", _sweep_onto_a_file("grid"), "is a file, not a runs folder"),
+    # Own cases, found the same way.
+    Case("a resumed study searched with another kind of values", _changed_search_space,
+         "drew it from other values before (0.001..0.01); give --study a new name"),
+    Case("import of a folder", lambda t: ["import", str(t)], "is a folder; give a .keras model file"),
+    Case("import of a .keras whose config.json is damaged", _keras_with_broken_config,
+         "the model's config.json inside it is damaged"),
     # Several inputs and heads.
     Case("head layers named 数字 and parité (not TensorFlow scope names)", _unicode_heads,
          "name 'parité' cannot name a TensorFlow layer"),
