@@ -70,6 +70,11 @@ def start_from_weights(model, path, folder=None) -> str | None:
             problems.append(f"{where}: layer {layer.name!r} holds weights of shapes {shapes} in {path.name}, the "
                             f"model now has {wanted}; rename the layer to start it fresh, or undo the change")
             continue
+        if not all(np.all(np.isfinite(v)) for v in values if np.issubdtype(v.dtype, np.floating)):
+            # a damaged file: the run would "diverge" at its first step, blaming the learning rate
+            problems.append(f"{where}: layer {layer.name!r} holds NaN or infinite weights in {path.name}; the file "
+                            f"is damaged: {fix}")
+            continue
         layer.set_weights(values)
         loaded.append(layer.name)
     if problems:

@@ -750,3 +750,24 @@ def test_check_names_the_png_whose_header_announces_100000_by_100000_pixels(tmp_
     err = capsys.readouterr().err
     assert "a run will skip 1 image file(s) that do not decode: cat/a_bomb.png (refused as a possible " \
            "decompression bomb" in err, err[-1500:]
+
+
+def test_initial_weights_holding_nan_are_refused_naming_the_layer(tmp_path, capsys):
+    """Own case: a weights file of the right keys and shapes with NaN in one kernel made the run 'diverge'
+    at its first step (exit 1), as if the learning rate were to blame."""
+    from tapedeck.engine.model.build import build_model
+    from tapedeck.engine.model.importer import save_weights
+    from tapedeck.engine.spec.experiment import Experiment
+
+    experiment = bad.base_experiment()
+    model = build_model(Experiment.from_dict(experiment), (8, 8, 1))
+    path = save_weights(model, tmp_path / "exp.weights.npz")
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    key = next(k for k in arrays if arrays[k].ndim == 2)
+    arrays[key][0, 0] = np.nan
+    np.savez(path, **arrays)
+    experiment["training"]["initial_weights"] = str(path)
+    assert main(["train", _write(tmp_path, experiment), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert f"layer {key.split(':')[0]!r} holds NaN or infinite weights in exp.weights.npz" in err, err[-1500:]
