@@ -5,6 +5,8 @@ Each line names the setting as the file spells it; the check and the run both as
 """
 from __future__ import annotations
 
+import importlib.util
+
 from tapedeck.engine.spec.objectives import objective_kind
 
 __all__ = ["gan_refusals", "rl_refusals"]
@@ -64,9 +66,9 @@ def rl_refusals(experiment, resuming: bool = False) -> list[str]:
     if training.initial_weights is not None:
         problems.append(f"training.initial_weights: a weights file holds one classifier; objective {name!r} "
                         "starts its models fresh, so set it to null")
-    if training.tensorboard:
-        problems.append(f"training.tensorboard: objective {name!r} writes history.csv, not TensorBoard logs, in "
-                        "this version; set tensorboard to false")
+    if training.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        problems.append("training.tensorboard: the tensorboard package is not installed; run `pip install "
+                        "tensorboard` or set tensorboard to false")
     if "minibatches" in objective.settings:
         samples = int(objective.envs) * int(objective.steps)
         if samples % int(objective.minibatches):

@@ -53,6 +53,7 @@ class _RlSession:
         self.started = time.perf_counter()
         self.eval_seconds = 0.0
         self.history: list[dict] = []
+        self.summaries = None
         self.history_written = 0.0
 
     def execute(self):
@@ -111,6 +112,7 @@ class _RlSession:
         self.player = Player(self.objective.env, count, seed, self.steps.act)
         self._held.callback(self.player.close)
         self.models, self.optimizers = models, optimizers
+        self.summaries = self._summaries(folder)
         self._started_event(models, count)
         return self._updates(folder)
 
@@ -159,6 +161,16 @@ class _RlSession:
             except BuildError as error:
                 raise UserProblemError([f"models.{role}: {error}"]) from None
         return built
+
+    def _summaries(self, folder):
+        """training.tensorboard: a file writer for the run folder's tensorboard/ (one scalar per figure)."""
+        if not self.experiment.training.tensorboard:
+            return None
+        import tensorflow as tf
+
+        writer = tf.summary.create_file_writer(str(folder.tensorboard_dir))
+        self._held.callback(writer.close)
+        return writer
 
     def _started_event(self, models, count) -> None:
         training = self.experiment.training
@@ -279,6 +291,13 @@ class _RlSession:
                          learning_rate=float(self.optimizers["policy"].learning_rate), seconds=seconds, heads=figures)
         self.history.append({"epoch": update, "loss": loss, "learning_rate": event.learning_rate,
                              "seconds": round(seconds, 4), **figures})
+        if self.summaries is not None:   # TensorBoard: every figure, by update
+            import tensorflow as tf
+
+            with self.summaries.as_default(step=update):
+                for name, value in {"loss": loss, **figures}.items():
+                    if math.isfinite(value):
+                        tf.summary.scalar(name, value)
         now = time.perf_counter()
         if now - self.history_written >= HISTORY_INTERVAL:
             self._write_history()

@@ -158,3 +158,16 @@ def test_ppo_learns(tmp_path):
     run(experiment, lambda e: returns.append(e.heads["return_mean"]) if isinstance(e, EpochEnd) else None,
         runs_dir=tmp_path)
     assert len(returns) == 12 and returns[-1] >= 3 * returns[0], returns
+
+
+def test_tensorboard_gets_every_figure_by_update(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    experiment = short("cartpole_ppo", frame_every=0)
+    experiment.training.tensorboard = True
+    events = []
+    run(experiment, events.append, runs_dir=tmp_path)
+    assert events[-1].reason == "completed", events[-1]
+    logs = EventAccumulator(str(Path(events[-1].run_dir) / "tensorboard"), size_guidance={"tensors": 0}).Reload()
+    assert {"episode_length", "policy_loss", "value_loss", "entropy", "approx_kl"} <= set(logs.Tags()["tensors"])
+    assert [event.step for event in logs.Tensors("policy_loss")] == [1, 2]
