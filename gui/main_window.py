@@ -113,6 +113,7 @@ class MainWindow(SessionMixin, QMainWindow):
         from tapedeck.gui.editor.model_switcher import ModelSwitcher
 
         self.model_switcher = ModelSwitcher(self.document, self.checker, self)   # several models: which one
+        self.model_switcher.single_model_only = (self.editor.inputs, self.editor.head_button)
 
         self.tabs = QTabWidget(self)
         self.step_panel = StepPanel(self)

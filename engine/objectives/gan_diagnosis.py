@@ -3,7 +3,7 @@
 Two failures are common enough to name: the discriminator wins (it tells every generated image apart,
 D(G(z)) → 0, and the generator's gradient shrinks so it stops learning), and mode collapse (the judge
 found most classes among the generated images, then only a few: a young generator finds few anyway,
-so only a loss counts). Each note is said once when it appears.
+so only a loss counts). Each note is said once when it appears, and again when it is over.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ class Diagnosis:
         self.said: set = set()
         self.best = 0   # the most classes the judge has found in one epoch
 
-    def notes(self, epoch: int, figures: dict, quality: dict | None) -> list[str]:
+    def notes(self, epoch: int, figures: dict, quality: dict | None) -> list[tuple[str, str]]:
+        """(kind, words) for each failure that appeared ("diagnosis") or passed ("diagnosis_over")."""
         found = {}
         if self.loss == "bce" and figures.get("d_fake", 1.0) < WINNING_FAKE and \
                 figures.get("d_accuracy", 0.0) > WINNING_ACCURACY:
@@ -46,6 +47,19 @@ class Diagnosis:
                     f"{entropy:.2f} of {math.log2(self.num_classes):.2f} bits): the generator makes a few kinds of "
                     f"image whatever the noise; try label smoothing, a lower generator learning rate, a larger "
                     f"latent vector or more discriminator steps")
-        new = [text for key, text in found.items() if key not in self.said]
+        new = [("diagnosis", text) for key, text in found.items() if key not in self.said]
+        new += [("diagnosis_over", self._over(key, epoch, figures, quality)) for key in sorted(self.said - set(found))]
         self.said = set(found)   # said again only after it cleared
         return new
+
+    @staticmethod
+    def _over(key: str, epoch: int, figures: dict, quality: dict | None) -> str:
+        """A failure that passed is said too: GANs often recover, and the last word should be the current one."""
+        if key == "winning":
+            fake, accuracy = figures.get("d_fake", float("nan")), figures.get("d_accuracy", float("nan"))
+            return (f"epoch {epoch}: the discriminator no longer wins — D(G(z)) = {fake:.2f}, it tells "
+                    f"{accuracy:.0%} of each batch apart")
+        covered = quality["classes_covered"] if quality else "?"
+        entropy = f"{quality['class_entropy']:.2f}" if quality else "?"
+        return (f"epoch {epoch}: the collapse is over — the judge finds {covered} classes among the generated "
+                f"images again (class entropy {entropy} bits)")

@@ -116,9 +116,9 @@ class _GanSession(GenerativeSession):
         grid = SampleGrid(epoch=epoch, images=self._generate(self.noise, self.grid_labels), columns=8,
                           labels=self.grid_labels, quality=quality)
         self._record_epoch(epoch, figures, quality, seconds, grid)
-        for note in self.diagnosis.notes(epoch, figures, quality or None):
+        for kind, note in self.diagnosis.notes(epoch, figures, quality or None):
             self.metrics.setdefault("diagnoses", []).append(note)
-            self.emit(RunNote("diagnosis", note))
+            self.emit(RunNote(kind, note))
 
     def _quality(self) -> dict:
         count = int(self.experiment.objective.quality_samples)

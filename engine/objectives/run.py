@@ -33,7 +33,8 @@ def _vae(*args, **kwargs):
     return run_vae(*args, **kwargs)
 
 
-RUNS = {"classify": _classify, "gan": _gan, "cgan": _gan, "vae": _vae, "reinforce": _rl, "actor_critic": _rl, "ppo": _rl}
+RUNS = {"classify": _classify, "gan": _gan, "cgan": _gan, "vae": _vae,
+        "reinforce": _rl, "actor_critic": _rl, "ppo": _rl}
 
 
 def run(experiment, reporter, control: RunControl | None = None, runs_dir="runs", resume_dir=None):

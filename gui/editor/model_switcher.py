@@ -24,15 +24,27 @@ class ModelSwitcher(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.bar, 1)
         self._roles: list[str] = []
+        self._single_model_only: tuple = ()   # widgets for a classifier's inputs and heads: hidden here
         self.bar.currentChanged.connect(self._chosen)
         document.changed.connect(self.refresh)
         checker.report_changed.connect(self._mark)
+        self.refresh()
+
+    @property
+    def single_model_only(self) -> tuple:
+        return self._single_model_only
+
+    @single_model_only.setter
+    def single_model_only(self, widgets) -> None:
+        self._single_model_only = tuple(widgets)
         self.refresh()
 
     def refresh(self) -> None:
         experiment = self._document.experiment
         roles = list(experiment.models) if not experiment.objective.is_classify else []
         self.setVisible(bool(roles))
+        for widget in self._single_model_only:   # an objective feeds its models itself: no inputs or heads to declare
+            widget.setVisible(not roles)
         if roles != self._roles:
             self._roles = roles
             self.bar.blockSignals(True)

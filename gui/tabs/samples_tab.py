@@ -75,11 +75,10 @@ class SamplesPanel(QWidget):
         self.plots = {"losses": _plot("Losses of the two models", "loss"),
                       "outputs": _plot("What the discriminator says", "mean D output"),
                       "quality": _plot("Judged by a classifier of the real images", "distance")}
-        self.curves = {}
-        for key, table in (("losses", LOSSES), ("outputs", OUTPUTS), ("quality", QUALITY)):
-            for name, legend, colour in table:
-                self.curves[name] = self.plots[key].plot([], [], name=legend, pen=colour, symbol="o", symbolSize=4,
-                                                         symbolBrush=colour, symbolPen=None)
+        self.curves = {}   # made as the run sends their figures: a GAN's legend lists no VAE term
+        self._styles = {name: (key, legend, colour) for key, table in
+                        (("losses", LOSSES), ("outputs", OUTPUTS), ("quality", QUALITY))
+                        for name, legend, colour in table}
         left = QVBoxLayout()
         left.addWidget(self.kind)
         left.addWidget(self.picture, 1)
@@ -104,8 +103,9 @@ class SamplesPanel(QWidget):
             self._epoch(event)
         elif isinstance(event, SampleGrid):
             self._grid(event)
-        elif isinstance(event, RunNote) and event.kind == "diagnosis":
-            self.verdict.setText(f"<span style='color:#b03a2e'><b>{event.message}</b></span>")
+        elif isinstance(event, RunNote) and event.kind in ("diagnosis", "diagnosis_over"):   # the latest word
+            colour = "#1e7b34" if event.kind == "diagnosis_over" else "#b03a2e"
+            self.verdict.setText(f"<span style='color:{colour}'><b>{event.message}</b></span>")
         elif isinstance(event, BatchEnd):
             pass   # the epoch's means are what these curves show
 
@@ -115,8 +115,9 @@ class SamplesPanel(QWidget):
         self.kind.clear()
         self.kind.setVisible(False)
         self.history.clear()
-        for curve in self.curves.values():
-            curve.setData([], [])
+        for name, curve in self.curves.items():
+            self.plots[self._styles[name][0]].getPlotItem().removeItem(curve)
+        self.curves.clear()
         self.slider.setEnabled(False)
         self.picture.setPixmap(QPixmap())
         self.picture.setText("The generator's samples appear here after each epoch.")
@@ -133,10 +134,14 @@ class SamplesPanel(QWidget):
             self.plots["outputs"].getPlotItem().setLabel("left", "KL" if vae else "mean D output")
         for name, value in event.heads.items():
             self.history.setdefault(name, []).append((event.epoch, value))
-        for name, curve in self.curves.items():
+        for name, (key, legend, colour) in self._styles.items():
             points = [(x, y) for x, y in self.history.get(name, []) if isinstance(y, (int, float)) and math.isfinite(y)]
-            if points:
-                curve.setData([x for x, _ in points], [y for _, y in points])
+            if not points:
+                continue
+            if name not in self.curves:
+                self.curves[name] = self.plots[key].plot([], [], name=legend, pen=colour, symbol="o", symbolSize=4,
+                                                         symbolBrush=colour, symbolPen=None)
+            self.curves[name].setData([x for x, _ in points], [y for _, y in points])
 
     def _grid(self, event: SampleGrid) -> None:
         kind = getattr(event, "kind", "samples")

@@ -22,9 +22,11 @@ def test_the_discriminator_winning_is_said_once_while_it_lasts_and_again_when_it
     diagnosis = Diagnosis(10, "bce")
     assert diagnosis.notes(1, HEALTHY, None) == []
     said = diagnosis.notes(2, WINNING, None)
-    assert len(said) == 1 and said[0].startswith("epoch 2: the discriminator is winning — D(G(z)) = 0.010")
+    assert len(said) == 1 and said[0][0] == "diagnosis"
+    assert said[0][1].startswith("epoch 2: the discriminator is winning — D(G(z)) = 0.010")
     assert diagnosis.notes(3, WINNING, None) == []
-    assert diagnosis.notes(4, HEALTHY, None) == []
+    assert diagnosis.notes(4, HEALTHY, None) == [("diagnosis_over", "epoch 4: the discriminator no longer wins — "
+                                                  "D(G(z)) = 0.35, it tells 70% of each batch apart")]
     assert len(diagnosis.notes(5, WINNING, None)) == 1
     assert Diagnosis(10, "hinge").notes(1, WINNING, None) == []   # D's outputs are scores there, not probabilities
 
@@ -34,14 +36,17 @@ def test_a_young_generator_finding_few_classes_is_no_collapse_but_losing_them_is
     assert diagnosis.notes(2, HEALTHY, quality(1, 0.0)) == []   # before epoch 10, one class is just early
     assert diagnosis.notes(5, HEALTHY, quality(8, 2.9)) == []
     said = diagnosis.notes(6, HEALTHY, quality(3, 1.4))
-    assert len(said) == 1 and "found 8 of 10 classes earlier and finds 3 now" in said[0]
+    assert len(said) == 1 and "found 8 of 10 classes earlier and finds 3 now" in said[0][1]
 
 
 def test_nearly_one_class_from_epoch_ten_is_a_collapse():
     diagnosis = Diagnosis(10, "bce")
     assert diagnosis.notes(9, HEALTHY, quality(1, 0.1)) == []
     said = diagnosis.notes(10, HEALTHY, quality(1, 0.1))
-    assert len(said) == 1 and "finds nearly a single class (1 of 10)" in said[0]
+    assert len(said) == 1 and "finds nearly a single class (1 of 10)" in said[0][1]
+    assert diagnosis.notes(11, HEALTHY, quality(9, 3.1)) == [("diagnosis_over",
+        "epoch 11: the collapse is over — the judge finds 9 classes among the generated images again (class "
+        "entropy 3.10 bits)")]
 
 
 def test_the_strong_discriminator_preset_is_diagnosed_in_its_first_epochs(tmp_path):

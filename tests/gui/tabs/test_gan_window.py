@@ -21,6 +21,7 @@ def test_the_switcher_edits_each_model_and_the_check_names_the_one_that_does_not
     switcher = window.model_switcher
     assert switcher.isVisible() and [switcher.bar.tabText(i) for i in range(2)] == ["generator", "discriminator"]
     assert window.editor.model.rowCount() == 6 and window.checker.ok
+    assert not window.editor.inputs.isVisible() and not window.editor.head_button.isVisible()   # the objective feeds them
     switcher.bar.setCurrentIndex(1)
     assert window.document.experiment.current_role == "discriminator"
     assert window.editor.model.rowCount() == 7
