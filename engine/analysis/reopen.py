@@ -107,6 +107,11 @@ def open_run(run_dir, dataset=None) -> AnalysedRun:
         experiment = load_experiment(run_dir / "experiment.json")
     except ExperimentError as error:
         raise AnalysisError(str(error).splitlines()[0]) from None
+    if not experiment.objective.is_classify:   # no test set to predict: its pictures are what it made
+        models = ", ".join(f"{role}.keras" for role in experiment.models)
+        raise AnalysisError(f"{run_dir.name}: a run of objective {experiment.objective.kind!r} predicts no classes; "
+                            f"its epochs' pictures are in samples/ (and the Samples tab during a run), its models "
+                            f"are {models}")
     try:
         model = load_run_model(run_dir)
     except ExportError as error:

@@ -37,3 +37,11 @@ def test_a_model_must_be_named_and_exist(gan_run, capsys):
         capsys.readouterr().err
     assert main(["export", gan_run, "--model", "critic", "--format", "keras"]) == 2
     assert "no model 'critic'; its models: generator, discriminator" in capsys.readouterr().err
+
+
+def test_analysing_a_gan_run_says_what_it_holds_instead(gan_run):
+    from tapedeck.engine.analysis.reopen import AnalysisError, open_run
+
+    with pytest.raises(AnalysisError, match="a run of objective 'gan' predicts no classes; its epochs' pictures are "
+                                            "in samples/"):
+        open_run(gan_run)
