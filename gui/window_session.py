@@ -82,15 +82,22 @@ class SessionMixin:
         self.settings.sync()
 
     def _may_stop_run(self) -> bool:
-        """Closing while a run goes asks about the run first: it was stopped without a word."""
-        if not self.controller.running or not self.ask_to_save:
+        """Closing while a run, a sweep or a comparison trains asks about it first: it was stopped
+        without a word."""
+        if not self.ask_to_save:
             return True
-        name = Path(self._run_dir).name if self._run_dir else "the run"
-        done = (f"after epoch {self._run_epoch}: Runs ▸ Resume continues it from there"
-                if self._run_epoch else "none yet: it stops before its first epoch ends, so there is "
-                                        "nothing to resume")
-        return self._ask_about_run(
-            f"{name} is still training. Closing stops it. Its checkpoint is kept ({done}).")
+        if self.controller.running:
+            name = Path(self._run_dir).name if self._run_dir else "the run"
+            done = (f"after epoch {self._run_epoch}: Runs ▸ Resume continues it from there"
+                    if self._run_epoch else "none yet: it stops before its first epoch ends, so there is "
+                                            "nothing to resume")
+            return self._ask_about_run(
+                f"{name} is still training. Closing stops it. Its checkpoint is kept ({done}).")
+        dialogs = getattr(getattr(self, "analysis", None), "dialogs", ())
+        if any(getattr(d, "running", False) for d in dialogs if hasattr(d, "controller")):
+            return self._ask_about_run("A sweep or comparison is still training. Closing stops it; the runs it "
+                                       "finished stay in the runs folder.")
+        return True
 
     def _ask_about_run(self, text: str) -> bool:
         box = QMessageBox(QMessageBox.Question, "A run is in progress", text, QMessageBox.Cancel, self)

@@ -95,3 +95,18 @@ def test_a_run_is_noted_until_it_finishes_so_a_crash_is_said_too(qtbot, tmp_path
     outside.sync()
     assert not outside.value("session/interrupted_run")
     window.close()
+
+
+def test_closing_while_a_sweep_trains_asks_too(qtbot, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    window = _window(qtbot, tmp_path)
+    asked = []
+    monkeypatch.setattr(type(window), "_ask_about_run", lambda self, text: asked.append(text) or False)
+    sweep = SimpleNamespace(running=True, controller=object())   # what the Runs menu keeps of an open sweep
+    window.analysis.dialogs.append(sweep)
+    window.close()
+    assert asked and "sweep or comparison" in asked[0] and window.isVisible()
+    window.analysis.dialogs.remove(sweep)
+    window.ask_to_save = False
+    window.close()
