@@ -43,6 +43,7 @@ class _GanSession(GenerativeSession):
         x_train, y_train = self._real(dataset)
         folder = self._open_folder()
         self.models = models = self._build(dataset)
+        self._restore()
         from tapedeck.engine.objectives.gan_step import GanModel, GanSteps
         from tapedeck.engine.training.callbacks import ControlCallback, RunState
 
@@ -104,11 +105,12 @@ class _GanSession(GenerativeSession):
                     steps.d_step(real, labels)
                 steps.g_step(real, labels)
 
-            train_tape(steps.running, update, gan, data, Callbacks(callbacks, gan), int(training.epochs), 0)
+            train_tape(steps.running, update, gan, data, Callbacks(callbacks, gan), int(training.epochs),
+                       self.initial_epoch)
         else:
             from tapedeck.engine.objectives.gan_loop import train_fit
 
-            train_fit(gan, data, callbacks, int(training.epochs), 0, training.execution)
+            train_fit(gan, data, callbacks, int(training.epochs), self.initial_epoch, training.execution)
 
     # -- each epoch ---------------------------------------------------------------------------------
     def _epoch_end(self, epoch: int, figures: dict, seconds: float) -> None:

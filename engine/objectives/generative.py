@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import time
 import traceback
 
 import numpy as np
 
 from tapedeck.engine.errors import user_problem
-from tapedeck.engine.files import atomic_path, write_bytes_atomic
+from tapedeck.engine.files import atomic_path, write_bytes_atomic, write_text_atomic
 from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
 from tapedeck.engine.text import cut_words
 from tapedeck.engine.training.events import EpochEnd, Finished, RunStarted, SampleGrid
 from tapedeck.engine.training.run import UserProblemError, _count, _describe, _summary
 
-__all__ = ["GenerativeSession", "make_optimizer", "UserProblemError"]
+__all__ = ["GenerativeSession", "make_optimizer", "UserProblemError", "CHECKPOINTS"]
+
+CHECKPOINTS = "checkpoints"   # the run folder's tf.train.Checkpoint files, one set per epoch (the last two kept)
 
 
 class GenerativeSession:
@@ -35,6 +38,7 @@ class GenerativeSession:
         self.experiment, self.emit, self.control = experiment, reporter, control
         self.runs_dir, self.resume_dir = runs_dir, resume_dir
         self.folder = None
+        self.initial_epoch = 0   # a resumed run starts after its checkpoint's epoch
         self.metrics: dict = {"objective": experiment.objective.to_dict()}
         self.started = time.perf_counter()
 
@@ -106,6 +110,8 @@ class GenerativeSession:
     def _open_folder(self):
         from tapedeck.engine.runs.folder import RunFolder, RunFolderError
 
+        if self.resume_dir is not None:
+            return self._open_for_resume()
         try:
             folder = RunFolder.create(self.runs_dir, self.experiment.name)
             self._held.enter_context(folder.locked())
@@ -115,6 +121,69 @@ class GenerativeSession:
         self.folder = folder
         folder.write_experiment(self.experiment)
         return folder
+
+    def _open_for_resume(self):
+        """A run folder with a checkpoint of this objective: checked first, rewritten only from here on."""
+        from tapedeck.engine.runs.folder import RunFolder
+
+        folder = RunFolder(self.resume_dir)
+        state = folder.checkpoint_state()
+        epoch = state.get("epoch")
+        if not folder.path.is_dir() or not isinstance(epoch, int) or not self._checkpoint_file(folder, epoch):
+            raise UserProblemError([f"{folder.path}: holds no checkpoint (the run ended before its first epoch "
+                                    "finished); start a new run instead of resuming"])
+        planned = int(self.experiment.training.epochs)
+        if epoch >= planned:
+            raise UserProblemError([f"{folder.path}: all {planned} planned epoch(s) are trained; resume with more "
+                                    f"epochs (--epochs {epoch + 1} or more)"])
+        trained = state.get("experiment") or {}
+        mine = self.experiment.to_dict()
+        changed = [key for key in ("objective", "models", "data") if trained.get(key) != mine.get(key)]
+        if changed:
+            raise UserProblemError([f"{folder.experiment_path}: its {', '.join(changed)} differ from what the "
+                                    "checkpoint was trained with; a resume continues the same models on the same "
+                                    "data: undo the edit, or start a new run"])
+        self._held.enter_context(folder.locked())
+        folder.truncate_history(epoch)
+        self.folder, self.initial_epoch = folder, epoch
+        return folder
+
+    @staticmethod
+    def _checkpoint_file(folder, epoch: int):
+        prefix = folder.path / CHECKPOINTS / f"epoch-{epoch:03d}"
+        return prefix if (prefix.parent / f"{prefix.name}.index").is_file() else None
+
+    def _checkpoint(self):
+        """Every model and optimizer of the run, for tf.train.Checkpoint (keyed as ``self.models`` is)."""
+        import tensorflow as tf
+
+        return tf.train.Checkpoint(**self.models)
+
+    def _save_checkpoint(self, epoch: int) -> None:
+        """After each epoch: the models' weights and optimizers' state, then checkpoint.json naming that epoch;
+        a resume reads the epoch the file names, so a kill between the two resumes from the one before."""
+        folder = self.folder.path / CHECKPOINTS
+        self._checkpoint().write(str(folder / f"epoch-{epoch:03d}"))
+        write_text_atomic(self.folder.checkpoint_state_path,
+                          json.dumps({"epoch": epoch, "experiment": self.experiment.to_dict()}) + "\n")
+        keep = (f"epoch-{epoch:03d}.", f"epoch-{epoch - 1:03d}.")
+        for old in folder.glob("epoch-*"):
+            if not old.name.startswith(keep):
+                with contextlib.suppress(OSError):
+                    old.unlink()
+
+    def _restore(self) -> None:
+        """A resumed run's models and optimizers as its checkpoint left them (optimizers built first)."""
+        if not self.initial_epoch:
+            return
+        for role in objective_kind(self.experiment.objective).models:
+            self.models[role[0] + "_optimizer"].build(self.models[role].trainable_variables)
+        path = self._checkpoint_file(self.folder, self.initial_epoch)
+        try:
+            self._checkpoint().read(str(path)).assert_existing_objects_matched()
+        except Exception as error:  # noqa: BLE001 — a damaged or foreign checkpoint is the person's to see
+            raise UserProblemError([f"{path}: could not be restored ({_describe(error).splitlines()[0]}); the "
+                                    "checkpoint is damaged or of other models: start a new run"]) from None
 
     def _real(self, dataset):
         """The training and validation images (and labels) together: a generative model has no held-out
@@ -157,6 +226,7 @@ class GenerativeSession:
             trainable=sum(n for _r, n, _s in described),
             non_trainable=sum(_count(models[role].non_trainable_weights) for role in roles),
             epochs=int(training.epochs), steps_per_epoch=state.steps_per_epoch, batch_size=state.batch_size,
+            initial_epoch=self.initial_epoch,
             num_classes=dataset.num_classes, class_names=list(dataset.class_names),
             sample_images=dataset.x_test[index], sample_labels=dataset.y_test[index], loop=training.loop,
             api=", ".join(sorted({self.experiment.models[role].api for role in roles})),
@@ -201,6 +271,7 @@ class GenerativeSession:
         self.emit(grid)
         if quality:
             self.metrics["quality"] = quality
+        self._save_checkpoint(epoch)
 
     # -- the end --------------------------------------------------------------------------------
     def _finish(self, state, models, folder) -> Finished:

@@ -13,6 +13,7 @@ __all__ = ["gan_refusals", "rl_refusals"]
 
 
 def gan_refusals(experiment, resuming: bool = False) -> list[str]:
+    """A GAN's or a VAE's (``resuming`` is kept for the callers: their runs resume from their checkpoints)."""
     kind = objective_kind(experiment.objective)
     training = experiment.training
     name = kind.name
@@ -38,10 +39,6 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
     if training.tensorboard:
         problems.append(f"training.tensorboard: objective {name!r} writes history.csv and sample grids, not "
                         "TensorBoard logs, in this version; set tensorboard to false")
-    if resuming:
-        kept = " and ".join(f"{role}.keras" for role in kind.models)
-        problems.append(f"--resume: a run of objective {name!r} cannot be resumed in this version; start a new "
-                        f"run (its {kept} are kept)")
     return problems
 
 

@@ -41,6 +41,7 @@ class _VaeSession(GenerativeSession):
         x_train, _labels = self._real(dataset)
         folder = self._open_folder()
         self.models = models = self._build(dataset)
+        self._restore()
         from tapedeck.engine.objectives.vae_step import FIGURES, VaeModel, VaeSteps
         from tapedeck.engine.training.callbacks import ControlCallback, RunState
 
@@ -75,11 +76,11 @@ class _VaeSession(GenerativeSession):
             from tapedeck.engine.objectives.gan_loop import Callbacks, train_tape
 
             train_tape(self.steps.running, self.steps.step, vae, data, Callbacks(callbacks, vae),
-                       int(training.epochs), 0)
+                       int(training.epochs), self.initial_epoch)
         else:
             from tapedeck.engine.objectives.gan_loop import train_fit
 
-            train_fit(vae, data, callbacks, int(training.epochs), 0, training.execution)
+            train_fit(vae, data, callbacks, int(training.epochs), self.initial_epoch, training.execution)
 
     def _decode(self, codes) -> np.ndarray:
         return np.asarray(self.models["decoder"](codes, training=False), dtype=np.float32)

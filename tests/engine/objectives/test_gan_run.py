@@ -130,3 +130,45 @@ def test_a_conditional_stack_sized_without_the_label_is_named():
     experiment.models["generator"].layers.insert(0, LayerSpec("Reshape", {"target_shape": [32]}))   # 42 values
     problems = check_experiment(experiment, (8, 8, 1), 10).all_problems()
     assert any("models.generator: layer 0" in p and "Reshape" in p for p in problems), problems
+
+
+def test_a_stopped_gan_run_resumes_from_its_checkpoint_with_both_optimizers(tmp_path):
+    import keras
+
+    control = RunControl()
+    events = []
+
+    def reporter(event):
+        events.append(event)
+        if isinstance(event, EpochEnd) and event.epoch == 2:
+            control.stop()
+
+    run_dir = run(short_gan(epochs=4), reporter, control, runs_dir=tmp_path)
+    assert events[-1].reason == "stopped" and events[-1].epoch == 2
+    from pathlib import Path
+
+    folder = Path(run_dir)
+    assert json.loads((folder / "checkpoint.json").read_text())["epoch"] == 2
+    stopped = np.asarray(keras.models.load_model(folder / "generator.keras")(np.ones((1, 32), "float32")))
+    resumed = []
+    assert run(short_gan(epochs=4), resumed.append, runs_dir=tmp_path, resume_dir=run_dir) == run_dir
+    assert resumed[-1].reason == "completed", resumed[-1]
+    started = next(e for e in resumed if isinstance(e, RunStarted))
+    assert started.initial_epoch == 2 and [e.epoch for e in resumed if isinstance(e, EpochEnd)] == [3, 4]
+    history = (folder / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["1", "2", "3", "4"]
+    after = np.asarray(keras.models.load_model(folder / "generator.keras")(np.ones((1, 32), "float32")))
+    assert not np.allclose(stopped, after)
+    assert sorted(p.name.split(".")[0] for p in (folder / "checkpoints").glob("*.index")) == ["epoch-003", "epoch-004"]
+
+
+def test_resuming_needs_a_checkpoint_and_epochs_left(tmp_path):
+    events = []
+    run_dir = run(short_gan(epochs=1), events.append, runs_dir=tmp_path)
+    again = []
+    run(short_gan(epochs=1), again.append, runs_dir=tmp_path, resume_dir=run_dir)
+    assert again[-1].problems and "all 1 planned epoch(s) are trained; resume with more epochs" in again[-1].message
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run(short_gan(epochs=2), again.append, runs_dir=tmp_path, resume_dir=str(empty))
+    assert "holds no checkpoint" in again[-1].message
