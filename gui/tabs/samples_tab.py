@@ -31,7 +31,7 @@ OUTPUTS = (("d_real", "D(x): real images", "#27ae60"), ("d_fake", "D(G(z)): gene
 # The pictures a run may send (SampleGrid.kind), as the selector names them.
 KINDS = {"samples": "Generated from fixed noise", "reconstructions": "Test images above their reconstructions",
          "latent_plane": "The latent plane, decoded"}
-QUALITY = (("quality_frechet", "Fréchet distance to real (lower is better)", "#d35400"),)
+QUALITY = (("quality_frechet", "Fréchet distance to real", "#d35400"),)
 
 
 def _plot(title: str, y_label: str):
@@ -74,7 +74,7 @@ class SamplesPanel(QWidget):
         self.verdict.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.plots = {"losses": _plot("Losses of the two models", "loss"),
                       "outputs": _plot("What the discriminator says", "mean D output"),
-                      "quality": _plot("Judged by a classifier of the real images", "distance")}
+                      "quality": _plot("The judge: how far from real images", "lower is better")}
         self.curves = {}   # made as the run sends their figures: a GAN's legend lists no VAE term
         self._styles = {name: (key, legend, colour) for key, table in
                         (("losses", LOSSES), ("outputs", OUTPUTS), ("quality", QUALITY))
