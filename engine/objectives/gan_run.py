@@ -41,6 +41,7 @@ class _GanSession(GenerativeSession):
         training, objective = self.experiment.training, self.experiment.objective
         self.conditional = "label_input" in objective.settings   # cgan: the label goes into both models
         x_train, y_train = self._real(dataset)
+        self.real = x_train   # the nearest real image to each sample: is the generator copying?
         folder = self._open_folder()
         self.models = models = self._build(dataset)
         self._restore()
@@ -118,6 +119,9 @@ class _GanSession(GenerativeSession):
         grid = SampleGrid(epoch=epoch, images=self._generate(self.noise, self.grid_labels), columns=8,
                           labels=self.grid_labels, quality=quality)
         self._record_epoch(epoch, figures, quality, seconds, grid)
+        nearest = self.real[_nearest(grid.images, self.real)]
+        self.emit(SampleGrid(epoch=epoch, images=nearest, columns=grid.columns, labels=grid.labels,
+                             kind="nearest_real"))
         for kind, note in self.diagnosis.notes(epoch, figures, quality or None):
             self.metrics.setdefault("diagnoses", []).append(note)
             self.emit(RunNote(kind, note))
@@ -134,3 +138,12 @@ class _GanSession(GenerativeSession):
         if self.conditional:   # asked for a class: does the judge see that class?
             quality["label_accuracy"] = self.judge.accuracy(images, labels)
         return quality
+
+
+def _nearest(images, real) -> np.ndarray:
+    """Index into ``real`` of each image's nearest real image (squared pixel distance): a sample that is its
+    neighbour's copy shows memorisation, not generation."""
+    a = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    b = np.asarray(real, dtype=np.float32).reshape(len(real), -1)
+    distances = (a ** 2).sum(1)[:, None] - 2.0 * a @ b.T + (b ** 2).sum(1)[None, :]
+    return distances.argmin(axis=1)

@@ -89,12 +89,6 @@ class Judge:
                        classes_covered=int((counts >= max(1.0, COVERED_SHARE * fair)).sum()), class_entropy=entropy,
                        confidence=float(probabilities.max(axis=1).mean()))
 
-    def nearest_real(self, images, real_images) -> np.ndarray:
-        """Index into ``real_images`` of each image's nearest real image (memorisation shows as copies)."""
-        a, b = _flat(images), _flat(real_images)
-        distances = (a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :]
-        return distances.argmin(axis=1)
-
 
 _CACHE: dict = {}
 

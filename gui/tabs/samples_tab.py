@@ -29,8 +29,8 @@ LOSSES = (("d_loss", "discriminator loss", "#c0392b"), ("g_loss", "generator los
 OUTPUTS = (("d_real", "D(x): real images", "#27ae60"), ("d_fake", "D(G(z)): generated", "#8e44ad"),
            ("kl", "KL of the code (VAE)", "#8e44ad"))
 # The pictures a run may send (SampleGrid.kind), as the selector names them.
-KINDS = {"samples": "Generated from fixed noise", "reconstructions": "Test images above their reconstructions",
-         "latent_plane": "The latent plane, decoded"}
+KINDS = {"samples": "Generated from fixed noise", "nearest_real": "The nearest real image to each sample",
+         "reconstructions": "Test images above their reconstructions", "latent_plane": "The latent plane, decoded"}
 QUALITY = (("quality_frechet", "Fréchet distance to real", "#d35400"),)
 
 
@@ -186,7 +186,9 @@ class SamplesPanel(QWidget):
 
     def _words(self, grid: SampleGrid) -> str:
         text = {"reconstructions": f"Epoch {grid.epoch}: test images (top) and their reconstructions (below)",
-                "latent_plane": f"Epoch {grid.epoch}: the decoder's image at each point of the 2-D code plane"}.get(
+                "latent_plane": f"Epoch {grid.epoch}: the decoder's image at each point of the 2-D code plane",
+                "nearest_real": f"Epoch {grid.epoch}: the training image nearest to each sample, in the same place "
+                                "(the same image here as there would be memorisation, not generation)"}.get(
             getattr(grid, "kind", "samples"), f"Epoch {grid.epoch}: the generator's images from the fixed noise")
         if grid.labels is not None and self.class_names:
             rows = [self.class_names[int(label)] for label in np.asarray(grid.labels)[::grid.columns]]

@@ -69,5 +69,14 @@ def test_the_mnist_gan_preset_trains_on_mnist_format_files(tmp_path):
     events = []
     run(experiment, events.append, runs_dir=tmp_path / "runs")
     assert events[-1].reason == "completed", events[-1]
-    grid = [e for e in events if type(e).__name__ == "SampleGrid"][-1]
+    grid = [e for e in events if type(e).__name__ == "SampleGrid" and e.kind == "samples"][-1]
     assert grid.images.shape == (64, 28, 28, 1)
+
+
+def test_the_nearest_real_image_of_a_copy_is_its_original():
+    import numpy as np
+
+    from tapedeck.engine.objectives.gan_run import _nearest
+
+    real = np.random.default_rng(0).random((50, 8, 8, 1)).astype("float32")
+    assert list(_nearest(real[[3, 17, 42]] + 0.01, real)) == [3, 17, 42]

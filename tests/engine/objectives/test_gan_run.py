@@ -45,8 +45,10 @@ def test_a_short_gan_run_trains_saves_and_reloads_in_plain_keras(tmp_path, api, 
         assert all(np.isfinite(event.heads[name]) for name in FIGURES)
         assert {"quality_frechet", "quality_classes_covered"} <= set(event.heads)
     assert any(isinstance(e, BatchEnd) and e.heads for e in events)
-    grids = [e for e in events if isinstance(e, SampleGrid)]
+    grids = [e for e in events if isinstance(e, SampleGrid) and e.kind == "samples"]
     assert [g.images.shape for g in grids] == [(64, 8, 8, 1)] * 2
+    nearest = [e for e in events if isinstance(e, SampleGrid) and e.kind == "nearest_real"][-1]
+    assert nearest.images.shape == (64, 8, 8, 1) and nearest.epoch == 2
     assert not np.allclose(grids[0].images, grids[1].images)   # the generator learnt between the two
 
     from pathlib import Path
@@ -110,7 +112,7 @@ def test_a_conditional_gan_takes_the_label_in_both_models(tmp_path, label_input,
     events = []
     run_dir = run(experiment, events.append, runs_dir=tmp_path)
     assert events[-1].reason == "completed", events[-1]
-    grid = [e for e in events if isinstance(e, SampleGrid)][-1]
+    grid = [e for e in events if isinstance(e, SampleGrid) and e.kind == "samples"][-1]
     assert grid.images.shape == (80, 8, 8, 1) and list(grid.labels[::8]) == list(range(10))   # a row per class
     assert 0.0 <= [e for e in events if isinstance(e, EpochEnd)][-1].heads["quality_label_accuracy"] <= 1.0
     from pathlib import Path
