@@ -487,6 +487,9 @@ def _check_named_arrays(path: Path, extras: dict) -> None:
     for key, (train, test) in extras.items():
         kind, _, which = key.partition("_")
         names = (f"{kind}_train_{which}", f"{kind}_test_{which}")
+        if kind == "x" and np.ndim(train) == 1:   # Keras then said "expected min_ndim=2 … name 'None'"
+            raise DataError(f"{path}: {names[0]} holds one number per row (shape {np.shape(train)}); an input's rows "
+                            f"need a feature axis: save it (and {names[1]}) with shape (N, 1), e.g. x[:, None]")
         if np.shape(train)[1:] != np.shape(test)[1:]:
             raise DataError(f"{path}: {names[0]} rows have shape {np.shape(train)[1:]} but {names[1]} rows have "
                             f"{np.shape(test)[1:]}; both splits of a named array need one shape per row")

@@ -216,6 +216,9 @@ CASES = [
     # Own cases, found the same way.
     Case("a resumed study searched with another kind of values", _changed_search_space,
          "drew it from other values before (0.001..0.01); give --study a new name"),
+    Case("a feature input of one number per row (x_train_features of shape (60,))",
+         lambda t: ["check", _features_npz(t, x_train_features=_F[:, 0], x_test_features=_F[:, 0])],
+         "x_train_features holds one number per row (shape (60,))"),
     Case("import of a folder", lambda t: ["import", str(t)], "is a folder; give a .keras model file"),
     Case("import of a .keras whose config.json is damaged", _keras_with_broken_config,
          "the model's config.json inside it is damaged"),
