@@ -70,7 +70,7 @@ class Player:
 
     # -- one step of every copy ----------------------------------------------------------------------
     def _step(self, frames: Frames | None, counting: np.ndarray | None = None):
-        observations = self.observations.astype(np.float32)
+        observations = np.asarray(self.observations, dtype=np.float32)
         logits, values = self.act(observations)
         log_probs_all = _log_softmax(logits)
         # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits)
@@ -136,10 +136,12 @@ class Player:
         for _ in range(int(steps)):
             observations, actions, log_probs, values, rewards, terminated, truncated, info = self._step(frames)
             cut = truncated & ~terminated
-            if cut.any():
-                _logits, final_values = self.act(np.stack(info["final_obs"][cut]).astype(np.float32))
+            if cut.any():   # the whole batch, so the acting function keeps its one traced shape
+                finals = self.observations.astype(np.float32)
+                finals[cut] = np.stack(info["final_obs"][cut])
+                _logits, final_values = self.act(finals)
                 rewards = rewards.copy()
-                rewards[cut] += gamma * final_values
+                rewards[cut] += gamma * final_values[cut]
             rows.append((observations, actions, log_probs, values, rewards, terminated | truncated))
         _logits, last_values = self.act(self.observations.astype(np.float32))
         values = np.stack([row[3] for row in rows])

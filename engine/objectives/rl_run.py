@@ -106,8 +106,7 @@ class _RlSession:
         optimizers = {role: optimizer_for(self.experiment.models[role].optimizer, self.experiment.training)
                       for role in models}
         self.steps = RlSteps(self.kind.name, self.objective, models["policy"], models.get("value"),
-                             optimizers["policy"], optimizers.get("value"), self.spaces.observation[0],
-                             self.experiment.training.execution)
+                             optimizers["policy"], optimizers.get("value"), self.experiment.training.execution)
         count = int(self.objective.episodes_per_update) if self.kind.name == "reinforce" else int(self.objective.envs)
         self.player = Player(self.objective.env, count, seed, self.steps.act)
         self._held.callback(self.player.close)
