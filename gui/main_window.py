@@ -32,7 +32,7 @@ from tapedeck.engine.spec.experiment import (
 )
 from tapedeck.engine.spec.objectives import objective_kind
 from tapedeck.engine.spec.presets import preset_note
-from tapedeck.engine.training.events import EpochEnd, Finished, RunNote, RunStarted, StepInspected
+from tapedeck.engine.training.events import EpochEnd, Finished, GanStepInspected, RunNote, RunStarted, StepInspected
 from tapedeck.gui.checker import Checker
 from tapedeck.gui.document import Document
 from tapedeck.gui.editor.layer_editor import LayerEditor
@@ -110,6 +110,7 @@ class MainWindow(SessionMixin, QMainWindow):
         self.model_view = ModelView(self.document, self.checker, self)
         self.data_tab = DataTab(self.document, self)
         self.samples = SamplesPanel(self)   # a generator's grid and its judge (objective views)
+        self.samples.step_requested.connect(self.step_model)
         from tapedeck.gui.editor.model_switcher import ModelSwitcher
 
         self.model_switcher = ModelSwitcher(self.document, self.checker, self)   # several models: which one
@@ -473,6 +474,17 @@ class MainWindow(SessionMixin, QMainWindow):
             self.statusBar().showMessage(self._why_not_train(), 6000)
         self._update_state()
 
+    def step_model(self, part: str) -> None:
+        """Step D / Step G / Step both (the Samples tab): one step of that model of a GAN, then pause."""
+        if self.controller.running:
+            self.controller.step(1, part)
+            self.training.set_paused(False)
+        elif self.can_train:
+            self.controller.start(self.document.experiment, steps=1, part=part)
+        else:
+            self.statusBar().showMessage(self._why_not_train(), 6000)
+        self._update_state()
+
     def stop(self) -> None:
         if self.controller.running:
             self.controller.stop()
@@ -484,8 +496,8 @@ class MainWindow(SessionMixin, QMainWindow):
         self.predictions.handle(event)
         self.step_panel.handle(event)
         self.samples.handle(event)
-        if isinstance(event, StepInspected):   # the run pauses right after this step
-            self.tabs.setCurrentWidget(self.step_panel)
+        if isinstance(event, (StepInspected, GanStepInspected)):   # the run pauses right after this step
+            self.tabs.setCurrentWidget(self.step_panel if isinstance(event, StepInspected) else self.samples)
             self.training.set_paused(True)
             self._update_once_paused(100)
         if isinstance(event, (RunStarted, Finished)):

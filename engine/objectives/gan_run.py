@@ -99,19 +99,36 @@ class _GanSession(GenerativeSession):
         if training.loop == "tape":
             from tapedeck.engine.objectives.gan_loop import Callbacks, train_tape
 
-            d_steps = int(self.experiment.objective.d_steps)
-
-            def update(real, labels):
-                for _ in range(d_steps):
-                    steps.d_step(real, labels)
-                steps.g_step(real, labels)
-
-            train_tape(steps.running, update, gan, data, Callbacks(callbacks, gan), int(training.epochs),
-                       self.initial_epoch)
+            train_tape(steps.running, self._tape_update(steps, state), gan, data, Callbacks(callbacks, gan),
+                       int(training.epochs), self.initial_epoch)
         else:
             from tapedeck.engine.objectives.gan_loop import train_fit
 
             train_fit(gan, data, callbacks, int(training.epochs), self.initial_epoch, training.execution)
+
+    def _tape_update(self, steps, state):
+        """The GradientTape loop's step: ``d_steps`` discriminator updates, then one generator update; while
+        stepping (Step D, Step G, Step both) only the model asked for, and the request's last step taken apart
+        (engine.objectives.gan_inspect). fit's train_step always trains both."""
+        from tapedeck.engine.objectives.gan_inspect import StepInspector
+
+        d_steps = int(self.experiment.objective.d_steps)
+        inspector = StepInspector(steps, self.conditional, int(self.experiment.training.seed or 0))
+        taken = [self.initial_epoch * state.steps_per_epoch]
+
+        def update(real, labels):
+            stepping = self.control.steps_left is not None
+            part = (self.control.step_part or "both") if stepping else "both"
+            seen = inspector.before(real, labels, part) if self.control.steps_left == 1 else None
+            if part != "g":
+                for _ in range(d_steps):
+                    steps.d_step(real, labels)
+            if part != "d":
+                steps.g_step(real, labels)
+            taken[0] += 1
+            if seen is not None:
+                self.emit(inspector.after(seen, taken[0], (taken[0] - 1) // state.steps_per_epoch + 1, part))
+        return update
 
     # -- each epoch ---------------------------------------------------------------------------------
     def _epoch_end(self, epoch: int, figures: dict, seconds: float) -> None:

@@ -22,6 +22,7 @@ class RunControl:
         self._armed = False                    # the step in progress counts towards that request
         self._pruned: str | None = None        # a search ended this run as poor (engine.queues.search)
         self._stopped = False                  # a person (or the window) asked to stop
+        self._step_part: str | None = None     # several models: which one a Step trains ("d", "g"; None: all)
 
     def stop(self) -> None:
         self._stopped = True
@@ -53,14 +54,22 @@ class RunControl:
     def resume(self) -> None:
         with self._lock:
             self._steps_left = None
+            self._step_part = None
         self._running.set()
 
-    def step(self, steps: int = 1) -> None:
-        """Train ``steps`` more steps, then pause: Step in the window, ``tapedeck step``."""
+    def step(self, steps: int = 1, part: str | None = None) -> None:
+        """Train ``steps`` more steps, then pause: Step in the window, ``tapedeck step``. ``part`` names which
+        of several models the steps train (a GAN's "d" or "g"; None: every model, as in training)."""
         with self._lock:
             self._steps_left = max(1, int(steps))
+            self._step_part = part
             self._armed = False   # a step already under way when the request came does not count
         self._running.set()
+
+    @property
+    def step_part(self) -> str | None:
+        """While stepping: which model the step trains (None: all of them)."""
+        return self._step_part if self._steps_left is not None else None
 
     @property
     def steps_left(self) -> int | None:

@@ -23,6 +23,7 @@ __all__ = [
     "GradientRecord",
     "StepInspected",
     "SampleGrid",
+    "GanStepInspected",
     "EnvFrames",
     "UpdateInspected",
     "FINISH_REASONS",
@@ -256,3 +257,24 @@ class UpdateInspected:
     returns: Any          # (N,) float32: the (discounted, bootstrapped) return each step's value is held to
     values: Any           # (N,) float32: the value model's estimate when acting (NaN without one)
     figures: dict = field(default_factory=dict)   # the update's EpochEnd heads
+
+
+@dataclass(frozen=True)
+class GanStepInspected:
+    """One GAN step taken apart (Step D, Step G or Step both): a few real images and images generated from
+    the same noise before and after the step, what the discriminator says of each before and after
+    (a probability for bce, a score otherwise), and each layer's gradient norm in the model(s) that stepped,
+    measured on this batch before the update."""
+
+    step: int
+    epoch: int
+    part: str                 # "d", "g" or "both"
+    real: Any                 # (n, H, W, C)
+    fake_before: Any
+    fake_after: Any
+    d_real_before: Any        # (n,)
+    d_real_after: Any
+    d_fake_before: Any
+    d_fake_after: Any
+    layers: tuple = ()        # (model role, layer name, gradient norm)
+

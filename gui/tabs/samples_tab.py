@@ -12,12 +12,22 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tapedeck.engine.objectives.samples import grid_array
-from tapedeck.engine.training.events import BatchEnd, EpochEnd, RunNote, RunStarted, SampleGrid
+from tapedeck.engine.training.events import BatchEnd, EpochEnd, GanStepInspected, RunNote, RunStarted, SampleGrid
 from tapedeck.gui.widgets.images import to_qimage
 from tapedeck.gui.widgets.plain_axes import plain_axes
 
@@ -30,6 +40,7 @@ OUTPUTS = (("d_real", "D(x): real images", "#27ae60"), ("d_fake", "D(G(z)): gene
            ("kl", "KL of the code (VAE)", "#8e44ad"))
 # The pictures a run may send (SampleGrid.kind), as the selector names them.
 KINDS = {"samples": "Generated from fixed noise", "nearest_real": "The nearest real image to each sample",
+         "step": "The last Step, taken apart",
          "reconstructions": "Test images above their reconstructions", "latent_plane": "The latent plane, decoded"}
 QUALITY = (("quality_frechet", "Fréchet distance to real", "#d35400"),)
 
@@ -50,8 +61,22 @@ def _plot(title: str, y_label: str):
 
 
 class SamplesPanel(QWidget):
+    step_requested = Signal(str)   # "d", "g" or "both": one step of that model, then pause
+
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.steps_row = QHBoxLayout()
+        self.step_buttons = {}
+        for part, text, tip in (("d", "Step D", "One discriminator step, then pause: its outputs move apart"),
+                                ("g", "Step G", "One generator step, then pause: its images change"),
+                                ("both", "Step both", "One full step (the discriminator's, then the generator's)")):
+            button = QPushButton(text, self)
+            button.setToolTip(tip + " (the GradientTape loop; fit's train_step always steps both)")
+            button.clicked.connect(lambda _checked=False, p=part: self.step_requested.emit(p))
+            self.steps_row.addWidget(button)
+            self.step_buttons[part] = button
+        self.steps_row.addStretch(1)
+        self.step_words = ""
         self.grids: list[SampleGrid] = []          # the shown kind's, epoch by epoch
         self.by_kind: dict[str, list[SampleGrid]] = {}
         self.kind = QComboBox(self)
@@ -80,6 +105,7 @@ class SamplesPanel(QWidget):
                         (("losses", LOSSES), ("outputs", OUTPUTS), ("quality", QUALITY))
                         for name, legend, colour in table}
         left = QVBoxLayout()
+        left.addLayout(self.steps_row)
         left.addWidget(self.kind)
         left.addWidget(self.picture, 1)
         left.addWidget(self.slider)
@@ -103,6 +129,8 @@ class SamplesPanel(QWidget):
             self._epoch(event)
         elif isinstance(event, SampleGrid):
             self._grid(event)
+        elif isinstance(event, GanStepInspected):
+            self._stepped(event)
         elif isinstance(event, RunNote) and event.kind in ("diagnosis", "diagnosis_over"):   # the latest word
             colour = "#1e7b34" if event.kind == "diagnosis_over" else "#b03a2e"
             self.verdict.setText(f"<span style='color:{colour}'><b>{event.message}</b></span>")
@@ -153,6 +181,25 @@ class SamplesPanel(QWidget):
         if self.kind.currentData() == kind:
             self._follow()
 
+    def _stepped(self, event: GanStepInspected) -> None:
+        """The step taken apart, as a picture of three rows and the discriminator's verdicts in words."""
+        images = np.concatenate([event.real, event.fake_before, event.fake_after])
+        moved = {"d": "the discriminator stepped", "g": "the generator stepped", "both": "both models stepped"}
+        layers = "; ".join(f"{role} {layer} {norm:.2g}" for role, layer, norm in event.layers[:8])
+        self.step_words = (
+            f"Step {event.step} ({moved[event.part]}): real images (top), generated from the same noise before "
+            f"(middle) and after (bottom). D(x) {np.mean(event.d_real_before):.3f} → "
+            f"{np.mean(event.d_real_after):.3f}; D(G(z)) {np.mean(event.d_fake_before):.3f} → "
+            f"{np.mean(event.d_fake_after):.3f}. Gradient norms before the update: {layers}.")
+        grid = SampleGrid(epoch=event.epoch, images=images, columns=len(event.real), kind="step")
+        self.by_kind.pop("step", None)
+        index = self.kind.findData("step")
+        if index >= 0:
+            self.kind.removeItem(index)
+        self._grid(grid)
+        self.kind.setCurrentIndex(self.kind.findData("step"))
+        self._choose_kind("step")
+
     def _choose_kind(self, kind) -> None:
         self.grids = self.by_kind.get(kind, [])
         self.slider.blockSignals(True)
@@ -185,6 +232,8 @@ class SamplesPanel(QWidget):
         self.caption.setText(self._words(grid))
 
     def _words(self, grid: SampleGrid) -> str:
+        if getattr(grid, "kind", "") == "step":
+            return self.step_words
         text = {"reconstructions": f"Epoch {grid.epoch}: test images (top) and their reconstructions (below)",
                 "latent_plane": f"Epoch {grid.epoch}: the decoder's image at each point of the 2-D code plane",
                 "nearest_real": f"Epoch {grid.epoch}: the training image nearest to each sample, in the same place "

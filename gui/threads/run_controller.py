@@ -44,10 +44,11 @@ class RunController(QObject):
     def paused(self) -> bool:
         return bool(self.control is not None and self.control.paused)
 
-    def start(self, experiment, steps: int | None = None) -> None:
-        """Train ``experiment``; with ``steps``, only that many steps, then pause (Step)."""
+    def start(self, experiment, steps: int | None = None, part: str | None = None) -> None:
+        """Train ``experiment``; with ``steps``, only that many steps, then pause (Step); ``part``: which of
+        several models they train (a GAN's "d" or "g")."""
         experiment = experiment.copy()
-        self._launch(lambda control: self._train(experiment, control), steps)
+        self._launch(lambda control: self._train(experiment, control), steps, part)
 
     def continue_run(self, plan) -> None:
         """Resume a run folder from its checkpoint (``engine.training.resume.resume_plan``): the same
@@ -60,7 +61,7 @@ class RunController(QObject):
 
         run(experiment, self.job.report, control, runs_dir=self.runs_dir, resume_dir=resume_dir)
 
-    def _launch(self, work, steps: int | None = None) -> None:
+    def _launch(self, work, steps: int | None = None, part: str | None = None) -> None:
         """Run ``work(control)`` as this controller's job; it reports through ``self.job.report``."""
         if self.running:
             raise RuntimeError("a run is already in progress")
@@ -68,7 +69,7 @@ class RunController(QObject):
 
         control = self.control = RunControl()
         if steps:
-            control.step(steps)
+            control.step(steps, part)
         self.finished_event = None
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, RUN_SWITCH_INTERVAL))
@@ -83,10 +84,10 @@ class RunController(QObject):
         if self.control is not None:
             self.control.resume()
 
-    def step(self, steps: int = 1) -> None:
-        """One more step (or ``steps``), then pause again."""
+    def step(self, steps: int = 1, part: str | None = None) -> None:
+        """One more step (or ``steps``), then pause again; ``part`` as for ``start``."""
         if self.control is not None:
-            self.control.step(steps)
+            self.control.step(steps, part)
 
     def stop(self) -> None:
         if self.control is not None:

@@ -174,3 +174,27 @@ def test_resuming_needs_a_checkpoint_and_epochs_left(tmp_path):
     empty.mkdir()
     run(short_gan(epochs=2), again.append, runs_dir=tmp_path, resume_dir=str(empty))
     assert "holds no checkpoint" in again[-1].message
+
+
+@pytest.mark.parametrize("part", ["d", "g"])
+def test_step_d_or_step_g_trains_only_that_model_and_takes_the_step_apart(tmp_path, part):
+    from tapedeck.engine.training.events import GanStepInspected
+
+    control = RunControl()
+    control.step(1, part)
+    events = []
+
+    def reporter(event):
+        events.append(event)
+        if isinstance(event, GanStepInspected):
+            control.stop()
+
+    run(short_gan(epochs=1), reporter, control, runs_dir=tmp_path)
+    inspected = next(e for e in events if isinstance(e, GanStepInspected))
+    assert inspected.part == part and inspected.step == 1 and inspected.real.shape == (8, 8, 8, 1)
+    generator_moved = not np.allclose(inspected.fake_before, inspected.fake_after)
+    discriminator_moved = not np.allclose(inspected.d_real_before, inspected.d_real_after)
+    assert (generator_moved, discriminator_moved) == ((False, True) if part == "d" else (True, False))
+    roles = {role for role, _layer, _norm in inspected.layers}
+    assert roles == {"discriminator" if part == "d" else "generator"}
+    assert all(np.isfinite(norm) and norm >= 0 for _role, _layer, norm in inspected.layers)

@@ -76,3 +76,17 @@ def test_a_short_gan_run_trains_off_the_gui_thread_and_the_grid_changes(qtbot, m
     xs, _ys = samples.curves["g_loss"].getData()
     assert list(xs) == [1, 2]
     assert "Discriminator loss" in window.training.loss_plot.getPlotItem().titleLabel.text
+
+
+def test_step_g_from_the_samples_tab_trains_the_generator_once_and_shows_the_step(qtbot, make_window):
+    from PySide6.QtCore import Qt
+
+    window = make_window(short_gan())
+    qtbot.mouseClick(window.samples.step_buttons["g"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.samples.kind.currentData() == "step", timeout=120_000)
+    assert window.tabs.currentWidget() is window.samples
+    assert window.samples.grids[-1].images.shape == (24, 8, 8, 1)   # real, generated before, after
+    assert "the generator stepped" in window.samples.caption.text()
+    assert window.controller.running and window.controller.paused
+    window.stop()
+    assert wait_run_over(qtbot, window).reason == "stopped"
