@@ -246,7 +246,10 @@ class RunsPanel(QWidget):
         self.table.setSortingEnabled(False)
         stale = [row for row in range(self.table.rowCount())
                  if new.get(path := self.table.item(row, 0).data(PATH_ROLE)) is not old.get(path)]
-        for row in reversed(stale):
+        if len(stale) > self.table.rowCount() // 2:   # most rows changed: one reset beats a removal each
+            self.table.setRowCount(0)
+            old = {}
+        for row in reversed(stale if old else []):
             self.table.removeRow(row)
         added = [s for path, s in new.items() if old.get(path) is not s]
         first = self.table.rowCount()
