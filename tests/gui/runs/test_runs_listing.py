@@ -94,3 +94,25 @@ def test_the_person_chooses_the_runs_folder(qtbot, tmp_path, make_window, monkey
     blocker.write_text("")
     assert not window.analysis.choose_runs_dir(str(blocker))
     assert "is a file" in window.notice.text() and window.controller.runs_dir == str(chosen)
+
+
+def test_every_run_changed_shows_every_new_status(qtbot, tmp_path):
+    from tapedeck.gui.runs.runs_panel import RunsPanel
+
+    runs = [fake_run(tmp_path, f"20261206-12000{n}-r") for n in range(4)]
+    panel = RunsPanel(str(tmp_path))
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: not panel.listing)
+    panel.select_paths([str(runs[1])])
+    for run in runs[1:]:
+        (run / "metrics.json").write_text(json.dumps({"status": "failed"}))
+    (runs[0] / "metrics.json").unlink()
+    import shutil
+
+    shutil.rmtree(runs[3])
+    with qtbot.waitSignal(panel.listed):
+        panel.refresh()
+    status = _column(panel, "status")
+    assert sorted(panel.table.item(r, status).text() for r in range(panel.table.rowCount())) == [
+        "failed", "failed", "incomplete"]
+    assert panel.selected_paths() == [str(runs[1])]
