@@ -224,13 +224,16 @@ class RunsPanel(QWidget):
         self.refresh()
 
     def _listed(self, summaries, error: str | None) -> None:
-        if self._again:        # the folder changed while it was read: read it again before showing it
-            self._again = False
-            self.refresh()
-            return
         if error:
             summaries = []
             self.message.emit(error)
+        again, self._again = self._again, False
+        if again:              # asked again while it was read: show this list, then read once more
+            wanted = self._wanted
+            self._fill(summaries)
+            self._wanted = wanted
+            self.refresh()
+            return
         self._fill(summaries)
         self.listed.emit()
 
