@@ -22,12 +22,21 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSlider,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from tapedeck.engine.objectives.samples import grid_array
-from tapedeck.engine.training.events import BatchEnd, EpochEnd, GanStepInspected, RunNote, RunStarted, SampleGrid
+from tapedeck.engine.training.events import (
+    BatchEnd,
+    EpochEnd,
+    Finished,
+    GanStepInspected,
+    RunNote,
+    RunStarted,
+    SampleGrid,
+)
 from tapedeck.gui.widgets.images import to_qimage
 from tapedeck.gui.widgets.plain_axes import plain_axes
 
@@ -40,7 +49,7 @@ OUTPUTS = (("d_real", "D(x): real images", "#27ae60"), ("d_fake", "D(G(z)): gene
            ("kl", "KL of the code (VAE)", "#8e44ad"))
 # The pictures a run may send (SampleGrid.kind), as the selector names them.
 KINDS = {"samples": "Generated from fixed noise", "nearest_real": "The nearest real image to each sample",
-         "step": "The last Step, taken apart",
+         "step": "The last Step, taken apart", "drawn": "Drawn from the saved model",
          "reconstructions": "Test images above their reconstructions", "latent_plane": "The latent plane, decoded"}
 QUALITY = (("quality_frechet", "Fréchet distance to real", "#d35400"),)
 
@@ -77,6 +86,7 @@ class SamplesPanel(QWidget):
             self.step_buttons[part] = button
         self.steps_row.addStretch(1)
         self.step_words = ""
+        self._draw_row()
         self.grids: list[SampleGrid] = []          # the shown kind's, epoch by epoch
         self.by_kind: dict[str, list[SampleGrid]] = {}
         self.kind = QComboBox(self)
@@ -106,6 +116,7 @@ class SamplesPanel(QWidget):
                         for name, legend, colour in table}
         left = QVBoxLayout()
         left.addLayout(self.steps_row)
+        left.addLayout(self.draw_row)
         left.addWidget(self.kind)
         left.addWidget(self.picture, 1)
         left.addWidget(self.slider)
@@ -124,6 +135,11 @@ class SamplesPanel(QWidget):
         if isinstance(event, RunStarted):
             self.clear_run()
             self.class_names = list(event.class_names)
+            self.draw_class.clear()
+            for index, name in enumerate(self.class_names):
+                self.draw_class.addItem(name, index)
+            self.draw_class.setVisible(event.objective == "cgan")   # asked for a class: the conditional one
+            self._finished(Finished("started", "", None))
             self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
         elif isinstance(event, EpochEnd):
             self._epoch(event)
@@ -131,6 +147,8 @@ class SamplesPanel(QWidget):
             self._grid(event)
         elif isinstance(event, GanStepInspected):
             self._stepped(event)
+        elif isinstance(event, Finished):
+            self._finished(event)
         elif isinstance(event, RunNote) and event.kind in ("diagnosis", "diagnosis_over"):   # the latest word
             colour = "#1e7b34" if event.kind == "diagnosis_over" else "#b03a2e"
             self.verdict.setText(f"<span style='color:{colour}'><b>{event.message}</b></span>")
@@ -180,6 +198,63 @@ class SamplesPanel(QWidget):
         self.by_kind[kind].append(event)
         if self.kind.currentData() == kind:
             self._follow()
+
+    # -- drawing from the saved model --------------------------------------------------------------
+    def _draw_row(self) -> None:
+        """After a run: N images from its saved generator (a conditional GAN's of the class chosen), off the
+        GUI thread (engine.objectives.draw reads the run folder's model)."""
+        from tapedeck.gui.threads.jobs import Job
+
+        self.draw_row = QHBoxLayout()
+        self.draw_class = QComboBox(self)
+        self.draw_class.setToolTip("The class the conditional generator is asked to draw")
+        self.draw_count = QSpinBox(self)
+        self.draw_count.setRange(1, 100)
+        self.draw_count.setValue(16)
+        self.draw_count.setToolTip("How many images to draw")
+        self.draw_button = QPushButton("Draw from the saved model", self)
+        self.draw_button.setToolTip("New images from the run's saved generator (or decoder), with new noise")
+        self.draw_button.clicked.connect(self.draw)
+        for widget in (self.draw_class, self.draw_count, self.draw_button):
+            self.draw_row.addWidget(widget)
+            widget.setEnabled(False)
+        self.draw_row.addStretch(1)
+        self.draw_class.setVisible(False)
+        self._draw_job = Job("tapedeck-draw", self)
+        self._draw_seed = 0
+        self.run_dir = None
+
+    def _finished(self, event: Finished) -> None:
+        self.run_dir = event.run_dir if event.reason in ("completed", "stopped", "early_stopped") else None
+        for widget in (self.draw_class, self.draw_count, self.draw_button):
+            widget.setEnabled(self.run_dir is not None)
+
+    def draw(self) -> None:
+        if self.run_dir is None or self._draw_job.running:
+            return
+        from tapedeck.engine.objectives.draw import draw
+
+        run_dir, count, seed = self.run_dir, self.draw_count.value(), self._draw_seed
+        label = self.draw_class.currentData() if self.draw_class.isVisible() else None
+        self._draw_seed += 1
+        self.draw_button.setEnabled(False)
+        self._draw_job.start(lambda: (draw(run_dir, count, label, seed), label), self._drawn)
+
+    def _drawn(self, result, error) -> None:
+        self.draw_button.setEnabled(True)
+        if error:
+            self.verdict.setText(f"<span style='color:#b03a2e'>{error}</span>")
+            return
+        images, label = result
+        columns = min(8, len(images))
+        self.by_kind.pop("drawn", None)
+        self._grid(SampleGrid(epoch=self.grids[-1].epoch if self.grids else 0, images=images, columns=columns,
+                              labels=None if label is None else np.full(len(images), label), kind="drawn"))
+        self.kind.setCurrentIndex(self.kind.findData("drawn"))
+        self._choose_kind("drawn")
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        return self._draw_job.shutdown(timeout_ms)
 
     def _stepped(self, event: GanStepInspected) -> None:
         """The step taken apart, as a picture of three rows and the discriminator's verdicts in words."""
@@ -234,6 +309,9 @@ class SamplesPanel(QWidget):
     def _words(self, grid: SampleGrid) -> str:
         if getattr(grid, "kind", "") == "step":
             return self.step_words
+        if getattr(grid, "kind", "") == "drawn":
+            asked = f" of class {self.class_names[int(grid.labels[0])]}" if grid.labels is not None else ""
+            return f"{len(grid.images)} new images{asked} from the run's saved model ({self.run_dir})."
         text = {"reconstructions": f"Epoch {grid.epoch}: test images (top) and their reconstructions (below)",
                 "latent_plane": f"Epoch {grid.epoch}: the decoder's image at each point of the 2-D code plane",
                 "nearest_real": f"Epoch {grid.epoch}: the training image nearest to each sample, in the same place "

@@ -21,7 +21,7 @@ def test_the_switcher_edits_each_model_and_the_check_names_the_one_that_does_not
     switcher = window.model_switcher
     assert switcher.isVisible() and [switcher.bar.tabText(i) for i in range(2)] == ["generator", "discriminator"]
     assert window.editor.model.rowCount() == 6 and window.checker.ok
-    assert not window.editor.inputs.isVisible() and not window.editor.head_button.isVisible()   # the objective feeds them
+    assert not window.editor.inputs.isVisible() and not window.editor.head_button.isVisible()   # fed by the objective
     switcher.bar.setCurrentIndex(1)
     assert window.document.experiment.current_role == "discriminator"
     assert window.editor.model.rowCount() == 7
@@ -76,6 +76,18 @@ def test_a_short_gan_run_trains_off_the_gui_thread_and_the_grid_changes(qtbot, m
     xs, _ys = samples.curves["g_loss"].getData()
     assert list(xs) == [1, 2]
     assert "Discriminator loss" in window.training.loss_plot.getPlotItem().titleLabel.text
+    from tapedeck.engine.objectives import draw
+
+    drawn_in = []
+    plain_draw = draw.draw
+    monkeypatch.setattr(draw, "draw",
+                        lambda *a, **k: drawn_in.append(threading.current_thread()) or plain_draw(*a, **k))
+    assert samples.draw_button.isEnabled() and not samples.draw_class.isVisible()   # a plain GAN: no class
+    samples.draw_count.setValue(5)
+    samples.draw_button.click()
+    qtbot.waitUntil(lambda: samples.kind.currentData() == "drawn", timeout=60_000)
+    assert samples.grids[-1].images.shape == (5, 8, 8, 1) and "5 new images" in samples.caption.text()
+    assert drawn_in and drawn_in[0] is not threading.main_thread()
 
 
 def test_step_g_from_the_samples_tab_trains_the_generator_once_and_shows_the_step(qtbot, make_window):
