@@ -44,14 +44,14 @@ def desktop_entry(python: str | None = None) -> str:
     return "\n".join([
         "[Desktop Entry]",
         "Type=Application",
-        "Version=1.5",
+        "Version=1.4",
         "Name=Tapedeck",
         "GenericName=Keras model trainer",
         "Comment=Stack layers, pick the Keras API and training loop, watch the model learn",
         f"Exec={command.replace('%', '%%')} %f",
         f"Icon={APP_ID}",
         "Terminal=false",
-        "Categories=Development;Science;Education;",
+        "Categories=Science;ArtificialIntelligence;",   # one main category: listed once in the menu
         "Keywords=keras;tensorflow;neural network;deep learning;training;",
         f"StartupWMClass={APP_ID}",
         "",

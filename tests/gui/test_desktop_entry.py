@@ -1,6 +1,8 @@
 """`tapedeck --version`, `tapedeck --install-desktop` and the window's icon."""
 import configparser
 import shlex
+import shutil
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -37,6 +39,10 @@ def test_install_desktop_writes_the_entry_and_icon_under_xdg_data_home(tmp_path,
     assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]   # written atomically: no leftovers
 
     assert main(["--install-desktop"]) == 0   # a second install replaces the files
+    validator = shutil.which("desktop-file-validate")   # desktop-file-utils, where installed
+    if validator:
+        checked = subprocess.run([validator, str(entry)], capture_output=True, text=True)
+        assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout
 
 
 def test_exec_quotes_a_python_path_with_spaces():
