@@ -102,3 +102,19 @@ def test_step_g_from_the_samples_tab_trains_the_generator_once_and_shows_the_ste
     assert window.controller.running and window.controller.paused
     window.stop()
     assert wait_run_over(qtbot, window).reason == "stopped"
+
+
+def test_a_vae_run_in_the_window_offers_its_three_pictures(qtbot, make_window):
+    experiment = small_digits("digits_vae", epochs=1, limit=128)
+    experiment.objective.settings["quality_samples"] = 100
+    window = make_window(experiment)
+    assert [window.model_switcher.bar.tabText(i) for i in range(2)] == ["encoder", "decoder"]
+    window.train_action.trigger()
+    assert wait_run_over(qtbot, window, timeout=120_000).reason == "completed"
+    samples = window.samples
+    kinds = [samples.kind.itemData(i) for i in range(samples.kind.count())]
+    assert kinds == ["samples", "reconstructions", "latent_plane"]
+    samples.kind.setCurrentIndex(2)
+    samples._choose_kind("latent_plane")
+    assert samples.grids[-1].images.shape == (100, 8, 8, 1) and "2-D code plane" in samples.caption.text()
+    assert samples.plots["outputs"].getPlotItem().titleLabel.text.startswith("How far the codes are")
