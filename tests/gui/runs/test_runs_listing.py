@@ -116,3 +116,19 @@ def test_every_run_changed_shows_every_new_status(qtbot, tmp_path):
     assert sorted(panel.table.item(r, status).text() for r in range(panel.table.rowCount())) == [
         "failed", "failed", "incomplete"]
     assert panel.selected_paths() == [str(runs[1])]
+
+
+def test_a_runs_folder_that_is_a_file_is_said_once_in_words(qtbot, tmp_path):
+    from tapedeck.gui.runs.runs_panel import RunsPanel
+
+    blocker = tmp_path / "runs"
+    blocker.write_text("")
+    panel = RunsPanel(str(tmp_path / "empty"))
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: not panel.listing)
+    said = []
+    panel.message.connect(said.append)
+    panel.set_runs_dir(str(blocker))
+    qtbot.waitUntil(lambda: not panel.listing)
+    assert len(said) == 1 and "is a file, not a runs folder" in said[0] and "Traceback" not in said[0]
+    assert panel.table.rowCount() == 0
