@@ -474,6 +474,12 @@ class MainWindow(SessionMixin, QMainWindow):
             self.statusBar().showMessage(self._why_not_train(), 6000)
         self._update_state()
 
+    def show_generative_run(self, run_dir) -> None:
+        """A GAN's or VAE's finished run (Runs ▸ Analyse): its figures and pictures per epoch in the Samples tab."""
+        self.samples.open_run(run_dir)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.samples), True)
+        self.tabs.setCurrentWidget(self.samples)
+
     def step_model(self, part: str) -> None:
         """Step D / Step G / Step both (the Samples tab): one step of that model of a GAN, then pause."""
         if self.controller.running:
@@ -593,7 +599,8 @@ class MainWindow(SessionMixin, QMainWindow):
         """The tabs the experiment's objective fills (a classifier's Predictions, a GAN's Samples)."""
         views = objective_kind(self.document.experiment.objective).views
         for widget, view in ((self.predictions, "predictions"), (self.step_panel, "step"), (self.samples, "samples")):
-            self.tabs.setTabVisible(self.tabs.indexOf(widget), view in views)
+            self.tabs.setTabVisible(self.tabs.indexOf(widget), view in views or (widget is self.samples and
+                                                                                  self.samples.showing_run))
 
     def _update_state(self) -> None:
         self._show_objective_views()

@@ -144,7 +144,10 @@ class AnalysisInstall(QObject):
         if finished is not None and finished.run_dir:
             self.last_run = str(finished.run_dir)
         if finished is not None and finished.run_dir and finished.reason in ANALYSED_REASONS:
-            self.analysis_tab.open_when_shown(finished.run_dir)
+            from tapedeck.engine.objectives.reopen import is_generative_run
+
+            if not is_generative_run(finished.run_dir):   # a generator's run stays in the Samples tab
+                self.analysis_tab.open_when_shown(finished.run_dir)
 
     def open_experiment(self, experiment) -> None:
         """A run's experiment into the editor (as a new, unsaved document)."""
@@ -159,6 +162,11 @@ class AnalysisInstall(QObject):
         self.window.statusBar().showMessage(f"Opened the experiment of run {experiment.name}", 6000)
 
     def analyse(self, run_dir) -> None:
+        from tapedeck.engine.objectives.reopen import is_generative_run
+
+        if is_generative_run(run_dir):   # its pictures and figures per epoch, and drawing from its model
+            self.window.show_generative_run(run_dir)
+            return
         self.window.tabs.setCurrentWidget(self.analysis_tab)
         self.analysis_tab.open_run(run_dir)
 

@@ -156,6 +156,7 @@ class SamplesPanel(QWidget):
             pass   # the epoch's means are what these curves show
 
     def clear_run(self) -> None:
+        self._reopened = None
         self.grids = []
         self.by_kind.clear()
         self.kind.clear()
@@ -221,6 +222,7 @@ class SamplesPanel(QWidget):
         self.draw_row.addStretch(1)
         self.draw_class.setVisible(False)
         self._draw_job = Job("tapedeck-draw", self)
+        self._reopened = None
         self._draw_seed = 0
         self.run_dir = None
 
@@ -255,6 +257,43 @@ class SamplesPanel(QWidget):
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         return self._draw_job.shutdown(timeout_ms)
+
+    # -- a finished run, reopened ---------------------------------------------------------------------
+    @property
+    def showing_run(self) -> bool:
+        """A run reopened from its folder is on show (the window keeps the tab then, whatever is edited)."""
+        return self._reopened is not None
+
+    def open_run(self, run_dir) -> None:
+        """Show a finished generative run from its folder (its figures and pictures per epoch), read off the
+        GUI thread; Draw then asks its saved model."""
+        from tapedeck.engine.objectives.reopen import reopen
+
+        run_dir = str(run_dir)
+        self.caption.setText(f"Opening {run_dir}…")
+        self._draw_job.start(lambda: reopen(run_dir), self._reopened_run)
+
+    def _reopened_run(self, run, error) -> None:
+        if error:
+            self.caption.setText(f"Cannot show {error}")
+            return
+        objective = run.experiment.objective.kind
+        self.handle(RunStarted(run_dir=str(run.run_dir), name=run.experiment.name, summary="", trainable=0,
+                               non_trainable=0, epochs=len(run.history), steps_per_epoch=1, batch_size=0,
+                               num_classes=len(run.class_names), class_names=run.class_names, sample_images=None,
+                               sample_labels=None, loop=run.experiment.training.loop, objective=objective))
+        self._reopened = run
+        for row in run.history:
+            figures = {k: v for k, v in row.items() if isinstance(v, (int, float)) and k not in (
+                "epoch", "loss", "accuracy", "learning_rate", "seconds", "val_loss", "val_accuracy")}
+            self._epoch(EpochEnd(epoch=int(row["epoch"]), loss=row.get("loss") or math.nan, accuracy=math.nan,
+                                 val_loss=None, val_accuracy=None, learning_rate=math.nan, seconds=0.0, heads=figures))
+        for kind, pictures in run.pictures.items():
+            for epoch, picture in pictures:
+                self._grid(SampleGrid(epoch=epoch, images=picture[None], columns=1, kind=kind))
+        self._finished(Finished("completed", "", str(run.run_dir)))
+        self.caption.setText(f"{run.experiment.name} ({run.run_dir.name}), reopened: {len(run.history)} epoch(s) "
+                             f"of {objective}. " + self.caption.text())
 
     def _stepped(self, event: GanStepInspected) -> None:
         """The step taken apart, as a picture of three rows and the discriminator's verdicts in words."""

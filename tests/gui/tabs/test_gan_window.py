@@ -118,3 +118,23 @@ def test_a_vae_run_in_the_window_offers_its_three_pictures(qtbot, make_window):
     samples._choose_kind("latent_plane")
     assert samples.grids[-1].images.shape == (100, 8, 8, 1) and "2-D code plane" in samples.caption.text()
     assert samples.plots["outputs"].getPlotItem().titleLabel.text.startswith("How far the codes are")
+
+
+def test_a_finished_gan_run_reopens_in_the_samples_tab_off_the_gui_thread(qtbot, make_window, tmp_path, monkeypatch):
+    from tapedeck.engine.objectives import reopen as reopening
+    from tapedeck.engine.objectives.run import run
+
+    experiment = short_gan(epochs=2)
+    run_dir = run(experiment, lambda event: None, runs_dir=tmp_path / "runs")
+    threads = []
+    plain = reopening.reopen
+    monkeypatch.setattr(reopening, "reopen", lambda path: threads.append(threading.current_thread()) or plain(path))
+    window = make_window()   # a classifier is being edited: the tab shows for the run all the same
+    window.analysis.analyse(run_dir)   # Runs ▸ Analyse on the run
+    samples = window.samples
+    qtbot.waitUntil(lambda: samples.showing_run, timeout=30_000)
+    assert threads and threads[0] is not threading.main_thread()
+    assert window.tabs.isTabVisible(window.tabs.indexOf(samples)) and window.tabs.currentWidget() is samples
+    assert [grid.epoch for grid in samples.grids] == [1, 2] and "reopened: 2 epoch(s) of gan" in samples.caption.text()
+    xs, _ys = samples.curves["d_loss"].getData()
+    assert list(xs) == [1, 2] and samples.draw_button.isEnabled()
