@@ -442,6 +442,12 @@ def read_npz(path) -> RawSet:
         _npz_sizes_fit(path)
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in _NPZ_KEYS if k not in f.files]
+            named = sorted(k for k in f.files if k.startswith("y_train_"))
+            if missing and named and not [k for k in missing if k.startswith("x_")]:
+                # heads naming their own targets still need the plain pair today: say how, not just "missing"
+                raise DataError(f"{path}: has named targets ({', '.join(named[:3])}) but no plain y_train / y_test, "
+                                f"which Tapedeck still reads as target 'label' (its class names and the split); save "
+                                f"a copy of one named target under y_train and y_test, e.g. y_train={named[0]}")
             if missing:
                 raise DataError(f"{path}: missing key(s) {', '.join(missing)} (has {', '.join(f.files) or 'none'}); "
                                 f"save it with np.savez(path, {'=…, '.join(_NPZ_KEYS)}=…)")
