@@ -35,7 +35,8 @@ __all__ = ["run_rl", "RUNNING_MEAN", "EVAL_SEED"]
 RUNNING_MEAN = 100        # episodes in the running mean of the return (gymnasium's convention)
 EVAL_SEED = 1_000_000     # greedy evaluations play episodes seeded apart from the training ones
 HISTORY_INTERVAL = 1.0   # seconds between rewrites of history.csv
-EVAL_SHARE = 0.1          # greedy checks of the target take at most this share of the run's time
+JUDGE_STEP = 0.05         # a greedy check again once the latest return gains this share of the target
+JUDGE_EVERY = 20          # ... or this many updates after the last check (a check costs a few updates)
 
 
 def run_rl(experiment, reporter, control, runs_dir="runs", resume_dir=None):
@@ -52,6 +53,7 @@ class _RlSession:
         self.metrics: dict = {"objective": experiment.objective.to_dict()}
         self.started = time.perf_counter()
         self.eval_seconds = 0.0
+        self.judged = None   # (update, latest mean return) of the last greedy check
         self.history: list[dict] = []
         self.summaries = None
         self.history_written = 0.0
@@ -207,12 +209,13 @@ class _RlSession:
             if not all(math.isfinite(figures.get(name, 0.0)) for name in ("policy_loss", "value_loss")):
                 reason = "diverged"
                 break
-            if target is not None and objective.stop_at_target and self._worth_judging(recent, target):
+            if target is not None and objective.stop_at_target and self._worth_judging(recent, target, update):
                 solved = self._judge(update, target)
                 if solved:
                     break
         self._write_history()
-        self.metrics.update(updates_completed=done, env_steps=self.player.env_steps, traces=dict(self.steps.traces))
+        self.metrics.update(updates_completed=done, env_steps=self.player.env_steps, traces=dict(self.steps.traces),
+                            greedy_seconds=round(self.eval_seconds, 2))
         return self._finish(folder, done, reason, solved, target)
 
     def _target(self):
@@ -309,14 +312,21 @@ class _RlSession:
         self.history_written = time.perf_counter()
 
     # -- judging and the end ---------------------------------------------------------------------------
-    def _worth_judging(self, recent, target: float) -> bool:
-        """Near the target (the latest episodes within a quarter of it) and greedy checks so far under
-        EVAL_SHARE of the time: judging is then a small, bounded cost of the run."""
+    def _worth_judging(self, recent, target: float, update: int) -> bool:
+        """Near the target (the latest episodes' mean within a quarter of it), and either better than at
+        the last greedy check by JUDGE_STEP of the target or JUDGE_EVERY updates after it. It depends on
+        the training alone, never on the clock, so a seeded run is judged — and ends — at the same update
+        every time; near the end it costs about one greedy evaluation per few updates."""
         if not recent:
             return False
         latest = float(np.mean(list(recent)[-int(self.objective.eval_episodes):]))
-        near = latest >= target - 0.25 * abs(target)
-        return near and self.eval_seconds <= EVAL_SHARE * (time.perf_counter() - self.started)
+        if latest < target - 0.25 * abs(target):
+            return False
+        judged = self.judged
+        if judged is not None and latest < judged[1] + JUDGE_STEP * abs(target) and update - judged[0] < JUDGE_EVERY:
+            return False
+        self.judged = (update, latest)
+        return True
 
     def _greedy(self) -> np.ndarray:
         start = time.perf_counter()
