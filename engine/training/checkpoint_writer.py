@@ -34,7 +34,6 @@ class CheckpointWriter:
         self._signature = None       # the live model's signature when the shadow was made
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self.writer_threads: list[str] = []   # the thread each background save ran in (for the tests)
 
     # -- the training thread ---------------------------------------------------------------------
     def save(self, model, epoch: int, more: bool = True) -> None:
@@ -54,7 +53,7 @@ class CheckpointWriter:
         shadow, pairs = self._shadow
         for copy, live in pairs:
             copy.assign(live.value)   # the epoch's state, consistent: training waits for this copy
-        self._start(self._write, shadow, epoch)
+        self._start(self.folder.save_checkpoint, shadow, epoch)
 
     def wait(self) -> None:
         """The write under way is done; its error, if any, raised here."""
@@ -85,10 +84,6 @@ class CheckpointWriter:
 
         self._thread = threading.Thread(target=run, name="tapedeck-checkpoint", daemon=False)
         self._thread.start()
-
-    def _write(self, shadow, epoch: int) -> None:
-        self.writer_threads.append(threading.current_thread().name)
-        self.folder.save_checkpoint(shadow, epoch)
 
 
 def _make_shadow(model):
