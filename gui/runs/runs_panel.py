@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -43,6 +43,7 @@ RESUME_TIP = "Continue the run from its last checkpoint to its planned epochs"
 MORE_TIP = "Continue the run for N more epochs (finished runs too)"
 COLUMNS = ("name", "date", "dataset", "API", "loop", "execution", "epochs", "best val acc", "test acc", "status")
 FIRST_NUMBER = COLUMNS.index("epochs")
+ROWS_PER_TURN = 200    # rows added per event-loop turn (~40-60 ms on a 2-core machine)
 HEAD_ROW = "test · "   # the differences table's per-head rows: "test · digit"
 PATH_ROLE = Qt.UserRole + 2
 STATUS_COLOURS = {"completed": "good", "early_stopped": "good", "stopped": "warn", "pruned": "warn",
@@ -110,6 +111,14 @@ class RunsPanel(QWidget):
         self.job = Job("tapedeck-runs-list", self)
         self._again = False           # a refresh asked while one was reading: read once more after it
         self._wanted: set[str] = set()  # runs to select once the list is in (select_paths while listing)
+        self._keep_selected: set[str] = set()   # selected when the list came in: selected again after
+        self._shown: dict = {}          # run folder → the summary its row shows
+        self._pending: list = []        # summaries whose rows wait for the event loop's next turn
+        self._announce = False          # emit `listed` once the rows are in
+        self._more_rows = QTimer(self)
+        self._more_rows.setSingleShot(True)
+        self._more_rows.setInterval(0)
+        self._more_rows.timeout.connect(self._add_rows)
         self.labels: list[str] = []   # the selected runs' legend names (gui.runs.run_labels)
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -201,8 +210,9 @@ class RunsPanel(QWidget):
     # -- the table ---------------------------------------------------------------------------------
     @property
     def listing(self) -> bool:
-        """True until the table shows the folder as it is now (a refresh is reading it)."""
-        return self.job.running or self._again
+        """True until the table shows the folder as it is now (a refresh is reading it, or its rows
+        are still being added)."""
+        return self.job.running or self._again or bool(self._pending)
 
     def refresh(self) -> None:
         """Re-read the runs folder in the background; the table follows when it is read, keeping the
@@ -219,7 +229,7 @@ class RunsPanel(QWidget):
     def set_runs_dir(self, runs_dir: str) -> None:
         """List another runs folder (the person chose it in Runs ▸ Runs folder…)."""
         self.runs_dir = str(runs_dir)
-        self.summaries = []
+        self.summaries, self._pending, self._shown = [], [], {}
         self.table.setRowCount(0)
         self.refresh()
 
@@ -228,38 +238,46 @@ class RunsPanel(QWidget):
             summaries = []
             self.message.emit(error)
         again, self._again = self._again, False
-        if again:              # asked again while it was read: show this list, then read once more
-            wanted = self._wanted
-            self._fill(summaries)
-            self._wanted = wanted
+        self._fill(summaries, final=not again)
+        if again:              # asked again while it was read: this list is shown, and read once more
             self.refresh()
-            return
-        self._fill(summaries)
-        self.listed.emit()
 
-    def _fill(self, summaries) -> None:
-        """Show ``summaries``, touching only the rows of runs that changed: the listing hands back the
-        same summary object for a run whose files did not change, and rebuilding a thousand rows held
-        the GUI thread ~0.3 s."""
-        selected = set(self.selected_paths()) | self._wanted
-        self._wanted = set()
-        old = {str(s.path): s for s in self.summaries}
+    def _fill(self, summaries, final: bool = True) -> None:
+        """Show ``summaries``, touching only the rows of runs that changed (the listing hands back the
+        same summary object for a run whose files did not change), new rows ROWS_PER_TURN at a time:
+        building a thousand rows at once held the GUI thread 0.2-0.5 s."""
+        self._more_rows.stop()         # rows of an earlier list still waiting: this list decides
+        self._keep_selected |= set(self.selected_paths())
         self.summaries = list(summaries)
         new = {str(s.path): s for s in self.summaries}
         self.table.setSortingEnabled(False)
         stale = [row for row in range(self.table.rowCount())
-                 if new.get(path := self.table.item(row, 0).data(PATH_ROLE)) is not old.get(path)]
+                 if new.get(path := self.table.item(row, 0).data(PATH_ROLE)) is not self._shown.get(path)]
         if len(stale) > self.table.rowCount() // 2:   # most rows changed: one reset beats a removal each
             self.table.setRowCount(0)
-            old = {}
-        for row in reversed(stale if old else []):
-            self.table.removeRow(row)
-        added = [s for path, s in new.items() if old.get(path) is not s]
+            self._shown = {}
+        else:
+            for row in reversed(stale):
+                self._shown.pop(self.table.item(row, 0).data(PATH_ROLE), None)
+                self.table.removeRow(row)
+        self._pending = [s for path, s in new.items() if self._shown.get(path) is not s]
+        self._announce = final
+        self._add_rows()
+
+    def _add_rows(self) -> None:
+        """The next ROWS_PER_TURN waiting rows; the rest after the event loop's next turn."""
+        chunk, self._pending = self._pending[:ROWS_PER_TURN], self._pending[ROWS_PER_TURN:]
         first = self.table.rowCount()
-        self.table.setRowCount(first + len(added))
-        for row, summary in enumerate(added, start=first):
+        self.table.setRowCount(first + len(chunk))
+        for row, summary in enumerate(chunk, start=first):
             self._set_row(row, summary)
+            self._shown[str(summary.path)] = summary
+        if self._pending:
+            self._more_rows.start()
+            return
         self.table.setSortingEnabled(True)
+        selected = self._keep_selected | self._wanted
+        self._keep_selected, self._wanted = set(), set()
         self.table.blockSignals(True)
         self.table.clearSelection()
         for row in range(self.table.rowCount()):
@@ -268,6 +286,8 @@ class RunsPanel(QWidget):
         self.table.blockSignals(False)
         self._selection_changed()
         self.hint.setText(f"{len(self.summaries)} run(s) in {self.runs_dir}")
+        if self._announce and not self.job.running:
+            self.listed.emit()
 
     def _set_row(self, row: int, s) -> None:
         epochs = "-" if s.epochs is None else f"{s.epochs}/{s.epochs_planned}" if s.epochs_planned else str(s.epochs)
@@ -296,7 +316,7 @@ class RunsPanel(QWidget):
         refresh reads the folder, once the list is in."""
         wanted = {str(Path(p)) for p in paths}
         if self.listing:
-            self._wanted = wanted
+            self._wanted, self._keep_selected = wanted, set()
         self.table.clearSelection()
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).data(PATH_ROLE) in wanted:

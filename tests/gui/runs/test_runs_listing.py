@@ -132,3 +132,32 @@ def test_a_runs_folder_that_is_a_file_is_said_once_in_words(qtbot, tmp_path):
     qtbot.waitUntil(lambda: not panel.listing)
     assert len(said) == 1 and "is a file, not a runs folder" in said[0] and "Traceback" not in said[0]
     assert panel.table.rowCount() == 0
+
+
+def test_many_rows_arrive_a_few_per_turn_and_a_refresh_midway_loses_none(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QTimer
+
+    import tapedeck.gui.runs.runs_panel as runs_panel
+
+    monkeypatch.setattr(runs_panel, "ROWS_PER_TURN", 2)
+    runs = [fake_run(tmp_path, f"20261206-12000{n}-r") for n in range(7)]
+    panel = runs_panel.RunsPanel(str(tmp_path))
+    qtbot.addWidget(panel)
+    counts = []
+
+    def inserted(*_args):
+        counts.append(panel.table.rowCount())
+        if len(counts) == 2:                   # rows still coming: the person selects, a run is added
+            QTimer.singleShot(0, midway)
+
+    def midway():
+        assert panel.listing
+        panel.select_paths([str(runs[6])])
+        fake_run(tmp_path, "20261206-120009-late")
+        panel.refresh()
+    panel.table.model().rowsInserted.connect(inserted)
+    qtbot.waitUntil(lambda: not panel.listing)
+    names = sorted(panel.table.item(r, 1).text()[-2:] for r in range(panel.table.rowCount()))
+    assert names == ["00", "01", "02", "03", "04", "05", "06", "09"]
+    assert len(counts) >= 4 and max(b - a for a, b in zip([0, *counts], counts)) <= 2   # two rows a turn
+    assert panel.selected_paths() == [str(runs[6])]
