@@ -36,7 +36,7 @@ RUNNING_MEAN = 100        # episodes in the running mean of the return (gymnasiu
 EVAL_SEED = 1_000_000     # greedy evaluations play episodes seeded apart from the training ones
 HISTORY_INTERVAL = 1.0   # seconds between rewrites of history.csv
 JUDGE_STEP = 0.05         # a greedy check again once the latest return gains this share of the target
-JUDGE_EVERY = 20          # ... or this many updates after the last check (a check costs a few updates)
+JUDGE_EVERY = 10          # ... or this many updates after the last check (a check costs a few updates)
 
 
 def run_rl(experiment, reporter, control, runs_dir="runs", resume_dir=None):
