@@ -39,6 +39,21 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
     if training.tensorboard:
         problems.append(f"training.tensorboard: objective {name!r} writes history.csv and sample grids, not "
                         "TensorBoard logs, in this version; set tensorboard to false")
+    return problems + _unused_classifier_settings(training, name)
+
+
+def _unused_classifier_settings(training, name: str) -> list[str]:
+    """A classifier's training settings this objective's run would not apply: refused rather than ignored."""
+    problems = []
+    if training.steps_per_execution not in (1, "auto"):
+        problems.append(f"training.steps_per_execution: objective {name!r} takes one step per call (each step is "
+                        "several updates); set it to 1 or \"auto\"")
+    if training.schedule != "constant":
+        problems.append(f"training.schedule: objective {name!r} keeps each model's learning rate constant in this "
+                        "version; set schedule to \"constant\"")
+    if training.early_stopping:
+        problems.append(f"training.early_stopping: objective {name!r} has no validation figure to stop on; set "
+                        "early_stopping to false")
     return problems
 
 

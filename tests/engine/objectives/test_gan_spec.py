@@ -107,3 +107,13 @@ def test_loops_and_settings_a_gan_cannot_use_are_refused_with_the_reason():
 def test_with_api_rewrites_every_model():
     experiment = with_api(load_preset("digits_gan"), "functional")
     assert {spec.api for spec in experiment.models.values()} == {"functional"}
+
+
+def test_classifier_settings_a_gan_run_would_not_apply_are_refused_not_ignored():
+    experiment = load_preset("digits_gan")
+    experiment.training.steps_per_execution = 8
+    experiment.training.schedule = "cosine"
+    experiment.training.early_stopping = True
+    problems = check_experiment(experiment, DIGITS, 10).all_problems()
+    assert [p.split(":")[0] for p in problems] == ["training.steps_per_execution", "training.schedule",
+                                                   "training.early_stopping"]
