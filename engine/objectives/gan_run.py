@@ -86,9 +86,8 @@ class _GanSession(GenerativeSession):
         return noise, labels
 
     def _generate(self, noise, labels=None) -> np.ndarray:
-        generator = self.models["generator"]
         given = [noise, labels.reshape(-1, 1)] if self.conditional else noise
-        return np.asarray(generator(given, training=False), dtype=np.float32)
+        return np.asarray(self._inference("generator")(given), dtype=np.float32)
 
     def _loop(self, steps, gan, arrays, callbacks, state) -> None:
         training = self.experiment.training

@@ -82,7 +82,7 @@ class _VaeSession(GenerativeSession):
             train_fit(vae, data, callbacks, int(training.epochs), self.initial_epoch, training.execution)
 
     def _decode(self, codes) -> np.ndarray:
-        return np.asarray(self.models["decoder"](codes, training=False), dtype=np.float32)
+        return np.asarray(self._inference("decoder")(codes), dtype=np.float32)
 
     # -- each epoch ---------------------------------------------------------------------------------
     def _epoch_end(self, epoch: int, figures: dict, seconds: float) -> None:
