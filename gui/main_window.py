@@ -25,13 +25,11 @@ from tapedeck.engine.spec.experiment import (
     Experiment,
     ExperimentError,
     LayerSpec,
-    list_presets,
     load_experiment,
     load_preset,
     save_experiment,
 )
 from tapedeck.engine.spec.objectives import objective_kind
-from tapedeck.engine.spec.presets import preset_note
 from tapedeck.engine.training.events import EpochEnd, Finished, GanStepInspected, RunNote, RunStarted, StepInspected
 from tapedeck.gui.checker import Checker
 from tapedeck.gui.document import Document
@@ -264,13 +262,11 @@ class MainWindow(SessionMixin, QMainWindow):
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        presets = file_menu.addMenu("Open &preset")
-        presets.setToolTipsVisible(True)
-        for name in [n for n in list_presets() if _in_window(load_preset(n))]:   # see open_path
-            note = preset_note(name)
-            action = presets.addAction(note.title, lambda n=name: self.open_preset(n))
-            action.setToolTip(f"{note.teaches}\n({name})" if note.teaches else name)
-            action.setStatusTip(note.teaches)
+        from tapedeck.gui.editor.preset_menu import fill_preset_menu  # by data set, then model (see open_path)
+
+        experiment = lambda: self.document.experiment   # noqa: E731
+        fill_preset_menu(file_menu.addMenu("Open &preset"), _in_window, self.open_preset,
+                         lambda: (experiment().model.api, experiment().training.loop))
         from tapedeck.gui.runs.import_model import ImportModelAction  # File ▸ Import model… (issue 15)
 
         self.model_import = ImportModelAction(self)

@@ -90,8 +90,18 @@ def test_presets_are_listed_by_title_with_what_they_teach(qtbot, window):
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     file_menu = menus["File"]
     presets = next(a.menu() for a in file_menu.actions() if a.text().replace("&", "") == "Open preset")
-    titles = [a.text() for a in presets.actions()]
-    assert "Digits CNN (offline default)" in titles
-    assert "MNIST CNN — Functional API, GradientTape loop" in titles
+    groups = {a.text(): a.menu() for a in presets.actions()}   # by data set, then one entry per model
+    assert {"Digits (offline)", "MNIST", "CIFAR-100"} <= set(groups)
+    digits = [a.text() for a in groups["Digits (offline)"].actions()]
+    assert "Digits CNN (offline default)" in digits and "Digits GAN (DCGAN, two models)" in digits
+    mnist = {a.text(): a for a in groups["MNIST"].actions()}
+    assert "MNIST CNN" in mnist and not any(" — " in title and "GradientTape" in title for title in mnist)
     assert all(preset_note(name).teaches for name in list_presets())
-    assert all(a.toolTip() and a.toolTip() != a.text() for a in presets.actions())
+    entries = [a for menu in groups.values() for a in menu.actions()]
+    assert all(a.toolTip() and a.toolTip() != a.text() for a in entries)
+    # the API and loop come from the selectors: functional + GradientTape opens that variant
+    window.selectors.choose_api("functional")
+    window.selectors.choose_loop("tape")
+    window.ask_to_save = False
+    mnist["MNIST CNN"].trigger()
+    assert window.document.experiment.name == "mnist_cnn_functional_tape"
