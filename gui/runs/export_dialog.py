@@ -118,6 +118,11 @@ class ExportDialog(QDialog):
         for row, (fmt, label) in enumerate(MODEL_FORMATS):
             box = QCheckBox(label, self)
             box.setChecked(fmt in ("keras", "history"))
+            if fmt == "keras" and self.summary.api == "subclassing":   # Keras needs the class to load it
+                box.setToolTip("A keras.Model subclass: its .keras loads where its class is importable — in a "
+                               "script, `import tapedeck.engine.model.build` first (SavedModel, TFLite and ONNX "
+                               "need no class)")
+                box.setText(f"{label} (loads where Tapedeck is installed: the class is Tapedeck's)")
             self.checks[fmt] = box
             grid.addWidget(box, row, 0, 1, 2)
         row = len(MODEL_FORMATS)
