@@ -7,6 +7,7 @@ evaluate`` and the benchmark's hand-written loop all make their environments the
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,8 +36,10 @@ class EnvSpaces:
     max_steps: int | None     # the time limit of an episode
 
 
+@functools.lru_cache(maxsize=64)
 def env_spaces(env_id: str) -> EnvSpaces:
-    """The spaces of ``env_id``, made once without rendering; EnvError where it cannot be trained."""
+    """The spaces of ``env_id``, made once without rendering (and remembered: the window's checker asks on
+    every edit); EnvError where it cannot be trained."""
     import gymnasium as gym
 
     where = f"objective.env: {env_id!r}"

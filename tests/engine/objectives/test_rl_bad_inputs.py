@@ -139,3 +139,13 @@ def test_returns_and_advantages_by_hand():
 def test_tapedeck_step_points_to_train_one_update(capsys):
     err = one_line(capsys, ["step", "cartpole_ppo"])
     assert "objective 'ppo' has its own step, so run `tapedeck train EXP --epochs 1`" in err
+
+
+def test_the_spaces_of_an_environment_are_made_once(monkeypatch):
+    """The window's checker asks on every edit: the second time nothing is made."""
+    from tapedeck.engine.objectives.environments import env_spaces
+
+    env_spaces.cache_clear()
+    assert env_spaces("Acrobot-v1").actions == 3
+    monkeypatch.setattr(gym, "make", lambda *a, **k: pytest.fail("made again"))
+    assert env_spaces("Acrobot-v1").observation == (6,)
