@@ -30,7 +30,15 @@ from tapedeck.engine.spec.experiment import (
     save_experiment,
 )
 from tapedeck.engine.spec.objectives import objective_kind
-from tapedeck.engine.training.events import EpochEnd, Finished, GanStepInspected, RunNote, RunStarted, StepInspected
+from tapedeck.engine.training.events import (
+    EpochEnd,
+    Finished,
+    GanStepInspected,
+    RunNote,
+    RunStarted,
+    StepInspected,
+    UpdateInspected,
+)
 from tapedeck.gui.checker import Checker
 from tapedeck.gui.document import Document
 from tapedeck.gui.editor.layer_editor import LayerEditor
@@ -57,8 +65,9 @@ CLOSE_WAIT_MS = 10000
 
 
 def _in_window(experiment) -> bool:
-    """Whether the window can show this objective's runs (those that learn from a data set)."""
-    return objective_kind(experiment.objective).data == "dataset"
+    """Whether the window can show this objective's runs: those that learn from a data set, and those that
+    learn by acting in an environment (the Environment tab)."""
+    return objective_kind(experiment.objective).data in ("dataset", "environment")
 
 
 def blank_experiment() -> Experiment:
@@ -109,6 +118,9 @@ class MainWindow(SessionMixin, QMainWindow):
         self.data_tab = DataTab(self.document, self)
         self.samples = SamplesPanel(self)   # a generator's grid and its judge (objective views)
         self.samples.step_requested.connect(self.step_model)
+        from tapedeck.gui.tabs.environment_tab import EnvironmentPanel
+
+        self.environment = EnvironmentPanel(lambda: self.document.experiment.objective, self)   # RL's play
         from tapedeck.gui.editor.model_switcher import ModelSwitcher
 
         self.model_switcher = ModelSwitcher(self.document, self.checker, self)   # several models: which one
@@ -123,6 +135,7 @@ class MainWindow(SessionMixin, QMainWindow):
         self.tabs.addTab(self.model_view, "Model")
         self.tabs.addTab(self.data_tab, "Data")
         self.tabs.addTab(self.samples, "Samples")
+        self.tabs.addTab(self.environment, "Environment")
         self.notice = Notice(self)
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
@@ -367,8 +380,9 @@ class MainWindow(SessionMixin, QMainWindow):
         except OSError as error:
             return f"{path}: {error.strerror or error}"
         if not _in_window(experiment):
-            return (f"{path}: objective {experiment.objective.kind!r} learns by acting in an environment, which "
-                    f"the window cannot show yet; train it with: tapedeck train {path}")
+            return (f"{path}: objective {experiment.objective.kind!r} takes its data from "
+                    f"{objective_kind(experiment.objective).data!r}, which the window cannot show yet; train it "
+                    f"with: tapedeck train {path}")
         self.document.replace(experiment, path)
         self._remember(path)
         return None
@@ -498,8 +512,10 @@ class MainWindow(SessionMixin, QMainWindow):
         self.predictions.handle(event)
         self.step_panel.handle(event)
         self.samples.handle(event)
-        if isinstance(event, (StepInspected, GanStepInspected)):   # the run pauses right after this step
-            self.tabs.setCurrentWidget(self.step_panel if isinstance(event, StepInspected) else self.samples)
+        self.environment.handle(event)
+        if isinstance(event, (StepInspected, GanStepInspected, UpdateInspected)):   # the run pauses after this step
+            self.tabs.setCurrentWidget({StepInspected: self.step_panel, GanStepInspected: self.samples,
+                                        UpdateInspected: self.environment}[type(event)])
             self.training.set_paused(True)
             self._update_once_paused(100)
         if isinstance(event, (RunStarted, Finished)):
@@ -559,7 +575,7 @@ class MainWindow(SessionMixin, QMainWindow):
         its own; they are of the experiment it copied, and it says its name)."""
         if self.controller.running:
             return
-        for panel in (self.training, self.predictions, self.step_panel, self.samples):
+        for panel in (self.training, self.predictions, self.step_panel, self.samples, self.environment):
             panel.clear_run()
         self.show_notice("")
 
@@ -594,7 +610,8 @@ class MainWindow(SessionMixin, QMainWindow):
     def _show_objective_views(self) -> None:
         """The tabs the experiment's objective fills (a classifier's Predictions, a GAN's Samples)."""
         views = objective_kind(self.document.experiment.objective).views
-        for widget, view in ((self.predictions, "predictions"), (self.step_panel, "step"), (self.samples, "samples")):
+        for widget, view in ((self.predictions, "predictions"), (self.step_panel, "step"), (self.samples, "samples"),
+                             (self.environment, "environment")):
             self.tabs.setTabVisible(self.tabs.indexOf(widget), view in views or (widget is self.samples and
                                                                                   self.samples.showing_run))
 

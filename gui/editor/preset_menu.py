@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from tapedeck.engine.spec.experiment import APIS, LOOPS, list_presets, load_preset
+from tapedeck.engine.spec.objectives import objective_kind
 from tapedeck.engine.spec.presets import preset_note
 
 __all__ = ["fill_preset_menu", "preset_families", "DATA_TITLES"]
@@ -13,6 +14,7 @@ __all__ = ["fill_preset_menu", "preset_families", "DATA_TITLES"]
 DATA_TITLES = {"digits": "Digits (offline)", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
                "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "npz": "Your .npz file", "idx": "IDX files",
                "cifar": "CIFAR files", "folder": "An image folder"}
+ACTING = "Reinforcement learning (gymnasium)"
 _VARIANT = re.compile(rf"(.+?)_({'|'.join(APIS)})(?:_({'|'.join(LOOPS)}))?")
 
 
@@ -25,8 +27,11 @@ def preset_families(shown) -> dict:
             continue
         match = _VARIANT.fullmatch(name)
         family = match[1] if match else name
-        title = DATA_TITLES.get(experiment.data.source, experiment.data.source)
+        title = (ACTING if objective_kind(experiment.objective).data == "environment" else   # no data set
+                 DATA_TITLES.get(experiment.data.source, experiment.data.source))
         groups.setdefault(title, {}).setdefault(family, []).append(name)
+    if ACTING in groups:   # after the data sets, whose presets come first in the list
+        groups[ACTING] = groups.pop(ACTING)
     return groups
 
 

@@ -1,0 +1,480 @@
+"""Environment: a reinforcement-learning run seen as it plays and learns.
+
+The run sends the first environment's play of every ``frame_every``-th update (EnvFrames); this view
+replays it at its own pace with a QTimer, drawn with QPainter from the physical state (the cart and
+pole of CartPole-v1, the two links of Acrobot-v1 — no pygame), with the policy's action probabilities
+and the value estimate of each state as bars beside it. Frames that arrive faster than they are shown
+are skipped to the latest, so drawing never holds the run back (the run thread only sends arrays).
+Beside it the curves of each update (EpochEnd heads): the episode return with its running mean and
+the environment's target, the episode length, both losses, the entropy and the value model's
+prediction against the returns it is held to; a Step's update taken apart (UpdateInspected) is a table.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted, UpdateInspected
+from tapedeck.gui.widgets.plain_axes import plain_axes
+
+__all__ = ["EnvironmentPanel", "EnvCanvas", "ActionBars", "ACTION_NAMES"]
+
+DRAWN = ("CartPole-v1", "Acrobot-v1")
+ACTION_NAMES = {"CartPole-v1": ("push left", "push right"),
+                "Acrobot-v1": ("torque −1", "no torque", "torque +1"),
+                "MountainCar-v0": ("push left", "no push", "push right")}
+# Frames per second the play is replayed at (the speed control); 0: jump to each update's last state.
+SPEEDS = (("Slow (15 steps/s)", 15), ("Normal (50 steps/s)", 50), ("Fast (150 steps/s)", 150),
+          ("Only the latest state", 0))
+# Curves per plot: plot key → (title, left label, ((figure name, legend, colour, points?), ...)).
+PLOTS = {
+    "return": ("Episode return", "return", (("episode_return", "episodes of the update", "#9aa5b1", True),
+                                            ("return_mean", "running mean (100 episodes)", "#2c6fbb", False))),
+    "length": ("Episode length", "steps", (("episode_length", "mean length", "#8e44ad", True),)),
+    "policy": ("Policy loss", "loss", (("policy_loss", "policy loss", "#c0392b", True),)),
+    "value": ("Value loss", "loss", (("value_loss", "value loss", "#d35400", True),)),
+    "entropy": ("Entropy of the policy", "nats", (("entropy", "entropy", "#27ae60", True),)),
+    "predicted": ("Predicted value vs actual return", "mean", (
+        ("value_mean", "predicted V(s)", "#2c6fbb", True),
+        ("return_target_mean", "return it is held to", "#1e1e1e", True))),
+}
+TABLE_ROWS = 500   # the Step table shows at most this many steps of the update
+
+
+def _plot(title: str, y_label: str):
+    import pyqtgraph as pg
+
+    widget = pg.PlotWidget(background="w")
+    item = widget.getPlotItem()
+    item.setTitle(title, color="#222", size="9pt")
+    item.setLabel("bottom", "update")
+    item.setLabel("left", y_label)
+    plain_axes(item)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.addLegend(offset=(-6, 6), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    widget.setMinimumHeight(110)
+    return widget
+
+
+def action_names(env_id: str, count: int) -> list[str]:
+    names = ACTION_NAMES.get(env_id, ())
+    return list(names) if len(names) == count else [f"action {i}" for i in range(count)]
+
+
+class EnvCanvas(QWidget):
+    """The environment at one state, drawn from its physics: ``show(env_id, state, action)``."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.env_id = ""
+        self.state = None
+        self.action = None
+        self.setMinimumSize(220, 150)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+
+    def show_state(self, env_id: str, state, action=None) -> None:
+        self.env_id, self.state, self.action = env_id, state, action
+        self.update()
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.fillRect(self.rect(), QColor("#ffffff"))
+        painter.setPen(QPen(QColor("#c8ccd0"), 1))
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        if self.state is None:
+            self._words(painter, "The environment is drawn here as the policy plays\n"
+                                 "(every frame_every-th update of a run).")
+        elif self.env_id == "CartPole-v1":
+            self._cartpole(painter, np.asarray(self.state, dtype=float))
+        elif self.env_id == "Acrobot-v1":
+            self._acrobot(painter, np.asarray(self.state, dtype=float))
+        else:
+            self._words(painter, f"{self.env_id} trains without a drawing: Tapedeck draws CartPole-v1 and "
+                                 "Acrobot-v1.\nIts action probabilities and value estimate are beside.")
+        painter.end()
+
+    def _words(self, painter: QPainter, text: str) -> None:
+        painter.setPen(QColor("#555"))
+        painter.drawText(self.rect().adjusted(12, 12, -12, -12), Qt.AlignCenter | Qt.TextWordWrap, text)
+
+    def _cartpole(self, painter: QPainter, state) -> None:
+        """gymnasium's geometry: the track spans ±2.4 (the episode ends beyond it), the pole is 1.0 long
+        and fails beyond ±12°."""
+        x, theta = state[0], state[2]
+        width, height = self.width(), self.height()
+        scale = min(width / 5.4, height / 1.9)
+        centre_x, track_y = width / 2, height * 0.72
+        painter.setPen(QPen(QColor("#444"), 2))
+        painter.drawLine(QPointF(centre_x - 2.4 * scale, track_y), QPointF(centre_x + 2.4 * scale, track_y))
+        for edge in (-2.4, 2.4):   # where the episode ends
+            painter.setPen(QPen(QColor("#b03a2e"), 2))
+            at = centre_x + edge * scale
+            painter.drawLine(QPointF(at, track_y - 8), QPointF(at, track_y + 8))
+        cart_w, cart_h = 0.5 * scale, 0.3 * scale
+        cart_x = centre_x + x * scale
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor("#2c3e50"))
+        painter.drawRect(QRectF(cart_x - cart_w / 2, track_y - cart_h, cart_w, cart_h))
+        pivot = QPointF(cart_x, track_y - cart_h)
+        tip = QPointF(cart_x + math.sin(theta) * scale, pivot.y() - math.cos(theta) * scale)
+        failing = abs(theta) > 12 * math.pi / 180
+        painter.setPen(QPen(QColor("#b03a2e" if failing else "#c9a227"), max(3.0, 0.1 * scale), Qt.SolidLine,
+                            Qt.RoundCap))
+        painter.drawLine(pivot, tip)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor("#7f8c8d"))
+        painter.drawEllipse(pivot, 4, 4)
+        if self.action is not None:   # the push just chosen, as an arrow under the cart
+            direction = 1 if int(self.action) == 1 else -1
+            y = track_y + 14
+            painter.setPen(QPen(QColor("#2c6fbb"), 3))
+            start, end = QPointF(cart_x - direction * 14, y), QPointF(cart_x + direction * 14, y)
+            painter.drawLine(start, end)
+            painter.drawLine(end, QPointF(end.x() - direction * 6, y - 5))
+            painter.drawLine(end, QPointF(end.x() - direction * 6, y + 5))
+        self._caption(painter, f"x {x:+.2f}   angle {math.degrees(theta):+.1f}°")
+
+    def _acrobot(self, painter: QPainter, state) -> None:
+        """Two links of length 1 hanging from a pivot; the episode is won when the free end rises above the
+        line one link above the pivot (-cos θ1 - cos(θ1 + θ2) > 1)."""
+        theta1, theta2 = state[0], state[1]
+        width, height = self.width(), self.height()
+        scale = min(width, height) / 4.8
+        pivot = QPointF(width / 2, height / 2)
+
+        def point(x, y):
+            return QPointF(pivot.x() + x * scale, pivot.y() - y * scale)
+
+        elbow = (math.sin(theta1), -math.cos(theta1))
+        end = (elbow[0] + math.sin(theta1 + theta2), elbow[1] - math.cos(theta1 + theta2))
+        painter.setPen(QPen(QColor("#27ae60"), 1, Qt.DashLine))
+        painter.drawLine(point(-2.2, 1.0), point(2.2, 1.0))
+        for start, stop in ((pivot, point(*elbow)), (point(*elbow), point(*end))):
+            painter.setPen(QPen(QColor("#2c3e50"), max(4.0, 0.12 * scale), Qt.SolidLine, Qt.RoundCap))
+            painter.drawLine(start, stop)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor("#c9a227"))
+        for joint in (pivot, point(*elbow)):
+            painter.drawEllipse(joint, 5, 5)
+        self._caption(painter, f"height of the end {end[1]:+.2f} (goal above 1)")
+
+    def _caption(self, painter: QPainter, text: str) -> None:
+        painter.setPen(QColor("#555"))
+        painter.drawText(self.rect().adjusted(8, 6, -8, -6), Qt.AlignLeft | Qt.AlignTop, text)
+
+
+class ActionBars(QWidget):
+    """The policy's probability of each action at the shown state, and the value model's estimate."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.names: list[str] = []
+        self.probabilities = None
+        self.action = None
+        self.value = math.nan
+        self.value_scale = 1.0   # the largest |value| seen this run: the bar's full width
+        self.setMinimumSize(150, 120)
+
+    def show_step(self, names, probabilities, action, value) -> None:
+        self.names, self.probabilities, self.action = list(names), np.asarray(probabilities), action
+        self.value = float(value)
+        if math.isfinite(self.value):
+            self.value_scale = max(self.value_scale, abs(self.value))
+        self.update()
+
+    def clear(self) -> None:
+        self.names, self.probabilities, self.action, self.value, self.value_scale = [], None, None, math.nan, 1.0
+        self.update()
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.Antialiasing)
+        font = QFont(self.font())
+        painter.setFont(font)
+        line = painter.fontMetrics().height() + 6
+        y = 4
+        painter.setPen(QColor("#222"))
+        painter.drawText(QRectF(4, y, self.width() - 8, line), Qt.AlignLeft, "Action probabilities")
+        y += line
+        label_w = max([painter.fontMetrics().horizontalAdvance(n) for n in self.names] + [40]) + 8
+        bar_w = max(20.0, self.width() - label_w - 56)
+        if self.probabilities is not None:
+            for index, (name, p) in enumerate(zip(self.names, self.probabilities)):
+                chosen = index == self.action
+                painter.setPen(QColor("#222"))
+                painter.drawText(QRectF(4, y, label_w, line), Qt.AlignLeft | Qt.AlignVCenter, name)
+                painter.setPen(Qt.NoPen)
+                painter.setBrush(QColor("#e6e9ec"))
+                painter.drawRect(QRectF(label_w, y + 3, bar_w, line - 6))
+                painter.setBrush(QColor("#2c6fbb" if chosen else "#8fb3dc"))
+                painter.drawRect(QRectF(label_w, y + 3, bar_w * float(np.clip(p, 0, 1)), line - 6))
+                painter.setPen(QColor("#222"))
+                painter.drawText(QRectF(label_w + bar_w + 4, y, 52, line), Qt.AlignLeft | Qt.AlignVCenter,
+                                 f"{p:.2f}")
+                y += line
+        y += 6
+        text = "Value estimate V(s): " + (f"{self.value:.1f}" if math.isfinite(self.value) else
+                                          "— (this objective has no value model)")
+        painter.drawText(QRectF(4, y, self.width() - 8, line), Qt.AlignLeft, text)
+        y += line
+        if math.isfinite(self.value):
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(QColor("#e6e9ec"))
+            full = self.width() - 8
+            painter.drawRect(QRectF(4, y, full, line - 8))
+            painter.setBrush(QColor("#d35400"))
+            painter.drawRect(QRectF(4, y, full * min(1.0, abs(self.value) / self.value_scale), line - 8))
+        painter.end()
+
+
+class EnvironmentPanel(QWidget):
+    """Fed by the run's events (``handle``); ``objective_of()`` gives the edited objective, whose target
+    line the return plot draws (the run's own copy is the same while it runs: the editor is locked)."""
+
+    def __init__(self, objective_of=None, parent=None):
+        super().__init__(parent)
+        self.objective_of = objective_of
+        self.canvas = EnvCanvas(self)
+        self.bars = ActionBars(self)
+        self.speed = QComboBox(self)
+        for text, fps in SPEEDS:
+            self.speed.addItem(text, fps)
+        self.speed.setCurrentIndex(1)
+        self.speed.setToolTip("How fast the sampled play is replayed; the run itself never waits for the drawing")
+        self.speed.currentIndexChanged.connect(self._speed_changed)
+        self.where = QLabel(self)
+        self.where.setWordWrap(True)
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.caption.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self.plots = {key: _plot(title, label) for key, (title, label, _curves) in PLOTS.items()}
+        self.curves: dict = {}
+        self.target_line = None
+        self.step_words = QLabel(self)
+        self.step_words.setWordWrap(True)
+        self.step_words.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.step_table = QTableWidget(0, 6, self)
+        self.step_table.setHorizontalHeaderLabels(["step", "action", "probability", "return", "advantage", "value"])
+        self.step_table.verticalHeader().setVisible(False)
+        self.step_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self._layout()
+        self.clear_run()
+
+    def _layout(self) -> None:
+        speed_row = QHBoxLayout()
+        speed_row.addWidget(QLabel("Replay:", self))
+        speed_row.addWidget(self.speed, 1)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 3)
+        left.addWidget(self.where)
+        left.addWidget(self.bars, 2)
+        left.addLayout(speed_row)
+        left.addWidget(self.caption)
+        curves = QWidget(self)
+        grid = QGridLayout(curves)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for index, key in enumerate(PLOTS):
+            grid.addWidget(self.plots[key], index // 2, index % 2)
+        step = QWidget(self)
+        column = QVBoxLayout(step)
+        column.addWidget(self.step_words)
+        column.addWidget(self.step_table, 1)
+        self.right = QTabWidget(self)
+        self.right.addTab(curves, "Curves")
+        self.right.addTab(step, "Last Step")
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 2)
+        layout.addWidget(self.right, 3)
+
+    # -- events ------------------------------------------------------------------------------
+    def handle(self, event) -> None:
+        if isinstance(event, RunStarted):
+            if event.objective in ("reinforce", "actor_critic", "ppo"):
+                self.clear_run()
+                self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
+                self._target()
+        elif isinstance(event, EpochEnd) and "episode_return" in event.heads:
+            self._epoch(event)
+        elif isinstance(event, EnvFrames):
+            self._frames(event)
+        elif isinstance(event, UpdateInspected):
+            self._inspected(event)
+        elif isinstance(event, Finished) and self.history:
+            self.caption.setText(f"Run {event.reason.replace('_', ' ')}: {event.message}")
+
+    def clear_run(self) -> None:
+        self.timer.stop()
+        self.env_id = None
+        self.pending: EnvFrames | None = None   # the newest play not yet shown
+        self.playing: EnvFrames | None = None
+        self.index = 0
+        self.shown_frames = 0                   # states drawn this run (the tests count them)
+        self.episode_return = 0.0
+        self.history: dict[str, list] = {}
+        for name, curve in self.curves.items():
+            self.plots[self._plot_of(name)].getPlotItem().removeItem(curve)
+        self.curves.clear()
+        if self.target_line is not None:
+            self.plots["return"].getPlotItem().removeItem(self.target_line)
+            self.target_line = None
+        self.canvas.show_state("", None)
+        self.bars.clear()
+        self.where.setText("")
+        self.caption.setText("")
+        self.step_words.setText("Step (F10) trains one update and takes it apart here: the steps it learned "
+                                "from, the actions chosen, their returns and advantages.")
+        self.step_table.setRowCount(0)
+
+    def _target(self) -> None:
+        """The environment's target as a dashed line on the return plot (the objective's own, else
+        gymnasium's reward threshold: 475 for CartPole-v1)."""
+        objective = self.objective_of() if self.objective_of else None
+        if objective is None or "env" not in objective.settings:
+            return
+        target = objective.settings.get("target")
+        if target is None:
+            from tapedeck.engine.objectives.environments import EnvError, env_spaces
+
+            try:
+                target = env_spaces(objective.settings["env"]).threshold
+            except EnvError:
+                target = None
+        if target is None:
+            return
+        import pyqtgraph as pg
+
+        self.target = float(target)
+        self.target_line = pg.InfiniteLine(pos=self.target, angle=0, pen=pg.mkPen("#27ae60", width=1.5,
+                                                                                  style=Qt.DashLine),
+                                           label=f"target {self.target:g}",
+                                           labelOpts={"position": 0.1, "color": "#1e7b34", "anchors": [(0, 1), (0, 1)]})
+        self.plots["return"].getPlotItem().addItem(self.target_line)
+
+    def _plot_of(self, name: str) -> str:
+        return next(key for key, (_t, _l, curves) in PLOTS.items() if any(c[0] == name for c in curves))
+
+    def _epoch(self, event: EpochEnd) -> None:
+        for name, value in event.heads.items():
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.history.setdefault(name, []).append((event.epoch, float(value)))
+        for key, (_title, _label, curves) in PLOTS.items():
+            for name, legend, colour, points in curves:
+                rows = self.history.get(name)
+                if not rows:
+                    continue
+                if name not in self.curves:
+                    style = {"symbol": "o", "symbolSize": 3, "symbolBrush": colour, "symbolPen": None} if points else {}
+                    self.curves[name] = self.plots[key].plot([], [], name=legend, pen={"color": colour, "width":
+                                                                                       1 if points else 2}, **style)
+                self.curves[name].setData([x for x, _ in rows], [y for _, y in rows])
+
+    # -- the play, animated ----------------------------------------------------------------------
+    def _frames(self, event: EnvFrames) -> None:
+        if len(event.actions) == 0:
+            return
+        self.env_id = event.env_id
+        self.pending = event   # an older one not yet begun is dropped: the drawing follows the run
+        if self.playing is None:
+            self._next_play()
+        self._speed_changed()
+
+    def _next_play(self) -> bool:
+        if self.pending is None:
+            return False
+        self.playing, self.pending, self.index = self.pending, None, 0
+        self.episode_return = 0.0
+        return True
+
+    def _speed_changed(self, *_args) -> None:
+        fps = self.speed.currentData()
+        if self.playing is None:
+            return
+        if fps == 0:
+            self.timer.stop()
+            self.index = len(self.playing.actions) - 1
+            self.episode_return = 0.0
+            self._show(self.index)
+            return
+        self.timer.setInterval(int(1000 / fps))
+        if not self.timer.isActive():
+            self.timer.start()
+
+    def _tick(self) -> None:
+        play = self.playing
+        if play is None:
+            self.timer.stop()
+            return
+        if self.index >= len(play.actions):
+            if not self._next_play():
+                self.timer.stop()   # hold the last state until the next update's play arrives
+                return
+            play = self.playing
+        self._show(self.index)
+        self.index += 1
+
+    def _show(self, t: int) -> None:
+        play = self.playing
+        action = int(play.actions[t])
+        names = action_names(play.env_id, play.probabilities.shape[1])
+        self.canvas.show_state(play.env_id, play.states[t], action)
+        self.bars.show_step(names, play.probabilities[t], action, play.values[t])
+        self.episode_return += float(play.rewards[t])
+        self.where.setText(f"Update {play.update}, step {t + 1} of {len(play.actions)} played · "
+                           f"return so far {self.episode_return:g} · {names[action]}")
+        if bool(play.episode_ends[t]):
+            self.where.setText(self.where.text() + " · the episode ended")
+            self.episode_return = 0.0
+        self.shown_frames += 1
+
+    # -- Step ------------------------------------------------------------------------------------
+    def _inspected(self, event: UpdateInspected) -> None:
+        """The update a Step took, in words and as a table of the steps it learned from."""
+        count = len(event.actions)
+        names = action_names(self.env_id or "", int(event.actions.max()) + 1 if count else 0)
+        if self.playing is not None:
+            names = action_names(self.playing.env_id, self.playing.probabilities.shape[1])
+        chosen = np.bincount(np.asarray(event.actions, dtype=int), minlength=len(names)) if count else []
+        share = ", ".join(f"{names[i] if i < len(names) else i} {n / max(count, 1):.0%}" for i, n in enumerate(chosen))
+        figures = event.figures
+        norms = "; ".join(f"{role} {figures[key]:.3g}" for role, key in (("policy", "policy_grad_norm"),
+                                                                        ("value", "value_grad_norm")) if key in figures)
+        words = [f"Update {event.update} learned from {count:,} step(s) of play.",
+                 f"Actions chosen: {share}." if count else "",
+                 f"Returns: mean {np.mean(event.returns):.2f}, from {np.min(event.returns):.2f} to "
+                 f"{np.max(event.returns):.2f}. Advantages (how much better than expected): mean "
+                 f"{np.mean(event.advantages):+.2f}, spread {np.std(event.advantages):.2f}." if count else "",
+                 f"Gradient norm of each model before the update (all its layers together): {norms}." if norms else "",
+                 f"Policy loss {figures.get('policy_loss', math.nan):.4f}, "
+                 f"entropy {figures.get('entropy', math.nan):.3f}."]
+        if count > TABLE_ROWS:
+            words.append(f"The table shows its first {TABLE_ROWS} steps.")
+        self.step_words.setText(" ".join(w for w in words if w))
+        rows = min(count, TABLE_ROWS)
+        self.step_table.setRowCount(rows)
+        for row in range(rows):
+            action = int(event.actions[row])
+            cells = (str(row + 1), names[action] if action < len(names) else str(action),
+                     f"{event.probabilities[row]:.3f}", f"{event.returns[row]:.2f}", f"{event.advantages[row]:+.3f}",
+                     "—" if not math.isfinite(float(event.values[row])) else f"{event.values[row]:.2f}")
+            for column, text in enumerate(cells):
+                self.step_table.setItem(row, column, QTableWidgetItem(text))
+        self.step_table.resizeColumnsToContents()
+        self.right.setCurrentIndex(1)
