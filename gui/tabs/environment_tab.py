@@ -43,31 +43,39 @@ SPEEDS = (("Slow (15 steps/s)", 15), ("Normal (50 steps/s)", 50), ("Fast (150 st
           ("Only the latest state", 0))
 # Curves per plot: plot key → (title, left label, ((figure name, legend, colour, points?), ...)).
 PLOTS = {
-    "return": ("Episode return", "return", (("episode_return", "episodes of the update", "#9aa5b1", True),
-                                            ("return_mean", "running mean (100 episodes)", "#2c6fbb", False))),
-    "length": ("Episode length", "steps", (("episode_length", "mean length", "#8e44ad", True),)),
-    "policy": ("Policy loss", "loss", (("policy_loss", "policy loss", "#c0392b", True),)),
-    "value": ("Value loss", "loss", (("value_loss", "value loss", "#d35400", True),)),
-    "entropy": ("Entropy of the policy", "nats", (("entropy", "entropy", "#27ae60", True),)),
-    "predicted": ("Predicted value vs actual return", "mean", (
-        ("value_mean", "predicted V(s)", "#2c6fbb", True),
-        ("return_target_mean", "return it is held to", "#1e1e1e", True))),
+    "return": ("Episode return", (("episode_return", "each update", "#8a96a3", True),
+                                  ("return_mean", "running mean", "#2c6fbb", False))),
+    "length": ("Episode length", (("episode_length", "", "#8e44ad", True),)),
+    "policy": ("Policy loss", (("policy_loss", "", "#c0392b", True),)),
+    "value": ("Value loss", (("value_loss", "", "#d35400", True),)),
+    "entropy": ("Entropy", (("entropy", "", "#27ae60", True),)),
+    "predicted": ("Value vs return", (("value_mean", "predicted", "#2c6fbb", True),
+                            ("return_target_mean", "vs actual return", "#1e1e1e", True))),
 }
+
+def _coloured(colour: str, text: str) -> str:
+    return f"<span style='color:{colour}'>{text}</span>"
+
+
+# The plots' colours in words, above them (PLOTS' colours).
+KEY = (f"Return: {_coloured('#8a96a3', '• each update')} · {_coloured('#2c6fbb', '━ running mean of 100')} · "
+       f"{_coloured('#27ae60', '╌ target')}. Value: {_coloured('#2c6fbb', '• predicted')} vs "
+       f"{_coloured('#1e1e1e', '• the return it is held to')}.")
 TABLE_ROWS = 500   # the Step table shows at most this many steps of the update
 
 
-def _plot(title: str, y_label: str):
+def _plot(title: str, curves) -> object:
+    """A small plot with a short title (a longer one widens the plot past its cell and clips it; a legend
+    covered the curves): the key of its colours is said above the plots (KEY)."""
     import pyqtgraph as pg
 
     widget = pg.PlotWidget(background="w")
     item = widget.getPlotItem()
     item.setTitle(title, color="#222", size="9pt")
     item.setLabel("bottom", "update")
-    item.setLabel("left", y_label)
     plain_axes(item)
     item.showGrid(x=True, y=True, alpha=0.25)
-    item.addLegend(offset=(-6, 6), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
-    widget.setMinimumHeight(110)
+    widget.setMinimumSize(120, 110)
     return widget
 
 
@@ -84,7 +92,7 @@ class EnvCanvas(QWidget):
         self.env_id = ""
         self.state = None
         self.action = None
-        self.setMinimumSize(220, 150)
+        self.setMinimumSize(200, 140)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
     def show_state(self, env_id: str, state, action=None) -> None:
@@ -228,9 +236,11 @@ class ActionBars(QWidget):
                 painter.drawText(QRectF(label_w + bar_w + 4, y, 52, line), Qt.AlignLeft | Qt.AlignVCenter,
                                  f"{p:.2f}")
                 y += line
+        if self.probabilities is None:
+            painter.end()
+            return
         y += 6
-        text = "Value estimate V(s): " + (f"{self.value:.1f}" if math.isfinite(self.value) else
-                                          "— (this objective has no value model)")
+        text = "Value estimate V(s): " + (f"{self.value:.1f}" if math.isfinite(self.value) else "— (no value model)")
         painter.drawText(QRectF(4, y, self.width() - 8, line), Qt.AlignLeft, text)
         y += line
         if math.isfinite(self.value):
@@ -265,7 +275,7 @@ class EnvironmentPanel(QWidget):
         self.caption.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
-        self.plots = {key: _plot(title, label) for key, (title, label, _curves) in PLOTS.items()}
+        self.plots = {key: _plot(title, curves) for key, (title, curves) in PLOTS.items()}
         self.curves: dict = {}
         self.target_line = None
         self.step_words = QLabel(self)
@@ -275,6 +285,7 @@ class EnvironmentPanel(QWidget):
         self.step_table.setHorizontalHeaderLabels(["step", "action", "probability", "return", "advantage", "value"])
         self.step_table.verticalHeader().setVisible(False)
         self.step_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.step_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self._layout()
         self.clear_run()
 
@@ -290,9 +301,12 @@ class EnvironmentPanel(QWidget):
         left.addWidget(self.caption)
         curves = QWidget(self)
         grid = QGridLayout(curves)
-        grid.setContentsMargins(0, 0, 0, 0)
-        for index, key in enumerate(PLOTS):
-            grid.addWidget(self.plots[key], index // 2, index % 2)
+        grid.setContentsMargins(2, 2, 2, 2)
+        key = QLabel(KEY, curves)
+        key.setWordWrap(True)
+        grid.addWidget(key, 0, 0, 1, 2)
+        for index, name in enumerate(PLOTS):
+            grid.addWidget(self.plots[name], 1 + index // 2, index % 2)
         step = QWidget(self)
         column = QVBoxLayout(step)
         column.addWidget(self.step_words)
@@ -310,7 +324,11 @@ class EnvironmentPanel(QWidget):
             if event.objective in ("reinforce", "actor_critic", "ppo"):
                 self.clear_run()
                 self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
-                self._target()
+                self.actions = [f"action {i}" for i in range(event.num_classes)]
+                objective = self.objective_of() if self.objective_of else None
+                if objective is not None and "env" in objective.settings:
+                    self.actions = action_names(objective.settings["env"], event.num_classes)
+                self._target(objective)
         elif isinstance(event, EpochEnd) and "episode_return" in event.heads:
             self._epoch(event)
         elif isinstance(event, EnvFrames):
@@ -323,6 +341,8 @@ class EnvironmentPanel(QWidget):
     def clear_run(self) -> None:
         self.timer.stop()
         self.env_id = None
+        self.actions: list[str] = []   # the environment's actions in words (RunStarted)
+        self.target = None
         self.pending: EnvFrames | None = None   # the newest play not yet shown
         self.playing: EnvFrames | None = None
         self.index = 0
@@ -343,10 +363,9 @@ class EnvironmentPanel(QWidget):
                                 "from, the actions chosen, their returns and advantages.")
         self.step_table.setRowCount(0)
 
-    def _target(self) -> None:
+    def _target(self, objective) -> None:
         """The environment's target as a dashed line on the return plot (the objective's own, else
         gymnasium's reward threshold: 475 for CartPole-v1)."""
-        objective = self.objective_of() if self.objective_of else None
         if objective is None or "env" not in objective.settings:
             return
         target = objective.settings.get("target")
@@ -365,26 +384,38 @@ class EnvironmentPanel(QWidget):
         self.target_line = pg.InfiniteLine(pos=self.target, angle=0, pen=pg.mkPen("#27ae60", width=1.5,
                                                                                   style=Qt.DashLine),
                                            label=f"target {self.target:g}",
-                                           labelOpts={"position": 0.1, "color": "#1e7b34", "anchors": [(0, 1), (0, 1)]})
+                                           labelOpts={"position": 0.05, "color": "#1e7b34",
+                                                      "anchors": [(0, 0), (0, 0)]})
         self.plots["return"].getPlotItem().addItem(self.target_line)
 
     def _plot_of(self, name: str) -> str:
-        return next(key for key, (_t, _l, curves) in PLOTS.items() if any(c[0] == name for c in curves))
+        return next(key for key, (_t, curves) in PLOTS.items() if any(c[0] == name for c in curves))
 
     def _epoch(self, event: EpochEnd) -> None:
         for name, value in event.heads.items():
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self.history.setdefault(name, []).append((event.epoch, float(value)))
-        for key, (_title, _label, curves) in PLOTS.items():
+        for key, (_title, curves) in PLOTS.items():
             for name, legend, colour, points in curves:
                 rows = self.history.get(name)
                 if not rows:
                     continue
                 if name not in self.curves:
                     style = {"symbol": "o", "symbolSize": 3, "symbolBrush": colour, "symbolPen": None} if points else {}
-                    self.curves[name] = self.plots[key].plot([], [], name=legend, pen={"color": colour, "width":
-                                                                                       1 if points else 2}, **style)
+                    self.curves[name] = self.plots[key].plot([], [], pen={"color": colour, "width": 1 if points else 2},
+                                                             **style)
                 self.curves[name].setData([x for x, _ in rows], [y for _, y in rows])
+        self._return_range()
+
+    def _return_range(self) -> None:
+        """The return plot's height takes in the target line, so one sees how far from it the run is."""
+        target = self.target
+        values = [y for name in ("episode_return", "return_mean") for _x, y in self.history.get(name, [])]
+        if target is None or not values:
+            return
+        low, high = min(min(values), target), max(max(values), target)
+        pad = 0.08 * max(high - low, 1.0)
+        self.plots["return"].getPlotItem().setYRange(low - pad, high + pad, padding=0)
 
     # -- the play, animated ----------------------------------------------------------------------
     def _frames(self, event: EnvFrames) -> None:
@@ -448,9 +479,7 @@ class EnvironmentPanel(QWidget):
     def _inspected(self, event: UpdateInspected) -> None:
         """The update a Step took, in words and as a table of the steps it learned from."""
         count = len(event.actions)
-        names = action_names(self.env_id or "", int(event.actions.max()) + 1 if count else 0)
-        if self.playing is not None:
-            names = action_names(self.playing.env_id, self.playing.probabilities.shape[1])
+        names = self.actions or [f"action {i}" for i in range(int(event.actions.max()) + 1 if count else 0)]
         chosen = np.bincount(np.asarray(event.actions, dtype=int), minlength=len(names)) if count else []
         share = ", ".join(f"{names[i] if i < len(names) else i} {n / max(count, 1):.0%}" for i, n in enumerate(chosen))
         figures = event.figures
