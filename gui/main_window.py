@@ -662,6 +662,9 @@ class MainWindow(SessionMixin, QMainWindow):
             return
         for hook in self.close_hooks:
             hook()
+        # What stopping started (the runs list refreshes when a run ends) must end before the window goes:
+        # a QThread destroyed while it runs aborts the process.
+        shutdown_all(CLOSE_WAIT_MS)
         self._save_session()
         event.accept()
 

@@ -181,8 +181,8 @@ def test_branches_are_wired_by_name():
 
 def test_layer_names_that_clash_become_valid_distinct_python_names():
     layers = [LayerSpec("Conv2D", {"filters": 4, "kernel_size": 3, "padding": "same"}, name="layers"),
-              LayerSpec("Conv2D", {"filters": 4, "kernel_size": 3, "padding": "same"}, name="2nd conv"),
-              LayerSpec("Add", {}, name="summary", inputs=["layers", "2nd conv"]),
+              LayerSpec("Conv2D", {"filters": 4, "kernel_size": 3, "padding": "same"}, name="2nd-conv.b"),
+              LayerSpec("Add", {}, name="summary", inputs=["layers", "2nd-conv.b"]),
               LayerSpec("Flatten", {}, name="class"),
               LayerSpec("Dense", {"units": 10, "activation": "softmax"})]
     experiment = Experiment.from_dict({**Experiment().to_dict(), "model": {"api": "functional", "layers": [

@@ -20,9 +20,14 @@ AWKWARD = 'odd "name"\nwith \'quotes\', a backslash \\ and \x00 a NUL'
 
 @pytest.mark.parametrize("source", ["npz", "idx", "cifar", "folder"])
 def test_the_script_parses_whatever_the_path_and_names_hold(source):
+    """Free text (the experiment's name, a path) lands in the script as a literal; a layer name TensorFlow
+    could not use is refused before any script is written, and the odd names it can use become identifiers."""
     experiment = Experiment.from_dict(bad.base_experiment(source=source, path=f"/data/{AWKWARD}/set"))
     experiment.name = f'{AWKWARD} """ and a docstring end'
     experiment.model.layers[4].name = AWKWARD
+    with pytest.raises(ValueError, match="cannot name a TensorFlow layer"):
+        generate_code(experiment)
+    experiment.model.layers[4].name = "2nd-dense.class"   # usable by TensorFlow, no Python identifier
     for api, loop in itertools.product(APIS, LOOPS):
         source_code = generate_code(experiment, api=api, loop=loop)
         compile(source_code, f"train_{api}_{loop}.py", "exec")   # a SyntaxError fails the test
