@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
@@ -30,6 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted, UpdateInspected
+from tapedeck.gui.threads.jobs import Job
+from tapedeck.gui.widgets.greedy_play import GREEDY
 from tapedeck.gui.widgets.plain_axes import plain_axes
 
 __all__ = ["EnvironmentPanel", "EnvCanvas", "ActionBars", "ACTION_NAMES"]
@@ -273,6 +276,12 @@ class EnvironmentPanel(QWidget):
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.replay_button = QPushButton("Replay the greedy policy", self)
+        self.replay_button.setToolTip("A finished run: one episode of its saved policy choosing the most probable "
+                                      "action, drawn here (played off the GUI thread)")
+        self.replay_button.clicked.connect(self.replay_greedy)
+        self._replay_job = Job("tapedeck-greedy-replay", self)
+        self.run_dir = None
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self.plots = {key: _plot(title, curves) for key, (title, curves) in PLOTS.items()}
@@ -293,6 +302,7 @@ class EnvironmentPanel(QWidget):
         speed_row = QHBoxLayout()
         speed_row.addWidget(QLabel("Replay:", self))
         speed_row.addWidget(self.speed, 1)
+        speed_row.addWidget(self.replay_button)
         left = QVBoxLayout()
         left.addWidget(self.canvas, 3)
         left.addWidget(self.where)
@@ -337,9 +347,13 @@ class EnvironmentPanel(QWidget):
             self._inspected(event)
         elif isinstance(event, Finished) and self.history:
             self.caption.setText(f"Run {event.reason.replace('_', ' ')}: {event.message}")
+            self.run_dir = event.run_dir if event.reason in ("completed", "stopped", "early_stopped") else None
+            self.replay_button.setEnabled(self.run_dir is not None)
 
     def clear_run(self) -> None:
         self.timer.stop()
+        self.run_dir = None
+        self.replay_button.setEnabled(False)
         self.env_id = None
         self.actions: list[str] = []   # the environment's actions in words (RunStarted)
         self.target = None
@@ -417,6 +431,28 @@ class EnvironmentPanel(QWidget):
         pad = 0.08 * max(high - low, 1.0)
         self.plots["return"].getPlotItem().setYRange(low - pad, high + pad, padding=0)
 
+    # -- a finished run's greedy policy -----------------------------------------------------------------
+    def replay_greedy(self) -> None:
+        if self.run_dir is None or self._replay_job.running:
+            return
+        from tapedeck.gui.widgets.greedy_play import greedy_episode
+
+        run_dir = self.run_dir
+        self.replay_button.setEnabled(False)
+        self.where.setText("Playing one greedy episode of the saved policy…")
+        self._replay_job.start(lambda: greedy_episode(run_dir), self._replayed)
+
+    def _replayed(self, frames, error) -> None:
+        self.replay_button.setEnabled(self.run_dir is not None)
+        if error:
+            self.where.setText(f"<span style='color:#b03a2e'>{error}</span>")
+            return
+        self.playing = None   # the replay starts at once, whatever was being shown
+        self._frames(frames)
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        return self._replay_job.shutdown(timeout_ms)
+
     # -- the play, animated ----------------------------------------------------------------------
     def _frames(self, event: EnvFrames) -> None:
         if len(event.actions) == 0:
@@ -468,7 +504,8 @@ class EnvironmentPanel(QWidget):
         self.canvas.show_state(play.env_id, play.states[t], action)
         self.bars.show_step(names, play.probabilities[t], action, play.values[t])
         self.episode_return += float(play.rewards[t])
-        self.where.setText(f"Update {play.update}, step {t + 1} of {len(play.actions)} played · "
+        played = "The greedy policy" if play.update == GREEDY else f"Update {play.update}"
+        self.where.setText(f"{played}, step {t + 1} of {len(play.actions)} played · "
                            f"return so far {self.episode_return:g} · {names[action]}")
         if bool(play.episode_ends[t]):
             self.where.setText(self.where.text() + " · the episode ended")

@@ -88,6 +88,18 @@ def test_a_short_run_trains_off_the_gui_thread_and_the_drawing_and_curves_update
     assert np.isclose(panel.bars.probabilities.sum(), 1.0, atol=1e-4) and np.isfinite(panel.bars.value)
     assert panel.where.text().startswith("Update ")
     assert "completed" in panel.caption.text()
+    from tapedeck.gui.widgets import greedy_play
+
+    played_in = []
+    plain_episode = greedy_play.greedy_episode
+    monkeypatch.setattr(greedy_play, "greedy_episode",
+                        lambda *a, **k: played_in.append(threading.current_thread()) or plain_episode(*a, **k))
+    assert panel.replay_button.isEnabled()
+    panel.replay_button.click()
+    qtbot.waitUntil(lambda: panel.where.text().startswith("The greedy policy, step"), timeout=60_000)
+    assert played_in and played_in[0] is not threading.main_thread()
+    assert panel.playing.update == greedy_play.GREEDY and panel.playing.episode_ends[-1]
+    assert np.all(panel.playing.probabilities.argmax(axis=1) == panel.playing.actions)   # greedy: the likeliest
 
 
 def test_step_takes_one_update_apart_in_the_environment_tab(qtbot, make_window):
