@@ -50,6 +50,7 @@ OUTPUTS = (("d_real", "D(x): real images", "#27ae60"), ("d_fake", "D(G(z)): gene
 # The pictures a run may send (SampleGrid.kind), as the selector names them.
 KINDS = {"samples": "Generated from fixed noise", "nearest_real": "The nearest real image to each sample",
          "step": "The last Step, taken apart", "drawn": "Drawn from the saved model",
+         "own_input": "Your image and its reconstruction",
          "reconstructions": "Test images above their reconstructions", "latent_plane": "The latent plane, decoded"}
 QUALITY = (("quality_frechet", "Fréchet distance to real", "#d35400"),)
 
@@ -139,6 +140,7 @@ class SamplesPanel(QWidget):
             for index, name in enumerate(self.class_names):
                 self.draw_class.addItem(name, index)
             self.draw_class.setVisible(event.objective == "cgan")   # asked for a class: the conditional one
+            self.encode_button.setVisible(event.objective == "vae")   # an encoder to put an image through
             self._finished(Finished("started", "", None))
             self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
         elif isinstance(event, EpochEnd):
@@ -216,9 +218,15 @@ class SamplesPanel(QWidget):
         self.draw_button = QPushButton("Draw from the saved model", self)
         self.draw_button.setToolTip("New images from the run's saved generator (or decoder), with new noise")
         self.draw_button.clicked.connect(self.draw)
-        for widget in (self.draw_class, self.draw_count, self.draw_button):
+        self.encode_button = QPushButton("Encode an image…", self)
+        self.encode_button.setToolTip("A VAE: your image prepared as the data set's were, encoded and decoded back, "
+                                      "with where it falls in the latent space")
+        self.encode_button.clicked.connect(self._choose_image)
+        for widget in (self.draw_class, self.draw_count, self.draw_button, self.encode_button):
             self.draw_row.addWidget(widget)
             widget.setEnabled(False)
+        self.encode_button.setVisible(False)
+        self.own_words = ""
         self.draw_row.addStretch(1)
         self.draw_class.setVisible(False)
         self._draw_job = Job("tapedeck-draw", self)
@@ -228,7 +236,7 @@ class SamplesPanel(QWidget):
 
     def _finished(self, event: Finished) -> None:
         self.run_dir = event.run_dir if event.reason in ("completed", "stopped", "early_stopped") else None
-        for widget in (self.draw_class, self.draw_count, self.draw_button):
+        for widget in (self.draw_class, self.draw_count, self.draw_button, self.encode_button):
             widget.setEnabled(self.run_dir is not None)
 
     def draw(self) -> None:
@@ -254,6 +262,38 @@ class SamplesPanel(QWidget):
                               labels=None if label is None else np.full(len(images), label), kind="drawn"))
         self.kind.setCurrentIndex(self.kind.findData("drawn"))
         self._choose_kind("drawn")
+
+    def _choose_image(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _filter = QFileDialog.getOpenFileName(self, "Encode an image", "", "Images (*.png *.jpg *.jpeg *.bmp "
+                                                    "*.gif);;All files (*)")
+        if path:
+            self.encode_file(path)
+
+    def encode_file(self, path) -> None:
+        """Your image through the VAE run's encoder and decoder (engine.analysis.reconstruct), off the GUI thread."""
+        if self.run_dir is None or self._draw_job.running:
+            return
+        from tapedeck.engine.analysis.reconstruct import reconstruct
+
+        run_dir = self.run_dir
+        self.encode_button.setEnabled(False)
+        self._draw_job.start(lambda: reconstruct(run_dir, path), self._encoded)
+
+    def _encoded(self, result, error) -> None:
+        self.encode_button.setEnabled(True)
+        if error:
+            self.verdict.setText(f"<span style='color:#b03a2e'>{error}</span>")
+            return
+        image, rebuilt, code = result
+        self.own_words = (f"Your image (left) as the data set's images were prepared, and the VAE's reconstruction "
+                          f"(right); its code's mean: ({', '.join(f'{v:.2f}' for v in code)}).")
+        self.by_kind.pop("own_input", None)
+        self._grid(SampleGrid(epoch=self.grids[-1].epoch if self.grids else 0, images=np.stack([image, rebuilt]),
+                              columns=2, kind="own_input"))
+        self.kind.setCurrentIndex(self.kind.findData("own_input"))
+        self._choose_kind("own_input")
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         return self._draw_job.shutdown(timeout_ms)
@@ -348,6 +388,8 @@ class SamplesPanel(QWidget):
     def _words(self, grid: SampleGrid) -> str:
         if getattr(grid, "kind", "") == "step":
             return self.step_words
+        if getattr(grid, "kind", "") == "own_input":
+            return self.own_words
         if getattr(grid, "kind", "") == "drawn":
             asked = f" of class {self.class_names[int(grid.labels[0])]}" if grid.labels is not None else ""
             return f"{len(grid.images)} new images{asked} from the run's saved model ({self.run_dir})."

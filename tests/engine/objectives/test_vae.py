@@ -47,3 +47,24 @@ def test_a_short_vae_run_reports_both_terms_draws_three_pictures_and_saves_both_
     codes = np.asarray(encoder(np.zeros((3, 8, 8, 1), "float32")))
     assert codes.shape == (3, 4)
     assert np.asarray(decoder(codes[:, :2])).shape == (3, 8, 8, 1)
+
+
+def test_your_own_image_through_a_vae_run_comes_back_with_its_code(tmp_path):
+    from PIL import Image
+
+    from tapedeck.engine.analysis.own_input import InputError
+    from tapedeck.engine.analysis.reconstruct import reconstruct
+
+    experiment = load_preset("digits_vae")
+    experiment.data.limit, experiment.training.epochs = 128, 1
+    experiment.objective.settings["quality_samples"] = 0
+    run_dir = run(experiment, lambda event: None, runs_dir=tmp_path)
+    drawing = np.zeros((64, 64), np.uint8)
+    drawing[10:54, 28:36] = 255   # a "1"
+    Image.fromarray(drawing).save(tmp_path / "one.png")
+    image, rebuilt, code = reconstruct(run_dir, tmp_path / "one.png")
+    assert image.shape == rebuilt.shape == (8, 8, 1) and code.shape == (2,)
+    assert 0.0 <= rebuilt.min() and rebuilt.max() <= 1.0
+    with pytest.raises(InputError, match="not an image Pillow can read"):
+        (tmp_path / "bad.png").write_bytes(b"not a png")
+        reconstruct(run_dir, tmp_path / "bad.png")

@@ -104,7 +104,7 @@ def test_step_g_from_the_samples_tab_trains_the_generator_once_and_shows_the_ste
     assert wait_run_over(qtbot, window).reason == "stopped"
 
 
-def test_a_vae_run_in_the_window_offers_its_three_pictures(qtbot, make_window):
+def test_a_vae_run_in_the_window_offers_its_three_pictures(qtbot, make_window, tmp_path, monkeypatch):
     experiment = small_digits("digits_vae", epochs=1, limit=128)
     experiment.objective.settings["quality_samples"] = 100
     window = make_window(experiment)
@@ -118,6 +118,20 @@ def test_a_vae_run_in_the_window_offers_its_three_pictures(qtbot, make_window):
     samples._choose_kind("latent_plane")
     assert samples.grids[-1].images.shape == (100, 8, 8, 1) and "2-D code plane" in samples.caption.text()
     assert samples.plots["outputs"].getPlotItem().titleLabel.text.startswith("How far the codes are")
+    from PIL import Image
+
+    drawing = np.zeros((32, 32), np.uint8)
+    drawing[4:28, 14:18] = 255
+    Image.fromarray(drawing).save(tmp_path / "one.png")
+    assert not samples.encode_button.isHidden() and samples.encode_button.isEnabled()
+    from tapedeck.engine.analysis import reconstruct
+
+    threads, plain = [], reconstruct.reconstruct
+    monkeypatch.setattr(reconstruct, "reconstruct", lambda *a: threads.append(threading.current_thread()) or plain(*a))
+    samples.encode_file(str(tmp_path / "one.png"))   # what "Encode an image…" does with the chosen file
+    qtbot.waitUntil(lambda: samples.kind.currentData() == "own_input", timeout=60_000)
+    assert samples.grids[-1].images.shape == (2, 8, 8, 1) and "its code's mean" in samples.caption.text()
+    assert threads and threads[0] is not threading.main_thread()
 
 
 def test_a_finished_gan_run_reopens_in_the_samples_tab_off_the_gui_thread(qtbot, make_window, tmp_path, monkeypatch):
