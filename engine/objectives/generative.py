@@ -289,12 +289,29 @@ class GenerativeSession:
         from tapedeck.engine.objectives.samples import grid_png
 
         write_picture(self.folder.path / "samples" / f"epoch-{epoch:03d}.png", grid_png(grid.images, grid.columns))
+        self._tensorboard(epoch, named, grid)
         self.emit(event)
         self.emit(grid)
         if quality:
             self.metrics["quality"] = quality
         if self._checkpoint_due(epoch):
             self._save_checkpoint(epoch)
+
+    def _tensorboard(self, epoch: int, named: dict, grid: SampleGrid) -> None:
+        """training.tensorboard: every figure as a scalar and the grid as an image, per epoch (tensorboard/)."""
+        if not self.experiment.training.tensorboard:
+            return
+        import tensorflow as tf
+
+        from tapedeck.engine.objectives.samples import grid_array
+
+        if getattr(self, "_summaries", None) is None:
+            self._summaries = tf.summary.create_file_writer(str(self.folder.tensorboard_dir))
+        with self._summaries.as_default():
+            for name, value in named.items():
+                tf.summary.scalar(name, float(value), step=epoch)
+            tf.summary.image("samples", grid_array(grid.images, grid.columns)[None] / 255.0, step=epoch)
+        self._summaries.flush()
 
     # -- the end --------------------------------------------------------------------------------
     def _finish(self, state, models, folder) -> Finished:

@@ -36,9 +36,9 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
     if training.initial_weights is not None:
         problems.append(f"training.initial_weights: a weights file holds one model; objective {name!r} trains "
                         f"{' and '.join(kind.models)}, so set it to null")
-    if training.tensorboard:
-        problems.append(f"training.tensorboard: objective {name!r} writes history.csv and sample grids, not "
-                        "TensorBoard logs, in this version; set tensorboard to false")
+    if training.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        problems.append("training.tensorboard: the tensorboard package is not installed; run `pip install "
+                        "tensorboard` or set tensorboard to false")
     return problems + _unused_classifier_settings(training, name)
 
 

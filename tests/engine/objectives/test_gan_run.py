@@ -199,3 +199,19 @@ def test_step_d_or_step_g_trains_only_that_model_and_takes_the_step_apart(tmp_pa
     roles = {role for role, _layer, _norm in inspected.layers}
     assert roles == {"discriminator" if part == "d" else "generator"}
     assert all(np.isfinite(norm) and norm >= 0 for _role, _layer, norm in inspected.layers)
+
+
+def test_tensorboard_gets_every_figure_and_the_grid(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    experiment = short_gan(epochs=2)
+    experiment.training.tensorboard = True
+    events = []
+    run_dir = run(experiment, events.append, runs_dir=tmp_path)
+    assert events[-1].reason == "completed", events[-1]
+    from pathlib import Path
+
+    logs = EventAccumulator(str(Path(run_dir) / "tensorboard"), size_guidance={"tensors": 0, "images": 0}).Reload()
+    tags = logs.Tags()
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "quality_frechet"} <= set(tags["tensors"]) | set(tags["scalars"])
+    assert "samples" in tags["images"] or "samples" in tags["tensors"]
