@@ -416,6 +416,10 @@ class TrainingPanel(QWidget):
         self.epoch_val_acc.append(event.epoch, event.val_accuracy)
         self.lr.append(event.epoch, event.learning_rate)
         self._dirty = True
+        started = self._started
+        if self._last_batch is None and started is not None and not self.paused:   # a run without batches
+            self.progress.setValue(min(event.epoch * started.steps_per_epoch, self.progress.maximum()))   # (RL)
+            self.progress.setFormat(f"epoch {event.epoch}/{started.epochs}")
 
     def set_paused(self, paused: bool) -> None:
         """Paused: the progress bar says so and the ETA goes (no step runs, so there is none)."""
