@@ -1,6 +1,7 @@
 """The one entry to train any experiment: ``run(experiment, reporter, control, ...)`` picks the
 objective's run. ``classify`` is the classifier's run (engine.training.run); the others are modules of
-this wing. Callers — the command line, the window, the queues — call this and never ask which.
+this wing. The command line and the window call this and never ask which (sweeps and queues train
+classifiers, through engine.training.run, which refuses any other objective in one line).
 """
 from __future__ import annotations
 

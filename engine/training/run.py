@@ -37,7 +37,16 @@ class UserProblemError(TapedeckError):
 
 
 def run(experiment, reporter, control: RunControl | None = None, runs_dir="runs", resume_dir=None):
-    """Train ``experiment``, reporting events to ``reporter``; returns the run folder (or None)."""
+    """Train ``experiment``, reporting events to ``reporter``; returns the run folder (or None).
+
+    A classifier's run. Another objective's (a GAN's, an agent's) is engine.objectives.run, which the command
+    line and the window call; one handed here (a sweep or a queue of it) ends at once, saying so."""
+    if not experiment.objective.is_classify:
+        kind = experiment.objective.kind
+        problem = (f"objective {kind!r}: sweeps, queues and API comparisons train classifiers; train it with "
+                   f"Train in the window or `tapedeck train`")
+        reporter(Finished("failed", problem, None, problems=(problem,)))
+        return None
     control = control or RunControl()
     session = _Session(experiment, reporter, control, runs_dir, resume_dir)
     return session.execute()

@@ -117,3 +117,13 @@ def test_classifier_settings_a_gan_run_would_not_apply_are_refused_not_ignored()
     problems = check_experiment(experiment, DIGITS, 10).all_problems()
     assert [p.split(":")[0] for p in problems] == ["training.steps_per_execution", "training.schedule",
                                                    "training.early_stopping"]
+
+
+def test_a_queue_or_sweep_handed_a_gan_says_it_trains_classifiers():
+    from tapedeck.engine.training.run import run as run_classifier
+
+    events = []
+    assert run_classifier(load_preset("digits_gan"), events.append) is None
+    assert events[-1].reason == "failed" and events[-1].problems == (
+        "objective 'gan': sweeps, queues and API comparisons train classifiers; train it with Train in the window "
+        "or `tapedeck train`",)
