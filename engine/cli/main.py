@@ -199,6 +199,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_code(args) -> int:
+    from tapedeck.engine.codegen.formatting import ruff_formatted
     from tapedeck.engine.codegen.script import generate_code
     from tapedeck.engine.files import write_text_atomic
 
@@ -208,7 +209,7 @@ def cmd_code(args) -> int:
     if args.execution:
         experiment.training.execution = args.execution
     try:
-        source = generate_code(experiment, api=args.api, loop=args.loop)
+        source = ruff_formatted(generate_code(experiment, api=args.api, loop=args.loop))
     except ValueError as error:
         return fail(str(error))
     if args.output:

@@ -223,7 +223,11 @@ _PLAY_EPISODES = '''def play_episodes():
         returns.append(following)
     returns = np.array(returns[::-1], "float32")  # (steps, envs)
     taken = np.array([row[4] for row in rows])
-    pick = lambda values: np.asarray(values)[taken]  # noqa: E731 - the steps of each episode before it ended
+
+    def pick(values):
+        """The steps of each episode before it ended."""
+        return np.asarray(values)[taken]
+
     advantages = pick(returns)
     if normalize_returns:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -260,7 +264,10 @@ _PLAY_STEPS = '''def play_steps():
         following = delta + gamma * gae_lambda * alive * following
         advantages[t] = following
         following_value = values[t]
-    flat = lambda i: np.array([row[i] for row in rows]).reshape(steps * envs_count, *rows[0][i].shape[1:])  # noqa: E731
+
+    def flat(i):
+        return np.array([row[i] for row in rows]).reshape(steps * envs_count, *rows[0][i].shape[1:])
+
     returns = (advantages + values).reshape(-1)
     return flat(0), flat(1).astype("int32"), advantages.reshape(-1), returns, flat(2).astype("float32")'''
 

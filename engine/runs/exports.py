@@ -189,13 +189,14 @@ def _save_checked(fmt: str, model, path, content: bytes) -> tuple[Path, float]:
 
 
 def save_script(experiment, path, api=None, loop=None) -> Path:
+    from tapedeck.engine.codegen.formatting import ruff_formatted
     from tapedeck.engine.codegen.script import generate_code
 
     try:
         source = generate_code(experiment, api=api, loop=loop)
     except ValueError as error:
         raise ExportError(str(error)) from None
-    write_text_atomic(path, source)
+    write_text_atomic(path, ruff_formatted(source))
     return Path(path)
 
 

@@ -139,7 +139,10 @@ def test_script_and_history_exports(run_copy, tmp_path):
     script = export_run(run_copy, "script", api="subclassing", loop="tape")
     assert script.path.name == "train_subclassing_tape.py"
     text = script.path.read_text()
-    assert text == generate_code(load_experiment(run_copy / "experiment.json"), api="subclassing", loop="tape")
+    from tapedeck.engine.codegen.formatting import ruff_formatted
+
+    assert text == ruff_formatted(generate_code(load_experiment(run_copy / "experiment.json"), api="subclassing",
+                                                loop="tape"))
     compile(text, str(script.path), "exec")
     history = export_run(run_copy, "history", out=tmp_path)
     assert history.path == tmp_path / "history.csv"
