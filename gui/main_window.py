@@ -58,6 +58,8 @@ from tapedeck.gui.threads.run_controller import RunController
 from tapedeck.gui.widgets import wheel_guard
 from tapedeck.gui.widgets.field_names import in_window_words
 from tapedeck.gui.widgets.notice import Notice
+from tapedeck.gui.widgets.plot_theme import theme_plots
+from tapedeck.gui.widgets.theme import palette_changed
 from tapedeck.gui.window_session import SessionMixin
 
 MAX_RECENT = 8
@@ -189,6 +191,13 @@ class MainWindow(SessionMixin, QMainWindow):
         self.analysis = install_analysis(self)
         self._restore_layout()
         self._offer_interrupted_run()
+        theme_plots(self)   # the plots in the colour scheme; again when it changes and as each tab shows
+        self.tabs.currentChanged.connect(lambda _index: theme_plots(self.tabs.currentWidget()))
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if palette_changed(event):
+            theme_plots(self)
 
     # -- construction -------------------------------------------------------------------------
     def _add_dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:

@@ -52,3 +52,22 @@ def test_highlighter_plots_and_status_follow_the_scheme(qtbot, tmp_path, dark):
     dark(False)
     assert not code.highlighter.dark
     assert panel.curves.loss_plot.backgroundBrush().color().name() == LIGHT["background"]
+
+
+def test_every_plot_of_the_window_follows_the_scheme(qtbot, make_window, dark):
+    import pyqtgraph as pg
+
+    from tapedeck.gui.widgets.theme import DARK, LIGHT
+
+    window = make_window()
+    for index in range(window.tabs.count()):   # plots are built as their tabs first show
+        window.tabs.setCurrentIndex(index)
+    def backgrounds():
+        return {plot.backgroundBrush().color().name() for plot in window.findChildren(pg.PlotWidget)}
+
+    assert len(window.findChildren(pg.PlotWidget)) >= 5
+    dark(True)
+    assert backgrounds() == {DARK["background"]}
+    assert window.training.loss_plot.getPlotItem().getAxis("left").textPen().color().name() == DARK["text"]
+    dark(False)
+    assert backgrounds() == {LIGHT["background"]}
