@@ -24,12 +24,20 @@ def short_rl(preset="cartpole_actor_critic", updates=3):
     return experiment
 
 
+def settled(qtbot):
+    """Opening an experiment starts the data load, the check (and the runs list's scan) in the background:
+    let every thread they started end before the test does."""
+    from tests.conftest import _is_running, _started_threads
+
+    qtbot.waitUntil(lambda: not any(_is_running(t) for t in list(_started_threads)), timeout=60_000)
+
+
 def visible_tabs(window):
     tabs = window.tabs
     return {tabs.tabText(i) for i in range(tabs.count()) if tabs.isTabVisible(i)}
 
 
-def test_cartpole_ppo_opens_from_a_file_with_its_two_models_and_fit_refused(make_window, tmp_path):
+def test_cartpole_ppo_opens_from_a_file_with_its_two_models_and_fit_refused(qtbot, make_window, tmp_path):
     window = make_window()
     path = tmp_path / "ppo.json"
     save_experiment(short_rl("cartpole_ppo"), path)
@@ -41,6 +49,7 @@ def test_cartpole_ppo_opens_from_a_file_with_its_two_models_and_fit_refused(make
     assert not fit.isEnabled() and "the data comes from acting" in fit.toolTip()
     assert "Environment" in visible_tabs(window) and "Samples" not in visible_tabs(window)
     assert "Predictions" not in visible_tabs(window)
+    settled(qtbot)
 
 
 def test_the_presets_menu_offers_the_rl_presets_in_their_own_group():
@@ -101,6 +110,10 @@ def test_a_short_run_trains_off_the_gui_thread_and_the_drawing_and_curves_update
     assert played_in and played_in[0] is not threading.main_thread()
     assert panel.playing.update == greedy_play.GREEDY and panel.playing.episode_ends[-1]
     assert np.all(panel.playing.probabilities.argmax(axis=1) == panel.playing.actions)   # greedy: the likeliest
+    window.document.replace(short_rl("cartpole_reinforce"), None)   # another experiment: the run leaves the tab
+    assert panel.history == {} and panel.curves == {} and panel.canvas.state is None and panel.target_line is None
+    assert not panel.replay_button.isEnabled() and "Environment" in visible_tabs(window)
+    settled(qtbot)
 
 
 def test_step_takes_one_update_apart_in_the_environment_tab(qtbot, make_window):
