@@ -476,8 +476,10 @@ class EnvironmentPanel(QWidget):
             return
         if fps == 0:
             self.timer.stop()
-            self.index = len(self.playing.actions) - 1
-            self.episode_return = 0.0
+            play = self.playing
+            self.index = len(play.actions) - 1
+            ended = np.flatnonzero(play.episode_ends[:self.index])   # the return of the episode under way
+            self.episode_return = float(np.sum(play.rewards[ended[-1] + 1 if len(ended) else 0:self.index]))
             self._show(self.index)
             return
         self.timer.setInterval(int(1000 / fps))

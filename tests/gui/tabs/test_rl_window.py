@@ -110,6 +110,10 @@ def test_a_short_run_trains_off_the_gui_thread_and_the_drawing_and_curves_update
     assert played_in and played_in[0] is not threading.main_thread()
     assert panel.playing.update == greedy_play.GREEDY and panel.playing.episode_ends[-1]
     assert np.all(panel.playing.probabilities.argmax(axis=1) == panel.playing.actions)   # greedy: the likeliest
+    panel.speed.setCurrentIndex(3)   # only the latest state: the episode's last step and its whole return
+    steps = len(panel.playing.actions)
+    assert panel.where.text().startswith(f"The greedy policy, step {steps} of {steps}")
+    assert f"return so far {panel.playing.rewards.sum():g}" in panel.where.text()
     window.document.replace(short_rl("cartpole_reinforce"), None)   # another experiment: the run leaves the tab
     assert panel.history == {} and panel.curves == {} and panel.canvas.state is None and panel.target_line is None
     assert not panel.replay_button.isEnabled() and "Environment" in visible_tabs(window)
