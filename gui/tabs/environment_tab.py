@@ -42,11 +42,10 @@ ACTION_NAMES = {"CartPole-v1": ("push left", "push right"),
                 "Acrobot-v1": ("torque −1", "no torque", "torque +1"),
                 "MountainCar-v0": ("push left", "no push", "push right")}
 # Frames per second the play is replayed at (the speed control); 0: jump to each update's last state.
-SPEEDS = (("Slow (15 steps/s)", 15), ("Normal (50 steps/s)", 50), ("Fast (150 steps/s)", 150),
-          ("Only the latest state", 0))
+SPEEDS = (("Slow, 15 steps/s", 15), ("Normal, 50/s", 50), ("Fast, 150/s", 150), ("Latest state only", 0))
 # Curves per plot: plot key → (title, left label, ((figure name, legend, colour, points?), ...)).
 PLOTS = {
-    "return": ("Episode return", (("episode_return", "each update", "#8a96a3", True),
+    "return": ("Return", (("episode_return", "each update", "#8a96a3", True),
                                   ("return_mean", "running mean", "#2c6fbb", False))),
     "length": ("Episode length", (("episode_length", "", "#8e44ad", True),)),
     "policy": ("Policy loss", (("policy_loss", "", "#c0392b", True),)),
@@ -276,9 +275,9 @@ class EnvironmentPanel(QWidget):
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.replay_button = QPushButton("Replay the greedy policy", self)
-        self.replay_button.setToolTip("A finished run: one episode of its saved policy choosing the most probable "
-                                      "action, drawn here (played off the GUI thread)")
+        self.replay_button = QPushButton("Greedy replay", self)
+        self.replay_button.setToolTip("Replay the greedy policy: one episode of the finished run's saved policy "
+                                      "choosing the most probable action, drawn here (played off the GUI thread)")
         self.replay_button.clicked.connect(self.replay_greedy)
         self._replay_job = Job("tapedeck-greedy-replay", self)
         self.run_dir = None
@@ -302,12 +301,15 @@ class EnvironmentPanel(QWidget):
         speed_row = QHBoxLayout()
         speed_row.addWidget(QLabel("Replay:", self))
         speed_row.addWidget(self.speed, 1)
-        speed_row.addWidget(self.replay_button)
+        replay_row = QHBoxLayout()   # a row of its own: beside the speed it widened the column, clipping the plots
+        replay_row.addStretch(1)
+        replay_row.addWidget(self.replay_button)
         left = QVBoxLayout()
         left.addWidget(self.canvas, 3)
         left.addWidget(self.where)
         left.addWidget(self.bars, 2)
         left.addLayout(speed_row)
+        left.addLayout(replay_row)
         left.addWidget(self.caption)
         curves = QWidget(self)
         grid = QGridLayout(curves)
