@@ -105,3 +105,6 @@ def test_presets_are_listed_by_title_with_what_they_teach(qtbot, window):
     window.ask_to_save = False
     mnist["MNIST CNN"].trigger()
     assert window.document.experiment.name == "mnist_cnn_functional_tape"
+    from tapedeck.gui.threads.jobs import running_jobs
+
+    qtbot.waitUntil(lambda: not running_jobs(), timeout=60_000)   # the MNIST data's (offline) load ends
