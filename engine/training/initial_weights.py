@@ -25,7 +25,7 @@ def start_from_weights(model, path, folder=None) -> str | None:
         return None
     import numpy as np
 
-    from tapedeck.engine.training.run import UserProblemError
+    from tapedeck.engine.training.problems import UserProblemError
 
     path = Path(path).expanduser()
     where = "training.initial_weights"

@@ -15,7 +15,7 @@ import platform
 import time
 import traceback
 
-from tapedeck.engine.errors import TapedeckError, user_problem
+from tapedeck.engine.errors import user_problem
 from tapedeck.engine.spec.experiment import FILE_SOURCES
 from tapedeck.engine.spec.heads import is_multi
 from tapedeck.engine.text import cut_words
@@ -24,16 +24,9 @@ from tapedeck.engine.training.events import Finished, RunNote, RunStarted
 from tapedeck.engine.training.heads_io import compile_kwargs, rows
 from tapedeck.engine.training.prepared import Prepared as _Prepared
 from tapedeck.engine.training.prepared import prepare as _prepare
+from tapedeck.engine.training.problems import UserProblemError
 
 __all__ = ["RunControl", "run", "UserProblemError"]
-
-
-class UserProblemError(TapedeckError):
-    """A mistake in the experiment or its data: reported as one or more plain lines, no traceback."""
-
-    def __init__(self, problems):
-        self.problems = tuple(problems)
-        super().__init__("\n".join(self.problems))
 
 
 def run(experiment, reporter, control: RunControl | None = None, runs_dir="runs", resume_dir=None):

@@ -693,7 +693,8 @@ def test_the_importer_and_the_backbone_work_where_keras_moves_its_private_module
 
 
 @pytest.mark.parametrize("module,never", [("runs/portable.py", "tapedeck.engine.runs.exports"),
-                                          ("analysis/heads.py", "tapedeck.engine.analysis.reopen")])
+                                          ("analysis/heads.py", "tapedeck.engine.analysis.reopen"),
+                                          ("training/initial_weights.py", "tapedeck.engine.training.run")])
 def test_two_file_import_circles_of_issue_21_are_untied(module, never):
     """exports → portable and reopen → heads remain; the way back (even inside a function) is gone: what
     both sides need lives in engine.runs.export_common and engine.analysis.confusion."""
