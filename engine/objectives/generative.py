@@ -10,14 +10,12 @@ import contextlib
 import dataclasses
 import json
 import time
-import traceback
 
 import numpy as np
 
-from tapedeck.engine.errors import user_problem
 from tapedeck.engine.files import atomic_path, write_text_atomic
+from tapedeck.engine.objectives.session import ObjectiveSession
 from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
-from tapedeck.engine.text import cut_words
 from tapedeck.engine.training.events import EpochEnd, Finished, RunStarted, SampleGrid
 from tapedeck.engine.training.run import UserProblemError, _count, _describe, _summary
 
@@ -30,7 +28,7 @@ CHECKPOINTS = "checkpoints"   # the run folder's tf.train.Checkpoint files, one 
 CHECKPOINT_EVERY_S = 5.0
 
 
-class GenerativeSession:
+class GenerativeSession(ObjectiveSession):
     # What ``loss`` and ``accuracy`` of the BatchEnd/EpochEnd events mean (RunStarted.figures) and which
     # named figure each is; a subclass says.
     figures: dict = {}
@@ -46,36 +44,6 @@ class GenerativeSession:
         self._checkpointed = (0, time.perf_counter())   # (epoch, when) of the last checkpoint written
         self.metrics: dict = {"objective": experiment.objective.to_dict()}
         self.started = time.perf_counter()
-
-    def execute(self):
-        with contextlib.ExitStack() as self._held:
-            try:
-                finished = self._train()
-            except UserProblemError as problem:
-                problems = tuple(cut_words(line) for line in problem.problems)
-                finished = Finished("failed", "\n".join(problems), self._run_dir(), problems=problems)
-            except Exception as error:  # noqa: BLE001 — the contract: a run never raises
-                problem = user_problem(error)
-                problems = (cut_words(problem),) if problem else ()
-                finished = Finished("failed", problems[0] if problems else cut_words(_describe(error)),
-                                    self._run_dir(), problems=problems)
-                self.metrics["traceback"] = traceback.format_exc()
-            self._write_status(finished)
-        self.emit(finished)
-        return self._run_dir()
-
-    def _run_dir(self):
-        return str(self.folder.path) if self.folder is not None else None
-
-    def _write_status(self, finished) -> None:
-        if self.folder is None:
-            return
-        self.metrics.update(status=finished.reason, message=finished.message, epoch=finished.epoch,
-                            wall_seconds=time.perf_counter() - self.started)
-        try:
-            self.folder.write_metrics(self.metrics)
-        except OSError:
-            traceback.print_exc()
 
     # -- shared steps ---------------------------------------------------------------------------
     def _set_thread_state(self) -> None:

@@ -13,22 +13,19 @@ run it never raises: everything ends in one Finished event.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import math
 import time
-import traceback
 
 import numpy as np
 
-from tapedeck.engine.errors import user_problem
 from tapedeck.engine.files import atomic_path
 from tapedeck.engine.objectives.environments import EnvError, env_spaces, greedy_returns
 from tapedeck.engine.objectives.refusals import rl_refusals
+from tapedeck.engine.objectives.session import ObjectiveSession
 from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
-from tapedeck.engine.text import cut_words
 from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted, UpdateInspected
-from tapedeck.engine.training.run import UserProblemError, _count, _describe, _summary
+from tapedeck.engine.training.run import UserProblemError, _count, _summary
 
 __all__ = ["run_rl", "RUNNING_MEAN", "EVAL_SEED"]
 
@@ -43,7 +40,7 @@ def run_rl(experiment, reporter, control, runs_dir="runs", resume_dir=None):
     return _RlSession(experiment, reporter, control, runs_dir, resume_dir).execute()
 
 
-class _RlSession:
+class _RlSession(ObjectiveSession):
     def __init__(self, experiment, reporter, control, runs_dir, resume_dir):
         self.experiment, self.emit, self.control = experiment, reporter, control
         self.runs_dir, self.resume_dir = runs_dir, resume_dir
@@ -57,37 +54,6 @@ class _RlSession:
         self.history: list[dict] = []
         self.summaries = None
         self.history_written = 0.0
-
-    def execute(self):
-        with contextlib.ExitStack() as self._held:
-            try:
-                finished = self._train()
-            except UserProblemError as problem:
-                problems = tuple(cut_words(line) for line in problem.problems)
-                finished = Finished("failed", "\n".join(problems), self._run_dir(), problems=problems)
-            except Exception as error:  # noqa: BLE001 — the contract: a run never raises
-                problem = user_problem(error)
-                problems = (cut_words(problem),) if problem else ()
-                finished = Finished("failed", problems[0] if problems else cut_words(_describe(error)),
-                                    self._run_dir(), problems=problems)
-                if not problem:
-                    self.metrics["traceback"] = traceback.format_exc()
-            self._write_status(finished)
-        self.emit(finished)
-        return self._run_dir()
-
-    def _run_dir(self):
-        return str(self.folder.path) if self.folder is not None else None
-
-    def _write_status(self, finished) -> None:
-        if self.folder is None:
-            return
-        self.metrics.update(status=finished.reason, message=finished.message, epoch=finished.epoch,
-                            wall_seconds=time.perf_counter() - self.started)
-        try:
-            self.folder.write_metrics(self.metrics)
-        except OSError:
-            traceback.print_exc()
 
     # -- before the first update ---------------------------------------------------------------------
     def _train(self) -> Finished:
