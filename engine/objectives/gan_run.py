@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tapedeck.engine.objectives.gan_diagnosis import Diagnosis
-from tapedeck.engine.objectives.generative import GenerativeSession, UserProblemError
-from tapedeck.engine.objectives.refusals import gan_refusals
+from tapedeck.engine.objectives.generative import GenerativeSession
 from tapedeck.engine.training.events import Finished, RunNote, SampleGrid
 
 __all__ = ["run_gan", "GRID"]
@@ -31,20 +30,14 @@ class _GanSession(GenerativeSession):
     loss_figure, accuracy_figure = "d_loss", "d_accuracy"
     divergence_advice = "lower the learning rates (or try the wgan-gp loss)"
 
+    @property
+    def conditional(self) -> bool:
+        return "label_input" in self.experiment.objective.settings   # cgan: the label goes into both models
+
     def _train(self) -> Finished:
-        problems = gan_refusals(self.experiment, resuming=self.resume_dir is not None)
-        if problems:
-            raise UserProblemError(problems)
-        self._set_thread_state()
-        dataset = self._load_data()
-        self._check(dataset)
-        training, objective = self.experiment.training, self.experiment.objective
-        self.conditional = "label_input" in objective.settings   # cgan: the label goes into both models
-        x_train, y_train = self._real(dataset)
+        dataset, x_train, y_train, folder = self._prepare()
+        training, objective, models = self.experiment.training, self.experiment.objective, self.models
         self.real = x_train   # the nearest real image to each sample: is the generator copying?
-        folder = self._open_folder()
-        self.models = models = self._build(dataset)
-        self._restore()
         from tapedeck.engine.objectives.gan_step import GanModel, GanSteps
         from tapedeck.engine.training.callbacks import ControlCallback, RunState
 

@@ -45,6 +45,24 @@ class GenerativeSession(ObjectiveSession):
         self.metrics: dict = {"objective": experiment.objective.to_dict()}
         self.started = time.perf_counter()
 
+    def _prepare(self):
+        """Everything before the step, in this order: refusals, the thread's policy and seed, the data, the
+        check, the images, the run folder (or the one resumed), the models and optimizers (restored on a
+        resume). Returns (dataset, images, labels, folder); the models are ``self.models``."""
+        from tapedeck.engine.objectives.refusals import gan_refusals
+
+        problems = gan_refusals(self.experiment, resuming=self.resume_dir is not None)
+        if problems:
+            raise UserProblemError(problems)
+        self._set_thread_state()
+        dataset = self._load_data()
+        self._check(dataset)
+        x_train, y_train = self._real(dataset)
+        folder = self._open_folder()
+        self.models = self._build(dataset)
+        self._restore()
+        return dataset, x_train, y_train, folder
+
     # -- shared steps ---------------------------------------------------------------------------
     def _set_thread_state(self) -> None:
         import keras

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tapedeck.engine.objectives.generative import GenerativeSession, UserProblemError, write_picture
-from tapedeck.engine.objectives.refusals import gan_refusals
+from tapedeck.engine.objectives.generative import GenerativeSession, write_picture
 from tapedeck.engine.training.events import Finished, SampleGrid
 
 __all__ = ["run_vae"]
@@ -30,17 +29,8 @@ class _VaeSession(GenerativeSession):
     divergence_advice = "lower the learning rates (or use the mse reconstruction)"
 
     def _train(self) -> Finished:
-        problems = gan_refusals(self.experiment, resuming=self.resume_dir is not None)
-        if problems:
-            raise UserProblemError(problems)
-        self._set_thread_state()
-        dataset = self._load_data()
-        self._check(dataset)
-        training, objective = self.experiment.training, self.experiment.objective
-        x_train, _labels = self._real(dataset)
-        folder = self._open_folder()
-        self.models = models = self._build(dataset)
-        self._restore()
+        dataset, x_train, _labels, folder = self._prepare()
+        training, objective, models = self.experiment.training, self.experiment.objective, self.models
         from tapedeck.engine.objectives.vae_step import FIGURES, VaeModel, VaeSteps
         from tapedeck.engine.training.callbacks import ControlCallback, RunState
 
