@@ -247,7 +247,8 @@ class EnvFrames:
 @dataclass(frozen=True)
 class UpdateInspected:
     """A reinforcement-learning update taken apart (the last update of a Step request): the experience it
-    learned from, step by step in the order played (at most its first 4,096 steps), and its figures."""
+    learned from, step by step in the order played (at most its first 4,096 steps), its figures and each
+    layer's gradient norm."""
 
     update: int
     observations: Any     # (N, O) float32
@@ -257,6 +258,9 @@ class UpdateInspected:
     returns: Any          # (N,) float32: the (discounted, bootstrapped) return each step's value is held to
     values: Any           # (N,) float32: the value model's estimate when acting (NaN without one)
     figures: dict = field(default_factory=dict)   # the update's EpochEnd heads
+    # (model role, layer name, gradient norm) of each layer with weights, measured on this experience
+    # before the update (as GanStepInspected.layers)
+    layers: tuple = ()
 
 
 @dataclass(frozen=True)
