@@ -196,7 +196,9 @@ class _RlSession(ObjectiveSession):
         from tapedeck.engine.objectives.rl_play import Frames
 
         objective = self.objective
-        frames = Frames() if objective.frame_every and update % int(objective.frame_every) == 0 else None
+        # a Step's update is always sent: the person asked to see that one (frame_every 10 drew none of update 1)
+        sampled = objective.frame_every and update % int(objective.frame_every) == 0
+        frames = Frames() if inspect or sampled else None
         start = time.perf_counter()
         if self.kind.name == "reinforce":
             played = self.player.play_episodes(float(objective.gamma), objective.baseline == "normalize", frames)
