@@ -6,26 +6,20 @@ saved at the end. A subclass writes ``_train`` (its step and loop) and ``_epoch_
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import time
 
 import numpy as np
 
-from tapedeck.engine.files import atomic_path, write_text_atomic
+from tapedeck.engine.files import atomic_path
+from tapedeck.engine.objectives import checkpoints
+from tapedeck.engine.objectives.checkpoints import CHECKPOINTS
 from tapedeck.engine.objectives.session import ObjectiveSession
 from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
 from tapedeck.engine.training.events import EpochEnd, Finished, RunStarted, SampleGrid
 from tapedeck.engine.training.run import UserProblemError, _count, _describe, _summary
 
 __all__ = ["GenerativeSession", "make_optimizer", "UserProblemError", "CHECKPOINTS"]
-
-CHECKPOINTS = "checkpoints"   # the run folder's tf.train.Checkpoint files, one set per saved epoch (the last two kept)
-# A checkpoint after an epoch once this many seconds have passed since the last (and after the last epoch, and
-# at a stop): a digits GAN's epoch lasts under a second, and writing both models and both optimizers after each
-# cost more than the epoch's steps; a kill loses at most this much training.
-CHECKPOINT_EVERY_S = 5.0
 
 
 class GenerativeSession(ObjectiveSession):
@@ -41,7 +35,7 @@ class GenerativeSession(ObjectiveSession):
         self.runs_dir, self.resume_dir = runs_dir, resume_dir
         self.folder = None
         self.initial_epoch = 0   # a resumed run starts after its checkpoint's epoch
-        self._checkpointed = (0, time.perf_counter())   # (epoch, when) of the last checkpoint written
+        self._clock = checkpoints.CheckpointClock()   # when the next checkpoint (engine.objectives.checkpoints)
         self.metrics: dict = {"objective": experiment.objective.to_dict()}
         self.started = time.perf_counter()
 
@@ -115,59 +109,18 @@ class GenerativeSession(ObjectiveSession):
 
     def _open_for_resume(self):
         """A run folder with a checkpoint of this objective: checked first, rewritten only from here on."""
-        from tapedeck.engine.runs.folder import RunFolder
-
-        folder = RunFolder(self.resume_dir)
-        state = folder.checkpoint_state()
-        epoch = state.get("epoch")
-        if not folder.path.is_dir() or not isinstance(epoch, int) or not self._checkpoint_file(folder, epoch):
-            raise UserProblemError([f"{folder.path}: holds no checkpoint (the run ended before its first epoch "
-                                    "finished); start a new run instead of resuming"])
-        planned = int(self.experiment.training.epochs)
-        if epoch >= planned:
-            raise UserProblemError([f"{folder.path}: all {planned} planned epoch(s) are trained; resume with more "
-                                    f"epochs (--epochs {epoch + 1} or more)"])
-        trained = state.get("experiment") or {}
-        mine = self.experiment.to_dict()
-        changed = [key for key in ("objective", "models", "data") if trained.get(key) != mine.get(key)]
-        if changed:
-            raise UserProblemError([f"{folder.experiment_path}: its {', '.join(changed)} differ from what the "
-                                    "checkpoint was trained with; a resume continues the same models on the same "
-                                    "data: undo the edit, or start a new run"])
-        self._held.enter_context(folder.locked())
-        folder.truncate_history(epoch)
+        folder, epoch, _state = checkpoints.open_for_resume(self.resume_dir, self.experiment, self._held)
         self.folder, self.initial_epoch = folder, epoch
+        self._clock.saved(epoch)
         return folder
 
-    @staticmethod
-    def _checkpoint_file(folder, epoch: int):
-        prefix = folder.path / CHECKPOINTS / f"epoch-{epoch:03d}"
-        return prefix if (prefix.parent / f"{prefix.name}.index").is_file() else None
-
-    def _checkpoint(self):
-        """Every model and optimizer of the run, for tf.train.Checkpoint (keyed as ``self.models`` is)."""
-        import tensorflow as tf
-
-        return tf.train.Checkpoint(**self.models)
-
     def _save_checkpoint(self, epoch: int) -> None:
-        """After each epoch: the models' weights and optimizers' state, then checkpoint.json naming that epoch;
-        a resume reads the epoch the file names, so a kill between the two resumes from the one before."""
-        folder = self.folder.path / CHECKPOINTS
-        self._checkpoint().write(str(folder / f"epoch-{epoch:03d}"))
-        write_text_atomic(self.folder.checkpoint_state_path,
-                          json.dumps({"epoch": epoch, "experiment": self.experiment.to_dict()}) + "\n")
-        self._checkpointed = (epoch, time.perf_counter())
-        saved = sorted({path.name.split(".")[0] for path in folder.glob("epoch-*.index")})
-        for old in folder.glob("epoch-*"):
-            if old.name.split(".")[0] not in saved[-2:]:
-                with contextlib.suppress(OSError):
-                    old.unlink()
+        """Every model and optimizer of the run (keyed as ``self.models`` is), then checkpoint.json."""
+        checkpoints.save_checkpoint(self.folder, self.models, epoch, self.experiment)
+        self._clock.saved(epoch)
 
     def _checkpoint_due(self, epoch: int) -> bool:
-        last, when = self._checkpointed
-        return epoch > last and (epoch >= int(self.experiment.training.epochs)
-                                 or time.perf_counter() - when >= CHECKPOINT_EVERY_S)
+        return self._clock.due(epoch, int(self.experiment.training.epochs))
 
     def _restore(self) -> None:
         """A resumed run's models and optimizers as its checkpoint left them (optimizers built first)."""
@@ -175,12 +128,7 @@ class GenerativeSession(ObjectiveSession):
             return
         for role in objective_kind(self.experiment.objective).models:
             self.models[role[0] + "_optimizer"].build(self.models[role].trainable_variables)
-        path = self._checkpoint_file(self.folder, self.initial_epoch)
-        try:
-            self._checkpoint().read(str(path)).assert_existing_objects_matched()
-        except Exception as error:  # noqa: BLE001 — a damaged or foreign checkpoint is the person's to see
-            raise UserProblemError([f"{path}: could not be restored ({_describe(error).splitlines()[0]}); the "
-                                    "checkpoint is damaged or of other models: start a new run"]) from None
+        checkpoints.restore_checkpoint(self.models, self.folder, self.initial_epoch)
 
     def _real(self, dataset):
         """The training and validation images (and labels) together: a generative model has no held-out
@@ -307,7 +255,7 @@ class GenerativeSession(ObjectiveSession):
             return Finished("diverged", f"a loss became {state.last_loss} at epoch {state.diverged_epoch}, step "
                             f"{state.diverged_step}; {self.divergence_advice}",
                             run_dir, step=state.diverged_step, epoch=state.diverged_epoch)
-        if last and last > self._checkpointed[0]:   # a stop keeps its last epoch for a resume
+        if last and last > self._clock.last:   # a stop keeps its last epoch for a resume
             self._save_checkpoint(last)
         if state.train_samples_seen:
             for role in objective_kind(self.experiment.objective).models:
