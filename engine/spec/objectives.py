@@ -50,6 +50,7 @@ class ObjectiveKind:
     # the window's views this objective's runs fill, beside the common ones (curves, Code, Model, Data):
     # "predictions" and "step" (a classifier's), "samples" (a generator's grid and its judge)
     views: tuple = ("predictions", "step")
+    title: str = ""          # its name for people, in sentence case ("Actor-critic"): the window's labels
 
     def defaults(self) -> dict:
         return {name: _copy.deepcopy(s.default) for name, s in self.settings.items()}
@@ -61,7 +62,7 @@ _NO_FIT = ("plain model.fit minimises one model's loss on labelled pairs; here t
 
 OBJECTIVES: dict[str, ObjectiveKind] = {
     CLASSIFY: ObjectiveKind(CLASSIFY, ("model",), {}, ("fit", "tape", "train_step"),
-                            summary="one model learns labelled pairs"),
+                            summary="one model learns labelled pairs", title="Classifier"),
     "gan": ObjectiveKind(
         "gan", ("generator", "discriminator"),
         {
@@ -77,7 +78,7 @@ OBJECTIVES: dict[str, ObjectiveKind] = {
         },
         ("tape", "train_step"), why_not_fit=_NO_FIT,
         io={"generator": ("latent", "image"), "discriminator": ("image", "one")}, views=("samples",),
-        summary="a generator and a discriminator trained against each other"),
+        summary="a generator and a discriminator trained against each other", title="GAN"),
 }
 OBJECTIVES["cgan"] = ObjectiveKind(
     "cgan", ("generator", "discriminator"),
@@ -89,7 +90,8 @@ OBJECTIVES["cgan"] = ObjectiveKind(
     },
     ("tape", "train_step"), why_not_fit=_NO_FIT,
     io={"generator": ("latent+label", "image"), "discriminator": ("image+label", "one")}, views=("samples",),
-    summary="a GAN told which class to draw: the label goes into both models")
+    summary="a GAN told which class to draw: the label goes into both models",
+    title="Conditional GAN")
 OBJECTIVES["vae"] = ObjectiveKind(
     "vae", ("encoder", "decoder"),
     {
@@ -104,7 +106,7 @@ OBJECTIVES["vae"] = ObjectiveKind(
                  "reconstruction plus the encoder's KL term, through a random sample between them, so the step is "
                  "written out (the GradientTape loop, or fit with a custom train_step)"),
     io={"encoder": ("image", "two_latent"), "decoder": ("latent", "image")}, views=("samples",),
-    summary="a variational autoencoder: an encoder and a decoder, reconstruction plus KL")
+    summary="a variational autoencoder: an encoder and a decoder, reconstruction plus KL", title="VAE")
 
 # Reinforcement learning: no data set, the examples come from acting in a gymnasium environment
 # (engine.objectives.environments); io words "observation" and "actions" are the environment's spaces.
@@ -159,7 +161,8 @@ OBJECTIVES.update({
                              "normalize: returns scaled to mean 0, spread 1 (the batch's mean is the baseline)")),
         ("tape",), why_not_fit=_NO_FIT_RL, data="environment", views=("environment",),
         io={"policy": ("observation", "actions")},
-        summary="REINFORCE: whole episodes, each action pushed up by the return that followed it"),
+        summary="REINFORCE: whole episodes, each action pushed up by the return that followed it",
+        title="REINFORCE"),
     "actor_critic": ObjectiveKind(
         "actor_critic", ("policy", "value"),
         _rl_settings(
@@ -169,7 +172,8 @@ OBJECTIVES.update({
             **_ADVANTAGE),
         ("tape",), why_not_fit=_NO_FIT_RL, data="environment", views=("environment",),
         io={"policy": ("observation", "actions"), "value": ("observation", "one")},
-        summary="advantage actor-critic: a policy and a value model learn from short stretches of play"),
+        summary="advantage actor-critic: a policy and a value model learn from short stretches of play",
+        title="Actor-critic"),
     "ppo": ObjectiveKind(
         "ppo", ("policy", "value"),
         _rl_settings(
@@ -180,7 +184,7 @@ OBJECTIVES.update({
             **_ADVANTAGE),
         ("tape",), why_not_fit=_NO_FIT_RL, data="environment", views=("environment",),
         io={"policy": ("observation", "actions"), "value": ("observation", "one")},
-        summary="PPO: several clipped passes over each batch of play (discrete actions)"),
+        summary="PPO: several clipped passes over each batch of play (discrete actions)", title="PPO"),
 })
 
 

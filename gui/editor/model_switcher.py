@@ -55,7 +55,7 @@ class ModelSwitcher(QWidget):
             self.bar.blockSignals(False)
         if roles:
             kind = objective_kind(experiment.objective)
-            self.caption.setText(f"<b>{kind.name.upper()}</b> models:")
+            self.caption.setText(f"<b>{kind.title or kind.name}</b> models:")   # "Actor-critic models:"
             self.caption.setToolTip(kind.summary)
             current = experiment.current_role
             if current in roles and self.bar.currentIndex() != roles.index(current):
