@@ -92,6 +92,7 @@ def open_for_resume(resume_dir, experiment, held, unit: str = "epoch"):
     except RunFolderError as error:
         raise UserProblemError([str(error)]) from None
     folder.truncate_history(epoch)
+    folder.write_experiment(experiment)   # its epochs the new total, so a later resume goes on to them
     state = record.get("state")
     return folder, epoch, state if isinstance(state, dict) else {}
 

@@ -59,7 +59,8 @@ def _unused_classifier_settings(training, name: str) -> list[str]:
 
 def rl_refusals(experiment, resuming: bool = False) -> list[str]:
     """What a reinforcement-learning run cannot do, one line each; the environment itself is checked by
-    engine.objectives.environments (it needs gymnasium)."""
+    engine.objectives.environments (it needs gymnasium). ``resuming`` is kept for the callers: an agent's
+    run resumes from its checkpoints (engine.objectives.checkpoints)."""
     kind = objective_kind(experiment.objective)
     training, objective = experiment.training, experiment.objective
     name = kind.name
@@ -87,7 +88,4 @@ def rl_refusals(experiment, resuming: bool = False) -> list[str]:
             problems.append(f"objective.minibatches: {objective.envs} envs × {objective.steps} steps = {samples} "
                             f"samples do not split into {objective.minibatches} equal minibatches; choose a "
                             f"divisor of {samples}")
-    if resuming:
-        problems.append(f"--resume: a run of objective {name!r} cannot be resumed in this version; start a new "
-                        "run (its policy.keras is kept)")
     return problems

@@ -64,6 +64,12 @@ class Player:
     def close(self) -> None:
         self.envs.close()
 
+    def reset(self, seed: int) -> None:
+        """Every copy starts a fresh episode, seeded ``seed, seed + 1, ...`` (a resumed run's play)."""
+        self.observations, _info = self.envs.reset(seed=[int(seed) + i for i in range(self.count)])
+        self.episode_return[:] = 0.0
+        self.episode_length[:] = 0
+
     def take_finished(self) -> list[tuple[float, int]]:
         finished, self.finished = self.finished, []
         return finished

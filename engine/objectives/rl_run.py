@@ -7,8 +7,11 @@ episode length, policy and value loss, entropy (PPO: approximate KL and clip fra
 metrics; every ``frame_every``-th update also sends the first environment's play as EnvFrames. When
 the greedy policy reaches the target (CartPole-v1: mean return ≥ 475 over 20 episodes) the run ends
 solved. The run folder keeps ``policy.keras`` (observations → action logits; and ``value.keras``),
-``history.csv`` and ``metrics.json`` (seeds, when it was solved, the final greedy returns). Like every
-run it never raises: everything ends in one Finished event.
+``history.csv`` and ``metrics.json`` (seeds, when it was solved, the final greedy returns), and a
+checkpoint of both models and their optimizers every few seconds and at the end
+(engine.objectives.checkpoints), with what the run needs to go on: ``resume_dir`` continues it after
+its last saved update, its random generator, running mean and counts where they were (the episodes
+under way then start afresh). Like every run it never raises: everything ends in one Finished event.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import time
 import numpy as np
 
 from tapedeck.engine.files import atomic_path
+from tapedeck.engine.objectives import checkpoints
 from tapedeck.engine.objectives.environments import EnvError, env_spaces, greedy_returns
 from tapedeck.engine.objectives.refusals import rl_refusals
 from tapedeck.engine.objectives.session import ObjectiveSession
@@ -54,6 +58,11 @@ class _RlSession(ObjectiveSession):
         self.history: list[dict] = []
         self.summaries = None
         self.history_written = 0.0
+        self.initial = 0          # a resumed run starts after its checkpoint's update
+        self.resumed: dict = {}   # the checkpoint's state beside the weights (checkpoint.json)
+        self.episodes = 0         # episodes finished in training, all sessions of the run together
+        self.earlier_seconds = 0.0   # training time of the sessions before a resume
+        self.clock = checkpoints.CheckpointClock()
 
     # -- before the first update ---------------------------------------------------------------------
     def _train(self) -> Finished:
@@ -65,8 +74,8 @@ class _RlSession(ObjectiveSession):
         if problems:
             raise UserProblemError(problems)
         self._check()
-        seed = self._seed()
         folder = self._open_folder()
+        seed = self._seed()
         models = self._build()
         from tapedeck.engine.objectives.rl_play import Player
         from tapedeck.engine.objectives.rl_step import RlSteps, optimizer_for
@@ -76,9 +85,13 @@ class _RlSession(ObjectiveSession):
         self.steps = RlSteps(self.kind.name, self.objective, models["policy"], models.get("value"),
                              optimizers["policy"], optimizers.get("value"), self.experiment.training.execution)
         count = int(self.objective.episodes_per_update) if self.kind.name == "reinforce" else int(self.objective.envs)
+        self.models, self.optimizers = models, optimizers
+        if self.initial:
+            checkpoints.restore_checkpoint(self._saved(), folder, self.initial)
         self.player = Player(self.objective.env, count, seed, self.steps.act)
         self._held.callback(self.player.close)
-        self.models, self.optimizers = models, optimizers
+        if self.initial:
+            self._go_on()
         self.summaries = self._summaries(folder)
         self._started_event(models, count)
         return self._updates(folder)
@@ -95,10 +108,10 @@ class _RlSession(ObjectiveSession):
         """The run's seed (training.seed, or one drawn and recorded), for Keras and the environments."""
         import keras
 
-        seed = self.experiment.training.seed
+        seed = self.resumed.get("seed", self.experiment.training.seed)
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1 - 10_000))
-        keras.utils.set_random_seed(int(seed))
+        keras.utils.set_random_seed(int(seed) + self.initial)   # a resume draws on, not what update 1 drew
         self.metrics["seeds"] = {"run": int(seed), "environments": f"{seed}, {seed} + 1, ... (one per copy)",
                                  "evaluation": f"{EVAL_SEED}, {EVAL_SEED} + 1, ... (one per greedy episode)"}
         return int(seed)
@@ -106,6 +119,12 @@ class _RlSession(ObjectiveSession):
     def _open_folder(self):
         from tapedeck.engine.runs.folder import RunFolder, RunFolderError
 
+        if self.resume_dir is not None:
+            folder, self.initial, self.resumed = checkpoints.open_for_resume(self.resume_dir, self.experiment,
+                                                                             self._held, unit="update")
+            self.folder, self.history = folder, folder.read_history()
+            self.clock.saved(self.initial)
+            return folder
         try:
             folder = RunFolder.create(self.runs_dir, self.experiment.name)
             self._held.enter_context(folder.locked())
@@ -129,6 +148,45 @@ class _RlSession(ObjectiveSession):
                 raise UserProblemError([f"models.{role}: {error}"]) from None
         return built
 
+    # -- checkpoints -----------------------------------------------------------------------------------
+    def _saved(self) -> dict:
+        """What a checkpoint holds of TensorFlow's: every model and its optimizer, by role."""
+        return {**self.models, **{f"{role}_optimizer": optimizer for role, optimizer in self.optimizers.items()}}
+
+    def _save_checkpoint(self, update: int, recent) -> None:
+        """The models and optimizers after ``update``, and beside them (checkpoint.json) what the curves and
+        the play need to go on where they were."""
+        state = {"seed": self.metrics["seeds"]["run"], "rng": self.player.rng.bit_generator.state,
+                 "env_steps": self.player.env_steps, "episodes": self.episodes, "recent": list(recent),
+                 "judged": list(self.judged) if self.judged else None, "seconds": self._seconds(),
+                 "greedy_checks": self.metrics.get("greedy_checks", [])}
+        self._write_history()   # never behind the checkpoint: a resume cuts it back to the checkpoint's update
+        checkpoints.save_checkpoint(self.folder, self._saved(), update, self.experiment, state)
+        self.clock.saved(update)
+
+    def _go_on(self) -> None:
+        """A resumed run's play and figures as its checkpoint left them; the environments start fresh
+        episodes, seeded from the restored generator (a gymnasium environment's inner state is not saved)."""
+        state, player = self.resumed, self.player
+        try:
+            player.rng.bit_generator.state = state["rng"]
+            player.env_steps = int(state["env_steps"])
+            self.episodes = int(state["episodes"])
+            self.recent_start = [float(value) for value in state["recent"]][-RUNNING_MEAN:]
+            self.judged = tuple(state["judged"]) if state.get("judged") else None
+            self.earlier_seconds = float(state["seconds"])
+            self.metrics["greedy_checks"] = list(state.get("greedy_checks") or [])
+        except (KeyError, TypeError, ValueError) as error:
+            raise UserProblemError([f"{self.folder.checkpoint_state_path}: its state is damaged ({error!r} is "
+                                    "missing or wrong); start a new run"]) from None
+        seed = int(player.rng.integers(0, 2**31 - 1 - player.count))
+        player.reset(seed)
+        self.metrics["seeds"]["resumed"] = {"update": self.initial, "environments": f"{seed}, {seed} + 1, ..."}
+
+    def _seconds(self) -> float:
+        """Training time of the run so far, the sessions before a resume included."""
+        return round(self.earlier_seconds + time.perf_counter() - self.started, 2)
+
     def _summaries(self, folder):
         """training.tensorboard: a file writer for the run folder's tensorboard/ (one scalar per figure)."""
         if not self.experiment.training.tensorboard:
@@ -149,7 +207,7 @@ class _RlSession(ObjectiveSession):
             summary="\n\n".join(f"{role}\n{summary}" for role, _n, summary in described),
             trainable=sum(n for _r, n, _s in described),
             non_trainable=sum(_count(models[role].non_trainable_weights) for role in roles),
-            epochs=int(training.epochs), steps_per_epoch=1, batch_size=per_update,
+            epochs=int(training.epochs), steps_per_epoch=1, batch_size=per_update, initial_epoch=self.initial,
             num_classes=self.spaces.actions, class_names=[f"action {i}" for i in range(self.spaces.actions)],
             sample_images=np.zeros((0, *self.spaces.observation), np.float32), sample_labels=np.zeros(0, int),
             loop=training.loop, api=", ".join(sorted({self.experiment.models[role].api for role in roles})),
@@ -159,9 +217,9 @@ class _RlSession(ObjectiveSession):
     def _updates(self, folder) -> Finished:
         training, objective = self.experiment.training, self.objective
         target = self._target()
-        recent = collections.deque(maxlen=RUNNING_MEAN)
-        done, solved, reason = 0, None, None
-        for update in range(1, int(training.epochs) + 1):
+        recent = collections.deque(getattr(self, "recent_start", ()), maxlen=RUNNING_MEAN)
+        done, solved, reason = self.initial, None, None
+        for update in range(self.initial + 1, int(training.epochs) + 1):
             if self.control.paused and not self.control.stop_requested:
                 self.control.wait_while_paused()
             if self.control.stop_requested:
@@ -179,6 +237,10 @@ class _RlSession(ObjectiveSession):
                 solved = self._judge(update, target)
                 if solved:
                     break
+            if self.clock.due(update, int(training.epochs)):
+                self._save_checkpoint(update, recent)
+        if reason != "diverged" and done > self.clock.last:   # a stop (or solving) keeps its last update
+            self._save_checkpoint(done, recent)
         self._write_history()
         self.metrics.update(updates_completed=done, env_steps=self.player.env_steps, traces=dict(self.steps.traces),
                             greedy_seconds=round(self.eval_seconds, 2))
@@ -200,16 +262,26 @@ class _RlSession(ObjectiveSession):
         sampled = objective.frame_every and update % int(objective.frame_every) == 0
         frames = Frames() if inspect or sampled else None
         start = time.perf_counter()
+        layers = ()
         if self.kind.name == "reinforce":
             played = self.player.play_episodes(float(objective.gamma), objective.baseline == "normalize", frames)
-            figures = self.steps.learn(played.observations, played.actions, played.advantages, played.returns,
-                                       played.log_probs, played.weights)
+            batch = (played.observations, played.actions, played.advantages, played.returns, played.log_probs,
+                     played.weights)
+            if inspect:   # measured before the update changes the weights
+                layers = self.steps.layer_gradients(*batch)
+            figures = self.steps.learn(*batch)
         else:
             lam = 1.0 if objective.settings.get("returns") == "nstep" else float(objective.gae_lambda)
             played = self.player.play_steps(int(objective.steps), float(objective.gamma), lam, frames)
+            if inspect:
+                layers = self.steps.layer_gradients(
+                    played.observations, played.actions,
+                    _normalized(played.advantages, bool(objective.normalize_advantages)), played.returns,
+                    played.log_probs, played.weights)
             figures = self._learn_batches(played)
         seconds = time.perf_counter() - start
         episodes = self.player.take_finished()
+        self.episodes += len(episodes)
         recent.extend(value for value, _length in episodes)
         figures = {name: value for name, value in figures.items() if self._shows(name)}
         if self.kind.models != ("policy",):
@@ -224,7 +296,7 @@ class _RlSession(ObjectiveSession):
         if frames is not None:
             self.emit(EnvFrames(update=update, env_id=objective.env, **frames.arrays()))
         if inspect:
-            self.emit(_inspected(update, played, figures))
+            self.emit(_inspected(update, played, figures, layers))
         return figures, seconds
 
     def _shows(self, name: str) -> bool:
@@ -309,7 +381,7 @@ class _RlSession(ObjectiveSession):
         if returns.mean() < target:
             return None
         return {"update": update, "env_steps": self.player.env_steps,
-                "seconds": round(time.perf_counter() - self.started, 2), "mean": float(returns.mean()),
+                "seconds": self._seconds(), "mean": float(returns.mean()),
                 "spread": float(returns.std())}
 
     def _finish(self, folder, done: int, reason, solved, target) -> Finished:
@@ -337,17 +409,30 @@ class _RlSession(ObjectiveSession):
         if solved:
             return Finished("completed", f"solved at update {done} ({solved['env_steps']:,} environment steps, "
                             f"{solved['seconds']:.0f} s){said}", run_dir, epoch=done)
-        aim = f" (target {target:g} not reached)" if target is not None else ""
-        return Finished("completed", f"{done} update(s) trained{aim}{said}", run_dir, epoch=done)
+        return Finished("completed", f"{done} update(s) trained{_aim(target, greedy, self.objective.stop_at_target)}"
+                        f"{said}", run_dir, epoch=done)
 
 
-def _inspected(update: int, played, figures: dict, limit: int = 4096) -> UpdateInspected:
+def _aim(target, greedy, stop_at_target: bool) -> str:
+    """The target's words in the closing line, true however the run ended: the final greedy check may
+    reach the target although no check during training did, and a run told not to stop at the target
+    did not fail to."""
+    if target is None:
+        return ""
+    if greedy and greedy["mean"] >= target:
+        return f" (the greedy policy reaches the target {target:g})"
+    if not stop_at_target:
+        return f" (stop_at_target off; the greedy mean is below the target {target:g})"
+    return f" (target {target:g} not reached)"
+
+
+def _inspected(update: int, played, figures: dict, layers: tuple = (), limit: int = 4096) -> UpdateInspected:
     """What one update learned from (padding left out, at most ``limit`` steps)."""
     real = np.flatnonzero(played.weights > 0)[:limit]
     return UpdateInspected(update=update, observations=played.observations[real], actions=played.actions[real],
                            probabilities=np.exp(played.log_probs[real]).astype(np.float32),
                            advantages=played.advantages[real], returns=played.returns[real],
-                           values=played.values[real], figures=dict(figures))
+                           values=played.values[real], figures=dict(figures), layers=tuple(layers))
 
 
 def _normalized(values: np.ndarray, normalize: bool) -> np.ndarray:

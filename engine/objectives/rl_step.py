@@ -71,13 +71,27 @@ class RlSteps:
     # -- learning ----------------------------------------------------------------------------------
     def learn(self, observations, actions, advantages, returns, old_log_probs, weights) -> dict:
         """One update on a batch; every argument is a flat numpy array over the batch's steps."""
-        figures = self._learn(tf.convert_to_tensor(observations, tf.float32), tf.convert_to_tensor(actions, tf.int32),
-                              *(tf.convert_to_tensor(a, tf.float32) for a in (advantages, returns, old_log_probs,
-                                                                               weights)))
+        figures = self._learn(*_tensors(observations, actions, advantages, returns, old_log_probs, weights))
         return dict(zip(FIGURES, figures.numpy().tolist()))   # one transfer, not one per figure
 
     def learn_step(self, observations, actions, advantages, returns, old_log_probs, weights):
-        """The loss of the objective, its gradients, one update of each model with its own optimizer.
+        """The loss of the objective, its gradients, one update of each model with its own optimizer."""
+        policy_variables = self.policy.trainable_variables
+        value_variables = self.value.trainable_variables if self.value is not None else []
+        with tf.GradientTape() as tape:
+            loss, parts = self._loss(observations, actions, advantages, returns, old_log_probs, weights)
+        gradients = tape.gradient(loss, policy_variables + value_variables)
+        policy_gradients = gradients[:len(policy_variables)]
+        value_gradients = gradients[len(policy_variables):]
+        self.policy_optimizer.apply_gradients(zip(policy_gradients, policy_variables))
+        if self.value is not None:
+            self.value_optimizer.apply_gradients(zip(value_gradients, value_variables))
+        figures = dict(parts, policy_grad_norm=tf.linalg.global_norm(policy_gradients),
+                       value_grad_norm=tf.linalg.global_norm(value_gradients) if value_gradients else tf.constant(0.0))
+        return tf.stack([tf.cast(figures[name], tf.float32) for name in FIGURES])
+
+    def _loss(self, observations, actions, advantages, returns, old_log_probs, weights):
+        """The objective's loss on a batch (inside the caller's tape) and its parts as figures.
 
         ``weights`` are 1 for real steps and 0 for padding (REINFORCE pads its batch of episodes to a few
         fixed lengths, so XLA compiles a handful of shapes rather than one per batch)."""
@@ -89,44 +103,53 @@ class RlSteps:
         else:
             mean = tf.reduce_mean
 
-        policy_variables = self.policy.trainable_variables
-        value_variables = self.value.trainable_variables if self.value is not None else []
-        with tf.GradientTape() as tape:
-            logits = tf.cast(self.policy(observations, training=True), tf.float32)
-            all_log_probs = tf.nn.log_softmax(logits)
-            log_probs = tf.gather(all_log_probs, actions, batch_dims=1)
-            entropy = mean(-tf.reduce_sum(tf.exp(all_log_probs) * all_log_probs, axis=-1))
-            log_ratio = log_probs - old_log_probs
-            ratio = tf.exp(log_ratio)
-            if self.kind == "ppo":   # the clipped surrogate: no incentive to move the ratio beyond 1 ± clip
-                clipped = tf.clip_by_value(ratio, 1.0 - self.clip, 1.0 + self.clip)
-                policy_loss = -mean(tf.minimum(ratio * advantages, clipped * advantages))
-            else:
-                policy_loss = -mean(log_probs * advantages)
-            value_loss = tf.constant(0.0)
-            if self.value is not None:
-                values = tf.reshape(tf.cast(self.value(observations, training=True), tf.float32), [-1])
-                error = returns - values
-                if self.huber:
-                    absolute = tf.abs(error)
-                    value_loss = mean(tf.where(absolute < 1.0, 0.5 * tf.square(error), absolute - 0.5))
-                else:
-                    value_loss = mean(0.5 * tf.square(error))
-            loss = policy_loss - self.entropy_weight * entropy + self.value_weight * value_loss
-        gradients = tape.gradient(loss, policy_variables + value_variables)
-        policy_gradients = gradients[:len(policy_variables)]
-        value_gradients = gradients[len(policy_variables):]
-        self.policy_optimizer.apply_gradients(zip(policy_gradients, policy_variables))
+        logits = tf.cast(self.policy(observations, training=True), tf.float32)
+        all_log_probs = tf.nn.log_softmax(logits)
+        log_probs = tf.gather(all_log_probs, actions, batch_dims=1)
+        entropy = mean(-tf.reduce_sum(tf.exp(all_log_probs) * all_log_probs, axis=-1))
+        log_ratio = log_probs - old_log_probs
+        ratio = tf.exp(log_ratio)
+        if self.kind == "ppo":   # the clipped surrogate: no incentive to move the ratio beyond 1 ± clip
+            clipped = tf.clip_by_value(ratio, 1.0 - self.clip, 1.0 + self.clip)
+            policy_loss = -mean(tf.minimum(ratio * advantages, clipped * advantages))
+        else:
+            policy_loss = -mean(log_probs * advantages)
+        value_loss = tf.constant(0.0)
         if self.value is not None:
-            self.value_optimizer.apply_gradients(zip(value_gradients, value_variables))
-        figures = {
+            values = tf.reshape(tf.cast(self.value(observations, training=True), tf.float32), [-1])
+            error = returns - values
+            if self.huber:
+                absolute = tf.abs(error)
+                value_loss = mean(tf.where(absolute < 1.0, 0.5 * tf.square(error), absolute - 0.5))
+            else:
+                value_loss = mean(0.5 * tf.square(error))
+        loss = policy_loss - self.entropy_weight * entropy + self.value_weight * value_loss
+        return loss, {
             "policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
             "approx_kl": mean((ratio - 1.0) - log_ratio),   # ≥ 0; how far this update moved the policy
             "clip_fraction": mean(tf.cast(tf.abs(ratio - 1.0) > self.clip, tf.float32)),
-            "policy_grad_norm": tf.linalg.global_norm(policy_gradients),
-            "value_grad_norm": tf.linalg.global_norm(value_gradients) if value_gradients else tf.constant(0.0),
         }
-        return tf.stack([tf.cast(figures[name], tf.float32) for name in FIGURES])
+
+    def layer_gradients(self, observations, actions, advantages, returns, old_log_probs, weights) -> tuple:
+        """(model role, layer name, gradient norm) of each layer with weights: the gradient of the same loss
+        on this batch, taken without applying it (the inspector's view of an update, before it). Run
+        eagerly: a Step asks for it once, and a traced copy would cost a trace per run for nothing."""
+        roles = [("policy", self.policy)] + ([("value", self.value)] if self.value is not None else [])
+        variables = [(role, variable) for role, model in roles for variable in model.trainable_variables]
+        with tf.GradientTape() as tape:
+            loss, _parts = self._loss(*_tensors(observations, actions, advantages, returns, old_log_probs, weights))
+        gradients = tape.gradient(loss, [variable for _role, variable in variables])
+        squares: dict = {}
+        for (role, variable), gradient in zip(variables, gradients):
+            if gradient is not None:
+                key = (role, variable.path.rsplit("/", 1)[0])
+                squares[key] = squares.get(key, 0.0) + float(tf.reduce_sum(tf.square(gradient)))
+        return tuple((role, layer, square ** 0.5) for (role, layer), square in squares.items())
+
+
+def _tensors(observations, actions, advantages, returns, old_log_probs, weights):
+    return (tf.convert_to_tensor(observations, tf.float32), tf.convert_to_tensor(actions, tf.int32),
+            *(tf.convert_to_tensor(a, tf.float32) for a in (advantages, returns, old_log_probs, weights)))
 
 
 def optimizer_for(settings, training):

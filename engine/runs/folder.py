@@ -6,6 +6,8 @@ Layout (every file written atomically, so a killed process leaves either the old
     history.csv       one row per completed epoch
     checkpoint.keras  the model after the last completed epoch, optimizer state included
     checkpoint.json   {"epoch": N}: written after checkpoint.keras, so it never names a missing epoch
+    checkpoints/      an objective's run (GAN, VAE, agent) instead of checkpoint.keras: tf.train.Checkpoint
+                      sets of its models and optimizers, the one checkpoint.json names read on resume
     model.keras       the final model (plain ``keras.models.load_model`` reads it)
     metrics.json      status, test metrics, confusion matrix, speed, versions, device
     .lock             the OS lock of the process training here (two resumes of one run cannot both write)
@@ -171,9 +173,14 @@ class RunFolder:
 
     def checkpoint_epoch(self) -> int | None:
         epoch = self.checkpoint_state().get("epoch")
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or not self.checkpoint_path.exists():
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not self._checkpoint_exists(epoch):
             return None
         return epoch
+
+    def _checkpoint_exists(self, epoch: int) -> bool:
+        """A classifier's checkpoint.keras, or the tf.train.Checkpoint set an objective's run (a GAN's, an
+        agent's) writes after ``epoch`` (engine.objectives.checkpoints): either can be resumed."""
+        return self.checkpoint_path.exists() or (self.path / "checkpoints" / f"epoch-{epoch:03d}.index").is_file()
 
     @staticmethod
     def _read_json(path: Path):
