@@ -90,11 +90,15 @@ def _keras_set(data):
     return lines, set(), 255.0, classes
 
 
-def _npz(data):
+def _npz(data, labels: bool = True):
+    """``labels=False``: a model whose heads all read named targets, from a file that may hold no plain pair."""
+    loads = ['    x_train, y_train = archive["x_train"], archive["y_train"]',
+             '    x_test, y_test = archive["x_test"], archive["y_test"]'] if labels else [
+        "    # No plain y_train / y_test: every head reads its own named target.",
+        '    x_train, x_test = archive["x_train"], archive["x_test"]']
     lines = [
         f"with np.load({_path(data.path)}) as archive:",
-        '    x_train, y_train = archive["x_train"], archive["y_train"]',
-        '    x_test, y_test = archive["x_test"], archive["y_test"]',
+        *loads,
         "# Bytes are 0..255; other pixel types are scaled by their largest value.",
         "scale = 255.0 if x_train.dtype == np.uint8 else max(1.0, float(x_train.max()))",
     ]

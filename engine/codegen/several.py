@@ -153,8 +153,9 @@ def subclassing_parts(nodes, input_names, head_names, expression, identifier, at
 
 # --- the data ----------------------------------------------------------------------------------------------
 
-def _source_code(data, wanted_x: list[str], wanted_y: list[str]):
-    """The source's own lines (as for one head) with the named arrays loaded beside the images and labels."""
+def _source_code(data, wanted_x: list[str], wanted_y: list[str], labels: bool = True):
+    """The source's own lines (as for one head) with the named arrays loaded beside the images and labels
+    (``labels=False``: an npz read without its plain y_train / y_test, which no head reads)."""
     source = data.source
     if source == "digits":
         lines, imports, scale, _ = data_code_module._digits()
@@ -165,7 +166,7 @@ def _source_code(data, wanted_x: list[str], wanted_y: list[str]):
                       f"label_mode={literal(target)})",
                       f"y_train_{target}, y_test_{target} = y_train_{target}.reshape(-1), y_test_{target}.reshape(-1)"]
     elif source == "npz":
-        lines, imports, scale, _ = data_code_module._npz(data)
+        lines, imports, scale, _ = data_code_module._npz(data, labels)
         named = [f'    x_train_{k[2:]}, x_test_{k[2:]} = archive["x_train_{k[2:]}"], archive["x_test_{k[2:]}"]'
                  for k in wanted_x]
         named += [f"    y_train_{t}, y_test_{t} = archive[\"y_train_{t}\"], archive[\"y_test_{t}\"]" for t in wanted_y]
@@ -241,10 +242,13 @@ def several_data_code(data, inputs, head_list: list[HeadCode]) -> DataCode:
     wanted_x = list(dict.fromkeys(i.data for i in inputs if i.data != heads.DEFAULT_DATA))
     stored = [_target_key(data, h.target) for h in head_list if not _derived(data, h.target)]
     wanted_y = list(dict.fromkeys(t for t in stored if t != heads.DEFAULT_TARGET))
-    lines, imports, scale = _source_code(data, wanted_x, wanted_y)
+    # The labels are loaded where a head reads them (or a target derived from them), and always from the
+    # sources that have them anyway; an npz whose heads all name their own targets may lack them.
+    labels = data.source != "npz" or heads.DEFAULT_TARGET in stored or len(stored) < len(head_list)
+    lines, imports, scale = _source_code(data, wanted_x, wanted_y, labels)
     imports = set(imports) | {"np"}
     arrays = [("x", "x_train", "x_test"), *[(k, f"x_train_{k[2:]}", f"x_test_{k[2:]}") for k in wanted_x],
-              ("label", "y_train", "y_test"), *[(t, f"y_train_{t}", f"y_test_{t}") for t in wanted_y]]
+              *[("label", "y_train", "y_test")] * labels, *[(t, f"y_train_{t}", f"y_test_{t}") for t in wanted_y]]
     lines = [section("Data"), *lines, "",
              "# Every array by name: the limit and the validation split below cut them all alike."]
     for index, split in ((1, "train"), (2, "test")):

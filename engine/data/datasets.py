@@ -35,11 +35,11 @@ class Dataset:
     """
 
     x_train: np.ndarray
-    y_train: np.ndarray
+    y_train: np.ndarray | None    # None (and y_val, y_test): an npz without target "label" (named targets only)
     x_val: np.ndarray
-    y_val: np.ndarray
+    y_val: np.ndarray | None
     x_test: np.ndarray
-    y_test: np.ndarray
+    y_test: np.ndarray | None
     input_shape: tuple
     num_classes: int
     class_names: list[str]
@@ -47,7 +47,7 @@ class Dataset:
     source: str
     warnings: list[str] = field(default_factory=list)
     # Several inputs / heads (engine.data.targets): data key "x_<input>" → (train, val, test) arrays, and
-    # target name → Target; "label" is always there (the same arrays as y_*), "x" is x_train/x_val/x_test.
+    # target name → Target; "label" is there whenever y_* are (the same arrays), "x" is x_train/x_val/x_test.
     inputs: dict = field(default_factory=dict)
     targets: dict = field(default_factory=dict)
 
@@ -232,50 +232,71 @@ def _class_names(raw: RawSet, num_from_labels: int) -> list[str]:
 
 
 def load_dataset(data) -> Dataset:
-    """Load ``data`` (an experiment's DataSpec) once for a run; every bad input raises one DataError."""
+    """Load ``data`` (an experiment's DataSpec) once for a run; every bad input raises one DataError.
+
+    An npz holding only named targets has no target ``label``: its ``y_*`` are None, ``num_classes`` 0
+    and ``class_names`` empty, and ``targets`` lacks ``label`` (the check tells whatever reads it).
+    """
     _check_options(data)
     raw = _read_checked(data)
     _check_contents(raw)
     where = raw.description
-    y_train = _int_labels(raw.y_train, where, "training labels")
+    labelled = raw.y_train is not None
+    y_train = _int_labels(raw.y_train, where, "training labels") if labelled else None
     x_train = raw.x_train
     extras = {key: (np.asarray(train), np.asarray(test)) for key, (train, test) in raw.extras.items()}
-    if raw.x_test is None:
+    if raw.x_test is None:   # the sources without a test split of their own always have labels
         keep, held = held_out_split(y_train, _DIGITS_TEST_FRACTION)
         x_test, y_test = x_train[held], y_train[held]
         x_train, y_train = x_train[keep], y_train[keep]
         extras = {key: (train[keep], train[held]) for key, (train, _test) in extras.items()}
     else:
-        x_test, y_test = raw.x_test, _int_labels(raw.y_test, where, "test labels")
+        x_test, y_test = raw.x_test, _int_labels(raw.y_test, where, "test labels") if labelled else None
     limit = _field(data, "limit", None)
     if limit is not None:
-        x_train, y_train = x_train[:limit], y_train[:limit]
+        x_train, y_train = x_train[:limit], _rows(y_train, slice(limit))
         extras = {key: (train[:limit], test) for key, (train, test) in extras.items()}
     if len(x_train) == 0 or len(x_test) == 0:
         raise DataError(f"{where}: no {'training' if len(x_train) == 0 else 'test'} images; check the files")
-    class_names = _class_names(raw, int(max(y_train.max(), y_test.max())) + 1)
-    num_classes = len(class_names)
+    class_names = _class_names(raw, int(max(y_train.max(), y_test.max())) + 1) if labelled else []
     train_idx, val_idx = _validation_indices(len(x_train), _field(data, "validation_split", 0.1))
     if len(train_idx) == 0:
         raise DataError(f"data.limit: {limit} example(s) leave nothing to train on after validation_split; "
                         "raise the limit or lower validation_split")
-    _two_classes(y_train, where, limit)
+    if labelled:
+        _two_classes(y_train, where, limit)
     normalize = bool(_field(data, "normalize", True))
     x_val = _images(x_train[val_idx], raw.scale, normalize)
-    y_val = y_train[val_idx]
     x_tr = _images(x_train[train_idx] if len(val_idx) else x_train, raw.scale, normalize)
-    y_tr = y_train[train_idx]
+    y_val, y_tr = _rows(y_train, val_idx), _rows(y_train, train_idx)
     x_te = _images(x_test, raw.scale, normalize)
     dataset = Dataset(x_train=x_tr, y_train=y_tr, x_val=x_val, y_val=y_val, x_test=x_te, y_test=y_test,
-                      input_shape=tuple(int(s) for s in x_tr.shape[1:]), num_classes=num_classes,
-                      class_names=class_names, sample_index=_sample_index(y_test, num_classes),
-                      source=raw.description, warnings=list(raw.warnings))
-    dataset.targets["label"] = Target(y_tr, y_val, y_test, "classes", class_names)
+                      input_shape=tuple(int(s) for s in x_tr.shape[1:]), num_classes=len(class_names),
+                      class_names=class_names, sample_index=np.zeros(0, np.int64), source=raw.description,
+                      warnings=list(raw.warnings))
+    if labelled:
+        dataset.targets["label"] = Target(y_tr, y_val, y_test, "classes", class_names)
     _named_arrays(dataset, extras, raw, (train_idx, val_idx), normalize)
     for name in derived_targets(data.source):
         dataset.targets.setdefault(name, Target(parity(y_tr), parity(y_val), parity(y_test), "classes",
                                                 list(PARITY_NAMES), derived=True))
+    dataset.sample_index = _grid_sample(dataset)
     return dataset
+
+
+def _rows(y, index):
+    """``y[index]``, or None for a set without target ``label``."""
+    return None if y is None else y[index]
+
+
+def _grid_sample(dataset: Dataset) -> np.ndarray:
+    """The prediction grid's test examples, class by class of ``label`` (or else of the first named
+    target of classes); a set whose targets are all values shows its first test examples."""
+    target = dataset.targets.get("label") or next(
+        (t for t in dataset.targets.values() if t.kind == "classes"), None)
+    if target is None:
+        return np.arange(min(SAMPLE_SIZE, len(dataset.x_test)), dtype=np.int64)
+    return _sample_index(np.asarray(target.test), len(target.class_names))
 
 
 def _named_arrays(dataset: Dataset, extras: dict, raw: RawSet, split, normalize: bool) -> None:
@@ -333,7 +354,8 @@ def _signature(path) -> tuple:
 
 
 def describe(data) -> tuple[tuple, int, list[str]]:
-    """(input_shape, num_classes, class_names) for the layer check.
+    """(input_shape, num_classes, class_names) for the layer check; (shape, 0, []) for an npz without
+    target ``label`` (named targets only).
 
     Named sets are known without loading (so the window need not wait for MNIST); an image folder is
     described from its folder names and one image header; the other file sources are read, and their
@@ -355,17 +377,24 @@ def describe(data) -> tuple[tuple, int, list[str]]:
     if key not in _DESCRIBED:
         raw = _read_checked(data)  # arrays as stored: no scaling or splitting, which cannot change shape or classes
         _check_contents(raw)
-        _two_classes(_int_labels(raw.y_train, raw.description, "training labels"), raw.description, None)
-        top = max(_int_labels(raw.y_train, raw.description, "training labels").max(initial=0),
-                  _int_labels(raw.y_test, raw.description, "test labels").max(initial=0)
-                  if raw.y_test is not None else 0)
-        names = _class_names(raw, int(top) + 1)
+        names = _described_names(raw)
         shape = tuple(int(s) for s in raw.x_train.shape[1:]) + ((1,) if raw.x_train.ndim == 3 else ())
         if len(_DESCRIBED) > 16:
             _DESCRIBED.clear()
         _DESCRIBED[key] = (shape, len(names), names)
     shape, n, names = _DESCRIBED[key]
     return shape, n, list(names)
+
+
+def _described_names(raw: RawSet) -> list[str]:
+    """The class names of target ``label`` as the loaded set will have them; none for a set without it."""
+    if raw.y_train is None:
+        return []
+    y_train = _int_labels(raw.y_train, raw.description, "training labels")
+    _two_classes(y_train, raw.description, None)
+    top = max(y_train.max(initial=0), _int_labels(raw.y_test, raw.description, "test labels").max(initial=0)
+              if raw.y_test is not None else 0)
+    return _class_names(raw, int(top) + 1)
 
 
 _FEEDS: dict[tuple, Feeds] = {}
@@ -378,7 +407,7 @@ def describe_feeds(data) -> Feeds:
     until their files change.
     """
     shape, _n, names = describe(data)
-    targets = {"label": ("classes", names, len(names), False)}
+    targets = {"label": ("classes", names, len(names), False)} if names else {}   # none: named targets only
     for name in derived_targets(data.source):
         targets[name] = ("classes", list(PARITY_NAMES), 2, True)
     if data.source == "cifar100":

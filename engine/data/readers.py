@@ -37,11 +37,12 @@ class RawSet:
     """Arrays as read from disk, before the common shaping in ``engine.data.datasets``.
 
     ``x_test`` is None when the source has no test split of its own (a held-out part is taken then).
+    ``y_train`` and ``y_test`` are None when an npz holds only named targets (no target ``label``).
     ``scale`` is the largest value the pixel format can hold, which ``normalize`` divides by.
     """
 
     x_train: np.ndarray
-    y_train: np.ndarray
+    y_train: np.ndarray | None
     x_test: np.ndarray | None
     y_test: np.ndarray | None
     class_names: list[str] | None
@@ -432,7 +433,11 @@ def _npz_sizes_fit(path: Path) -> None:
 
 
 def read_npz(path) -> RawSet:
-    """The layout keras.datasets.mnist uses; an optional 'class_names' string array names the classes."""
+    """The layout keras.datasets.mnist uses; an optional 'class_names' string array names the classes.
+
+    Beside them, named arrays (``x_train_<input>``, ``y_train_<target>``); with named targets, the plain
+    ``y_train`` / ``y_test`` may be left out (the RawSet's labels are None then).
+    """
     path = existing_path(path, ".npz file")
     if path.is_dir():
         raise DataError(f"{path}: is a folder; set data.path to an .npz file holding {', '.join(_NPZ_KEYS)}")
@@ -442,17 +447,13 @@ def read_npz(path) -> RawSet:
         _npz_sizes_fit(path)
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in _NPZ_KEYS if k not in f.files]
-            named = sorted(k for k in f.files if k.startswith("y_train_"))
-            if missing and named and not [k for k in missing if k.startswith("x_")]:
-                # heads naming their own targets still need the plain pair today: say how, not just "missing"
-                raise DataError(f"{path}: has named targets ({', '.join(named[:3])}) but no plain y_train / y_test, "
-                                f"which Tapedeck still reads as target 'label' (its class names and the split); save "
-                                f"a copy of one named target under y_train and y_test, e.g. y_train={named[0]}")
+            if _named_targets_only(f.files, missing):
+                missing = []   # every target is named: the plain pair (target 'label') is optional
             if missing:
                 raise DataError(f"{path}: missing key(s) {', '.join(missing)} (has {', '.join(f.files) or 'none'}); "
                                 f"save it with np.savez(path, {'=…, '.join(_NPZ_KEYS)}=…)")
             _ambiguous_label(path, f.files)
-            arrays = {k: f[k] for k in _NPZ_KEYS}
+            arrays = {k: f[k] if k in f.files else None for k in _NPZ_KEYS}
             names = [str(n) for n in f["class_names"]] if "class_names" in f.files else None
             extras, extra_names = _npz_extras(path, f)
     except DataError:
@@ -464,7 +465,7 @@ def read_npz(path) -> RawSet:
         if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3, 4)):
             raise DataError(f"{path}: x_{split} has shape {x.shape}, expected images (N, H, W) or (N, H, W, C) "
                             "with C = 1, 3 or 4")
-        if len(x) != len(y):
+        if y is not None and len(x) != len(y):
             raise DataError(f"{path}: x_{split} holds {len(x)} images but y_{split} holds {len(y)} labels")
     if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
         raise DataError(f"{path}: x_train images are {arrays['x_train'].shape[1:]} but x_test images are "
@@ -479,6 +480,9 @@ def read_npz(path) -> RawSet:
                 raise DataError(f"{path}: {named} holds {len(array)} rows but {main} holds {len(arrays[main])} "
                                 f"images; every named array needs one row per image")
     _check_named_arrays(path, extras)
+    if arrays["y_train"] is None and "y_label" in extras:   # y_train_label alone is the plain pair, named
+        arrays["y_train"], arrays["y_test"] = extras.pop("y_label")
+        names = extra_names.pop("label", names)
     return RawSet(x_train, arrays["y_train"], arrays["x_test"], arrays["y_test"], class_names=names,
                   scale=scale, description=f"npz file {path}", extras=extras, extra_names=extra_names)
 
@@ -508,6 +512,12 @@ def _check_named_arrays(path: Path, extras: dict) -> None:
             index = np.unravel_index(int(np.argmin(finite)), array.shape)
             raise DataError(f"{path}: {name} holds {array[index].item()} at index {list(map(int, index))} (row "
                             f"{int(index[0])}); every value must be a finite number: fix or remove that row")
+
+
+def _named_targets_only(files, missing: list[str]) -> bool:
+    """Both plain labels absent, the images there and at least one named target: a set for heads that
+    each name their own target, which needs no target 'label' (whoever reads one is told by the check)."""
+    return sorted(missing) == ["y_test", "y_train"] and any(_NAMED.match(k) and k[0] == "y" for k in files)
 
 
 def _ambiguous_label(path: Path, files) -> None:

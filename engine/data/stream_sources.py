@@ -217,6 +217,8 @@ def _open_npz(path) -> StreamSource:
         with zipfile.ZipFile(path) as archive:
             members = {n.removesuffix(".npy") for n in archive.namelist()}
             missing = [k for k in keys if k not in members]
+            if readers._named_targets_only(members, missing):   # heads' own targets: whole, by the check
+                raise NotStreamableError("the file holds named targets and no plain y_train / y_test")
             if missing:
                 has = ", ".join(sorted(members)) or "none"
                 raise DataError(f"{path}: missing key(s) {', '.join(missing)} (has {has}); "

@@ -1,8 +1,10 @@
 """Data for models with several inputs or several heads: the named arrays beside the images and labels.
 
-A data set always has the images (data ``x``) and the labels (target ``label``). Besides them:
+A data set always has the images (data ``x``) and, but for the npz case below, the labels (target ``label``).
+Besides them:
 - ``npz`` files may hold ``x_train_<input>`` / ``x_test_<input>`` (data ``x_<input>``) and
   ``y_train_<target>`` / ``y_test_<target>`` (target ``<target>``), with optional ``class_names_<target>``;
+  with such named targets the plain ``y_train`` / ``y_test`` may be left out (no target ``label`` then);
 - CIFAR-100 (``cifar100`` and the ``cifar`` file source) holds ``fine`` (100 classes) and ``coarse``
   (20 superclasses) at once, the canonical real two-output task;
 - ``digits``, ``mnist`` and ``fashion_mnist`` get a derived target ``parity`` (label even or odd), so the

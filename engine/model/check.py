@@ -150,6 +150,10 @@ def check(experiment, input_shape, num_classes, api=None, feeds=None, classify=T
         report.inputs = check_heads.input_shapes(experiment.model, feeds, report.problems)
     else:
         report.inputs = {graph.INPUT: input_shape}
+        unlabelled = classify and num_classes == 0 and check_heads.unlabelled_problem(experiment.data)
+        if unlabelled:   # the rules on classes would only repeat it in other words
+            report.problems.append(unlabelled)
+            classify = False
         report.problems += check_rules.training_problems(experiment, num_classes) if classify else []
 
     shapes, report.trainable, report.non_trainable = _infer(nodes, report.layers, report.inputs)

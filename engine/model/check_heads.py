@@ -12,7 +12,7 @@ import copy
 from tapedeck.engine.model import check_rules
 from tapedeck.engine.spec import graph, heads
 
-__all__ = ["input_shapes", "head_problems", "dead_branch_warnings", "monitor_problem"]
+__all__ = ["input_shapes", "head_problems", "dead_branch_warnings", "monitor_problem", "unlabelled_problem"]
 
 
 def input_shapes(model, feeds, problems) -> dict:
@@ -40,8 +40,30 @@ def _target_problem(head, feeds) -> str | None:
                     f"numbers with fractions; use mean_squared_error or mean_absolute_error")
         return None
     have = ", ".join(feeds.targets)
+    if head.target == heads.DEFAULT_TARGET:   # an npz of named targets only: the plain pair is left out
+        return (f"head {head.layer!r}: target 'label' is not in this data set (it has: {have}); the plain "
+                f"y_train and y_test arrays are target 'label': give the head one of those targets, or save them")
     return (f"head {head.layer!r}: target {head.target!r} is not in this data set (it has: {have}); an npz file "
             f"adds one with arrays y_train_{head.target} and y_test_{head.target}")
+
+
+def unlabelled_problem(data) -> str | None:
+    """A model of one output reads target ``label``; an npz of named targets only has none to give it.
+
+    Called where the data was described with no classes, which only such a set is.
+    """
+    from tapedeck.engine.data import datasets
+
+    try:
+        targets = sorted(datasets.describe_feeds(data).targets)
+    except datasets.DataError:
+        return None   # the data's own problem is reported where it is read
+    if heads.DEFAULT_TARGET in targets:
+        return None
+    named = f"; it has the targets {', '.join(targets)}: declare heads (model.outputs) that read them, or" \
+        if targets else ": "
+    return (f"{data.path}: holds no plain y_train / y_test (target 'label'), which the model's single output "
+            f"reads{named} save y_train and y_test in the file")
 
 
 def head_problems(nodes, shapes, experiment, feeds, by_index, model_problems) -> None:

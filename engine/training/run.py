@@ -136,13 +136,14 @@ class _Session:
         self._check(dataset)
         if getattr(dataset, "warnings", None):
             self.metrics["data_warnings"] = list(dataset.warnings)
-        data = _prepare(dataset, experiment)
         self.several = None   # several inputs or heads: dicts by name and per-head losses (heads_io)
-        if is_multi(experiment.model):
+        if is_multi(experiment.model):   # its heads may all name their own targets: no target 'label'
             from tapedeck.engine.training.heads_io import SeveralHeads
 
             self.several = SeveralHeads(experiment, dataset)
             data = self.several.prepared(_Prepared)
+        else:
+            data = _prepare(dataset, experiment)
         self.metrics["replicas"] = int(strategy.num_replicas_in_sync)
 
         if training.tensorboard and not _tensorboard_available():
@@ -161,12 +162,12 @@ class _Session:
         state = RunState(steps_per_epoch=steps_per_epoch, batch_size=batch_size, train_samples=rows(data.x_train))
         to_probabilities = probability_converter(training)
         sample_index = dataset.sample_index
-        sample_images = dataset.x_test[sample_index]
-        sample_labels = dataset.y_test[sample_index]
-        classes = {"num_classes": dataset.num_classes, "class_names": list(dataset.class_names)}
         if self.several:
             sample_images, sample_labels = self.several.sample(data, sample_index)
             classes = self.several.started()
+        else:
+            sample_images, sample_labels = dataset.x_test[sample_index], dataset.y_test[sample_index]
+            classes = {"num_classes": dataset.num_classes, "class_names": list(dataset.class_names)}
         self.emit(
             RunStarted(
                 run_dir=str(folder.path),

@@ -219,10 +219,11 @@ CASES = [
     Case("a feature input of one number per row (x_train_features of shape (60,))",
          lambda t: ["check", _features_npz(t, x_train_features=_F[:, 0], x_test_features=_F[:, 0])],
          "x_train_features holds one number per row (shape (60,))"),
-    Case("heads naming their own targets, no plain y_train (the refusal says how to go on)",
+    Case("no plain y_train, and a head still reading target 'label' (tests/engine/test_npz_named_targets.py)",
          lambda t: ["check", _features_npz(t, [("par", "parity", 2, None)], drop=("y_train", "y_test"),
                                            y_train_parity=_Y % 2, y_test_parity=_Y % 2)],
-         "no plain y_train / y_test, which Tapedeck still reads as target 'label'"),
+         "head 'digit': target 'label' is not in this data set (it has: parity); the plain y_train and y_test "
+         "arrays are target 'label'"),
     Case("import of a folder", lambda t: ["import", str(t)], "is a folder; give a .keras model file"),
     Case("import of a .keras whose config.json is damaged", _keras_with_broken_config,
          "the model's config.json inside it is damaged"),

@@ -1,0 +1,145 @@
+"""Issue 24: an npz whose heads all name their own targets (``y_train_digit``, ``y_train_score``) needs no
+plain ``y_train`` / ``y_test``; those are target ``label``, read only where a head (or a single output)
+asks for it. The check passes, a run trains, the exported script loads and trains the file as it is, and
+whatever still reads ``label`` is told, in one line, that the file has none.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tapedeck.engine.cli.main import main
+from tests.support import badfiles as bad
+
+_RNG = np.random.default_rng(0)
+_N = 60
+
+
+def _arrays(**over) -> dict:
+    """Images, 4 features, a digit target and a float score target; no plain y_train / y_test."""
+    x = _RNG.random((_N, 8, 8)).astype(np.float32)
+    digit = np.arange(_N) % 10
+    features = _RNG.random((_N, 4)).astype(np.float32)
+    score = features.mean(axis=1).astype(np.float32)
+    arrays = dict(x_train=x, x_test=x, x_train_features=features, x_test_features=features,
+                  y_train_digit=digit, y_test_digit=digit, y_train_score=score, y_test_score=score)
+    arrays.update(over)
+    return {key: value for key, value in arrays.items() if value is not None}
+
+
+def _experiment(tmp_path, heads=(("digit", "digit", None), ("score", "score", "mean_squared_error")),
+                limit=40, **over) -> dict:
+    """The npz_image_and_features preset with ``heads`` ((layer, target, loss) on the joined features)
+    in place of its one head, on an npz holding ``_arrays(**over)``."""
+    from tapedeck.engine.spec.experiment import load_preset
+
+    np.savez(tmp_path / "data.npz", **_arrays(**over))
+    experiment = load_preset("npz_image_and_features").to_dict()
+    experiment["data"].update(path=str(tmp_path / "data.npz"), limit=limit, validation_split=0.2)
+    experiment["training"].update(epochs=1, batch_size=16)
+    layers = [layer for layer in experiment["model"]["layers"] if layer.get("name") != "digit"]
+    experiment["model"]["layers"] = layers
+    experiment["model"]["outputs"] = []
+    for layer, target, loss in heads:
+        classes = loss is None
+        layers.append({"type": "Dense", "name": layer, "inputs": ["joined"], "units": 10 if classes else 1,
+                       "activation": "softmax" if classes else None})
+        head = {"layer": layer, "target": target} if target is not None else {"layer": layer}
+        if loss:
+            head["loss"] = loss
+        experiment["model"]["outputs"].append(head)
+    return experiment
+
+
+def _write(tmp_path, experiment) -> str:
+    return str(bad.write_experiment(tmp_path / "exp.json", experiment))
+
+
+def _one_line(capsys, code, expect):
+    err = capsys.readouterr().err
+    assert code == 2, err[-2000:]
+    assert "Traceback" not in err
+    assert err.lstrip().startswith(("tapedeck:", "error:")), err[:500]
+    assert expect in err, err[:2000]
+
+
+def test_the_data_set_has_no_label_target_and_says_so_nowhere_else():
+    """The data layer: every named target is there, ``label`` is not, and nothing stands in for it."""
+    import tempfile
+    from pathlib import Path
+
+    from tapedeck.engine.data.datasets import describe_feeds, load_dataset
+    from tapedeck.engine.spec.experiment import Experiment
+
+    with tempfile.TemporaryDirectory() as folder:
+        experiment = Experiment.from_dict(_experiment(Path(folder)))
+        dataset = load_dataset(experiment.data)
+        feeds = describe_feeds(experiment.data)
+    assert set(dataset.targets) == {"digit", "score"}
+    assert set(feeds.targets) == {"digit", "score"}
+    assert dataset.y_train is None and dataset.y_test is None and dataset.num_classes == 0
+    assert len(dataset.targets["digit"].train) == len(dataset.x_train) == 32   # limit 40, 20% validation
+    assert len(dataset.sample_index) > 0 and len(dataset.targets["digit"].val) == 8
+
+
+def test_check_passes(tmp_path, capsys):
+    assert main(["check", _write(tmp_path, _experiment(tmp_path))]) == 0, capsys.readouterr().err[-2000:]
+    out = capsys.readouterr().out
+    assert "Head digit" in out and "target digit (10 classes)" in out and "target score (1 value(s))" in out
+
+
+def test_one_epoch_trains_and_tests_each_head(tmp_path, capsys):
+    code = main(["train", _write(tmp_path, _experiment(tmp_path)), "--out", str(tmp_path / "runs")])
+    assert code == 0, capsys.readouterr().err[-2000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["epochs_completed"] == 1
+    assert {"digit", "score"} <= set(json.dumps(metrics["test"]).replace('"', " ").split()), metrics["test"]
+
+
+@pytest.mark.parametrize("loop", ["fit", "tape"])
+def test_the_exported_script_loads_and_trains_the_file_as_it_is(loop, tmp_path, monkeypatch, capsys):
+    from tapedeck.engine.codegen.script import generate_code
+    from tapedeck.engine.spec.experiment import Experiment
+    from tests.engine.codegen.test_codegen_several import _head_figures
+
+    text = generate_code(Experiment.from_dict(_experiment(tmp_path)), "functional", loop)
+    assert 'archive["y_train"]' not in text and '"label":' not in text
+    monkeypatch.chdir(tmp_path)
+    exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
+    figures = _head_figures(capsys.readouterr().out)
+    assert figures["digit"][0] == "accuracy" and figures["score"][0] == "MAE"
+
+
+def test_the_script_holds_the_apps_arrays(tmp_path):
+    from tapedeck.engine.spec.experiment import Experiment
+    from tests.engine.codegen.test_codegen_several import _assert_same_arrays
+
+    got = _assert_same_arrays(Experiment.from_dict(_experiment(tmp_path)))
+    assert set(got["y_train"]) == {"digit", "score"}
+
+
+def test_a_head_naming_a_missing_array_is_named(tmp_path, capsys):
+    experiment = _experiment(tmp_path, heads=(("digit", "digit", None), ("size", "size", "mean_squared_error")))
+    _one_line(capsys, main(["check", _write(tmp_path, experiment)]),
+              "head 'size': target 'size' is not in this data set (it has: digit, score)")
+
+
+def test_a_head_reading_label_is_told_the_file_has_no_plain_y_train(tmp_path, capsys):
+    experiment = _experiment(tmp_path, heads=(("digit", None, None), ("score", "score", "mean_squared_error")))
+    _one_line(capsys, main(["check", _write(tmp_path, experiment)]),
+              "head 'digit': target 'label' is not in this data set (it has: digit, score); the plain "
+              "y_train and y_test arrays are target 'label'")
+
+
+@pytest.mark.parametrize("command", ["check", "train"])
+def test_a_single_output_model_is_told_the_file_has_no_plain_y_train(command, tmp_path, capsys):
+    """No declared heads: the one output reads target ``label``; the file's named targets are offered."""
+    experiment = bad.base_experiment(source="npz", path=str(tmp_path / "data.npz"), limit=None)
+    np.savez(tmp_path / "data.npz", **_arrays())
+    argv = [command, _write(tmp_path, experiment)] + (["--out", str(tmp_path / "runs")] if command == "train" else [])
+    _one_line(capsys, main(argv), "holds no plain y_train / y_test (target 'label'), which the model's single "
+                                  "output reads; it has the targets digit, score")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
