@@ -621,8 +621,8 @@ class MainWindow(SessionMixin, QMainWindow):
         views = objective_kind(self.document.experiment.objective).views
         for widget, view in ((self.predictions, "predictions"), (self.step_panel, "step"), (self.samples, "samples"),
                              (self.environment, "environment")):
-            self.tabs.setTabVisible(self.tabs.indexOf(widget), view in views or (widget is self.samples and
-                                                                                  self.samples.showing_run))
+            reopened = widget in (self.samples, self.environment) and widget.showing_run   # opened from its folder
+            self.tabs.setTabVisible(self.tabs.indexOf(widget), view in views or reopened)
 
     def _update_state(self) -> None:
         self._show_objective_views()

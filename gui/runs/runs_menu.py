@@ -144,9 +144,9 @@ class AnalysisInstall(QObject):
         if finished is not None and finished.run_dir:
             self.last_run = str(finished.run_dir)
         if finished is not None and finished.run_dir and finished.reason in ANALYSED_REASONS:
-            from tapedeck.engine.objectives.reopen import is_generative_run
+            from tapedeck.gui.objective_views import objective_view
 
-            if not is_generative_run(finished.run_dir):   # a generator's run stays in the Samples tab
+            if objective_view(finished.run_dir) is None:   # a generator's or an agent's run stays in its own tab
                 self.analysis_tab.open_when_shown(finished.run_dir)
 
     def open_experiment(self, experiment) -> None:
@@ -162,10 +162,9 @@ class AnalysisInstall(QObject):
         self.window.statusBar().showMessage(f"Opened the experiment of run {experiment.name}", 6000)
 
     def analyse(self, run_dir) -> None:
-        from tapedeck.engine.objectives.reopen import is_generative_run
+        from tapedeck.gui.objective_views import show_in_objective_view
 
-        if is_generative_run(run_dir):   # its pictures and figures per epoch, and drawing from its model
-            self.window.show_generative_run(run_dir)
+        if show_in_objective_view(self.window, run_dir):   # a GAN's pictures, an agent's curves and replay
             return
         self.window.tabs.setCurrentWidget(self.analysis_tab)
         self.analysis_tab.open_run(run_dir)

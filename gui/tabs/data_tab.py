@@ -4,7 +4,8 @@ images through the experiment's Random* layers, several times over.
 
 Loading the data set and running the augmentation layers both happen off the GUI thread
 (``gui.threads.jobs.Job``); the page is only (re)loaded while the tab is on screen and the data section
-changed, so editing the stack costs nothing here.
+changed, so editing the stack costs nothing here. An agent (reinforcement learning) has no data set: the tab
+says so, and what it learns from instead — its environment's observations and actions.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tapedeck.engine.spec.objectives import objective_kind
 from tapedeck.gui.threads.jobs import Job
 from tapedeck.gui.widgets.field_names import in_window_words
 from tapedeck.gui.widgets.images import to_qimage
@@ -55,6 +57,23 @@ def _load(data):
     return {"names": [str(n) for n in dataset.class_names], "counts": counts,
             "pages": [dataset.x_train[p] for p in picks[:MAX_CLASSES]],
             "preview": dataset.x_train[:PREVIEW_IMAGES].copy()}
+
+
+def _environment_words(objective) -> str:
+    """Worker thread (gymnasium makes the environment once): what an agent learns from, in place of a data set."""
+    from tapedeck.engine.objectives.environments import env_spaces
+    from tapedeck.gui.widgets.env_drawing import action_names
+
+    spaces = env_spaces(objective.env)
+    observation = spaces.observation[0] if len(spaces.observation) == 1 else spaces.observation
+    names = ", ".join(action_names(spaces.env_id, spaces.actions))
+    limits = [f"an episode ends after at most {spaces.max_steps:,} steps"] if spaces.max_steps else []
+    if spaces.threshold is not None:
+        limits.append(f"a mean return of {spaces.threshold:g} counts as solved")
+    return (f"<b>{spaces.env_id}</b>: this experiment has no data set — its examples come from acting in the "
+            f"environment, the episodes the policy plays (drawn in the Environment tab). Each observation is "
+            f"{observation} values; at each step the policy chooses one of {spaces.actions} actions ({names})"
+            + (f"; {' and '.join(limits)}." if limits else "."))
 
 
 class DataTab(QWidget):
@@ -109,13 +128,37 @@ class DataTab(QWidget):
         self._maybe_reload()
 
     def _maybe_reload(self) -> None:
-        data = self._document.experiment.data
-        key = json.dumps(asdict(data), sort_keys=True)
+        experiment = self._document.experiment
+        acting = objective_kind(experiment.objective).data == "environment"
+        data, objective = experiment.data, experiment.objective
+        key = json.dumps(["environment", objective.settings.get("env")] if acting else asdict(data), sort_keys=True)
         if not self.isVisible() or key == self._key or self._load_job.running:
             return
         self._key = key
+        self.preview_button.setVisible(not acting)   # an agent has no images to augment
+        if acting:
+            self.title.setText("Asking the environment what it observes and does…")
+            self._load_job.start(lambda: _environment_words(objective), self._described)
+            return
         self.title.setText("Loading the training images…")
         self._load_job.start(lambda: _load(data), self._loaded)
+
+    def _described(self, words, error) -> None:
+        """An agent's experiment: no images, no counts — its environment in words."""
+        self.loaded = self.preview = None
+        self._clear(self._grid)
+        self._clear(self._preview_grid)
+        self.preview_status.setText("")
+        self.title.setText(f"<span style='color:#b02a37'>This experiment has no data set, and its environment "
+                           f"cannot be described: {in_window_words(error)}</span>" if error else words)
+        self._maybe_reload()   # the experiment changed while it was asked
+
+    @staticmethod
+    def _clear(grid) -> None:
+        while grid.count():
+            item = grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
 
     def _loaded(self, loaded, error) -> None:
         if error:
@@ -127,10 +170,7 @@ class DataTab(QWidget):
         self._maybe_reload()   # the data section changed while it loaded
 
     def _fill(self, loaded) -> None:
-        while self._grid.count():
-            item = self._grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        self._clear(self._grid)
         counts = loaded["counts"]
         top = max(1, int(counts.max()) if counts.size else 1)
         total = int(counts.sum())
@@ -173,10 +213,7 @@ class DataTab(QWidget):
 
     def _augmented(self, preview, error) -> None:
         self.preview_button.setEnabled(True)
-        while self._preview_grid.count():
-            item = self._preview_grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        self._clear(self._preview_grid)
         if error:
             self.preview = None
             self.preview_status.setText(f"<span style='color:#b02a37'>{in_window_words(error)}</span>")

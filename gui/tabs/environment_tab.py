@@ -7,22 +7,23 @@ and the value estimate of each state as bars beside it. Frames that arrive faste
 are skipped to the latest, so drawing never holds the run back (the run thread only sends arrays).
 Beside it the curves of each update (EpochEnd heads): the episode return with its running mean and
 the environment's target, the episode length, both losses, the entropy and the value model's
-prediction against the returns it is held to; a Step's update taken apart (UpdateInspected) is a table.
+prediction against the returns it is held to; a Step's update taken apart (UpdateInspected) is a table
+with each layer's gradient norm in words. A finished run reopened from its folder (``open_run``: Runs ▸
+Analyse) shows its curves from history.csv and replays its saved policy greedily.
 """
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -30,17 +31,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tapedeck.engine.spec.objectives import OBJECTIVES
 from tapedeck.engine.training.events import EnvFrames, EpochEnd, Finished, RunStarted, UpdateInspected
 from tapedeck.gui.threads.jobs import Job
+from tapedeck.gui.widgets.env_drawing import ACTION_NAMES, ActionBars, EnvCanvas, action_names
 from tapedeck.gui.widgets.greedy_play import GREEDY
+from tapedeck.gui.widgets.layer_gradients import gradient_words
 from tapedeck.gui.widgets.plain_axes import plain_axes
 
-__all__ = ["EnvironmentPanel", "EnvCanvas", "ActionBars", "ACTION_NAMES"]
+__all__ = ["EnvironmentPanel", "EnvCanvas", "ActionBars", "ACTION_NAMES", "action_names"]
 
 DRAWN = ("CartPole-v1", "Acrobot-v1")
-ACTION_NAMES = {"CartPole-v1": ("push left", "push right"),
-                "Acrobot-v1": ("torque −1", "no torque", "torque +1"),
-                "MountainCar-v0": ("push left", "no push", "push right")}
 # Frames per second the play is replayed at (the speed control); 0: jump to each update's last state.
 SPEEDS = (("Slow, 15 steps/s", 15), ("Normal, 50/s", 50), ("Fast, 150/s", 150), ("Latest state only", 0))
 # Curves per plot: plot key → (title, left label, ((figure name, legend, colour, points?), ...)).
@@ -81,180 +82,6 @@ def _plot(title: str, curves) -> object:
     return widget
 
 
-def action_names(env_id: str, count: int) -> list[str]:
-    names = ACTION_NAMES.get(env_id, ())
-    return list(names) if len(names) == count else [f"action {i}" for i in range(count)]
-
-
-class EnvCanvas(QWidget):
-    """The environment at one state, drawn from its physics: ``show(env_id, state, action)``."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.env_id = ""
-        self.state = None
-        self.action = None
-        self.setMinimumSize(200, 140)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-
-    def show_state(self, env_id: str, state, action=None) -> None:
-        self.env_id, self.state, self.action = env_id, state, action
-        self.update()
-
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
-        painter.fillRect(self.rect(), QColor("#ffffff"))
-        painter.setPen(QPen(QColor("#c8ccd0"), 1))
-        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
-        if self.state is None:
-            self._words(painter, "The environment is drawn here as the policy plays\n"
-                                 "(every frame_every-th update of a run).")
-        elif self.env_id == "CartPole-v1":
-            self._cartpole(painter, np.asarray(self.state, dtype=float))
-        elif self.env_id == "Acrobot-v1":
-            self._acrobot(painter, np.asarray(self.state, dtype=float))
-        else:
-            self._words(painter, f"{self.env_id} trains without a drawing: Tapedeck draws CartPole-v1 and "
-                                 "Acrobot-v1.\nIts action probabilities and value estimate are beside.")
-        painter.end()
-
-    def _words(self, painter: QPainter, text: str) -> None:
-        painter.setPen(QColor("#555"))
-        painter.drawText(self.rect().adjusted(12, 12, -12, -12), Qt.AlignCenter | Qt.TextWordWrap, text)
-
-    def _cartpole(self, painter: QPainter, state) -> None:
-        """gymnasium's geometry: the track spans ±2.4 (the episode ends beyond it), the pole is 1.0 long
-        and fails beyond ±12°."""
-        x, theta = state[0], state[2]
-        width, height = self.width(), self.height()
-        scale = min(width / 5.4, height / 1.9)
-        centre_x, track_y = width / 2, height * 0.72
-        painter.setPen(QPen(QColor("#444"), 2))
-        painter.drawLine(QPointF(centre_x - 2.4 * scale, track_y), QPointF(centre_x + 2.4 * scale, track_y))
-        for edge in (-2.4, 2.4):   # where the episode ends
-            painter.setPen(QPen(QColor("#b03a2e"), 2))
-            at = centre_x + edge * scale
-            painter.drawLine(QPointF(at, track_y - 8), QPointF(at, track_y + 8))
-        cart_w, cart_h = 0.5 * scale, 0.3 * scale
-        cart_x = centre_x + x * scale
-        painter.setPen(Qt.NoPen)
-        painter.setBrush(QColor("#2c3e50"))
-        painter.drawRect(QRectF(cart_x - cart_w / 2, track_y - cart_h, cart_w, cart_h))
-        pivot = QPointF(cart_x, track_y - cart_h)
-        tip = QPointF(cart_x + math.sin(theta) * scale, pivot.y() - math.cos(theta) * scale)
-        failing = abs(theta) > 12 * math.pi / 180
-        painter.setPen(QPen(QColor("#b03a2e" if failing else "#c9a227"), max(3.0, 0.1 * scale), Qt.SolidLine,
-                            Qt.RoundCap))
-        painter.drawLine(pivot, tip)
-        painter.setPen(Qt.NoPen)
-        painter.setBrush(QColor("#7f8c8d"))
-        painter.drawEllipse(pivot, 4, 4)
-        if self.action is not None:   # the push just chosen, as an arrow under the cart
-            direction = 1 if int(self.action) == 1 else -1
-            y = track_y + 14
-            painter.setPen(QPen(QColor("#2c6fbb"), 3))
-            start, end = QPointF(cart_x - direction * 14, y), QPointF(cart_x + direction * 14, y)
-            painter.drawLine(start, end)
-            painter.drawLine(end, QPointF(end.x() - direction * 6, y - 5))
-            painter.drawLine(end, QPointF(end.x() - direction * 6, y + 5))
-        self._caption(painter, f"x {x:+.2f}   angle {math.degrees(theta):+.1f}°")
-
-    def _acrobot(self, painter: QPainter, state) -> None:
-        """Two links of length 1 hanging from a pivot; the episode is won when the free end rises above the
-        line one link above the pivot (-cos θ1 - cos(θ1 + θ2) > 1)."""
-        theta1, theta2 = state[0], state[1]
-        width, height = self.width(), self.height()
-        scale = min(width, height) / 4.8
-        pivot = QPointF(width / 2, height / 2)
-
-        def point(x, y):
-            return QPointF(pivot.x() + x * scale, pivot.y() - y * scale)
-
-        elbow = (math.sin(theta1), -math.cos(theta1))
-        end = (elbow[0] + math.sin(theta1 + theta2), elbow[1] - math.cos(theta1 + theta2))
-        painter.setPen(QPen(QColor("#27ae60"), 1, Qt.DashLine))
-        painter.drawLine(point(-2.2, 1.0), point(2.2, 1.0))
-        for start, stop in ((pivot, point(*elbow)), (point(*elbow), point(*end))):
-            painter.setPen(QPen(QColor("#2c3e50"), max(4.0, 0.12 * scale), Qt.SolidLine, Qt.RoundCap))
-            painter.drawLine(start, stop)
-        painter.setPen(Qt.NoPen)
-        painter.setBrush(QColor("#c9a227"))
-        for joint in (pivot, point(*elbow)):
-            painter.drawEllipse(joint, 5, 5)
-        self._caption(painter, f"height of the end {end[1]:+.2f} (goal above 1)")
-
-    def _caption(self, painter: QPainter, text: str) -> None:
-        painter.setPen(QColor("#555"))
-        painter.drawText(self.rect().adjusted(8, 6, -8, -6), Qt.AlignLeft | Qt.AlignTop, text)
-
-
-class ActionBars(QWidget):
-    """The policy's probability of each action at the shown state, and the value model's estimate."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.names: list[str] = []
-        self.probabilities = None
-        self.action = None
-        self.value = math.nan
-        self.value_scale = 1.0   # the largest |value| seen this run: the bar's full width
-        self.setMinimumSize(150, 120)
-
-    def show_step(self, names, probabilities, action, value) -> None:
-        self.names, self.probabilities, self.action = list(names), np.asarray(probabilities), action
-        self.value = float(value)
-        if math.isfinite(self.value):
-            self.value_scale = max(self.value_scale, abs(self.value))
-        self.update()
-
-    def clear(self) -> None:
-        self.names, self.probabilities, self.action, self.value, self.value_scale = [], None, None, math.nan, 1.0
-        self.update()
-
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
-        font = QFont(self.font())
-        painter.setFont(font)
-        line = painter.fontMetrics().height() + 6
-        y = 4
-        painter.setPen(QColor("#222"))
-        painter.drawText(QRectF(4, y, self.width() - 8, line), Qt.AlignLeft, "Action probabilities")
-        y += line
-        label_w = max([painter.fontMetrics().horizontalAdvance(n) for n in self.names] + [40]) + 8
-        bar_w = max(20.0, self.width() - label_w - 56)
-        if self.probabilities is not None:
-            for index, (name, p) in enumerate(zip(self.names, self.probabilities)):
-                chosen = index == self.action
-                painter.setPen(QColor("#222"))
-                painter.drawText(QRectF(4, y, label_w, line), Qt.AlignLeft | Qt.AlignVCenter, name)
-                painter.setPen(Qt.NoPen)
-                painter.setBrush(QColor("#e6e9ec"))
-                painter.drawRect(QRectF(label_w, y + 3, bar_w, line - 6))
-                painter.setBrush(QColor("#2c6fbb" if chosen else "#8fb3dc"))
-                painter.drawRect(QRectF(label_w, y + 3, bar_w * float(np.clip(p, 0, 1)), line - 6))
-                painter.setPen(QColor("#222"))
-                painter.drawText(QRectF(label_w + bar_w + 4, y, 52, line), Qt.AlignLeft | Qt.AlignVCenter,
-                                 f"{p:.2f}")
-                y += line
-        if self.probabilities is None:
-            painter.end()
-            return
-        y += 6
-        text = "Value estimate V(s): " + (f"{self.value:.1f}" if math.isfinite(self.value) else "— (no value model)")
-        painter.drawText(QRectF(4, y, self.width() - 8, line), Qt.AlignLeft, text)
-        y += line
-        if math.isfinite(self.value):
-            painter.setPen(Qt.NoPen)
-            painter.setBrush(QColor("#e6e9ec"))
-            full = self.width() - 8
-            painter.drawRect(QRectF(4, y, full, line - 8))
-            painter.setBrush(QColor("#d35400"))
-            painter.drawRect(QRectF(4, y, full * min(1.0, abs(self.value) / self.value_scale), line - 8))
-        painter.end()
-
-
 class EnvironmentPanel(QWidget):
     """Fed by the run's events (``handle``); ``objective_of()`` gives the edited objective, whose target
     line the return plot draws (the run's own copy is the same while it runs: the editor is locked)."""
@@ -280,6 +107,8 @@ class EnvironmentPanel(QWidget):
                                       "choosing the most probable action, drawn here (played off the GUI thread)")
         self.replay_button.clicked.connect(self.replay_greedy)
         self._replay_job = Job("tapedeck-greedy-replay", self)
+        self._open_job = Job("tapedeck-rl-reopen", self)
+        self._reopened = None   # a finished run read back from its folder (open_run)
         self.run_dir = None
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
@@ -333,14 +162,15 @@ class EnvironmentPanel(QWidget):
     # -- events ------------------------------------------------------------------------------
     def handle(self, event) -> None:
         if isinstance(event, RunStarted):
-            if event.objective in ("reinforce", "actor_critic", "ppo"):
+            kind = OBJECTIVES.get(event.objective)
+            if kind is not None and kind.data == "environment":
                 self.clear_run()
-                self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
+                self.caption.setText(f"{event.name}: {kind.title} · {event.loop} · {event.api}")
                 self.actions = [f"action {i}" for i in range(event.num_classes)]
                 objective = self.objective_of() if self.objective_of else None
                 if objective is not None and "env" in objective.settings:
                     self.actions = action_names(objective.settings["env"], event.num_classes)
-                self._target(objective)
+                    self._target_line(self._target_of(objective))
         elif isinstance(event, EpochEnd) and "episode_return" in event.heads:
             self._epoch(event)
         elif isinstance(event, EnvFrames):
@@ -355,6 +185,7 @@ class EnvironmentPanel(QWidget):
     def clear_run(self) -> None:
         self.timer.stop()
         self.run_dir = None
+        self._reopened = None
         self.replay_button.setEnabled(False)
         self.env_id = None
         self.actions: list[str] = []   # the environment's actions in words (RunStarted)
@@ -379,11 +210,9 @@ class EnvironmentPanel(QWidget):
                                 "from, the actions chosen, their returns and advantages.")
         self.step_table.setRowCount(0)
 
-    def _target(self, objective) -> None:
-        """The environment's target as a dashed line on the return plot (the objective's own, else
-        gymnasium's reward threshold: 475 for CartPole-v1)."""
-        if objective is None or "env" not in objective.settings:
-            return
+    @staticmethod
+    def _target_of(objective):
+        """The objective's own target, else gymnasium's reward threshold (475 for CartPole-v1); None: neither."""
         target = objective.settings.get("target")
         if target is None:
             from tapedeck.engine.objectives.environments import EnvError, env_spaces
@@ -392,6 +221,10 @@ class EnvironmentPanel(QWidget):
                 target = env_spaces(objective.settings["env"]).threshold
             except EnvError:
                 target = None
+        return target
+
+    def _target_line(self, target) -> None:
+        """The environment's target as a dashed line on the return plot."""
         if target is None:
             return
         import pyqtgraph as pg
@@ -408,9 +241,15 @@ class EnvironmentPanel(QWidget):
         return next(key for key, (_t, curves) in PLOTS.items() if any(c[0] == name for c in curves))
 
     def _epoch(self, event: EpochEnd) -> None:
-        for name, value in event.heads.items():
+        self._add(event.epoch, event.heads)
+        self._draw_curves()
+
+    def _add(self, update: int, figures: dict) -> None:
+        for name, value in figures.items():
             if isinstance(value, (int, float)) and math.isfinite(value):
-                self.history.setdefault(name, []).append((event.epoch, float(value)))
+                self.history.setdefault(name, []).append((update, float(value)))
+
+    def _draw_curves(self) -> None:
         for key, (_title, curves) in PLOTS.items():
             for name, legend, colour, points in curves:
                 rows = self.history.get(name)
@@ -433,6 +272,47 @@ class EnvironmentPanel(QWidget):
         pad = 0.08 * max(high - low, 1.0)
         self.plots["return"].getPlotItem().setYRange(low - pad, high + pad, padding=0)
 
+    # -- a finished run, reopened from its folder --------------------------------------------------------
+    @property
+    def showing_run(self) -> bool:
+        """A run reopened from its folder is on show (the window keeps the tab then, whatever is edited)."""
+        return self._reopened is not None
+
+    def open_run(self, run_dir) -> None:
+        """Show a finished RL run from its folder: its curves per update and Greedy replay of its policy.keras.
+        The folder is read off the GUI thread (gymnasium is asked for the environment's actions and target)."""
+        from tapedeck.gui.widgets.greedy_play import read_run
+
+        run_dir = str(run_dir)
+        if self._open_job.running:
+            return
+        self.caption.setText(f"Opening {run_dir}…")
+        self._open_job.start(lambda: read_run(run_dir), self._reopened_run)
+
+    def _reopened_run(self, run, error) -> None:
+        if error:
+            self.caption.setText(f"<span style='color:#b03a2e'>Cannot show {error}</span>")
+            return
+        if self._replay_job.running:   # a replay of another run would land on this one's curves
+            self._replay_job.cancel()
+        self.clear_run()
+        self._reopened = run
+        objective = run.experiment.objective
+        self.actions = action_names(objective.env, run.actions) if run.actions else []
+        self._target_line(run.target)
+        for update, figures in run.history:
+            self._add(update, figures)
+        self._draw_curves()
+        self.run_dir = run.run_dir if run.has_policy else None
+        self.replay_button.setEnabled(self.run_dir is not None)
+        kind = OBJECTIVES[objective.kind]
+        ended = run.metrics.get("message") or run.metrics.get("status") or "its end is not recorded"
+        replay = "Greedy replay plays its saved policy." if run.has_policy else (
+            "It saved no policy.keras (it ended before its first update), so there is nothing to replay.")
+        self.caption.setText(f"{run.experiment.name} ({Path(run.run_dir).name}), reopened: {len(run.history)} "
+                             f"update(s) of {kind.title} on {objective.env}. It ended: {ended}. {replay}")
+        self.where.setText("")
+
     # -- a finished run's greedy policy -----------------------------------------------------------------
     def replay_greedy(self) -> None:
         if self.run_dir is None or self._replay_job.running:
@@ -453,7 +333,7 @@ class EnvironmentPanel(QWidget):
         self._frames(frames)
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
-        return self._replay_job.shutdown(timeout_ms)
+        return self._replay_job.shutdown(timeout_ms) and self._open_job.shutdown(timeout_ms)
 
     # -- the play, animated ----------------------------------------------------------------------
     def _frames(self, event: EnvFrames) -> None:
@@ -532,6 +412,8 @@ class EnvironmentPanel(QWidget):
                  f"{np.max(event.returns):.2f}. Advantages (how much better than expected): mean "
                  f"{np.mean(event.advantages):+.2f}, spread {np.std(event.advantages):.2f}." if count else "",
                  f"Gradient norm of each model before the update (all its layers together): {norms}." if norms else "",
+                 f"Of each layer: {gradient_words(getattr(event, 'layers', ()))}." if getattr(event, "layers", ())
+                 else "",
                  f"Policy loss {figures.get('policy_loss', math.nan):.4f}, "
                  f"entropy {figures.get('entropy', math.nan):.3f}."]
         if count > TABLE_ROWS:

@@ -8,6 +8,9 @@ only while the tab is in view. The loss, accuracy and learning-rate curves are
 gui.widgets.path_curve's Qt path items (clipped to the view and peak-downsampled, painted without
 Python, so drawing takes next to no time from the training thread); the legends are cached as
 pixmaps. A huge finite loss switches the loss axis to log scale.
+
+An agent's run (reinforcement learning) has no batches and no accuracy: its right-hand plot is the episode
+return of each update, its speed the environment steps per second, its progress counted in updates.
 """
 from __future__ import annotations
 
@@ -28,8 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tapedeck.engine.spec.objectives import OBJECTIVES
 from tapedeck.engine.training.events import BatchEnd, EpochEnd, Finished, RunStarted, TestResult
-from tapedeck.engine.training.progress import eta_text
+from tapedeck.engine.training.progress import duration_text, eta_text
 from tapedeck.gui.tabs.head_curves import HeadCurves, test_summary
 from tapedeck.gui.widgets.field_names import in_window_words
 from tapedeck.gui.widgets.path_curve import PathCurve
@@ -165,6 +169,9 @@ class TrainingPanel(QWidget):
         self.epoch_loss, self.epoch_val_loss = Series(), Series()
         self.epoch_acc, self.epoch_val_acc = Series(), Series()
         self.lr = Series()
+        self.epoch_return = Series()   # an agent's run: the mean return of each update's episodes
+        self.acting = False            # the run is an agent's (RunStarted's objective takes no data set)
+        self._acting_since = 0.0
         self._dirty = False
         self._started: RunStarted | None = None
         self._test_text = ""
@@ -201,7 +208,7 @@ class TrainingPanel(QWidget):
         self._pairs: tuple = ()
         self._drawn: dict[int, int] = {}
         self._loss_range: tuple[float, float] | None = None
-        self.loss_plot = self.acc_plot = self.lr_plot = None
+        self.loss_plot = self.acc_plot = self.lr_plot = self.return_plot = None
 
         self._grid = QGridLayout()
         self._grid.setRowStretch(0, 1)
@@ -235,6 +242,8 @@ class TrainingPanel(QWidget):
         self.loss_plot = _plot("Loss", "loss")
         self.acc_plot = _plot("Accuracy", "accuracy", legend_offset=(-8, -8))   # accuracy rises: legend low
         self.lr_plot = _lr_strip()
+        self.return_plot = _plot("Episode return (mean of each update's episodes)", "return", legend=False)
+        self.return_curve = PathCurve(self.return_plot.getPlotItem(), TRAIN_COLOR, None, width=2, symbol="o")
         self.acc_plot.setYRange(0, 1, padding=0.02)
         loss_item, acc_item, lr_item = (p.getPlotItem() for p in (self.loss_plot, self.acc_plot, self.lr_plot))
         self.batch_loss_curve = PathCurve(loss_item, BATCH_COLOR, "train (batch)")
@@ -250,9 +259,11 @@ class TrainingPanel(QWidget):
         self._pairs = ((self.batch_loss_curve, self.batch_loss, False), (self.loss_curve, self.epoch_loss, False),
                        (self.val_loss_curve, self.epoch_val_loss, True), (self.batch_acc_curve, self.batch_acc, False),
                        (self.acc_curve, self.epoch_acc, False), (self.val_acc_curve, self.epoch_val_acc, True),
-                       (self.lr_curve, self.lr, False))
+                       (self.lr_curve, self.lr, False), (self.return_curve, self.epoch_return, True))
         self._grid.addWidget(self.loss_plot, 0, 0)
         self._grid.addWidget(self.acc_plot, 0, 1)
+        self._grid.addWidget(self.return_plot, 0, 1)   # in the accuracy's place for an agent's run
+        self._show_acting()
         self._grid.addWidget(self.lr_plot, 1, 0, 1, 2)   # a thin strip: the rate is usually flat
         self._set_log(self.log_loss.isChecked())
         if self._started is not None:
@@ -313,25 +324,49 @@ class TrainingPanel(QWidget):
 
     def _run_started(self, event: RunStarted) -> None:
         for series in (self.batch_loss, self.batch_acc, self.epoch_loss, self.epoch_val_loss,
-                       self.epoch_acc, self.epoch_val_acc, self.lr):
+                       self.epoch_acc, self.epoch_val_acc, self.lr, self.epoch_return):
             series.clear()
         self._started = event
+        kind = OBJECTIVES.get(event.objective)
+        self.acting = kind is not None and kind.data == "environment"
+        self._acting_since = time.monotonic()
+        self._show_acting()
         self._earlier_epochs(event)
         self._last_batch = None
         self._test_text = ""
         self.paused = False
         self.progress.setRange(0, max(1, event.epochs * event.steps_per_epoch))
         self.progress.setValue(event.initial_epoch * event.steps_per_epoch)
-        self.progress.setFormat(f"epoch {event.initial_epoch + 1}/{event.epochs}")
+        self.progress.setFormat(f"{self._unit} {event.initial_epoch + 1}/{event.epochs}")
         self.status.setStyleSheet("")
-        self.status.setText(f"Training {event.name}: {event.trainable:,} trainable parameters, "
-                            f"{event.steps_per_epoch} steps per epoch, batch {event.batch_size}"
+        per_epoch = (f"{event.epochs} updates, each learning from {event.batch_size:,} steps of play" if self.acting
+                     else f"{event.steps_per_epoch} steps per epoch, batch {event.batch_size}")
+        self.status.setText(f"Training {event.name}: {event.trainable:,} trainable parameters, {per_epoch}"
                             f" · {event.loop} · {event.api}")
         self.speed.setText("")
         self._title_for_heads(event)
         self._fix_x_axes(event)
         self._loss_range = None
         self._dirty = True
+
+    @property
+    def _unit(self) -> str:
+        return "update" if self.acting else "epoch"
+
+    def _show_acting(self) -> None:
+        """An agent's run: the episode return where the accuracy was (it has none), and its axes in updates."""
+        if not self.plots_built:
+            return
+        self.acc_plot.setVisible(not self.acting)
+        self.return_plot.setVisible(self.acting)
+        for plot in (self.loss_plot, self.acc_plot, self.return_plot):
+            plot.getPlotItem().setLabel("bottom", self._unit)
+        if not self.acting:
+            self.loss_plot.getPlotItem().setTitle("Loss", color="#222", size="10pt")
+            return
+        weighted = self._started is not None and OBJECTIVES[self._started.objective].models != ("policy",)
+        self.loss_plot.getPlotItem().setTitle("Loss (policy + weighted value)" if weighted else "Policy loss",
+                                              color="#222", size="10pt")
 
     def _fit_rows(self) -> None:
         """The head plots' row takes height only while they show."""
@@ -340,9 +375,11 @@ class TrainingPanel(QWidget):
     def clear_run(self) -> None:
         """Another experiment opened: the last run's curves and words go (they stayed under the new one)."""
         for series in (self.batch_loss, self.batch_acc, self.epoch_loss, self.epoch_val_loss,
-                       self.epoch_acc, self.epoch_val_acc, self.lr):
+                       self.epoch_acc, self.epoch_val_acc, self.lr, self.epoch_return):
             series.clear()
         self._started = self._last_batch = self._progress_shown = None
+        self.acting = False
+        self._show_acting()
         self._test_text = ""
         self.paused = False
         self.progress.setRange(0, 1)
@@ -377,7 +414,7 @@ class TrainingPanel(QWidget):
 
     def _title_for_heads(self, event: RunStarted) -> None:
         """A several-head run's main plots: the weighted total loss, its first classification head's accuracy."""
-        if not self.plots_built:
+        if not self.plots_built or self.acting:   # an agent's titles: _show_acting
             return
         first = next((head.layer for head in event.heads if head.metric == "accuracy"), None)
         named = getattr(event, "figures", {}) or {}   # another objective's meaning of loss and accuracy
@@ -393,10 +430,10 @@ class TrainingPanel(QWidget):
         if not self.plots_built:
             return
         first = 0 if self.epoch_loss.size else max(0, event.initial_epoch)   # a resumed run's history shows
-        for plot in (self.loss_plot, self.acc_plot):
+        for plot in (self.loss_plot, self.acc_plot, self.return_plot):
             plot.setXRange(first, event.epochs, padding=0.02)
         self.lr_plot.setXRange(first + 0.5, event.epochs + 0.5, padding=0)
-        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+        for plot in (self.loss_plot, self.acc_plot, self.return_plot, self.lr_plot):
             whole_epoch_ticks(plot.getPlotItem().getAxis("bottom"), event.epochs - first)
 
     def _batch(self, event: BatchEnd) -> None:
@@ -417,9 +454,25 @@ class TrainingPanel(QWidget):
         self.lr.append(event.epoch, event.learning_rate)
         self._dirty = True
         started = self._started
+        if self.acting:
+            self.epoch_return.append(event.epoch, event.heads.get("episode_return"))
+            self._acting_speed(event)
         if self._last_batch is None and started is not None and not self.paused:   # a run without batches
             self.progress.setValue(min(event.epoch * started.steps_per_epoch, self.progress.maximum()))   # (RL)
-            self.progress.setFormat(f"epoch {event.epoch}/{started.epochs}")
+            self.progress.setFormat(f"{self._unit} {event.epoch}/{started.epochs}")
+
+    def _acting_speed(self, event: EpochEnd) -> None:
+        """An agent's speed: environment steps per second of its last update (it has no batches, hence no
+        samples/s), and the time the updates left would take at this run's pace so far."""
+        speed = event.heads.get("steps_per_second")
+        if speed is None or not math.isfinite(speed) or self.paused or self._started is None:
+            return
+        started = self._started
+        done = event.epoch - started.initial_epoch
+        left = max(0, started.epochs - event.epoch)
+        pace = (time.monotonic() - self._acting_since) / max(1, done)
+        eta = f" · ETA {duration_text(left * pace)}" if left else ""
+        self.speed.setText(f"{speed:,.0f} env steps/s{eta}")
 
     def set_paused(self, paused: bool) -> None:
         """Paused: the progress bar says so and the ETA goes (no step runs, so there is none)."""
@@ -453,6 +506,8 @@ class TrainingPanel(QWidget):
         self._dirty = True
         self.redraw()
         self._show_progress(final=True)
+        if self.acting:   # the run is over: its speed stays, an ETA would be stale
+            self.speed.setText(self.speed.text().split(" · ETA")[0])
         if event.reason in ("completed", "early_stopped"):
             self.progress.setValue(self.progress.maximum())
 

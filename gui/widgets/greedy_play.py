@@ -1,4 +1,5 @@
-"""One greedy episode of a finished reinforcement-learning run, recorded for the Environment tab to replay.
+"""A finished reinforcement-learning run for the Environment tab: read back from its folder (``read_run``: its
+figures per update, as the run showed them), and one greedy episode of its policy recorded to replay.
 
 No Qt here: it runs in a Job's thread (TensorFlow and the environment are slow next to a frame). It loads the
 run folder's ``policy.keras`` (and ``value.keras`` where the objective has one) as ``tapedeck evaluate`` does,
@@ -8,15 +9,61 @@ training run sends, so the same drawing and bars show it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from tapedeck.engine.training.events import EnvFrames
 
-__all__ = ["greedy_episode", "GREEDY"]
+__all__ = ["greedy_episode", "GREEDY", "ReopenedRun", "read_run"]
 
 GREEDY = -1   # EnvFrames.update of a greedy replay (a run's updates count from 1)
+# history.csv's columns that are a classifier's, not an update's figures (RL leaves them empty)
+NOT_FIGURES = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+
+
+@dataclass
+class ReopenedRun:
+    run_dir: str
+    experiment: object
+    history: list = field(default_factory=list)   # (update, {figure: value}) per history.csv row
+    metrics: dict = field(default_factory=dict)   # metrics.json: how it ended, its greedy return
+    actions: int = 0                              # the environment's action count (0: no longer known)
+    target: float | None = None                   # the return that counted as solved
+    has_policy: bool = False                      # policy.keras is there: Greedy replay can play it
+
+
+def read_run(run_dir) -> ReopenedRun:
+    """A reinforcement-learning run's folder, read in a Job's thread (gymnasium is asked for the action count
+    and target). ReopenError names a folder that is no such run."""
+    from tapedeck.engine.objectives.environments import EnvError, env_spaces
+    from tapedeck.engine.objectives.reopen import ReopenError
+    from tapedeck.engine.runs.folder import RunFolder
+    from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
+    from tapedeck.engine.spec.objectives import objective_kind
+
+    folder = Path(run_dir)
+    try:
+        experiment = load_experiment(folder / "experiment.json")
+    except (ExperimentError, OSError) as error:
+        raise ReopenError(f"{folder}: its experiment.json does not load ({str(error).splitlines()[0]})") from None
+    if objective_kind(experiment.objective).data != "environment":
+        raise ReopenError(f"{folder}: a {experiment.objective.kind} run, not a reinforcement-learning one")
+    run_folder = RunFolder(folder)
+    history = [(int(row["epoch"]), {key: value for key, value in row.items()
+                                    if key not in NOT_FIGURES and isinstance(value, (int, float))})
+               for row in run_folder.read_history() if isinstance(row.get("epoch"), (int, float))]
+    metrics = run_folder.read_metrics()
+    try:
+        spaces = env_spaces(experiment.objective.env)
+    except EnvError:   # uninstalled since: the curves still show
+        spaces = None
+    target = metrics.get("target", experiment.objective.target)
+    if target is None and spaces is not None:
+        target = spaces.threshold
+    return ReopenedRun(str(folder), experiment, history, metrics, spaces.actions if spaces else 0,
+                       None if target is None else float(target), (folder / "policy.keras").is_file())
 
 
 def greedy_episode(run_dir, seed: int | None = None, max_steps: int = 10_000) -> EnvFrames:

@@ -97,7 +97,7 @@ def test_a_short_run_trains_off_the_gui_thread_and_the_drawing_and_curves_update
     assert np.isclose(panel.bars.probabilities.sum(), 1.0, atol=1e-4) and np.isfinite(panel.bars.value)
     assert panel.where.text().startswith("Update ")
     assert "completed" in panel.caption.text()
-    assert window.training.progress.format() == "epoch 3/3"   # no batches: the progress follows the updates
+    assert window.training.progress.format() == "update 3/3"   # no batches: the progress follows the updates
     from tapedeck.gui.widgets import greedy_play
 
     played_in = []

@@ -1,0 +1,133 @@
+"""What the window says of a reinforcement-learning experiment outside the play itself: a finished run reopened
+from its folder (curves and Greedy replay in the Environment tab), the Training tab's second plot and speed,
+the Data tab (no data set: the environment), the model switcher's words, a Step from idle drawing its play,
+and each layer's gradient norm in the Step's words."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from tapedeck.engine.training.events import UpdateInspected
+from tests.gui.conftest import wait_run_over
+from tests.gui.tabs.test_rl_window import settled, short_rl, visible_tabs
+
+
+def test_a_finished_rl_run_reopens_in_the_environment_tab_with_its_curves_and_greedy_replay(
+        qtbot, make_window, tmp_path, monkeypatch):
+    from tapedeck.engine.objectives.run import run
+    from tapedeck.gui.widgets import greedy_play
+
+    run_dir = run(short_rl(updates=3), lambda event: None, runs_dir=tmp_path / "runs")
+    read_in = []
+    plain = greedy_play.read_run
+    monkeypatch.setattr(greedy_play, "read_run", lambda path: read_in.append(threading.current_thread()) or plain(path))
+    window = make_window()   # a classifier is being edited: the tab shows for the run all the same
+    panel = window.environment
+    window.analysis.analyse(run_dir)   # Runs ▸ Analyse on the run
+    qtbot.waitUntil(lambda: panel.showing_run, timeout=30_000)
+    assert read_in and read_in[0] is not threading.main_thread()
+    assert "Environment" in visible_tabs(window) and window.tabs.currentWidget() is panel
+    assert list(panel.curves["policy_loss"].getData()[0]) == [1, 2, 3]
+    assert list(panel.curves["value_loss"].getData()[0]) == [1, 2, 3]
+    assert "episode_return" in panel.curves   # from the first update an episode ended in
+    assert panel.target_line is not None and panel.target_line.value() == 475
+    assert "reopened: 3 update(s) of Actor-critic on CartPole-v1" in panel.caption.text()
+    assert "greedy mean return" in panel.caption.text()   # how it ended, from metrics.json
+    assert panel.actions == ["push left", "push right"]
+    assert panel.replay_button.isEnabled()
+    panel.replay_button.click()
+    qtbot.waitUntil(lambda: panel.where.text().startswith("The greedy policy, step"), timeout=60_000)
+    assert panel.playing.update == greedy_play.GREEDY
+    window.document.replace(short_rl("cartpole_reinforce"), None)   # another experiment: the run leaves the tab
+    assert not panel.showing_run and panel.curves == {}
+    settled(qtbot)
+
+
+def test_a_run_folder_that_is_not_an_agents_says_so_in_the_environment_tab(qtbot, tmp_path):
+    from tapedeck.engine.spec.experiment import load_preset, save_experiment
+    from tapedeck.gui.tabs.environment_tab import EnvironmentPanel
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    save_experiment(load_preset("digits_cnn"), folder / "experiment.json")
+    panel = EnvironmentPanel()
+    qtbot.addWidget(panel)
+    panel.open_run(folder)
+    qtbot.waitUntil(lambda: not panel._open_job.running and "Cannot show" in panel.caption.text(), timeout=10_000)
+    assert "not a reinforcement-learning one" in panel.caption.text() and not panel.showing_run
+
+
+def test_a_run_without_its_policy_shows_its_curves_and_says_there_is_nothing_to_replay(qtbot, tmp_path):
+    from tapedeck.engine.objectives.run import run
+    from tapedeck.gui.tabs.environment_tab import EnvironmentPanel
+
+    run_dir = run(short_rl("cartpole_reinforce", updates=2), lambda event: None, runs_dir=tmp_path / "runs")
+    (Path(run_dir) / "policy.keras").unlink()
+    panel = EnvironmentPanel()
+    qtbot.addWidget(panel)
+    panel.open_run(run_dir)
+    qtbot.waitUntil(lambda: panel.showing_run, timeout=30_000)
+    assert list(panel.curves["policy_loss"].getData()[0]) == [1, 2] and "value_loss" not in panel.curves
+    assert not panel.replay_button.isEnabled() and "nothing to replay" in panel.caption.text()
+
+
+def test_the_window_speaks_of_an_agent_not_of_a_classifier(qtbot, make_window):
+    window = make_window(short_rl(updates=2))
+    assert window.model_switcher.caption.text() == "<b>Actor-critic</b> models:"
+    window.tabs.setCurrentWidget(window.data_tab)   # no data set: the environment it acts in
+    data = window.data_tab
+    qtbot.waitUntil(lambda: "CartPole-v1" in data.title.text(), timeout=30_000)
+    words = data.title.text()
+    assert "no data set" in words and "4 values" in words and "2 actions (push left, push right)" in words
+    assert not data.preview_button.isVisible() and data.loaded is None
+    qtbot.waitUntil(lambda: window.train_action.isEnabled(), timeout=60_000)
+    window.train_action.trigger()
+    assert wait_run_over(qtbot, window, timeout=120_000).reason == "completed"
+    training = window.training
+    assert training.acc_plot.isHidden() and not training.return_plot.isHidden()   # no accuracy: the return instead
+    assert training.return_plot.getPlotItem().titleLabel.text.startswith("Episode return")
+    assert training.loss_plot.getPlotItem().titleLabel.text == "Loss (policy + weighted value)"
+    assert training.progress.format() == "update 2/2" and training.status.text().startswith("Finished")
+    xs, ys = training.return_curve.getData()
+    assert list(xs) == [1, 2] and np.all(np.isfinite(ys))
+    assert "env steps/s" in training.speed.text() and "samples/s" not in training.speed.text()
+    window.document.replace(short_rl("cartpole_ppo"), None)
+    assert window.model_switcher.caption.text() == "<b>PPO</b> models:"
+    assert not training.acc_plot.isHidden() and training.return_plot.isHidden()   # cleared: a classifier's again
+    settled(qtbot)
+
+
+def test_a_step_from_idle_draws_the_play_of_its_update_whatever_frame_every(qtbot, make_window):
+    experiment = short_rl(updates=5)
+    experiment.objective.settings["frame_every"] = 10   # update 1 is not one of the sampled ones
+    window = make_window(experiment)
+    panel = window.environment
+    panel.speed.setCurrentIndex(3)   # only the latest state: drawn at once
+    qtbot.waitUntil(lambda: window.step_action.isEnabled(), timeout=60_000)
+    window.step_action.trigger()
+    qtbot.waitUntil(lambda: panel.step_table.rowCount() > 0, timeout=120_000)
+    qtbot.waitUntil(lambda: panel.shown_frames > 0, timeout=10_000)
+    assert panel.where.text().startswith("Update 1, step ") and panel.canvas.state is not None
+    window.stop()
+    assert wait_run_over(qtbot, window).reason == "stopped"
+    settled(qtbot)
+
+
+def test_the_step_words_give_each_layers_gradient_norm_model_by_model(qtbot):
+    from tapedeck.gui.tabs.environment_tab import EnvironmentPanel
+
+    panel = EnvironmentPanel()
+    qtbot.addWidget(panel)
+    n = 6
+    event = UpdateInspected(update=4, observations=np.zeros((n, 4), np.float32), actions=np.array([0, 1, 1, 0, 1, 1]),
+                            probabilities=np.full(n, 0.5, np.float32), advantages=np.linspace(-1, 1, n),
+                            returns=np.arange(n, dtype=np.float32), values=np.zeros(n, np.float32),
+                            figures={"policy_loss": 0.1, "entropy": 0.69, "policy_grad_norm": 0.5},
+                            layers=(("policy", "dense", 0.25), ("policy", "logits", 0.125),
+                                    ("value", "dense_v", 3.5)))
+    panel.handle(event)
+    words = panel.step_words.text()
+    assert "Of each layer: policy: dense 0.25, logits 0.12; value: dense_v 3.5." in words
+    assert panel.step_table.rowCount() == n
