@@ -38,6 +38,7 @@ from tapedeck.engine.training.events import (
     SampleGrid,
 )
 from tapedeck.gui.widgets.images import to_qimage
+from tapedeck.gui.widgets.layer_gradients import gradient_words
 from tapedeck.gui.widgets.plain_axes import plain_axes
 
 __all__ = ["SamplesPanel"]
@@ -339,7 +340,7 @@ class SamplesPanel(QWidget):
         """The step taken apart, as a picture of three rows and the discriminator's verdicts in words."""
         images = np.concatenate([event.real, event.fake_before, event.fake_after])
         moved = {"d": "the discriminator stepped", "g": "the generator stepped", "both": "both models stepped"}
-        layers = "; ".join(f"{role} {layer} {norm:.2g}" for role, layer, norm in event.layers[:8])
+        layers = gradient_words(event.layers, limit=8)   # as an RL Step's (the Environment tab)
         self.step_words = (
             f"Step {event.step} ({moved[event.part]}): real images (top), generated from the same noise before "
             f"(middle) and after (bottom). D(x) {np.mean(event.d_real_before):.3f} → "

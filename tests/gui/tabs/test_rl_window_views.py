@@ -131,3 +131,12 @@ def test_the_step_words_give_each_layers_gradient_norm_model_by_model(qtbot):
     words = panel.step_words.text()
     assert "Of each layer: policy: dense 0.25, logits 0.12; value: dense_v 3.5." in words
     assert panel.step_table.rowCount() == n
+
+
+def test_gradient_words_group_the_layers_by_model_and_count_those_left_out():
+    from tapedeck.gui.widgets.layer_gradients import gradient_words
+
+    layers = [("generator", f"dense_{i}", 0.5 * i) for i in range(3)] + [("discriminator", "conv", float("nan"))]
+    assert gradient_words(layers) == "generator: dense_0 0, dense_1 0.5, dense_2 1; discriminator: conv nan"
+    assert gradient_words(layers, limit=2) == "generator: dense_0 0, dense_1 0.5; and 2 more layer(s)"
+    assert gradient_words(()) == ""
