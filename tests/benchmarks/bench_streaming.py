@@ -127,8 +127,10 @@ MODES = {   # name -> (source, data settings)
 }
 
 
-def steady_rate(paths: dict, work: Path, epochs: int, mode: str, n_train: int) -> tuple[float, float]:
-    """(samples/s from epoch 2 on, test accuracy) of one in-process run."""
+def steady_rate(paths: dict, work: Path, epochs: int, mode: str, n_train: int) -> dict:
+    """One in-process run from epoch 2 on (start-up, tracing and the cache's filling epoch excluded):
+    samples/s by the epochs' own seconds, and the process's CPU and wall seconds per epoch between the
+    first and the last epoch end (every thread: tf.data's readers and decoders included)."""
     from tapedeck.engine.spec.experiment import Experiment
     from tapedeck.engine.training.events import EpochEnd, TestResult
     from tapedeck.engine.training.run import run
@@ -141,13 +143,21 @@ def steady_rate(paths: dict, work: Path, epochs: int, mode: str, n_train: int) -
         data["cache"] = str(cache / "small")
     spec = experiment(paths[source], f"rate-{source}", epochs, **data)
     spec["data"]["source"] = source
-    events = []
-    run(Experiment.from_dict(spec), events.append, runs_dir=work / "rate-runs")
+    events, clocks = [], []
+
+    def record(event) -> None:
+        if isinstance(event, EpochEnd):
+            clocks.append((time.process_time(), time.perf_counter()))
+        events.append(event)
+
+    run(Experiment.from_dict(spec), record, runs_dir=work / "rate-runs")
     ends = [e for e in events if isinstance(e, EpochEnd)]
     tests = [e for e in events if isinstance(e, TestResult)]
     assert len(ends) == epochs, events[-1]
     seconds = sum(e.seconds for e in ends[1:])
-    return n_train * (epochs - 1) / seconds, tests[0].accuracy
+    steady = epochs - 1
+    return {"rate": n_train * steady / seconds, "accuracy": tests[0].accuracy,
+            "cpu": (clocks[-1][0] - clocks[0][0]) / steady, "wall": (clocks[-1][1] - clocks[0][1]) / steady}
 
 
 def pipeline_rates(paths: dict) -> dict:
@@ -227,19 +237,28 @@ def main() -> int:
         for mode, rate in pipeline_rates(paths).items():
             print(f"pipeline alone: {mode:24s} {rate:8,.0f} images/s", flush=True)
         n_train = len(load_for(Experiment.from_dict(experiment(small, "count", 1, streaming="on")).data)[0].x_train)
-        rates: dict[str, list] = {mode: [] for mode in MODES}
+        runs: dict[str, list] = {mode: [] for mode in MODES}
         for r in range(args.rounds):
-            for mode in rates:
-                rate, acc = steady_rate(paths, work, args.epochs, mode, n_train)
-                rates[mode].append(rate)
-                print(f"round {r + 1} {mode:24s} {rate:7,.0f} samples/s  test accuracy {acc:.3f}", flush=True)
-        medians = {k: statistics.median(v) for k, v in rates.items()}
-        report["rates"] = medians
-        print(f"fits both ways ({args.small:,} PNGs, {n_train:,} training, batch 128, epochs 2..{args.epochs}):")
+            for mode in runs:
+                got = steady_rate(paths, work, args.epochs, mode, n_train)
+                runs[mode].append(got)
+                print(f"round {r + 1} {mode:24s} {got['rate']:7,.0f} samples/s  CPU {got['cpu']:5.2f} s/epoch  "
+                      f"wall {got['wall']:5.2f} s/epoch  test accuracy {got['accuracy']:.3f}", flush=True)
+        report["rates"] = {k: statistics.median(g["rate"] for g in v) for k, v in runs.items()}
+        print(f"fits both ways ({args.small:,} PNGs, {n_train:,} training, batch 128, epochs 2..{args.epochs}, "
+              f"{args.rounds} round(s); ratios paired by round, median [min..max]):")
         for mode, base in (("folder streamed", "folder in memory"), ("folder streamed + cache", "folder in memory"),
                            ("npz streamed (mapped)", "npz in memory")):
-            print(f"  {mode} / {base} = {medians[mode] / medians[base]:.2f}  "
-                  f"({medians[mode]:,.0f} vs {medians[base]:,.0f} samples/s)")
+            for what, key, better in (("samples/s", "rate", 1), ("CPU s/epoch", "cpu", -1),
+                                      ("wall s/epoch", "wall", -1)):
+                # throughput: streamed / in memory; time: in memory / streamed (so > 1 is always "faster")
+                paired = [(a[key] / b[key]) ** better for a, b in zip(runs[mode], runs[base])]
+                print(f"  {mode} vs {base}, {what:12s}: {statistics.median(paired):.2f} "
+                      f"[{min(paired):.2f}..{max(paired):.2f}]  "
+                      f"({statistics.median(a[key] for a in runs[mode]):,.2f} vs "
+                      f"{statistics.median(b[key] for b in runs[base]):,.2f})")
+            report[f"{mode} / {base}"] = statistics.median(
+                a["rate"] / b["rate"] for a, b in zip(runs[mode], runs[base]))
         print(json.dumps(report, indent=1, default=str))
     finally:
         if not args.dir:
