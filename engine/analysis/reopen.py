@@ -128,7 +128,7 @@ def open_run(run_dir, dataset=None) -> AnalysedRun:
 
         heads = predict_heads(model, experiment, dataset)
         main = next((name for name, h in heads.items() if not h.regression), None)
-        probabilities = heads[main].probabilities if main else np.zeros((len(dataset.y_test), 0), np.float32)
+        probabilities = heads[main].probabilities if main else np.zeros((len(dataset.x_test), 0), np.float32)
         return AnalysedRun(run_dir, experiment, model, dataset, probabilities, heads, main)
     probabilities = predict_probabilities(model, experiment.training, dataset.x_test)
     return AnalysedRun(run_dir, experiment, model, dataset, probabilities)

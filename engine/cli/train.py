@@ -165,9 +165,6 @@ class ConsoleReporter:
         self._timing = event   # arrives just before its epoch's EpochEnd; shown on that line
 
     def _on_epoch_end(self, event) -> None:
-        val = ""
-        if event.val_loss is not None:
-            val = f" - val_loss {event.val_loss:.4f} - val_accuracy {event.val_accuracy:.4f}"
         step = ""
         if self._timing is not None and self._timing.epoch == event.epoch:
             timing = self._timing
@@ -178,6 +175,9 @@ class ConsoleReporter:
             self._print(f"epoch {event.epoch}/{self.epochs} - {event.seconds:.1f}s - loss {event.loss:.4f} "
                         f"- {figures} - lr {event.learning_rate:.3g}{step}")
             return
+        val = ""
+        if event.val_loss is not None:
+            val = f" - val_loss {event.val_loss:.4f} - val_accuracy {event.val_accuracy:.4f}"
         self._print(f"epoch {event.epoch}/{self.epochs} - {event.seconds:.1f}s - loss {event.loss:.4f} "
                     f"- accuracy {event.accuracy:.4f}{val} - lr {event.learning_rate:.3g}{step}")
 
@@ -229,7 +229,8 @@ def _resume_hint(run_dir, say) -> None:
 def progress_line(event, epochs: int, batch_size: int, width: int = 79) -> str:
     """The terminal's progress line, exactly ``width`` characters (spaces rub out a longer line
     before it): the bar takes what the figures leave, so an 80-column terminal never wraps it."""
-    figures = (f"{event.step}/{event.steps} loss {event.loss:.4f} acc {event.accuracy:.4f} "
+    accuracy = f"acc {event.accuracy:.4f} " if event.accuracy is not None else ""   # heads of values: none
+    figures = (f"{event.step}/{event.steps} loss {event.loss:.4f} {accuracy}"
                f"{event.samples_per_second:,.0f}/s ETA {eta_text(event, epochs, batch_size)}")
     head = f"epoch {event.epoch}/{epochs} "
     room = width - len(head) - len(figures) - 3

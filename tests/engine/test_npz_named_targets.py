@@ -143,3 +143,19 @@ def test_a_single_output_model_is_told_the_file_has_no_plain_y_train(command, tm
     _one_line(capsys, main(argv), "holds no plain y_train / y_test (target 'label'), which the model's single "
                                   "output reads; it has the targets digit, score")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_heads_of_values_only_train_and_reopen(tmp_path, capsys):
+    """No target of classes at all: no accuracy to print (the terminal's line printed None's format and
+    the run failed), and the analysis reopens the run with no classifier head."""
+    from tapedeck.engine.analysis.reopen import open_run
+
+    experiment = _experiment(tmp_path, heads=(("score", "score", "mean_squared_error"),
+                                              ("again", "score", "mean_absolute_error")))
+    code = main(["train", _write(tmp_path, experiment), "--out", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "score_loss" in out and "test score (score): loss" in out, out[-1000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    analysed = open_run(run)
+    assert analysed.main_head is None and analysed.probabilities.shape == (len(analysed.dataset.x_test), 0)
