@@ -61,6 +61,10 @@ def io_shapes(experiment, image_shape, env_shapes=None, num_classes=None) -> dic
 
 def check_models(experiment, image_shape, num_classes, env_shapes=None) -> ModelsReport:
     kind = objective_kind(experiment.objective)
+    if env_shapes is None and num_classes == 0:   # an npz of named targets only: no labels to sample or judge by
+        return ModelsReport({}, [f"{experiment.data.path}: holds no plain y_train / y_test (the images' labels), "
+                                 f"which objective {experiment.objective.kind!r} reads beside the images; save "
+                                 "y_train and y_test in the file"])
     shapes = io_shapes(experiment, image_shape, env_shapes, num_classes)
     result = ModelsReport({})
     for role, spec in experiment.stacks().items():

@@ -159,3 +159,16 @@ def test_heads_of_values_only_train_and_reopen(tmp_path, capsys):
     (run,) = (tmp_path / "runs").iterdir()
     analysed = open_run(run)
     assert analysed.main_head is None and analysed.probabilities.shape == (len(analysed.dataset.x_test), 0)
+
+
+@pytest.mark.parametrize("preset", ["digits_gan", "digits_cgan", "digits_vae"])
+def test_a_generative_objective_is_told_the_file_has_no_labels(preset, tmp_path, capsys):
+    """Their runs read the labels (a conditional GAN's codes, the samples and scores): a TypeError or a
+    KeyError before; now one line in the check, which the run repeats before it starts."""
+    from tapedeck.engine.spec.experiment import load_preset
+
+    experiment = load_preset(preset).to_dict()
+    experiment["data"].update(source="npz", path=str(tmp_path / "data.npz"), limit=40)
+    np.savez(tmp_path / "data.npz", **_arrays())
+    _one_line(capsys, main(["check", _write(tmp_path, experiment)]),
+              f"holds no plain y_train / y_test (the images' labels), which objective '{preset[7:]}' reads")
