@@ -20,13 +20,18 @@ class AugmentationError(TapedeckError):
 
 
 def class_counts(labels, num_classes: int) -> np.ndarray:
-    """Training images per class (num_classes,), zero for a class that has none."""
+    """Training images per class (num_classes,), zero for a class that has none; ``labels`` None: a set
+    without target ``label`` (an npz of named targets only), which has no classes to count."""
+    if labels is None:
+        return np.zeros(num_classes, dtype=np.int64)
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
     return np.bincount(labels[(labels >= 0) & (labels < num_classes)], minlength=num_classes)
 
 
 def examples_per_class(labels, num_classes: int, per_class: int) -> list[np.ndarray]:
     """For each class, the indices of its first ``per_class`` training images (fewer if it has fewer)."""
+    if labels is None:   # no target 'label': no class rows (the page still shows the preview)
+        return [np.zeros(0, dtype=np.int64) for _ in range(num_classes)]
     labels = np.asarray(labels).reshape(-1)
     return [np.flatnonzero(labels == c)[:per_class] for c in range(num_classes)]
 

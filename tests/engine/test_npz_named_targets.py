@@ -172,3 +172,14 @@ def test_a_generative_objective_is_told_the_file_has_no_labels(preset, tmp_path,
     np.savez(tmp_path / "data.npz", **_arrays())
     _one_line(capsys, main(["check", _write(tmp_path, experiment)]),
               f"holds no plain y_train / y_test (the images' labels), which objective '{preset[7:]}' reads")
+
+
+def test_the_data_tab_shows_such_a_file_without_class_rows(tmp_path):
+    """The window's Data tab counts target 'label' per class; with none it shows the images, no rows
+    (a TypeError in its loading thread before)."""
+    from tapedeck.engine.spec.experiment import Experiment
+    from tapedeck.gui.tabs.data_tab import _load
+
+    loaded = _load(Experiment.from_dict(_experiment(tmp_path)).data)
+    assert loaded["names"] == [] and loaded["pages"] == [] and len(loaded["counts"]) == 0
+    assert len(loaded["preview"]) > 0
