@@ -31,9 +31,30 @@ def runs_command(args) -> int:
     if not folder.exists():
         return _fail(f"{folder}: no such folder; train something first (tapedeck train EXP.json --out {folder}) "
                      "or give the folder your runs are in")
+    if _one_run(folder):
+        return 0
     summaries = list_runs(folder, include_foreign=args.all)   # a TapedeckError is main()'s to report
     print(format_runs_table(summaries) if summaries else f"no runs in {folder}")
     return 0
+
+
+def _one_run(folder: Path) -> bool:
+    """A run's own folder given for the folder of runs ("no runs in" it was all it said, or with --all its
+    subfolders): show that run, and say where the others are listed and which commands take a run as it is.
+    False: not a run (a folder of runs, or anything else)."""
+    import sys
+
+    from tapedeck.engine.runs.index import format_runs_table, read_run
+
+    summary = read_run(folder)
+    if not summary.is_run:
+        return False
+    print(format_runs_table([summary]))
+    parent = folder.resolve().parent if folder.name in ("", ".") else folder.parent
+    print(f"tapedeck: note: {folder} is one run's folder, not a folder of runs: `tapedeck runs {parent}` lists it "
+          f"with the others; `tapedeck export {folder}`, `tapedeck gradcam {folder}` and "
+          f"`tapedeck compare {folder} OTHER_RUN` take it as it is", file=sys.stderr)
+    return True
 
 
 # --- tapedeck compare ---------------------------------------------------------------------------------

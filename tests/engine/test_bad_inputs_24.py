@@ -780,3 +780,18 @@ def test_initial_weights_holding_nan_are_refused_naming_the_layer(tmp_path, caps
     assert main(["train", _write(tmp_path, experiment), "--out", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err
     assert f"layer {key.split(':')[0]!r} holds NaN or infinite weights in exp.weights.npz" in err, err[-1500:]
+
+
+def test_runs_given_one_run_folder_shows_it_and_says_what_it_is(tmp_path, capsys):
+    """`tapedeck runs RUN_DIR` said "no runs in RUN_DIR": the folder is a run, not a folder of runs."""
+    from tests.support.run_support import copy_run, trained_run
+
+    run = copy_run(trained_run(), tmp_path)
+    assert main(["runs", str(run)]) == 0
+    out, err = capsys.readouterr()
+    assert "no runs" not in out and run.name in out and "completed" in out, out
+    assert f"tapedeck: note: {run} is one run's folder, not a folder of runs" in err, err
+    assert f"`tapedeck runs {tmp_path}` lists it with the others" in err, err
+    assert f"tapedeck export {run}" in err and f"tapedeck compare {run} OTHER_RUN" in err, err
+    assert main(["runs", str(tmp_path)]) == 0
+    assert "one run's folder" not in capsys.readouterr().err
