@@ -492,8 +492,9 @@ _NAMED = re.compile(r"^([xy])_(train|test)_([A-Za-z0-9_]+)$")
 
 def _check_named_arrays(path: Path, extras: dict) -> None:
     """What training would find too late in the named arrays: a test twin of another shape (a whole epoch
-    trained, then "Input 0 … incompatible"), and NaN or inf (a float target's run diverged; a feature's run
-    ended with val_loss nan and exit 0). Each refusal names the array, as NaN pixels are named."""
+    trained, then "Input 0 … incompatible"), NaN or inf (a float target's run diverged; a feature's run
+    ended with val_loss nan and exit 0), and finite values too large to square in float32 (``HUGE``).
+    Each refusal names the array, as NaN pixels are named."""
     for key, (train, test) in extras.items():
         kind, _, which = key.partition("_")
         names = (f"{kind}_train_{which}", f"{kind}_test_{which}")
@@ -505,13 +506,34 @@ def _check_named_arrays(path: Path, extras: dict) -> None:
                             f"{np.shape(test)[1:]}; both splits of a named array need one shape per row")
         for name, array in zip(names, (train, test)):
             if not np.issubdtype(array.dtype, np.floating):
-                continue
+                continue   # integers (at most 9.2e18) fit HUGE
             finite = np.isfinite(array)
-            if finite.all():
-                continue
-            index = np.unravel_index(int(np.argmin(finite)), array.shape)
-            raise DataError(f"{path}: {name} holds {array[index].item()} at index {list(map(int, index))} (row "
-                            f"{int(index[0])}); every value must be a finite number: fix or remove that row")
+            if not finite.all():
+                index = np.unravel_index(int(np.argmin(finite)), array.shape)
+                raise DataError(f"{path}: {name} holds {array[index].item()} at index {list(map(int, index))} (row "
+                                f"{int(index[0])}); every value must be a finite number: fix or remove that row")
+            _refuse_huge(path, name, array, kind)
+
+
+# Past this, a value's square overflows float32 (largest 3.4e38): a Dense layer's sums, a squared-error
+# loss or a normalisation's variance become inf, then NaN, and the run "diverges" with advice about the
+# learning rate (or, once, ended "completed" on a nan loss).
+HUGE = float(np.sqrt(np.finfo(np.float32).max))
+
+
+def _refuse_huge(path: Path, name: str, array: np.ndarray, kind: str) -> None:
+    """Finite values too large to train on, named with the array, index and value, before training."""
+    if not array.size:
+        return
+    flat = int(np.argmax(np.abs(array)))
+    value = float(array.flat[flat])
+    if abs(value) <= HUGE:
+        return
+    index = list(map(int, np.unravel_index(flat, array.shape)))
+    fix = ("scale the features (e.g. standardize each column: subtract its mean, divide by its standard deviation)"
+           if kind == "x" else "scale the target (e.g. divide it by its standard deviation) and its predictions back")
+    raise DataError(f"{path}: {name} holds {value:.3g} at index {index} (row {index[0]}); values past ±{HUGE:.2g} "
+                    f"overflow float32 when squared in a layer or a loss: {fix}")
 
 
 def _named_targets_only(files, missing: list[str]) -> bool:

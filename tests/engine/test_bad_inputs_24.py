@@ -88,9 +88,9 @@ def _features_npz(tmp_path, extra_heads=(), drop=(), **arrays) -> str:
     return _write(tmp_path, experiment)
 
 
-def _with_nan(array, index):
+def _with_nan(array, index, value=np.nan):
     array = array.copy()
-    array[index] = np.nan
+    array[index] = value
     return array
 
 
@@ -238,6 +238,14 @@ CASES = [
     Case("NaN in a feature input x_train_features",
          lambda t: ["train", _features_npz(t, x_train_features=_with_nan(_F, (3, 2))), "--out", str(t / "runs")],
          "x_train_features holds nan at index [3, 2]"),
+    Case("x_train_features holding 1e38 (finite: the run trained on it, then diverged or said nothing)",
+         lambda t: ["train", _features_npz(t, x_train_features=_with_nan(_F, (7, 1), 1e38)), "--out", str(t / "runs")],
+         "x_train_features holds 1e+38 at index [7, 1] (row 7); values past ±1.8e+19 overflow float32 when squared "
+         "in a layer or a loss: scale the features (e.g. standardize each column"),
+    Case("a float target y_test_score holding -3e30",
+         lambda t: ["check", _features_npz(t, [("score", "score", 1, "mean_squared_error")], y_train_score=_SCORE,
+                                           y_test_score=_with_nan(_SCORE, 2, -3e30))],
+         "y_test_score holds -3e+30 at index [2] (row 2); values past ±1.8e+19 overflow float32"),
     Case("x_test_features 8 wide beside x_train_features 4 wide",
          lambda t: ["train", _features_npz(t, x_test_features=_RNG.random((60, 8)).astype(np.float32)),
                     "--out", str(t / "runs")],
