@@ -111,12 +111,13 @@ class DataTab(QWidget):
         column.addWidget(self.preview_status)
         column.addWidget(self._preview_host)
         column.addStretch(1)
-        scroll = QScrollArea(self)
+        scroll = self._scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(scroll, 1)
+        layout.addStretch(0)   # takes the height only while the page is hidden (an agent's experiment)
         document.changed.connect(self._maybe_reload)
 
     @property
@@ -136,6 +137,7 @@ class DataTab(QWidget):
             return
         self._key = key
         self.preview_button.setVisible(not acting)   # an agent has no images to augment
+        self._scroll.setVisible(not acting)          # nor a page of them
         if acting:
             self.title.setText("Asking the environment what it observes and does…")
             self._load_job.start(lambda: _environment_words(objective), self._described)

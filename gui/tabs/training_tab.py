@@ -242,7 +242,8 @@ class TrainingPanel(QWidget):
         self.loss_plot = _plot("Loss", "loss")
         self.acc_plot = _plot("Accuracy", "accuracy", legend_offset=(-8, -8))   # accuracy rises: legend low
         self.lr_plot = _lr_strip()
-        self.return_plot = _plot("Episode return (mean of each update's episodes)", "return", legend=False)
+        # a short title: a longer one widened the plot past its cell at 1024 px, clipping it
+        self.return_plot = _plot("Episode return", "mean return of the update's episodes", legend=False)
         self.return_curve = PathCurve(self.return_plot.getPlotItem(), TRAIN_COLOR, None, width=2, symbol="o")
         self.acc_plot.setYRange(0, 1, padding=0.02)
         loss_item, acc_item, lr_item = (p.getPlotItem() for p in (self.loss_plot, self.acc_plot, self.lr_plot))
@@ -359,6 +360,9 @@ class TrainingPanel(QWidget):
             return
         self.acc_plot.setVisible(not self.acting)
         self.return_plot.setVisible(self.acting)
+        legend = self.loss_plot.getPlotItem().legend   # batches and validation: an agent has neither
+        if legend is not None:
+            legend.setVisible(not self.acting)
         for plot in (self.loss_plot, self.acc_plot, self.return_plot):
             plot.getPlotItem().setLabel("bottom", self._unit)
         if not self.acting:

@@ -14,7 +14,7 @@ def gradient_words(layers, limit: int | None = None) -> str:
     shown = layers if limit is None else layers[:limit]
     by_role: dict[str, list[str]] = {}
     for role, layer, norm in shown:
-        value = float(norm)
+        layer, value = str(layer).removeprefix(f"{role}/"), float(norm)   # "policy/dense": said once, as its model
         by_role.setdefault(str(role), []).append(f"{layer} {value:.2g}" if math.isfinite(value) else f"{layer} {value}")
     words = "; ".join(f"{role}: {', '.join(parts)}" for role, parts in by_role.items())
     if len(layers) > len(shown):

@@ -140,3 +140,4 @@ def test_gradient_words_group_the_layers_by_model_and_count_those_left_out():
     assert gradient_words(layers) == "generator: dense_0 0, dense_1 0.5, dense_2 1; discriminator: conv nan"
     assert gradient_words(layers, limit=2) == "generator: dense_0 0, dense_1 0.5; and 2 more layer(s)"
     assert gradient_words(()) == ""
+    assert gradient_words([("policy", "policy/dense", 0.25)]) == "policy: dense 0.25"   # the model said once
