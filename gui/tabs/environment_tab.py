@@ -171,6 +171,7 @@ class EnvironmentPanel(QWidget):
                 if objective is not None and "env" in objective.settings:
                     self.actions = action_names(objective.settings["env"], event.num_classes)
                     self._target_line(self._target_of(objective))
+                self._earlier_updates(event)
         elif isinstance(event, EpochEnd) and "episode_return" in event.heads:
             self._epoch(event)
         elif isinstance(event, EnvFrames):
@@ -239,6 +240,22 @@ class EnvironmentPanel(QWidget):
 
     def _plot_of(self, name: str) -> str:
         return next(key for key, (_t, curves) in PLOTS.items() if any(c[0] == name for c in curves))
+
+    def _earlier_updates(self, event: RunStarted) -> None:
+        """A resumed run's curves begin with the updates trained before (its history.csv), as the Training tab's."""
+        if event.initial_epoch <= 0 or not event.run_dir:
+            return
+        from tapedeck.engine.runs.folder import RunFolder
+        from tapedeck.gui.widgets.greedy_play import NOT_FIGURES
+
+        try:
+            rows = RunFolder(event.run_dir).read_history()
+        except (OSError, ValueError):
+            return
+        for row in rows:
+            if isinstance(row.get("epoch"), (int, float)) and row["epoch"] <= event.initial_epoch:
+                self._add(int(row["epoch"]), {k: v for k, v in row.items() if k not in NOT_FIGURES})
+        self._draw_curves()
 
     def _epoch(self, event: EpochEnd) -> None:
         self._add(event.epoch, event.heads)

@@ -403,7 +403,7 @@ class TrainingPanel(QWidget):
         at the resumed epoch, so its first epochs were missing."""
         if event.initial_epoch <= 0 or not event.run_dir:
             return
-        from tapedeck.engine.runs.folder import RunFolder
+        from tapedeck.engine.runs.folder import HISTORY_COLUMNS, RunFolder
 
         try:
             rows = RunFolder(event.run_dir).read_history()
@@ -412,9 +412,11 @@ class TrainingPanel(QWidget):
         for row in rows:
             if row.get("epoch") is None or row["epoch"] > event.initial_epoch:
                 continue
+            figures = {k: v for k, v in row.items() if k not in HISTORY_COLUMNS} if self.acting else {}   # the return
             self._epoch(EpochEnd(epoch=int(row["epoch"]), loss=row.get("loss"), accuracy=row.get("accuracy"),
                                  val_loss=row.get("val_loss"), val_accuracy=row.get("val_accuracy"),
-                                 learning_rate=row.get("learning_rate"), seconds=row.get("seconds") or 0.0))
+                                 learning_rate=row.get("learning_rate"), seconds=row.get("seconds") or 0.0,
+                                 heads=figures))
 
     def _title_for_heads(self, event: RunStarted) -> None:
         """A several-head run's main plots: the weighted total loss, its first classification head's accuracy."""
@@ -469,9 +471,10 @@ class TrainingPanel(QWidget):
         """An agent's speed: environment steps per second of its last update (it has no batches, hence no
         samples/s), and the time the updates left would take at this run's pace so far."""
         speed = event.heads.get("steps_per_second")
-        if speed is None or not math.isfinite(speed) or self.paused or self._started is None:
-            return
         started = self._started
+        if speed is None or not math.isfinite(speed) or self.paused or started is None or \
+                event.epoch <= started.initial_epoch:   # a resumed run's earlier updates: not this session's pace
+            return
         done = event.epoch - started.initial_epoch
         left = max(0, started.epochs - event.epoch)
         pace = (time.monotonic() - self._acting_since) / max(1, done)

@@ -141,3 +141,28 @@ def test_gradient_words_group_the_layers_by_model_and_count_those_left_out():
     assert gradient_words(layers, limit=2) == "generator: dense_0 0, dense_1 0.5; and 2 more layer(s)"
     assert gradient_words(()) == ""
     assert gradient_words([("policy", "policy/dense", 0.25)]) == "policy: dense 0.25"   # the model said once
+
+
+def test_a_resumed_agents_curves_begin_with_the_updates_trained_before(qtbot, tmp_path):
+    from tapedeck.engine.objectives.run import run
+    from tapedeck.engine.training.events import EpochEnd, RunStarted
+    from tapedeck.gui.tabs.environment_tab import EnvironmentPanel
+    from tapedeck.gui.tabs.training_tab import TrainingPanel
+
+    experiment = short_rl(updates=3)
+    run_dir = run(experiment, lambda event: None, runs_dir=tmp_path / "runs")
+    environment, training = EnvironmentPanel(lambda: experiment.objective), TrainingPanel()
+    for panel in (environment, training):
+        qtbot.addWidget(panel)
+    training.build_plots()
+    started = RunStarted(run_dir=str(run_dir), name="resumed", summary="", trainable=1, non_trainable=0, epochs=5,
+                         steps_per_epoch=1, batch_size=32, num_classes=2, class_names=["action 0", "action 1"],
+                         sample_images=None, sample_labels=None, initial_epoch=3, loop="tape", objective="actor_critic")
+    update = EpochEnd(epoch=4, loss=1.0, accuracy=float("nan"), val_loss=None, val_accuracy=None, learning_rate=0.001,
+                      seconds=0.1, heads={"policy_loss": 0.5, "episode_return": 30.0, "steps_per_second": 900.0})
+    for panel in (environment, training):
+        panel.handle(started)
+        panel.handle(update)
+    assert list(environment.curves["policy_loss"].getData()[0]) == [1, 2, 3, 4]
+    assert list(training.epoch_return.view()[0]) == [1, 2, 3, 4] and training.epoch_return.view()[1][-1] == 30.0
+    assert training.speed.text().startswith("900 env steps/s")
