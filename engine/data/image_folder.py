@@ -1,8 +1,10 @@
-"""A folder with one sub-folder of images per class (optionally inside train/ and test/), read with Pillow.
+"""A folder with one sub-folder of images per class (optionally inside train/ and test/).
 
-Every file is decoded here, one by one, before anything trains: ``image_dataset_from_directory`` counts a
-broken or empty file and only fails later, mid-epoch, without naming it. A file that does not decode is
-skipped and named in the data set's warnings; a class folder left with no image at all is refused.
+Every file is decoded here before anything trains: ``image_dataset_from_directory`` counts a broken or
+empty file and only fails later, mid-epoch, without naming it. A file that does not decode is skipped
+and named in the data set's warnings; a class folder left with no image at all is refused.
+Ordinary PNG and JPEG files are decoded by TensorFlow in parallel (``engine.data.tf_decode``, to Pillow's
+pixels); Pillow decodes the rest, and names why a broken file does not decode.
 """
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tapedeck.engine.data import tf_decode
 from tapedeck.engine.data.readers import DataError, RawSet, existing_path
 from tapedeck.engine.text import cut
 
-__all__ = ["IMAGE_EXTENSIONS", "TEST_FRACTION", "read_image_folder", "describe_image_folder", "held_out_split"]
+__all__ = ["IMAGE_EXTENSIONS", "TEST_FRACTION", "read_image_folder", "describe_image_folder", "held_out_split",
+           "decode_files", "pillow_decoder"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 TEST_FRACTION = 0.2  # held out for testing when the folder has no test/ of its own
@@ -103,25 +107,60 @@ def _decode(path: Path, mode: str, size: tuple[int, int]):
         return None, str(exc) or type(exc).__name__
 
 
-def _load(files: list[Path], labels: list[int], mode: str, size, root: Path, broken: list[str]):
-    """Decode every file at ``size``; drop the broken ones (recorded in ``broken``)."""
-    pixels, kept = [], []
-    for path, label in zip(files, labels):
-        img, reason = _decode(path, mode, size)
-        if img is None:
-            broken.append(f"{path.relative_to(root)} ({cut(reason)})")
-            continue
-        pixels.append(img)
-        kept.append(label)
-    return pixels, kept
-
-
-def _stack(pixels: list[np.ndarray], size, mode: str) -> np.ndarray:
+def pillow_decoder(files, mode: str, size, root: Path):
+    """``one(row)``: the image of ``files[row]`` decoded by Pillow (H, W, C), for the files TensorFlow does
+    not decode as Pillow does. A file that no longer decodes (changed since it was checked) is a
+    DataError that names it: the run ends with that line rather than training on a hole."""
     channels = 1 if mode == "L" else 3
-    out = np.empty((len(pixels), size[0], size[1], channels), dtype=np.uint8)
-    for i, img in enumerate(pixels):
-        out[i] = img.reshape(size[0], size[1], channels)
-    return out
+
+    def one(row: int) -> np.ndarray:
+        img, reason = _decode(files[row], mode, size)
+        if img is None:
+            raise DataError(f"{Path(files[row]).relative_to(root)}: no longer decodes ({cut(reason)}); remove or "
+                            "replace the broken file")
+        return img.reshape(size[0], size[1], channels)
+
+    return one
+
+
+def decode_files(files, mode: str, size, root: Path, broken: list[str], keep_pixels: bool = True):
+    """(uint8 pixels (n, H, W, C) or None, mask of the files that decode, each file's decoder kind).
+
+    Every file is decoded once — TensorFlow for the ordinary ones, in parallel; Pillow for the rest and
+    for any TensorFlow refuses, so a broken file is named with Pillow's reason (added to ``broken``).
+    ``keep_pixels=False`` decodes only to check (a streamed set that must not be held in memory).
+    """
+    files = list(files)
+    kinds = tf_decode.file_kinds(files)
+    channels = 1 if mode == "L" else 3
+    pixels = np.empty((len(files), size[0], size[1], channels), dtype=np.uint8) if keep_pixels else None
+    decoded = np.zeros(len(files), dtype=bool)
+    if files:
+        decode = tf_decode.graph_decoder(files, kinds, mode, size, pillow_decoder(files, mode, size, root))
+        for positions, images in tf_decode.decoded_rows(decode, np.arange(len(files))):
+            decoded[positions] = True
+            if pixels is not None:
+                pixels[positions] = images
+    for row in np.flatnonzero(~decoded):
+        img, reason = _decode(files[row], mode, size)
+        if img is None:
+            broken.append(f"{Path(files[row]).relative_to(root)} ({cut(reason)})")
+            continue
+        decoded[row], kinds[row] = True, tf_decode.PILLOW
+        if pixels is not None:
+            pixels[row] = img.reshape(size[0], size[1], channels)
+    return pixels, decoded, kinds
+
+
+def _decoded(files, labels, mode: str, size, root: Path, broken: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    pixels, keep, _ = decode_files(files, mode, size, root, broken)
+    return (pixels if keep.all() else pixels[keep]), np.asarray(labels, dtype=np.int64)[keep]
+
+
+def skipped_warning(root: Path, broken: list[str]) -> str:
+    """The data set's one line about the files it skipped, the first few named."""
+    listed = "; ".join(broken[:_LISTED]) + (f"; and {len(broken) - _LISTED} more" if len(broken) > _LISTED else "")
+    return f"{root}: skipped {len(broken)} image file(s) that do not decode: {listed}"
 
 
 def _check_classes(names: list[str], labels: list[int], dirs_root: Path) -> None:
@@ -244,19 +283,15 @@ def read_image_folder(path, image_size=None, color_mode: str = "rgb", limit: int
         files, labels = files[:limit], labels[:limit]
 
     broken: list[str] = []
-    x_train, y_train = _load(list(files), list(labels), mode, size, root, broken)
-    if not x_train:
+    x_train, y_train = _decoded(files, labels, mode, size, root, broken)
+    if not len(x_train):
         raise DataError(f"{train_root}: none of the training images decodes; check the files")
     if limit is None:
-        _check_classes(names, y_train, train_root)
-    x_test, y_test = _load(list(test_files), list(test_labels), mode, size, root, broken)
-    if not x_test:
+        _check_classes(names, list(y_train), train_root)
+    x_test, y_test = _decoded(test_files, test_labels, mode, size, root, broken)
+    if not len(x_test):
         raise DataError(f"{test_root or train_root}: none of the test images decodes; check the files")
-    warnings = []
-    if broken:
-        listed = "; ".join(broken[:_LISTED]) + (f"; and {len(broken) - _LISTED} more" if len(broken) > _LISTED else "")
-        warnings.append(f"{root}: skipped {len(broken)} image file(s) that do not decode: {listed}")
+    warnings = [skipped_warning(root, broken)] if broken else []
     held_note = "" if test_root is not None else f", {int(TEST_FRACTION * 100)}% held out for testing"
-    return RawSet(_stack(x_train, size, mode), np.array(y_train, dtype=np.int64), _stack(x_test, size, mode),
-                  np.array(y_test, dtype=np.int64), class_names=names, scale=255.0,
+    return RawSet(x_train, y_train, x_test, y_test, class_names=names, scale=255.0,
                   description=f"image folder {root} ({len(names)} classes{held_note})", warnings=warnings)

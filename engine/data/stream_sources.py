@@ -4,7 +4,8 @@ Opening reads only what is small — labels, headers, file names — so a set la
 described and split before any image is decoded. Pixels come later, per batch, through each split's
 ``read``: IDX and uncompressed .npz arrays through memory maps (pages the OS reads in, and drops
 again, as a batch needs them), CIFAR one pickled batch file at a time, image folders one file per image
-decoded by the same Pillow code the in-memory reader uses (so both give the same pixels).
+decoded by the in-memory reader's decoder (TensorFlow's ops for ordinary PNG and JPEG, Pillow for the rest:
+the same pixels), inside the ``tf.data`` pipeline itself.
 What cannot be mapped (gzipped IDX, a compressed .npz, a CIFAR .tar.gz) raises :class:`NotStreamableError`
 with the reason and the fix; ``data.streaming: auto`` then loads it whole instead.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tapedeck.engine.data import image_folder as folders
-from tapedeck.engine.data import readers
+from tapedeck.engine.data import readers, tf_decode
 from tapedeck.engine.data.readers import DataError, existing_path
 from tapedeck.engine.text import cut
 
@@ -49,6 +50,9 @@ class Split:
     labels: np.ndarray
     read: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
     groups: np.ndarray | None = None
+    # Image folders: () -> decode(row), the uint8 image of one row in TensorFlow ops, so the training
+    # pipeline decodes in parallel with no Python per image (engine.data.tf_decode).
+    graph_decode: Callable | None = None
 
     @property
     def count(self) -> int:
@@ -65,7 +69,7 @@ class StreamSource:
     description: str
     warnings: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)   # image files found not to decode while streaming
-    settle_test: Callable[[], None] | None = None   # drops test files that do not decode (before training)
+    settle: Callable[[int | None], None] | None = None   # checks the files a run uses (with data.limit) first
 
     def decoded_bytes(self, limit: int | None) -> int:
         """What the in-memory loader would hold: float32 pixels of every image used."""
@@ -342,47 +346,44 @@ def _open_cifar(path, label_mode: str) -> StreamSource:
 
 # ---------------------------------------------------------------------------------------- image folder
 
-def _file_reader(files: np.ndarray, mode: str, size: tuple, root: Path, broken: list[str]):
-    """Decode the asked files with the in-memory reader's Pillow code; broken ones are named in ``broken``."""
+def _folder_split(files: np.ndarray, labels: np.ndarray, kinds: np.ndarray, mode: str, size: tuple, root: Path,
+                  broken: list[str]) -> Split:
+    """A split of checked files: ``graph_decode`` for the pipelines (TensorFlow's ops, Pillow only for the
+    files marked so), and ``read`` for a few rows at a time (the galleries, the analysis) by the same
+    decoder, so both give the same pixels."""
+    decoder = []   # built on first use: TensorFlow is imported when a pipeline or a read needs it
+
+    def graph_decode():
+        if not decoder:
+            decoder.append(tf_decode.graph_decoder(files, kinds, mode, size,
+                                                   folders.pillow_decoder(files, mode, size, root)))
+        return decoder[0]
+
     channels = 1 if mode == "L" else 3
     lock = threading.Lock()
 
     def read(rows: np.ndarray):
         rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty((len(rows), size[0], size[1], channels), dtype=np.uint8)
-        keep = np.ones(len(rows), dtype=bool)
-        kept = 0
-        for i, row in enumerate(rows):
-            img, reason = folders._decode(files[row], mode, size)
-            if img is None:
-                keep[i] = False
-                with lock:
-                    name = f"{Path(files[row]).relative_to(root)} ({cut(reason)})"
-                    if name not in broken:
-                        broken.append(name)
-                continue
-            out[kept] = img.reshape(size[0], size[1], channels)
-            kept += 1
-        if len(rows) and not kept:   # an empty batch would be a step on nothing (a NaN loss)
+        out = np.zeros((len(rows), size[0], size[1], channels), dtype=np.uint8)
+        keep = np.zeros(len(rows), dtype=bool)
+        for positions, images in tf_decode.decoded_rows(graph_decode(), rows):
+            out[positions], keep[positions] = images, True
+        for i in np.flatnonzero(~keep):   # changed since the check: named, and left out
+            _, reason = folders._decode(files[rows[i]], mode, size)
+            with lock:
+                name = f"{Path(files[rows[i]]).relative_to(root)} ({cut(reason or 'does not decode')})"
+                if name not in broken:
+                    broken.append(name)
+        if len(rows) and not keep.any():   # an empty batch would be a step on nothing (a NaN loss)
             raise DataError(f"{root}: none of the {len(rows)} image file(s) of one batch decodes (e.g. "
                             f"{broken[-1] if broken else files[rows[0]]}): remove or replace the broken files")
-        return out[:kept], keep
+        return out[keep], keep
 
-    return read
-
-
-def _checked_test(files: np.ndarray, labels: np.ndarray, read, where: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The test files that decode (decoded once, in chunks, and let go): the test set and its labels stay
-    aligned for the evaluation and the galleries, as in memory."""
-    keep = np.ones(len(files), dtype=bool)
-    for start in range(0, len(files), 512):
-        keep[start:start + 512] = read(np.arange(start, min(start + 512, len(files))))[1]
-    if not keep.any():
-        raise DataError(f"{where}: none of the test images decodes; check the files")
-    return files[keep], labels[keep]
+    return Split(labels, read, graph_decode=graph_decode)
 
 
 def _open_folder(data) -> StreamSource:
+    """Files listed, split and shuffled as the in-memory reader does; nothing decoded until ``settle``."""
     root, mode, size = folders._options(data.path, getattr(data, "image_size", None),
                                        getattr(data, "color_mode", "rgb"))
     train_root, test_root = folders._roots(root)
@@ -401,14 +402,31 @@ def _open_folder(data) -> StreamSource:
     broken: list[str] = []
     channels = 1 if mode == "L" else 3
     held_note = "" if test_root is not None else f", {int(folders.TEST_FRACTION * 100)}% held out for testing"
-    source = StreamSource(Split(labels, _file_reader(files, mode, size, root, broken)),
-                          Split(test_labels, _file_reader(test_files, mode, size, root, broken)),
-                          (size[0], size[1], channels), names, 255.0,
-                          f"image folder {root} ({len(names)} classes{held_note})", broken=broken)
+    unchecked = np.full(len(files), tf_decode.PILLOW, dtype=np.int8)
+    source = StreamSource(
+        _folder_split(files, labels, unchecked, mode, size, root, broken),
+        _folder_split(test_files, test_labels, np.full(len(test_files), tf_decode.PILLOW, dtype=np.int8), mode,
+                      size, root, broken),
+        (size[0], size[1], channels), names, 255.0, f"image folder {root} ({len(names)} classes{held_note})",
+        broken=broken)
 
-    def settle_test() -> None:
-        kept_files, kept_labels = _checked_test(test_files, test_labels, source.test.read, test_root or train_root)
-        source.test = Split(kept_labels, _file_reader(kept_files, mode, size, root, broken))
+    def checked(part_files, part_labels, where: Path, what: str, skipped: list[str]) -> Split:
+        _, keep, kinds = folders.decode_files(part_files, mode, size, root, skipped, keep_pixels=False)
+        if not keep.any():
+            raise DataError(f"{where}: none of the {what} images decodes; check the files")
+        return _folder_split(part_files[keep], part_labels[keep], kinds[keep], mode, size, root, broken)
 
-    source.settle_test = settle_test
+    def settle(limit: int | None) -> None:
+        """Every file the run uses decoded once, before training (and let go): the broken ones are named
+        now, as in memory, and each file's decoder is chosen once, by its header, not every epoch."""
+        skipped: list[str] = []
+        used = slice(None) if limit is None else slice(0, limit)
+        source.train = checked(files[used], labels[used], train_root, "training", skipped)
+        if limit is None:
+            folders._check_classes(names, list(source.train.labels), train_root)
+        source.test = checked(test_files, test_labels, test_root or train_root, "test", skipped)
+        if skipped:
+            source.warnings.append(folders.skipped_warning(root, skipped))
+
+    source.settle = settle
     return source

@@ -117,8 +117,8 @@ def _cache_prefix(data) -> str | None:
 def load_streamed(data, source: StreamSource | None = None) -> datasets.Dataset:
     """A :class:`Dataset` over the files, split and scaled by the in-memory loader's rules, nothing decoded."""
     source = source or open_source(data)
-    if source.settle_test is not None:
-        source.settle_test()
+    if source.settle is not None:
+        source.settle(getattr(data, "limit", None))
     where = source.description
     y_all = datasets._int_labels(source.train.labels, where, "training labels")
     y_test = datasets._int_labels(source.test.labels, where, "test labels")
@@ -215,10 +215,34 @@ class StreamedImages:
         """Every image in order, ``batch_size`` at a time, read ahead in parallel (evaluation, analysis)."""
         import tensorflow as tf
 
-        dataset = tf.data.Dataset.range(len(self.rows)).batch(int(batch_size)).map(
-            lambda p: tf.numpy_function(self._full, [p], tf.float32, stateful=False),
-            num_parallel_calls=tf.data.AUTOTUNE)
+        if self.split.graph_decode is not None:
+            dataset = self._decoded(tf.data.Dataset.range(len(self.rows))).batch(int(batch_size))
+            dataset = dataset.map(self._graph_prepared, num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            dataset = tf.data.Dataset.range(len(self.rows)).batch(int(batch_size)).map(
+                lambda p: tf.numpy_function(self._full, [p], tf.float32, stateful=False),
+                num_parallel_calls=tf.data.AUTOTUNE)
         yield from dataset.prefetch(tf.data.AUTOTUNE).as_numpy_iterator()
+
+    def _decoded(self, positions, targets=None):
+        """Positions -> uint8 images (and their targets) decoded by the split's graph ops, in parallel."""
+        import tensorflow as tf
+
+        decode = self.split.graph_decode()
+        rows = tf.constant(self.rows)
+        if targets is None:
+            return positions.map(lambda p: decode(tf.gather(rows, p)), num_parallel_calls=tf.data.AUTOTUNE)
+        return positions.map(lambda p: (decode(tf.gather(rows, p)), tf.gather(targets, p)),
+                             num_parallel_calls=tf.data.AUTOTUNE)
+
+    def _graph_prepared(self, pixels, *rest):
+        """:meth:`_prepared` in graph ops, on a whole batch: float32, times the same float32 1/scale."""
+        import tensorflow as tf
+
+        images = tf.cast(pixels, tf.float32)
+        if self._factor is not None:
+            images = images * tf.constant(self._factor, dtype=tf.float32)
+        return (images, *rest) if rest else images
 
     def _order(self, shuffle: bool):
         """Positions for one epoch: all rows in a fresh order, or CIFAR's batch files in a fresh order
@@ -258,6 +282,8 @@ class StreamedImages:
             return images, tf.boolean_mask(tf.gather(y, positions), keep)
 
         batch_size = int(batch_size)
+        if self.split.graph_decode is not None:
+            return self._graph_dataset(y, targets, batch_size, shuffle)
         if self.cache:
             path = Path(f"{self.cache}-{targets.dtype}-{'x'.join(map(str, targets.shape[1:])) or 'sparse'}")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,4 +294,23 @@ class StreamedImages:
             dataset = dataset.batch(batch_size)
         else:
             dataset = self._order(shuffle).batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def _graph_dataset(self, y, targets: np.ndarray, batch_size: int, shuffle: bool):
+        """Files decoded by TensorFlow's ops one image per element, in parallel, batched as uint8 and made
+        float32 per batch. The cache file holds the uint8 images (a quarter of float32's bytes), filled
+        in file order in the first epoch; the order is shuffled after it, in a bounded buffer."""
+        import tensorflow as tf
+
+        n = len(self.rows)
+        if self.cache:
+            shape = "x".join(map(str, targets.shape[1:])) or "sparse"
+            path = Path(f"{self.cache}-uint8-{targets.dtype}-{shape}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dataset = self._decoded(tf.data.Dataset.range(n), y).cache(str(path))
+            if shuffle:
+                dataset = dataset.shuffle(min(SHUFFLE_BUFFER, n), reshuffle_each_iteration=True)
+        else:
+            dataset = self._decoded(self._order(shuffle), y)
+        dataset = dataset.batch(batch_size).map(self._graph_prepared, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.prefetch(tf.data.AUTOTUNE)

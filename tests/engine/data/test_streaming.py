@@ -12,7 +12,7 @@ import pytest
 from tapedeck.engine.data.datasets import DataError, load_dataset
 from tapedeck.engine.data.streaming import StreamedImages, load_for, plan_data
 from tapedeck.engine.spec.experiment import Experiment, ExperimentError
-from tapedeck.engine.training.events import Finished, RunNote, TestResult
+from tapedeck.engine.training.events import Finished, RunNote, RunStarted, TestResult
 from tapedeck.engine.training.run import run
 from tests.support.datafiles import (
     cifar10_files,
@@ -165,27 +165,27 @@ def test_analysis_of_a_streamed_run_predicts_batch_by_batch(sources, tmp_path):
         assert image.shape == (16, 16, 1) and image.dtype == np.float32
 
 
-def test_a_broken_image_in_a_streamed_folder_is_skipped_and_named(tmp_path):
+def test_a_broken_image_in_a_streamed_folder_is_skipped_and_named_before_training(tmp_path):
     root = write_class_folder(tmp_path / "pets", per_class=10, size=(12, 10))
     (root / "cat" / "cat_broken.png").write_bytes(b"not a png at all")
     write_png(root / "dog" / "dog_extra.png", (12, 10), (0, 250, 0))
     recorder = Recorder()
-    # validation_split 0: every training file is read in the epoch, so the broken one is met wherever it lies
-    # (a test file that does not decode is found before training, and left out of the test set)
+    # every file the run uses is decoded once when the set is opened: the broken one is named then,
+    # wherever it lies (train or test), in the same words as in memory, and never met while training
     run_dir = run(_experiment("folder", root, loop="tape", validation_split=0.0), recorder, runs_dir=tmp_path / "runs")
     assert isinstance(recorder.finished, Finished) and recorder.finished.reason == "completed"
-    notes = [n.message for n in recorder.of(RunNote) if "do not decode" in n.message]
-    assert len(notes) == 1 and "skipped 1 image file(s)" in notes[0] and "cat/cat_broken.png" in notes[0]
+    warned = [w for w in recorder.of(RunStarted)[0].warnings if "do not decode" in w]
+    assert len(warned) == 1 and "skipped 1 image file(s)" in warned[0] and "cat/cat_broken.png" in warned[0]
+    assert not [n for n in recorder.of(RunNote) if "do not decode" in n.message]   # said once, not again
     metrics = json.loads((tmp_path / "runs" / run_dir.split("/")[-1] / "metrics.json").read_text())
     assert any("cat/cat_broken.png" in w for w in metrics["data_warnings"])
     result = recorder.of(TestResult)[0]
     assert sum(map(sum, result.confusion)) == len(load_dataset(_experiment("folder", root).data).y_test)
+    assert load_dataset(_experiment("folder", root).data).warnings == warned
 
 
-def test_a_batch_with_no_image_that_decodes_ends_the_run_with_its_file_named(tmp_path, capsys):
-    """Batch size 1 and a broken file: that step would train on nothing. TensorFlow quotes the reader's
-    DataError inside its own error ("Graph execution error" and a page of frames); the person gets the
-    DataError's line and exit code 2, as for any bad data file."""
+def test_a_broken_file_at_batch_size_one_is_left_out_before_training(tmp_path, capsys):
+    """Batch size 1 and a broken file: found when the set is opened, so no step trains on nothing."""
     from tapedeck.engine.cli.main import main
 
     root = write_class_folder(tmp_path / "pets", per_class=4, size=(12, 10))
@@ -194,10 +194,24 @@ def test_a_batch_with_no_image_that_decodes_ends_the_run_with_its_file_named(tmp
     experiment.training.batch_size = 1
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(experiment.to_dict()))
-    assert main(["train", str(path), "--out", str(tmp_path / "runs")]) == 2
+    assert main(["train", str(path), "--out", str(tmp_path / "runs")]) == 0
     err = capsys.readouterr().err
-    assert "cat/cat_broken.png" in err and "remove or replace the broken files" in err
-    assert "Graph execution error" not in err and "Traceback" not in err
+    assert "cat/cat_broken.png" in err and "skipped 1 image file(s)" in err and "Traceback" not in err
+
+
+def test_a_file_broken_after_the_check_ends_the_epoch_with_its_name(tmp_path):
+    """Pillow's files are decoded in the pipeline too: one that no longer decodes is a DataError naming
+    it, which the run reports as the person's problem (one line, no traceback)."""
+    from tapedeck.engine.errors import user_problem
+
+    root = write_class_folder(tmp_path / "pets", per_class=4, size=(12, 10))   # .bmp and .gif go to Pillow
+    dataset, _ = load_for(_experiment("folder", root, validation_split=0.0).data)
+    for gif in root.rglob("*.gif"):
+        gif.write_bytes(b"GIF89a broken now")
+    with pytest.raises(Exception) as caught:
+        list(dataset.x_train.dataset(dataset.y_train, 4, shuffle=False))
+    line = user_problem(caught.value)
+    assert line and ".gif: no longer decodes" in line and "remove or replace the broken file" in line
 
 
 def test_only_tapedeck_errors_quoted_by_tensorflow_are_the_persons():
