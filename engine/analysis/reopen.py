@@ -101,6 +101,7 @@ def open_run(run_dir, dataset=None) -> AnalysedRun:
     from tapedeck.engine.data.streaming import load_for
     from tapedeck.engine.runs.exports import ExportError, load_run_model
     from tapedeck.engine.spec.experiment import ExperimentError, load_experiment
+    from tapedeck.engine.spec.objectives import objective_kind
 
     run_dir = Path(run_dir)
     try:
@@ -109,6 +110,10 @@ def open_run(run_dir, dataset=None) -> AnalysedRun:
         raise AnalysisError(str(error).splitlines()[0]) from None
     if not experiment.objective.is_classify:   # no test set to predict: its pictures are what it made
         models = ", ".join(f"{role}.keras" for role in experiment.models)
+        if objective_kind(experiment.objective).data == "environment":   # an agent: it made episodes, not pictures
+            raise AnalysisError(f"{run_dir.name}: a run of objective {experiment.objective.kind!r} predicts no "
+                                f"classes; its figures per update are in history.csv, `tapedeck evaluate` plays its "
+                                f"policy (and the window's Environment tab replays it), its models are {models}")
         raise AnalysisError(f"{run_dir.name}: a run of objective {experiment.objective.kind!r} predicts no classes; "
                             f"its epochs' pictures are in samples/ (and the Samples tab during a run), its models "
                             f"are {models}")

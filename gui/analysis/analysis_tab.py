@@ -124,6 +124,11 @@ class AnalysisTab(QWidget):
     def _open_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a run folder", self.runs_dir)
         if path:
+            from tapedeck.gui.objective_views import show_in_objective_view
+
+            window = self.window()   # a GAN's or an agent's run goes to its own tab, as Runs ▸ Analyse sends it
+            if hasattr(window, "environment") and show_in_objective_view(window, path):
+                return
             self.open_run(path)
 
 

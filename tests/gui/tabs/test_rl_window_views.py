@@ -42,7 +42,25 @@ def test_a_finished_rl_run_reopens_in_the_environment_tab_with_its_curves_and_gr
     assert panel.playing.update == greedy_play.GREEDY
     window.document.replace(short_rl("cartpole_reinforce"), None)   # another experiment: the run leaves the tab
     assert not panel.showing_run and panel.curves == {}
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kwargs: str(run_dir))
+    window.analysis.analysis_tab.open_button.click()   # the Analysis tab's Open run folder… sends it here too
+    qtbot.waitUntil(lambda: panel.showing_run, timeout=30_000)
+    assert window.tabs.currentWidget() is panel and not window.analysis.analysis_tab.loading
     settled(qtbot)
+
+
+def test_analysing_an_agents_run_headless_says_where_its_figures_and_policy_are(tmp_path):
+    import pytest
+
+    from tapedeck.engine.analysis.reopen import AnalysisError, open_run
+    from tapedeck.engine.objectives.run import run
+
+    run_dir = run(short_rl("cartpole_reinforce", updates=1), lambda event: None, runs_dir=tmp_path / "runs")
+    with pytest.raises(AnalysisError, match="its figures per update are in history.csv, `tapedeck evaluate` plays "
+                                            "its policy .*its models are policy.keras$"):
+        open_run(run_dir)
 
 
 def test_a_run_folder_that_is_not_an_agents_says_so_in_the_environment_tab(qtbot, tmp_path):
