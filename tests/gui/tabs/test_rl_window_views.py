@@ -91,7 +91,13 @@ def test_a_run_without_its_policy_shows_its_curves_and_says_there_is_nothing_to_
     assert not panel.replay_button.isEnabled() and "nothing to replay" in panel.caption.text()
 
 
-def test_the_window_speaks_of_an_agent_not_of_a_classifier(qtbot, make_window):
+def test_the_window_speaks_of_an_agent_not_of_a_classifier(qtbot, make_window, monkeypatch):
+    from tapedeck.gui.tabs import data_tab
+
+    asked_in = []
+    plain = data_tab._environment_words
+    monkeypatch.setattr(data_tab, "_environment_words",
+                        lambda objective: asked_in.append(threading.current_thread()) or plain(objective))
     window = make_window(short_rl(updates=2))
     assert window.model_switcher.caption.text() == "<b>Actor-critic</b> models:"
     window.tabs.setCurrentWidget(window.data_tab)   # no data set: the environment it acts in
@@ -100,6 +106,7 @@ def test_the_window_speaks_of_an_agent_not_of_a_classifier(qtbot, make_window):
     words = data.title.text()
     assert "no data set" in words and "4 values" in words and "2 actions (push left, push right)" in words
     assert not data.preview_button.isVisible() and data.loaded is None
+    assert asked_in and asked_in[0] is not threading.main_thread()   # gymnasium makes the environment off it
     qtbot.waitUntil(lambda: window.train_action.isEnabled(), timeout=60_000)
     window.train_action.trigger()
     assert wait_run_over(qtbot, window, timeout=120_000).reason == "completed"
