@@ -62,17 +62,19 @@ def _load(data):
 def _environment_words(objective) -> str:
     """Worker thread (gymnasium makes the environment once): what an agent learns from, in place of a data set."""
     from tapedeck.engine.objectives.environments import env_spaces
-    from tapedeck.gui.widgets.env_drawing import action_names
+    from tapedeck.gui.widgets.env_drawing import OBSERVATION_NAMES, action_names
 
     spaces = env_spaces(objective.env)
     observation = spaces.observation[0] if len(spaces.observation) == 1 else spaces.observation
+    named = OBSERVATION_NAMES.get(spaces.env_id, ())
+    meaning = f" ({', '.join(named)})" if len(named) == observation else ""
     names = ", ".join(action_names(spaces.env_id, spaces.actions))
     limits = [f"an episode ends after at most {spaces.max_steps:,} steps"] if spaces.max_steps else []
     if spaces.threshold is not None:
         limits.append(f"a mean return of {spaces.threshold:g} counts as solved")
     return (f"<b>{spaces.env_id}</b>: this experiment has no data set — its examples come from acting in the "
-            f"environment, the episodes the policy plays (drawn in the Environment tab). Each observation is "
-            f"{observation} values; at each step the policy chooses one of {spaces.actions} actions ({names})"
+            f"environment, the episodes the policy plays (shown in the Environment tab). Each observation is "
+            f"{observation} values{meaning}; at each step the policy chooses one of {spaces.actions} actions ({names})"
             + (f"; {' and '.join(limits)}." if limits else "."))
 
 

@@ -12,11 +12,15 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-__all__ = ["EnvCanvas", "ActionBars", "ACTION_NAMES", "action_names"]
+__all__ = ["EnvCanvas", "ActionBars", "ACTION_NAMES", "OBSERVATION_NAMES", "action_names"]
 
 ACTION_NAMES = {"CartPole-v1": ("push left", "push right"),
                 "Acrobot-v1": ("torque −1", "no torque", "torque +1"),
                 "MountainCar-v0": ("push left", "no push", "push right")}
+# What each value of the observation is (gymnasium's documentation of each environment)
+OBSERVATION_NAMES = {"CartPole-v1": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
+                     "Acrobot-v1": ("cos θ1", "sin θ1", "cos θ2", "sin θ2", "θ1 velocity", "θ2 velocity"),
+                     "MountainCar-v0": ("car position", "car velocity")}
 
 
 def action_names(env_id: str, count: int) -> list[str]:
