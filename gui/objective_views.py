@@ -26,8 +26,15 @@ def objective_view(run_dir) -> str | None:
 
 
 def show_in_objective_view(window, run_dir) -> bool:
-    """Open the run in its objective's tab and bring the tab forward; False: the Analysis tab's to show."""
+    """Open the run in its objective's tab and bring the tab forward; False: the Analysis tab's to show.
+    While a run trains, its events fill those tabs: an old run shown there would get the new run's curves, so
+    the person is told to open it once the run has ended."""
     view = objective_view(run_dir)
+    if view is not None and window.controller.running:
+        tab = "Samples" if view == "samples" else "Environment"
+        window.show_notice(f"The {tab} tab is showing the run in progress: analyse {Path(run_dir).name} once it "
+                           "has ended (or stop it).")
+        return True
     if view == "samples":
         window.show_generative_run(run_dir)
     elif view == "environment":

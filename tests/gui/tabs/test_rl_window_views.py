@@ -136,6 +136,10 @@ def test_a_step_from_idle_draws_the_play_of_its_update_whatever_frame_every(qtbo
     qtbot.waitUntil(lambda: panel.step_table.rowCount() > 0, timeout=120_000)
     qtbot.waitUntil(lambda: panel.shown_frames > 0, timeout=10_000)
     assert panel.where.text().startswith("Update 1, step ") and panel.canvas.state is not None
+    qtbot.waitUntil(lambda: bool(panel.history), timeout=10_000)   # the update's figures come after its inspection
+    window.analysis.analyse(window._run_dir)   # an agent's run opened while one trains: its tab is the live run's
+    assert "showing the run in progress" in window.notice.text() and not panel.showing_run
+    assert panel.history   # the live run's curves stay
     window.stop()
     assert wait_run_over(qtbot, window).reason == "stopped"
     settled(qtbot)
