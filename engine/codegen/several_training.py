@@ -34,12 +34,19 @@ def compile_arguments(heads) -> list[str]:
             f"metrics={_dict([(h.name, '[' + h.fit_metric() + ']') for h in heads])}"]
 
 
-def _report(heads, results: str) -> list[str]:
-    return [f"print(f\"Test {h.name} {h.words}: {{{results}['{h.name}_{h.metric}']:.4f}}\")" for h in heads]
+def _report(heads, results: str, plain: bool = False) -> list[str]:
+    """``plain``: Keras's own names for one output (``accuracy``, not ``digit_accuracy``)."""
+    lines = []
+    for h in heads:
+        key = h.metric if plain else f"{h.name}_{h.metric}"
+        lines.append(f"print(f\"Test {h.name} {h.words}: {{{results}['{key}']:.4f}}\")")
+    return lines
 
 
 def fit_evaluation(heads) -> list[str]:
-    return ["results = model.evaluate(x_test, y_test, verbose=0, return_dict=True)", *_report(heads, "results")]
+    # One head (of several inputs, or of a named target): Keras names its figures as for a plain model.
+    return ["results = model.evaluate(x_test, y_test, verbose=0, return_dict=True)",
+            *_report(heads, "results", plain=len(heads) == 1)]
 
 
 def tape_objects(heads, distributed: bool) -> list[str]:

@@ -179,15 +179,25 @@ def heads_of(model, names, training) -> list[HeadSpec]:
 
 
 def is_multi(model) -> bool:
-    """True with several inputs or several heads: then the model takes and returns dicts and metrics are
-    named per head (``fine_loss``). One input and one head keep today's plain tensors and names."""
-    return len(getattr(model, "inputs", None) or []) > 1 or len(getattr(model, "outputs", None) or []) > 1
+    """True where the model takes and returns dicts and metrics are named per head (``fine_loss``): several
+    inputs or heads, or one input or head that reads a named array (data other than the images, a target
+    other than the labels), which the plain path, feeding only those two, would silently replace. One
+    input of the images and one head of the labels keep today's plain tensors and names."""
+    inputs = list(getattr(model, "inputs", None) or [])
+    outputs = list(getattr(model, "outputs", None) or [])
+    if len(inputs) > 1 or len(outputs) > 1:
+        return True
+    return any(i.data != DEFAULT_DATA for i in inputs) or any(h.target != DEFAULT_TARGET for h in outputs)
 
 
 def several_words(model, fallback: str = "named inputs and heads") -> str:
     """What makes the model more than Sequential can hold ("2 inputs and 2 heads"), for its refusal."""
     parts = [f"{len(model.inputs)} inputs"] if len(model.inputs) > 1 else []
     parts += [f"{len(model.outputs)} heads"] if len(model.outputs) > 1 else []
+    if not parts:   # one input or head reading a named array
+        parts = [f"an input reading data {i.data!r} (not the images)" for i in model.inputs if i.data != DEFAULT_DATA]
+        parts += [f"a head reading target {h.target!r} (not the labels)" for h in model.outputs
+                  if h.target != DEFAULT_TARGET]
     return " and ".join(parts) or fallback
 
 

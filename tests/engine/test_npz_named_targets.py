@@ -183,3 +183,55 @@ def test_the_data_tab_shows_such_a_file_without_class_rows(tmp_path):
     loaded = _load(Experiment.from_dict(_experiment(tmp_path)).data)
     assert loaded["names"] == [] and loaded["pages"] == [] and len(loaded["counts"]) == 0
     assert len(loaded["preview"]) > 0
+
+
+def _one_head(tmp_path, api="functional") -> dict:
+    """One input (the images) and one head reading the named target 'digit': no dicts needed, yet the
+    plain path fed the labels, which this file does not hold (and a file that did would train the wrong target)."""
+    experiment = _experiment(tmp_path, heads=(("digit", "digit", None),))
+    experiment["model"].update(api=api, inputs=[{"name": "image", "data": "x"}])
+    layers = [layer for layer in experiment["model"]["layers"] if layer.get("name") not in ("features_dense", "joined")]
+    layers[-1].pop("inputs")
+    experiment["model"]["layers"] = layers
+    return experiment
+
+
+def test_one_head_reading_a_named_target_trains_on_that_target(tmp_path, capsys):
+    code = main(["train", _write(tmp_path, _one_head(tmp_path)), "--out", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "test digit (digit): loss" in out, out[-800:]
+
+
+def test_one_head_reading_a_named_target_exports_a_script_that_reads_it(tmp_path, monkeypatch, capsys):
+    from tapedeck.engine.codegen.script import generate_code
+    from tapedeck.engine.spec.experiment import Experiment
+    from tests.engine.codegen.test_codegen_several import _head_figures
+
+    text = generate_code(Experiment.from_dict(_one_head(tmp_path)))
+    assert 'archive["y_train_digit"]' in text and 'archive["y_train"]' not in text
+    monkeypatch.chdir(tmp_path)
+    exec(compile(text, "script.py", "exec"), {"__name__": "__main__"})
+    assert _head_figures(capsys.readouterr().out)["digit"][0] == "accuracy"
+
+
+def test_one_head_reading_a_named_target_in_sequential_is_refused_in_words(tmp_path, capsys):
+    _one_line(capsys, main(["check", _write(tmp_path, _one_head(tmp_path, api="sequential"))]),
+              "this model declares a head reading target 'digit' (not the labels)")
+
+
+def test_one_head_reading_parity_of_digits_trains_on_parity(tmp_path, capsys):
+    """The derived target on a set that has labels: the plain path trained on the ten digits with a
+    two-unit head (InvalidArgumentError, exit 1)."""
+    from tapedeck.engine.spec.experiment import load_preset
+
+    experiment = load_preset("digits_cnn").to_dict()
+    experiment["model"]["api"] = "functional"
+    experiment["model"]["layers"][-1].update(units=2, name="par")
+    experiment["model"]["outputs"] = [{"layer": "par", "target": "parity"}]
+    experiment["data"]["limit"] = 120
+    experiment["training"].update(epochs=1, batch_size=32)
+    code = main(["train", _write(tmp_path, experiment), "--out", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "test par (parity): loss" in out, out[-800:]
