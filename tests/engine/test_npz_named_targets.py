@@ -235,3 +235,15 @@ def test_one_head_reading_parity_of_digits_trains_on_parity(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err[-2000:]
     assert "test par (parity): loss" in out, out[-800:]
+
+
+def test_one_input_of_features_is_fed_the_features(tmp_path, capsys):
+    """One input reading x_features and one head: the plain path fed it the images."""
+    experiment = _experiment(tmp_path, heads=(("digit", "digit", None),))
+    experiment["model"]["inputs"] = [{"name": "features", "data": "x_features"}]
+    experiment["model"]["layers"] = [{"type": "Dense", "name": "hidden", "units": 16, "activation": "relu"},
+                                     {"type": "Dense", "name": "digit", "units": 10, "activation": "softmax"}]
+    code = main(["train", _write(tmp_path, experiment), "--out", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "test digit (digit): loss" in out, out[-800:]
