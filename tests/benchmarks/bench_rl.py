@@ -1,16 +1,18 @@
-"""Reinforcement learning on CartPole-v1: Tapedeck's loop against a plain hand-written one, and the time
+"""Reinforcement learning on CartPole-v1: Tapedeck's loop against its own exported script, and the time
 to solve.
 
-1. Speed: environment steps per second of the ``cartpole_ppo`` preset run by Tapedeck (events, history,
-   frames and all, timed between the arrival of its first and last update) against the same PPO written
-   by hand the way a person would (gymnasium ``make_vec``, a Sequential policy and value model, two
-   ``tf.function``s, a GradientTape) — same environments, steps, epochs, minibatches and networks —
-   interleaved round by round so both see the same machine load; per wall second and per CPU second of
-   the process (the fairer figure on a shared machine). Target (issue 22): ratio ≥ 1.0.
+1. Speed: environment steps per second of a preset (``cartpole_ppo`` by default) run by Tapedeck
+   (events, history, frames, checkpoints and all, timed between the arrival of its first and last
+   update) against the training script ``tapedeck code`` exports for the same experiment, run plainly
+   in its own Python (same environments, steps, epochs, minibatches, networks and seed; timed between
+   its first and last printed update) — interleaved round by round so both see the same machine load;
+   per wall second and per CPU second of each process (the fairer figure on a shared machine).
+   Target (issue 22): ratio ≥ 1.0.
 2. Time to solve: each preset run to its target (greedy mean return ≥ 475 over 20 episodes), seconds
    from the run's start (model build included, TensorFlow's import not) and environment steps.
 
-    python tests/benchmarks/bench_rl.py [--rounds 3] [--updates 30] [--seeds 0 1 2] [--quick]
+    python tests/benchmarks/bench_rl.py [--rounds 3] [--updates 30] [--preset cartpole_ppo] [--seeds 0 1 2]
+                                        [--quick | --speed-only]
 """
 from __future__ import annotations
 
@@ -26,97 +28,59 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
-def hand_written_ppo(updates: int, seed: int, envs=8, steps=128, epochs=4, minibatches=4, rate=1e-3, gamma=0.99,
-                     lam=0.95, clip=0.2) -> tuple[float, float]:
-    """PPO on CartPole-v1 as a person writes it; environment steps per wall second and per CPU second of
-    this process (all its threads), from update 1's end to the last's."""
-    import gymnasium as gym
-    import keras
-    import numpy as np
-    import tensorflow as tf
-    from gymnasium.vector import AutoresetMode
+def exported_script(preset: str, updates: int, seed: int, folder: str) -> tuple[float, float]:
+    """The preset's exported training script (``tapedeck code``: engine.codegen) run plainly in its own
+    Python, as a person would run it; steps per wall second and per CPU second of that process (its
+    utime + stime from /proc, read as each update's printed line arrives), from update 1's line to the
+    last's — its TensorFlow import, model build, first trace and closing greedy episodes left out, as
+    they are from Tapedeck's figure. Stopped once the last update's line is in."""
+    import subprocess
 
-    keras.utils.set_random_seed(seed)
-    env = gym.make_vec("CartPole-v1", num_envs=envs, vectorization_mode="sync",
-                       vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
-    obs, _ = env.reset(seed=seed)
+    from tapedeck.engine.codegen.script import generate_code
+    from tapedeck.engine.spec.experiment import load_preset
 
-    def network(outputs):
-        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, activation="tanh"),
-                                 keras.layers.Dense(64, activation="tanh"), keras.layers.Dense(outputs)])
-
-    policy, value = network(2), network(1)
-    policy_opt = keras.optimizers.Adam(rate, global_clipnorm=0.5)
-    value_opt = keras.optimizers.Adam(rate, global_clipnorm=0.5)
-
-    @tf.function
-    def act(o):
-        logits = policy(o)
-        action = tf.random.categorical(logits, 1)[:, 0]
-        logp = tf.gather(tf.nn.log_softmax(logits), action, batch_dims=1)
-        return action, logp, tf.squeeze(value(o), -1)
-
-    @tf.function
-    def train(o, a, old_logp, adv, ret):
-        adv = (adv - tf.reduce_mean(adv)) / (tf.math.reduce_std(adv) + 1e-8)
-        with tf.GradientTape(persistent=True) as tape:
-            logp_all = tf.nn.log_softmax(policy(o))
-            logp = tf.gather(logp_all, a, batch_dims=1)
-            ratio = tf.exp(logp - old_logp)
-            policy_loss = -tf.reduce_mean(tf.minimum(ratio * adv, tf.clip_by_value(ratio, 1 - clip, 1 + clip) * adv))
-            value_loss = tf.reduce_mean(0.5 * tf.square(ret - tf.squeeze(value(o), -1)))
-        policy_opt.apply_gradients(zip(tape.gradient(policy_loss, policy.trainable_variables),
-                                       policy.trainable_variables))
-        value_opt.apply_gradients(zip(tape.gradient(value_loss, value.trainable_variables), value.trainable_variables))
-
-    rng = np.random.default_rng(seed)
+    experiment = _measured(load_preset(preset), updates, seed)
+    script = Path(folder) / f"{preset}_{seed}.py"
+    script.write_text(generate_code(experiment))
+    settings = experiment.objective.settings
+    per_update = int(settings["envs"]) * int(settings["steps"])
+    tick = os.sysconf("SC_CLK_TCK")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1")
     marks = []
-    for _update in range(updates):
-        buf = {k: [] for k in ("o", "a", "logp", "v", "r", "d")}
-        for _ in range(steps):
-            a, logp, v = (x.numpy() for x in act(tf.constant(obs, tf.float32)))
-            next_obs, r, term, trunc, info = env.step(a)
-            r = r.astype("float32")
-            cut = trunc & ~term
-            if cut.any():   # a time limit is not a failure: bootstrap from the last observation's value
-                r[cut] += gamma * act(tf.constant(np.stack(info["final_obs"][cut]), tf.float32))[2].numpy()
-            for k, x in zip(buf, (obs, a, logp, v, r, (term | trunc).astype("float32"))):
-                buf[k].append(x)
-            obs = next_obs
-        last = act(tf.constant(obs, tf.float32))[2].numpy()
-        v, r, d = (np.array(buf[k]) for k in ("v", "r", "d"))
-        adv, gae = np.zeros_like(r), 0.0
-        for t in reversed(range(steps)):
-            following = last if t == steps - 1 else v[t + 1]
-            delta = r[t] + gamma * following * (1 - d[t]) - v[t]
-            gae = delta + gamma * lam * (1 - d[t]) * gae
-            adv[t] = gae
-        ret = adv + v
-        o = np.array(buf["o"], "float32").reshape(-1, 4)
-        a = np.array(buf["a"]).reshape(-1).astype("int32")
-        old_logp = np.array(buf["logp"]).reshape(-1)
-        adv, ret = adv.reshape(-1), ret.reshape(-1)
-        size = len(a) // minibatches
-        for _ in range(epochs):
-            order = rng.permutation(len(a))
-            for start in range(0, len(a), size):
-                i = order[start:start + size]
-                train(o[i], a[i], old_logp[i], adv[i], ret[i])
-        marks.append((time.perf_counter(), time.process_time()))
-    env.close()
-    steps_done = (updates - 1) * envs * steps
+    errors = script.with_suffix(".stderr")
+    with open(errors, "w") as stderr, subprocess.Popen([sys.executable, str(script)], cwd=folder, text=True,
+                                                       stdout=subprocess.PIPE, stderr=stderr, env=env) as process:
+        try:
+            for line in process.stdout:
+                if line.startswith("update "):
+                    with open(f"/proc/{process.pid}/stat") as stat:
+                        fields = stat.read().rsplit(")", 1)[1].split()
+                    marks.append((time.perf_counter(), (int(fields[11]) + int(fields[12])) / tick))
+                    if len(marks) == updates:
+                        break
+        finally:
+            process.terminate()
+    if len(marks) < updates:
+        raise SystemExit(f"the exported script printed {len(marks)} of {updates} updates; see {errors}")
+    steps_done = (updates - 1) * per_update
     return steps_done / (marks[-1][0] - marks[0][0]), steps_done / (marks[-1][1] - marks[0][1])
 
 
-def tapedeck_ppo(updates: int, seed: int, runs: str) -> tuple[float, float]:
-    """The cartpole_ppo preset through Tapedeck's run; steps per second from update 1's event to the last's."""
+def _measured(experiment, updates: int, seed: int):
+    """The preset as both sides run it for speed: ``updates`` updates, seeded, never stopping at the target."""
+    experiment.training.epochs, experiment.training.seed = updates, seed
+    experiment.objective.settings["stop_at_target"] = False
+    return experiment
+
+
+def tapedeck_run(preset: str, updates: int, seed: int, runs: str) -> tuple[float, float]:
+    """The preset through Tapedeck's run (in this process: its CPU time is the run's alone); steps per
+    second from update 1's event to the last's."""
     from tapedeck.engine.objectives.run import run
     from tapedeck.engine.spec.experiment import load_preset
     from tapedeck.engine.training.events import EpochEnd
 
-    experiment = load_preset("cartpole_ppo")
-    experiment.training.epochs, experiment.training.seed = updates, seed
-    experiment.objective.settings["stop_at_target"] = False
+    experiment = _measured(load_preset(preset), updates, seed)
     marks = []
 
     def reporter(event):
@@ -147,27 +111,35 @@ def time_to_solve(preset: str, seed: int, runs: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--updates", type=int, default=30, help="PPO updates per speed measurement")
+    parser.add_argument("--updates", type=int, default=30, help="updates per speed measurement")
+    parser.add_argument("--preset", default="cartpole_ppo", help="the preset whose speed is compared")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of cartpole_ppo's solve")
     parser.add_argument("--quick", action="store_true", help="speed rounds and one PPO solve only")
+    parser.add_argument("--speed-only", action="store_true", help="the speed rounds alone")
     args = parser.parse_args()
     import tensorflow as tf
 
     tf.config.list_physical_devices()
     with open("/proc/cpuinfo") as info:
         cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
-    print(f"CPU: {cpu}, {os.cpu_count()} cores visible")
+    print(f"CPU: {cpu}, {os.cpu_count()} cores visible; load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as runs:
         ours, theirs = [], []
-        for round_ in range(args.rounds):
-            ours.append(tapedeck_ppo(args.updates, round_, runs))
-            theirs.append(hand_written_ppo(args.updates, round_))
+        for round_ in range(args.rounds):   # who goes first alternates, so a drifting load favours neither
+            sides = [lambda: ours.append(tapedeck_run(args.preset, args.updates, round_, runs)),
+                     lambda: theirs.append(exported_script(args.preset, args.updates, round_, runs))]
+            for side in sides if round_ % 2 == 0 else sides[::-1]:
+                side()
             print(f"round {round_ + 1}: Tapedeck {ours[-1][0]:,.0f} steps/s ({ours[-1][1]:,.0f} per CPU s), "
-                  f"hand-written {theirs[-1][0]:,.0f} steps/s ({theirs[-1][1]:,.0f} per CPU s)")
+                  f"exported script {theirs[-1][0]:,.0f} steps/s ({theirs[-1][1]:,.0f} per CPU s)", flush=True)
         for what, index in (("wall", 0), ("CPU", 1)):
             mine, plain = (statistics.median(r[index] for r in rows) for rows in (ours, theirs))
-            print(f"PPO CartPole-v1 environment steps per {what} second (median of {args.rounds}): Tapedeck "
-                  f"{mine:,.0f}, hand-written {plain:,.0f}, ratio {mine / plain:.2f}x")
+            ratios = sorted(a[index] / b[index] for a, b in zip(ours, theirs))
+            print(f"{args.preset} environment steps per {what} second (median of {args.rounds}): Tapedeck "
+                  f"{mine:,.0f}, exported script {plain:,.0f}, ratio {mine / plain:.2f}x (rounds "
+                  f"{', '.join(f'{r:.2f}' for r in ratios)})")
+        if args.speed_only:
+            return 0
         jobs = [("cartpole_ppo", seed) for seed in (args.seeds[:1] if args.quick else args.seeds)]
         if not args.quick:
             jobs += [("cartpole_reinforce", 0), ("cartpole_actor_critic", 0)]
