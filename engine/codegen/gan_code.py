@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from tapedeck.engine.codegen.data import data_code, section
+from tapedeck.engine.codegen.objective_options import compile_options, optimizers_code, precision_code
 from tapedeck.engine.spec.objectives import objective_kind
 
 __all__ = ["gan_code"]
@@ -27,19 +28,23 @@ def gan_code(experiment, api, loop, model_parts) -> str:
     models = [_model(role, experiment.models[role], api or experiment.models[role].api, model_parts, cond)
               for role in objective_kind(objective).models]
     decorator = {"graph": "@tf.function", "eager": "", "xla": "@tf.function(jit_compile=True)"}[training.execution]
-    body = _tape_loop(decorator, objective.loss, cond) if loop == "tape" else \
-        _fit_loop(training.execution, objective.loss, cond)
+    body = _tape_loop(decorator, objective.loss, cond, training.precision == "mixed_float16") if loop == "tape" \
+        else _fit_loop(training, objective.loss, cond)
     parts = [
         _header(experiment, api, loop),
         "import os\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers"
         + ("\nfrom sklearn.datasets import load_digits" if "load_digits" in data.imports else ""),
         f"# One call seeds Python's random, NumPy and TensorFlow.\nkeras.utils.set_random_seed({training.seed or 0})",
+        precision_code(training),
         data.text,
         _settings(experiment),
         section("Models"),
         *models,
         _conditional(objective) if cond else "",
-        _optimizers(experiment),
+        optimizers_code(experiment, [(role, role[0], api or experiment.models[role].api)
+                                     for role in ("generator", "discriminator")], default_beta=0.5,
+                        examples=None if cond else {"generator": 'np.zeros((1, latent_dim), "float32")',
+                                                    "discriminator": 'np.zeros((1, *input_shape), "float32")'}),
         section("Losses"),
         _losses(objective.loss, cond),
         section("Training"),
@@ -111,20 +116,6 @@ def _settings(experiment) -> str:
               "    .batch(batch_size, drop_remainder=True)",
               ")"]
     return "\n".join(lines)
-
-
-def _optimizers(experiment) -> str:
-    lines = []
-    for role in ("generator", "discriminator"):
-        settings = experiment.models[role].optimizer or {"name": experiment.training.optimizer,
-                                                         "learning_rate": experiment.training.learning_rate}
-        name = settings.get("name", "adam")
-        rate = settings["learning_rate"]
-        args = f"learning_rate={rate!r}" + (f", beta_1={settings.get('beta_1', 0.5)!r}"
-                                            if name in ("adam", "adamw") else "")
-        keras_name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}[name]
-        lines.append(f"{role[0]}_optimizer = keras.optimizers.{keras_name}({args})")
-    return "# Each model has its own optimizer (Adam with beta_1 0.5 is the usual GAN choice).\n" + "\n".join(lines)
 
 
 def _label_widths(objective) -> list[str]:
@@ -243,31 +234,44 @@ def _with(value: str, cond: bool) -> str:
     return f"[{value}, labels]" if cond else value
 
 
-def _d_update(indent: str, loss: str, self_: str = "", cond: bool = False) -> str:
+def _f32(call: str, mixed: bool) -> str:
+    """Under mixed_float16 the models answer in float16; the losses are taken in float32."""
+    return f'tf.cast({call}, "float32")' if mixed else call
+
+
+def _d_update(indent: str, loss: str, self_: str = "", cond: bool = False, mixed: bool = False) -> str:
     """The discriminator's update, written once for both loops (``self_`` = "self." inside the class)."""
     gp_args = "real, fake, labels" if cond else "real, fake"
     gp = f"\n{indent}    d_loss += gp_weight * gradient_penalty({gp_args})" if loss == "wgan-gp" else ""
+    gp += f"\n{indent}    scaled_loss = d_optimizer.scale_loss(d_loss)" if mixed else ""
+    fake = _f32(f"{self_}generator({_with('noise', cond)}, training=True)", mixed)
+    real_output = _f32(f"{self_}discriminator({_with('real', cond)}, training=True)", mixed)
+    fake_output = _f32(f"{self_}discriminator({_with('fake', cond)}, training=True)", mixed)
     return (f"{indent}noise = tf.random.normal((tf.shape(real)[0], latent_dim))\n"
-            f"{indent}fake = {self_}generator({_with('noise', cond)}, training=True)\n"
+            f"{indent}fake = {fake}\n"
             f"{indent}with tf.GradientTape() as tape:\n"
-            f"{indent}    real_output = {self_}discriminator({_with('real', cond)}, training=True)\n"
-            f"{indent}    fake_output = {self_}discriminator({_with('fake', cond)}, training=True)\n"
+            f"{indent}    real_output = {real_output}\n"
+            f"{indent}    fake_output = {fake_output}\n"
             f"{indent}    d_loss = discriminator_loss(real_output, fake_output){gp}\n"
             f"{indent}variables = {self_}discriminator.trainable_variables\n"
-            f"{indent}d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))")
+            f"{indent}d_optimizer.apply_gradients(zip(tape.gradient({'scaled_loss' if mixed else 'd_loss'}, "
+            "variables), variables))")
 
 
-def _g_update(indent: str, self_: str = "", cond: bool = False) -> str:
+def _g_update(indent: str, self_: str = "", cond: bool = False, mixed: bool = False) -> str:
     fake = f"{self_}generator({_with('noise', cond)}, training=True)"
+    fake_output = _f32(f"{self_}discriminator({_with(fake, cond)}, training=True)", mixed)
+    scale = f"\n{indent}    scaled_loss = g_optimizer.scale_loss(g_loss)" if mixed else ""
     return (f"{indent}noise = tf.random.normal((tf.shape(real)[0], latent_dim))\n"
             f"{indent}with tf.GradientTape() as tape:\n"
-            f"{indent}    fake_output = {self_}discriminator({_with(fake, cond)}, training=True)\n"
-            f"{indent}    g_loss = generator_loss(fake_output)\n"
+            f"{indent}    fake_output = {fake_output}\n"
+            f"{indent}    g_loss = generator_loss(fake_output){scale}\n"
             f"{indent}variables = {self_}generator.trainable_variables\n"
-            f"{indent}g_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))")
+            f"{indent}g_optimizer.apply_gradients(zip(tape.gradient({'scaled_loss' if mixed else 'g_loss'}, "
+            "variables), variables))")
 
 
-def _tape_loop(decorator: str, loss: str, cond: bool = False) -> str:
+def _tape_loop(decorator: str, loss: str, cond: bool = False, mixed: bool = False) -> str:
     deco = decorator + "\n" if decorator else ""
     args = "real, labels" if cond else "real"
     return f'''d_loss_mean = keras.metrics.Mean(name="d_loss")
@@ -276,13 +280,13 @@ g_loss_mean = keras.metrics.Mean(name="g_loss")
 
 {deco}def discriminator_step({args}):
     """Teach the discriminator to tell real images from generated ones."""
-{_d_update("    ", loss, cond=cond)}
+{_d_update("    ", loss, cond=cond, mixed=mixed)}
     d_loss_mean.update_state(d_loss)
 
 
 {deco}def generator_step({args}):
     """Teach the generator to make images the discriminator calls real."""
-{_g_update("    ", cond=cond)}
+{_g_update("    ", cond=cond, mixed=mixed)}
     g_loss_mean.update_state(g_loss)
 
 
@@ -301,8 +305,9 @@ generator.save("generator.keras")
 discriminator.save("discriminator.keras")'''
 
 
-def _fit_loop(execution: str, loss: str, cond: bool = False) -> str:
-    options = {"graph": "", "eager": ", run_eagerly=True", "xla": ", jit_compile=True"}[execution]
+def _fit_loop(training, loss: str, cond: bool = False) -> str:
+    options = ", ".join(compile_options(training))
+    mixed = training.precision == "mixed_float16"
     unpack = "real, labels = data" if cond else "real = data"
     return f'''class GAN(keras.Model):
     """fit with the step written out: d_steps discriminator updates, then one generator update."""
@@ -321,8 +326,8 @@ def _fit_loop(execution: str, loss: str, cond: bool = False) -> str:
     def train_step(self, data):
         {unpack}
         for _ in range(d_steps):
-{_d_update("            ", loss, "self.", cond)}
-{_g_update("        ", "self.", cond)}
+{_d_update("            ", loss, "self.", cond, mixed)}
+{_g_update("        ", "self.", cond, mixed)}
         self.d_loss_mean.update_state(d_loss)
         self.g_loss_mean.update_state(g_loss)
         return {{"d_loss": self.d_loss_mean.result(), "g_loss": self.g_loss_mean.result()}}
@@ -334,7 +339,7 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 gan = GAN(generator, discriminator)
-gan.compile({options.lstrip(", ")})
+gan.compile({options})
 gan.fit(train_ds, epochs=epochs, callbacks=[SampleGrid()], verbose=2)
 
 generator.save("generator.keras")

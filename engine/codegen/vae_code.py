@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tapedeck.engine.codegen.data import data_code, section
 from tapedeck.engine.codegen.gan_code import LOOP_WORDS, named_model
+from tapedeck.engine.codegen.objective_options import compile_options, optimizers_code, precision_code
 
 __all__ = ["vae_code"]
 
@@ -17,22 +18,27 @@ def vae_code(experiment, api, loop, model_parts) -> str:
                           model_parts, None, "images, gives a mean and a log-variance per code value"),
               named_model("decoder", experiment.models["decoder"], api or experiment.models["decoder"].api,
                           model_parts, "(latent_dim,)", "codes, gives images")]
+    mixed = training.precision == "mixed_float16"
     decorator = {"graph": "@tf.function\n", "eager": "", "xla": "@tf.function(jit_compile=True)\n"}[training.execution]
     parts = [
         _header(experiment, api, loop),
         "import os\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers"
         + ("\nfrom sklearn.datasets import load_digits" if "load_digits" in data.imports else ""),
         f"# One call seeds Python's random, NumPy and TensorFlow.\nkeras.utils.set_random_seed({training.seed or 0})",
+        precision_code(training),
         data.text,
         _settings(experiment),
         section("Models"),
         *models,
-        _optimizers(experiment),
+        optimizers_code(experiment, [(role, role[0], api or experiment.models[role].api)
+                                     for role in ("encoder", "decoder")], default_beta=0.9,
+                        examples={"encoder": 'np.zeros((1, *input_shape), "float32")',
+                                  "decoder": 'np.zeros((1, latent_dim), "float32")'}),
         section("Loss"),
-        _loss(objective.reconstruction),
+        _loss(objective.reconstruction, mixed),
         section("Training"),
         _grid(),
-        _tape_loop(decorator) if loop == "tape" else _fit_loop(training.execution),
+        _tape_loop(decorator, mixed) if loop == "tape" else _fit_loop(training, mixed),
         'print(f"Saved the last decoded grid: samples/epoch-{epochs:03d}.png")',
     ]
     return "\n\n\n".join(part.strip("\n") for part in parts if part.strip()) + "\n"
@@ -64,25 +70,12 @@ def _settings(experiment) -> str:
     ])
 
 
-def _optimizers(experiment) -> str:
-    lines = ["# Each model has its own optimizer."]
-    for role, short in (("encoder", "e"), ("decoder", "d")):
-        settings = experiment.models[role].optimizer or {"name": experiment.training.optimizer,
-                                                         "learning_rate": experiment.training.learning_rate}
-        name = settings.get("name", "adam")
-        keras_name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}[name]
-        beta_1 = f", beta_1={settings.get('beta_1', 0.9)!r}" if name in ("adam", "adamw") else ""
-        lines.append(f"{short}_optimizer = keras.optimizers.{keras_name}(learning_rate="
-                     f"{settings['learning_rate']!r}{beta_1})")
-    return "\n".join(lines)
-
-
 _BCE = '''    rebuilt = tf.clip_by_value(rebuilt, 1e-7, 1.0 - 1e-7)
     error = -(images * tf.math.log(rebuilt) + (1.0 - images) * tf.math.log(1.0 - rebuilt))'''
 _MSE = '''    error = tf.square(images - rebuilt)'''
 
 
-def _loss(reconstruction: str) -> str:
+def _loss(reconstruction: str, mixed: bool = False) -> str:
     return f'''def reconstruction_error(images, rebuilt):
     """Per image, summed over its pixels ({reconstruction})."""
 {_BCE if reconstruction == "bce" else _MSE}
@@ -92,20 +85,15 @@ def _loss(reconstruction: str) -> str:
 def vae_loss(images):
     """Encode, draw a code from the mean and log-variance (the reparameterisation), decode; the loss
     is the reconstruction plus beta times the KL divergence of the code from a standard normal."""
-    mean, log_var = tf.split(encoder(images, training=True), 2, axis=-1)
+    mean, log_var = tf.split({_float32("encoder(images, training=True)", mixed)}, 2, axis=-1)
     code = mean + tf.exp(0.5 * log_var) * tf.random.normal(tf.shape(mean))
-    rebuilt = decoder(code, training=True)
+    rebuilt = {_float32("decoder(code, training=True)", mixed)}
     reconstruction = tf.reduce_mean(reconstruction_error(images, rebuilt))
     kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=-1))
     return reconstruction + beta * kl, reconstruction, kl
 
 
-def apply(tape, loss):
-    """Each model's gradients to its own optimizer."""
-    gradients = tape.gradient(loss, encoder.trainable_variables + decoder.trainable_variables)
-    count = len(encoder.trainable_variables)
-    e_optimizer.apply_gradients(zip(gradients[:count], encoder.trainable_variables))
-    d_optimizer.apply_gradients(zip(gradients[count:], decoder.trainable_variables))'''
+{_MIXED_APPLY if mixed else _APPLY}'''
 
 
 def _grid() -> str:
@@ -121,16 +109,42 @@ def save_grid(epoch):
     keras.utils.save_img(f"samples/epoch-{epoch:03d}.png", grid, scale=True)'''
 
 
-def _tape_loop(decorator: str) -> str:
+_APPLY = '''def apply(tape, loss):
+    """Each model's gradients to its own optimizer."""
+    gradients = tape.gradient(loss, encoder.trainable_variables + decoder.trainable_variables)
+    count = len(encoder.trainable_variables)
+    e_optimizer.apply_gradients(zip(gradients[:count], encoder.trainable_variables))
+    d_optimizer.apply_gradients(zip(gradients[count:], decoder.trainable_variables))'''
+
+_MIXED_APPLY = '''def apply(tape, scaled):
+    """Each model's gradients, of the loss as its optimizer scaled it, to that optimizer (which unscales them)."""
+    for optimizer, model, loss in zip((e_optimizer, d_optimizer), (encoder, decoder), scaled):
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))'''
+
+
+def _float32(call: str, mixed: bool) -> str:
+    """Under mixed_float16 the models answer in float16; the sample and the loss are taken in float32."""
+    return f'tf.cast({call}, "float32")' if mixed else call
+
+
+def _taped(indent: str, names: str, loss: str, mixed: bool) -> str:
+    """The step's tape: under mixed_float16 it is kept for two gradients, one per optimizer's scale."""
+    if not mixed:
+        return (f"{indent}with tf.GradientTape() as tape:\n{indent}    {names} = vae_loss(images)\n"
+                f"{indent}apply(tape, {loss})")
+    return (f"{indent}with tf.GradientTape(persistent=True) as tape:\n{indent}    {names} = vae_loss(images)\n"
+            f"{indent}    scaled = e_optimizer.scale_loss({loss}), d_optimizer.scale_loss({loss})\n"
+            f"{indent}apply(tape, scaled)")
+
+
+def _tape_loop(decorator: str, mixed: bool = False) -> str:
     return f'''loss_mean = keras.metrics.Mean(name="loss")
 reconstruction_mean = keras.metrics.Mean(name="reconstruction")
 kl_mean = keras.metrics.Mean(name="kl")
 
 
 {decorator}def train_step(images):
-    with tf.GradientTape() as tape:
-        loss, reconstruction, kl = vae_loss(images)
-    apply(tape, loss)
+{_taped("    ", "loss, reconstruction, kl", "loss", mixed)}
     loss_mean.update_state(loss)
     reconstruction_mean.update_state(reconstruction)
     kl_mean.update_state(kl)
@@ -149,8 +163,8 @@ encoder.save("encoder.keras")
 decoder.save("decoder.keras")'''
 
 
-def _fit_loop(execution: str) -> str:
-    options = {"graph": "", "eager": "run_eagerly=True", "xla": "jit_compile=True"}[execution]
+def _fit_loop(training, mixed: bool = False) -> str:
+    options = ", ".join(compile_options(training))
     return f'''class VAE(keras.Model):
     """fit with the step written out."""
 
@@ -163,9 +177,7 @@ def _fit_loop(execution: str) -> str:
         return self.trackers  # reset by fit at each epoch
 
     def train_step(self, images):
-        with tf.GradientTape() as tape:
-            figures = vae_loss(images)
-        apply(tape, figures[0])
+{_taped("        ", "figures", "figures[0]", mixed)}
         for tracker, value in zip(self.trackers, figures):
             tracker.update_state(value)
         return {{tracker.name: tracker.result() for tracker in self.trackers}}

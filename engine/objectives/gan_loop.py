@@ -104,7 +104,10 @@ def train_tape(running, update, model, dataset, callbacks, epochs: int, initial_
     callbacks.on_train_end()
 
 
-def train_fit(gan, dataset, callbacks, epochs: int, initial_epoch: int, execution: str) -> None:
-    """``fit`` with the overridden ``train_step`` (engine.objectives.gan_step.GanModel)."""
-    gan.compile(run_eagerly=execution == "eager", jit_compile=execution == "xla")
+def train_fit(gan, dataset, callbacks, epochs: int, initial_epoch: int, training) -> None:
+    """``fit`` with the overridden ``train_step`` (engine.objectives.gan_step.GanModel), ``steps_per_execution``
+    steps per call (``auto`` is one: a GAN's step is already several updates)."""
+    execution, per_call = training.execution, training.steps_per_execution
+    gan.compile(run_eagerly=execution == "eager", jit_compile=execution == "xla",
+                steps_per_execution=1 if per_call == "auto" else int(per_call))
     gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0, shuffle=False)

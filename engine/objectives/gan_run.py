@@ -96,7 +96,7 @@ class _GanSession(GenerativeSession):
         else:
             from tapedeck.engine.objectives.gan_loop import train_fit
 
-            train_fit(gan, data, callbacks, int(training.epochs), self.initial_epoch, training.execution)
+            train_fit(gan, data, callbacks, int(training.epochs), self.initial_epoch, training)
 
     def _tape_update(self, steps, state):
         """The GradientTape loop's step: ``d_steps`` discriminator updates, then one generator update; while

@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tapedeck.engine.objectives.model_optimizers import scaled_loss, unscaled_norm
+
 __all__ = ["GanSteps", "GanModel", "FIGURES", "Running"]
 
 # What one step reports, in the order history.csv and the window show them.
@@ -138,11 +140,13 @@ class GanSteps:
             loss = self._d_loss(real_out, fake_out)
             if self.loss == "wgan-gp":
                 loss += self.gp_weight * self._gradient_penalty(real, fake, labels)
+            scaled = scaled_loss(self.d_optimizer, loss)
         variables = self.discriminator.trainable_variables
-        gradients = tape.gradient(loss, variables)
+        gradients = tape.gradient(scaled, variables)
+        norm = unscaled_norm(self.d_optimizer, gradients)
         self.d_optimizer.apply_gradients(zip(gradients, variables))
         return {"d_loss": loss, "d_real": self._seen(real_out), "d_fake": self._seen(fake_out),
-                "d_accuracy": self._accuracy(real_out, fake_out), "d_grad_norm": tf.linalg.global_norm(gradients)}
+                "d_accuracy": self._accuracy(real_out, fake_out), "d_grad_norm": norm}
 
     def generator_step(self, real, labels=None):
         """``real`` gives the batch size (and ``labels`` the classes asked for, in a conditional GAN)."""
@@ -150,10 +154,12 @@ class GanSteps:
             fake = self.generator(self._with(self.sample_noise(tf.shape(real)[0]), labels), training=True)
             fake_out = _logits(self.discriminator(self._with(fake, labels), training=True))
             loss = self._g_loss(fake_out)
+            scaled = scaled_loss(self.g_optimizer, loss)
         variables = self.generator.trainable_variables
-        gradients = tape.gradient(loss, variables)
+        gradients = tape.gradient(scaled, variables)
+        norm = unscaled_norm(self.g_optimizer, gradients)
         self.g_optimizer.apply_gradients(zip(gradients, variables))
-        return {"g_loss": loss, "g_grad_norm": tf.linalg.global_norm(gradients)}
+        return {"g_loss": loss, "g_grad_norm": norm}
 
     # -- the losses ------------------------------------------------------------------------------
     def _d_loss(self, real_out, fake_out):

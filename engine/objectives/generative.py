@@ -14,12 +14,14 @@ import numpy as np
 from tapedeck.engine.files import atomic_path
 from tapedeck.engine.objectives import checkpoints
 from tapedeck.engine.objectives.checkpoints import CHECKPOINTS
+from tapedeck.engine.objectives.model_optimizers import make_optimizer, prepare_optimizers
 from tapedeck.engine.objectives.session import ObjectiveSession
 from tapedeck.engine.spec.objectives import CLASSIFY, ObjectiveSpec, objective_kind
 from tapedeck.engine.training.events import EpochEnd, Finished, RunStarted, SampleGrid
+from tapedeck.engine.training.optimizers import current_learning_rate
 from tapedeck.engine.training.run import UserProblemError, _count, _describe, _summary
 
-__all__ = ["GenerativeSession", "make_optimizer", "UserProblemError", "CHECKPOINTS"]
+__all__ = ["GenerativeSession", "UserProblemError", "CHECKPOINTS"]
 
 
 class GenerativeSession(ObjectiveSession):
@@ -52,6 +54,7 @@ class GenerativeSession(ObjectiveSession):
         dataset = self._load_data()
         self._check(dataset)
         x_train, y_train = self._real(dataset)
+        self.steps_per_epoch = len(x_train) // int(self.experiment.training.batch_size)
         folder = self._open_folder()
         self.models = self._build(dataset)
         self._restore()
@@ -123,11 +126,10 @@ class GenerativeSession(ObjectiveSession):
         return self._clock.due(epoch, int(self.experiment.training.epochs))
 
     def _restore(self) -> None:
-        """A resumed run's models and optimizers as its checkpoint left them (optimizers built first)."""
+        """A resumed run's models and optimizers as its checkpoint left them (the optimizers are built in
+        ``_build``, so their slots exist to be read into)."""
         if not self.initial_epoch:
             return
-        for role in objective_kind(self.experiment.objective).models:
-            self.models[role[0] + "_optimizer"].build(self.models[role].trainable_variables)
         checkpoints.restore_checkpoint(self.models, self.folder, self.initial_epoch)
 
     def _real(self, dataset):
@@ -157,7 +159,9 @@ class GenerativeSession(ObjectiveSession):
             except BuildError as error:
                 raise UserProblemError([f"models.{role}: {error}"]) from None
             built[role] = self._wrap(role, built[role], dataset)
-            built[role[0] + "_optimizer"] = make_optimizer(spec.optimizer, self.experiment.training)
+            built[role[0] + "_optimizer"] = make_optimizer(spec.optimizer, self.experiment.training,
+                                                           self.steps_per_epoch)
+        prepare_optimizers((built[role[0] + "_optimizer"], built[role]) for role in kind.models)
         return built
 
     def _started_event(self, dataset, models, state) -> None:
@@ -216,7 +220,7 @@ class GenerativeSession(ObjectiveSession):
         optimizer = next(value for key, value in self.models.items() if key.endswith("_optimizer"))
         event = EpochEnd(epoch=epoch, loss=figures.get(self.loss_figure, float("nan")),
                          accuracy=figures.get(self.accuracy_figure, float("nan")), val_loss=None, val_accuracy=None,
-                         learning_rate=float(optimizer.learning_rate), seconds=seconds, heads=named)
+                         learning_rate=current_learning_rate(optimizer), seconds=seconds, heads=named)
         self.state.completed_epochs.append(event)
         self.folder.append_history({"epoch": epoch, "loss": event.loss, "accuracy": event.accuracy,
                                     "learning_rate": event.learning_rate, "seconds": round(seconds, 4), **named})
@@ -272,18 +276,3 @@ def write_picture(path, data: bytes) -> None:
     with atomic_path(path) as temp:
         temp.write_bytes(data)
 
-
-def make_optimizer(settings, training):
-    """A model's own optimizer; where it names none, the training section's optimizer and rate."""
-    import keras
-
-    name = (settings or {}).get("name", training.optimizer)
-    rate = float((settings or {}).get("learning_rate", training.learning_rate))
-    if name in ("adam", "adamw"):
-        beta_1 = float((settings or {}).get("beta_1", 0.5))
-        if name == "adamw":
-            return keras.optimizers.AdamW(rate, weight_decay=training.weight_decay, beta_1=beta_1)
-        return keras.optimizers.Adam(rate, beta_1=beta_1)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(rate)
-    return keras.optimizers.SGD(rate)

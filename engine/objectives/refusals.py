@@ -24,15 +24,9 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
     if training.distribute != "none":
         problems.append(f"training.distribute: objective {name!r} trains on one device in this version; "
                         "set distribute to \"none\"")
-    if training.precision == "mixed_float16":
-        problems.append(f"training.precision: mixed_float16 needs loss scaling for each of objective {name!r}'s "
-                        "optimizers, which this version does not do; choose float32 (or mixed_bfloat16)")
     if training.gradient_accumulation_steps != 1:
-        problems.append("training.gradient_accumulation_steps: a GAN updates both models every step; set it to 1")
-    clipped = [key for key in ("clipnorm", "global_clipnorm", "clipvalue") if getattr(training, key) is not None]
-    if clipped:
-        problems.append(f"training.{clipped[0]}: gradient clipping is not applied to objective {name!r}'s models; "
-                        "set it to null")
+        problems.append(f"training.gradient_accumulation_steps: objective {name!r} updates each of its models "
+                        "every step, each against the other's latest state; set it to 1")
     if training.initial_weights is not None:
         problems.append(f"training.initial_weights: a weights file holds one model; objective {name!r} trains "
                         f"{' and '.join(kind.models)}, so set it to null")
@@ -45,12 +39,14 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
 def _unused_classifier_settings(training, name: str) -> list[str]:
     """A classifier's training settings this objective's run would not apply: refused rather than ignored."""
     problems = []
-    if training.steps_per_execution not in (1, "auto"):
-        problems.append(f"training.steps_per_execution: objective {name!r} takes one step per call (each step is "
-                        "several updates); set it to 1 or \"auto\"")
-    if training.schedule != "constant":
-        problems.append(f"training.schedule: objective {name!r} keeps each model's learning rate constant in this "
-                        "version; set schedule to \"constant\"")
+    if training.steps_per_execution not in (1, "auto") and training.loop == "tape":
+        problems.append(f"training.steps_per_execution: objective {name!r}'s GradientTape loop takes one step per "
+                        "call, so a Step can stop after any one; set it to 1 or \"auto\", or train "
+                        "with loop \"train_step\" (fit runs several steps per call)")
+    if training.schedule == "plateau":
+        problems.append(f"training.schedule: plateau lowers the rate when the validation loss stalls, and objective "
+                        f"{name!r} has no validation loss; choose \"step\" or \"cosine\" (applied to every model's "
+                        "optimizer), or \"constant\"")
     if training.early_stopping:
         problems.append(f"training.early_stopping: objective {name!r} has no validation figure to stop on; set "
                         "early_stopping to false")

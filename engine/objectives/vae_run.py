@@ -69,7 +69,7 @@ class _VaeSession(GenerativeSession):
         else:
             from tapedeck.engine.objectives.gan_loop import train_fit
 
-            train_fit(vae, data, callbacks, int(training.epochs), self.initial_epoch, training.execution)
+            train_fit(vae, data, callbacks, int(training.epochs), self.initial_epoch, training)
 
     def _decode(self, codes) -> np.ndarray:
         return np.asarray(self._inference("decoder")(codes), dtype=np.float32)

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from tapedeck.engine.objectives.gan_step import Running
+from tapedeck.engine.objectives.model_optimizers import scaled_loss, unscaled_norm
 
 __all__ = ["VaeSteps", "VaeModel", "FIGURES"]
 
@@ -40,21 +41,28 @@ class VaeSteps:
 
     def train(self, real):
         real = tf.cast(real, tf.float32)
-        with tf.GradientTape() as tape:
+        scaling = isinstance(self.e_optimizer, keras.optimizers.LossScaleOptimizer)
+        with tf.GradientTape(persistent=scaling) as tape:   # each optimizer keeps its own loss scale
             mean, log_var = self.encode(real, training=True)
             code = mean + tf.exp(0.5 * log_var) * keras.random.normal(tf.shape(mean), seed=self.noise)
             rebuilt = tf.cast(self.decoder(code, training=True), tf.float32)
             reconstruction = tf.reduce_mean(self._per_image(real, rebuilt))
             kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=-1))
             loss = reconstruction + self.beta * kl
+            scaled = (scaled_loss(self.e_optimizer, loss), scaled_loss(self.d_optimizer, loss))
         encoder_vars, decoder_vars = self.encoder.trainable_variables, self.decoder.trainable_variables
-        gradients = tape.gradient(loss, encoder_vars + decoder_vars)
-        encoder_grads, decoder_grads = gradients[:len(encoder_vars)], gradients[len(encoder_vars):]
+        if scaling:
+            encoder_grads = tape.gradient(scaled[0], encoder_vars)
+            decoder_grads = tape.gradient(scaled[1], decoder_vars)
+            del tape
+        else:
+            gradients = tape.gradient(loss, encoder_vars + decoder_vars)
+            encoder_grads, decoder_grads = gradients[:len(encoder_vars)], gradients[len(encoder_vars):]
+        norms = unscaled_norm(self.e_optimizer, encoder_grads), unscaled_norm(self.d_optimizer, decoder_grads)
         self.e_optimizer.apply_gradients(zip(encoder_grads, encoder_vars))
         self.d_optimizer.apply_gradients(zip(decoder_grads, decoder_vars))
         return {"loss": loss, "reconstruction": reconstruction, "kl": kl,
-                "encoder_grad_norm": tf.linalg.global_norm(encoder_grads),
-                "decoder_grad_norm": tf.linalg.global_norm(decoder_grads)}
+                "encoder_grad_norm": norms[0], "decoder_grad_norm": norms[1]}
 
     def _per_image(self, real, rebuilt):
         """The reconstruction error of each image, summed over its pixels."""

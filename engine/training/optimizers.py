@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "make_optimizer",
     "step_options",
+    "learning_rate",
     "make_loss",
     "make_accuracy",
     "schedule_callbacks",
@@ -20,19 +21,19 @@ __all__ = [
 def make_optimizer(training, steps_per_epoch: int):
     import keras
 
-    learning_rate = _learning_rate(training, max(1, steps_per_epoch))
+    rate = learning_rate(training, max(1, steps_per_epoch))
     step = step_options(training)
     name = training.optimizer
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate, **step)
+        return keras.optimizers.Adam(learning_rate=rate, **step)
     if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=training.weight_decay, **step)
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=training.weight_decay, **step)
     if name == "sgd":
         return keras.optimizers.SGD(
-            learning_rate=learning_rate, momentum=training.momentum, nesterov=training.nesterov, **step
+            learning_rate=rate, momentum=training.momentum, nesterov=training.nesterov, **step
         )
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate, momentum=training.momentum, **step)
+        return keras.optimizers.RMSprop(learning_rate=rate, momentum=training.momentum, **step)
     raise ValueError(f"training.optimizer: expected adam, adamw, sgd or rmsprop, received {name!r}")
 
 
@@ -46,7 +47,9 @@ def step_options(training) -> dict:
     return options
 
 
-def _learning_rate(training, steps_per_epoch: int):
+def learning_rate(training, steps_per_epoch: int):
+    """``training.learning_rate`` under ``training.schedule``: a float, or a Keras schedule of the step
+    (plateau acts between epochs, through a callback)."""
     import keras
 
     schedules = keras.optimizers.schedules

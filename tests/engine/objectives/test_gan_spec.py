@@ -110,9 +110,9 @@ def test_with_api_rewrites_every_model():
 
 
 def test_classifier_settings_a_gan_run_would_not_apply_are_refused_not_ignored():
-    experiment = load_preset("digits_gan")
+    experiment = load_preset("digits_gan")   # its loop: the GradientTape loop
     experiment.training.steps_per_execution = 8
-    experiment.training.schedule = "cosine"
+    experiment.training.schedule = "plateau"
     experiment.training.early_stopping = True
     problems = check_experiment(experiment, DIGITS, 10).all_problems()
     assert [p.split(":")[0] for p in problems] == ["training.steps_per_execution", "training.schedule",

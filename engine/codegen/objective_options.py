@@ -1,0 +1,76 @@
+"""The training section's options in an exported script of several models (a GAN's, a VAE's), written
+as the run applies them (engine.objectives.model_optimizers): the dtype policy, each model's optimizer
+with the schedule and clipping, and under mixed_float16 the loss scaling each optimizer does.
+"""
+from __future__ import annotations
+
+__all__ = ["precision_code", "optimizers_code", "scaled", "compile_options"]
+
+_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def precision_code(training) -> str:
+    if training.precision == "float32":
+        return ""
+    return (f"# {training.precision}: layers compute in 16 bits and keep float32 weights; the losses are taken\n"
+            f"# in float32.\nkeras.config.set_dtype_policy({training.precision!r})")
+
+
+def optimizers_code(experiment, roles, default_beta: float, examples=None) -> str:
+    """``roles``: (role, short name, api) in order; ``<short>_optimizer = ...`` for each. ``examples``: role →
+    an input that creates a subclassed model's weights (an optimizer is built on them under float16)."""
+    training = experiment.training
+    lines = ["# Each model has its own optimizer" + (" (Adam with beta_1 0.5 is the usual GAN choice)."
+                                                    if default_beta == 0.5 else ".")]
+    if training.schedule in ("step", "cosine"):
+        lines.append("steps_per_epoch = len(x_real) // batch_size")
+        lines.append(_schedule_words(training))
+    clip = "".join(f", {key}={getattr(training, key)!r}" for key in ("clipnorm", "global_clipnorm", "clipvalue")
+                   if getattr(training, key) is not None)
+    for role, short, _api in roles:
+        settings = experiment.models[role].optimizer or {"name": training.optimizer,
+                                                         "learning_rate": training.learning_rate}
+        name = settings.get("name", "adam")
+        rate = _rate(training, float(settings.get("learning_rate", training.learning_rate)))
+        beta = f", beta_1={settings.get('beta_1', default_beta)!r}" if name in ("adam", "adamw") else ""
+        decay = f", weight_decay={training.weight_decay!r}" if name == "adamw" else ""
+        lines.append(f"{short}_optimizer = keras.optimizers.{_CLASSES[name]}(learning_rate={rate}{beta}{decay}{clip})")
+    if training.precision == "mixed_float16":
+        lines += ["", "# float16: each optimizer scales its model's loss up before the gradients (so small ones do "
+                  "not\n# underflow) and the gradients back down when it applies them. Built now, so the compiled "
+                  "steps\n# read each one's current scale."]
+        for role, short, api in roles:
+            if api == "subclassing" and (examples or {}).get(role):
+                lines.append(f"{role}({examples[role]})  # a subclassed model's weights exist after one call")
+            lines += [f"{short}_optimizer = keras.optimizers.LossScaleOptimizer({short}_optimizer)",
+                      f"{short}_optimizer.build({role}.trainable_variables)"]
+    return "\n".join(lines)
+
+
+def _schedule_words(training) -> str:
+    if training.schedule == "step":
+        return (f"# Every model's learning rate is multiplied by {training.schedule_factor:g} every "
+                f"{training.schedule_every} epochs.")
+    return "# Every model's learning rate falls along a cosine to zero over the whole run."
+
+
+def _rate(training, rate: float) -> str:
+    if training.schedule == "step":
+        return (f"keras.optimizers.schedules.ExponentialDecay({rate!r}, decay_steps={training.schedule_every} * "
+                f"steps_per_epoch, decay_rate={training.schedule_factor!r}, staircase=True)")
+    if training.schedule == "cosine":
+        return f"keras.optimizers.schedules.CosineDecay({rate!r}, decay_steps=epochs * steps_per_epoch)"
+    return repr(rate)
+
+
+def scaled(loss: str, short: str, training) -> str:
+    """What the tape differentiates for ``<short>_optimizer``: the loss, scaled under mixed_float16."""
+    return f"{short}_optimizer.scale_loss({loss})" if training.precision == "mixed_float16" else loss
+
+
+def compile_options(training) -> list[str]:
+    """``compile``'s arguments for fit's loop: the execution and the steps per call."""
+    options = {"graph": [], "eager": ["run_eagerly=True"], "xla": ["jit_compile=True"]}[training.execution]
+    if training.steps_per_execution not in (1, "auto"):
+        options.append(f"steps_per_execution={int(training.steps_per_execution)}")
+    return options
