@@ -249,9 +249,11 @@ _PLAY_STEPS = '''def play_steps():
         episode_return[done] = 0.0
         rewards = rewards.astype("float32")
         cut = truncated & ~terminated
-        if cut.any():
-            _, final_values = act(tf.constant(np.stack(info["final_obs"][cut]), tf.float32))
-            rewards[cut] += gamma * final_values.numpy()
+        if cut.any():  # the whole batch, so act keeps the one shape it was traced for
+            finals = next_observations.astype("float32")
+            finals[cut] = np.stack(info["final_obs"][cut])
+            _, final_values = act(tf.constant(finals))
+            rewards[cut] += gamma * final_values.numpy()[cut]
         rows.append((observations.astype("float32"), actions, log_probs, values.numpy(), rewards, done))
         observations = next_observations
     _, last_values = act(tf.constant(observations, tf.float32))
@@ -303,8 +305,8 @@ for update in range(1, updates + 1):
     finished.clear()
     print(f"update {{update}}: episode return {{latest:.1f}}, running mean {{np.mean(recent) if recent else 0:.1f}}, "
           f"policy loss {{float(policy_loss):.4f}}, entropy {{float(entropy):.3f}}")
-    near = recent and np.mean(list(recent)[-eval_episodes:]) >= target - 0.25 * abs(target)
-    if stop_at_target and target is not None and near:  # near the target: ask the greedy policy
+    near = target is not None and recent and np.mean(list(recent)[-eval_episodes:]) >= target - 0.25 * abs(target)
+    if stop_at_target and near:  # near the target: ask the greedy policy
         greedy = greedy_returns(eval_episodes)
         if greedy.mean() >= target:
             print(f"Solved at update {{update}}: greedy mean return {{greedy.mean():.1f}} +- {{greedy.std():.1f}}")
