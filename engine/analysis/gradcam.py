@@ -71,6 +71,11 @@ def gradcam(model, image, class_index: int, layer: str | None = None, head: str 
         x = x[np.newaxis]
     if x.ndim != 4 or x.shape[0] != 1:
         raise GradCamError(f"expected one image of shape (H, W, C), received an array of shape {np.shape(image)}")
+    inputs = list(getattr(model, "inputs", None) or [])
+    if len(inputs) > 1:   # the gradient model took the first input only: a Keras ValueError traceback
+        names = ", ".join(str(getattr(t, "name", "?")).split(":")[0] for t in inputs)
+        raise GradCamError(f"Grad-CAM feeds the model the image alone, and this model has {len(inputs)} inputs "
+                           f"({names}); it shows models of one input")
     layer = layer or default_gradcam_layer(model)
     grad_model, logits_of = _gradient_model(model, layer, head)
     x = tf.convert_to_tensor(x)

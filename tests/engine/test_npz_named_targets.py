@@ -97,6 +97,10 @@ def test_one_epoch_trains_and_tests_each_head(tmp_path, capsys):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 1
     assert {"digit", "score"} <= set(json.dumps(metrics["test"]).replace('"', " ").split()), metrics["test"]
+    # Grad-CAM feeds the image alone: a model of two inputs was a Keras ValueError traceback
+    capsys.readouterr()
+    _one_line(capsys, main(["gradcam", str(run)]), "Grad-CAM feeds the model the image alone, and this model "
+                                                   "has 2 inputs (features, image)")
 
 
 @pytest.mark.parametrize("loop", ["fit", "tape"])
