@@ -52,8 +52,8 @@ def _one_run(folder: Path) -> bool:
     print(format_runs_table([summary]))
     parent = folder.resolve().parent if folder.name in ("", ".") else folder.parent
     print(f"tapedeck: note: {folder} is one run's folder, not a folder of runs: `tapedeck runs {parent}` lists it "
-          f"with the others; `tapedeck export {folder}`, `tapedeck gradcam {folder}` and "
-          f"`tapedeck compare {folder} OTHER_RUN` take it as it is", file=sys.stderr)
+          f"with the others; compare, export and gradcam take the run's folder itself, e.g. "
+          f"`tapedeck export {folder} --format keras --out model.keras`", file=sys.stderr)
     return True
 
 

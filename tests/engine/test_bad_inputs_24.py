@@ -800,6 +800,6 @@ def test_runs_given_one_run_folder_shows_it_and_says_what_it_is(tmp_path, capsys
     assert "no runs" not in out and run.name in out and "completed" in out, out
     assert f"tapedeck: note: {run} is one run's folder, not a folder of runs" in err, err
     assert f"`tapedeck runs {tmp_path}` lists it with the others" in err, err
-    assert f"tapedeck export {run}" in err and f"tapedeck compare {run} OTHER_RUN" in err, err
+    assert f"compare, export and gradcam take the run's folder itself, e.g. `tapedeck export {run} --format" in err
     assert main(["runs", str(tmp_path)]) == 0
     assert "one run's folder" not in capsys.readouterr().err
