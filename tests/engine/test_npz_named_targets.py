@@ -251,3 +251,19 @@ def test_one_input_of_features_is_fed_the_features(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err[-2000:]
     assert "test digit (digit): loss" in out, out[-800:]
+
+
+def test_the_image_and_features_preset_exports_a_fit_script_that_runs(tmp_path, monkeypatch, capsys):
+    """Two inputs and one head (of the plain labels): its script read results['digit_accuracy'], which
+    Keras names 'accuracy' for one output (KeyError at the end of a trained script)."""
+    from tapedeck.engine.codegen.script import generate_code
+    from tapedeck.engine.spec.experiment import load_preset
+    from tests.engine.codegen.test_codegen_several import _head_figures
+
+    digits = np.arange(_N) % 10
+    np.savez(tmp_path / "digits_with_features.npz", **_arrays(y_train=digits, y_test=digits))
+    experiment = load_preset("npz_image_and_features")
+    experiment.data.path, experiment.data.limit, experiment.training.epochs = "digits_with_features.npz", 40, 1
+    monkeypatch.chdir(tmp_path)
+    exec(compile(generate_code(experiment, "functional", "fit"), "script.py", "exec"), {"__name__": "__main__"})
+    assert _head_figures(capsys.readouterr().out)["digit"][0] == "accuracy"
