@@ -180,8 +180,9 @@ class _RlSession(ObjectiveSession):
             self.earlier_seconds = float(state["seconds"])
             self.metrics["greedy_checks"] = list(state.get("greedy_checks") or [])
         except (KeyError, TypeError, ValueError) as error:
-            raise UserProblemError([f"{self.folder.checkpoint_state_path}: its state is damaged ({error!r} is "
-                                    "missing or wrong); start a new run"]) from None
+            what = f"{error.args[0]!r} is missing" if isinstance(error, KeyError) else f"a value is wrong: {error}"
+            raise UserProblemError([f"{self.folder.checkpoint_state_path}: its state is damaged ({what}); start a "
+                                    "new run"]) from None
         seed = int(player.rng.integers(0, 2**31 - 1 - player.count))
         player.reset(seed)
         self.metrics["seeds"]["resumed"] = {"update": self.initial, "environments": f"{seed}, {seed} + 1, ..."}

@@ -122,7 +122,7 @@ def test_a_damaged_checkpoint_is_one_line_exit_2(stopped, tmp_path, capsys):
     (folder / "checkpoint.json").write_text(json.dumps(state))
     assert main(["train", "--resume", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert "checkpoint.json: its state is damaged" in err and "Traceback" not in err, err
+    assert "checkpoint.json: its state is damaged ('rng' is missing)" in err and "Traceback" not in err, err
 
 
 def test_all_updates_trained_names_the_fix(stopped, tmp_path, capsys):
