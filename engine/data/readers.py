@@ -506,7 +506,7 @@ def _check_named_arrays(path: Path, extras: dict) -> None:
                             f"{np.shape(test)[1:]}; both splits of a named array need one shape per row")
         for name, array in zip(names, (train, test)):
             if not np.issubdtype(array.dtype, np.floating):
-                continue   # integers (at most 9.2e18) fit HUGE
+                continue   # integers: int64 tops out at 9.2e18, under HUGE (uint64 at its very edge)
             finite = np.isfinite(array)
             if not finite.all():
                 index = np.unravel_index(int(np.argmin(finite)), array.shape)
