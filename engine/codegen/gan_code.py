@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 
 from tapedeck.engine.codegen.data import data_code, section
-from tapedeck.engine.codegen.objective_options import compile_options, optimizers_code, precision_code
+from tapedeck.engine.codegen.objective_options import (
+    compile_options,
+    gradient_target,
+    in_scope,
+    mirrored,
+    optimizers_code,
+    precision_code,
+    strategy_code,
+)
 from tapedeck.engine.spec.objectives import objective_kind
 
 __all__ = ["gan_code"]
@@ -28,8 +36,17 @@ def gan_code(experiment, api, loop, model_parts) -> str:
     models = [_model(role, experiment.models[role], api or experiment.models[role].api, model_parts, cond)
               for role in objective_kind(objective).models]
     decorator = {"graph": "@tf.function", "eager": "", "xla": "@tf.function(jit_compile=True)"}[training.execution]
-    body = _tape_loop(decorator, objective.loss, cond, training.precision == "mixed_float16") if loop == "tape" \
-        else _fit_loop(training, objective.loss, cond)
+    body = _tape_loop(decorator, objective.loss, cond, training) if loop == "tape" \
+        else _fit_loop(training, objective.loss, cond, mirrored(training, loop))
+    built = "\n\n\n".join(part.strip("\n") for part in [
+        *models,
+        _conditional(objective) if cond else "",
+        optimizers_code(experiment, [(role, role[0], api or experiment.models[role].api)
+                                     for role in ("generator", "discriminator")], default_beta=0.5,
+                        distributed=mirrored(training, loop),
+                        examples=None if cond else {"generator": 'np.zeros((1, latent_dim), "float32")',
+                                                    "discriminator": 'np.zeros((1, *input_shape), "float32")'}),
+    ] if part.strip())
     parts = [
         _header(experiment, api, loop),
         "import os\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers"
@@ -39,12 +56,8 @@ def gan_code(experiment, api, loop, model_parts) -> str:
         data.text,
         _settings(experiment),
         section("Models"),
-        *models,
-        _conditional(objective) if cond else "",
-        optimizers_code(experiment, [(role, role[0], api or experiment.models[role].api)
-                                     for role in ("generator", "discriminator")], default_beta=0.5,
-                        examples=None if cond else {"generator": 'np.zeros((1, latent_dim), "float32")',
-                                                    "discriminator": 'np.zeros((1, *input_shape), "float32")'}),
+        strategy_code(training) if mirrored(training, loop) else "",
+        in_scope(built) if mirrored(training, loop) else built,
         section("Losses"),
         _losses(objective.loss, cond),
         section("Training"),
@@ -239,11 +252,14 @@ def _f32(call: str, mixed: bool) -> str:
     return f'tf.cast({call}, "float32")' if mixed else call
 
 
-def _d_update(indent: str, loss: str, self_: str = "", cond: bool = False, mixed: bool = False) -> str:
+def _d_update(indent: str, loss: str, self_: str = "", cond: bool = False, training=None,
+              distributed: bool = False) -> str:
     """The discriminator's update, written once for both loops (``self_`` = "self." inside the class)."""
     gp_args = "real, fake, labels" if cond else "real, fake"
     gp = f"\n{indent}    d_loss += gp_weight * gradient_penalty({gp_args})" if loss == "wgan-gp" else ""
-    gp += f"\n{indent}    scaled_loss = d_optimizer.scale_loss(d_loss)" if mixed else ""
+    mixed = training is not None and training.precision == "mixed_float16"
+    target = gradient_target("d_loss", "d", training, distributed) if training is not None else None
+    gp += f"\n{indent}    scaled_loss = {target}" if target else ""
     fake = _f32(f"{self_}generator({_with('noise', cond)}, training=True)", mixed)
     real_output = _f32(f"{self_}discriminator({_with('real', cond)}, training=True)", mixed)
     fake_output = _f32(f"{self_}discriminator({_with('fake', cond)}, training=True)", mixed)
@@ -254,24 +270,26 @@ def _d_update(indent: str, loss: str, self_: str = "", cond: bool = False, mixed
             f"{indent}    fake_output = {fake_output}\n"
             f"{indent}    d_loss = discriminator_loss(real_output, fake_output){gp}\n"
             f"{indent}variables = {self_}discriminator.trainable_variables\n"
-            f"{indent}d_optimizer.apply_gradients(zip(tape.gradient({'scaled_loss' if mixed else 'd_loss'}, "
+            f"{indent}d_optimizer.apply_gradients(zip(tape.gradient({'scaled_loss' if target else 'd_loss'}, "
             "variables), variables))")
 
 
-def _g_update(indent: str, self_: str = "", cond: bool = False, mixed: bool = False) -> str:
+def _g_update(indent: str, self_: str = "", cond: bool = False, training=None, distributed: bool = False) -> str:
+    mixed = training is not None and training.precision == "mixed_float16"
+    target = gradient_target("g_loss", "g", training, distributed) if training is not None else None
     fake = f"{self_}generator({_with('noise', cond)}, training=True)"
     fake_output = _f32(f"{self_}discriminator({_with(fake, cond)}, training=True)", mixed)
-    scale = f"\n{indent}    scaled_loss = g_optimizer.scale_loss(g_loss)" if mixed else ""
+    scale = f"\n{indent}    scaled_loss = {target}" if target else ""
     return (f"{indent}noise = tf.random.normal((tf.shape(real)[0], latent_dim))\n"
             f"{indent}with tf.GradientTape() as tape:\n"
             f"{indent}    fake_output = {fake_output}\n"
             f"{indent}    g_loss = generator_loss(fake_output){scale}\n"
             f"{indent}variables = {self_}generator.trainable_variables\n"
-            f"{indent}g_optimizer.apply_gradients(zip(tape.gradient({'scaled_loss' if mixed else 'g_loss'}, "
+            f"{indent}g_optimizer.apply_gradients(zip(tape.gradient({'scaled_loss' if target else 'g_loss'}, "
             "variables), variables))")
 
 
-def _tape_loop(decorator: str, loss: str, cond: bool = False, mixed: bool = False) -> str:
+def _tape_loop(decorator: str, loss: str, cond: bool = False, training=None) -> str:
     deco = decorator + "\n" if decorator else ""
     args = "real, labels" if cond else "real"
     return f'''d_loss_mean = keras.metrics.Mean(name="d_loss")
@@ -280,13 +298,13 @@ g_loss_mean = keras.metrics.Mean(name="g_loss")
 
 {deco}def discriminator_step({args}):
     """Teach the discriminator to tell real images from generated ones."""
-{_d_update("    ", loss, cond=cond, mixed=mixed)}
+{_d_update("    ", loss, cond=cond, training=training)}
     d_loss_mean.update_state(d_loss)
 
 
 {deco}def generator_step({args}):
     """Teach the generator to make images the discriminator calls real."""
-{_g_update("    ", cond=cond, mixed=mixed)}
+{_g_update("    ", cond=cond, training=training)}
     g_loss_mean.update_state(g_loss)
 
 
@@ -305,9 +323,14 @@ generator.save("generator.keras")
 discriminator.save("discriminator.keras")'''
 
 
-def _fit_loop(training, loss: str, cond: bool = False) -> str:
+# Under a strategy, fit builds a model that is not yet built by tracing its call(), which this one has not.
+BUILT = "\n        self.built = True  # its models are built: nothing for fit to build"
+
+
+def _fit_loop(training, loss: str, cond: bool = False, distributed: bool = False) -> str:
     options = ", ".join(compile_options(training))
-    mixed = training.precision == "mixed_float16"
+    built = BUILT if distributed else ""
+    made = f"gan = GAN(generator, discriminator)\ngan.compile({options})"
     unpack = "real, labels = data" if cond else "real = data"
     return f'''class GAN(keras.Model):
     """fit with the step written out: d_steps discriminator updates, then one generator update."""
@@ -317,7 +340,7 @@ def _fit_loop(training, loss: str, cond: bool = False) -> str:
         self.generator = generator
         self.discriminator = discriminator
         self.d_loss_mean = keras.metrics.Mean(name="d_loss")
-        self.g_loss_mean = keras.metrics.Mean(name="g_loss")
+        self.g_loss_mean = keras.metrics.Mean(name="g_loss"){built}
 
     @property
     def metrics(self):
@@ -326,8 +349,8 @@ def _fit_loop(training, loss: str, cond: bool = False) -> str:
     def train_step(self, data):
         {unpack}
         for _ in range(d_steps):
-{_d_update("            ", loss, "self.", cond, mixed)}
-{_g_update("        ", "self.", cond, mixed)}
+{_d_update("            ", loss, "self.", cond, training, distributed)}
+{_g_update("        ", "self.", cond, training, distributed)}
         self.d_loss_mean.update_state(d_loss)
         self.g_loss_mean.update_state(g_loss)
         return {{"d_loss": self.d_loss_mean.result(), "g_loss": self.g_loss_mean.result()}}
@@ -338,8 +361,7 @@ class SampleGrid(keras.callbacks.Callback):
         save_grid(epoch + 1)
 
 
-gan = GAN(generator, discriminator)
-gan.compile({options})
+{in_scope(made) if distributed else made}
 gan.fit(train_ds, epochs=epochs, callbacks=[SampleGrid()], verbose=2)
 
 generator.save("generator.keras")

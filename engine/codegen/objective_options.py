@@ -4,7 +4,8 @@ with the schedule and clipping, and under mixed_float16 the loss scaling each op
 """
 from __future__ import annotations
 
-__all__ = ["precision_code", "optimizers_code", "scaled", "compile_options"]
+__all__ = ["precision_code", "optimizers_code", "gradient_target", "compile_options", "mirrored", "strategy_code",
+           "in_scope"]
 
 _CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 
@@ -16,9 +17,10 @@ def precision_code(training) -> str:
             f"# in float32.\nkeras.config.set_dtype_policy({training.precision!r})")
 
 
-def optimizers_code(experiment, roles, default_beta: float, examples=None) -> str:
+def optimizers_code(experiment, roles, default_beta: float, examples=None, distributed: bool = False) -> str:
     """``roles``: (role, short name, api) in order; ``<short>_optimizer = ...`` for each. ``examples``: role →
-    an input that creates a subclassed model's weights (an optimizer is built on them under float16)."""
+    an input that creates a subclassed model's weights, where they must exist before training (an optimizer is
+    built on them under float16; a strategy's fit wants every model built)."""
     training = experiment.training
     lines = ["# Each model has its own optimizer" + (" (Adam with beta_1 0.5 is the usual GAN choice)."
                                                     if default_beta == 0.5 else ".")]
@@ -35,13 +37,17 @@ def optimizers_code(experiment, roles, default_beta: float, examples=None) -> st
         beta = f", beta_1={settings.get('beta_1', default_beta)!r}" if name in ("adam", "adamw") else ""
         decay = f", weight_decay={training.weight_decay!r}" if name == "adamw" else ""
         lines.append(f"{short}_optimizer = keras.optimizers.{_CLASSES[name]}(learning_rate={rate}{beta}{decay}{clip})")
-    if training.precision == "mixed_float16":
+    mixed = training.precision == "mixed_float16"
+    if mixed or distributed:
+        built = [f"{role}({examples[role]})" for role, _short, api in roles
+                 if api == "subclassing" and (examples or {}).get(role)]
+        if built:
+            lines += ["", "# A subclassed model's weights exist after one call.", *built]
+    if mixed:
         lines += ["", "# float16: each optimizer scales its model's loss up before the gradients (so small ones do "
                   "not\n# underflow) and the gradients back down when it applies them. Built now, so the compiled "
                   "steps\n# read each one's current scale."]
-        for role, short, api in roles:
-            if api == "subclassing" and (examples or {}).get(role):
-                lines.append(f"{role}({examples[role]})  # a subclassed model's weights exist after one call")
+        for role, short, _api in roles:
             lines += [f"{short}_optimizer = keras.optimizers.LossScaleOptimizer({short}_optimizer)",
                       f"{short}_optimizer.build({role}.trainable_variables)"]
     return "\n".join(lines)
@@ -63,9 +69,37 @@ def _rate(training, rate: float) -> str:
     return repr(rate)
 
 
-def scaled(loss: str, short: str, training) -> str:
-    """What the tape differentiates for ``<short>_optimizer``: the loss, scaled under mixed_float16."""
-    return f"{short}_optimizer.scale_loss({loss})" if training.precision == "mixed_float16" else loss
+def gradient_target(loss: str, short: str, training, distributed: bool = False) -> str | None:
+    """What the tape differentiates for ``<short>_optimizer`` where it is not the loss itself: divided by the
+    replicas when mirrored (the optimizer sums their gradients), scaled under mixed_float16."""
+    target = f"{loss} / strategy.num_replicas_in_sync" if distributed else loss
+    if training.precision == "mixed_float16":
+        target = f"{short}_optimizer.scale_loss({target})"
+    return None if target == loss else target
+
+
+def mirrored(training, loop: str) -> bool:
+    """fit's train_step mirrored over this machine's devices (the run does it for mirrored and auto)."""
+    return loop == "train_step" and training.distribute in ("mirrored", "auto")
+
+
+def strategy_code(training) -> str:
+    if training.distribute == "auto":
+        return ("# Several GPUs: the same step on each, each on its share of the batch; otherwise one device.\n"
+                "gpus = tf.config.list_logical_devices(\"GPU\")\n"
+                "strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()\n"
+                "print(f\"Training on {strategy.num_replicas_in_sync} replica(s)\")")
+    return ("# The same step on each of this machine's devices, each on its share of the batch; the models, their\n"
+            "# optimizers and the GAN are made inside the strategy's scope.\n"
+            "strategy = tf.distribute.MirroredStrategy()\n"
+            "print(f\"Training on {strategy.num_replicas_in_sync} replica(s)\")")
+
+
+def in_scope(text: str) -> str:
+    """``text`` (top-level statements) inside ``with strategy.scope():``."""
+    import textwrap
+
+    return "with strategy.scope():\n" + textwrap.indent(text.strip("\n"), "    ", lambda line: bool(line.strip()))
 
 
 def compile_options(training) -> list[str]:

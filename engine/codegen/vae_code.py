@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from tapedeck.engine.codegen.data import data_code, section
 from tapedeck.engine.codegen.gan_code import LOOP_WORDS, named_model
-from tapedeck.engine.codegen.objective_options import compile_options, optimizers_code, precision_code
+from tapedeck.engine.codegen.objective_options import (
+    compile_options,
+    in_scope,
+    mirrored,
+    optimizers_code,
+    precision_code,
+    strategy_code,
+)
 
 __all__ = ["vae_code"]
 
@@ -19,6 +26,13 @@ def vae_code(experiment, api, loop, model_parts) -> str:
               named_model("decoder", experiment.models["decoder"], api or experiment.models["decoder"].api,
                           model_parts, "(latent_dim,)", "codes, gives images")]
     mixed = training.precision == "mixed_float16"
+    distributed = mirrored(training, loop)
+    built = "\n\n\n".join(part.strip("\n") for part in [
+        *models,
+        optimizers_code(experiment, [(role, role[0], api or experiment.models[role].api)
+                                     for role in ("encoder", "decoder")], default_beta=0.9, distributed=distributed,
+                        examples={"encoder": 'np.zeros((1, *input_shape), "float32")',
+                                  "decoder": 'np.zeros((1, latent_dim), "float32")'})])
     decorator = {"graph": "@tf.function\n", "eager": "", "xla": "@tf.function(jit_compile=True)\n"}[training.execution]
     parts = [
         _header(experiment, api, loop),
@@ -29,16 +43,13 @@ def vae_code(experiment, api, loop, model_parts) -> str:
         data.text,
         _settings(experiment),
         section("Models"),
-        *models,
-        optimizers_code(experiment, [(role, role[0], api or experiment.models[role].api)
-                                     for role in ("encoder", "decoder")], default_beta=0.9,
-                        examples={"encoder": 'np.zeros((1, *input_shape), "float32")',
-                                  "decoder": 'np.zeros((1, latent_dim), "float32")'}),
+        strategy_code(training) if distributed else "",
+        in_scope(built) if distributed else built,
         section("Loss"),
         _loss(objective.reconstruction, mixed),
         section("Training"),
         _grid(),
-        _tape_loop(decorator, mixed) if loop == "tape" else _fit_loop(training, mixed),
+        _tape_loop(decorator, mixed) if loop == "tape" else _fit_loop(training, mixed, distributed),
         'print(f"Saved the last decoded grid: samples/epoch-{epochs:03d}.png")',
     ]
     return "\n\n\n".join(part.strip("\n") for part in parts if part.strip()) + "\n"
@@ -127,13 +138,18 @@ def _float32(call: str, mixed: bool) -> str:
     return f'tf.cast({call}, "float32")' if mixed else call
 
 
-def _taped(indent: str, names: str, loss: str, mixed: bool) -> str:
-    """The step's tape: under mixed_float16 it is kept for two gradients, one per optimizer's scale."""
+def _taped(indent: str, names: str, loss: str, mixed: bool, distributed: bool = False) -> str:
+    """The step's tape. Mirrored, each replica's loss is divided by the replicas (the optimizers sum their
+    gradients); under mixed_float16 the tape is kept for two gradients, one per optimizer's scale."""
+    share = f"{loss} / strategy.num_replicas_in_sync" if distributed else loss
     if not mixed:
+        if not distributed:
+            return (f"{indent}with tf.GradientTape() as tape:\n{indent}    {names} = vae_loss(images)\n"
+                    f"{indent}apply(tape, {loss})")
         return (f"{indent}with tf.GradientTape() as tape:\n{indent}    {names} = vae_loss(images)\n"
-                f"{indent}apply(tape, {loss})")
+                f"{indent}    share = {share}\n{indent}apply(tape, share)")
     return (f"{indent}with tf.GradientTape(persistent=True) as tape:\n{indent}    {names} = vae_loss(images)\n"
-            f"{indent}    scaled = e_optimizer.scale_loss({loss}), d_optimizer.scale_loss({loss})\n"
+            f"{indent}    scaled = e_optimizer.scale_loss({share}), d_optimizer.scale_loss({share})\n"
             f"{indent}apply(tape, scaled)")
 
 
@@ -163,21 +179,27 @@ encoder.save("encoder.keras")
 decoder.save("decoder.keras")'''
 
 
-def _fit_loop(training, mixed: bool = False) -> str:
+# Under a strategy, fit builds a model that is not yet built by tracing its call(), which this one has not.
+BUILT = "\n        self.built = True  # its models are built: nothing for fit to build"
+
+
+def _fit_loop(training, mixed: bool = False, distributed: bool = False) -> str:
     options = ", ".join(compile_options(training))
+    built = BUILT if distributed else ""
+    made = f"vae = VAE()\nvae.compile({options})"
     return f'''class VAE(keras.Model):
     """fit with the step written out."""
 
     def __init__(self):
         super().__init__()
-        self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", "reconstruction", "kl")]
+        self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", "reconstruction", "kl")]{built}
 
     @property
     def metrics(self):
         return self.trackers  # reset by fit at each epoch
 
     def train_step(self, images):
-{_taped("        ", "figures", "figures[0]", mixed)}
+{_taped("        ", "figures", "figures[0]", mixed, distributed)}
         for tracker, value in zip(self.trackers, figures):
             tracker.update_state(value)
         return {{tracker.name: tracker.result() for tracker in self.trackers}}
@@ -188,8 +210,7 @@ class SampleGrid(keras.callbacks.Callback):
         save_grid(epoch + 1)
 
 
-vae = VAE()
-vae.compile({options})
+{in_scope(made) if distributed else made}
 vae.fit(train_ds, epochs=epochs, callbacks=[SampleGrid()], verbose=2)
 
 encoder.save("encoder.keras")

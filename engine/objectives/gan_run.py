@@ -41,9 +41,10 @@ class _GanSession(GenerativeSession):
         from tapedeck.engine.objectives.gan_step import GanModel, GanSteps
         from tapedeck.engine.training.callbacks import ControlCallback, RunState
 
-        steps = GanSteps(models["generator"], models["discriminator"], models["g_optimizer"],
-                         models["d_optimizer"], objective, seed=training.seed, execution=training.execution)
-        gan = GanModel(steps, objective.d_steps, name="gan")
+        with self.strategy.scope():
+            steps = GanSteps(models["generator"], models["discriminator"], models["g_optimizer"],
+                             models["d_optimizer"], objective, seed=training.seed, execution=training.execution)
+            gan = GanModel(steps, objective.d_steps, name="gan")
         self.noise, self.grid_labels = self._fixed_inputs(dataset.num_classes)
         self.state = state = RunState(steps_per_epoch=len(x_train) // int(training.batch_size),
                                       batch_size=int(training.batch_size), train_samples=len(x_train))

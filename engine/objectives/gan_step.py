@@ -209,6 +209,7 @@ class GanModel(keras.Model):
         self.steps, self.d_steps = steps, int(d_steps)
         self.generator, self.discriminator = steps.generator, steps.discriminator
         self.trackers = {name: keras.metrics.Mean(name=name) for name in FIGURES}
+        self.built = True   # its models are built; fit under a strategy would otherwise trace call() to build it
 
     @property
     def metrics(self):

@@ -51,12 +51,14 @@ class GenerativeSession(ObjectiveSession):
         if problems:
             raise UserProblemError(problems)
         self._set_thread_state()
+        self.strategy = self._strategy()
         dataset = self._load_data()
         self._check(dataset)
         x_train, y_train = self._real(dataset)
         self.steps_per_epoch = len(x_train) // int(self.experiment.training.batch_size)
         folder = self._open_folder()
-        self.models = self._build(dataset)
+        with self.strategy.scope():   # every variable (models, optimizers, the step's own) where the strategy keeps it
+            self.models = self._build(dataset)
         self._restore()
         return dataset, x_train, y_train, folder
 
@@ -70,6 +72,24 @@ class GenerativeSession(ObjectiveSession):
         self._held.callback(keras.config.set_dtype_policy, previous)
         if training.seed is not None:
             keras.utils.set_random_seed(int(training.seed))
+
+    def _strategy(self):
+        """training.distribute as a classifier's run reads it: ``mirrored`` (and ``auto`` over several GPUs) spread
+        fit's train_step over this machine's devices; the GradientTape loop trains on one (its Step takes one
+        batch apart), so there ``auto`` is one device."""
+        import tensorflow as tf
+
+        from tapedeck.engine.training.strategy import StrategyError, make_strategy
+
+        training = self.experiment.training
+        if training.loop == "tape" or training.distribute == "none":
+            return tf.distribute.get_strategy()
+        try:
+            strategy = make_strategy(training.distribute)
+        except StrategyError as error:
+            raise UserProblemError([str(error)]) from None
+        self.metrics["replicas"] = int(strategy.num_replicas_in_sync)
+        return strategy
 
     def _load_data(self):
         from tapedeck.engine.data.datasets import DataError

@@ -49,20 +49,32 @@ def prepare_optimizers(pairs) -> None:
             optimizer.build(model.trainable_variables)
 
 
+def _replicas() -> int:
+    """The replicas training in step (1 outside a tf.distribute strategy's run)."""
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    return int(context.num_replicas_in_sync) if context is not None else 1
+
+
 def scaled_loss(optimizer, loss):
-    """The loss the tape differentiates for this optimizer (computed inside the tape): multiplied by the
-    loss scale under mixed_float16, itself otherwise."""
+    """The loss the tape differentiates for this optimizer (computed inside the tape): divided by the replicas
+    (each replica's loss is the mean of its share of the batch, and the optimizer sums the replicas'
+    gradients, as Keras's own train_step scales it), and multiplied by the loss scale under mixed_float16."""
     import keras
 
+    replicas = _replicas()
+    loss = loss / replicas if replicas > 1 else loss
     return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
 
 
 def unscaled_norm(optimizer, gradients):
-    """The global norm of the gradients as the unscaled loss gives them (the figure the window plots)."""
+    """The global norm of the gradients as the unscaled loss gives them (the figure the window plots; under
+    several replicas, this replica's share's)."""
     import keras
     import tensorflow as tf
 
-    norm = tf.linalg.global_norm([tf.cast(g, tf.float32) for g in gradients if g is not None])
+    norm = tf.linalg.global_norm([tf.cast(g, tf.float32) for g in gradients if g is not None]) * float(_replicas())
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return norm / tf.cast(optimizer.dynamic_scale, tf.float32)
     return norm

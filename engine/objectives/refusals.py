@@ -21,9 +21,13 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
     if training.loop not in kind.loops:
         problems.append(f"training.loop: {training.loop!r} cannot train objective {name!r}: {kind.why_not_fit}; "
                         f"choose {' or '.join(repr(loop) for loop in kind.loops)}")
-    if training.distribute != "none":
-        problems.append(f"training.distribute: objective {name!r} trains on one device in this version; "
-                        "set distribute to \"none\"")
+    if training.distribute == "multi_worker":
+        problems.append(f"training.distribute: objective {name!r} trains on one machine; choose \"mirrored\" "
+                        "(this machine's devices) or \"none\"")
+    elif training.distribute == "mirrored" and training.loop == "tape":
+        problems.append(f"training.distribute: objective {name!r}'s GradientTape loop trains on one device (its "
+                        "Step takes one batch apart); train with loop \"train_step\" to mirror it over this "
+                        "machine's devices, or set distribute to \"none\"")
     if training.gradient_accumulation_steps != 1:
         problems.append(f"training.gradient_accumulation_steps: objective {name!r} updates each of its models "
                         "every step, each against the other's latest state; set it to 1")

@@ -34,10 +34,11 @@ class _VaeSession(GenerativeSession):
         from tapedeck.engine.objectives.vae_step import FIGURES, VaeModel, VaeSteps
         from tapedeck.engine.training.callbacks import ControlCallback, RunState
 
-        steps = VaeSteps(models["encoder"], models["decoder"], models["e_optimizer"], models["d_optimizer"],
-                         objective, seed=training.seed, execution=training.execution)
+        with self.strategy.scope():
+            steps = VaeSteps(models["encoder"], models["decoder"], models["e_optimizer"], models["d_optimizer"],
+                             objective, seed=training.seed, execution=training.execution)
+            vae = VaeModel(steps, name="vae")
         self.steps = steps
-        vae = VaeModel(steps, name="vae")
         rng = np.random.default_rng(training.seed or 0)
         self.codes = rng.normal(size=(64, int(objective.latent_dim))).astype("float32")
         self.originals = dataset.x_test[dataset.sample_index[:8]]

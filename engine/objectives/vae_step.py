@@ -56,7 +56,7 @@ class VaeSteps:
             decoder_grads = tape.gradient(scaled[1], decoder_vars)
             del tape
         else:
-            gradients = tape.gradient(loss, encoder_vars + decoder_vars)
+            gradients = tape.gradient(scaled[0], encoder_vars + decoder_vars)   # the loss over the replicas
             encoder_grads, decoder_grads = gradients[:len(encoder_vars)], gradients[len(encoder_vars):]
         norms = unscaled_norm(self.e_optimizer, encoder_grads), unscaled_norm(self.d_optimizer, decoder_grads)
         self.e_optimizer.apply_gradients(zip(encoder_grads, encoder_vars))
@@ -81,6 +81,7 @@ class VaeModel(keras.Model):
         self.steps = steps
         self.encoder, self.decoder = steps.encoder, steps.decoder
         self.trackers = {name: keras.metrics.Mean(name=name) for name in FIGURES}
+        self.built = True   # its models are built; fit under a strategy would otherwise trace call() to build it
 
     @property
     def metrics(self):

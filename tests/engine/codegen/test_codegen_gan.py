@@ -82,8 +82,8 @@ def _run(path):
                           cwd=path.parent)
 
 
-# Two of the four also carry the training options a run applies to every model's optimizer: float16 with each
-# optimizer's loss scale, a schedule, clipping, several steps per fit call.
+# Three of the four also carry the training options a run applies to every model's optimizer: float16 with each
+# optimizer's loss scale, a schedule, clipping, several steps per fit call, fit mirrored over the devices.
 MIXED_COSINE = {"precision": "mixed_float16", "schedule": "cosine", "global_clipnorm": 1.0, "steps_per_execution": 2}
 MIXED_STEP = {"precision": "mixed_float16", "schedule": "step", "clipnorm": 1.0}
 
@@ -92,7 +92,7 @@ def test_exported_scripts_run_standalone_and_save_models_that_reload(tmp_path):
     cases = {"sequential_tape_bce": ("sequential", "tape", "bce", {}),
              "subclassing_train_step_wgan": ("subclassing", "train_step", "wgan-gp", MIXED_COSINE),
              "vae_functional_tape": ("functional", "tape", "bce", MIXED_STEP),
-             "cgan_sequential_train_step_bce": ("sequential", "train_step", "bce", {})}
+             "cgan_sequential_train_step_bce": ("sequential", "train_step", "bce", {"distribute": "mirrored"})}
     paths = []
     for name, (api, loop, loss, options) in cases.items():
         folder = tmp_path / name
@@ -106,6 +106,9 @@ def test_exported_scripts_run_standalone_and_save_models_that_reload(tmp_path):
         paths.append(path)
     assert "scale_loss(" in paths[1].read_text() and "steps_per_execution=2" in paths[1].read_text()
     assert "ExponentialDecay(" in paths[2].read_text() and "clipnorm=1.0" in paths[2].read_text()
+    mirrored = paths[3].read_text()
+    assert "strategy = tf.distribute.MirroredStrategy()" in mirrored and "with strategy.scope():" in mirrored
+    assert "scaled_loss = d_loss / strategy.num_replicas_in_sync" in mirrored
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(_run, paths))
     for path, result in zip(paths, results):

@@ -74,6 +74,9 @@ def test_several_steps_per_call_in_fits_train_step(tmp_path):
     ("steps_per_execution", 4, "takes one step per call, so a Step can stop after any one"),
     ("schedule", "plateau", "has no validation loss; choose \"step\" or \"cosine\""),
     ("gradient_accumulation_steps", 2, "against the other's latest state; set it to 1"),
+    ("distribute", "mirrored", "GradientTape loop trains on one device (its Step takes one batch apart); train "
+                               "with loop \"train_step\" to mirror it"),
+    ("distribute", "multi_worker", "trains on one machine; choose \"mirrored\""),
 ])
 def test_what_stays_refused_says_why_and_the_way_out(setting, value, words):
     experiment = short("digits_gan", loop="tape", **{setting: value})
@@ -83,6 +86,7 @@ def test_what_stays_refused_says_why_and_the_way_out(setting, value, words):
 
 def test_the_options_now_applied_are_not_refused():
     for options in ({"precision": "mixed_float16"}, {"schedule": "step"}, {"clipnorm": 1.0},
-                    {"clipvalue": 0.5}, {"loop": "train_step", "steps_per_execution": 8}):
+                    {"clipvalue": 0.5}, {"loop": "train_step", "steps_per_execution": 8},
+                    {"loop": "train_step", "distribute": "mirrored"}, {"distribute": "auto"}):
         for preset in ("digits_gan", "digits_vae", "digits_cgan"):
             assert gan_refusals(short(preset, **options)) == [], (preset, options)
