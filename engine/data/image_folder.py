@@ -131,7 +131,7 @@ def decode_files(files, mode: str, size, root: Path, broken: list[str], keep_pix
     ``keep_pixels=False`` decodes only to check (a streamed set that must not be held in memory).
     """
     files = list(files)
-    kinds = tf_decode.file_kinds(files)
+    kinds = tf_decode.file_kinds(files, size)
     channels = 1 if mode == "L" else 3
     pixels = np.empty((len(files), size[0], size[1], channels), dtype=np.uint8) if keep_pixels else None
     decoded = np.zeros(len(files), dtype=bool)

@@ -7,6 +7,8 @@ in-memory loader returns — same classes, same limit, same seeded validation ch
 only the rows asked for (``x[indices]``), and that build the ``tf.data`` pipeline the loops train from
 (``x.dataset(y, batch_size, shuffle)``): row order shuffled every epoch (file order for CIFAR's batch
 files, then a bounded buffer within), batches read in parallel, an optional cache file, prefetch.
+Image folders decode inside the pipeline with TensorFlow's ops; streamed ``on`` while within the memory
+budget, they keep their 8-bit pixels in memory after the first epoch (over the budget: never).
 Only one input and one output stream; experiments with several inputs or heads load in memory.
 """
 from __future__ import annotations
@@ -87,7 +89,9 @@ def plan_data(data, experiment=None) -> DataPlan:
     size = source.decoded_bytes(getattr(data, "limit", None))
     shown = f"decoded ≈ {size / _MIB:,.1f} MiB"
     if mode == "on":
-        return DataPlan(True, f"data: streamed from disk (data.streaming is \"on\"; {shown})", source)
+        kept = (f"; decoded once, then kept in memory as 8-bit pixels, ≈ {size / 4 / _MIB:,.1f} MiB"
+                if _keeps_decoded(data, source) else "")
+        return DataPlan(True, f"data: streamed from disk (data.streaming is \"on\"; {shown}{kept})", source)
     if size > budget * _MIB:
         return DataPlan(True, f"data: streamed from disk ({shown}, over data.memory_budget_mb {budget:,})", source)
     return DataPlan(False, f"data: in memory ({shown}, within data.memory_budget_mb {budget:,}){cache_note}")
@@ -114,6 +118,19 @@ def _cache_prefix(data) -> str | None:
     return f"{Path(cache).expanduser()}-{digest}"
 
 
+def _keeps_decoded(data, source: StreamSource) -> bool:
+    """Whether a streamed image folder keeps its decoded 8-bit pixels in memory after the first epoch.
+
+    Only where the budget does not say stream: ``streaming: "on"`` for a set whose float32 pixels fit
+    ``data.memory_budget_mb`` (the 8-bit ones are a quarter of that), and no cache file. A set streamed
+    because it is over the budget is decoded every epoch, and never held.
+    """
+    if getattr(data, "cache", None) or source.train.graph_decode is None:
+        return False
+    budget = int(getattr(data, "memory_budget_mb", 1024)) * _MIB
+    return source.decoded_bytes(getattr(data, "limit", None)) <= budget
+
+
 def load_streamed(data, source: StreamSource | None = None) -> datasets.Dataset:
     """A :class:`Dataset` over the files, split and scaled by the in-memory loader's rules, nothing decoded."""
     source = source or open_source(data)
@@ -136,9 +153,10 @@ def load_streamed(data, source: StreamSource | None = None) -> datasets.Dataset:
     datasets._two_classes(y_all, where, limit)
     normalize = bool(getattr(data, "normalize", True))
     cache = _cache_prefix(data)
+    keep = _keeps_decoded(data, source)
 
     def images(split, chosen, part):
-        return StreamedImages(split, chosen, source, normalize, f"{cache}-{part}" if cache else None)
+        return StreamedImages(split, chosen, source, normalize, f"{cache}-{part}" if cache else None, keep)
 
     x_train = images(source.train, rows[train_idx] if len(val_idx) else rows, "train")
     x_test = images(source.test, np.arange(len(y_test), dtype=np.int64), "test")
@@ -162,8 +180,10 @@ class StreamedImages:
     dtype = np.dtype(np.float32)
     ndim = 4
 
-    def __init__(self, split, rows: np.ndarray, source: StreamSource, normalize: bool, cache: str | None = None):
+    def __init__(self, split, rows: np.ndarray, source: StreamSource, normalize: bool, cache: str | None = None,
+                 keep_decoded: bool = False):
         self.split, self.rows, self.source, self.cache = split, np.asarray(rows, dtype=np.int64), source, cache
+        self.keep_decoded = keep_decoded and split.graph_decode is not None
         scale = float(source.scale)
         self._factor = np.float32(1.0 / scale) if normalize and scale != 1.0 else None
         shape = tuple(int(s) for s in source.image_shape)
@@ -298,12 +318,16 @@ class StreamedImages:
 
     def _graph_dataset(self, y, targets: np.ndarray, batch_size: int, shuffle: bool):
         """Files decoded by TensorFlow's ops one image per element, in parallel, batched as uint8 and made
-        float32 per batch. The cache file holds the uint8 images (a quarter of float32's bytes), filled
-        in file order in the first epoch; the order is shuffled after it, in a bounded buffer."""
+        float32 per batch. Kept in memory (``keep_decoded``) or in the cache file, the uint8 images (a
+        quarter of float32's bytes) are filled in file order in the first epoch and shuffled after it."""
         import tensorflow as tf
 
         n = len(self.rows)
-        if self.cache:
+        if self.keep_decoded:   # decoded in the first epoch, then read from memory (uint8), shuffled whole
+            dataset = self._decoded(tf.data.Dataset.range(n), y).cache()
+            if shuffle:
+                dataset = dataset.shuffle(n, reshuffle_each_iteration=True)
+        elif self.cache:
             shape = "x".join(map(str, targets.shape[1:])) or "sparse"
             path = Path(f"{self.cache}-uint8-{targets.dtype}-{shape}")
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,9 +23,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["PILLOW", "PNG", "JPEG", "file_kinds", "file_kind", "graph_decoder", "decoded_rows"]
+__all__ = ["PILLOW", "PNG", "JPEG", "RESIZED", "file_kinds", "file_kind", "graph_decoder", "decoded_rows"]
 
 PILLOW, PNG, JPEG = 0, 1, 2
+RESIZED = 4   # added to PNG or JPEG: the header's size is not the target size (known per file, not per epoch)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOR_TYPES = (0, 2, 3, 4, 6)        # grey, RGB, palette, grey+alpha, RGBA
 _JPEG_SOF = (0xC0, 0xC1, 0xC2)            # baseline, extended, progressive (Huffman): libjpeg-turbo in both
@@ -41,24 +42,24 @@ def _max_pixels() -> float:
     return Image.MAX_IMAGE_PIXELS or float("inf")
 
 
-def _png_kind(head: bytes, tail: bytes, limit: float) -> int:
+def _png_kind(head: bytes, tail: bytes, limit: float) -> tuple[int, int, int]:
     if len(head) < 33 or head[12:16] != b"IHDR":
-        return PILLOW
+        return PILLOW, 0, 0
     width, height, depth, color = struct.unpack(">IIBB", head[16:26])
     if color not in _PNG_COLOR_TYPES or depth > 8 or (color not in (0, 3) and depth != 8):
-        return PILLOW   # 16-bit (Pillow scales grey by 257, keeps RGB's high byte), or an invalid header
+        return PILLOW, 0, 0   # 16-bit (Pillow scales grey by 257, keeps RGB's high byte), or an invalid header
     if not width or not height or width * height > limit or not tail.endswith(b"IEND\xaeB`\x82"):
-        return PILLOW   # cut short, or too large: Pillow names the reason
-    return PNG
+        return PILLOW, 0, 0   # cut short, or too large: Pillow names the reason
+    return PNG, height, width
 
 
-def _jpeg_kind(f, limit: float) -> int:
+def _jpeg_kind(f, limit: float) -> tuple[int, int, int]:
     """Walk the markers up to the frame header (SOF): precision and component count decide."""
     f.seek(2)
     while True:
         marker = f.read(2)
         if len(marker) < 2 or marker[0] != 0xFF:
-            return PILLOW
+            return PILLOW, 0, 0
         code = marker[1]
         if code == 0xFF:                        # fill byte
             f.seek(-1, 1)
@@ -67,47 +68,48 @@ def _jpeg_kind(f, limit: float) -> int:
             continue
         length = f.read(2)
         if len(length) < 2:
-            return PILLOW
+            return PILLOW, 0, 0
         size = struct.unpack(">H", length)[0]
         if code in _JPEG_SOF:
             frame = f.read(6)
             if len(frame) < 6:
-                return PILLOW
+                return PILLOW, 0, 0
             precision, height, width, components = struct.unpack(">BHHB", frame)
             fits = precision == 8 and components in (1, 3) and 0 < width * height <= limit
-            return JPEG if fits else PILLOW
+            return (JPEG, height, width) if fits else (PILLOW, 0, 0)
         if code in _JPEG_OTHER_SOF or code in (0xD9, 0xDA) or size < 2:
-            return PILLOW                       # lossless/arithmetic, or no frame before the scan
+            return PILLOW, 0, 0                 # lossless/arithmetic, or no frame before the scan
         f.seek(size - 2, 1)
 
 
-def file_kind(path, limit: float | None = None) -> int:
-    """PNG or JPEG when TensorFlow decodes the file as Pillow does, judged by its header; else PILLOW.
+def file_kind(path, size: tuple[int, int], limit: float | None = None) -> int:
+    """PNG or JPEG (plus RESIZED when the header's height and width are not ``size``) when TensorFlow
+    decodes the file as Pillow does, judged by its header; else PILLOW.
 
     A PNG must also end with its IEND chunk and a JPEG with its EOI marker: a file cut short goes to
     Pillow, which names it as broken. Bad data in the middle is found by decoding (:func:`decoded_rows`).
     """
     limit = _max_pixels() if limit is None else limit
+    kind, height, width = PILLOW, 0, 0
     try:
         with open(path, "rb") as f:
             head = f.read(_HEAD)
             f.seek(0, 2)
-            end = f.tell()
-            f.seek(max(0, end - 16))
+            f.seek(max(0, f.tell() - 16))
             tail = f.read()
             if head.startswith(_PNG_SIGNATURE):
-                return _png_kind(head, tail, limit)
-            if head.startswith(b"\xff\xd8") and tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
-                return _jpeg_kind(f, limit)
+                kind, height, width = _png_kind(head, tail, limit)
+            elif head.startswith(b"\xff\xd8") and tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
+                kind, height, width = _jpeg_kind(f, limit)
     except OSError:
-        pass
-    return PILLOW
+        return PILLOW
+    return kind if kind == PILLOW or (height, width) == tuple(size) else kind + RESIZED
 
 
-def file_kinds(files) -> np.ndarray:
+def file_kinds(files, size: tuple[int, int]) -> np.ndarray:
     """:func:`file_kind` of every file (headers only: a few kilobytes read per file)."""
     limit = _max_pixels()
-    return np.fromiter((file_kind(p, limit) for p in files), dtype=np.int8, count=len(files))
+    return np.fromiter((file_kind(p, size, limit) for p in files), dtype=np.int8, count=len(files))
 
 
 # ------------------------------------------------------------------------------------------ graph ops
@@ -121,14 +123,11 @@ def _grey_of_colour(image):
     return tf.cast(tf.bitwise.right_shift(luma, 16), tf.uint8)
 
 
-def _to_mode(image, mode: str):
-    """Any of 1 (grey), 2 (grey+alpha), 3 (RGB), 4 (RGBA) channels -> ``L`` or ``RGB``, as Pillow converts."""
-    import tensorflow as tf
-
-    few = tf.shape(image)[-1] < 3
-    if mode == "L":
-        return tf.cond(few, lambda: image[..., :1], lambda: _grey_of_colour(image))
-    return tf.cond(few, lambda: tf.tile(image[..., :1], [1, 1, 3]), lambda: image[..., :3])
+def _to_mode(rgb, mode: str):
+    """RGB (every file is decoded to three channels: grey repeated, alpha and palette resolved by the
+    decoder, as Pillow's ``convert("RGB")`` does) -> ``L`` or ``RGB``. Grey repeated comes back exactly
+    from the luma formula (19595 + 38470 + 7471 = 65536), so a grey file needs no branch of its own."""
+    return _grey_of_colour(rgb) if mode == "L" else rgb
 
 
 def _coefficients(in_size, out_size: int):
@@ -184,12 +183,23 @@ def _resample(image, size: tuple[int, int]):
     return tf.cond(rows_first, lambda: columns(rows(image)), lambda: rows(columns(image)))
 
 
-def _native(kind: int):
+def _native(kind: int, mode: str, size: tuple[int, int]):
+    """``branch(path)`` for one kind: read, decode to RGB, convert, and resize only where the header said
+    so; no ``tf.cond`` per image where a folder's files share a size."""
     import tensorflow as tf
 
-    if kind == PNG:
-        return lambda contents: tf.io.decode_png(contents, channels=0)
-    return lambda contents: tf.io.decode_jpeg(contents, channels=0, dct_method="INTEGER_ACCURATE")
+    if kind & ~RESIZED == PNG:
+        def decode(contents):
+            return tf.io.decode_png(contents, channels=3)
+    else:
+        def decode(contents):
+            return tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE")
+
+    def branch(path):
+        image = _to_mode(decode(tf.io.read_file(path)), mode)   # Pillow converts, then resizes
+        return _resample(image, size) if kind & RESIZED else image
+
+    return branch
 
 
 def graph_decoder(files, kinds: np.ndarray, mode: str, size: tuple[int, int],
@@ -198,7 +208,8 @@ def graph_decoder(files, kinds: np.ndarray, mode: str, size: tuple[int, int],
 
     PNG and JPEG rows are decoded by TensorFlow; PILLOW rows call ``pillow_one(row)`` through
     ``tf.numpy_function`` (it must return the image at ``size`` in ``mode``, or raise). When every file
-    is PNG or JPEG the graph holds no Python call at all.
+    is PNG or JPEG the graph holds no Python call at all; when all are of one kind, no branch either.
+    A file whose pixels do not match its header's size fails ``ensure_shape`` (and goes to Pillow).
     """
     import tensorflow as tf
 
@@ -208,7 +219,7 @@ def graph_decoder(files, kinds: np.ndarray, mode: str, size: tuple[int, int],
     present = sorted(int(k) for k in np.unique(kinds))
     if PILLOW in present and pillow_one is None:
         raise ValueError("files that only Pillow decodes need pillow_one")
-    branch_of = np.zeros(3, dtype=np.int32)
+    branch_of = np.zeros(PNG + JPEG + RESIZED + 1, dtype=np.int32)
     branch_of[present] = np.arange(len(present))
     branches = tf.constant(branch_of[np.asarray(kinds, dtype=np.int64)])
 
@@ -218,8 +229,8 @@ def graph_decoder(files, kinds: np.ndarray, mode: str, size: tuple[int, int],
                 image = tf.numpy_function(lambda r: pillow_one(int(r)), [row], tf.uint8, stateful=False)
                 return tf.reshape(image, shape)
             return by_pillow
-        decode = _native(kind)
-        return lambda row: _resample(_to_mode(decode(tf.io.read_file(tf.gather(paths, row))), mode), size)
+        branch = _native(kind, mode, size)
+        return lambda row: branch(tf.gather(paths, row))
 
     makers = [make(k) for k in present]
 

@@ -259,3 +259,24 @@ def test_the_same_experiment_reaches_the_same_accuracy_streamed_or_in_memory(tmp
         accuracy[mode] = recorder.of(TestResult)[0].accuracy
     assert accuracy["off"] > 0.8, accuracy   # a small dense net, 5 epochs
     assert abs(accuracy["on"] - accuracy["off"]) < 0.04, accuracy
+
+
+def test_a_streamed_folder_keeps_its_pixels_after_the_first_epoch_only_within_the_budget(tmp_path):
+    """Streamed "on" within data.memory_budget_mb: decoded once, then read from memory (files removed
+    after the first epoch do not matter). Over the budget: decoded every epoch, nothing held."""
+    import shutil
+
+    root = write_class_folder(tmp_path / "pets", per_class=6, size=(12, 10))
+    within = _experiment("folder", root, validation_split=0.0).data
+    over = _experiment("folder", root, validation_split=0.0, image_size=[128, 128], memory_budget_mb=1).data
+    assert "kept in memory as 8-bit pixels" in plan_data(within).message
+    assert "kept" not in plan_data(over).message   # 15 × 128×128×3 float32 ≈ 2.8 MiB > 1 MiB
+    kept, streamed = load_for(within)[0], load_for(over)[0]
+    pipes = [x.x_train.dataset(x.y_train, 4, shuffle=True) for x in (kept, streamed)]
+    first = [np.concatenate([b[0].numpy() for b in pipe]) for pipe in pipes]
+    shutil.rmtree(root)
+    again = np.concatenate([b[0].numpy() for b in pipes[0]])
+    assert np.array_equal(np.sort(again.reshape(len(again), -1), axis=0),
+                          np.sort(first[0].reshape(len(again), -1), axis=0))
+    with pytest.raises(Exception, match="No such file"):
+        list(pipes[1])

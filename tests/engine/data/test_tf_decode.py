@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tapedeck.engine.data import image_folder
-from tapedeck.engine.data.tf_decode import JPEG, PILLOW, PNG, decoded_rows, file_kinds, graph_decoder
+from tapedeck.engine.data.tf_decode import JPEG, PILLOW, PNG, RESIZED, decoded_rows, file_kinds, graph_decoder
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,10 @@ def files(tmp_path_factory):
 
 def test_each_files_decoder_is_chosen_from_its_header(files):
     names = sorted(files)
-    kinds = file_kinds([files[n][0] for n in names])
+    kinds = file_kinds([files[n][0] for n in names], (21, 17))
     assert dict(zip(names, kinds.tolist())) == {n: files[n][1] for n in names}
+    resized = file_kinds([files[n][0] for n in names], (21, 16))   # the header's size is not the target's
+    assert dict(zip(names, resized.tolist())) == {n: files[n][1] and files[n][1] + RESIZED for n in names}
 
 
 def _pillow(path, mode, size):
@@ -61,7 +63,7 @@ def _pillow(path, mode, size):
 
 
 def _decoded(paths, mode, size):
-    decode = graph_decoder(paths, file_kinds(paths), mode, size)   # no Pillow: PNG and JPEG only
+    decode = graph_decoder(paths, file_kinds(paths, size), mode, size)   # no Pillow: PNG and JPEG only
     out = {}
     for positions, images in decoded_rows(decode, np.arange(len(paths))):
         out.update(zip(positions.tolist(), images))
@@ -91,7 +93,7 @@ def test_shrinking_both_sides_stays_within_one_level_of_pillow(files):
 
 def test_only_the_files_tensorflow_cannot_decode_call_python(files):
     paths = [path for path, _ in files.values()]
-    kinds = file_kinds(paths)
+    kinds = file_kinds(paths, (21, 17))
     with pytest.raises(ValueError, match="pillow_one"):
         graph_decoder(paths, kinds, "RGB", (21, 17))   # a BMP, a GIF, 16-bit: Pillow needed
     asked = []
