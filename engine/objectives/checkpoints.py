@@ -74,8 +74,9 @@ def open_for_resume(resume_dir, experiment, held, unit: str = "epoch"):
     record = folder.checkpoint_state()
     epoch = record.get("epoch")
     if not folder.path.is_dir() or not isinstance(epoch, int) or not checkpoint_file(folder, epoch):
-        raise UserProblemError([f"{folder.path}: holds no checkpoint (the run ended before its first {unit} "
-                                "finished); start a new run instead of resuming"])
+        raise UserProblemError([f"{folder.path}: holds no checkpoint (the run ended before writing its first: "
+                                f"one is written after an {unit} every few seconds, and at a stop); start a new run "
+                                "instead of resuming"])
     planned = int(experiment.training.epochs)
     if epoch >= planned:
         raise UserProblemError([f"{folder.path}: all {planned} planned {unit}(s) are trained; resume with more "
