@@ -619,6 +619,8 @@ class MainWindow(SessionMixin, QMainWindow):
     def _show_objective_views(self) -> None:
         """The tabs the experiment's objective fills (a classifier's Predictions, a GAN's Samples)."""
         views = objective_kind(self.document.experiment.objective).views
+        if not self.samples.showing_run:
+            self.samples.set_objective(self.document.experiment.objective.kind)
         for widget, view in ((self.predictions, "predictions"), (self.step_panel, "step"), (self.samples, "samples"),
                              (self.environment, "environment")):
             reopened = widget in (self.samples, self.environment) and widget.showing_run   # opened from its folder

@@ -76,6 +76,7 @@ class SamplesPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.objective = ""   # the shown run's (or the experiment's) objective
         self.steps_row = QHBoxLayout()
         self.step_buttons = {}
         for part, text, tip in (("d", "Step D", "One discriminator step, then pause: its outputs move apart"),
@@ -141,7 +142,10 @@ class SamplesPanel(QWidget):
             for index, name in enumerate(self.class_names):
                 self.draw_class.addItem(name, index)
             self.draw_class.setVisible(event.objective == "cgan")   # asked for a class: the conditional one
+            self.set_objective(event.objective)
             self.encode_button.setVisible(event.objective == "vae")   # an encoder to put an image through
+            grey = event.sample_images is None or np.shape(event.sample_images)[-1] == 1   # reopened: it says
+            self.sketch_button.setVisible(event.objective == "vae" and grey)   # a drawing is grey
             self._finished(Finished("started", "", None))
             self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
         elif isinstance(event, EpochEnd):
@@ -157,6 +161,12 @@ class SamplesPanel(QWidget):
             self.verdict.setText(f"<span style='color:{colour}'><b>{event.message}</b></span>")
         elif isinstance(event, BatchEnd):
             pass   # the epoch's means are what these curves show
+
+    def set_objective(self, kind: str) -> None:
+        """The Step buttons are a GAN's (one model or the other); a VAE's one step is the toolbar's Step."""
+        self.objective = kind
+        for button in self.step_buttons.values():
+            button.setVisible(kind in ("gan", "cgan"))
 
     def clear_run(self) -> None:
         self._reopened = None
@@ -179,7 +189,7 @@ class SamplesPanel(QWidget):
             vae = "kl" in event.heads
             self.plots["losses"].getPlotItem().setTitle("The two terms of the loss" if vae else
                                                         "Losses of the two models", color="#222", size="10pt")
-            self.plots["outputs"].getPlotItem().setTitle("How far the codes are from a standard normal" if vae else
+            self.plots["outputs"].getPlotItem().setTitle("How far the codes are from N(0, 1)" if vae else
                                                          "What the discriminator says", color="#222", size="10pt")
             self.plots["outputs"].getPlotItem().setLabel("left", "KL" if vae else "mean D output")
         for name, value in event.heads.items():
@@ -223,10 +233,18 @@ class SamplesPanel(QWidget):
         self.encode_button.setToolTip("A VAE: your image prepared as the data set's were, encoded and decoded back, "
                                       "with where it falls in the latent space")
         self.encode_button.clicked.connect(self._choose_image)
-        for widget in (self.draw_class, self.draw_count, self.draw_button, self.encode_button):
+        self.sketch_button = QPushButton("Draw and encode…", self)
+        self.sketch_button.setToolTip("A VAE: draw a digit with the mouse; it is prepared as the data set's digits "
+                                      "were, encoded and decoded back")
+        self.sketch_button.clicked.connect(self._sketch)
+        for widget in (self.draw_class, self.draw_count, self.draw_button):
             self.draw_row.addWidget(widget)
+        for widget in (self.encode_button, self.sketch_button):   # a VAE's, where a GAN's Step buttons are
+            self.steps_row.insertWidget(self.steps_row.count() - 1, widget)
+        for widget in (self.draw_class, self.draw_count, self.draw_button, self.encode_button, self.sketch_button):
             widget.setEnabled(False)
         self.encode_button.setVisible(False)
+        self.sketch_button.setVisible(False)
         self.own_words = ""
         self.draw_row.addStretch(1)
         self.draw_class.setVisible(False)
@@ -237,7 +255,7 @@ class SamplesPanel(QWidget):
 
     def _finished(self, event: Finished) -> None:
         self.run_dir = event.run_dir if event.reason in ("completed", "stopped", "early_stopped") else None
-        for widget in (self.draw_class, self.draw_count, self.draw_button, self.encode_button):
+        for widget in (self.draw_class, self.draw_count, self.draw_button, self.encode_button, self.sketch_button):
             widget.setEnabled(self.run_dir is not None)
 
     def draw(self) -> None:
@@ -272,23 +290,44 @@ class SamplesPanel(QWidget):
         if path:
             self.encode_file(path)
 
+    def _sketch(self) -> None:
+        from tapedeck.gui.widgets.draw_canvas import DrawDialog
+
+        dialog = DrawDialog("Draw and encode", "Encode", "Draw a digit, white on black as the data set's are; "
+                            "Encode shows what the VAE keeps of it.", self)
+        dialog.drawn.connect(self.encode_drawing)
+        dialog.finished.connect(dialog.deleteLater)
+        self.sketch_dialog = dialog
+        dialog.open()
+
     def encode_file(self, path) -> None:
         """Your image through the VAE run's encoder and decoder (engine.analysis.reconstruct), off the GUI thread."""
+        self._encode(path, None, "image")
+
+    def encode_drawing(self, drawing) -> None:
+        """Your drawing (H, W) in [0, 1] through the VAE, as an image file goes."""
+        self._encode(None, drawing, "drawing")
+
+    def _encode(self, path, drawing, what: str) -> None:
         if self.run_dir is None or self._draw_job.running:
             return
         from tapedeck.engine.analysis.reconstruct import reconstruct
 
         run_dir = self.run_dir
         self.encode_button.setEnabled(False)
-        self._draw_job.start(lambda: reconstruct(run_dir, path), self._encoded)
+        self.sketch_button.setEnabled(False)
+        self._own_what = what
+        self._draw_job.start(lambda: reconstruct(run_dir, path, drawing), self._encoded)
 
     def _encoded(self, result, error) -> None:
         self.encode_button.setEnabled(True)
+        self.sketch_button.setEnabled(True)
         if error:
             self.verdict.setText(f"<span style='color:#b03a2e'>{error}</span>")
             return
         image, rebuilt, code = result
-        self.own_words = (f"Your image (left) as the data set's images were prepared, and the VAE's reconstruction "
+        what = getattr(self, "_own_what", "image")
+        self.own_words = (f"Your {what} (left) as the data set's images were prepared, and the VAE's reconstruction "
                           f"(right); its code's mean: ({', '.join(f'{v:.2f}' for v in code)}).")
         self.by_kind.pop("own_input", None)
         self._grid(SampleGrid(epoch=self.grids[-1].epoch if self.grids else 0, images=np.stack([image, rebuilt]),
@@ -398,7 +437,9 @@ class SamplesPanel(QWidget):
                 "latent_plane": f"Epoch {grid.epoch}: the decoder's image at each point of the 2-D code plane",
                 "nearest_real": f"Epoch {grid.epoch}: the training image nearest to each sample, in the same place "
                                 "(the same image here as there would be memorisation, not generation)"}.get(
-            getattr(grid, "kind", "samples"), f"Epoch {grid.epoch}: the generator's images from the fixed noise")
+            getattr(grid, "kind", "samples"), f"Epoch {grid.epoch}: the decoder's images of the fixed codes"
+            if self.objective == "vae" else f"Epoch {grid.epoch}: the generator's images from the "
+            "fixed noise")
         if grid.labels is not None and self.class_names:
             rows = [self.class_names[int(label)] for label in np.asarray(grid.labels)[::grid.columns]]
             text += " — one row per class asked for: " + ", ".join(rows)

@@ -51,6 +51,18 @@ def main() -> int:
         window.grab().save(str(out / f"{args.preset}_samples_{width}x{height}.png"))
         if (width, height) == (1280, 800) and args.readme:
             window.grab().save(args.readme)
+    if not window.samples.sketch_button.isHidden():   # a VAE: draw a digit, encode it, look at both
+        window.resize(1024, 700)
+        window.samples.sketch_button.click()
+        dialog = window.samples.sketch_dialog
+        size = dialog.canvas.image.width()
+        dialog.canvas.draw_stroke([(size // 3, size // 4), (2 * size // 3, size // 4), (size // 3, 3 * size // 4)])
+        until(lambda: False, 0.4)
+        dialog.grab().save(str(out / f"{args.preset}_draw_dialog.png"))
+        dialog.action.click()
+        until(lambda: window.samples.kind.currentData() == "own_input", 60)
+        until(lambda: False, 0.4)
+        window.grab().save(str(out / f"{args.preset}_drawing_encoded_1024x700.png"))
     window.resize(1280, 800)
     window.tabs.setCurrentWidget(window.training)
     until(lambda: False, 0.4)

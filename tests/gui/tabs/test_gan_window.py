@@ -114,6 +114,8 @@ def test_a_vae_run_in_the_window_offers_its_three_pictures(qtbot, make_window, t
     samples = window.samples
     kinds = [samples.kind.itemData(i) for i in range(samples.kind.count())]
     assert kinds == ["samples", "reconstructions", "latent_plane"]
+    assert all(button.isHidden() for button in samples.step_buttons.values())   # Step D/G are a GAN's
+    assert "the decoder's images of the fixed codes" in samples.caption.text()
     samples.kind.setCurrentIndex(2)
     samples._choose_kind("latent_plane")
     assert samples.grids[-1].images.shape == (100, 8, 8, 1) and "2-D code plane" in samples.caption.text()
@@ -132,6 +134,25 @@ def test_a_vae_run_in_the_window_offers_its_three_pictures(qtbot, make_window, t
     qtbot.waitUntil(lambda: samples.kind.currentData() == "own_input", timeout=60_000)
     assert samples.grids[-1].images.shape == (2, 8, 8, 1) and "its code's mean" in samples.caption.text()
     assert threads and threads[0] is not threading.main_thread()
+
+    # Draw and encode…: a stroke on the dialog's canvas, Encode, the same pictures of the drawing
+    assert not samples.sketch_button.isHidden() and samples.sketch_button.isEnabled()
+    samples.sketch_button.click()
+    dialog = samples.sketch_dialog
+    assert dialog.isVisible()
+    dialog.accept()   # a blank canvas: nothing to encode, the dialog stays
+    assert dialog.isVisible()
+    size = dialog.canvas.image.width()
+    dialog.canvas.draw_stroke([(size // 2, size // 5), (size // 2, 4 * size // 5)])   # a "1"
+    encoded = len(threads)
+    dialog.action.click()
+    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: len(threads) > encoded and not samples._draw_job.running, timeout=60_000)
+    image = samples.grids[-1].images[0]
+    assert "Your drawing (left)" in samples.caption.text() and image.shape == (8, 8, 1)
+    columns = image[..., 0].max(axis=0)
+    assert columns[3:5].max() > 0.5 and columns[0] < 0.2   # the stroke, centred as the digits are
+    assert threads[-1] is not threading.main_thread()
 
 
 def test_a_finished_gan_run_reopens_in_the_samples_tab_off_the_gui_thread(qtbot, make_window, tmp_path, monkeypatch):
