@@ -88,12 +88,12 @@ def plan_data(data, experiment=None) -> DataPlan:
         return DataPlan(False, f"data: in memory ({reason}){cache_note}")
     size = source.decoded_bytes(getattr(data, "limit", None))
     shown = f"decoded ≈ {size / _MIB:,.1f} MiB"
+    decoding = _decoding_note(data, source, size)
     if mode == "on":
-        kept = (f"; decoded once, then kept in memory as 8-bit pixels, ≈ {size / 4 / _MIB:,.1f} MiB"
-                if _keeps_decoded(data, source) else "")
-        return DataPlan(True, f"data: streamed from disk (data.streaming is \"on\"; {shown}{kept})", source)
+        return DataPlan(True, f"data: streamed from disk (data.streaming is \"on\"; {shown}{decoding})", source)
     if size > budget * _MIB:
-        return DataPlan(True, f"data: streamed from disk ({shown}, over data.memory_budget_mb {budget:,})", source)
+        return DataPlan(True, f"data: streamed from disk ({shown}, over data.memory_budget_mb {budget:,}{decoding})",
+                        source)
     return DataPlan(False, f"data: in memory ({shown}, within data.memory_budget_mb {budget:,}){cache_note}")
 
 
@@ -116,6 +116,16 @@ def _cache_prefix(data) -> str | None:
     keys["path"] = str(Path(str(data.path)).expanduser().resolve())
     digest = hashlib.sha1(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{Path(cache).expanduser()}-{digest}"
+
+
+def _decoding_note(data, source: StreamSource, size: int) -> str:
+    """How often a streamed image folder decodes its files, and the setting that decodes them once."""
+    if source.train.graph_decode is None or getattr(data, "cache", None):
+        return ""
+    eight_bit = f"{size / 4 / _MIB:,.1f} MiB"
+    if _keeps_decoded(data, source):
+        return f"; decoded once, then kept in memory as 8-bit pixels, ≈ {eight_bit}"
+    return f"; decoded every epoch: set data.cache to a file path to decode once (≈ {eight_bit} on disk)"
 
 
 def _keeps_decoded(data, source: StreamSource) -> bool:

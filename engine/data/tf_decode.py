@@ -10,7 +10,8 @@ parallel, with no Python per image, and give the same bytes as :func:`image_fold
 - grey from colour by Pillow's own integer formula (ITU-R 601-2, ``L = (19595 R + 38470 G + 7471 B +
   0x8000) >> 16``), alpha dropped as ``convert`` drops it;
 - resizing by Pillow's BILINEAR resampling redone in integers: its coefficients, its 22-bit fixed point,
-  its horizontal pass then vertical pass (``tf.image.resize`` differs by one level on a fifth of pixels).
+  its two passes through a uint8 image in Pillow's order (:func:`_resample`; only where both sides shrink
+  may a pixel differ by one level), where ``tf.image.resize`` differs by one level on a fifth of pixels.
 
 What TensorFlow does not decode the way Pillow does — 16-bit PNG (scaled, not clipped), CMYK or 12-bit
 JPEG, BMP, GIF, anything whose header is not understood here — is told apart once, from each file's
