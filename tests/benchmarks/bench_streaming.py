@@ -7,9 +7,11 @@ a folder that fits both ways trains about as fast streamed as in memory.
    with ``data.streaming: auto`` and ``data.memory_budget_mb`` 1024, in a child process; its peak RSS
    (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) must stay under ``--rss-limit-mb`` (default 2048).
 2. On ``--small`` images of the same kind (a set that fits), the same experiment runs in memory
-   (``streaming: off``), streamed (``on``), and streamed with ``data.cache``, interleaved for
-   ``--rounds`` rounds; samples per second from epoch 2 on (start-up, tracing and the cache's filling
-   epoch excluded alike).
+   (``streaming: off``), streamed (``on``: within the budget the 8-bit pixels are kept after epoch 1),
+   streamed over a 1 MiB budget (every file decoded every epoch, as for a folder larger than memory),
+   and streamed with ``data.cache``, interleaved for ``--rounds`` rounds; samples per second, and the
+   process's CPU and wall seconds per epoch, from epoch 2 on (start-up, tracing and the filling epoch
+   excluded alike), each set against the in-memory run of its round.
 
     python tests/benchmarks/bench_streaming.py [--big 200000] [--small 12000] [--epochs 3] [--rounds 2]
 """
