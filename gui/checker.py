@@ -186,7 +186,7 @@ class Checker(QObject):
         def load():
             from tapedeck.engine.data.streaming import load_for
 
-            return DataInfo.of(load_for(spec)[0])   # a set over data.memory_budget_mb stays on disk
+            return DataInfo.of(load_for(spec, check_training=False)[0])   # over the budget: stays on disk
 
         self._data_job = Job("tapedeck-data", self).start(
             load, lambda result, error: self._data_loaded(key, result, error))

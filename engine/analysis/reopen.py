@@ -123,7 +123,7 @@ def open_run(run_dir, dataset=None) -> AnalysedRun:
         raise AnalysisError(str(error)) from None
     if dataset is None:
         try:
-            dataset = load_for(experiment.data, experiment)[0]   # a streamed set stays on disk
+            dataset = load_for(experiment.data, experiment, check_training=False)[0]   # stays on disk
         except DataError as error:
             raise AnalysisError(f"{run_dir}: its data cannot be loaded any more: {error}") from None
     from tapedeck.engine.spec.heads import is_multi

@@ -69,7 +69,7 @@ class StreamSource:
     description: str
     warnings: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)   # image files found not to decode while streaming
-    settle: Callable[[int | None], None] | None = None   # checks the files a run uses (with data.limit) first
+    settle: Callable[..., None] | None = None   # (limit, check_training): checks the files a run uses first
 
     def decoded_bytes(self, limit: int | None) -> int:
         """What the in-memory loader would hold: float32 pixels of every image used."""
@@ -416,14 +416,17 @@ def _open_folder(data) -> StreamSource:
             raise DataError(f"{where}: none of the {what} images decodes; check the files")
         return _folder_split(part_files[keep], part_labels[keep], kinds[keep], mode, size, root, broken)
 
-    def settle(limit: int | None) -> None:
+    def settle(limit: int | None, check_training: bool = True) -> None:
         """Every file the run uses decoded once, before training (and let go): the broken ones are named
-        now, as in memory, and each file's decoder is chosen once, by its header, not every epoch."""
+        now, as in memory, and each file's decoder is chosen once, by its header, not every epoch.
+        Without ``check_training`` only the test files are (a look at the set, not a run): the
+        training files then stay unchecked, read through Pillow when a few are shown."""
         skipped: list[str] = []
-        used = slice(None) if limit is None else slice(0, limit)
-        source.train = checked(files[used], labels[used], train_root, "training", skipped)
-        if limit is None:
-            folders._check_classes(names, list(source.train.labels), train_root)
+        if check_training:
+            used = slice(None) if limit is None else slice(0, limit)
+            source.train = checked(files[used], labels[used], train_root, "training", skipped)
+            if limit is None:
+                folders._check_classes(names, list(source.train.labels), train_root)
         source.test = checked(test_files, test_labels, test_root or train_root, "test", skipped)
         if skipped:
             source.warnings.append(folders.skipped_warning(root, skipped))

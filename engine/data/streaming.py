@@ -97,12 +97,17 @@ def plan_data(data, experiment=None) -> DataPlan:
     return DataPlan(False, f"data: in memory ({shown}, within data.memory_budget_mb {budget:,}){cache_note}")
 
 
-def load_for(data, experiment=None) -> tuple[datasets.Dataset, DataPlan]:
-    """The data, streamed or whole as :func:`plan_data` decides, and the plan."""
+def load_for(data, experiment=None, check_training: bool = True) -> tuple[datasets.Dataset, DataPlan]:
+    """The data, streamed or whole as :func:`plan_data` decides, and the plan.
+
+    ``check_training=False`` is for a look at a set without training on it (the window's checks, its
+    data page, an analysis): a streamed image folder then decodes only its test files to check them,
+    not every training file (a run's own load checks those, before its first step).
+    """
     datasets._check_options(data)
     plan = plan_data(data, experiment)
     if plan.streamed:
-        return load_streamed(data, plan.source), plan
+        return load_streamed(data, plan.source, check_training), plan
     return datasets.load_dataset(data), plan
 
 
@@ -141,11 +146,12 @@ def _keeps_decoded(data, source: StreamSource) -> bool:
     return source.decoded_bytes(getattr(data, "limit", None)) <= budget
 
 
-def load_streamed(data, source: StreamSource | None = None) -> datasets.Dataset:
-    """A :class:`Dataset` over the files, split and scaled by the in-memory loader's rules, nothing decoded."""
+def load_streamed(data, source: StreamSource | None = None, check_training: bool = True) -> datasets.Dataset:
+    """A :class:`Dataset` over the files, split and scaled by the in-memory loader's rules; an image
+    folder's files are decoded once here to check them (the training ones only with ``check_training``)."""
     source = source or open_source(data)
     if source.settle is not None:
-        source.settle(getattr(data, "limit", None))
+        source.settle(getattr(data, "limit", None), check_training)
     where = source.description
     y_all = datasets._int_labels(source.train.labels, where, "training labels")
     y_test = datasets._int_labels(source.test.labels, where, "test labels")

@@ -51,7 +51,7 @@ def _load(data):
     from tapedeck.engine.analysis.data_pages import class_counts, examples_per_class
     from tapedeck.engine.data.streaming import load_for
 
-    dataset = load_for(data)[0]   # streamed: only the images shown are read
+    dataset = load_for(data, check_training=False)[0]   # streamed: only the images shown are read
     counts = class_counts(dataset.y_train, dataset.num_classes)
     picks = examples_per_class(dataset.y_train, dataset.num_classes, PER_CLASS)
     return {"names": [str(n) for n in dataset.class_names], "counts": counts,

@@ -280,3 +280,19 @@ def test_a_streamed_folder_keeps_its_pixels_after_the_first_epoch_only_within_th
                           np.sort(first[0].reshape(len(again), -1), axis=0))
     with pytest.raises(Exception, match="No such file"):
         list(pipes[1])
+
+
+def test_a_look_at_a_streamed_folder_checks_only_its_test_files(tmp_path):
+    """The window's checks and data page load a set without training on it: the training files are
+    not all decoded for that (a run's load does it), the test files are (their labels must align)."""
+    write_class_folder(tmp_path / "pets" / "train", per_class=4, size=(12, 10))
+    write_class_folder(tmp_path / "pets" / "test", per_class=2, size=(12, 10))
+    (tmp_path / "pets" / "train" / "cat" / "cat_broken.png").write_bytes(b"not a png")
+    (tmp_path / "pets" / "test" / "dog" / "dog_broken.png").write_bytes(b"not a png")
+    data = _experiment("folder", tmp_path / "pets", validation_split=0.0).data
+    looked = load_for(data, check_training=False)[0]
+    assert len(looked.warnings) == 1 and "dog_broken.png" in looked.warnings[0]
+    assert "cat_broken.png" not in looked.warnings[0] and len(looked.x_train) == 13 and len(looked.x_test) == 6
+    trained = load_for(data)[0]
+    assert "cat_broken.png" in trained.warnings[0] and "dog_broken.png" in trained.warnings[0]
+    assert len(trained.x_train) == 12 and len(trained.x_test) == 6
