@@ -89,6 +89,28 @@ class _LazyLogs(dict):
         return super().__len__()
 
 
+def _direct(step, jit_compile: bool = False):
+    """``step(real, labels=None)`` compiled, and called as the concrete function traced for the batch's shape:
+    every batch of a run has one shape (the last, short one is dropped), and a tf.function matches its
+    arguments to its traces anew at each call — about a fifth of a digits GAN's step on 2 CPU cores. The
+    compiled functions take their arguments positionally (a default argument made each call format the batch's
+    tensor while binding it: a device wait and a string per step)."""
+    compiled = {1: tf.function(lambda real: step(real), jit_compile=jit_compile),
+                2: tf.function(lambda real, labels: step(real, labels), jit_compile=jit_compile)}
+    concrete: dict = {}
+
+    def call(real, labels=None):
+        given = (real,) if labels is None else (real, labels)
+        key = tuple((tuple(value.shape), value.dtype) for value in given)
+        traced = concrete.get(key)
+        if traced is None:
+            specs = [tf.TensorSpec(value.shape, value.dtype) for value in given]
+            traced = concrete[key] = compiled[len(given)].get_concrete_function(*specs)
+        return traced(*given)
+
+    return call
+
+
 def _logits(output):
     return tf.cast(tf.reshape(output, (-1,)), tf.float32)   # float32 losses under a 16-bit policy
 
@@ -111,8 +133,8 @@ class GanSteps:
         if execution == "eager":
             self.d_step, self.g_step = d_step, g_step
         else:
-            self.d_step = tf.function(d_step, jit_compile=execution == "xla")
-            self.g_step = tf.function(g_step, jit_compile=execution == "xla")
+            self.d_step = _direct(d_step, jit_compile=execution == "xla")
+            self.g_step = _direct(g_step, jit_compile=execution == "xla")
 
     def _tracked(self, function, key):
         def step(real, labels=None):
