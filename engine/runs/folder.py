@@ -132,6 +132,15 @@ class RunFolder:
                 rows.append({key: _parse_number(row.get(key, "") or "") for key in columns})
             return rows
 
+    def history_until(self, epoch: int) -> list[dict]:
+        """The rows of the epochs up to ``epoch`` (a resumed run's curves begin with them); none when the
+        history cannot be read (a resumed run's plots then start at the resume, nothing else is lost)."""
+        try:
+            rows = self.read_history()
+        except (OSError, ValueError):
+            return []
+        return [row for row in rows if isinstance(row.get("epoch"), (int, float)) and row["epoch"] <= epoch]
+
     def write_history(self, rows: list[dict]) -> None:
         buffer = io.StringIO()
         columns = list(HISTORY_COLUMNS)

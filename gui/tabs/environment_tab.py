@@ -248,13 +248,8 @@ class EnvironmentPanel(QWidget):
         from tapedeck.engine.runs.folder import RunFolder
         from tapedeck.gui.widgets.greedy_play import NOT_FIGURES
 
-        try:
-            rows = RunFolder(event.run_dir).read_history()
-        except (OSError, ValueError):
-            return
-        for row in rows:
-            if isinstance(row.get("epoch"), (int, float)) and row["epoch"] <= event.initial_epoch:
-                self._add(int(row["epoch"]), {k: v for k, v in row.items() if k not in NOT_FIGURES})
+        for row in RunFolder(event.run_dir).history_until(event.initial_epoch):
+            self._add(int(row["epoch"]), {k: v for k, v in row.items() if k not in NOT_FIGURES})
         self._draw_curves()
 
     def _epoch(self, event: EpochEnd) -> None:

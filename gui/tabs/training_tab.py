@@ -405,13 +405,7 @@ class TrainingPanel(QWidget):
             return
         from tapedeck.engine.runs.folder import HISTORY_COLUMNS, RunFolder
 
-        try:
-            rows = RunFolder(event.run_dir).read_history()
-        except (OSError, ValueError):
-            return
-        for row in rows:
-            if row.get("epoch") is None or row["epoch"] > event.initial_epoch:
-                continue
+        for row in RunFolder(event.run_dir).history_until(event.initial_epoch):
             figures = {k: v for k, v in row.items() if k not in HISTORY_COLUMNS} if self.acting else {}   # the return
             self._epoch(EpochEnd(epoch=int(row["epoch"]), loss=row.get("loss"), accuracy=row.get("accuracy"),
                                  val_loss=row.get("val_loss"), val_accuracy=row.get("val_accuracy"),
