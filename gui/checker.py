@@ -61,6 +61,7 @@ class Checker(QObject):
         self.data_loading = False
         self._data_key: str | None = None
         self._data_job: Job | None = None
+        self._closed = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(self.DEBOUNCE_MS)
@@ -136,7 +137,15 @@ class Checker(QObject):
         self.refresh()
 
     def schedule(self) -> None:
-        self._timer.start()
+        if not self._closed:
+            self._timer.start()
+
+    def close(self) -> None:
+        """The window closes: an edit's pending check must not fire after it and start a data load (a QThread
+        then running while the window goes, which aborts the process)."""
+        self._closed = True
+        self._timer.stop()
+        self.loading_allowed = False
 
     def refresh(self) -> None:
         """Re-derive everything from the current experiment (cheap parts now, data in the background)."""

@@ -659,7 +659,8 @@ class MainWindow(SessionMixin, QMainWindow):
                 return
             self._closing = True   # a run stopped now stays noted as interrupted (see _note_run)
         # Only now that the person has agreed to close: stop every job (the run, sweeps, exports,
-        # analysis and data loads, the TensorFlow import) in one place.
+        # analysis and data loads, the TensorFlow import) in one place, and the check waiting to start one.
+        self.checker.close()
         if running_jobs():
             self.statusBar().showMessage("Stopping the run and background work…")
         if not shutdown_all(CLOSE_WAIT_MS):

@@ -110,3 +110,25 @@ def test_closing_while_a_sweep_trains_asks_too(qtbot, tmp_path, monkeypatch):
     window.analysis.dialogs.remove(sweep)
     window.ask_to_save = False
     window.close()
+
+
+def test_an_edit_just_before_closing_starts_no_data_load_after_the_window_is_gone(make_window, qtbot,
+                                                                                    monkeypatch):
+    """The checker waits a moment after an edit before it checks (and loads a changed data set in a QThread);
+    closing in that moment left the wait to fire after the window had closed: a load started then was a
+    QThread running while the window went (found by a wheel test that changed the data source to MNIST,
+    whose offline load takes from a fraction of a second to seconds to fail)."""
+    import time
+
+    from tapedeck.engine.data import streaming
+    from tapedeck.gui.threads.jobs import running_jobs
+
+    window = make_window()
+    loads = []
+    monkeypatch.setattr(streaming, "load_for", lambda *a, **k: loads.append(a) or time.sleep(1.0) or 1 / 0)
+    window.document.experiment.data.source = "mnist"   # what the wheel over the data source box did
+    window.checker.schedule()
+    assert window.checker._timer.isActive()
+    window.close()
+    qtbot.wait(window.checker.DEBOUNCE_MS + 200)   # past the moment the check would have run
+    assert not loads and not running_jobs() and not window.checker.data_loading
