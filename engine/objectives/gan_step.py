@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tapedeck.engine.objectives.model_optimizers import scaled_loss, unscaled_norm
 
-__all__ = ["GanSteps", "GanModel", "FIGURES", "Running"]
+__all__ = ["GanSteps", "GanModel", "FIGURES", "Running", "compiled_step"]
 
 # What one step reports, in the order history.csv and the window show them.
 FIGURES = ("d_loss", "g_loss", "d_accuracy", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
@@ -89,7 +89,7 @@ class _LazyLogs(dict):
         return super().__len__()
 
 
-def _direct(step, jit_compile: bool = False):
+def compiled_step(step, jit_compile: bool = False):
     """``step(real, labels=None)`` compiled, and called as the concrete function traced for the batch's shape:
     every batch of a run has one shape (the last, short one is dropped), and a tf.function matches its
     arguments to its traces anew at each call — about a fifth of a digits GAN's step on 2 CPU cores. The
@@ -133,8 +133,8 @@ class GanSteps:
         if execution == "eager":
             self.d_step, self.g_step = d_step, g_step
         else:
-            self.d_step = _direct(d_step, jit_compile=execution == "xla")
-            self.g_step = _direct(g_step, jit_compile=execution == "xla")
+            self.d_step = compiled_step(d_step, jit_compile=execution == "xla")
+            self.g_step = compiled_step(g_step, jit_compile=execution == "xla")
 
     def _tracked(self, function, key):
         def step(real, labels=None):

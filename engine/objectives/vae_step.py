@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tapedeck.engine.objectives.gan_step import Running, _direct
+from tapedeck.engine.objectives.gan_step import Running, compiled_step
 from tapedeck.engine.objectives.model_optimizers import scaled_loss, unscaled_norm
 
 __all__ = ["VaeSteps", "VaeModel", "FIGURES"]
@@ -32,7 +32,7 @@ class VaeSteps:
             self.running.add(figures)
             return figures
 
-        self.step = tracked if execution == "eager" else _direct(tracked, jit_compile=execution == "xla")
+        self.step = tracked if execution == "eager" else compiled_step(tracked, jit_compile=execution == "xla")
 
     def encode(self, images, training=False):
         """(mean, log-variance) of each image's code."""
