@@ -144,7 +144,8 @@ class SamplesPanel(QWidget):
             self.draw_class.setVisible(event.objective == "cgan")   # asked for a class: the conditional one
             self.set_objective(event.objective)
             self.encode_button.setVisible(event.objective == "vae")   # an encoder to put an image through
-            grey = event.sample_images is None or np.shape(event.sample_images)[-1] == 1   # reopened: it says
+            shape = np.shape(event.sample_images) if isinstance(event.sample_images, np.ndarray) else ()
+            grey = event.sample_images is None or shape[-1:] == (1,)   # reopened: reconstruct says
             self.sketch_button.setVisible(event.objective == "vae" and grey)   # a drawing is grey
             self._finished(Finished("started", "", None))
             self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
