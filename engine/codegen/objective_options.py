@@ -17,13 +17,15 @@ def precision_code(training) -> str:
             f"# in float32.\nkeras.config.set_dtype_policy({training.precision!r})")
 
 
-def optimizers_code(experiment, roles, default_beta: float, examples=None, distributed: bool = False) -> str:
-    """``roles``: (role, short name, api) in order; ``<short>_optimizer = ...`` for each. ``examples``: role →
-    an input that creates a subclassed model's weights, where they must exist before training (an optimizer is
-    built on them under float16; a strategy's fit wants every model built)."""
+def optimizers_code(experiment, roles, default_beta: float = 0.5, examples=None, distributed: bool = False) -> str:
+    """``roles``: (role, short name, api) in order; ``<short>_optimizer = ...`` for each, with Adam's β₁
+    ``default_beta`` where the model's settings name none (the run's: engine.objectives.model_optimizers).
+    ``examples``: role → an input that creates a subclassed model's weights, where they must exist before
+    training (an optimizer is built on them under float16; a strategy's fit wants every model built)."""
     training = experiment.training
-    lines = ["# Each model has its own optimizer" + (" (Adam with beta_1 0.5 is the usual GAN choice)."
-                                                    if default_beta == 0.5 else ".")]
+    gan = any(role == "generator" for role, _short, _api in roles)
+    lines = ["# Each model has its own optimizer" + (" (Adam with beta_1 0.5 is the usual GAN choice)." if gan
+                                                    else ".")]
     if training.schedule in ("step", "cosine"):
         lines.append("steps_per_epoch = len(x_real) // batch_size")
         lines.append(_schedule_words(training))

@@ -30,7 +30,7 @@ def vae_code(experiment, api, loop, model_parts) -> str:
     built = "\n\n\n".join(part.strip("\n") for part in [
         *models,
         optimizers_code(experiment, [(role, role[0], api or experiment.models[role].api)
-                                     for role in ("encoder", "decoder")], default_beta=0.9, distributed=distributed,
+                                     for role in ("encoder", "decoder")], default_beta=0.5, distributed=distributed,
                         examples={"encoder": 'np.zeros((1, *input_shape), "float32")',
                                   "decoder": 'np.zeros((1, latent_dim), "float32")'})])
     decorator = {"graph": "@tf.function\n", "eager": "", "xla": "@tf.function(jit_compile=True)\n"}[training.execution]

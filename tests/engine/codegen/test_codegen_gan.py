@@ -120,3 +120,17 @@ def test_exported_scripts_run_standalone_and_save_models_that_reload(tmp_path):
 
     generator = keras.models.load_model(paths[0].parent / "generator.keras")
     assert np.asarray(generator(np.zeros((2, 32), "float32"))).shape == (2, 8, 8, 1)
+
+
+def test_each_exported_optimizer_is_the_one_the_run_builds():
+    """The script's β₁ where a model's settings name none is the run's (engine.objectives.model_optimizers: 0.5
+    for every model); a VAE's script wrote 0.9 while its run trained with 0.5."""
+    from tapedeck.engine.objectives.model_optimizers import make_optimizer
+
+    for preset, short in (("digits_vae", "e"), ("digits_gan", "g")):
+        experiment = short_gan(preset=preset)
+        role = next(iter(experiment.models))
+        experiment.models[role].optimizer = {"name": "adam", "learning_rate": 0.001}   # no beta_1 named
+        run_beta = make_optimizer(experiment.models[role].optimizer, experiment.training).beta_1
+        source = generate_code(experiment, loop="tape")
+        assert f"{short}_optimizer = keras.optimizers.Adam(learning_rate=0.001, beta_1={run_beta!r})" in source
