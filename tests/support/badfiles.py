@@ -31,6 +31,14 @@ def write_experiment(path: Path, experiment: dict) -> Path:
     return path
 
 
+def experiment_file(tmp_path: Path, data=None, change=None, name: str = "exp.json") -> str:
+    """The base experiment with ``data`` settings and ``change`` applied, written to ``tmp_path / name``."""
+    experiment = base_experiment(**(data or {}))
+    if change is not None:
+        change(experiment)
+    return str(write_experiment(tmp_path / name, experiment))
+
+
 def edited(experiment: dict, change) -> dict:
     """A deep copy of ``experiment`` with ``change(copy)`` applied."""
     result = copy.deepcopy(experiment)
