@@ -11,6 +11,7 @@ import traceback
 
 from tapedeck.engine.errors import user_problem
 from tapedeck.engine.text import cut_words
+from tapedeck.engine.training.blas_threads import one_blas_thread
 from tapedeck.engine.training.events import Finished
 from tapedeck.engine.training.problems import UserProblemError
 from tapedeck.engine.training.run import _describe
@@ -26,6 +27,7 @@ class ObjectiveSession:
 
     def execute(self):
         with contextlib.ExitStack() as self._held:   # the run folder's lock, released however the run ends
+            self._held.enter_context(one_blas_thread())   # NumPy's BLAS must not spin beside TF's pools
             try:
                 finished = self._train()
             except UserProblemError as problem:

@@ -19,6 +19,7 @@ from tapedeck.engine.errors import user_problem
 from tapedeck.engine.spec.experiment import FILE_SOURCES
 from tapedeck.engine.spec.heads import is_multi
 from tapedeck.engine.text import cut_words
+from tapedeck.engine.training.blas_threads import one_blas_thread
 from tapedeck.engine.training.control import RunControl
 from tapedeck.engine.training.events import Finished, RunNote, RunStarted
 from tapedeck.engine.training.heads_io import compile_kwargs, rows
@@ -64,6 +65,7 @@ class _Session:
 
     def execute(self):
         with contextlib.ExitStack() as self._held:   # the run folder's lock, released however the run ends
+            self._held.enter_context(one_blas_thread())   # NumPy's BLAS must not spin beside TF's pools
             try:
                 finished = self._train()
             except UserProblemError as problem:   # long values cut: the window shows these as they are
