@@ -5,7 +5,7 @@ first matrix product and, after each one, keeps them spinning for a while before
 small products per epoch (a GAN's nearest real image to each sample, the judge's principal components)
 then cost a core of spinning that TensorFlow's step loses. Measured on a digits GAN (2 cores): the BLAS
 worker took 1.4 s of CPU in a 12-epoch run whose training took 5 s; with one BLAS thread the run's steps
-per CPU-second rose from 0.75x to 0.97-1.01x of its exported script (tests/benchmarks/bench_gan_speed.py).
+per CPU-second rose from 0.73-0.76x to 1.03x (0.99-1.07, 3 rounds) of its exported script (bench_gan_speed.py).
 
 The limit is the process's (OpenBLAS has one setting) and only the thread that set it can set it back
 (OpenBLAS ignored a restore from another thread here), so the first run to start owns it and gives the
