@@ -48,7 +48,10 @@ class ObjectiveKind:
     io: dict = field(default_factory=dict)
     summary: str = ""
     # the window's views this objective's runs fill, beside the common ones (curves, Code, Model, Data):
-    # "predictions" and "step" (a classifier's), "samples" (a generator's grid and its judge)
+    # "predictions" and "step" (a classifier's), "samples" (a generator's grid and its judge), "environment"
+    # (an agent's); and the Samples tab's controls: "step_models" (Step D / Step G: one model of two steps),
+    # "class_prompt" (the class to draw, for a model told one), "encode" (an image or a drawing through the
+    # encoder and back)
     views: tuple = ("predictions", "step")
     title: str = ""          # its name for people, in sentence case ("Actor-critic"): the window's labels
 
@@ -77,7 +80,7 @@ OBJECTIVES: dict[str, ObjectiveKind] = {
             "quality_samples": Setting(500, _int(0), "generated images the judge scores each epoch; 0 = off"),
         },
         ("tape", "train_step"), why_not_fit=_NO_FIT,
-        io={"generator": ("latent", "image"), "discriminator": ("image", "one")}, views=("samples",),
+        io={"generator": ("latent", "image"), "discriminator": ("image", "one")}, views=("samples", "step_models"),
         summary="a generator and a discriminator trained against each other", title="GAN"),
 }
 OBJECTIVES["cgan"] = ObjectiveKind(
@@ -89,7 +92,8 @@ OBJECTIVES["cgan"] = ObjectiveKind(
         "embedding_dim": Setting(16, _int(1), "values of the label's embedding beside the noise (embedding)"),
     },
     ("tape", "train_step"), why_not_fit=_NO_FIT,
-    io={"generator": ("latent+label", "image"), "discriminator": ("image+label", "one")}, views=("samples",),
+    io={"generator": ("latent+label", "image"), "discriminator": ("image+label", "one")},
+    views=("samples", "step_models", "class_prompt"),
     summary="a GAN told which class to draw: the label goes into both models",
     title="Conditional GAN")
 OBJECTIVES["vae"] = ObjectiveKind(
@@ -105,7 +109,7 @@ OBJECTIVES["vae"] = ObjectiveKind(
     why_not_fit=("plain model.fit minimises one model's loss on labelled pairs; a VAE's loss is the decoder's "
                  "reconstruction plus the encoder's KL term, through a random sample between them, so the step is "
                  "written out (the GradientTape loop, or fit with a custom train_step)"),
-    io={"encoder": ("image", "two_latent"), "decoder": ("latent", "image")}, views=("samples",),
+    io={"encoder": ("image", "two_latent"), "decoder": ("latent", "image")}, views=("samples", "encode"),
     summary="a variational autoencoder: an encoder and a decoder, reconstruction plus KL", title="VAE")
 
 # Reinforcement learning: no data set, the examples come from acting in a gymnasium environment
@@ -215,8 +219,14 @@ def label_code_width(objective: ObjectiveSpec, num_classes: int, for_image: bool
     return 1 if for_image else int(objective.settings["embedding_dim"])
 
 
-def objective_kind(spec: ObjectiveSpec) -> ObjectiveKind:
-    return OBJECTIVES[spec.kind]
+def objective_kind(spec: ObjectiveSpec | str) -> ObjectiveKind:
+    """The table's entry for an objective section, or for its kind's name (an event names the kind)."""
+    return OBJECTIVES[spec if isinstance(spec, str) else spec.kind]
+
+
+def image_maker(kind: ObjectiveKind) -> str | None:
+    """The role whose output is an image (a GAN's generator, a VAE's decoder): the one the samples show."""
+    return next((role for role, (_given, made) in kind.io.items() if made == "image"), None)
 
 
 def read_objective(d, path: str, problems: list) -> ObjectiveSpec:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from tapedeck.engine.objectives.samples import grid_array
+from tapedeck.engine.spec.objectives import OBJECTIVES, image_maker
 from tapedeck.engine.training.events import (
     BatchEnd,
     EpochEnd,
@@ -141,12 +142,13 @@ class SamplesPanel(QWidget):
             self.draw_class.clear()
             for index, name in enumerate(self.class_names):
                 self.draw_class.addItem(name, index)
-            self.draw_class.setVisible(event.objective == "cgan")   # asked for a class: the conditional one
             self.set_objective(event.objective)
-            self.encode_button.setVisible(event.objective == "vae")   # an encoder to put an image through
+            controls = _controls(event.objective)
+            self.draw_class.setVisible("class_prompt" in controls)   # asked for a class: the conditional one
+            self.encode_button.setVisible("encode" in controls)   # an encoder to put an image through
             shape = np.shape(event.sample_images) if isinstance(event.sample_images, np.ndarray) else ()
             grey = event.sample_images is None or shape[-1:] == (1,)   # reopened: reconstruct says
-            self.sketch_button.setVisible(event.objective == "vae" and grey)   # a drawing is grey
+            self.sketch_button.setVisible("encode" in controls and grey)   # a drawing is grey
             self._finished(Finished("started", "", None))
             self.caption.setText(f"{event.name}: {event.objective} · {event.loop} · {event.api}")
         elif isinstance(event, EpochEnd):
@@ -167,7 +169,7 @@ class SamplesPanel(QWidget):
         """The Step buttons are a GAN's (one model or the other); a VAE's one step is the toolbar's Step."""
         self.objective = kind
         for button in self.step_buttons.values():
-            button.setVisible(kind in ("gan", "cgan"))
+            button.setVisible("step_models" in _controls(kind))
 
     def clear_run(self) -> None:
         self._reopened = None
@@ -439,7 +441,7 @@ class SamplesPanel(QWidget):
                 "nearest_real": f"Epoch {grid.epoch}: the training image nearest to each sample, in the same place "
                                 "(the same image here as there would be memorisation, not generation)"}.get(
             getattr(grid, "kind", "samples"), f"Epoch {grid.epoch}: the decoder's images of the fixed codes"
-            if self.objective == "vae" else f"Epoch {grid.epoch}: the generator's images from the "
+            if _maker(self.objective) == "decoder" else f"Epoch {grid.epoch}: the generator's images from the "
             "fixed noise")
         if grid.labels is not None and self.class_names:
             rows = [self.class_names[int(label)] for label in np.asarray(grid.labels)[::grid.columns]]
@@ -463,3 +465,13 @@ class SamplesPanel(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._scale()
+
+
+def _controls(objective: str) -> tuple:
+    """The Samples tab's controls this objective's runs offer (the objectives table's views); none for a name
+    the table does not know (a run folder from another version)."""
+    return OBJECTIVES[objective].views if objective in OBJECTIVES else ()
+
+
+def _maker(objective: str) -> str | None:
+    return image_maker(OBJECTIVES[objective]) if objective in OBJECTIVES else None
