@@ -17,6 +17,7 @@ from tapedeck.engine.codegen.objective_options import (
     mirrored,
     optimizers_code,
     precision_code,
+    replica_decorator,
     strategy_code,
 )
 from tapedeck.engine.spec.objectives import objective_kind
@@ -36,7 +37,7 @@ def gan_code(experiment, api, loop, model_parts) -> str:
     models = [_model(role, experiment.models[role], api or experiment.models[role].api, model_parts, cond)
               for role in objective_kind(objective).models]
     decorator = {"graph": "@tf.function", "eager": "", "xla": "@tf.function(jit_compile=True)"}[training.execution]
-    body = _tape_loop(decorator, objective.loss, cond, training) if loop == "tape" \
+    body = _tape_loop(decorator, objective.loss, cond, training, mirrored(training, loop)) if loop == "tape" \
         else _fit_loop(training, objective.loss, cond, mirrored(training, loop))
     built = "\n\n\n".join(part.strip("\n") for part in [
         *models,
@@ -59,7 +60,7 @@ def gan_code(experiment, api, loop, model_parts) -> str:
         strategy_code(training) if mirrored(training, loop) else "",
         in_scope(built) if mirrored(training, loop) else built,
         section("Losses"),
-        _losses(objective.loss, cond),
+        _losses(objective.loss, cond, mirrored(training, loop)),
         section("Training"),
         _grid(cond),
         body,
@@ -206,7 +207,15 @@ def gradient_penalty(real, fake):
     return tf.reduce_mean(tf.square(norm - 1.0))'''
 
 
-def _losses(loss: str, cond: bool = False) -> str:
+_REPLICA_BCE = '''# The discriminator outputs logits. Each replica's loss is the mean over its share of the batch (a
+# Keras loss object would already divide it by the replicas under a strategy; the step does that in sight).
+def cross_entropy(target, output):
+    return tf.reduce_mean(keras.losses.binary_crossentropy(target, output, from_logits=True))'''
+
+
+def _losses(loss: str, cond: bool = False, distributed: bool = False) -> str:
+    if loss == "bce" and distributed:
+        return _REPLICA_BCE + "\n\n\n" + _BCE
     if loss == "bce":
         return ("# The discriminator outputs logits.\n"
                 "cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)\n\n\n" + _BCE)
@@ -289,7 +298,9 @@ def _g_update(indent: str, self_: str = "", cond: bool = False, training=None, d
             "variables), variables))")
 
 
-def _tape_loop(decorator: str, loss: str, cond: bool = False, training=None) -> str:
+def _tape_loop(decorator: str, loss: str, cond: bool = False, training=None, distributed: bool = False) -> str:
+    if distributed:
+        return _mirrored_tape_loop(replica_decorator(decorator), loss, cond, training)
     deco = decorator + "\n" if decorator else ""
     args = "real, labels" if cond else "real"
     return f'''d_loss_mean = keras.metrics.Mean(name="d_loss")
@@ -315,6 +326,51 @@ for epoch in range(epochs):
         for _ in range(d_steps):
             discriminator_step({args})
         generator_step({args})
+    print(f"Epoch {{epoch + 1}}/{{epochs}}: d_loss {{float(d_loss_mean.result()):.4f}}, "
+          f"g_loss {{float(g_loss_mean.result()):.4f}}")
+    save_grid(epoch + 1)
+
+generator.save("generator.keras")
+discriminator.save("discriminator.keras")'''
+
+
+def _mirrored_tape_loop(decorator: str, loss: str, cond: bool, training) -> str:
+    """The two tapes run on every replica (``strategy.run``) on its share of each batch; each replica's loss is
+    divided by the replicas, since the optimizer sums their gradients."""
+    deco = decorator + "\n" if decorator else ""
+    args = "real, labels" if cond else "real"
+    given = f"({args})" if cond else f"({args},)"
+    means = 'd_loss_mean = keras.metrics.Mean(name="d_loss")\ng_loss_mean = keras.metrics.Mean(name="g_loss")'
+    return f'''# The running means, made in the scope: each replica adds its own and a read sums them.
+{in_scope(means)}
+
+
+def discriminator_step({args}):
+    """Teach the discriminator to tell real images from generated ones (this replica's share of the batch)."""
+{_d_update("    ", loss, cond=cond, training=training, distributed=True)}
+    d_loss_mean.update_state(d_loss)
+
+
+def generator_step({args}):
+    """Teach the generator to make images the discriminator calls real (this replica's share)."""
+{_g_update("    ", cond=cond, training=training, distributed=True)}
+    g_loss_mean.update_state(g_loss)
+
+
+{deco}def train_step({args}):
+    """d_steps discriminator updates, then one generator update, each on every replica at once."""
+    for _ in range(d_steps):
+        strategy.run(discriminator_step, args={given})
+    strategy.run(generator_step, args={given})
+
+
+# Each batch split between the replicas.
+replica_ds = strategy.experimental_distribute_dataset(train_ds)
+for epoch in range(epochs):
+    d_loss_mean.reset_state()
+    g_loss_mean.reset_state()
+    for {args} in replica_ds:
+        train_step({args})
     print(f"Epoch {{epoch + 1}}/{{epochs}}: d_loss {{float(d_loss_mean.result()):.4f}}, "
           f"g_loss {{float(g_loss_mean.result()):.4f}}")
     save_grid(epoch + 1)

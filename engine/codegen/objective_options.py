@@ -5,7 +5,7 @@ with the schedule and clipping, and under mixed_float16 the loss scaling each op
 from __future__ import annotations
 
 __all__ = ["precision_code", "optimizers_code", "gradient_target", "compile_options", "mirrored", "strategy_code",
-           "in_scope"]
+           "in_scope", "replica_decorator"]
 
 _CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 
@@ -52,6 +52,9 @@ def optimizers_code(experiment, roles, default_beta: float = 0.5, examples=None,
         for role, short, _api in roles:
             lines += [f"{short}_optimizer = keras.optimizers.LossScaleOptimizer({short}_optimizer)",
                       f"{short}_optimizer.build({role}.trainable_variables)"]
+    elif distributed:
+        lines += ["", "# Built now, in the strategy's scope: slots made inside the replicas' first step would fail."]
+        lines += [f"{short}_optimizer.build({role}.trainable_variables)" for role, short, _api in roles]
     return "\n".join(lines)
 
 
@@ -81,8 +84,17 @@ def gradient_target(loss: str, short: str, training, distributed: bool = False) 
 
 
 def mirrored(training, loop: str) -> bool:
-    """fit's train_step mirrored over this machine's devices (the run does it for mirrored and auto)."""
-    return loop == "train_step" and training.distribute in ("mirrored", "auto")
+    """The step mirrored over this machine's devices (the run does it for mirrored and auto, in fit's train_step
+    and in the GradientTape loop alike)."""
+    return loop in ("train_step", "tape") and training.distribute in ("mirrored", "auto")
+
+
+def replica_decorator(decorator: str) -> str:
+    """The compiled call around ``strategy.run``: XLA compiles for one device and cannot reach the other
+    replicas' variables, so a mirrored step is a plain graph."""
+    if not decorator.startswith("@tf.function"):
+        return decorator
+    return "@tf.function\n" if decorator.endswith("\n") else "@tf.function"
 
 
 def strategy_code(training) -> str:
@@ -91,8 +103,8 @@ def strategy_code(training) -> str:
                 "gpus = tf.config.list_logical_devices(\"GPU\")\n"
                 "strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()\n"
                 "print(f\"Training on {strategy.num_replicas_in_sync} replica(s)\")")
-    return ("# The same step on each of this machine's devices, each on its share of the batch; the models, their\n"
-            "# optimizers and the GAN are made inside the strategy's scope.\n"
+    return ("# The same step on each of this machine's devices, each on its share of the batch; the models and\n"
+            "# their optimizers are made inside the strategy's scope.\n"
             "strategy = tf.distribute.MirroredStrategy()\n"
             "print(f\"Training on {strategy.num_replicas_in_sync} replica(s)\")")
 

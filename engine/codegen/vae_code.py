@@ -12,6 +12,7 @@ from tapedeck.engine.codegen.objective_options import (
     mirrored,
     optimizers_code,
     precision_code,
+    replica_decorator,
     strategy_code,
 )
 
@@ -49,7 +50,7 @@ def vae_code(experiment, api, loop, model_parts) -> str:
         _loss(objective.reconstruction, mixed),
         section("Training"),
         _grid(),
-        _tape_loop(decorator, mixed) if loop == "tape" else _fit_loop(training, mixed, distributed),
+        _tape_loop(decorator, mixed, distributed) if loop == "tape" else _fit_loop(training, mixed, distributed),
         'print(f"Saved the last decoded grid: samples/epoch-{epochs:03d}.png")',
     ]
     return "\n\n\n".join(part.strip("\n") for part in parts if part.strip()) + "\n"
@@ -153,23 +154,40 @@ def _taped(indent: str, names: str, loss: str, mixed: bool, distributed: bool = 
             f"{indent}apply(tape, scaled)")
 
 
-def _tape_loop(decorator: str, mixed: bool = False) -> str:
-    return f'''loss_mean = keras.metrics.Mean(name="loss")
-reconstruction_mean = keras.metrics.Mean(name="reconstruction")
-kl_mean = keras.metrics.Mean(name="kl")
+_REPLICA_DOC = '''
+    """One step on this replica's share of the batch."""'''
 
 
-{decorator}def train_step(images):
-{_taped("    ", "loss, reconstruction, kl", "loss", mixed)}
+def _tape_loop(decorator: str, mixed: bool = False, distributed: bool = False) -> str:
+    """Mirrored: the step runs on every replica (``strategy.run``) on its share of each batch, each replica's
+    loss divided by the replicas (the optimizers sum their gradients), the running means made in the scope."""
+    means = ('loss_mean = keras.metrics.Mean(name="loss")\n'
+             'reconstruction_mean = keras.metrics.Mean(name="reconstruction")\nkl_mean = keras.metrics.Mean(name="kl")')
+    step = "replica_step" if distributed else "train_step"
+    mirrored = f'''
+
+
+{replica_decorator(decorator)}def train_step(images):
+    """The step on every replica at once."""
+    strategy.run(replica_step, args=(images,))
+
+
+# Each batch split between the replicas.
+replica_ds = strategy.experimental_distribute_dataset(train_ds)''' if distributed else ""
+    return f'''{in_scope(means) if distributed else means}
+
+
+{"" if distributed else decorator}def {step}(images):{_REPLICA_DOC if distributed else ""}
+{_taped("    ", "loss, reconstruction, kl", "loss", mixed, distributed)}
     loss_mean.update_state(loss)
     reconstruction_mean.update_state(reconstruction)
-    kl_mean.update_state(kl)
+    kl_mean.update_state(kl){mirrored}
 
 
 for epoch in range(epochs):
     for metric in (loss_mean, reconstruction_mean, kl_mean):
         metric.reset_state()
-    for images in train_ds:
+    for images in {"replica_ds" if distributed else "train_ds"}:
         train_step(images)
     print(f"Epoch {{epoch + 1}}/{{epochs}}: loss {{float(loss_mean.result()):.4f}}, "
           f"reconstruction {{float(reconstruction_mean.result()):.4f}}, kl {{float(kl_mean.result()):.4f}}")

@@ -109,10 +109,16 @@ class _GanSession(GenerativeSession):
         inspector = StepInspector(steps, self.conditional, int(self.experiment.training.seed or 0))
         taken = [self.initial_epoch * state.steps_per_epoch]
 
+        from tapedeck.engine.objectives.replicas import first_local
+
+        strategy = self.strategy
+
         def update(real, labels):
             stepping = self.control.steps_left is not None
             part = (self.control.step_part or "both") if stepping else "both"
-            seen = inspector.before(real, labels, part) if self.control.steps_left == 1 else None
+            seen = None
+            if self.control.steps_left == 1:   # mirrored: the first replica's share of the batch is looked at
+                seen = inspector.before(first_local(strategy, real), first_local(strategy, labels), part)
             if part != "g":
                 for _ in range(d_steps):
                     steps.d_step(real, labels)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tapedeck.engine.objectives import replicas
 from tapedeck.engine.objectives.model_optimizers import scaled_loss, unscaled_norm
+from tapedeck.engine.objectives.replicas import replicated_step, running_options
 
 __all__ = ["GanSteps", "GanModel", "FIGURES", "Running", "compiled_step"]
 
@@ -26,8 +28,9 @@ class Running:
 
     def __init__(self, names=FIGURES):
         self.names = tuple(names)
-        self.sums = tf.Variable(tf.zeros(len(self.names)), trainable=False)
-        self.counts = tf.Variable(tf.zeros(len(self.names)), trainable=False)
+        options = running_options()   # in a strategy's scope: one copy per replica, summed when read
+        self.sums = tf.Variable(tf.zeros(len(self.names)), trainable=False, **options)
+        self.counts = tf.Variable(tf.zeros(len(self.names)), trainable=False, **options)
 
     def add(self, figures) -> None:
         given = [[self.names.index(name)] for name in figures]
@@ -130,7 +133,9 @@ class GanSteps:
         self.traces = {"d": 0, "g": 0}
         self.running = Running()   # the GradientTape loop's figures (fit keeps its own trackers)
         d_step, g_step = self._tracked(self.discriminator_step, "d"), self._tracked(self.generator_step, "g")
-        if execution == "eager":
+        if tf.distribute.has_strategy():   # made in a strategy's scope: each replica steps its share of the batch
+            self.d_step, self.g_step = replicated_step(d_step, execution), replicated_step(g_step, execution)
+        elif execution == "eager":
             self.d_step, self.g_step = d_step, g_step
         else:
             self.d_step = compiled_step(d_step, jit_compile=execution == "xla")
@@ -145,7 +150,7 @@ class GanSteps:
         return step
 
     def sample_noise(self, batch):
-        return keras.random.normal((batch, self.latent_dim), seed=self.noise)
+        return replicas.normal((batch, self.latent_dim), self.noise)   # each replica its own noise
 
     @staticmethod
     def _with(inputs, labels):
@@ -202,7 +207,7 @@ class GanSteps:
         """WGAN-GP: the critic's gradient norm held near 1 on points between real and generated images."""
         batch = tf.shape(real)[0]
         shape = tf.concat([[batch], tf.ones(tf.rank(real) - 1, tf.int32)], axis=0)
-        mix = keras.random.uniform(shape, seed=self.noise)
+        mix = replicas.uniform(shape, self.noise)
         between = real + mix * (tf.cast(fake, real.dtype) - real)
         with tf.GradientTape() as tape:
             tape.watch(between)

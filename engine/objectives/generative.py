@@ -75,19 +75,23 @@ class GenerativeSession(ObjectiveSession):
 
     def _strategy(self):
         """training.distribute as a classifier's run reads it: ``mirrored`` (and ``auto`` over several GPUs) spread
-        fit's train_step over this machine's devices; the GradientTape loop trains on one (its Step takes one
-        batch apart), so there ``auto`` is one device."""
+        the step over this machine's devices, fit's train_step and the GradientTape loop alike (the loop's step
+        runs on every replica through ``strategy.run``: engine.objectives.replicas)."""
         import tensorflow as tf
 
         from tapedeck.engine.training.strategy import StrategyError, make_strategy
 
         training = self.experiment.training
-        if training.loop == "tape" or training.distribute == "none":
+        if training.distribute == "none":
             return tf.distribute.get_strategy()
         try:
             strategy = make_strategy(training.distribute)
         except StrategyError as error:
             raise UserProblemError([str(error)]) from None
+        if training.execution == "xla" and strategy.num_replicas_in_sync > 1:
+            from tapedeck.engine.objectives.refusals import xla_across_replicas
+
+            raise UserProblemError([xla_across_replicas(self.experiment.objective.kind)])   # auto: several GPUs
         self.metrics["replicas"] = int(strategy.num_replicas_in_sync)
         return strategy
 
@@ -232,7 +236,10 @@ class GenerativeSession(ObjectiveSession):
         seed = self.experiment.training.seed
         rows = len(arrays[0]) if isinstance(arrays, tuple) else len(arrays)
         data = tf.data.Dataset.from_tensor_slices(arrays).shuffle(rows, seed=seed)
-        return data.batch(state.batch_size, drop_remainder=True).prefetch(2)
+        data = data.batch(state.batch_size, drop_remainder=True).prefetch(2)
+        if self.experiment.training.loop == "tape" and self.strategy is not tf.distribute.get_strategy():
+            return self.strategy.experimental_distribute_dataset(data)   # each replica its share of a batch
+        return data
 
     def _record_epoch(self, epoch: int, figures: dict, quality: dict, seconds: float, grid: SampleGrid) -> None:
         """The epoch's figures as events and a history row, its grid as events and samples/epoch-NNN.png."""

@@ -9,7 +9,7 @@ import importlib.util
 
 from tapedeck.engine.spec.objectives import objective_kind
 
-__all__ = ["gan_refusals", "rl_refusals"]
+__all__ = ["gan_refusals", "rl_refusals", "xla_across_replicas"]
 
 
 def gan_refusals(experiment, resuming: bool = False) -> list[str]:
@@ -24,10 +24,8 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
     if training.distribute == "multi_worker":
         problems.append(f"training.distribute: objective {name!r} trains on one machine; choose \"mirrored\" "
                         "(this machine's devices) or \"none\"")
-    elif training.distribute == "mirrored" and training.loop == "tape":
-        problems.append(f"training.distribute: objective {name!r}'s GradientTape loop trains on one device (its "
-                        "Step takes one batch apart); train with loop \"train_step\" to mirror it over this "
-                        "machine's devices, or set distribute to \"none\"")
+    elif training.distribute == "mirrored" and training.execution == "xla":
+        problems.append(xla_across_replicas(name))
     if training.gradient_accumulation_steps != 1:
         problems.append(f"training.gradient_accumulation_steps: objective {name!r} updates each of its models "
                         "every step, each against the other's latest state; set it to 1")
@@ -38,6 +36,13 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
         problems.append("training.tensorboard: the tensorboard package is not installed; run `pip install "
                         "tensorboard` or set tensorboard to false")
     return problems + _unused_classifier_settings(training, name)
+
+
+def xla_across_replicas(name: str) -> str:
+    """Mirrored, a step spans the replicas (``strategy.run``, fit's train_step and the GradientTape loop alike),
+    and XLA compiles for one device: "Trying to access resource ... located in device CPU:1 from device CPU:0"."""
+    return (f"training.execution: XLA compiles a step for one device, and objective {name!r} mirrored runs its "
+            "step on every device at once; choose \"graph\", or set distribute to \"none\"")
 
 
 def _unused_classifier_settings(training, name: str) -> list[str]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tapedeck.engine.objectives import replicas
 from tapedeck.engine.objectives.gan_step import Running, compiled_step
 from tapedeck.engine.objectives.model_optimizers import scaled_loss, unscaled_norm
+from tapedeck.engine.objectives.replicas import replicated_step
 
 __all__ = ["VaeSteps", "VaeModel", "FIGURES"]
 
@@ -32,7 +34,10 @@ class VaeSteps:
             self.running.add(figures)
             return figures
 
-        self.step = tracked if execution == "eager" else compiled_step(tracked, jit_compile=execution == "xla")
+        if tf.distribute.has_strategy():   # made in a strategy's scope: each replica steps its share of the batch
+            self.step = replicated_step(tracked, execution)
+        else:
+            self.step = tracked if execution == "eager" else compiled_step(tracked, jit_compile=execution == "xla")
 
     def encode(self, images, training=False):
         """(mean, log-variance) of each image's code."""
@@ -44,7 +49,7 @@ class VaeSteps:
         scaling = isinstance(self.e_optimizer, keras.optimizers.LossScaleOptimizer)
         with tf.GradientTape(persistent=scaling) as tape:   # each optimizer keeps its own loss scale
             mean, log_var = self.encode(real, training=True)
-            code = mean + tf.exp(0.5 * log_var) * keras.random.normal(tf.shape(mean), seed=self.noise)
+            code = mean + tf.exp(0.5 * log_var) * replicas.normal(tf.shape(mean), self.noise)
             rebuilt = tf.cast(self.decoder(code, training=True), tf.float32)
             reconstruction = tf.reduce_mean(self._per_image(real, rebuilt))
             kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=-1))

@@ -74,12 +74,13 @@ def test_several_steps_per_call_in_fits_train_step(tmp_path):
     ("steps_per_execution", 4, "takes one step per call, so a Step can stop after any one"),
     ("schedule", "plateau", "has no validation loss; choose \"step\" or \"cosine\""),
     ("gradient_accumulation_steps", 2, "against the other's latest state; set it to 1"),
-    ("distribute", "mirrored", "GradientTape loop trains on one device (its Step takes one batch apart); train "
-                               "with loop \"train_step\" to mirror it"),
+    ("execution", "xla", "XLA compiles a step for one device, and objective 'gan' mirrored runs its step on "
+                         "every device at once; choose \"graph\""),
     ("distribute", "multi_worker", "trains on one machine; choose \"mirrored\""),
 ])
 def test_what_stays_refused_says_why_and_the_way_out(setting, value, words):
-    experiment = short("digits_gan", loop="tape", **{setting: value})
+    mirrored = {"distribute": "mirrored"} if setting == "execution" else {}   # XLA is refused only mirrored
+    experiment = short("digits_gan", loop="tape", **{setting: value}, **mirrored)
     problems = gan_refusals(experiment)
     assert len(problems) == 1 and problems[0].startswith(f"training.{setting}:") and words in problems[0], problems
 
@@ -87,6 +88,7 @@ def test_what_stays_refused_says_why_and_the_way_out(setting, value, words):
 def test_the_options_now_applied_are_not_refused():
     for options in ({"precision": "mixed_float16"}, {"schedule": "step"}, {"clipnorm": 1.0},
                     {"clipvalue": 0.5}, {"loop": "train_step", "steps_per_execution": 8},
-                    {"loop": "train_step", "distribute": "mirrored"}, {"distribute": "auto"}):
+                    {"loop": "train_step", "distribute": "mirrored"}, {"distribute": "auto"},
+                    {"loop": "tape", "distribute": "mirrored"}, {"execution": "xla"}):
         for preset in ("digits_gan", "digits_vae", "digits_cgan"):
             assert gan_refusals(short(preset, **options)) == [], (preset, options)
