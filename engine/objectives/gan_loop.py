@@ -108,7 +108,11 @@ def train_fit(gan, dataset, callbacks, epochs: int, initial_epoch: int, training
     """``fit`` with the overridden ``train_step`` (engine.objectives.gan_step.GanModel), ``steps_per_execution``
     steps per call (``auto`` is one: a GAN's step is already several updates)."""
     execution, per_call = training.execution, training.steps_per_execution
+    from tapedeck.engine.training.multi_worker import fit_under_workers
+
     with gan.distribute_strategy.scope():   # the models' own optimizers step them: compile makes none
         gan.compile(optimizer=None, run_eagerly=execution == "eager", jit_compile=execution == "xla",
                     steps_per_execution=1 if per_call == "auto" else int(per_call))
-    gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0, shuffle=False)
+        with fit_under_workers(gan):   # several workers: Keras's two faults avoided, as for a classifier
+            gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0,
+                    shuffle=False)

@@ -53,7 +53,8 @@ class _GanSession(GenerativeSession):
         self.judge = self._judge(dataset)
         from tapedeck.engine.objectives.gan_loop import GanCallback
 
-        callbacks = [GanCallback(self.emit, self.control, state, self._epoch_end), ControlCallback(self.control, state)]
+        callbacks = self._callbacks(GanCallback(self.emit, self.control, state, self._epoch_end),
+                                    ControlCallback(self.control, state))
         self._loop(steps, gan, (x_train, y_train) if self.conditional else x_train, callbacks, state)
         self.metrics.update(epochs_completed=len(state.completed_epochs), train_seconds=state.train_seconds,
                             traces=dict(steps.traces))

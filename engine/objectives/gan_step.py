@@ -31,6 +31,7 @@ class Running:
         options = running_options()   # in a strategy's scope: one copy per replica, summed when read
         self.sums = tf.Variable(tf.zeros(len(self.names)), trainable=False, **options)
         self.counts = tf.Variable(tf.zeros(len(self.names)), trainable=False, **options)
+        self.local_reads = replicas.across_workers()   # several workers: mid-epoch reads stay on this one
 
     def add(self, figures) -> None:
         given = [[self.names.index(name)] for name in figures]
@@ -42,8 +43,12 @@ class Running:
         self.sums.assign(tf.zeros(len(self.names)))
         self.counts.assign(tf.zeros(len(self.names)))
 
-    def means(self) -> dict:
-        sums, counts = self.sums.numpy(), self.counts.numpy()
+    def means(self, local: bool = False) -> dict:
+        """``local``: several workers' mid-epoch read, of this worker's replicas alone (replicas.local_sum)."""
+        if local and self.local_reads:
+            sums, counts = replicas.local_sum(self.sums), replicas.local_sum(self.counts)
+        else:
+            sums, counts = self.sums.numpy(), self.counts.numpy()
         return {name: float(sums[i]) / float(counts[i]) for i, name in enumerate(self.names) if counts[i]}
 
     def logs(self):
@@ -61,7 +66,7 @@ class _LazyLogs(dict):
     def _load(self):
         if not self._read:
             self._read = True
-            self.update(self._running.means())
+            self.update(self._running.means(local=True))
 
     def __getitem__(self, key):
         self._load()

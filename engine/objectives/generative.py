@@ -36,6 +36,7 @@ class GenerativeSession(ObjectiveSession):
         self.experiment, self.emit, self.control = experiment, reporter, control
         self.runs_dir, self.resume_dir = runs_dir, resume_dir
         self.folder = None
+        self.workers = None   # several worker processes: their agreed stop (engine.training.multi_worker)
         self.initial_epoch = 0   # a resumed run starts after its checkpoint's epoch
         self._clock = checkpoints.CheckpointClock()   # when the next checkpoint (engine.objectives.checkpoints)
         self.metrics: dict = {"objective": experiment.objective.to_dict()}
@@ -50,8 +51,9 @@ class GenerativeSession(ObjectiveSession):
         problems = gan_refusals(self.experiment, resuming=self.resume_dir is not None)
         if problems:
             raise UserProblemError(problems)
+        self.strategy = self._strategy()   # first: a multi-worker strategy must exist before any other TF op
+        self.workers = self._join_workers()
         self._set_thread_state()
-        self.strategy = self._strategy()
         dataset = self._load_data()
         self._check(dataset)
         x_train, y_train = self._real(dataset)
@@ -94,6 +96,23 @@ class GenerativeSession(ObjectiveSession):
             raise UserProblemError([xla_across_replicas(self.experiment.objective.kind)])   # auto: several GPUs
         self.metrics["replicas"] = int(strategy.num_replicas_in_sync)
         return strategy
+
+    def _join_workers(self):
+        """Several worker processes (multi_worker): as a classifier's run (engine.training.multi_worker), the chief
+        writes the run folder and every other worker a temporary one; a stop asked on any worker stops all at one
+        step (the callback returned, placed first); Pause and Step are not offered. None on one process."""
+        from tapedeck.engine.training.multi_worker import join_workers, worker_count
+
+        if worker_count(self.strategy) <= 1:
+            return None
+        self.metrics["workers"] = worker_count(self.strategy)
+        self.runs_dir, self.resume_dir, self.control, agreed = join_workers(
+            self.strategy, self.runs_dir, self.resume_dir, self.control, self._held)
+        return agreed
+
+    def _callbacks(self, *callbacks) -> list:
+        """The loop's callbacks, the workers' agreed stop first where several workers train."""
+        return ([self.workers] if self.workers is not None else []) + list(callbacks)
 
     def _load_data(self):
         from tapedeck.engine.data.datasets import DataError
@@ -147,6 +166,8 @@ class GenerativeSession(ObjectiveSession):
         self._clock.saved(epoch)
 
     def _checkpoint_due(self, epoch: int) -> bool:
+        if self.workers is not None:   # every worker saves at the same epochs: each epoch, not by its own clock
+            return epoch > self._clock.last
         return self._clock.due(epoch, int(self.experiment.training.epochs))
 
     def _restore(self) -> None:

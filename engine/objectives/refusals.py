@@ -21,10 +21,7 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
     if training.loop not in kind.loops:
         problems.append(f"training.loop: {training.loop!r} cannot train objective {name!r}: {kind.why_not_fit}; "
                         f"choose {' or '.join(repr(loop) for loop in kind.loops)}")
-    if training.distribute == "multi_worker":
-        problems.append(f"training.distribute: objective {name!r} trains on one machine; choose \"mirrored\" "
-                        "(this machine's devices) or \"none\"")
-    elif training.distribute == "mirrored" and training.execution == "xla":
+    if training.distribute == "mirrored" and training.execution == "xla":   # multi_worker: refused as it starts
         problems.append(xla_across_replicas(name))
     if training.gradient_accumulation_steps != 1:
         problems.append(f"training.gradient_accumulation_steps: objective {name!r} updates each of its models "
@@ -41,7 +38,7 @@ def gan_refusals(experiment, resuming: bool = False) -> list[str]:
 def xla_across_replicas(name: str) -> str:
     """Mirrored, a step spans the replicas (``strategy.run``, fit's train_step and the GradientTape loop alike),
     and XLA compiles for one device: "Trying to access resource ... located in device CPU:1 from device CPU:0"."""
-    return (f"training.execution: XLA compiles a step for one device, and objective {name!r} mirrored runs its "
+    return (f"training.execution: XLA compiles a step for one device, and objective {name!r} distributed runs its "
             "step on every device at once; choose \"graph\", or set distribute to \"none\"")
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["replicated_step", "first_local", "running_options", "normal", "uniform"]
+__all__ = ["replicated_step", "first_local", "running_options", "normal", "uniform", "across_workers",
+           "local_sum"]
 
 
 def replicated_step(step, execution: str = "graph"):
@@ -44,6 +45,21 @@ def running_options() -> dict:
     if not tf.distribute.has_strategy():
         return {}
     return {"synchronization": tf.VariableSynchronization.ON_READ, "aggregation": tf.VariableAggregation.SUM}
+
+
+def across_workers() -> bool:
+    """Made in the scope of a strategy of several worker processes (multi_worker)."""
+    extended = getattr(tf.distribute.get_strategy(), "extended", None)
+    return int(getattr(extended, "_num_workers", 1) or 1) > 1
+
+
+def local_sum(variable):
+    """A running sum (ON_READ, SUM) over this process's replicas alone, as numpy. Across workers an ordinary read
+    is a collective op every worker must join at once; the mid-epoch reports come when each worker's own clock
+    says, so they read only their own replicas."""
+    import numpy as np
+
+    return sum(np.asarray(value) for value in getattr(variable, "values", (variable,)))
 
 
 def normal(shape, generator):

@@ -48,9 +48,9 @@ class _VaeSession(GenerativeSession):
         self.judge = self._judge(dataset)
         from tapedeck.engine.objectives.gan_loop import GanCallback
 
-        callbacks = [GanCallback(self.emit, self.control, state, self._epoch_end, figures=FIGURES, loss="loss",
-                                 accuracy="", watched=("loss",)),
-                     ControlCallback(self.control, state)]
+        callbacks = self._callbacks(GanCallback(self.emit, self.control, state, self._epoch_end, figures=FIGURES,
+                                                loss="loss", accuracy="", watched=("loss",)),
+                                    ControlCallback(self.control, state))
         self._loop(vae, x_train, callbacks, state)
         self.metrics.update(epochs_completed=len(state.completed_epochs), train_seconds=state.train_seconds,
                             traces=dict(steps.traces))

@@ -97,11 +97,11 @@ def test_a_discriminator_not_ending_in_one_unit_and_a_latent_mismatch_are_named(
 def test_loops_and_settings_a_gan_cannot_use_are_refused_with_the_reason():
     experiment = load_preset("digits_gan")
     experiment.training.loop = "fit"
-    experiment.training.distribute = "multi_worker"
+    experiment.training.distribute, experiment.training.execution = "mirrored", "xla"
     problems = check_experiment(experiment, DIGITS, 10).all_problems()
     assert any("training.loop: 'fit' cannot train objective 'gan': plain model.fit minimises one model's loss"
                in p for p in problems)
-    assert any(p.startswith("training.distribute:") for p in problems)
+    assert any(p.startswith("training.execution: XLA compiles a step for one device") for p in problems)
 
 
 def test_with_api_rewrites_every_model():

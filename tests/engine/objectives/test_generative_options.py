@@ -74,9 +74,8 @@ def test_several_steps_per_call_in_fits_train_step(tmp_path):
     ("steps_per_execution", 4, "takes one step per call, so a Step can stop after any one"),
     ("schedule", "plateau", "has no validation loss; choose \"step\" or \"cosine\""),
     ("gradient_accumulation_steps", 2, "against the other's latest state; set it to 1"),
-    ("execution", "xla", "XLA compiles a step for one device, and objective 'gan' mirrored runs its step on "
+    ("execution", "xla", "XLA compiles a step for one device, and objective 'gan' distributed runs its step on "
                          "every device at once; choose \"graph\""),
-    ("distribute", "multi_worker", "trains on one machine; choose \"mirrored\""),
 ])
 def test_what_stays_refused_says_why_and_the_way_out(setting, value, words):
     mirrored = {"distribute": "mirrored"} if setting == "execution" else {}   # XLA is refused only mirrored
