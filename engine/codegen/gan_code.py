@@ -11,14 +11,20 @@ import re
 
 from tapedeck.engine.codegen.data import data_code, section
 from tapedeck.engine.codegen.objective_options import (
+    check_exportable,
+    chief_writes,
     compile_options,
     gradient_target,
+    imports,
     in_scope,
     mirrored,
     optimizers_code,
     precision_code,
     replica_decorator,
+    seed_code,
+    shuffle_seed,
     strategy_code,
+    workers_code,
 )
 from tapedeck.engine.spec.objectives import objective_kind
 
@@ -32,6 +38,7 @@ def gan_code(experiment, api, loop, model_parts) -> str:
     """``model_parts(spec, api)`` writes one stack (script._model_parts over its resolved nodes); ``api``
     None writes each model in its own API."""
     objective, training = experiment.objective, experiment.training
+    check_exportable(training, loop)
     cond = "label_input" in objective.settings   # cgan: the label goes into both models
     data = data_code(experiment.data)
     models = [_model(role, experiment.models[role], api or experiment.models[role].api, model_parts, cond)
@@ -50,9 +57,9 @@ def gan_code(experiment, api, loop, model_parts) -> str:
     ] if part.strip())
     parts = [
         _header(experiment, api, loop),
-        "import os\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers"
-        + ("\nfrom sklearn.datasets import load_digits" if "load_digits" in data.imports else ""),
-        f"# One call seeds Python's random, NumPy and TensorFlow.\nkeras.utils.set_random_seed({training.seed or 0})",
+        imports(training, data.imports),
+        workers_code(training),
+        seed_code(training),
         precision_code(training),
         data.text,
         _settings(experiment),
@@ -63,7 +70,7 @@ def gan_code(experiment, api, loop, model_parts) -> str:
         _losses(objective.loss, cond, mirrored(training, loop)),
         section("Training"),
         _grid(cond),
-        body,
+        chief_writes(body, ("generator", "discriminator"), training),
         'print(f"Saved the last sample grid: samples/epoch-{epochs:03d}.png")',
     ]
     return "\n\n\n".join(part.strip("\n") for part in parts if part.strip()) + "\n"
@@ -126,7 +133,7 @@ def _settings(experiment) -> str:
     real = "(x_real, y_real[:, None])" if "label_input" in objective.settings else "x_real"
     lines += ["train_ds = (",
               f"    tf.data.Dataset.from_tensor_slices({real})",
-              "    .shuffle(len(x_real))",
+              f"    .shuffle(len(x_real){shuffle_seed(training)})",
               "    .batch(batch_size, drop_remainder=True)",
               ")"]
     return "\n".join(lines)

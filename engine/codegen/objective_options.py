@@ -5,7 +5,8 @@ with the schedule and clipping, and under mixed_float16 the loss scaling each op
 from __future__ import annotations
 
 __all__ = ["precision_code", "optimizers_code", "gradient_target", "compile_options", "mirrored", "strategy_code",
-           "in_scope", "replica_decorator"]
+           "in_scope", "replica_decorator", "check_exportable", "workers_code", "seed_code", "shuffle_seed",
+           "chief_writes", "imports"]
 
 _CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 
@@ -84,9 +85,72 @@ def gradient_target(loss: str, short: str, training, distributed: bool = False) 
 
 
 def mirrored(training, loop: str) -> bool:
-    """The step mirrored over this machine's devices (the run does it for mirrored and auto, in fit's train_step
-    and in the GradientTape loop alike)."""
+    """The step spread over the replicas (the run does it for mirrored and auto, in fit's train_step and in the
+    GradientTape loop alike; over several workers, in the GradientTape loop: see ``check_exportable``)."""
+    if training.distribute == "multi_worker":
+        return loop == "tape"
     return loop in ("train_step", "tape") and training.distribute in ("mirrored", "auto")
+
+
+def check_exportable(training, loop: str) -> None:
+    """ValueError where no script of this loop would run as-is: Keras 3's fit fails under a MultiWorkerMirrored
+    strategy with several workers (keras-team/keras#20585), which Tapedeck's run works around inside Keras."""
+    if training.distribute == "multi_worker" and loop == "train_step":
+        raise ValueError("training.distribute: multi_worker with loop 'train_step' has no script that runs as-is: "
+                         "Keras 3's fit fails under several workers (keras-team/keras#20585; Tapedeck's run works "
+                         "around it inside Keras); export loop 'tape', or distribute 'mirrored'")
+
+
+def workers_code(training) -> str:
+    """multi_worker: the strategy first (TensorFlow sets up its collective ops once, before anything else), who
+    the chief is, and where each worker saves."""
+    if training.distribute != "multi_worker":
+        return ""
+    return '''# Several machines: each runs this script with TF_CONFIG naming every worker and its own place among them.
+# The strategy comes first: TensorFlow configures its collective ops once, before anything else.
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+print(f"Training on {strategy.num_replicas_in_sync} replica(s)")
+resolver = strategy.cluster_resolver
+task_index = resolver.task_id or 0
+is_chief = resolver.task_type in (None, "chief") or (
+    resolver.task_type == "worker" and task_index == 0 and "chief" not in resolver.cluster_spec().as_dict())
+# The chief writes here; every other worker saves too (saving can take part in collective ops), into a
+# temporary folder removed at the end.
+out = "." if is_chief else tempfile.mkdtemp()'''
+
+
+def seed_code(training) -> str:
+    """The seed line; over several workers each its own seed, so each draws its own noise (the initial weights
+    are the chief's on every worker, and the shuffle's seed is given: every worker sees the same order)."""
+    seed = training.seed or 0
+    if training.distribute == "multi_worker":
+        return ("# One call seeds Python's random, NumPy and TensorFlow: each worker its own seed, so each draws its "
+                f"own noise.\nkeras.utils.set_random_seed({seed} + task_index)")
+    return f"# One call seeds Python's random, NumPy and TensorFlow.\nkeras.utils.set_random_seed({seed})"
+
+
+def shuffle_seed(training) -> str:
+    """``, seed=N`` for the shuffle over several workers (each seeds itself apart: ``seed_code``)."""
+    return f", seed={training.seed or 0}" if training.distribute == "multi_worker" else ""
+
+
+def chief_writes(text: str, roles, training) -> str:
+    """A training loop's text whose grid is drawn by the chief alone and whose models each worker saves in its
+    own folder (``workers_code``), the other workers' removed at the end."""
+    if training.distribute != "multi_worker":
+        return text
+    text = text.replace("    save_grid(epoch + 1)", "    if is_chief:\n        save_grid(epoch + 1)")
+    for role in roles:
+        text = text.replace(f'{role}.save("{role}.keras")', f'{role}.save(os.path.join(out, "{role}.keras"))')
+    return text + "\nif not is_chief:\n    shutil.rmtree(out)"
+
+
+def imports(training, data_imports: str) -> str:
+    """The script's imports (``data_imports``: the data section's, which may need scikit-learn's digits)."""
+    extra = "import shutil\nimport tempfile\n" if training.distribute == "multi_worker" else ""
+    return ("import os\n" + extra + "\nimport numpy as np\nimport tensorflow as tf\nimport keras\n"
+            "from keras import layers" + ("\nfrom sklearn.datasets import load_digits" if "load_digits" in data_imports
+                                          else ""))
 
 
 def replica_decorator(decorator: str) -> str:
@@ -98,6 +162,8 @@ def replica_decorator(decorator: str) -> str:
 
 
 def strategy_code(training) -> str:
+    if training.distribute == "multi_worker":
+        return ""   # made first thing in the script: workers_code
     if training.distribute == "auto":
         return ("# Several GPUs: the same step on each, each on its share of the batch; otherwise one device.\n"
                 "gpus = tf.config.list_logical_devices(\"GPU\")\n"

@@ -7,13 +7,19 @@ from __future__ import annotations
 from tapedeck.engine.codegen.data import data_code, section
 from tapedeck.engine.codegen.gan_code import LOOP_WORDS, named_model
 from tapedeck.engine.codegen.objective_options import (
+    check_exportable,
+    chief_writes,
     compile_options,
+    imports,
     in_scope,
     mirrored,
     optimizers_code,
     precision_code,
     replica_decorator,
+    seed_code,
+    shuffle_seed,
     strategy_code,
+    workers_code,
 )
 
 __all__ = ["vae_code"]
@@ -21,6 +27,7 @@ __all__ = ["vae_code"]
 
 def vae_code(experiment, api, loop, model_parts) -> str:
     objective, training = experiment.objective, experiment.training
+    check_exportable(training, loop)
     data = data_code(experiment.data)
     models = [named_model("encoder", experiment.models["encoder"], api or experiment.models["encoder"].api,
                           model_parts, None, "images, gives a mean and a log-variance per code value"),
@@ -37,9 +44,9 @@ def vae_code(experiment, api, loop, model_parts) -> str:
     decorator = {"graph": "@tf.function\n", "eager": "", "xla": "@tf.function(jit_compile=True)\n"}[training.execution]
     parts = [
         _header(experiment, api, loop),
-        "import os\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers"
-        + ("\nfrom sklearn.datasets import load_digits" if "load_digits" in data.imports else ""),
-        f"# One call seeds Python's random, NumPy and TensorFlow.\nkeras.utils.set_random_seed({training.seed or 0})",
+        imports(training, data.imports),
+        workers_code(training),
+        seed_code(training),
         precision_code(training),
         data.text,
         _settings(experiment),
@@ -50,7 +57,8 @@ def vae_code(experiment, api, loop, model_parts) -> str:
         _loss(objective.reconstruction, mixed),
         section("Training"),
         _grid(),
-        _tape_loop(decorator, mixed, distributed) if loop == "tape" else _fit_loop(training, mixed, distributed),
+        chief_writes(_tape_loop(decorator, mixed, distributed), ("encoder", "decoder"), training) if loop == "tape"
+        else _fit_loop(training, mixed, distributed),
         'print(f"Saved the last decoded grid: samples/epoch-{epochs:03d}.png")',
     ]
     return "\n\n\n".join(part.strip("\n") for part in parts if part.strip()) + "\n"
@@ -77,8 +85,8 @@ def _settings(experiment) -> str:
         "",
         "# A VAE learns from the images alone: the training and validation images together.",
         real,
-        "train_ds = tf.data.Dataset.from_tensor_slices(x_real).shuffle(len(x_real)).batch(batch_size, "
-        "drop_remainder=True)",
+        f"train_ds = tf.data.Dataset.from_tensor_slices(x_real).shuffle(len(x_real){shuffle_seed(training)})"
+        ".batch(batch_size, drop_remainder=True)",
     ])
 
 

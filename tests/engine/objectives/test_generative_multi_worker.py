@@ -4,7 +4,7 @@ real processes on 127.0.0.1, as a classifier's run is tested (tests/engine/train
 Checked: both workers complete; the chief wrote the run folder, and the other worker nothing outside its temporary
 folder, which is gone afterwards; the epoch's figures (summed across the workers) are the same on both; the
 sample grids drawn from the fixed noise are the same on both (the models stayed in step); a stop asked on the
-chief alone stops both.
+chief alone stops both. And the exported GradientTape script for multi_worker runs as-is on two workers.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT = 240   # seconds for both workers together: a collective op that never completes fails the test
@@ -74,7 +75,8 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _workers(tmp_path) -> list[dict]:
+def _start(tmp_path, command) -> list:
+    """Two processes of ``command`` (given the worker's index), each in its own folder with its own TMPDIR."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     processes = []
     for index in range(2):
@@ -84,8 +86,13 @@ def _workers(tmp_path) -> list[dict]:
                    TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         env.pop("http_proxy", None)   # gRPC between the workers must not go through a proxy
         env.pop("https_proxy", None)
-        processes.append(subprocess.Popen([sys.executable, "-c", WORKER, str(index)], cwd=home, env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        processes.append(subprocess.Popen(command(index), cwd=home, env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))
+    return processes
+
+
+def _outputs(processes) -> list[str]:
+    """Each process's standard output, once both ended well."""
     deadline = time.monotonic() + TIMEOUT
     outputs = []
     try:
@@ -95,15 +102,21 @@ def _workers(tmp_path) -> list[dict]:
             except subprocess.TimeoutExpired:
                 raise AssertionError("the workers did not finish in time (a collective op waiting for a peer?)") \
                     from None
-            lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
-            assert process.returncode == 0 and lines, stderr[-3000:]
-            outputs.append(json.loads(lines[0][len("RESULT "):]))
+            assert process.returncode == 0, stderr[-3000:]
+            outputs.append(stdout)
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
     return outputs
+
+
+def _workers(tmp_path) -> list[dict]:
+    outputs = _outputs(_start(tmp_path, lambda index: [sys.executable, "-c", WORKER, str(index)]))
+    lines = [[line for line in output.splitlines() if line.startswith("RESULT ")] for output in outputs]
+    assert all(lines), outputs
+    return [json.loads(found[0][len("RESULT "):]) for found in lines]
 
 
 def test_a_gan_and_a_vae_train_on_two_workers_and_the_chief_alone_writes(tmp_path):
@@ -122,3 +135,27 @@ def test_a_gan_and_a_vae_train_on_two_workers_and_the_chief_alone_writes(tmp_pat
     assert not (tmp_path / "worker1" / "runs").exists()            # the other worker wrote no run folder
     assert list((tmp_path / "worker1" / "tmp").iterdir()) == []    # and its temporary one is gone
     assert chief["stop"] == other["stop"] and chief["stop"]["reason"] == "stopped", (chief["stop"], other["stop"])
+
+
+def test_the_exported_multi_worker_tape_script_runs_on_two_workers(tmp_path):
+    from tapedeck.engine.codegen.script import generate_code
+    from tapedeck.engine.spec.experiment import load_preset
+
+    experiment = load_preset("digits_gan")
+    experiment.data.limit, experiment.training.epochs, experiment.training.batch_size = 128, 1, 32
+    experiment.training.distribute = "multi_worker"
+    script = tmp_path / "gan.py"
+    script.write_text(generate_code(experiment, loop="tape"))
+    source = script.read_text()
+    assert source.index("strategy = tf.distribute.MultiWorkerMirroredStrategy()") < source.index("set_random_seed(")
+    chief, other = _outputs(_start(tmp_path, lambda index: [sys.executable, str(script)]))
+    assert "Training on 2 replica(s)" in chief and "Training on 2 replica(s)" in other
+    epoch = [line for line in chief.splitlines() if line.startswith("Epoch 1/1")]
+    assert epoch and epoch == [line for line in other.splitlines() if line.startswith("Epoch 1/1")]   # global means
+    assert {path.name for path in (tmp_path / "worker0").iterdir()} == {"generator.keras", "discriminator.keras",
+                                                                         "samples", "tmp"}
+    assert {path.name for path in (tmp_path / "worker1").iterdir()} == {"tmp"}   # it saved into a temporary folder
+    assert list((tmp_path / "worker1" / "tmp").iterdir()) == []                  # and removed it
+    experiment.training.loop = "train_step"   # Keras's fit under several workers: no script runs as-is
+    with pytest.raises(ValueError, match="multi_worker with loop 'train_step' has no script that runs as-is"):
+        generate_code(experiment)
