@@ -34,7 +34,11 @@ class StepInspector:
                                 d_fake_before=seen["d_fake"], d_fake_after=d_fake, layers=seen["layers"])
 
     def _with(self, value, labels):
-        return [value, tf.reshape(labels, (-1, 1))] if self.conditional else value
+        """A conditional GAN's models take [input, label], both tensors (Keras refuses a list mixing an array and a
+        tensor: the fixed noise is an array, the batch's labels a tensor)."""
+        if not self.conditional:
+            return value
+        return [tf.convert_to_tensor(value), tf.reshape(tf.convert_to_tensor(labels), (-1, 1))]
 
     def _look(self, real, labels):
         steps = self.steps

@@ -215,3 +215,29 @@ def test_tensorboard_gets_every_figure_and_the_grid(tmp_path):
     tags = logs.Tags()
     assert {"d_loss", "g_loss", "d_real", "d_fake", "quality_frechet"} <= set(tags["tensors"]) | set(tags["scalars"])
     assert "samples" in tags["images"] or "samples" in tags["tensors"]
+
+
+def test_step_g_of_a_conditional_gan_takes_the_step_apart(tmp_path):
+    """The inspector calls a cGAN's models with [fixed noise, the batch's labels]: an array beside a tensor, which
+    Keras refused ("you cannot mix tensors and non-tensors"), so Step failed every conditional run."""
+    from tapedeck.engine.training.events import GanStepInspected
+
+    experiment = load_preset("digits_cgan")
+    experiment.data.limit, experiment.training.epochs, experiment.training.batch_size = 128, 1, 32
+    experiment.objective.settings["quality_samples"] = 0
+    control = RunControl()
+    control.step(1, "g")
+    events = []
+
+    def reporter(event):
+        events.append(event)
+        if isinstance(event, GanStepInspected):
+            control.stop()
+
+    run(experiment, reporter, control, runs_dir=tmp_path)
+    assert events[-1].reason == "stopped", events[-1].message
+    inspected = next(e for e in events if isinstance(e, GanStepInspected))
+    assert inspected.part == "g" and inspected.real.shape == (8, 8, 8, 1)
+    assert not np.allclose(inspected.fake_before, inspected.fake_after)   # the generator stepped
+    assert np.allclose(inspected.d_real_before, inspected.d_real_after)   # the discriminator did not
+    assert {role for role, _layer, _norm in inspected.layers} == {"generator"}
