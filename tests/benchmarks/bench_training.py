@@ -17,7 +17,8 @@ Tapedeck runs three ways per loop: one step per call (``steps_per_execution`` 1,
 before "auto" say), ``"auto"`` (what the presets and a new experiment say: a call of ~50 ms), and the
 fast settings (``--fast-steps`` steps per call, plus ``mixed_bfloat16`` only where /proc/cpuinfo lists
 amx_bf16 or avx512_bf16); each against plain Keras defaults, the fast settings also against plain
-Keras with the same two lines (``plain fast``), with the test accuracy of every way.
+Keras with the same two lines (``plain fast``), with the test accuracy of every way. Named in ``--ways``
+only: ``plain fast xla``, ``fit fast xla``, ``tape fast xla`` (the fast settings compiled by XLA).
 
 Every rate is given twice: per wall-clock second and per CPU-second of this process (see ``Rate``),
 and every ratio is paired by round (a way against the reference measured minutes apart at most).
@@ -104,9 +105,10 @@ def steady_rate(ends: list, samples: int) -> Rate:
 
 
 def plain_keras(exp, accuracy: dict | None = None, name: str = "plain", precision: str = "float32",
-                steps_per_execution: int = 1) -> Rate:
+                steps_per_execution: int = 1, execution: str = "graph") -> Rate:
     """What a person writes by hand from the tutorial: the same layers, compile, fit (Keras defaults,
-    unless the fast settings are asked for: then the policy line and ``steps_per_execution`` too)."""
+    unless the fast settings are asked for: then the policy line and ``steps_per_execution`` too;
+    ``execution="xla"`` adds ``jit_compile=True``, which Keras leaves off on a CPU-only machine)."""
     import keras
 
     from tapedeck.engine.data.datasets import load_dataset
@@ -124,7 +126,7 @@ def plain_keras(exp, accuracy: dict | None = None, name: str = "plain", precisio
     keras.config.set_dtype_policy("float32")
     model.compile(optimizer=keras.optimizers.Adam(exp.training.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=steps_per_execution)
+                  steps_per_execution=steps_per_execution, jit_compile=execution == "xla")
     ends = []
     timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(moment()))
     model.fit(data.x_train, data.y_train, batch_size=exp.training.batch_size, epochs=exp.training.epochs,
@@ -342,12 +344,17 @@ def main() -> None:
         ways[f"{loop} auto"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} auto",
                                                           steps_per_execution="auto")
         ways[f"{loop} fast"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} fast", **fast)
+    # Measured only when named in --ways: the fast settings compiled by XLA (slower on a CPU; see the README).
+    xla = {"plain fast xla": lambda: plain_keras(exp, accuracy, "plain fast xla", execution="xla", **fast)}
+    for loop in ("fit", "tape"):
+        xla[f"{loop} fast xla"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} fast xla",
+                                                             execution="xla", **fast)
     if args.ways:
         keep = [name.strip() for name in args.ways.split(",")]
-        unknown = [name for name in keep if name not in ways]
+        unknown = [name for name in keep if name not in {**ways, **xla}]
         if unknown:
-            raise SystemExit(f"--ways: no way named {', '.join(unknown)}; the ways are {', '.join(ways)}")
-        ways = {name: ways[name] for name in keep}
+            raise SystemExit(f"--ways: no way named {', '.join(unknown)}; the ways are {', '.join({**ways, **xla})}")
+        ways = {name: {**ways, **xla}[name] for name in keep}
     rates, cpu = interleave(ways, args.rounds)
     for figure, table in (("wall-clock", rates), ("CPU-time", cpu)):
         print(f"median samples/s ({figure}): " + "  ".join(f"{k} {statistics.median(v):.0f}"
@@ -355,13 +362,15 @@ def main() -> None:
         for name in table:
             if name.startswith(("plain", "hand")):
                 continue
-            versus = ["plain fast"] if name.endswith("fast") else []
+            versus = ["plain fast"] if name.endswith(("fast", "fast xla")) else []
+            versus += ["plain fast xla"] if name.endswith("fast xla") else []
             hand = ["hand tape"] if name.startswith("tape") else []   # the loop it teaches, by hand
             for against in ["plain", *hand, *versus]:
                 if against in table:
                     print(f"{figure} " + paired(name, against, table))
-        if "hand tape" in table and "plain" in table:
-            print(f"{figure} " + paired("hand tape", "plain", table))
+        for reference in ("hand tape", "plain fast", "plain fast xla"):   # each reference against Keras defaults
+            if reference in table and "plain" in table:
+                print(f"{figure} " + paired(reference, "plain", table))
     print("test accuracy (median): " + "  ".join(f"{k} {statistics.median(v):.4f}" for k, v in accuracy.items()
                                                 if "steps" not in k))
     print("steps per call chosen: " + "  ".join(f"{k.replace(' steps/call', '')} {v}" for k, v in accuracy.items()
