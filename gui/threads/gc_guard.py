@@ -66,12 +66,12 @@ class _GuiThreadCollector:
         self._holders -= 1
         if self._holders == 0:
             self._timer.stop()
-            if self._full_requested:   # a worker asked for one just before it ended: its garbage is young,
-                self._full_requested = False   # so collect before the frozen heap is walked again (seconds
-                _collect()                     # of GUI thread in a long session, 15-146 s late in the suite)
             gc.collect = _collect
             gc.unfreeze()
             gc.enable()
+            if self._full_requested:   # a worker asked for one just before it ended
+                self._full_requested = False
+                _collect()
 
     def collect_due(self) -> None:
         """Collect the young generations whose counts passed their thresholds, as Python would;

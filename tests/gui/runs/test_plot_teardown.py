@@ -37,16 +37,7 @@ def _live_graphics_items_in_garbage() -> list[str]:
     return found
 
 
-@pytest.fixture
-def young_heap():
-    """Only what the test makes is walked by its collections: late in the suite the heap holds millions of
-    objects from earlier tests (three full passes over it took 47 s), none of them this test's business."""
-    gc.freeze()
-    yield
-    gc.unfreeze()
-
-
-def test_exported_plots_are_deleted_whole(qtbot, tmp_path, young_heap):
+def test_exported_plots_are_deleted_whole(qtbot, tmp_path):
     from tapedeck.gui.runs.export_dialog import export_plot
     from tapedeck.gui.runs.run_plots import delete_plot_widgets, run_plot_widgets
 
