@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.support.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT = 240   # seconds for both workers together: a collective op that never completes fails the test
@@ -64,20 +65,9 @@ print("RESULT " + json.dumps(results), flush=True)
 """
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _start(tmp_path, command) -> list:
     """Two processes of ``command`` (given the worker's index), each in its own folder with its own TMPDIR."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     processes = []
     for index in range(2):
         home = tmp_path / f"worker{index}"
