@@ -186,10 +186,11 @@ def cmd_check(args) -> int:
         for line in header_warnings(experiment.data.path, experiment.data.image_size, experiment.data.color_mode):
             print(f"tapedeck: warning: {line}", file=sys.stderr)
     from tapedeck.engine.model.check_rules import precision_warning
+    from tapedeck.engine.training.fused_update import unfused_note
 
-    warning = precision_warning(experiment.training.precision)
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in (precision_warning(experiment.training.precision), unfused_note(experiment)):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     if report.ok:
         return 0
     print(file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from tapedeck.engine.codegen.data import data_code, section
+from tapedeck.engine.codegen.fused_code import fused
 from tapedeck.engine.codegen.objective_options import (
     check_exportable,
     chief_writes,
@@ -57,7 +58,7 @@ def gan_code(experiment, api, loop, model_parts) -> str:
     ] if part.strip())
     parts = [
         _header(experiment, api, loop),
-        imports(training, data.imports),
+        imports(training, data.imports, fused(experiment)),
         workers_code(training),
         seed_code(training),
         precision_code(training),

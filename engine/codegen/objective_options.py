@@ -1,12 +1,14 @@
 """The training section's options in an exported script of several models (a GAN's, a VAE's), written
 as the run applies them (engine.objectives.model_optimizers): the dtype policy, each model's optimizer
-with the schedule and clipping, and under mixed_float16 the loss scaling each optimizer does.
+with the schedule, clipping and fused update, and under mixed_float16 the loss scaling each optimizer does.
 """
 from __future__ import annotations
 
 __all__ = ["precision_code", "optimizers_code", "gradient_target", "compile_options", "mirrored", "strategy_code",
            "in_scope", "replica_decorator", "check_exportable", "workers_code", "seed_code", "shuffle_seed",
            "chief_writes", "imports"]
+
+from tapedeck.engine.codegen.fused_code import fused, fused_definition, fused_install, fuses
 
 _CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 
@@ -40,6 +42,10 @@ def optimizers_code(experiment, roles, default_beta: float = 0.5, examples=None,
         beta = f", beta_1={settings.get('beta_1', default_beta)!r}" if name in ("adam", "adamw") else ""
         decay = f", weight_decay={training.weight_decay!r}" if name == "adamw" else ""
         lines.append(f"{short}_optimizer = keras.optimizers.{_CLASSES[name]}(learning_rate={rate}{beta}{decay}{clip})")
+        if fuses(training, [name]):
+            lines.append(fused_install(f"{short}_optimizer"))
+    if fused(experiment):
+        lines[1:1] = fused_definition()
     mixed = training.precision == "mixed_float16"
     if mixed or distributed:
         built = [f"{role}({examples[role]})" for role, _short, api in roles
@@ -145,9 +151,11 @@ def chief_writes(text: str, roles, training) -> str:
     return text + "\nif not is_chief:\n    shutil.rmtree(out)"
 
 
-def imports(training, data_imports: str) -> str:
-    """The script's imports (``data_imports``: the data section's, which may need scikit-learn's digits)."""
+def imports(training, data_imports: str, fused: bool = False) -> str:
+    """The script's imports (``data_imports``: the data section's, which may need scikit-learn's digits;
+    ``fused``: the script writes the fused Adam update, engine.codegen.fused_code)."""
     extra = "import shutil\nimport tempfile\n" if training.distribute == "multi_worker" else ""
+    extra += "import types\n" if fused else ""
     return ("import os\n" + extra + "\nimport numpy as np\nimport tensorflow as tf\nimport keras\n"
             "from keras import layers" + ("\nfrom sklearn.datasets import load_digits" if "load_digits" in data_imports
                                           else ""))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from tapedeck.engine.codegen.data import section
+from tapedeck.engine.codegen.fused_code import fused, fused_definition, fused_install, fuses
 from tapedeck.engine.spec.objectives import objective_kind
 
 __all__ = ["rl_code"]
@@ -29,7 +30,8 @@ def rl_code(experiment, api, loop, model_parts) -> str:
     decorator = {"graph": "@tf.function", "eager": "", "xla": "@tf.function(jit_compile=True)"}[training.execution]
     parts = [
         _header(experiment, kind, chosen),
-        "import collections\n\nimport gymnasium as gym\nimport keras\nimport numpy as np\nimport tensorflow as tf\n"
+        "import collections\n" + ("import types\n" if fused(experiment) else "") +
+        "\nimport gymnasium as gym\nimport keras\nimport numpy as np\nimport tensorflow as tf\n"
         "from gymnasium.vector import AutoresetMode\nfrom keras import layers",
         f"# One call seeds Python's random, NumPy and TensorFlow; the environments get seed, seed + 1, ...\n"
         f"seed = {training.seed or 0}\nkeras.utils.set_random_seed(seed)\nrng = np.random.default_rng(seed)",
@@ -127,6 +129,10 @@ def _optimizers(experiment, roles) -> str:
         if name in ("adam", "adamw"):
             args += f", beta_1={settings.get('beta_1', 0.9)!r}"
         lines.append(f"{role}_optimizer = keras.optimizers.{KERAS_OPTIMIZERS[name]}({args}{clip})")
+        if fuses(training, [name]):
+            lines.append(fused_install(f"{role}_optimizer"))
+    if fused(experiment):
+        lines[:0] = fused_definition()
     return "# Each network has its own optimizer.\n" + "\n".join(lines)
 
 

@@ -406,6 +406,7 @@ IMPORT_LINES = {
     "tarfile": "import tarfile",
     "zipfile": "import zipfile",
     "pathlib": "from pathlib import Path",
+    "types": "import types",
     "np": "import numpy as np",
     "tf": "import tensorflow as tf",
     "keras": "import keras",
@@ -416,7 +417,7 @@ IMPORT_LINES = {
 
 def _imports(needed: set) -> str:
     needed = set(needed) | {"keras", "layers", "np"}
-    std = [IMPORT_LINES[k] for k in ("gzip", "io", "math", "pickle", "struct", "tarfile", "zipfile", "pathlib")
+    std = [IMPORT_LINES[k] for k in ("gzip", "io", "math", "pickle", "struct", "tarfile", "types", "zipfile", "pathlib")
            if k in needed]
     third = [IMPORT_LINES[k] for k in ("np", "tf", "keras", "layers") if k in needed]
     extra = [IMPORT_LINES[k] for k in ("load_digits",) if k in needed]

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from tapedeck.engine.codegen import several_training as several
 from tapedeck.engine.codegen.data import section
+from tapedeck.engine.codegen.fused_code import fused_definition, fused_install, fuses
 
-__all__ = ["TrainingCode", "fit_code", "tape_code", "optimizer_lines", "loss_expression"]
+__all__ = ["TrainingCode", "fit_code", "tape_code", "optimizer_lines", "optimizer_imports", "loss_expression"]
 
 INDENT = "    "
 
@@ -88,7 +89,14 @@ def optimizer_lines(training, clipping: bool = True, accumulation: bool = True) 
                          f"received {training.optimizer!r}")
     args += [f"{key}={_number(value)}" for key, value in _step_settings(training, clipping, accumulation).items()]
     lines.append(f"optimizer = keras.optimizers.{cls}({', '.join(args)})")
+    if fuses(training, [training.optimizer]):   # its imports: optimizer_imports
+        return fused_definition() + lines + [fused_install("optimizer")]
     return lines
+
+
+def optimizer_imports(training) -> set:
+    """What ``optimizer_lines`` needs imported besides keras."""
+    return {"types", "tf"} if fuses(training, [training.optimizer]) else set()
 
 
 def _step_settings(training, clipping: bool = True, accumulation: bool = True) -> dict:
@@ -207,7 +215,7 @@ def _model_block(model, inside_scope: bool, extra: list[str]) -> str:
 # --- compile + fit -----------------------------------------------------------------------------------
 
 def fit_code(training, has_validation: bool, model, api: str, written_clipping: bool = False) -> TrainingCode:
-    imports = {"keras"}
+    imports = {"keras"} | optimizer_imports(training)
     distributed = training.distribute != "none"
     needs_steps = training.schedule in ("step", "cosine")
     if needs_steps:
@@ -280,7 +288,7 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
 # --- the GradientTape loop ---------------------------------------------------------------------------
 
 def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
-    imports = {"keras", "tf"}
+    imports = {"keras", "tf"} | optimizer_imports(training)
     distributed = training.distribute != "none"
     needs_steps = training.schedule in ("step", "cosine")
     per_call = steps_per_call(training) > 1 and not model.heads   # several heads: one step per call
@@ -312,13 +320,12 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
         where = ", inside the scope." if distributed else "."
         objects += [f"# Create the weights now (one call on one example){where}",
                     several.build_call() if model.heads else 'model(np.zeros((1, *input_shape), dtype="float32"))']
-    objects += optimizer_lines(training, clipping=False, accumulation=False)
+    # Several replicas leave accumulation to the optimizer; one device writes it out below.
+    objects += optimizer_lines(training, clipping=False, accumulation=distributed)
     objects += _multiplier_table(model.multipliers)
     if training.precision == "mixed_float16":
         objects += ["# float16: scale the loss up before the gradients, and the gradients back down.",
                     "optimizer = keras.optimizers.LossScaleOptimizer(optimizer)"]
-    if distributed and training.gradient_accumulation_steps > 1:
-        objects[-1] = objects[-1][:-1] + f", gradient_accumulation_steps={training.gradient_accumulation_steps})"
     if accumulate:
         objects += [f"# Average the gradients of {training.gradient_accumulation_steps} batches, then update once.",
                     f"accumulation_steps = {training.gradient_accumulation_steps}",

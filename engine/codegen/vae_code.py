@@ -5,6 +5,7 @@ it. Needs TensorFlow/Keras, NumPy and Pillow (``save_img``)."""
 from __future__ import annotations
 
 from tapedeck.engine.codegen.data import data_code, section
+from tapedeck.engine.codegen.fused_code import fused
 from tapedeck.engine.codegen.gan_code import LOOP_WORDS, named_model
 from tapedeck.engine.codegen.objective_options import (
     check_exportable,
@@ -44,7 +45,7 @@ def vae_code(experiment, api, loop, model_parts) -> str:
     decorator = {"graph": "@tf.function\n", "eager": "", "xla": "@tf.function(jit_compile=True)\n"}[training.execution]
     parts = [
         _header(experiment, api, loop),
-        imports(training, data.imports),
+        imports(training, data.imports, fused(experiment)),
         workers_code(training),
         seed_code(training),
         precision_code(training),

@@ -16,9 +16,10 @@ __all__ = ["make_optimizer", "scaled_loss", "unscaled_norm", "prepare_optimizers
 
 def make_optimizer(settings, training, steps_per_epoch: int = 1):
     """A model's own optimizer; where it names none, the training section's optimizer and rate. The
-    schedule (step, cosine) and clipping are the training section's."""
+    schedule (step, cosine), clipping and fused update are the training section's."""
     import keras
 
+    from tapedeck.engine.training.fused_update import fuse
     from tapedeck.engine.training.optimizers import learning_rate, step_options
 
     name = (settings or {}).get("name", training.optimizer)
@@ -35,6 +36,8 @@ def make_optimizer(settings, training, steps_per_epoch: int = 1):
         optimizer = keras.optimizers.RMSprop(rate, **options)
     else:
         optimizer = keras.optimizers.SGD(rate, **options)
+    if training.fused_update:
+        fuse(optimizer)
     if training.precision == "mixed_float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

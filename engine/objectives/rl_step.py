@@ -173,7 +173,16 @@ def _tensors(observations, actions, advantages, returns, old_log_probs, weights)
 
 def optimizer_for(settings, training):
     """A model's own optimizer; where it names none, the training section's optimizer and rate. Gradient
-    clipping (training.clipnorm / global_clipnorm / clipvalue) applies to each model's optimizer."""
+    clipping (training.clipnorm / global_clipnorm / clipvalue) and the fused update apply to each model's."""
+    from tapedeck.engine.training.fused_update import fuse
+
+    optimizer = _optimizer(settings, training)
+    if training.fused_update:
+        fuse(optimizer)
+    return optimizer
+
+
+def _optimizer(settings, training):
     name = (settings or {}).get("name", training.optimizer)
     rate = float((settings or {}).get("learning_rate", training.learning_rate))
     clip = {key: getattr(training, key) for key in ("clipnorm", "global_clipnorm", "clipvalue")

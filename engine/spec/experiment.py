@@ -165,6 +165,7 @@ class TrainingSpec:
     clipvalue: float | None = None         # clip every gradient entry to [-v, v]
     gradient_accumulation_steps: int = 1   # average the gradients of N batches, then update once
     precision: str = "float32"   # or mixed_bfloat16 / mixed_float16: compute in 16 bits, keep weights in 32
+    fused_update: bool = False   # Adam / AdamW update in TensorFlow's one fused kernel (same formula)
     initial_weights: str | None = None   # a .weights.npz (tapedeck import --keep-weights): start from it
 
 
@@ -279,6 +280,7 @@ _TRAINING_RULES = {
     "clipvalue": _float(0.0, lo_open=True, optional=True),
     "gradient_accumulation_steps": _int(1),
     "precision": _choice(PRECISIONS),
+    "fused_update": _bool,
     "initial_weights": _text(optional=True),
 }
 

@@ -19,15 +19,21 @@ __all__ = [
 
 
 def make_optimizer(training, steps_per_epoch: int):
+    """``training.optimizer`` with its rate, schedule, clipping and accumulation; Adam and AdamW with the
+    fused update under ``training.fused_update`` (engine.training.fused_update)."""
     import keras
+
+    from tapedeck.engine.training.fused_update import fuse
 
     rate = learning_rate(training, max(1, steps_per_epoch))
     step = step_options(training)
     name = training.optimizer
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=rate, **step)
-    if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=training.weight_decay, **step)
+    if name in ("adam", "adamw"):
+        optimizer = (keras.optimizers.Adam(learning_rate=rate, **step) if name == "adam" else
+                     keras.optimizers.AdamW(learning_rate=rate, weight_decay=training.weight_decay, **step))
+        if training.fused_update:
+            fuse(optimizer)
+        return optimizer
     if name == "sgd":
         return keras.optimizers.SGD(
             learning_rate=rate, momentum=training.momentum, nesterov=training.nesterov, **step

@@ -277,10 +277,13 @@ class _Session:
 
     def _precision_note(self, training) -> None:
         from tapedeck.engine.model.check_rules import precision_warning
+        from tapedeck.engine.training.fused_update import unfused_note
 
         warning = precision_warning(training.precision)
         if warning:
             self.emit(RunNote("precision", warning))
+        if unfused_note(self.experiment):
+            self.emit(RunNote("fused_update", unfused_note(self.experiment)))
 
     def _broken_files_note(self, dataset) -> None:
         """A streamed folder finds its broken files while training: skipped, and named here."""

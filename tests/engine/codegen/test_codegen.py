@@ -287,6 +287,8 @@ OPTION_SETS = [
     dict(clipvalue=0.5, distribute="mirrored"),
     dict(steps_per_execution="auto", execution="xla"),
     dict(steps_per_execution=3, distribute="mirrored"),
+    dict(fused_update=True, precision="mixed_bfloat16", steps_per_execution=2),
+    dict(fused_update=True, optimizer="adamw", distribute="mirrored"),
 ]
 
 

@@ -89,9 +89,9 @@ MIXED_STEP = {"precision": "mixed_float16", "schedule": "step", "clipnorm": 1.0}
 
 
 def test_exported_scripts_run_standalone_and_save_models_that_reload(tmp_path):
-    cases = {"sequential_tape_bce": ("sequential", "tape", "bce", {}),
+    cases = {"sequential_tape_bce": ("sequential", "tape", "bce", {"fused_update": True}),
              "subclassing_train_step_wgan": ("subclassing", "train_step", "wgan-gp", MIXED_COSINE),
-             "vae_functional_tape": ("functional", "tape", "bce", MIXED_STEP),
+             "vae_functional_tape": ("functional", "tape", "bce", dict(MIXED_STEP, fused_update=True)),
              "cgan_sequential_train_step_bce": ("sequential", "train_step", "bce", {"distribute": "mirrored"})}
     paths = []
     for name, (api, loop, loss, options) in cases.items():
@@ -106,6 +106,10 @@ def test_exported_scripts_run_standalone_and_save_models_that_reload(tmp_path):
         paths.append(path)
     assert "scale_loss(" in paths[1].read_text() and "steps_per_execution=2" in paths[1].read_text()
     assert "ExponentialDecay(" in paths[2].read_text() and "clipnorm=1.0" in paths[2].read_text()
+    for path, shorts in ((paths[0], "gd"), (paths[2], "ed")):   # the fused update, under loss scaling too
+        assert all(f"{short}_optimizer.update_step = types.MethodType(fused_adam_update, {short}_optimizer)"
+                   in path.read_text() for short in shorts)
+    assert "fused_adam_update" not in paths[1].read_text()
     mirrored = paths[3].read_text()
     assert "strategy = tf.distribute.MirroredStrategy()" in mirrored and "with strategy.scope():" in mirrored
     assert "scaled_loss = d_loss / strategy.num_replicas_in_sync" in mirrored

@@ -72,7 +72,11 @@ def test_the_other_scripts_run_unchanged(tmp_path, monkeypatch, capsys, preset, 
     import runpy
 
     script = tmp_path / "train.py"
-    script.write_text(generate_code(small(preset), api=api))
+    experiment = small(preset)
+    experiment.training.fused_update = preset == "cartpole_reinforce"   # the fused Adam update, written out
+    script.write_text(generate_code(experiment, api=api))
+    fused = "policy_optimizer.update_step = types.MethodType(" in script.read_text()
+    assert fused is experiment.training.fused_update
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(script), run_name="__main__")
     check_printed(capsys.readouterr().out.splitlines())

@@ -48,7 +48,7 @@ def _full_dict():
                      "steps_per_execution": 8, "tensorboard": True, "execution": "xla", "inspect_every": 5,
                      # one clipping at a time; no accumulation under a distribution strategy
                      "clipnorm": None, "global_clipnorm": 2.5, "clipvalue": None, "gradient_accumulation_steps": 1,
-                     "precision": "mixed_bfloat16", "initial_weights": "start.weights.npz"},
+                     "precision": "mixed_bfloat16", "fused_update": True, "initial_weights": "start.weights.npz"},
     }
 
 

@@ -29,6 +29,8 @@ for name, options in [
     ("tape", dict(loop="tape", distribute="mirrored")),
     ("train_step", dict(loop="train_step", distribute="mirrored")),
     ("plain_tape", dict(loop="tape")),
+    ("fit_fused", dict(loop="fit", distribute="mirrored", fused_update=True)),   # each replica's own kernel
+    ("tape_fused", dict(loop="tape", distribute="mirrored", fused_update=True)),
     ("det_a", dict(loop="tape", deterministic=True)),
     ("det_b", dict(loop="tape", deterministic=True)),
 ]:
@@ -69,8 +71,11 @@ def test_mirrored_strategy_on_two_logical_cpus_and_determinism(tmp_path):
     assert lines, done.stderr[-3000:]
     out = json.loads(lines[0][len("RESULT "):])
     assert [out[name]["replicas"] for name in ("fit", "tape", "train_step", "plain_tape")] == [2, 2, 2, 1]
-    for name in ("fit", "tape", "train_step", "plain_tape", "det_a", "det_b"):
+    for name in ("fit", "tape", "train_step", "plain_tape", "fit_fused", "tape_fused", "det_a", "det_b"):
         assert out[name]["reason"] == "completed", (name, out[name]["message"])
+    for loop in ("fit", "tape"):   # the fused update is Adam's formula: the same curve, to rounding
+        for fused, keras_adam in zip(out[loop + "_fused"]["losses"], out[loop]["losses"]):
+            assert abs(fused - keras_adam) / keras_adam < 1e-3, (loop, out[loop + "_fused"], out[loop])
     # per-replica loss scaling: the mirrored tape loop follows the single-device curve
     mirrored, single = out["tape"]["losses"], out["plain_tape"]["losses"]
     assert abs(mirrored[0] - single[0]) / single[0] < 0.05, (mirrored, single)
