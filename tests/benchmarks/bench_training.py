@@ -15,10 +15,12 @@ guide, in the exported script's own shape (one ``tf.function`` step per batch, `
 
 Tapedeck runs three ways per loop: one step per call (``steps_per_execution`` 1, what files written
 before "auto" say), ``"auto"`` (what the presets and a new experiment say: a call of ~50 ms), and the
-fast settings (``--fast-steps`` steps per call, plus ``mixed_bfloat16`` only where /proc/cpuinfo lists
-amx_bf16 or avx512_bf16); each against plain Keras defaults, the fast settings also against plain
-Keras with the same two lines (``plain fast``), with the test accuracy of every way. Named in ``--ways``
-only: ``plain fast xla``, ``fit fast xla``, ``tape fast xla`` (the fast settings compiled by XLA).
+fast settings (``--fast-steps`` steps per call, ``mixed_bfloat16`` only where /proc/cpuinfo lists
+amx_bf16 or avx512_bf16, and ``fused_update``: Adam in TensorFlow's fused kernel); each against plain Keras
+defaults, the fast settings also against plain Keras with the same lines (``plain fast``), with the test
+accuracy of every way. Named in ``--ways`` only: ``plain|fit|tape fast xla`` (the fast settings compiled by
+XLA), ``... fast unfused`` (without the fused update) and ``... fast float32`` (what a CPU without bfloat16
+units gets).
 
 Every rate is given twice: per wall-clock second and per CPU-second of this process (see ``Rate``),
 and every ratio is paired by round (a way against the reference measured minutes apart at most).
@@ -105,12 +107,16 @@ def steady_rate(ends: list, samples: int) -> Rate:
 
 
 def plain_keras(exp, accuracy: dict | None = None, name: str = "plain", precision: str = "float32",
-                steps_per_execution: int = 1, execution: str = "graph") -> Rate:
+                steps_per_execution: int = 1, execution: str = "graph", fused_update: bool = False) -> Rate:
     """What a person writes by hand from the tutorial: the same layers, compile, fit (Keras defaults,
-    unless the fast settings are asked for: then the policy line and ``steps_per_execution`` too;
-    ``execution="xla"`` adds ``jit_compile=True``, which Keras leaves off on a CPU-only machine)."""
+    unless the fast settings are asked for: then the policy line, ``steps_per_execution`` and the fused
+    Adam update as the exported script writes it; ``execution="xla"`` adds ``jit_compile=True``, which Keras
+    leaves off on a CPU-only machine)."""
+    import types
+
     import keras
 
+    from tapedeck.engine.codegen.fused_code import fused_adam_update
     from tapedeck.engine.data.datasets import load_dataset
 
     data = load_dataset(exp.data)  # the same split and scaling Tapedeck trains on
@@ -124,7 +130,10 @@ def plain_keras(exp, accuracy: dict | None = None, name: str = "plain", precisio
         layers.append(getattr(keras.layers, spec.type)(**params))
     model = keras.Sequential(layers)
     keras.config.set_dtype_policy("float32")
-    model.compile(optimizer=keras.optimizers.Adam(exp.training.learning_rate),
+    optimizer = keras.optimizers.Adam(exp.training.learning_rate)
+    if fused_update:
+        optimizer.update_step = types.MethodType(fused_adam_update, optimizer)
+    model.compile(optimizer=optimizer,
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   steps_per_execution=steps_per_execution, jit_compile=execution == "xla")
     ends = []
@@ -331,7 +340,7 @@ def main() -> None:
     # a new experiment say; the fast settings add bfloat16 where the CPU has it and a fixed 32.
     from tapedeck.engine.model import cpu as cpu_features
 
-    fast = {"steps_per_execution": args.fast_steps, "precision": cpu_features.fast_precision()}
+    fast = {"steps_per_execution": args.fast_steps, "precision": cpu_features.fast_precision(), "fused_update": True}
     print(f"CPU {cpu_features.cpu_name()}, bfloat16 units: {cpu_features.bfloat16_units()}; fast settings: {fast} "
           f"(bfloat16 only where /proc/cpuinfo lists amx_bf16 or avx512_bf16)")
     accuracy: dict = {}
@@ -344,17 +353,23 @@ def main() -> None:
         ways[f"{loop} auto"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} auto",
                                                           steps_per_execution="auto")
         ways[f"{loop} fast"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} fast", **fast)
-    # Measured only when named in --ways: the fast settings compiled by XLA (slower on a CPU; see the README).
-    xla = {"plain fast xla": lambda: plain_keras(exp, accuracy, "plain fast xla", execution="xla", **fast)}
-    for loop in ("fit", "tape"):
-        xla[f"{loop} fast xla"] = lambda loop=loop: tapedeck(exp, loop, work / "runs", accuracy, f"{loop} fast xla",
-                                                             execution="xla", **fast)
+    # Measured only when named in --ways, each "<plain|fit|tape> fast <variant>": the fast settings compiled by
+    # XLA (slower on a CPU; see the README), without the fused update, in float32 (a CPU without bfloat16 units).
+    variants = {"xla": dict(fast, execution="xla"), "unfused": dict(fast, fused_update=False),
+                "float32": dict(fast, precision="float32")}
+    extra = {}
+    for variant, settings in variants.items():
+        extra[f"plain fast {variant}"] = lambda v=variant, s=settings: plain_keras(exp, accuracy, f"plain fast {v}",
+                                                                                  **s)
+        for loop in ("fit", "tape"):
+            extra[f"{loop} fast {variant}"] = lambda loop=loop, v=variant, s=settings: tapedeck(
+                exp, loop, work / "runs", accuracy, f"{loop} fast {v}", **s)
     if args.ways:
         keep = [name.strip() for name in args.ways.split(",")]
-        unknown = [name for name in keep if name not in {**ways, **xla}]
+        unknown = [name for name in keep if name not in {**ways, **extra}]
         if unknown:
-            raise SystemExit(f"--ways: no way named {', '.join(unknown)}; the ways are {', '.join({**ways, **xla})}")
-        ways = {name: {**ways, **xla}[name] for name in keep}
+            raise SystemExit(f"--ways: no way named {', '.join(unknown)}; the ways are {', '.join({**ways, **extra})}")
+        ways = {name: {**ways, **extra}[name] for name in keep}
     rates, cpu = interleave(ways, args.rounds)
     for figure, table in (("wall-clock", rates), ("CPU-time", cpu)):
         print(f"median samples/s ({figure}): " + "  ".join(f"{k} {statistics.median(v):.0f}"
@@ -362,13 +377,13 @@ def main() -> None:
         for name in table:
             if name.startswith(("plain", "hand")):
                 continue
-            versus = ["plain fast"] if name.endswith(("fast", "fast xla")) else []
-            versus += ["plain fast xla"] if name.endswith("fast xla") else []
+            fast_part = name[name.index("fast"):] if " fast" in name else None   # "fast" or "fast <variant>"
+            versus = ["plain fast"] + ([f"plain {fast_part}"] if fast_part != "fast" else []) if fast_part else []
             hand = ["hand tape"] if name.startswith("tape") else []   # the loop it teaches, by hand
             for against in ["plain", *hand, *versus]:
                 if against in table:
                     print(f"{figure} " + paired(name, against, table))
-        for reference in ("hand tape", "plain fast", "plain fast xla"):   # each reference against Keras defaults
+        for reference in ("hand tape", "plain fast", *(f"plain fast {v}" for v in variants)):   # against defaults
             if reference in table and "plain" in table:
                 print(f"{figure} " + paired(reference, "plain", table))
     print("test accuracy (median): " + "  ".join(f"{k} {statistics.median(v):.4f}" for k, v in accuracy.items()
