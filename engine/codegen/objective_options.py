@@ -45,7 +45,7 @@ def optimizers_code(experiment, roles, default_beta: float = 0.5, examples=None,
         if fuses(training, [name]):
             lines.append(fused_install(f"{short}_optimizer"))
     if fused(experiment):
-        lines[1:1] = fused_definition()
+        lines[:0] = fused_definition()
     mixed = training.precision == "mixed_float16"
     if mixed or distributed:
         built = [f"{role}({examples[role]})" for role, _short, api in roles

@@ -120,7 +120,7 @@ def _optimizers(experiment, roles) -> str:
     training = experiment.training
     clip = "".join(f", {key}={getattr(training, key)!r}" for key in ("clipnorm", "global_clipnorm", "clipvalue")
                    if getattr(training, key) is not None)
-    lines = []
+    lines = ["# Each network has its own optimizer."]
     for role in roles:
         settings = experiment.models[role].optimizer or {"name": training.optimizer,
                                                          "learning_rate": training.learning_rate}
@@ -133,7 +133,7 @@ def _optimizers(experiment, roles) -> str:
             lines.append(fused_install(f"{role}_optimizer"))
     if fused(experiment):
         lines[:0] = fused_definition()
-    return "# Each network has its own optimizer.\n" + "\n".join(lines)
+    return "\n".join(lines)
 
 
 def _act(decorator, value: bool) -> str:
