@@ -4,11 +4,11 @@ with the schedule, clipping and fused update, and under mixed_float16 the loss s
 """
 from __future__ import annotations
 
+from tapedeck.engine.codegen.fused_code import fused, fused_definition, fused_install, fuses
+
 __all__ = ["precision_code", "optimizers_code", "gradient_target", "compile_options", "mirrored", "strategy_code",
            "in_scope", "replica_decorator", "check_exportable", "workers_code", "seed_code", "shuffle_seed",
            "chief_writes", "imports"]
-
-from tapedeck.engine.codegen.fused_code import fused, fused_definition, fused_install, fuses
 
 _CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 

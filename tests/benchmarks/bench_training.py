@@ -19,8 +19,8 @@ fast settings (``--fast-steps`` steps per call, ``mixed_bfloat16`` only where /p
 amx_bf16 or avx512_bf16, and ``fused_update``: Adam in TensorFlow's fused kernel); each against plain Keras
 defaults, the fast settings also against plain Keras with the same lines (``plain fast``), with the test
 accuracy of every way. Named in ``--ways`` only: ``plain|fit|tape fast xla`` (the fast settings compiled by
-XLA), ``... fast unfused`` (without the fused update) and ``... fast float32`` (what a CPU without bfloat16
-units gets).
+XLA), ``... fast unfused`` (without the fused update), ``... fast float32`` (what a CPU without bfloat16
+units gets) and ``tape auto uninspected`` (``inspect_every`` 0: what the inspected steps cost).
 
 Every rate is given twice: per wall-clock second and per CPU-second of this process (see ``Rate``),
 and every ratio is paired by round (a way against the reference measured minutes apart at most).
@@ -357,7 +357,9 @@ def main() -> None:
     # XLA (slower on a CPU; see the README), without the fused update, in float32 (a CPU without bfloat16 units).
     variants = {"xla": dict(fast, execution="xla"), "unfused": dict(fast, fused_update=False),
                 "float32": dict(fast, precision="float32")}
-    extra = {}
+    # and the tape loop at its defaults without the inspected step every 25 (what that feature costs).
+    extra = {"tape auto uninspected": lambda: tapedeck(exp, "tape", work / "runs", accuracy, "tape auto uninspected",
+                                                       steps_per_execution="auto", inspect_every=0)}
     for variant, settings in variants.items():
         extra[f"plain fast {variant}"] = lambda v=variant, s=settings: plain_keras(exp, accuracy, f"plain fast {v}",
                                                                                   **s)
