@@ -142,8 +142,12 @@ class TapeLoop:
         losses = self.model.losses
         return tf.add_n(losses) if losses else tf.constant(0.0)
 
-    def _train_replica(self, x, y, inspect: bool = False):
-        """One step on this replica's share; returns (sum g² per variable | full rows, batch loss)."""
+    def _train_replica(self, x, y, inspect: bool = False, squares=True):
+        """One step on this replica's share; returns (sum g² per variable | full rows, batch loss).
+
+        ``squares`` (a bool tensor in a compiled loop): whether the sums are wanted; where not, zeros. Only
+        the last two steps of a call are kept for the divergence diagnosis, and each sum is a pass over the
+        gradients (2% of the tutorial CNN's step), so the other steps of a call skip them."""
         import tensorflow as tf
 
         model = self.model
@@ -161,9 +165,9 @@ class TapeLoop:
         if hasattr(self.optimizer, "dynamic_scale"):   # LossScaleOptimizer: inspect the true gradients
             gradients = [g / tf.cast(self.optimizer.dynamic_scale, g.dtype) for g in gradients]
         self._track(y, outputs, batch_loss, tf.cast(count, "float32"))
-        squares = [_sum_of_squares(g) for g in gradients]
         if not inspect:
-            return tf.stack(squares), batch_loss
+            return _sums_of_squares(gradients, squares), batch_loss
+        squares = [_sum_of_squares(g) for g in gradients]
         if self.summaries is not None:
             self._histograms(gradients, variables)
         return tf.stack([_variable_row(g, square, b, v.value)
@@ -212,21 +216,21 @@ class TapeLoop:
                 return function
             if signature is None:
                 return tf.function(function)
-            return tf.function(function, input_signature=[signature], jit_compile=jit_compile)
+            return tf.function(function, input_signature=list(signature), jit_compile=jit_compile)
 
-        def train_step(batch):
+        def train_step(batch, squares):
             self.traces["train"] += 1  # Python side effect: runs only while tracing (every step in eager)
-            squares, _ = self.strategy.run(self._train_replica, args=batch)
-            return self._local(squares)
+            sums, _ = self.strategy.run(self._train_replica, args=batch, kwargs={"squares": squares})
+            return self._local(sums)
 
-        train_step = compiled(train_step, train_data.element_spec, jit)
+        train_step = compiled(train_step, (train_data.element_spec, tf.TensorSpec([], tf.bool)), jit)
 
         def train_steps(iterator, n):
             """Up to ``n`` steps; the last two steps' per-variable sums g² (for the divergence diagnosis)."""
             previous = last = tf.zeros([width])
             taken = tf.constant(0)
-            for _ in tf.range(n):
-                previous, last = last, train_step(next(iterator))
+            for index in tf.range(n):
+                previous, last = last, train_step(next(iterator), index >= n - 2)
                 taken += 1
             return self._train_logs(), previous, last, taken
 
@@ -242,7 +246,7 @@ class TapeLoop:
                 self.traces["validation"] += 1
                 self.strategy.run(self._validation_replica, args=batch)
 
-            validation_step = compiled(validation_step, val_data.element_spec, jit)
+            validation_step = compiled(validation_step, [val_data.element_spec], jit)
 
             def validation_steps(iterator, n):
                 taken = tf.constant(0)
@@ -255,7 +259,7 @@ class TapeLoop:
                 return self._validation_logs(), taken
 
             validation_steps = compiled(validation_steps)
-        return compiled(train_steps), compiled(inspect_step, train_data.element_spec), validation_steps
+        return compiled(train_steps), compiled(inspect_step, [train_data.element_spec]), validation_steps
 
     def _local(self, value):
         """This process's first replica's value (the value itself without a strategy)."""
@@ -408,6 +412,17 @@ def _count(n: int, execution: str):
     import tensorflow as tf
 
     return tf.constant(n, dtype=tf.int32)
+
+
+def _sums_of_squares(gradients, wanted):
+    """Each gradient's sum g², stacked, where ``wanted`` (a bool, or a bool tensor: then decided in the
+    graph); zeros where not."""
+    import tensorflow as tf
+
+    if wanted is True:
+        return tf.stack([_sum_of_squares(g) for g in gradients])
+    return tf.cond(wanted, lambda: tf.stack([_sum_of_squares(g) for g in gradients]),
+                   lambda: tf.zeros([len(gradients)]))
 
 
 def _sum_of_squares(tensor):

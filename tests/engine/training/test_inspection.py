@@ -160,13 +160,16 @@ def test_a_retrace_after_the_first_epoch_is_a_note_with_its_cause():
     assert len(notes) == 1 and "epoch 2" in notes[0].message and "input signature" in notes[0].message
 
 
-def test_a_diverging_tape_run_names_the_layer(tmp_path):
-    """Two linear layers and SGD at learning rate 10: the weights grow each other until they overflow."""
+@pytest.mark.parametrize("steps", [1, 8])
+def test_a_diverging_tape_run_names_the_layer(tmp_path, steps):
+    """Two linear layers and SGD at learning rate 10: the weights grow each other until they overflow. With
+    8 steps per call only the call's last two steps compute the gradient sums the diagnosis reads."""
     linear = [{"type": "Flatten"}, {"type": "Dense", "units": 16, "name": "hidden"},
               {"type": "Dense", "units": 10, "name": "out"}]
     recorder = Recorder()
     run(experiment(layers=linear, data={"limit": 300}, loop="tape", optimizer="sgd", learning_rate=10.0,
-                   from_logits=True, epochs=3, batch_size=16), recorder, runs_dir=str(tmp_path))
+                   from_logits=True, epochs=3, batch_size=16, steps_per_execution=steps), recorder,
+        runs_dir=str(tmp_path))
     finished = recorder.of(Finished)[0]
     assert finished.reason == "diverged", finished.message
     assert "layer 'hidden'" in finished.message or "layer 'out'" in finished.message
