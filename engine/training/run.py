@@ -282,8 +282,9 @@ class _Session:
         warning = precision_warning(training.precision)
         if warning:
             self.emit(RunNote("precision", warning))
-        if unfused_note(self.experiment):
-            self.emit(RunNote("fused_update", unfused_note(self.experiment)))
+        unfused = unfused_note(self.experiment)
+        if unfused:
+            self.emit(RunNote("fused_update", unfused))
 
     def _broken_files_note(self, dataset) -> None:
         """A streamed folder finds its broken files while training: skipped, and named here."""

@@ -142,10 +142,10 @@ class TapeLoop:
         losses = self.model.losses
         return tf.add_n(losses) if losses else tf.constant(0.0)
 
-    def _train_replica(self, x, y, inspect: bool = False, squares=True):
+    def _train_replica(self, x, y, inspect: bool = False, sums_wanted=True):
         """One step on this replica's share; returns (sum g² per variable | full rows, batch loss).
 
-        ``squares`` (a bool tensor in a compiled loop): whether the sums are wanted; where not, zeros. Only
+        ``sums_wanted`` (a bool tensor in a compiled loop): whether the sums are wanted; where not, zeros. Only
         the last two steps of a call are kept for the divergence diagnosis, and each sum is a pass over the
         gradients (2% of the tutorial CNN's step), so the other steps of a call skip them."""
         import tensorflow as tf
@@ -166,7 +166,7 @@ class TapeLoop:
             gradients = [g / tf.cast(self.optimizer.dynamic_scale, g.dtype) for g in gradients]
         self._track(y, outputs, batch_loss, tf.cast(count, "float32"))
         if not inspect:
-            return _sums_of_squares(gradients, squares), batch_loss
+            return _sums_of_squares(gradients, sums_wanted), batch_loss
         squares = [_sum_of_squares(g) for g in gradients]
         if self.summaries is not None:
             self._histograms(gradients, variables)
@@ -218,9 +218,9 @@ class TapeLoop:
                 return tf.function(function)
             return tf.function(function, input_signature=list(signature), jit_compile=jit_compile)
 
-        def train_step(batch, squares):
+        def train_step(batch, sums_wanted):
             self.traces["train"] += 1  # Python side effect: runs only while tracing (every step in eager)
-            sums, _ = self.strategy.run(self._train_replica, args=batch, kwargs={"squares": squares})
+            sums, _ = self.strategy.run(self._train_replica, args=batch, kwargs={"sums_wanted": sums_wanted})
             return self._local(sums)
 
         train_step = compiled(train_step, (train_data.element_spec, tf.TensorSpec([], tf.bool)), jit)

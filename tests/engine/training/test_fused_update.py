@@ -36,7 +36,7 @@ def _largest_difference(a, b) -> float:
 
 @pytest.mark.parametrize("make", [lambda: keras.optimizers.Adam(0.01, beta_1=0.5),
                                   lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05)], ids=["adam", "adamw"])
-def test_the_fused_update_is_kerass_adam(make):
+def test_the_fused_update_matches_keras_adam(make):
     fused = make()
     assert fuse(fused)
     plain, fast = _train(make()), _train(fused)
@@ -61,6 +61,7 @@ def test_calls_go_through_the_kernel_and_fall_back_where_it_does_not_apply(monke
     fuse(amsgrad)
     assert _largest_difference(_train(amsgrad), _train(keras.optimizers.Adam(0.01, amsgrad=True))) == 0.0
     tokens = np.random.default_rng(2).integers(0, 20, (64, 8))
+
     def embedding():
         return [keras.layers.Embedding(20, 4), keras.layers.Flatten(), keras.layers.Dense(3)]
 
