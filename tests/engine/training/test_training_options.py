@@ -72,10 +72,16 @@ def test_plateau_lowers_the_rate_and_early_stopping_ends_the_run(loop, tmp_path)
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-def test_resume_continues_from_the_checkpoint_with_the_optimizer_state(loop, tmp_path):
+def test_resume_continues_from_the_checkpoint_with_the_optimizer_state(loop, tmp_path, monkeypatch):
+    """The tape loop's run also takes the fused Adam update: the resumed run installs it again on the fresh
+    optimizer that carries the saved state, and the saved model still names plain Adam."""
     import keras
 
-    exp = experiment(data={"limit": 200}, loop=loop, epochs=2, schedule="cosine")
+    from tapedeck.engine.training import fused_update
+
+    fused, fuse = [], fused_update.fuse
+    monkeypatch.setattr(fused_update, "fuse", lambda optimizer: fused.append(optimizer) or fuse(optimizer))
+    exp = experiment(data={"limit": 200}, loop=loop, epochs=2, schedule="cosine", fused_update=loop == "tape")
     first = Recorder()
     run_dir = run(exp, first, runs_dir=tmp_path)
     steps = first.of(RunStarted)[0].steps_per_epoch
@@ -91,6 +97,9 @@ def test_resume_continues_from_the_checkpoint_with_the_optimizer_state(loop, tmp
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [1, 2, 3]
     model = keras.models.load_model(Path(run_dir) / "model.keras")
     assert int(np.asarray(model.optimizer.iterations)) == 3 * steps
+    assert len(fused) == (2 if loop == "tape" else 0) and type(model.optimizer) is keras.optimizers.Adam
+    if fused:   # the resumed run trained with the fused optimizer it built, carrying the saved state
+        assert int(np.asarray(fused[1].iterations)) == 3 * steps
     # the cosine curve continued: epoch 3 started where two epochs of steps had left it
     expected = 0.5 * 0.001 * (1 + np.cos(np.pi * 2 / 3))
     assert second.of(EpochEnd)[0].learning_rate == pytest.approx(expected, rel=1e-3)
