@@ -44,11 +44,13 @@ def _number(value) -> str:
 
 # --- pieces shared by both loops ---------------------------------------------------------------------
 
-def optimizer_lines(training, clipping: bool = True, accumulation: bool = True) -> list[str]:
+def optimizer_lines(training, clipping: bool = True, accumulation: bool = True, define: bool = True) -> list[str]:
     """``learning_rate = …`` (a schedule, when there is one) and ``optimizer = …``. With ``clipping``
     and ``accumulation`` the optimizer clips and accumulates itself (``fit``); the tape loop writes
     both out in its step instead, so a person sees what they do (a custom train_step writes the
-    clipping out and leaves accumulation to the optimizer)."""
+    clipping out and leaves accumulation to the optimizer). Under ``training.fused_update`` the fused
+    update's install line follows, and its function comes first unless ``define`` is False (the caller writes
+    it at module level: ``module_lines``)."""
     lines = []
     lr = _number(training.learning_rate)
     if training.schedule == "step":
@@ -90,8 +92,13 @@ def optimizer_lines(training, clipping: bool = True, accumulation: bool = True) 
     args += [f"{key}={_number(value)}" for key, value in _step_settings(training, clipping, accumulation).items()]
     lines.append(f"optimizer = keras.optimizers.{cls}({', '.join(args)})")
     if fuses(training, [training.optimizer]):   # its imports: optimizer_imports
-        return fused_definition() + lines + [fused_install("optimizer")]
+        return (fused_definition() if define else []) + lines + [fused_install("optimizer")]
     return lines
+
+
+def module_lines(training) -> list[str]:
+    """What ``optimizer_lines(define=False)`` leaves to module level: the fused update's function."""
+    return fused_definition() if fuses(training, [training.optimizer]) else []
 
 
 def optimizer_imports(training) -> set:
@@ -203,13 +210,13 @@ def _settings(training, needs_steps: bool, dicts: bool = False, several_per_call
     return lines
 
 
-def _model_block(model, inside_scope: bool, extra: list[str]) -> str:
-    """The class (module level) and the lines that create the model and its optimizer, inside the
-    strategy's scope when there is one."""
+def _model_block(model, inside_scope: bool, extra: list[str], module: list[str] = ()) -> str:
+    """The class and ``module`` (module level), then the lines that create the model and its optimizer,
+    inside the strategy's scope when there is one."""
     body = "\n".join([model.build_text] + extra)
     if inside_scope:
         body = "with strategy.scope():\n" + textwrap.indent(body, INDENT)
-    return "\n\n".join(part for part in (model.class_text, body) if part)
+    return "\n\n".join(part for part in (model.class_text, "\n".join(module).strip("\n"), body) if part)
 
 
 # --- compile + fit -----------------------------------------------------------------------------------
@@ -234,8 +241,8 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
     if several_steps:
         compile_args.append(f"steps_per_execution={steps_per_call(training)}")
     compile_args += _execution_arguments(training.execution)
-    compile_lines = optimizer_lines(training, clipping=not written_clipping) + ([EXECUTION_COMMENTS[training.execution]]
-                                                 if training.execution in EXECUTION_COMMENTS else [])
+    compile_lines = optimizer_lines(training, clipping=not written_clipping, define=not distributed) + (
+        [EXECUTION_COMMENTS[training.execution]] if training.execution in EXECUTION_COMMENTS else [])
     compile_lines += _steps_comment(training) if several_steps else []
     if distributed and steps_per_call(training) > 1:
         compile_lines.append(DISTRIBUTED_STEPS_COMMENT)
@@ -269,7 +276,7 @@ def fit_code(training, has_validation: bool, model, api: str, written_clipping: 
     if distributed:
         # Settings come first: a schedule made inside the scope reads steps_per_epoch.
         parts = [section("Settings"), *settings, "", section("Model"),
-                 _model_block(model, True, [""] + compile_lines), "", section("Training")]
+                 _model_block(model, True, [""] + compile_lines, module_lines(training)), "", section("Training")]
     else:
         parts = [section("Model"), _model_block(model, False, []), "", section("Training"), *settings, "",
                  *compile_lines]
@@ -321,7 +328,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
         objects += [f"# Create the weights now (one call on one example){where}",
                     several.build_call() if model.heads else 'model(np.zeros((1, *input_shape), dtype="float32"))']
     # Several replicas leave accumulation to the optimizer; one device writes it out below.
-    objects += optimizer_lines(training, clipping=False, accumulation=distributed)
+    objects += optimizer_lines(training, clipping=False, accumulation=distributed, define=not distributed)
     objects += _multiplier_table(model.multipliers)
     if training.precision == "mixed_float16":
         objects += ["# float16: scale the loss up before the gradients, and the gradients back down.",
@@ -356,7 +363,7 @@ def tape_code(training, has_validation: bool, model, api: str) -> TrainingCode:
             'test_loss = keras.metrics.Mean(name="test_loss")',
             f"test_accuracy = {_accuracy_expression(training, 'test_accuracy')}",
         ]
-    parts = ["\n".join(data), section("Model"), _model_block(model, distributed, [""] + objects)
+    parts = ["\n".join(data), section("Model"), _model_block(model, distributed, [""] + objects, module_lines(training))
              if distributed else _model_block(model, False, []) + "\n\n" + "\n".join(objects)]
     parts.append(section("Training"))
     if model.heads:

@@ -292,6 +292,16 @@ OPTION_SETS = [
 ]
 
 
+def test_the_fused_update_is_written_at_module_level_under_a_strategy():
+    """The function at module level, the line that installs it beside the optimizer in the strategy's scope."""
+    for loop in LOOPS:
+        text = generate_code(_options_experiment(fused_update=True, distribute="mirrored"), loop=loop)
+        assert "\ndef fused_adam_update(self, gradient, variable, learning_rate):" in text, loop
+        assert text.index("def fused_adam_update") < text.index("with strategy.scope():"), loop
+        assert "    optimizer.update_step = types.MethodType(fused_adam_update, optimizer)" in text, loop
+        assert text.count("def fused_adam_update") == 1, loop
+
+
 def test_steps_per_execution_is_written_for_both_loops():
     """A number as it is; "auto" as the figure the script uses, with where a run's own figure is."""
     fit = generate_code(_options_experiment(steps_per_execution=4), loop="fit")
