@@ -9,7 +9,6 @@ Reading never imports TensorFlow, so the panel can fill before TensorFlow has lo
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 import shutil
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.runs.folder import RunFolder
-from tapedeck.engine.spec.experiment import MAX_NESTING, nesting
+from tapedeck.engine.spec.json_text import TooDeepError, read_json_text
 from tapedeck.engine.text import cut, percent
 
 __all__ = ["RunSummary", "RunIndexError", "read_run", "list_runs", "format_runs_table", "best_val_accuracy",
@@ -195,19 +194,12 @@ def _read_json(path: Path, notes: list[str]):
     if not path.exists():
         return None
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        value = None   # nested thousands deep: refused below like any other too-deep file
-        depth = MAX_NESTING + 1
+        return read_json_text(path.read_text(encoding="utf-8"), unique_keys=False)
+    except TooDeepError as error:
+        notes.append(f"{path.name} unreadable ({error})")
     except (OSError, ValueError, UnicodeDecodeError) as error:
         notes.append(f"{path.name} unreadable ({type(error).__name__}: {cut(str(error))})")
-        return None
-    else:
-        depth = nesting(value)
-    if depth > MAX_NESTING:
-        notes.append(f"{path.name} unreadable (nested more than {MAX_NESTING} levels deep)")
-        return None
-    return value
+    return None
 
 
 def _date(path: Path) -> str:

@@ -20,6 +20,7 @@ from tapedeck.engine.errors import TapedeckError
 from tapedeck.engine.files import write_text_atomic
 from tapedeck.engine.spec import catalogue
 from tapedeck.engine.spec.heads import HeadSpec, InputSpec, read_inputs, read_outputs
+from tapedeck.engine.spec.json_text import MAX_NESTING, DuplicateKeyError, TooDeepError, read_json_text
 from tapedeck.engine.spec.objectives import OBJECTIVES, ObjectiveSpec, read_model_optimizer, read_objective
 from tapedeck.engine.spec.value_rules import _bool, _choice, _float, _int, _int_or_auto, _size_pair, _text
 from tapedeck.engine.text import shown
@@ -499,49 +500,17 @@ def _migrate(d, problems) -> dict | None:
 
 # --- files ---------------------------------------------------------------------------------------
 
-def _no_duplicate_keys(pairs):
-    """JSON objects with a repeated key would silently keep the last value: refuse them."""
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {json.dumps(key)}")
-        result[key] = value
-    return result
-
-
-# How deeply objects and lists may nest. A real experiment nests five levels; json.loads on a file
-# nested thousands deep raises RecursionError, and one just under Python's limit still overflows the
-# validators' recursion, so deeper files are refused by name.
-MAX_NESTING = 32
-
-
-def nesting(value) -> int:
-    """How many levels of objects and lists ``value`` nests (iteratively: the depth is what is in doubt)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return deepest
-
-
 def _parse(text: str, source) -> dict:
-    too_deep = ExperimentError([f"nested more than {MAX_NESTING} levels deep (objects within objects); "
-                                "an experiment file nests about five, so this is not one"], source)
     try:
-        d = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-    except RecursionError:
-        raise too_deep from None
+        return read_json_text(text)
+    except TooDeepError:
+        raise ExperimentError([f"nested more than {MAX_NESTING} levels deep (objects within objects); "
+                               "an experiment file nests about five, so this is not one"], source) from None
     except json.JSONDecodeError as error:
         raise ExperimentError([f"line {error.lineno} column {error.colno}: not valid JSON ({error.msg})"],
                               source) from None
-    except ValueError as error:  # duplicate key
+    except DuplicateKeyError as error:
         raise ExperimentError([f"{error}; each key may appear once per object"], source) from None
-    if nesting(d) > MAX_NESTING:
-        raise too_deep
-    return d
 
 
 def loads(text: str, source=None) -> Experiment:
