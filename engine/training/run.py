@@ -191,7 +191,7 @@ class _Session:
             )
         )
 
-        self._precision_note(training)
+        self._setting_notes(training)
         if self._pacing_note:
             self.emit(RunNote("steps_per_execution", self._pacing_note))
         if getattr(self, "_weights_note", None):
@@ -275,7 +275,9 @@ class _Session:
             folder.keep_checkpoint_as_model()
         return finished
 
-    def _precision_note(self, training) -> None:
+    def _setting_notes(self, training) -> None:
+        """Settings that run, but not as the person may expect: 16 bits without the hardware for them, a fused
+        update asked of an optimizer that has none."""
         from tapedeck.engine.model.check_rules import precision_warning
         from tapedeck.engine.training.fused_update import unfused_note
 
